@@ -1,0 +1,178 @@
+"""The app factory: Bolt apps, inbox, sender, scheduler and HTTP server, wired once.
+
+Two Bolt apps share one set of listeners (``handlers.register_handlers``):
+
+* the **ingress** app faces Slack (HTTP mode behind ``POST /slack/events``, or Socket
+  Mode). It checks signatures, answers ``url_verification``, and stores every Events
+  API payload in the inbox before acknowledging it (``bot.inbox``). Slash commands
+  and interactions run their listeners directly: they must answer within 3 s and
+  Slack does not redeliver them.
+* the **worker** app replays stored events through the same listeners, running them
+  to completion (``process_before_response=True``) so the inbox knows when a row is done.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from slack_bolt import App, BoltContext
+
+from bot.inbox import SLACK, InboxProcessor, bolt_dispatcher, inbox_middleware
+from bot.scheduler import Drainer, Ticker
+from bot.sender import Composer, Sender
+from bot.server import HttpRequest, HttpResponse, HttpServer, Router, bolt_route
+from bot.services import Services
+from handlers import register_handlers
+
+logger = logging.getLogger(__name__)
+
+INBOX_TICK_SECONDS = 2.0
+
+
+def _with_services(services: Services) -> Callable[..., Any]:
+    def attach(context: BoltContext, next: Callable[[], Any]) -> Any:
+        context["heedful"] = services
+        return next()
+
+    return attach
+
+
+def build_bolt_app(
+    services: Services, *, worker: bool, on_stored: Callable[[], None] = lambda: None
+) -> App:
+    """A Bolt app over Heedful's services. ``worker`` apps replay stored events."""
+    settings = services.settings
+    app = App(
+        name="heedful",
+        client=services.clients.anonymous(),
+        signing_secret=settings.slack_signing_secret or "",
+        authorize=services.authorize,
+        process_before_response=worker,
+        request_verification_enabled=not worker,
+        raise_error_for_unhandled_request=False,
+    )
+    app.use(_with_services(services))
+    if not worker:
+        app.use(inbox_middleware(engine=services.engine, clock=services.clock, on_stored=on_stored))
+    register_handlers(app)
+    return app
+
+
+@dataclass
+class Heedful:
+    """The whole running product. ``start()`` serves and ticks; tests may instead call
+    ``process_inbox()`` and ``send_due()`` on a virtual clock."""
+
+    services: Services
+    composers: dict[str, Composer] = field(default_factory=dict)
+    serve_http: bool = True
+    run_workers: bool = True
+    ticker: Ticker = field(init=False)
+    ingress: App = field(init=False)
+    worker: App = field(init=False)
+    inbox: InboxProcessor = field(init=False)
+    sender: Sender = field(init=False)
+    router: Router = field(init=False)
+    server: HttpServer | None = field(init=False, default=None)
+    _socket: Any = field(init=False, default=None)
+    _hooks: list[Callable[[], None]] = field(init=False, default_factory=list)
+
+    def __post_init__(self) -> None:
+        s = self.services
+        self.ticker = Ticker()
+        self.ingress = build_bolt_app(s, worker=False, on_stored=self._on_stored)
+        self.worker = build_bolt_app(s, worker=True)
+        self.inbox = InboxProcessor(
+            engine=s.engine,
+            clock=s.clock,
+            worker_id=s.worker_id,
+            dispatchers={SLACK: bolt_dispatcher(self.worker)},
+        )
+        self.sender = Sender(
+            engine=s.engine,
+            clock=s.clock,
+            clients=s.clients,
+            worker_id=s.worker_id,
+            composers=self.composers,
+        )
+        self.router = Router()
+        if not s.settings.socket_mode:
+            self.router.add("POST", "/slack/events", bolt_route(self.ingress))
+        self.router.add("GET", "/healthz", self._healthz)
+
+    # ------------------------------------------------------------------ driving
+
+    def process_inbox(self) -> int:
+        return self.inbox.drain()
+
+    def send_due(self) -> int:
+        return self.sender.drain()
+
+    def _on_stored(self) -> None:
+        if self.run_workers:
+            self.ticker.wake("inbox")
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        s = self.services.settings
+        if self.run_workers:
+            self.ticker.every(s.tick_seconds, Drainer("outbox", self.sender.run_once))
+            self.ticker.every(INBOX_TICK_SECONDS, Drainer("inbox", self.inbox.run_once))
+            self.ticker.start()
+        if self.serve_http:
+            self.server = HttpServer(self.router, host=s.host, port=s.port)
+            self.server.start()
+            logger.info("listening on http://%s:%s", self.server.host, self.server.port)
+        if s.socket_mode:
+            self._start_socket_mode()
+
+    def _start_socket_mode(self) -> None:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        self._socket = SocketModeHandler(
+            self.ingress,
+            app_token=self.services.settings.slack_app_token,
+            web_client=self.services.clients.anonymous(),
+        )
+        self._socket.connect()
+        logger.info("connected to Slack in Socket Mode")
+
+    def stop(self) -> None:
+        if self._socket is not None:
+            self._socket.close()
+        if self.server is not None:
+            self.server.stop()
+        self.ticker.stop()
+        self.sender.close()
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None, "the HTTP server is not running"
+        return f"http://{self.server.host}:{self.server.port}"
+
+    # ------------------------------------------------------------------ health
+
+    def _healthz(self, _request: HttpRequest) -> HttpResponse:
+        try:
+            with self.services.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+            database = True
+        except Exception:
+            logger.exception("health check: database unreachable")
+            database = False
+        scheduler = self.ticker.alive() if self.run_workers else None
+        healthy = database and scheduler is not False
+        return HttpResponse.json(
+            200 if healthy else 503,
+            {
+                "status": "ok" if healthy else "unhealthy",
+                "database": database,
+                "scheduler": scheduler,
+                "mode": "socket" if self.services.settings.socket_mode else "http",
+            },
+        )

@@ -1,0 +1,129 @@
+"""One typed settings object, built at the entry point.
+
+``.env`` is read with python-dotenv and the real environment wins
+(``load_dotenv(override=False)``). Nothing else in Heedful reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed. The message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = None
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    database_url: str = "sqlite:///heedful.db"
+    host: str = "127.0.0.1"
+    port: int = 3000
+    encryption_keys: tuple[str, ...] = field(default=(), repr=False)
+    log_level: str = "INFO"
+    auto_migrate: bool = True
+    tick_seconds: float = 0.25
+
+    @property
+    def socket_mode(self) -> bool:
+        return bool(self.slack_app_token)
+
+    def require_slack(self) -> None:
+        """Raise :class:`ConfigError` naming the first missing credential for ``heedful run``."""
+        if not self.slack_bot_token:
+            raise ConfigError(_missing("SLACK_BOT_TOKEN"))
+        if not self.slack_app_token and not self.slack_signing_secret:
+            raise ConfigError(
+                _missing("SLACK_SIGNING_SECRET", also="or SLACK_APP_TOKEN for Socket Mode")
+            )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Build settings from a mapping of environment variables (pure; no I/O)."""
+
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        api_url = get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
+        if not api_url.endswith("/"):
+            api_url += "/"
+        keys = tuple(k.strip() for k in (get("HEEDFUL_ENCRYPTION_KEY") or "").split(",") if k)
+        return cls(
+            slack_bot_token=get("SLACK_BOT_TOKEN"),
+            slack_signing_secret=get("SLACK_SIGNING_SECRET"),
+            slack_app_token=get("SLACK_APP_TOKEN"),
+            slack_api_url=api_url,
+            database_url=get("DATABASE_URL") or "sqlite:///heedful.db",
+            host=get("HEEDFUL_HOST") or "127.0.0.1",
+            port=_int(get("HEEDFUL_PORT"), "HEEDFUL_PORT", 3000, low=0, high=65535),
+            encryption_keys=keys,
+            log_level=get("HEEDFUL_LOG_LEVEL") or "INFO",
+            auto_migrate=_bool(get("HEEDFUL_AUTO_MIGRATE"), "HEEDFUL_AUTO_MIGRATE", True),
+            tick_seconds=_float(get("HEEDFUL_TICK_SECONDS"), "HEEDFUL_TICK_SECONDS", 0.25),
+        )
+
+
+def load_settings(env_file: str | Path | None = ".env") -> Settings:
+    """Settings from ``.env`` (if present) and the environment; the real environment wins.
+
+    Same precedence as ``load_dotenv(override=False)``, without copying the file into
+    ``os.environ`` (so no library can pick a secret up behind our back).
+    """
+    from dotenv import dotenv_values
+
+    values: dict[str, str] = {}
+    if env_file is not None and Path(env_file).is_file():
+        values = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
+    return Settings.from_env({**values, **os.environ})
+
+
+def _missing(name: str, *, also: str = "") -> str:
+    extra = f" ({also})" if also else ""
+    return (
+        f"heedful: {name} is not set{extra}; put it in .env or the environment, "
+        "or try `heedful demo`, which needs no Slack account."
+    )
+
+
+def _int(raw: str | None, name: str, default: int, *, low: int, high: int) -> int:
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"heedful: {name} must be a whole number, not {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"heedful: {name} must be between {low} and {high}, not {value}")
+    return value
+
+
+def _float(raw: str | None, name: str, default: float) -> float:
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"heedful: {name} must be a number of seconds, not {raw!r}") from None
+    if not 0.01 <= value <= 60:
+        raise ConfigError(f"heedful: {name} must be between 0.01 and 60, not {value}")
+    return value
+
+
+def _bool(raw: str | None, name: str, default: bool) -> bool:
+    if raw is None:
+        return default
+    lowered = raw.lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"heedful: {name} must be true or false, not {raw!r}")

@@ -1,0 +1,36 @@
+"""What the sender posts: a plain-text fallback and optional Block Kit blocks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+MAX_TEXT = 40_000
+
+
+@dataclass(frozen=True)
+class Message:
+    text: str
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.text.strip():
+            raise ValueError("a message needs a plain-text fallback")
+        if len(self.blocks) > MAX_BLOCKS:
+            raise ValueError(f"{len(self.blocks)} blocks; Slack allows {MAX_BLOCKS}")
+        if len(self.text) > MAX_TEXT:
+            raise ValueError(
+                f"fallback text of {len(self.text)} characters; Slack allows {MAX_TEXT}"
+            )
+        for block in self.blocks:
+            text = block.get("text")
+            if isinstance(text, dict) and len(text.get("text", "")) > MAX_SECTION_TEXT:
+                raise ValueError(
+                    f"a {block.get('type')} text is over {MAX_SECTION_TEXT} characters"
+                )
+
+    def plain(self) -> Message:
+        """The same message without blocks (the fallback when Slack rejects the blocks)."""
+        return Message(text=self.text)

@@ -1,0 +1,501 @@
+"""The sender: claims due deliveries from the outbox and posts them to Slack, once.
+
+Every Slack answer lands in one of these classes (``classify``):
+
+* **sent**: ``ok: true``; the row records channel and ``ts``.
+* **recipient**: this person cannot get DMs from us (``user_not_found``,
+  ``account_inactive``, ``cannot_dm_bot`` …). The delivery fails, the user is marked
+  unreachable, and their other pending deliveries are skipped.
+* **installation**: the workspace's token no longer works (``invalid_auth``,
+  ``token_revoked`` …). The workspace is paused (nothing is claimed for it) and the
+  delivery waits, pending, for a new install.
+* **payload**: Slack refused the blocks (``invalid_blocks``, ``msg_too_long`` …). The
+  message is sent once more as plain text; if that fails too, the delivery fails.
+* **transient**: 429, 5xx, timeouts, connection errors, ``internal_error`` …: retried
+  with exponential backoff and jitter. A 429 waits ``Retry-After`` seconds (fractions
+  included) for that workspace and that method only.
+* **unknown outcome**: the request left and no answer came back (a read timeout, a
+  dropped connection, ``fatal_error``, a 5xx). Before any resend the sender looks for
+  the delivery's metadata in the DM's history (``conversations.history``), so a DM that
+  did reach Slack is recorded as sent, not sent twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import socket
+import threading
+import urllib.error
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.engine import Engine
+
+from bot.clock import Clock
+from bot.messages import Message
+from bot.slack import SlackClients
+from bot.storage import repository as repo
+from bot.storage.models import DeliveryState, Installation, SlackUser
+
+logger = logging.getLogger(__name__)
+
+METADATA_EVENT_TYPE = "heedful_delivery"
+POST_METHOD = "chat.postMessage"
+MAX_TRANSIENT_ATTEMPTS = 8
+MAX_BACKOFF = timedelta(minutes=10)
+RECONCILE_PAGES = 5
+
+RECIPIENT_ERRORS = frozenset(
+    {
+        "user_not_found",
+        "account_inactive",
+        "cannot_dm_bot",
+        "user_disabled",
+        "user_not_visible",
+        "channel_not_found",
+        "is_archived",
+        "messages_tab_disabled",
+        "not_in_channel",
+        "restricted_action",
+        "restricted_action_read_only_channel",
+        "ekm_access_denied",
+    }
+)
+INSTALLATION_ERRORS = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "token_revoked",
+        "token_expired",
+        "no_permission",
+        "missing_scope",
+        "team_access_not_granted",
+        "org_login_required",
+        "app_uninstalled",
+        "team_disabled",
+        "enterprise_is_restricted",
+        "not_allowed_token_type",
+    }
+)
+PAYLOAD_ERRORS = frozenset(
+    {
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "msg_too_long",
+        "msg_blocks_too_long",
+        "too_many_attachments",
+        "invalid_attachments",
+        "invalid_metadata_format",
+        "invalid_metadata_schema",
+        "metadata_too_large",
+        "no_text",
+        "markdown_text_conflict",
+    }
+)
+# Answers that say Slack may have done the work before failing.
+UNKNOWN_OUTCOME_ERRORS = frozenset({"fatal_error"})
+TRANSIENT_ERRORS = frozenset(
+    {"ratelimited", "internal_error", "service_unavailable", "request_timeout", "team_added_to_org"}
+)
+
+
+class Outcome(StrEnum):
+    SENT = "sent"
+    RECIPIENT = "recipient"
+    INSTALLATION = "installation"
+    PAYLOAD = "payload"
+    TRANSIENT = "transient"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Classified:
+    outcome: Outcome
+    error: str
+    retry_after: float | None = None
+
+
+def classify(exc: BaseException | None, data: Mapping[str, Any] | None = None) -> Classified:
+    """Sort a Slack call's result (``exc`` None and ``data`` the answer) or failure."""
+    if exc is None:
+        if data and data.get("ok"):
+            return Classified(Outcome.SENT, "")
+        error = str((data or {}).get("error") or "unknown_error")
+        return _classify_code(error, status=200)
+    if isinstance(exc, SlackApiError):
+        response = exc.response
+        error = str(response.get("error") or f"http_{response.status_code}")
+        if response.status_code == 429:
+            return Classified(Outcome.TRANSIENT, "ratelimited", _retry_after(response.headers))
+        return _classify_code(error, status=response.status_code)
+    if _never_left(exc):
+        return Classified(Outcome.TRANSIENT, f"connect:{type(exc).__name__}")
+    # The request may have reached Slack: timeouts, resets, a closed connection.
+    return Classified(Outcome.UNKNOWN, f"io:{type(exc).__name__}")
+
+
+def _classify_code(error: str, *, status: int) -> Classified:
+    if error in RECIPIENT_ERRORS:
+        return Classified(Outcome.RECIPIENT, error)
+    if error in INSTALLATION_ERRORS:
+        return Classified(Outcome.INSTALLATION, error)
+    if error in PAYLOAD_ERRORS:
+        return Classified(Outcome.PAYLOAD, error)
+    if error in UNKNOWN_OUTCOME_ERRORS or status >= 500:
+        return Classified(Outcome.UNKNOWN, error)
+    if error in TRANSIENT_ERRORS:
+        return Classified(Outcome.TRANSIENT, error)
+    # An answer we do not know: do not hammer Slack with it, do not lose the DM either.
+    return Classified(Outcome.TRANSIENT, error)
+
+
+def _retry_after(headers: Mapping[str, Any]) -> float:
+    """Seconds from a ``Retry-After`` header; fractional values are honoured."""
+    raw: Any = None
+    for name, value in (headers or {}).items():
+        if name.lower() == "retry-after":
+            raw = value[0] if isinstance(value, list | tuple) else value
+    try:
+        return max(0.0, min(float(raw), 3600.0))
+    except (TypeError, ValueError):
+        return 1.0
+
+
+def _never_left(exc: BaseException) -> bool:
+    """True when the request certainly did not reach Slack (the connection was refused
+    or the name did not resolve), so a resend cannot make a duplicate."""
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    return isinstance(reason, ConnectionRefusedError | socket.gaierror)
+
+
+class Skip(Exception):
+    """Raised by a composer: this delivery should not be sent (the reason is recorded)."""
+
+
+Composer = Callable[[sa.Row[Any]], Message]
+
+
+def compose_notice(row: sa.Row[Any]) -> Message:
+    """Deliveries that carry their message ready-made in ``payload``."""
+    payload = row.payload or {}
+    return Message(text=payload["text"], blocks=list(payload.get("blocks") or []))
+
+
+def delivery_metadata(row: sa.Row[Any]) -> dict[str, Any]:
+    """Slack message metadata that identifies a delivery (DESIGN.md "Messages")."""
+    payload: dict[str, Any] = {
+        "delivery_id": row.id,
+        "kind": row.kind,
+        "due_at": row.due_at.isoformat(),
+    }
+    if row.occurrence_key:
+        payload["occurrence"] = row.occurrence_key
+    return {"event_type": METADATA_EVENT_TYPE, "event_payload": payload}
+
+
+@dataclass
+class _Target:
+    token: str | None
+    dm_channel: str | None
+    unreachable: str | None
+
+
+class RateGate:
+    """Per (workspace, method) "not before" instants, from Slack's ``Retry-After``."""
+
+    def __init__(self) -> None:
+        self._until: dict[tuple[str, str], datetime] = {}
+        self._lock = threading.Lock()
+
+    def blocked_until(self, team_id: str, method: str, now: datetime) -> datetime | None:
+        with self._lock:
+            until = self._until.get((team_id, method))
+            return until if until and until > now else None
+
+    def block(self, team_id: str, method: str, until: datetime) -> None:
+        with self._lock:
+            current = self._until.get((team_id, method))
+            if current is None or until > current:
+                self._until[(team_id, method)] = until
+
+
+class Sender:
+    """Claims due deliveries and sends them. ``run_once`` is the scheduler's tick."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        clock: Clock,
+        clients: SlackClients,
+        worker_id: str,
+        composers: Mapping[str, Composer] | None = None,
+        max_workers: int = 8,
+        batch_size: int = 200,
+        lease: timedelta = timedelta(minutes=2),
+    ) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.clients = clients
+        self.worker_id = worker_id
+        self.composers: dict[str, Composer] = {"notice": compose_notice, **(composers or {})}
+        self.batch_size = batch_size
+        self.lease = lease
+        self.gate = RateGate()
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sender")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    def run_once(self) -> int:
+        """Claim, send and record one batch. Returns how many deliveries were handled."""
+        now = self.clock.now()
+        rows = repo.claim_deliveries(
+            self.engine, now=now, worker=self.worker_id, limit=self.batch_size, lease=self.lease
+        )
+        if not rows:
+            return 0
+        targets = self._targets(rows)
+        outcomes = list(
+            self._pool.map(lambda r: self._deliver(r, targets[(r.team_id, r.user_id)]), rows)
+        )
+        self._record(rows, outcomes, targets)
+        return len(rows)
+
+    def drain(self, max_batches: int = 1000) -> int:
+        """Run batches until nothing is due (the demo and the tests use this)."""
+        total = 0
+        for _ in range(max_batches):
+            handled = self.run_once()
+            total += handled
+            if handled == 0:
+                break
+        return total
+
+    # ------------------------------------------------------------------ internals
+
+    def _targets(self, rows: Sequence[sa.Row[Any]]) -> dict[tuple[str, str], _Target]:
+        """Tokens and user state for a batch, in two queries."""
+        teams = {r.team_id for r in rows}
+        users = {r.user_id for r in rows}
+        with self.engine.connect() as conn:
+            inst = Installation.__table__.c  # type: ignore[attr-defined]
+            tokens = dict(
+                conn.execute(sa.select(inst.team_id, inst.bot_token).where(inst.team_id.in_(teams)))
+                .tuples()
+                .all()
+            )
+            u = SlackUser.__table__.c  # type: ignore[attr-defined]
+            known = {
+                (team, user): (channel, unreachable)
+                for team, user, channel, unreachable in conn.execute(
+                    sa.select(
+                        u.team_id, u.slack_user_id, u.dm_channel_id, u.unreachable_reason
+                    ).where(u.slack_user_id.in_(users), u.team_id.in_(teams))
+                ).tuples()
+            }
+        return {
+            (r.team_id, r.user_id): _Target(
+                tokens.get(r.team_id), *known.get((r.team_id, r.user_id), (None, None))
+            )
+            for r in rows
+        }
+
+    def _deliver(self, row: sa.Row[Any], target: _Target) -> repo.DeliveryOutcome:
+        try:
+            return self._deliver_unguarded(row, target)
+        except Exception:
+            logger.exception("delivery %s (%s) failed unexpectedly; will retry", row.id, row.kind)
+            return self._retry(row, "internal", needs_reconcile=True)
+
+    def _deliver_unguarded(self, row: sa.Row[Any], target: _Target) -> repo.DeliveryOutcome:
+        now = self.clock.now()
+        if row.expires_at is not None and now >= row.expires_at:
+            return repo.DeliveryOutcome(row.id, DeliveryState.SKIPPED, error="expired")
+        if target.unreachable:
+            return repo.DeliveryOutcome(row.id, DeliveryState.SKIPPED, error="unreachable")
+        if target.token is None:
+            return repo.DeliveryOutcome(row.id, DeliveryState.FAILED, error="not_installed")
+        blocked = self.gate.blocked_until(row.team_id, POST_METHOD, now)
+        if blocked is not None:
+            return repo.DeliveryOutcome(
+                row.id, DeliveryState.PENDING, error="ratelimited", retry_at=blocked
+            )
+        client = self.clients.for_token(target.token)
+        if row.needs_reconcile:
+            found = self._reconcile(client, row, target)
+            if found is not None:
+                return found
+        composer = self.composers.get(row.kind)
+        if composer is None:
+            return repo.DeliveryOutcome(row.id, DeliveryState.FAILED, error="unknown_kind")
+        try:
+            message = composer(row)
+        except Skip as skip:
+            return repo.DeliveryOutcome(row.id, DeliveryState.SKIPPED, error=str(skip) or "skipped")
+        result = self._post(client, row, message)
+        if result.outcome is Outcome.PAYLOAD and message.blocks:
+            logger.warning(
+                "delivery %s: Slack refused the blocks (%s); sending plain text",
+                row.id,
+                result.error,
+            )
+            result = self._post(client, row, message.plain())
+        return self._settle(row, result)
+
+    def _post(self, client: WebClient, row: sa.Row[Any], message: Message) -> _PostResult:
+        kwargs: dict[str, Any] = {
+            "channel": row.user_id,
+            "text": message.text,
+            "metadata": delivery_metadata(row),
+            "unfurl_links": False,
+            "unfurl_media": False,
+        }
+        if message.blocks:
+            kwargs["blocks"] = message.blocks
+        try:
+            response = client.chat_postMessage(**kwargs)
+        except Exception as exc:  # classified below; nothing is lost
+            return _PostResult(classify(exc))
+        data = response.data if isinstance(response.data, dict) else {}
+        return _PostResult(classify(None, data), data.get("channel"), data.get("ts"))
+
+    def _settle(self, row: sa.Row[Any], result: _PostResult) -> repo.DeliveryOutcome:
+        c = result.classified
+        if c.outcome is Outcome.SENT:
+            return repo.DeliveryOutcome(
+                row.id, DeliveryState.SENT, channel=result.channel, message_ts=result.ts
+            )
+        logger.info("delivery %s (%s): %s (%s)", row.id, row.kind, c.outcome.value, c.error)
+        if c.outcome is Outcome.RECIPIENT:
+            return repo.DeliveryOutcome(row.id, DeliveryState.FAILED, error=f"recipient:{c.error}")
+        if c.outcome is Outcome.INSTALLATION:
+            # Pending again; nothing is claimed for a paused workspace until it is reinstalled.
+            return repo.DeliveryOutcome(
+                row.id,
+                DeliveryState.PENDING,
+                error=f"installation:{c.error}",
+                retry_at=self.clock.now(),
+            )
+        if c.outcome is Outcome.PAYLOAD:
+            return repo.DeliveryOutcome(row.id, DeliveryState.FAILED, error=f"payload:{c.error}")
+        if c.retry_after is not None:
+            until = self.clock.now() + timedelta(seconds=c.retry_after)
+            self.gate.block(row.team_id, POST_METHOD, until)
+            return repo.DeliveryOutcome(
+                row.id, DeliveryState.PENDING, error=c.error, retry_at=until
+            )
+        return self._retry(row, c.error, needs_reconcile=c.outcome is Outcome.UNKNOWN)
+
+    def _retry(
+        self, row: sa.Row[Any], error: str, *, needs_reconcile: bool
+    ) -> repo.DeliveryOutcome:
+        if row.attempts >= MAX_TRANSIENT_ATTEMPTS and not needs_reconcile:
+            return repo.DeliveryOutcome(row.id, DeliveryState.FAILED, error=f"gave_up:{error}")
+        backoff = min(timedelta(seconds=2 ** min(row.attempts, 12)), MAX_BACKOFF)
+        jitter = backoff * random.uniform(0, 0.25)
+        return repo.DeliveryOutcome(
+            row.id,
+            DeliveryState.PENDING,
+            error=error,
+            retry_at=self.clock.now() + backoff + jitter,
+            needs_reconcile=needs_reconcile or row.needs_reconcile,
+        )
+
+    def _reconcile(
+        self, client: WebClient, row: sa.Row[Any], target: _Target
+    ) -> repo.DeliveryOutcome | None:
+        """Did an earlier, interrupted attempt reach Slack? Look for our metadata.
+
+        Returns the outcome when it did (or when looking failed), None to go ahead and send.
+        """
+        try:
+            channel = row.channel or target.dm_channel
+            if channel is None:
+                channel = client.conversations_open(users=row.user_id)["channel"]["id"]
+            oldest = f"{(row.due_at - timedelta(minutes=5)).timestamp():.6f}"
+            cursor = None
+            for _ in range(RECONCILE_PAGES):
+                page = client.conversations_history(
+                    channel=channel,
+                    oldest=oldest,
+                    limit=200,
+                    include_all_metadata=True,
+                    cursor=cursor,
+                )
+                for message in page.get("messages") or []:
+                    meta = message.get("metadata") or {}
+                    if (
+                        meta.get("event_type") == METADATA_EVENT_TYPE
+                        and (meta.get("event_payload") or {}).get("delivery_id") == row.id
+                    ):
+                        logger.info("delivery %s had reached Slack before; not resending", row.id)
+                        return repo.DeliveryOutcome(
+                            row.id,
+                            DeliveryState.SENT,
+                            channel=channel,
+                            message_ts=message.get("ts"),
+                        )
+                cursor = (page.get("response_metadata") or {}).get("next_cursor")
+                if not cursor:
+                    break
+        except Exception as exc:
+            c = classify(exc)
+            logger.info("delivery %s: could not check the DM history (%s)", row.id, c.error)
+            if c.outcome is Outcome.RECIPIENT:
+                return repo.DeliveryOutcome(
+                    row.id, DeliveryState.FAILED, error=f"recipient:{c.error}"
+                )
+            return self._retry(row, f"reconcile:{c.error}", needs_reconcile=True)
+        return None
+
+    def _record(
+        self,
+        rows: Sequence[sa.Row[Any]],
+        outcomes: Sequence[repo.DeliveryOutcome],
+        targets: Mapping[tuple[str, str], _Target],
+    ) -> None:
+        now = self.clock.now()
+        repo.finish_deliveries(self.engine, outcomes, worker=self.worker_id, now=now)
+        channels = []
+        for row, outcome in zip(rows, outcomes, strict=True):
+            error = outcome.error or ""
+            if error.startswith("recipient:"):
+                repo.mark_unreachable(
+                    self.engine,
+                    team_id=row.team_id,
+                    user_id=row.user_id,
+                    reason=error[10:],
+                    now=now,
+                )
+            elif error.startswith("installation:"):
+                logger.warning("workspace %s paused: %s", row.team_id, error[13:])
+                repo.pause_installation(
+                    self.engine, team_id=row.team_id, reason=error[13:], now=now
+                )
+            elif outcome.channel and targets[(row.team_id, row.user_id)].dm_channel is None:
+                channels.append((row.team_id, row.user_id, outcome.channel))
+        repo.remember_dm_channels(self.engine, channels)
+
+
+@dataclass(frozen=True)
+class _PostResult:
+    classified: Classified
+    channel: str | None = None
+    ts: str | None = None
+
+    @property
+    def outcome(self) -> Outcome:
+        return self.classified.outcome
+
+    @property
+    def error(self) -> str:
+        return self.classified.error

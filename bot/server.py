@@ -1,0 +1,190 @@
+"""One HTTP server: Slack's HTTP mode, the hook routes and ``/healthz``.
+
+A small WSGI router served by waitress (a production WSGI server, pure Python).
+Bodies over ``MAX_BODY_BYTES`` are refused with 413 before they are read; a body
+that is not UTF-8 is refused with 400. Nothing here logs a request body.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024  # Slack's payloads are a few KiB; calendar pushes stay well under.
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    method: str
+    path: str
+    query: str
+    headers: Mapping[str, str]  # lower-case names
+    body: bytes
+
+    def text(self) -> str:
+        return self.body.decode("utf-8")
+
+    def query_params(self) -> dict[str, list[str]]:
+        return parse_qs(self.query)
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, status: int, data: Any) -> HttpResponse:
+        return cls(status, json.dumps(data).encode(), {"Content-Type": "application/json"})
+
+    @classmethod
+    def text(cls, status: int, message: str) -> HttpResponse:
+        return cls(status, message.encode(), {"Content-Type": "text/plain; charset=utf-8"})
+
+
+Route = Callable[[HttpRequest], HttpResponse]
+
+_REASONS = {
+    200: "OK",
+    204: "No Content",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    411: "Length Required",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+class Router:
+    """Exact (method, path) routes as a WSGI application."""
+
+    def __init__(self, *, max_body: int = MAX_BODY_BYTES) -> None:
+        self.max_body = max_body
+        self._routes: dict[tuple[str, str], Route] = {}
+
+    def add(self, method: str, path: str, route: Route) -> None:
+        self._routes[(method.upper(), path)] = route
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        route = self._routes.get((request.method, request.path))
+        if route is None:
+            if any(path == request.path for _, path in self._routes):
+                return HttpResponse.text(405, "method not allowed")
+            return HttpResponse.text(404, "not found")
+        try:
+            return route(request)
+        except Exception:
+            logger.exception("%s %s failed", request.method, request.path)
+            return HttpResponse.text(500, "internal error")
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        response = self._respond(environ)
+        reason = _REASONS.get(response.status, "Status")
+        headers = [*response.headers.items(), ("Content-Length", str(len(response.body)))]
+        start_response(f"{response.status} {reason}", headers)
+        return [response.body]
+
+    def _respond(self, environ: dict[str, Any]) -> HttpResponse:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return HttpResponse.text(400, "bad Content-Length")
+        if length > self.max_body:
+            return HttpResponse.text(413, f"body over {self.max_body} bytes")
+        body = environ["wsgi.input"].read(length) if length > 0 else b""
+        headers = {
+            key[5:].replace("_", "-").lower(): value
+            for key, value in environ.items()
+            if key.startswith("HTTP_")
+        }
+        if environ.get("CONTENT_TYPE"):
+            headers["content-type"] = environ["CONTENT_TYPE"]
+        request = HttpRequest(
+            method=environ.get("REQUEST_METHOD", "GET").upper(),
+            path=environ.get("PATH_INFO") or "/",
+            query=environ.get("QUERY_STRING", ""),
+            headers=headers,
+            body=body,
+        )
+        return self.handle(request)
+
+
+def bolt_route(app: Any) -> Route:
+    """``POST /slack/events``: hand the raw request to Bolt (it checks the signature)."""
+    from slack_bolt import BoltRequest
+
+    def route(request: HttpRequest) -> HttpResponse:
+        try:
+            body = request.text()
+        except UnicodeDecodeError:
+            return HttpResponse.text(400, "body is not UTF-8")
+        bolt_response = app.dispatch(
+            BoltRequest(body=body, query=request.query, headers=dict(request.headers))
+        )
+        headers = {
+            k: ", ".join(v)
+            for k, v in bolt_response.headers.items()
+            if k.lower() != "content-length"
+        }
+        body_out = bolt_response.body
+        return HttpResponse(
+            bolt_response.status,
+            body_out.encode() if isinstance(body_out, str) else body_out,
+            headers,
+        )
+
+    return route
+
+
+class HttpServer:
+    """waitress in a background thread; ``port`` is the bound port (0 picks a free one)."""
+
+    def __init__(self, app: Router, *, host: str, port: int, threads: int = 8) -> None:
+        from waitress.server import create_server
+
+        self._server = create_server(
+            app,
+            host=host,
+            port=port,
+            threads=threads,
+            max_request_body_size=app.max_body,
+            ident="heedful",
+            clear_untrusted_proxy_headers=True,
+        )
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._server.effective_port)  # type: ignore[union-attr]
+
+    @property
+    def host(self) -> str:
+        return str(self._server.effective_host)  # type: ignore[union-attr]
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="http", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        with contextlib.suppress(OSError):  # closed during shutdown
+            self._server.run()
+
+    def stop(self) -> None:
+        self._server.close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

@@ -1,0 +1,86 @@
+"""The services container: what every part of Heedful is handed instead of globals.
+
+Built by :func:`build_services` from the settings, at the entry point (or by a test).
+Handlers reach it as ``context["heedful"]`` (a Bolt middleware puts it there).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_bolt.authorization import AuthorizeResult
+from sqlalchemy.engine import Engine
+
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.slack import SlackClients
+from bot.storage import repository as repo
+from bot.storage.db import make_engine, session_scope
+from bot.storage.models import Installation
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock
+    engine: Engine
+    clients: SlackClients
+    worker_id: str = field(default_factory=lambda: default_worker_id())
+
+    def authorize(
+        self, *, enterprise_id: str | None, team_id: str | None, **_: Any
+    ) -> AuthorizeResult | None:
+        """Bolt's ``authorize``: the workspace's bot token from our installation table."""
+        if team_id is None:
+            return None
+        with session_scope(self.engine) as session:
+            row = session.get(Installation, team_id)
+            if row is None or row.bot_token is None or row.uninstalled_at is not None:
+                return None
+            return AuthorizeResult(
+                enterprise_id=row.enterprise_id or enterprise_id,
+                team_id=team_id,
+                bot_token=row.bot_token,
+                bot_user_id=row.bot_user_id,
+                bot_id=row.bot_id,
+            )
+
+    def install_from_token(self, token: str) -> Installation:
+        """Single-workspace install: ask Slack who the token belongs to and record it."""
+        info = self.clients.for_token(token).auth_test()
+        with session_scope(self.engine) as session:
+            row = repo.upsert_installation(
+                session,
+                team_id=info["team_id"],
+                now=self.clock.now(),
+                enterprise_id=info.get("enterprise_id") or None,
+                team_name=info.get("team"),
+                bot_user_id=info.get("user_id"),
+                bot_id=info.get("bot_id"),
+                bot_token=token,
+            )
+        logger.info("installed for workspace %s", row.team_id)
+        return row
+
+
+def default_worker_id() -> str:
+    """Unique per process: host, pid and a random suffix (leases name their claimer)."""
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def build_services(
+    settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None
+) -> Services:
+    return Services(
+        settings=settings,
+        clock=clock or SystemClock(),
+        engine=engine or make_engine(settings.database_url),
+        clients=SlackClients(base_url=settings.slack_api_url),
+    )

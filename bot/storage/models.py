@@ -1,0 +1,172 @@
+"""SQLModel tables.
+
+All datetimes are stored as UTC (``UTCDateTime`` hands back aware UTC values on
+every backend, SQLite included). Slack ids are kept as Slack spells them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import JSON, Column, Field, SQLModel
+
+from bot.clock import ensure_utc
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = ensure_utc(value)
+        # SQLite has no zone type: store naive UTC so string comparison orders correctly.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        return None if value is None else ensure_utc(value)
+
+
+def _ts(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"
+    CLAIMED = "claimed"
+    SENT = "sent"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+class InboxState(StrEnum):
+    PENDING = "pending"
+    CLAIMED = "claimed"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class Installation(SQLModel, table=True):
+    """A workspace Heedful is installed in."""
+
+    team_id: str = Field(primary_key=True, max_length=32)
+    enterprise_id: str | None = Field(default=None, max_length=32)
+    team_name: str | None = Field(default=None, max_length=255)
+    bot_user_id: str | None = Field(default=None, max_length=32)
+    bot_id: str | None = Field(default=None, max_length=32)
+    bot_token: str | None = Field(default=None, repr=False)
+    installed_at: datetime | None = _ts()
+    paused_at: datetime | None = _ts()
+    pause_reason: str | None = Field(default=None, max_length=64)
+    uninstalled_at: datetime | None = _ts()
+
+
+class SlackUser(SQLModel, table=True):
+    """A person in a workspace, with their preferences."""
+
+    __tablename__ = "slack_user"
+    __table_args__ = (sa.UniqueConstraint("team_id", "slack_user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    slack_user_id: str = Field(max_length=32)
+    tz: str | None = Field(default=None, max_length=64)
+    tz_checked_at: datetime | None = _ts()
+    email: str | None = Field(default=None, max_length=320)
+    prefs: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    dm_channel_id: str | None = Field(default=None, max_length=32)
+    opted_in_at: datetime | None = _ts()
+    paused_until: datetime | None = _ts()
+    unreachable_reason: str | None = Field(default=None, max_length=64)
+    unreachable_at: datetime | None = _ts()
+    created_at: datetime | None = _ts()
+
+
+class Delivery(SQLModel, table=True):
+    """The outbox: every DM is a row before it is sent.
+
+    ``ref`` is the occurrence key or the ISO week the delivery is about; together
+    with team, user and kind it makes the unique key that forbids a second copy.
+    ``available_at`` is when the row may next be claimed (``due_at`` moved by retries).
+    """
+
+    __table_args__ = (
+        sa.UniqueConstraint("team_id", "user_id", "kind", "ref", name="uq_delivery_key"),
+        sa.Index("ix_delivery_claim", "state", "available_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    user_id: str = Field(max_length=32)
+    kind: str = Field(max_length=32)
+    ref: str = Field(default="", max_length=255)
+    occurrence_key: str | None = Field(default=None, max_length=255)
+    due_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    available_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    expires_at: datetime | None = _ts()
+    state: str = Field(default=DeliveryState.PENDING, max_length=16)
+    lease_until: datetime | None = _ts()
+    claimed_by: str | None = Field(default=None, max_length=64)
+    attempts: int = 0
+    needs_reconcile: bool = False
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    channel: str | None = Field(default=None, max_length=32)
+    message_ts: str | None = Field(default=None, max_length=32)
+    sent_at: datetime | None = _ts()
+    error: str | None = Field(default=None, max_length=255)
+    created_at: datetime | None = _ts()
+    updated_at: datetime | None = _ts()
+
+
+class InboxItem(SQLModel, table=True):
+    """Every inbound hook is a row before it is acknowledged.
+
+    ``(source, external_id)`` is the provider's id (Slack ``event_id``, a webhook id):
+    a retry of the same id is a no-op. ``body`` is cleared once processed.
+    """
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        sa.UniqueConstraint("source", "external_id", name="uq_inbox_key"),
+        sa.Index("ix_inbox_claim", "state", "available_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=32)
+    external_id: str = Field(max_length=255)
+    team_id: str | None = Field(default=None, max_length=32)
+    kind: str = Field(default="", max_length=64)
+    body: str = Field(default="", sa_type=sa.Text, repr=False)
+    state: str = Field(default=InboxState.PENDING, max_length=16)
+    available_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    lease_until: datetime | None = _ts()
+    claimed_by: str | None = Field(default=None, max_length=64)
+    attempts: int = 0
+    received_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    processed_at: datetime | None = _ts()
+    error: str | None = Field(default=None, max_length=255)
+
+
+class Reflection(SQLModel, table=True):
+    """A user's private answer to a reflection question. Readable only by its author."""
+
+    __table_args__ = (sa.Index("ix_reflection_owner", "team_id", "user_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    user_id: str = Field(max_length=32)
+    delivery_id: int | None = Field(default=None, index=True)
+    occurrence_key: str | None = Field(default=None, max_length=255)
+    text: str = Field(default="", sa_type=sa.Text, repr=False)
+    presence: int | None = None
+    source: str = Field(default="dm", max_length=16)
+    message_ts: str | None = Field(default=None, max_length=32)
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)

@@ -1,0 +1,339 @@
+"""Small repository functions: the outbox, the inbox, installations and users.
+
+Claims are exactly-once: on PostgreSQL the candidate rows are picked with
+``FOR UPDATE SKIP LOCKED``; on SQLite the whole claim runs in one ``BEGIN IMMEDIATE``
+transaction (see ``bot.storage.db``) as a single ``UPDATE … RETURNING``. A claimed
+row carries a lease; once the lease has run out, any worker may claim it again, and
+a delivery claimed that way is marked ``needs_reconcile`` (its first claimer may
+have sent it before dying).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from bot.storage.models import (
+    Delivery,
+    DeliveryState,
+    InboxItem,
+    InboxState,
+    Installation,
+    SlackUser,
+)
+
+DELIVERY = Delivery.__table__  # type: ignore[attr-defined]
+INBOX = InboxItem.__table__  # type: ignore[attr-defined]
+INSTALLATION = Installation.__table__  # type: ignore[attr-defined]
+
+
+def insert_ignoring_duplicates(engine: Engine | sa.Connection, table: sa.Table) -> Any:
+    """An ``INSERT … ON CONFLICT DO NOTHING`` for the engine's dialect."""
+    dialect = engine.dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    raise NotImplementedError(f"unsupported database: {dialect}")
+
+
+# --------------------------------------------------------------------------- outbox
+
+
+def enqueue_deliveries(
+    conn: sa.Connection, rows: Sequence[Mapping[str, Any]], *, now: datetime
+) -> int:
+    """Insert delivery rows; a row whose key (team, user, kind, ref) exists is left alone.
+
+    Each row needs ``team_id``, ``user_id``, ``kind``, ``due_at``; may have ``ref``,
+    ``occurrence_key``, ``expires_at`` and ``payload``. Returns how many were new.
+    """
+    if not rows:
+        return 0
+    values = [
+        {
+            "ref": "",
+            "occurrence_key": None,
+            "expires_at": None,
+            "payload": {},
+            **row,
+            "available_at": row["due_at"],
+            "state": DeliveryState.PENDING.value,
+            "attempts": 0,
+            "needs_reconcile": False,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for row in rows
+    ]
+    result = conn.execute(insert_ignoring_duplicates(conn, DELIVERY), values)
+    return max(result.rowcount, 0)
+
+
+def _claim(
+    engine: Engine,
+    table: sa.Table,
+    *,
+    now: datetime,
+    worker: str,
+    limit: int,
+    lease: timedelta,
+    extra_where: Iterable[sa.ColumnElement[bool]] = (),
+    extra_values: Mapping[str, Any] | None = None,
+) -> list[sa.Row[Any]]:
+    t = table.c
+    due = sa.or_(
+        sa.and_(t.state == "pending", t.available_at <= now),
+        sa.and_(t.state == "claimed", t.lease_until < now),
+    )
+    pick = sa.select(t.id).where(due, *extra_where).order_by(t.available_at).limit(limit)
+    if engine.dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    stmt = (
+        sa.update(table)
+        .where(t.id.in_(pick.scalar_subquery()))
+        .values(
+            state="claimed",
+            lease_until=now + lease,
+            claimed_by=worker,
+            attempts=t.attempts + 1,
+            **(extra_values or {}),
+        )
+        .returning(*table.c)
+    )
+    with engine.begin() as conn:
+        rows = list(conn.execute(stmt))
+    rows.sort(key=lambda r: r.available_at)
+    return rows
+
+
+def claim_deliveries(
+    engine: Engine, *, now: datetime, worker: str, limit: int = 100, lease: timedelta
+) -> list[sa.Row[Any]]:
+    """Claim up to ``limit`` due deliveries of workspaces that are not paused."""
+    t = DELIVERY.c
+    paused = sa.exists().where(
+        INSTALLATION.c.team_id == t.team_id, INSTALLATION.c.paused_at.is_not(None)
+    )
+    return _claim(
+        engine,
+        DELIVERY,
+        now=now,
+        worker=worker,
+        limit=limit,
+        lease=lease,
+        extra_where=[~paused],
+        # A row whose lease ran out may already have reached Slack: check before resending.
+        extra_values={
+            "needs_reconcile": sa.case((t.state == "claimed", sa.true()), else_=t.needs_reconcile),
+            "updated_at": now,
+        },
+    )
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    """What became of one claimed delivery; ``state`` pending means "try again later"."""
+
+    id: int
+    state: DeliveryState
+    error: str | None = None
+    channel: str | None = None
+    message_ts: str | None = None
+    retry_at: datetime | None = None
+    needs_reconcile: bool = False
+
+
+def finish_deliveries(
+    engine: Engine, outcomes: Sequence[DeliveryOutcome], *, worker: str, now: datetime
+) -> int:
+    """Record outcomes in one transaction. A row another worker has claimed since
+    (our lease ran out) is left to that worker. Returns how many rows were updated."""
+    if not outcomes:
+        return 0
+    t = DELIVERY.c
+    stmt = (
+        sa.update(DELIVERY)
+        .where(t.id == sa.bindparam("b_id"), t.claimed_by == worker, t.state == "claimed")
+        .values(
+            state=sa.bindparam("b_state"),
+            error=sa.bindparam("b_error"),
+            channel=sa.func.coalesce(sa.bindparam("b_channel"), t.channel),
+            message_ts=sa.bindparam("b_ts"),
+            sent_at=sa.bindparam("b_sent_at"),
+            available_at=sa.func.coalesce(sa.bindparam("b_retry_at"), t.available_at),
+            needs_reconcile=sa.bindparam("b_reconcile"),
+            lease_until=None,
+            updated_at=now,
+        )
+    )
+    params = [
+        {
+            "b_id": o.id,
+            "b_state": o.state.value,
+            "b_error": (o.error or None) and o.error[:255],
+            "b_channel": o.channel,
+            "b_ts": o.message_ts,
+            "b_sent_at": now if o.state is DeliveryState.SENT else None,
+            "b_retry_at": o.retry_at,
+            "b_reconcile": o.needs_reconcile,
+        }
+        for o in outcomes
+    ]
+    with engine.begin() as conn:
+        result = conn.execute(stmt, params)
+    return max(result.rowcount, 0)
+
+
+# --------------------------------------------------------------------------- inbox
+
+
+def store_inbox(
+    engine: Engine,
+    *,
+    source: str,
+    external_id: str,
+    body: str,
+    now: datetime,
+    team_id: str | None = None,
+    kind: str = "",
+) -> bool:
+    """Store an inbound hook before it is acknowledged. False when the id was seen before."""
+    values = {
+        "source": source,
+        "external_id": external_id[:255],
+        "team_id": team_id,
+        "kind": kind[:64],
+        "body": body,
+        "state": InboxState.PENDING.value,
+        "available_at": now,
+        "received_at": now,
+        "attempts": 0,
+    }
+    with engine.begin() as conn:
+        result = conn.execute(insert_ignoring_duplicates(conn, INBOX), values)
+    return result.rowcount == 1
+
+
+def claim_inbox(
+    engine: Engine, *, now: datetime, worker: str, limit: int = 50, lease: timedelta
+) -> list[sa.Row[Any]]:
+    return _claim(engine, INBOX, now=now, worker=worker, limit=limit, lease=lease)
+
+
+def finish_inbox(
+    engine: Engine,
+    item_id: int,
+    *,
+    worker: str,
+    now: datetime,
+    error: str | None = None,
+    retry_at: datetime | None = None,
+) -> None:
+    """Mark an inbox row done (its body is cleared: it may hold a reflection), or
+    return it for a retry at ``retry_at``, or fail it for good (no ``retry_at``)."""
+    t = INBOX.c
+    if error is None:
+        values: dict[str, Any] = {"state": "done", "body": "", "processed_at": now, "error": None}
+    elif retry_at is not None:
+        values = {"state": "pending", "available_at": retry_at, "error": error[:255]}
+    else:
+        values = {"state": "failed", "processed_at": now, "error": error[:255]}
+    stmt = (
+        sa.update(INBOX)
+        .where(t.id == item_id, t.claimed_by == worker, t.state == "claimed")
+        .values(lease_until=None, **values)
+    )
+    with engine.begin() as conn:
+        conn.execute(stmt)
+
+
+def purge_inbox(engine: Engine, *, before: datetime) -> int:
+    """Forget processed inbox rows received before ``before`` (retries are long over)."""
+    t = INBOX.c
+    with engine.begin() as conn:
+        result = conn.execute(sa.delete(INBOX).where(t.state == "done", t.received_at < before))
+    return max(result.rowcount, 0)
+
+
+# --------------------------------------------------------------------------- workspaces
+
+
+def upsert_installation(
+    session: Session, *, team_id: str, now: datetime, **fields: Any
+) -> Installation:
+    """Create or update a workspace; a (re)install lifts any pause."""
+    row = session.get(Installation, team_id) or Installation(team_id=team_id, installed_at=now)
+    for name, value in fields.items():
+        setattr(row, name, value)
+    row.paused_at = None
+    row.pause_reason = None
+    row.uninstalled_at = None
+    session.add(row)
+    return row
+
+
+def pause_installation(engine: Engine, *, team_id: str, reason: str, now: datetime) -> None:
+    """Stop sending to a workspace (revoked token, uninstall, …) until it is installed again."""
+    t = INSTALLATION.c
+    with engine.begin() as conn:
+        conn.execute(
+            sa.update(INSTALLATION)
+            .where(t.team_id == team_id, t.paused_at.is_(None))
+            .values(paused_at=now, pause_reason=reason[:64])
+        )
+
+
+def get_user(session: Session, *, team_id: str, user_id: str) -> SlackUser | None:
+    return session.exec(
+        select(SlackUser).where(SlackUser.team_id == team_id, SlackUser.slack_user_id == user_id)
+    ).first()
+
+
+def ensure_user(session: Session, *, team_id: str, user_id: str, now: datetime) -> SlackUser:
+    """The user's row, created on first sight."""
+    user = get_user(session, team_id=team_id, user_id=user_id)
+    if user is None:
+        user = SlackUser(team_id=team_id, slack_user_id=user_id, created_at=now)
+        session.add(user)
+        session.flush()
+    return user
+
+
+def mark_unreachable(
+    engine: Engine, *, team_id: str, user_id: str, reason: str, now: datetime
+) -> None:
+    """Slack said this person cannot get our DMs (deactivated, DMs closed, …)."""
+    t = SlackUser.__table__.c  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        conn.execute(
+            sa.update(SlackUser.__table__)  # type: ignore[attr-defined]
+            .where(t.team_id == team_id, t.slack_user_id == user_id)
+            .values(unreachable_reason=reason[:64], unreachable_at=now)
+        )
+
+
+def remember_dm_channels(engine: Engine, found: Sequence[tuple[str, str, str]]) -> None:
+    """Store (team, user, DM channel id) triples learnt from Slack's answers, in one batch."""
+    if not found:
+        return
+    table = SlackUser.__table__  # type: ignore[attr-defined]
+    t = table.c
+    stmt = (
+        sa.update(table)
+        .where(
+            t.team_id == sa.bindparam("b_team"),
+            t.slack_user_id == sa.bindparam("b_user"),
+            t.dm_channel_id.is_(None),
+        )
+        .values(dm_channel_id=sa.bindparam("b_channel"))
+    )
+    with engine.begin() as conn:
+        conn.execute(stmt, [{"b_team": a, "b_user": b, "b_channel": c} for a, b, c in found])

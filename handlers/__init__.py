@@ -1,0 +1,11 @@
+"""Thin Bolt listeners. Each package has ``register(app)``; this binds them all."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from handlers import events
+
+
+def register_handlers(app: App) -> None:
+    events.register(app)
