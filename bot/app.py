@@ -50,7 +50,7 @@ def build_bolt_app(
         name="heedful",
         client=services.clients.anonymous(),
         signing_secret=settings.slack_signing_secret or "",
-        authorize=services.authorize,
+        authorize=services.bolt_authorize(),
         process_before_response=worker,
         request_verification_enabled=not worker,
         raise_error_for_unhandled_request=False,

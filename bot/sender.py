@@ -289,9 +289,9 @@ class Sender:
         with self.engine.connect() as conn:
             inst = Installation.__table__.c  # type: ignore[attr-defined]
             tokens = dict(
-                conn.execute(sa.select(inst.team_id, inst.bot_token).where(inst.team_id.in_(teams)))
-                .tuples()
-                .all()
+                conn.execute(
+                    sa.select(inst.team_id, inst.bot_token).where(inst.team_id.in_(teams))
+                ).all()
             )
             u = SlackUser.__table__.c  # type: ignore[attr-defined]
             known = {
@@ -300,7 +300,7 @@ class Sender:
                     sa.select(
                         u.team_id, u.slack_user_id, u.dm_channel_id, u.unreachable_reason
                     ).where(u.slack_user_id.in_(users), u.team_id.in_(teams))
-                ).tuples()
+                )
             }
         return {
             (r.team_id, r.user_id): _Target(

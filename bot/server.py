@@ -130,12 +130,13 @@ def bolt_route(app: Any) -> Route:
 
     def route(request: HttpRequest) -> HttpResponse:
         try:
-            body = request.text()
-        except UnicodeDecodeError:
-            return HttpResponse.text(400, "body is not UTF-8")
-        bolt_response = app.dispatch(
-            BoltRequest(body=body, query=request.query, headers=dict(request.headers))
-        )
+            # BoltRequest parses the body before Bolt checks the signature.
+            bolt_request = BoltRequest(
+                body=request.text(), query=request.query, headers=dict(request.headers)
+            )
+        except ValueError:  # not UTF-8, not JSON, a broken `payload=` form field
+            return HttpResponse.text(400, "the body is not a Slack payload")
+        bolt_response = app.dispatch(bolt_request)
         headers = {
             k: ", ".join(v)
             for k, v in bolt_response.headers.items()

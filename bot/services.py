@@ -10,8 +10,8 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from slack_bolt.authorization import AuthorizeResult
 from sqlalchemy.engine import Engine
@@ -34,10 +34,18 @@ class Services:
     clients: SlackClients
     worker_id: str = field(default_factory=lambda: default_worker_id())
 
+    def bolt_authorize(self) -> Callable[..., AuthorizeResult | None]:
+        """Bolt's ``authorize`` function (Bolt calls it with the arguments it names)."""
+
+        def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult | None:
+            return self.authorize(enterprise_id=enterprise_id, team_id=team_id)
+
+        return authorize
+
     def authorize(
-        self, *, enterprise_id: str | None, team_id: str | None, **_: Any
+        self, *, enterprise_id: str | None, team_id: str | None
     ) -> AuthorizeResult | None:
-        """Bolt's ``authorize``: the workspace's bot token from our installation table."""
+        """The workspace's bot token and bot ids from our installation table."""
         if team_id is None:
             return None
         with session_scope(self.engine) as session:

@@ -27,6 +27,7 @@ from bot.storage.models import (
     InboxState,
     Installation,
     SlackUser,
+    UTCDateTime,
 )
 
 DELIVERY = Delivery.__table__  # type: ignore[attr-defined]
@@ -73,8 +74,8 @@ def enqueue_deliveries(
         }
         for row in rows
     ]
-    result = conn.execute(insert_ignoring_duplicates(conn, DELIVERY), values)
-    return max(result.rowcount, 0)
+    stmt = insert_ignoring_duplicates(conn, DELIVERY).returning(DELIVERY.c.id)
+    return len(conn.execute(stmt, values).all())
 
 
 def _claim(
@@ -167,8 +168,10 @@ def finish_deliveries(
             error=sa.bindparam("b_error"),
             channel=sa.func.coalesce(sa.bindparam("b_channel"), t.channel),
             message_ts=sa.bindparam("b_ts"),
-            sent_at=sa.bindparam("b_sent_at"),
-            available_at=sa.func.coalesce(sa.bindparam("b_retry_at"), t.available_at),
+            sent_at=sa.bindparam("b_sent_at", type_=UTCDateTime()),
+            available_at=sa.func.coalesce(
+                sa.bindparam("b_retry_at", type_=UTCDateTime()), t.available_at
+            ),
             needs_reconcile=sa.bindparam("b_reconcile"),
             lease_until=None,
             updated_at=now,
@@ -218,8 +221,8 @@ def store_inbox(
         "attempts": 0,
     }
     with engine.begin() as conn:
-        result = conn.execute(insert_ignoring_duplicates(conn, INBOX), values)
-    return result.rowcount == 1
+        stmt = insert_ignoring_duplicates(conn, INBOX).returning(INBOX.c.id)
+        return conn.execute(stmt, values).first() is not None
 
 
 def claim_inbox(

@@ -1,0 +1,29 @@
+"""A Slack Web API and Socket Mode emulator on loopback, for the tests and ``heedful demo``.
+
+A real ``slack_sdk.WebClient(base_url=emulator.api_url)`` talks to it over HTTP; Bolt's
+``SocketModeHandler`` connects to it over a real WebSocket. Nothing starts at import time::
+
+    from bot.emulator import SlackEmulator
+
+    with SlackEmulator() as emu:
+        emu.add_user("U123", tz="Europe/Berlin", email="ana@example.com")
+        ...
+
+What slack_sdk's ``WebClient`` (urllib) does against scripted faults, pinned by
+``tests/emulator/test_emulator_faults.py``:
+
+* ``drop_after_store`` / ``drop_before_store``: ``http.client.RemoteDisconnected`` (a
+  ``ConnectionResetError``, so a ``ConnectionError``) raised as is, not wrapped. BUT the default
+  ``WebClient`` has a ``ConnectionErrorRetryHandler`` (one retry) and silently resends: a message
+  stored before the drop is posted twice. Build the sender's client with ``retry_handlers=[]``.
+* a read timeout (``delay`` > the client's ``timeout``): the builtin ``TimeoutError``, not
+  retried; the emulator still performs the method after the delay, like Slack would.
+* HTTP 429/5xx: ``SlackApiError`` with ``e.response.status_code`` and
+  ``e.response.headers["Retry-After"]`` verbatim. slack_sdk's own ``RateLimitErrorRetryHandler``
+  calls ``int()`` on that header and raises ``ValueError`` for ``"1.5"``.
+"""
+
+from bot.emulator.emulator import SlackEmulator
+from bot.emulator.models import Call, EmulatorError, Fault, InboundResult
+
+__all__ = ["Call", "EmulatorError", "Fault", "InboundResult", "SlackEmulator"]

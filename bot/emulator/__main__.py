@@ -1,0 +1,91 @@
+"""``python -m bot.emulator``: run the Slack emulator in the foreground until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+from bot.emulator.emulator import SlackEmulator
+from bot.emulator.models import EmulatorError
+
+logger = logging.getLogger(__name__)
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot.emulator",
+        description="Run the Slack Web API / Socket Mode emulator on loopback.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (keep loopback)")
+    parser.add_argument("--port", type=int, default=0, help="HTTP port (default: chosen by OS)")
+    parser.add_argument("--signing-secret", default="s3cr3t", help="secret for signed requests")
+    parser.add_argument("--bot-token", default="xoxb-emulator")
+    parser.add_argument("--app-token", default="xapp-emulator")
+    parser.add_argument(
+        "--user",
+        action="append",
+        default=[],
+        metavar="ID[:TZ[:EMAIL]]",
+        help="add a user, e.g. U123:Europe/Berlin:ana@example.com (repeatable)",
+    )
+    parser.add_argument("--verbose", action="store_true", help="log at INFO level")
+    return parser.parse_args(argv)
+
+
+def _add_users(emulator: SlackEmulator, specs: Sequence[str]) -> None:
+    for spec in specs:
+        user_id, _, rest = spec.partition(":")
+        tz, _, email = rest.partition(":")
+        if tz:
+            emulator.add_user(user_id, tz=tz, email=email or None)
+        else:
+            emulator.add_user(user_id, email=email or None)
+
+
+def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Start the emulator, print one line with its URL and tokens, wait for Ctrl-C."""
+    args = _parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    emulator = SlackEmulator(
+        signing_secret=args.signing_secret,
+        bot_token=args.bot_token,
+        app_token=args.app_token,
+        host=args.host,
+        port=args.port,
+    )
+    try:
+        _add_users(emulator, args.user)
+        emulator.start()
+    except (EmulatorError, OSError) as exc:
+        print(f"slack emulator: cannot start: {exc}", file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    print(
+        f"Slack emulator ready: SLACK_API_URL={emulator.api_url} "
+        f"SLACK_BOT_TOKEN={emulator.bot_token} SLACK_APP_TOKEN={emulator.app_token} "
+        f"SLACK_SIGNING_SECRET={emulator.signing_secret}",
+        flush=True,
+    )
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emulator.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

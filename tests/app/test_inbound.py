@@ -1,0 +1,181 @@
+"""Signed requests into the real app over HTTP, as Slack sends them."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+import sqlalchemy as sa
+
+from bot.app import Heedful
+from bot.emulator import SlackEmulator
+from bot.storage.models import InboxItem
+
+HOME_OPENED = {"type": "app_home_opened", "user": "U1", "channel": "D1", "tab": "home"}
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def _post_oversized(heedful: Heedful, length: int) -> int:
+    """Announce a body over the limit, send a little of it, and read the answer (the
+    server answers before reading the rest, so a plain client may see a broken pipe)."""
+    import socket
+
+    assert heedful.server is not None
+    with socket.create_connection((heedful.server.host, heedful.server.port), timeout=10) as sock:
+        head = (
+            "POST /slack/events HTTP/1.1\r\nHost: localhost\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+        )
+        sock.sendall(head.encode() + b"{" + b" " * 4096)
+        status_line = sock.makefile("rb").readline().decode()
+    return int(status_line.split()[1])
+
+
+def _events_url(heedful: Heedful) -> str:
+    return f"{heedful.url}/slack/events"
+
+
+def _inbox(heedful: Heedful) -> list[Any]:
+    t = InboxItem.__table__
+    with heedful.services.engine.connect() as conn:
+        return list(conn.execute(sa.select(t)))
+
+
+def _signed(emulator: SlackEmulator, payload: dict[str, Any], **kw: Any) -> tuple[bytes, dict]:
+    body = json.dumps(payload).encode()
+    headers = {"Content-Type": "application/json", **emulator.sign(body, **kw)}
+    return body, headers
+
+
+def _healthy(heedful: Heedful) -> bool:
+    with urllib.request.urlopen(f"{heedful.url}/healthz", timeout=5) as response:
+        return response.status == 200 and json.load(response)["database"] is True
+
+
+def test_forged_tampered_and_stale_requests_get_401_and_are_never_stored(
+    heedful: Heedful, emulator: SlackEmulator
+) -> None:
+    envelope = emulator.event_envelope(HOME_OPENED)
+    body, headers = _signed(emulator, envelope)
+
+    forged = {**headers, "X-Slack-Signature": "v0=" + "0" * 64}
+    assert _post(_events_url(heedful), body, forged)[0] == 401
+
+    tampered = body.replace(b"U1", b"U2")
+    assert _post(_events_url(heedful), tampered, headers)[0] == 401
+
+    stale_body, stale_headers = _signed(emulator, envelope, timestamp=int(time.time()) - 301)
+    assert _post(_events_url(heedful), stale_body, stale_headers)[0] == 401
+
+    unsigned = {"Content-Type": "application/json"}
+    assert _post(_events_url(heedful), body, unsigned)[0] == 401
+
+    assert _inbox(heedful) == []
+    heedful.process_inbox()
+    assert emulator.calls_to("views.publish") == []
+
+
+def test_url_verification_is_answered_only_when_signed(
+    heedful: Heedful, emulator: SlackEmulator
+) -> None:
+    challenge = {"type": "url_verification", "token": "t", "challenge": "abc123"}
+    body, headers = _signed(emulator, challenge)
+    status, answer = _post(_events_url(heedful), body, headers)
+    assert status == 200 and b"abc123" in answer
+
+    status, answer = _post(_events_url(heedful), body, {"Content-Type": "application/json"})
+    assert status == 401 and b"abc123" not in answer
+
+
+def test_garbage_and_oversized_bodies_get_4xx_and_the_server_stays_healthy(
+    heedful: Heedful, emulator: SlackEmulator
+) -> None:
+    garbage = b"\xff\xfe not json at all {{{"
+    status, _ = _post(_events_url(heedful), garbage, emulator.sign(garbage))
+    assert 400 <= status < 500
+
+    half_json = b'{"type": "event_callback", "event": '
+    status, _ = _post(
+        _events_url(heedful),
+        half_json,
+        {"Content-Type": "application/json", **emulator.sign(half_json)},
+    )
+    assert 400 <= status < 500
+
+    no_event_id = {"type": "event_callback", "team_id": emulator.team_id, "event": HOME_OPENED}
+    body, headers = _signed(emulator, no_event_id)
+    assert _post(_events_url(heedful), body, headers)[0] == 400
+
+    assert _post_oversized(heedful, 2 * 1024 * 1024) == 413
+
+    assert _post(f"{heedful.url}/nowhere", b"{}", {})[0] == 404
+    assert _inbox(heedful) == []
+    assert _healthy(heedful)
+
+
+def test_an_event_delivered_four_times_has_one_effect(
+    heedful: Heedful, emulator: SlackEmulator
+) -> None:
+    envelope = emulator.event_envelope(HOME_OPENED)
+    for retry in range(4):
+        headers = {}
+        if retry:
+            headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
+        body, signed = _signed(emulator, envelope)
+        status, _ = _post(_events_url(heedful), body, {**signed, **headers})
+        assert status == 200
+        heedful.process_inbox()
+
+    (row,) = _inbox(heedful)
+    assert row.state == "done" and row.body == ""  # processed, and its body is not kept
+    assert len(emulator.calls_to("views.publish")) == 1
+    assert emulator.views["U1"]["type"] == "home"
+
+
+def test_events_no_listener_wants_still_get_200(heedful: Heedful, emulator: SlackEmulator) -> None:
+    for event in (
+        {"type": "reaction_added", "user": "U1", "reaction": "wave"},
+        {"type": "message", "channel_type": "im", "user": "U1", "text": "hi", "ts": "1.1"},
+    ):
+        body, headers = _signed(emulator, emulator.event_envelope(event))
+        assert _post(_events_url(heedful), body, headers)[0] == 200
+    assert heedful.process_inbox() == 2
+    assert {row.state for row in _inbox(heedful)} == {"done"}
+
+
+def test_app_home_learns_the_users_zone_from_slack(
+    heedful: Heedful, emulator: SlackEmulator
+) -> None:
+    from bot.storage import repository as repo
+    from bot.storage.db import session_scope
+
+    body, headers = _signed(emulator, emulator.event_envelope(HOME_OPENED))
+    assert _post(_events_url(heedful), body, headers)[0] == 200
+    heedful.process_inbox()
+    with session_scope(heedful.services.engine) as session:
+        user = repo.get_user(session, team_id=emulator.team_id, user_id="U1")
+        assert user is not None
+        assert (user.tz, user.email, user.dm_channel_id) == (
+            "Europe/Berlin",
+            "ana@example.com",
+            "D1",
+        )
+
+    emulator.update_user("U1", tz="Asia/Tokyo")
+    change = emulator.user_change_event("U1")
+    body, headers = _signed(emulator, emulator.event_envelope(change))
+    assert _post(_events_url(heedful), body, headers)[0] == 200
+    heedful.process_inbox()
+    with session_scope(heedful.services.engine) as session:
+        assert repo.get_user(session, team_id=emulator.team_id, user_id="U1").tz == "Asia/Tokyo"

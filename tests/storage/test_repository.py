@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.engine import Engine
+from sqlmodel import SQLModel
+
+from bot.clock import VirtualClock
+from bot.storage import repository as repo
+from bot.storage.db import pending_migrations
+from bot.storage.models import Delivery, DeliveryState
+
+LEASE = timedelta(minutes=2)
+
+
+def _deliveries(n: int, clock: VirtualClock, *, offset: timedelta = timedelta(0)) -> list[dict]:
+    due = clock.now() + offset
+    return [
+        {"team_id": "T1", "user_id": f"U{i}", "kind": "notice", "ref": "r", "due_at": due}
+        for i in range(n)
+    ]
+
+
+def _states(engine: Engine) -> dict[str, int]:
+    t = Delivery.__table__.c
+    with engine.connect() as conn:
+        return dict(conn.execute(sa.select(t.state, sa.func.count()).group_by(t.state)).all())
+
+
+def test_migrations_build_exactly_the_models(engine: Engine) -> None:
+    assert pending_migrations(engine) == []
+    with engine.connect() as conn:
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True}), SQLModel.metadata
+        )
+    assert diff == []
+
+
+def test_enqueue_is_idempotent_on_the_delivery_key(engine: Engine, clock: VirtualClock) -> None:
+    with engine.begin() as conn:
+        assert repo.enqueue_deliveries(conn, _deliveries(3, clock), now=clock.now()) == 3
+    with engine.begin() as conn:
+        assert repo.enqueue_deliveries(conn, _deliveries(4, clock), now=clock.now()) == 1
+    assert _states(engine) == {"pending": 4}
+
+
+def test_claim_takes_only_due_rows_once(engine: Engine, clock: VirtualClock) -> None:
+    with engine.begin() as conn:
+        repo.enqueue_deliveries(conn, _deliveries(5, clock), now=clock.now())
+        later = _deliveries(2, clock, offset=timedelta(minutes=5))
+        for row in later:
+            row["ref"] = "later"
+        repo.enqueue_deliveries(conn, later, now=clock.now())
+
+    first = repo.claim_deliveries(engine, now=clock.now(), worker="a", limit=3, lease=LEASE)
+    second = repo.claim_deliveries(engine, now=clock.now(), worker="b", limit=10, lease=LEASE)
+    assert len(first) == 3 and len(second) == 2
+    assert {r.id for r in first}.isdisjoint({r.id for r in second})
+    assert all(r.state == "claimed" and r.attempts == 1 for r in first + second)
+    assert repo.claim_deliveries(engine, now=clock.now(), worker="c", limit=10, lease=LEASE) == []
+
+
+def test_an_expired_lease_is_reclaimed_and_marked_for_reconciling(
+    engine: Engine, clock: VirtualClock
+) -> None:
+    with engine.begin() as conn:
+        repo.enqueue_deliveries(conn, _deliveries(1, clock), now=clock.now())
+    (row,) = repo.claim_deliveries(engine, now=clock.now(), worker="dead", limit=1, lease=LEASE)
+    assert not row.needs_reconcile
+
+    clock.advance(LEASE - timedelta(seconds=1))
+    assert repo.claim_deliveries(engine, now=clock.now(), worker="b", limit=1, lease=LEASE) == []
+
+    clock.advance(timedelta(seconds=2))
+    (again,) = repo.claim_deliveries(engine, now=clock.now(), worker="b", limit=1, lease=LEASE)
+    assert again.id == row.id and again.claimed_by == "b" and again.attempts == 2
+    assert again.needs_reconcile
+
+    # The dead worker's late answer does not overwrite the new claimer's row.
+    stale = repo.DeliveryOutcome(row.id, DeliveryState.SENT, message_ts="1.0")
+    assert repo.finish_deliveries(engine, [stale], worker="dead", now=clock.now()) == 0
+    fresh = repo.DeliveryOutcome(row.id, DeliveryState.SENT, message_ts="2.0", channel="D1")
+    assert repo.finish_deliveries(engine, [fresh], worker="b", now=clock.now()) == 1
+    assert _states(engine) == {"sent": 1}
+
+
+def test_paused_workspaces_are_not_claimed(engine: Engine, clock: VirtualClock) -> None:
+    from bot.storage.db import session_scope
+
+    with session_scope(engine) as session:
+        repo.upsert_installation(session, team_id="T1", now=clock.now(), bot_token="xoxb-1")
+    with engine.begin() as conn:
+        repo.enqueue_deliveries(conn, _deliveries(2, clock), now=clock.now())
+    repo.pause_installation(engine, team_id="T1", reason="token_revoked", now=clock.now())
+    assert repo.claim_deliveries(engine, now=clock.now(), worker="a", limit=10, lease=LEASE) == []
+
+    with session_scope(engine) as session:  # reinstalled: the pause lifts
+        repo.upsert_installation(session, team_id="T1", now=clock.now(), bot_token="xoxb-2")
+    assert (
+        len(repo.claim_deliveries(engine, now=clock.now(), worker="a", limit=10, lease=LEASE)) == 2
+    )
+
+
+def test_inbox_keeps_one_row_per_provider_id(engine: Engine, clock: VirtualClock) -> None:
+    kwargs = {"source": "slack", "external_id": "Ev1", "body": "{}", "now": clock.now()}
+    assert repo.store_inbox(engine, **kwargs) is True
+    assert repo.store_inbox(engine, **kwargs) is False
+    (row,) = repo.claim_inbox(engine, now=clock.now(), worker="w", lease=LEASE)
+    repo.finish_inbox(engine, row.id, worker="w", now=clock.now())
+    assert repo.store_inbox(engine, **kwargs) is False  # processed ids stay deduplicated
+    assert repo.claim_inbox(engine, now=clock.now(), worker="w", lease=LEASE) == []
