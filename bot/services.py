@@ -17,7 +17,8 @@ from slack_bolt.authorization import AuthorizeResult
 from sqlalchemy.engine import Engine
 
 from bot.clock import Clock, SystemClock
-from bot.config import Settings
+from bot.config import ConfigError, Settings
+from bot.crypto import Cipher
 from bot.slack import SlackClients
 from bot.storage import repository as repo
 from bot.storage.db import make_engine, session_scope
@@ -32,6 +33,7 @@ class Services:
     clock: Clock
     engine: Engine
     clients: SlackClients
+    cipher: Cipher = field(default_factory=Cipher)
     worker_id: str = field(default_factory=lambda: default_worker_id())
 
     def bolt_authorize(self) -> Callable[..., AuthorizeResult | None]:
@@ -86,9 +88,14 @@ def default_worker_id() -> str:
 def build_services(
     settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None
 ) -> Services:
+    try:
+        cipher = Cipher(settings.encryption_keys)
+    except ValueError as exc:
+        raise ConfigError(f"heedful: {exc}") from None
     return Services(
         settings=settings,
         clock=clock or SystemClock(),
         engine=engine or make_engine(settings.database_url),
         clients=SlackClients(base_url=settings.slack_api_url),
+        cipher=cipher,
     )

@@ -170,3 +170,61 @@ class Reflection(SQLModel, table=True):
     message_ts: str | None = Field(default=None, max_length=32)
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class CalendarSource(SQLModel, table=True):
+    """A calendar a user connected: an ICS feed (its URL is a secret) or a push source."""
+
+    __tablename__ = "calendar_source"
+    __table_args__ = (sa.Index("ix_calendar_source_due", "kind", "status", "next_check_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    user_id: str = Field(max_length=32)
+    kind: str = Field(default="ics", max_length=16)
+    # Encrypted at rest when HEEDFUL_ENCRYPTION_KEY is set (bot.crypto); never logged.
+    url: str = Field(default="", sa_type=sa.Text, repr=False)
+    label: str | None = Field(default=None, max_length=255)
+    etag: str | None = Field(default=None, max_length=255)
+    last_modified: str | None = Field(default=None, max_length=64)
+    content_hash: str | None = Field(default=None, max_length=64)
+    status: str = Field(default="ok", max_length=16)
+    error: str | None = Field(default=None, max_length=255)
+    broken_notified_at: datetime | None = _ts()
+    last_checked_at: datetime | None = _ts()
+    next_check_at: datetime | None = _ts()
+    created_at: datetime | None = _ts()
+
+
+class OccurrenceRow(SQLModel, table=True):
+    """A meeting instance Heedful knows of, for one user (``bot.calendars.Occurrence``)."""
+
+    __tablename__ = "occurrence"
+    __table_args__ = (
+        sa.UniqueConstraint("team_id", "user_id", "key", name="uq_occurrence_key"),
+        sa.Index("ix_occurrence_user_start", "team_id", "user_id", "start_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    user_id: str = Field(max_length=32)
+    source: str = Field(max_length=64)
+    key: str = Field(max_length=255)
+    series_key: str = Field(max_length=255)
+    uid: str = Field(max_length=255)
+    recurrence_id: str | None = Field(default=None, max_length=64)
+    title: str = Field(default="", max_length=500)
+    start_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    end_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    all_day: bool = False
+    status: str = Field(default="confirmed", max_length=16)
+    attendees: int = 0
+    organizer: str | None = Field(default=None, max_length=320)
+    self_response: str | None = Field(default=None, max_length=16)
+    transparent: bool = False
+    conference_url: str | None = Field(default=None, max_length=1000)
+    external: bool = False
+    recurring: bool = False
+    category: str | None = Field(default=None, max_length=16)
+    skip_reason: str | None = Field(default=None, max_length=16)
+    updated_at: datetime | None = _ts()

@@ -1,0 +1,123 @@
+"""Our own type for one meeting instance, and whether it deserves a nudge."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    CONFIRMED = "confirmed"
+    TENTATIVE = "tentative"
+    CANCELLED = "cancelled"
+
+
+class Response(StrEnum):
+    """The user's own answer to the invitation (iCalendar PARTSTAT, lower-cased)."""
+
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    TENTATIVE = "tentative"
+    NEEDS_ACTION = "needs-action"
+    DELEGATED = "delegated"
+
+
+class Category(StrEnum):
+    """Blocks that are not meetings even when they look like one."""
+
+    FOCUS = "focus"
+    OUT_OF_OFFICE = "out-of-office"
+
+
+class SkipReason(StrEnum):
+    CANCELLED = "cancelled"
+    DECLINED = "declined"
+    ALL_DAY = "all-day"
+    SOLO = "solo"
+    FREE = "free"
+    FOCUS = "focus"
+    OUT_OF_OFFICE = "out-of-office"
+
+
+class MeetingKind(StrEnum):
+    ONE_ON_ONE = "one-on-one"
+    SMALL = "small"
+    LARGE = "large"
+    EXTERNAL = "external"
+
+
+SMALL_MEETING_MAX = 8  # people, the user included
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """One instance of a meeting, in UTC.
+
+    ``source`` names where it came from (``ics:<id>``, ``hook:<id>``); ``uid`` and
+    ``recurrence_id`` (the instance's original start, ISO-8601 UTC, for instances of a
+    series) make it unique within the source. ``attendees`` counts the people invited,
+    the organizer and the user included; 0 means the event lists nobody (a personal
+    block). ``self_response`` is the user's own PARTSTAT when the user is an attendee.
+    """
+
+    source: str
+    uid: str
+    recurrence_id: str | None
+    title: str
+    start: datetime
+    end: datetime
+    all_day: bool = False
+    status: Status = Status.CONFIRMED
+    attendees: int = 0
+    organizer: str | None = None
+    self_response: Response | None = None
+    transparent: bool = False
+    conference_url: str | None = None
+    external: bool = False
+    recurring: bool = False
+    category: Category | None = None
+
+    @property
+    def key(self) -> str:
+        """Stable identity across refreshes: source, UID and recurrence id."""
+        return f"{self.source}|{self.uid}|{self.recurrence_id or ''}"
+
+    @property
+    def series_key(self) -> str:
+        """Identity of the series (all instances of one UID in one source)."""
+        return f"{self.source}|{self.uid}"
+
+    @property
+    def skip_reason(self) -> SkipReason | None:
+        """Why this occurrence gets no nudge, or None when it is eligible."""
+        if self.status is Status.CANCELLED:
+            return SkipReason.CANCELLED
+        if self.self_response is Response.DECLINED:
+            return SkipReason.DECLINED
+        if self.all_day:
+            return SkipReason.ALL_DAY
+        if self.category is Category.OUT_OF_OFFICE:
+            return SkipReason.OUT_OF_OFFICE
+        if self.category is Category.FOCUS:
+            return SkipReason.FOCUS
+        if self.transparent:
+            return SkipReason.FREE
+        if self.attendees < 2:
+            return SkipReason.SOLO
+        return None
+
+    @property
+    def eligible(self) -> bool:
+        return self.skip_reason is None
+
+    @property
+    def kind(self) -> MeetingKind:
+        """What sort of meeting this is, for fitting the words to it."""
+        if self.external:
+            return MeetingKind.EXTERNAL
+        if self.attendees <= 2:
+            return MeetingKind.ONE_ON_ONE
+        if self.attendees <= SMALL_MEETING_MAX:
+            return MeetingKind.SMALL
+        return MeetingKind.LARGE
