@@ -1,0 +1,342 @@
+"""Meetings a user has, and keeping their pending nudges in step with them.
+
+``apply_occurrences`` stores what a calendar source says and re-plans the user's
+nudges; ``replan_user`` compares what the planner wants with what the outbox holds:
+
+* wanted and pending → moved if its time or content changed;
+* wanted and absent → added (a key that was already sent is never sent again: the
+  outbox's unique key refuses it);
+* wanted and earlier withdrawn → put back (the meeting was re-accepted);
+* pending and no longer wanted → withdrawn (state ``skipped``, error ``unplanned``);
+* sent, failed or being sent → never touched.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from bot.calendars.occurrence import Category, Occurrence, Response, Status
+from bot.planner import NUDGE_KINDS, REFLECTION, PlanInput, Wanted, plan
+from bot.prefs import Prefs
+from bot.services import Services
+from bot.storage import repository as repo
+from bot.storage.db import session_scope
+from bot.storage.models import Delivery, OccurrenceRow, Reflection
+
+logger = logging.getLogger(__name__)
+
+PLAN_HORIZON = timedelta(days=8)
+UNPLANNED = "unplanned"
+OCC = OccurrenceRow.__table__  # type: ignore[attr-defined]
+DEL = Delivery.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    added: int = 0
+    moved: int = 0
+    withdrawn: int = 0
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    added: int
+    updated: int
+    removed: int
+    sync: SyncResult
+
+
+def opt_in(services: Services, *, team_id: str, user_id: str) -> None:
+    """The user connected a calendar: from now on Heedful may nudge them."""
+    with session_scope(services.engine) as session:
+        user = repo.ensure_user(session, team_id=team_id, user_id=user_id, now=services.clock.now())
+        if user.opted_in_at is None:
+            user.opted_in_at = services.clock.now()
+            session.add(user)
+
+
+def _row_values(team_id: str, user_id: str, occ: Occurrence, now: datetime) -> dict[str, Any]:
+    return {
+        "team_id": team_id,
+        "user_id": user_id,
+        "source": occ.source[:64],
+        "key": occ.key[:255],
+        "series_key": occ.series_key[:255],
+        "uid": occ.uid[:255],
+        "recurrence_id": occ.recurrence_id,
+        "title": occ.title[:500],
+        "start_at": occ.start,
+        "end_at": occ.end,
+        "all_day": occ.all_day,
+        "status": occ.status.value,
+        "attendees": occ.attendees,
+        "organizer": occ.organizer,
+        "self_response": occ.self_response.value if occ.self_response else None,
+        "transparent": occ.transparent,
+        "conference_url": occ.conference_url,
+        "external": occ.external,
+        "recurring": occ.recurring,
+        "category": occ.category.value if occ.category else None,
+        "skip_reason": occ.skip_reason.value if occ.skip_reason else None,
+        "updated_at": now,
+    }
+
+
+_COMPARED = (
+    "title",
+    "start_at",
+    "end_at",
+    "all_day",
+    "status",
+    "attendees",
+    "organizer",
+    "self_response",
+    "transparent",
+    "conference_url",
+    "external",
+    "recurring",
+    "category",
+)
+
+
+def occurrence_from_row(row: Any) -> Occurrence:
+    """Our type back from a stored row."""
+    return Occurrence(
+        source=row.source,
+        uid=row.uid,
+        recurrence_id=row.recurrence_id,
+        title=row.title,
+        start=row.start_at,
+        end=row.end_at,
+        all_day=row.all_day,
+        status=Status(row.status),
+        attendees=row.attendees,
+        organizer=row.organizer,
+        self_response=Response(row.self_response) if row.self_response else None,
+        transparent=row.transparent,
+        conference_url=row.conference_url,
+        external=row.external,
+        recurring=row.recurring,
+        category=Category(row.category) if row.category else None,
+    )
+
+
+def apply_occurrences(
+    services: Services,
+    *,
+    team_id: str,
+    user_id: str,
+    source: str,
+    occurrences: Sequence[Occurrence],
+    window: tuple[datetime, datetime] | None = None,
+) -> ApplyResult:
+    """Store what a source says about a user's meetings, then re-plan their nudges.
+
+    With ``window``, ``occurrences`` is everything ``source`` has in [start, end):
+    stored meetings of that source starting in the window and missing from the list are
+    removed. Without it (a push), the occurrences are upserted and nothing is removed.
+    """
+    now = services.clock.now()
+    incoming = {occ.key[:255]: _row_values(team_id, user_id, occ, now) for occ in occurrences}
+    c = OCC.c
+    added = updated = removed = 0
+    with services.engine.begin() as conn:
+        mine = sa.and_(c.team_id == team_id, c.user_id == user_id)
+        scope = [mine, c.source == source[:64]]
+        if window is not None:
+            scope.append(sa.and_(c.start_at >= window[0], c.start_at < window[1]))
+        keys = list(incoming)
+        existing_filter = (
+            sa.or_(sa.and_(*scope), sa.and_(mine, c.key.in_(keys))) if keys else sa.and_(*scope)
+        )
+        stored = {row.key: row for row in conn.execute(sa.select(OCC).where(existing_filter))}
+        new_rows = [v for k, v in incoming.items() if k not in stored]
+        if new_rows:
+            conn.execute(sa.insert(OCC), new_rows)
+            added = len(new_rows)
+        for key, values in incoming.items():
+            row = stored.get(key)
+            if row is not None and any(getattr(row, f) != values[f] for f in _COMPARED):
+                conn.execute(sa.update(OCC).where(c.id == row.id).values(**values))
+                updated += 1
+        if window is not None:
+            gone = [
+                row.id
+                for key, row in stored.items()
+                if key not in incoming
+                and row.source == source[:64]
+                and window[0] <= row.start_at < window[1]
+            ]
+            if gone:
+                conn.execute(sa.delete(OCC).where(c.id.in_(gone)))
+                removed = len(gone)
+    logger.info(
+        "source %s for %s: %d added, %d changed, %d removed",
+        source,
+        user_id,
+        added,
+        updated,
+        removed,
+    )
+    sync = replan_user(services, team_id=team_id, user_id=user_id)
+    return ApplyResult(added, updated, removed, sync)
+
+
+def remove_source(services: Services, *, team_id: str, user_id: str, source: str) -> None:
+    """Forget every meeting a source brought, and the nudges planned for them."""
+    c = OCC.c
+    with services.engine.begin() as conn:
+        conn.execute(
+            sa.delete(OCC).where(
+                c.team_id == team_id, c.user_id == user_id, c.source == source[:64]
+            )
+        )
+    replan_user(services, team_id=team_id, user_id=user_id)
+
+
+def unanswered_streak(conn: sa.Connection, *, team_id: str, user_id: str, limit: int = 6) -> int:
+    """How many of the latest reflection prompts in a row went unanswered."""
+    d, r = DEL.c, Reflection.__table__.c  # type: ignore[attr-defined]
+    answered = sa.exists().where(r.delivery_id == d.id)
+    rows = conn.execute(
+        sa.select(answered)
+        .where(d.team_id == team_id, d.user_id == user_id, d.kind == REFLECTION, d.state == "sent")
+        .order_by(d.sent_at.desc())
+        .limit(limit)
+    ).scalars()
+    streak = 0
+    for was_answered in rows:
+        if was_answered:
+            break
+        streak += 1
+    return streak
+
+
+def replan_user(services: Services, *, team_id: str, user_id: str) -> SyncResult:
+    """Bring the user's pending nudges in line with their meetings and preferences."""
+    now = services.clock.now()
+    with session_scope(services.engine) as session:
+        user = repo.get_user(session, team_id=team_id, user_id=user_id)
+    if user is None:
+        return SyncResult()
+    zone = ZoneInfo(user.tz or "UTC")
+    day_start = datetime.combine(now.astimezone(zone).date(), datetime.min.time(), zone)
+    c = OCC.c
+    with services.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(OCC).where(
+                c.team_id == team_id,
+                c.user_id == user_id,
+                c.end_at >= day_start,
+                c.start_at < now + PLAN_HORIZON,
+            )
+        ).all()
+        streak = unanswered_streak(conn, team_id=team_id, user_id=user_id)
+    wanted: list[Wanted] = []
+    if user.opted_in_at is not None and user.unreachable_reason is None:
+        wanted = plan(
+            PlanInput(
+                meetings=[occurrence_from_row(r) for r in rows],
+                prefs=Prefs.from_json(user.prefs),
+                zone=zone,
+                now=now,
+                paused_until=user.paused_until,
+                unanswered_streak=streak,
+            )
+        )
+    return sync_deliveries(services, team_id=team_id, user_id=user_id, wanted=wanted)
+
+
+def sync_deliveries(
+    services: Services, *, team_id: str, user_id: str, wanted: Sequence[Wanted]
+) -> SyncResult:
+    """Make the user's pending nudges match ``wanted`` (see the module docstring)."""
+    now = services.clock.now()
+    d = DEL.c
+    want = {(w.kind, w.ref): w for w in wanted}
+    moved = withdrawn = 0
+    with services.engine.begin() as conn:
+        current = conn.execute(
+            sa.select(
+                d.id, d.kind, d.ref, d.state, d.error, d.due_at, d.expires_at, d.payload
+            ).where(
+                d.team_id == team_id,
+                d.user_id == user_id,
+                d.kind.in_(NUDGE_KINDS),
+                sa.or_(d.state == "pending", sa.and_(d.state == "skipped", d.error == UNPLANNED)),
+            )
+        ).all()
+        seen = set()
+        for row in current:
+            key = (row.kind, row.ref)
+            w = want.get(key)
+            if w is None:
+                if row.state == "pending":
+                    conn.execute(
+                        sa.update(DEL)
+                        .where(d.id == row.id, d.state == "pending")
+                        .values(state="skipped", error=UNPLANNED, updated_at=now)
+                    )
+                    withdrawn += 1
+                continue
+            seen.add(key)
+            if row.state == "skipped" or (row.due_at, row.expires_at, row.payload) != (
+                w.due_at,
+                w.expires_at,
+                w.payload,
+            ):
+                conn.execute(
+                    sa.update(DEL)
+                    .where(d.id == row.id, d.state == row.state)
+                    .values(
+                        state="pending",
+                        error=None,
+                        due_at=w.due_at,
+                        available_at=w.due_at,
+                        expires_at=w.expires_at,
+                        payload=w.payload,
+                        updated_at=now,
+                    )
+                )
+                moved += 1
+        fresh = [
+            {
+                "team_id": team_id,
+                "user_id": user_id,
+                "kind": w.kind,
+                "ref": w.ref,
+                "occurrence_key": w.occurrence_key,
+                "due_at": w.due_at,
+                "expires_at": w.expires_at,
+                "payload": w.payload,
+            }
+            for key, w in want.items()
+            if key not in seen
+        ]
+        added = repo.enqueue_deliveries(conn, fresh, now=now)
+    if added or moved or withdrawn:
+        logger.info(
+            "nudges for %s: %d added, %d moved, %d withdrawn", user_id, added, moved, withdrawn
+        )
+    return SyncResult(added, moved, withdrawn)
+
+
+def user_meetings(
+    services: Services, *, team_id: str, user_id: str, start: datetime, end: datetime
+) -> list[Occurrence]:
+    """The user's stored meetings overlapping [start, end), by start."""
+    c = OCC.c
+    with services.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(OCC)
+            .where(c.team_id == team_id, c.user_id == user_id, c.end_at > start, c.start_at < end)
+            .order_by(c.start_at)
+        ).all()
+    return [occurrence_from_row(r) for r in rows]

@@ -1,0 +1,146 @@
+"""Keeping pending nudges in step with the calendar, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from factories import local, make_occurrence
+
+from bot.calendars.occurrence import Response, Status
+from bot.clock import VirtualClock
+from bot.meetings import apply_occurrences, opt_in, remove_source, replan_user
+from bot.services import Services
+from bot.storage import repository as repo
+from bot.storage.db import session_scope
+from bot.storage.models import Delivery, OccurrenceRow
+
+MONDAY = "2026-03-02"
+TEAM, USER = "T0001", "U1"
+
+
+@pytest.fixture(name="user")
+def fixture_user(services: Services, clock: VirtualClock) -> str:
+    clock.set(local(MONDAY, "07:00"))
+    with session_scope(services.engine) as session:
+        user = repo.ensure_user(session, team_id=TEAM, user_id=USER, now=clock.now())
+        user.tz = "Europe/Berlin"
+    opt_in(services, team_id=TEAM, user_id=USER)
+    return USER
+
+
+def deliveries(services: Services) -> dict[tuple[str, str], tuple[str, str]]:
+    """(kind, uid) → (state, local due HH:MM)."""
+    t = Delivery.__table__.c
+    with services.engine.connect() as conn:
+        rows = conn.execute(sa.select(t.kind, t.ref, t.state, t.due_at)).all()
+    zone = local(MONDAY, "00:00").tzinfo
+    return {
+        (r.kind, r.ref.split("|")[1]): (r.state, r.due_at.astimezone(zone).strftime("%H:%M"))
+        for r in rows
+    }
+
+
+def apply(services: Services, *occurrences, window=None):
+    return apply_occurrences(
+        services, team_id=TEAM, user_id=USER, source="ics:1", occurrences=occurrences, window=window
+    )
+
+
+def test_nothing_is_planned_before_the_user_opts_in(
+    services: Services, clock: VirtualClock
+) -> None:
+    clock.set(local(MONDAY, "07:00"))
+    with session_scope(services.engine) as session:
+        repo.ensure_user(session, team_id=TEAM, user_id=USER, now=clock.now())
+    apply(services, make_occurrence(local(MONDAY, "10:00"), uid="a"))
+    assert deliveries(services) == {}
+
+
+def test_a_new_meeting_adds_its_nudges(services: Services, user: str) -> None:
+    result = apply(services, make_occurrence(local(MONDAY, "10:00"), uid="a"))
+    assert (result.added, result.sync.added) == (1, 2)
+    assert deliveries(services) == {
+        ("reminder", "a"): ("pending", "09:55"),
+        ("reflection", "a"): ("pending", "10:32"),
+    }
+
+
+def test_a_moved_meeting_moves_its_pending_nudges(services: Services, user: str) -> None:
+    meeting = make_occurrence(local(MONDAY, "10:00"), uid="a")
+    apply(services, meeting)
+    moved = make_occurrence(local(MONDAY, "14:00"), uid="a")
+    result = apply(services, moved)
+    assert result.updated == 1 and result.sync.moved == 2
+    assert deliveries(services) == {
+        ("reminder", "a"): ("pending", "13:55"),
+        ("reflection", "a"): ("pending", "14:32"),
+    }
+
+
+@pytest.mark.parametrize(
+    "change", [{"status": Status.CANCELLED}, {"self_response": Response.DECLINED}]
+)
+def test_a_cancelled_or_declined_meeting_withdraws_its_nudges_and_can_come_back(
+    services: Services, user: str, change: dict
+) -> None:
+    meeting = make_occurrence(local(MONDAY, "10:00"), uid="a")
+    apply(services, meeting)
+    apply(services, replace(meeting, **change))
+    assert {state for state, _ in deliveries(services).values()} == {"skipped"}
+
+    apply(services, meeting)  # re-accepted / restored
+    assert {state for state, _ in deliveries(services).values()} == {"pending"}
+
+
+def test_what_was_sent_is_never_touched_or_sent_again(
+    services: Services, user: str, clock: VirtualClock
+) -> None:
+    meeting = make_occurrence(local(MONDAY, "10:00"), uid="a")
+    apply(services, meeting)
+    t = Delivery.__table__.c
+    with services.engine.begin() as conn:
+        conn.execute(sa.update(Delivery.__table__).where(t.kind == "reminder").values(state="sent"))
+    apply(services, make_occurrence(local(MONDAY, "11:00"), uid="a"))  # moved after the reminder
+    assert deliveries(services) == {
+        ("reminder", "a"): ("sent", "09:55"),
+        ("reflection", "a"): ("pending", "11:32"),
+    }
+    apply(services, replace(meeting, status=Status.CANCELLED))
+    assert deliveries(services)[("reminder", "a")] == ("sent", "09:55")
+
+
+def test_a_full_snapshot_removes_meetings_missing_from_it(services: Services, user: str) -> None:
+    a = make_occurrence(local(MONDAY, "10:00"), uid="a")
+    b = make_occurrence(local(MONDAY, "15:00"), uid="b")
+    apply(services, a, b)
+    window = (local(MONDAY, "00:00"), local(MONDAY, "00:00") + timedelta(days=14))
+    result = apply(services, a, window=window)
+    assert result.removed == 1
+    assert deliveries(services)[("reminder", "b")][0] == "skipped"
+    with services.engine.connect() as conn:
+        keys = conn.execute(sa.select(OccurrenceRow.__table__.c.uid)).scalars().all()
+    assert keys == ["a"]
+
+
+def test_removing_a_source_withdraws_its_nudges(services: Services, user: str) -> None:
+    apply(services, make_occurrence(local(MONDAY, "10:00"), uid="a"))
+    remove_source(services, team_id=TEAM, user_id=USER, source="ics:1")
+    assert {state for state, _ in deliveries(services).values()} == {"skipped"}
+
+
+def test_pausing_withdraws_and_resuming_restores(
+    services: Services, user: str, clock: VirtualClock
+) -> None:
+    apply(services, make_occurrence(local(MONDAY, "10:00"), uid="a"))
+    with session_scope(services.engine) as session:
+        row = repo.get_user(session, team_id=TEAM, user_id=USER)
+        row.paused_until = local(MONDAY, "12:00")
+    replan_user(services, team_id=TEAM, user_id=USER)
+    assert {state for state, _ in deliveries(services).values()} == {"skipped"}
+    with session_scope(services.engine) as session:
+        repo.get_user(session, team_id=TEAM, user_id=USER).paused_until = None
+    replan_user(services, team_id=TEAM, user_id=USER)
+    assert {state for state, _ in deliveries(services).values()} == {"pending"}
