@@ -27,20 +27,34 @@ class Drainer:
 
     ``step`` returns how much it did; the drain stops after a round that did nothing
     and saw no wake-up. A wake-up that arrives while the job runs is not lost.
+    ``next_in``, if given, says in how many seconds the next piece of work falls due
+    (None: nothing known); the ticker then runs the job at that moment rather than at
+    the next interval, so a DM due between two ticks is not late by a tick.
     """
 
-    def __init__(self, name: str, step: Callable[[], int], *, max_rounds: int = 1000) -> None:
+    def __init__(
+        self,
+        name: str,
+        step: Callable[[], int],
+        *,
+        next_in: Callable[[], float | None] | None = None,
+        max_rounds: int = 1000,
+    ) -> None:
         self.name = name
         self.step = step
+        self.next_in = next_in
         self.max_rounds = max_rounds
-        self._woken = threading.Event()
+        self.running = False
         self.last_run: datetime | None = None
+        self._woken = threading.Event()
+        self._ticker: Ticker | None = None
 
     def wake(self) -> None:
         self._woken.set()
 
     def __call__(self) -> int:
         total = 0
+        self.running = True
         try:
             for _ in range(self.max_rounds):
                 self._woken.clear()
@@ -48,9 +62,17 @@ class Drainer:
                 total += done
                 if not done and not self._woken.is_set():
                     break
+            if self.next_in is not None and self._ticker is not None:
+                seconds = self.next_in()
+                # Work already due but not taken (a paused workspace, say) waits for the
+                # next tick instead of spinning the job.
+                if seconds is not None and seconds > 0:
+                    self._ticker.run_in(self.name, seconds)
         except Exception:
             logger.exception("job %s failed; the next tick will try again", self.name)
-        self.last_run = datetime.now(UTC)
+        finally:
+            self.running = False
+            self.last_run = datetime.now(UTC)
         return total
 
 
@@ -60,9 +82,12 @@ class Ticker:
     def __init__(self) -> None:
         self._scheduler = BackgroundScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
         self._jobs: dict[str, Drainer] = {}
+        self._intervals: dict[str, float] = {}
 
     def every(self, seconds: float, job: Drainer) -> None:
         self._jobs[job.name] = job
+        self._intervals[job.name] = seconds
+        job._ticker = self
         self._scheduler.add_job(
             job,
             "interval",
@@ -79,8 +104,18 @@ class Ticker:
         if job is None:
             return
         job.wake()
-        if self._scheduler.running:
-            self._scheduler.modify_job(name, next_run_time=datetime.now(UTC))
+        if not job.running:
+            self.run_in(name, 0.0)
+
+    def run_in(self, name: str, seconds: float) -> None:
+        """Bring a job's next run forward to ``seconds`` from now (never later than its
+        next interval tick)."""
+        if not self._scheduler.running or seconds >= self._intervals.get(name, 0.0):
+            return
+        job = self._scheduler.get_job(name)
+        when = datetime.now(UTC) + timedelta(seconds=seconds)
+        if job is not None and (job.next_run_time is None or when < job.next_run_time):
+            self._scheduler.modify_job(name, next_run_time=when)
 
     def start(self) -> None:
         self._scheduler.start()

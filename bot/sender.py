@@ -40,9 +40,11 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import Engine
 
 from bot.clock import Clock
+from bot.crypto import Cipher
 from bot.messages import Message
 from bot.slack import SlackClients
 from bot.storage import repository as repo
+from bot.storage.db import read_only
 from bot.storage.models import DeliveryState, Installation, SlackUser
 
 logger = logging.getLogger(__name__)
@@ -238,6 +240,7 @@ class Sender:
         clients: SlackClients,
         worker_id: str,
         composers: Mapping[str, Composer] | None = None,
+        cipher: Cipher | None = None,
         max_workers: int = 8,
         batch_size: int = 200,
         lease: timedelta = timedelta(minutes=2),
@@ -245,6 +248,7 @@ class Sender:
         self.engine = engine
         self.clock = clock
         self.clients = clients
+        self.cipher = cipher or Cipher()
         self.worker_id = worker_id
         self.composers: dict[str, Composer] = {"notice": compose_notice, **(composers or {})}
         self.batch_size = batch_size
@@ -270,6 +274,11 @@ class Sender:
         self._record(rows, outcomes, targets)
         return len(rows)
 
+    def seconds_until_due(self) -> float | None:
+        """Seconds until the earliest pending delivery is due (None: nothing pending)."""
+        due = repo.next_due(self.engine)
+        return None if due is None else (due - self.clock.now()).total_seconds()
+
     def drain(self, max_batches: int = 1000) -> int:
         """Run batches until nothing is due (the demo and the tests use this)."""
         total = 0
@@ -286,13 +295,14 @@ class Sender:
         """Tokens and user state for a batch, in two queries."""
         teams = {r.team_id for r in rows}
         users = {r.user_id for r in rows}
-        with self.engine.connect() as conn:
+        with read_only(self.engine) as conn:
             inst = Installation.__table__.c  # type: ignore[attr-defined]
-            tokens = dict(
-                conn.execute(
+            tokens = {
+                team: self.cipher.decrypt(token) if token else None
+                for team, token in conn.execute(
                     sa.select(inst.team_id, inst.bot_token).where(inst.team_id.in_(teams))
-                ).all()
-            )
+                )
+            }
             u = SlackUser.__table__.c  # type: ignore[attr-defined]
             known = {
                 (team, user): (channel, unreachable)

@@ -9,10 +9,13 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import sqlalchemy as sa
 from slack_bolt.authorization import AuthorizeResult
 from sqlalchemy.engine import Engine
 
@@ -21,10 +24,12 @@ from bot.config import ConfigError, Settings
 from bot.crypto import Cipher
 from bot.slack import SlackClients
 from bot.storage import repository as repo
-from bot.storage.db import make_engine, session_scope
+from bot.storage.db import make_engine, read_only, session_scope
 from bot.storage.models import Installation
 
 logger = logging.getLogger(__name__)
+
+AUTHORIZE_TTL_SECONDS = 60.0
 
 
 @dataclass
@@ -35,6 +40,10 @@ class Services:
     clients: SlackClients
     cipher: Cipher = field(default_factory=Cipher)
     worker_id: str = field(default_factory=lambda: default_worker_id())
+    _authorized: dict[str, tuple[float, AuthorizeResult | None]] = field(
+        default_factory=dict, init=False, repr=False
+    )
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def bolt_authorize(self) -> Callable[..., AuthorizeResult | None]:
         """Bolt's ``authorize`` function (Bolt calls it with the arguments it names)."""
@@ -47,20 +56,41 @@ class Services:
     def authorize(
         self, *, enterprise_id: str | None, team_id: str | None
     ) -> AuthorizeResult | None:
-        """The workspace's bot token and bot ids from our installation table."""
+        """The workspace's bot token and bot ids from our installation table.
+
+        Cached per workspace for ``AUTHORIZE_TTL`` (every inbound request asks); an
+        install or uninstall in this process clears the entry at once.
+        """
         if team_id is None:
             return None
-        with session_scope(self.engine) as session:
-            row = session.get(Installation, team_id)
-            if row is None or row.bot_token is None or row.uninstalled_at is not None:
-                return None
-            return AuthorizeResult(
+        now = time.monotonic()
+        with self._lock:
+            cached = self._authorized.get(team_id)
+        if cached is not None and now - cached[0] < AUTHORIZE_TTL_SECONDS:
+            return cached[1]
+        t = Installation.__table__.c  # type: ignore[attr-defined]
+        with read_only(self.engine) as conn:
+            row = conn.execute(
+                sa.select(
+                    t.enterprise_id, t.bot_token, t.bot_user_id, t.bot_id, t.uninstalled_at
+                ).where(t.team_id == team_id)
+            ).first()
+        result = None
+        if row is not None and row.bot_token and row.uninstalled_at is None:
+            result = AuthorizeResult(
                 enterprise_id=row.enterprise_id or enterprise_id,
                 team_id=team_id,
-                bot_token=row.bot_token,
+                bot_token=self.cipher.decrypt(row.bot_token),
                 bot_user_id=row.bot_user_id,
                 bot_id=row.bot_id,
             )
+        with self._lock:
+            self._authorized[team_id] = (now, result)
+        return result
+
+    def forget_authorization(self, team_id: str) -> None:
+        with self._lock:
+            self._authorized.pop(team_id, None)
 
     def install_from_token(self, token: str) -> Installation:
         """Single-workspace install: ask Slack who the token belongs to and record it."""
@@ -74,8 +104,9 @@ class Services:
                 team_name=info.get("team"),
                 bot_user_id=info.get("user_id"),
                 bot_id=info.get("bot_id"),
-                bot_token=token,
+                bot_token=self.cipher.encrypt(token),
             )
+        self.forget_authorization(row.team_id)
         logger.info("installed for workspace %s", row.team_id)
         return row
 

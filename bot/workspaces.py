@@ -24,6 +24,7 @@ def on_uninstalled(services: Services, *, team_id: str) -> None:
             .where(table.c.team_id == team_id)
             .values(uninstalled_at=now, bot_token=None)
         )
+    services.forget_authorization(team_id)
     logger.warning("Heedful was uninstalled from workspace %s", team_id)
 
 

@@ -3,6 +3,8 @@
 SQLite (the embedded default) runs in WAL mode with a busy timeout, and every
 transaction starts with ``BEGIN IMMEDIATE``: the write lock is taken up front, so
 two processes never deadlock upgrading a read lock, and a claim is exactly-once.
+Pure reads use :func:`read_only`, which begins a deferred transaction instead, so
+readers never wait for the write lock (WAL lets them read beside a writer).
 PostgreSQL is used as it comes (``postgresql+psycopg://…``).
 """
 
@@ -25,6 +27,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Any constant will do; it only has to be the same for every Heedful process.
 _PG_MIGRATION_LOCK = 0x4865_6564
+READ_ONLY = "heedful_read_only"
 
 
 def normalise_url(url: str) -> str:
@@ -65,7 +68,16 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        readonly = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+
+@contextmanager
+def read_only(engine: Engine) -> Iterator[sa.Connection]:
+    """A connection for reads only (on SQLite it does not take the write lock)."""
+    with engine.connect() as conn:
+        conn.execution_options(**{READ_ONLY: True})
+        yield conn
 
 
 @contextmanager

@@ -191,6 +191,10 @@ class CalendarSource(SQLModel, table=True):
     status: str = Field(default="ok", max_length=16)
     error: str | None = Field(default=None, max_length=255)
     broken_notified_at: datetime | None = _ts()
+    # Transient failures in a row (timeouts, 5xx): the retry backs off with them.
+    failures: int = 0
+    # End of the window last expanded; an unchanged feed is re-read once it falls behind.
+    expanded_until: datetime | None = _ts()
     last_checked_at: datetime | None = _ts()
     next_check_at: datetime | None = _ts()
     created_at: datetime | None = _ts()
@@ -228,3 +232,19 @@ class OccurrenceRow(SQLModel, table=True):
     category: str | None = Field(default=None, max_length=16)
     skip_reason: str | None = Field(default=None, max_length=16)
     updated_at: datetime | None = _ts()
+
+
+class WebhookSource(SQLModel, table=True):
+    """A team-level calendar push source (``POST /hooks/calendar?source=<id>``).
+
+    ``secret`` is the Standard Webhooks signing secret (``whsec_…``), encrypted at rest
+    when HEEDFUL_ENCRYPTION_KEY is set; never logged.
+    """
+
+    __tablename__ = "webhook_source"
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, index=True)
+    name: str = Field(max_length=255)
+    secret: str = Field(default="", sa_type=sa.Text, repr=False)
+    created_at: datetime | None = _ts()

@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from bot.storage.db import read_only
 from bot.storage.models import (
     Delivery,
     DeliveryState,
@@ -86,43 +87,94 @@ def _claim(
     worker: str,
     limit: int,
     lease: timedelta,
+    columns: Sequence[sa.Column[Any]],
     extra_where: Iterable[sa.ColumnElement[bool]] = (),
-    extra_values: Mapping[str, Any] | None = None,
+    on_expired: Mapping[str, Any] | None = None,
 ) -> list[sa.Row[Any]]:
+    """Return rows whose lease ran out to ``pending``, then claim due ``pending`` rows.
+
+    Two statements, so the claim itself is ``state = 'pending' AND available_at <= now
+    ORDER BY available_at``: an ordered read of the (state, available_at) index, whose
+    cost does not grow with the backlog.
+    """
     t = table.c
-    due = sa.or_(
-        sa.and_(t.state == "pending", t.available_at <= now),
-        sa.and_(t.state == "claimed", t.lease_until < now),
+    pick = (
+        sa.select(t.id)
+        .where(t.state == "pending", t.available_at <= now, *extra_where)
+        .order_by(t.available_at)
+        .limit(limit)
     )
-    pick = sa.select(t.id).where(due, *extra_where).order_by(t.available_at).limit(limit)
     if engine.dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
-    stmt = (
+    claim = (
         sa.update(table)
         .where(t.id.in_(pick.scalar_subquery()))
         .values(
-            state="claimed",
-            lease_until=now + lease,
-            claimed_by=worker,
-            attempts=t.attempts + 1,
-            **(extra_values or {}),
+            state="claimed", lease_until=now + lease, claimed_by=worker, attempts=t.attempts + 1
         )
-        .returning(*table.c)
+        .returning(*columns)
+    )
+    recover = (
+        sa.update(table)
+        .where(t.state == "claimed", t.lease_until < now)
+        .values(state="pending", lease_until=None, **(on_expired or {}))
     )
     with engine.begin() as conn:
-        rows = list(conn.execute(stmt))
+        conn.execute(recover)
+        rows = list(conn.execute(claim))
     rows.sort(key=lambda r: r.available_at)
     return rows
+
+
+_DELIVERY_CLAIM_COLUMNS = [
+    DELIVERY.c[name]
+    for name in (
+        "id",
+        "team_id",
+        "user_id",
+        "kind",
+        "ref",
+        "occurrence_key",
+        "due_at",
+        "available_at",
+        "expires_at",
+        "state",
+        "claimed_by",
+        "attempts",
+        "needs_reconcile",
+        "payload",
+        "channel",
+    )
+]
+_INBOX_CLAIM_COLUMNS = [
+    INBOX.c[name]
+    for name in (
+        "id",
+        "source",
+        "external_id",
+        "team_id",
+        "kind",
+        "body",
+        "available_at",
+        "state",
+        "claimed_by",
+        "attempts",
+    )
+]
+
+
+def _paused_teams() -> sa.Select[Any]:
+    return sa.select(INSTALLATION.c.team_id).where(INSTALLATION.c.paused_at.is_not(None))
 
 
 def claim_deliveries(
     engine: Engine, *, now: datetime, worker: str, limit: int = 100, lease: timedelta
 ) -> list[sa.Row[Any]]:
-    """Claim up to ``limit`` due deliveries of workspaces that are not paused."""
-    t = DELIVERY.c
-    paused = sa.exists().where(
-        INSTALLATION.c.team_id == t.team_id, INSTALLATION.c.paused_at.is_not(None)
-    )
+    """Claim up to ``limit`` due deliveries of workspaces that are not paused.
+
+    A delivery whose lease ran out may already have reached Slack before its claimer
+    died: it comes back marked ``needs_reconcile`` (the sender checks before resending).
+    """
     return _claim(
         engine,
         DELIVERY,
@@ -130,13 +182,20 @@ def claim_deliveries(
         worker=worker,
         limit=limit,
         lease=lease,
-        extra_where=[~paused],
-        # A row whose lease ran out may already have reached Slack: check before resending.
-        extra_values={
-            "needs_reconcile": sa.case((t.state == "claimed", sa.true()), else_=t.needs_reconcile),
-            "updated_at": now,
-        },
+        columns=_DELIVERY_CLAIM_COLUMNS,
+        extra_where=[DELIVERY.c.team_id.not_in(_paused_teams())],
+        on_expired={"needs_reconcile": True, "updated_at": now},
     )
+
+
+def next_due(engine: Engine) -> datetime | None:
+    """When the earliest pending delivery becomes due (None when nothing is pending)."""
+    t = DELIVERY.c
+    with read_only(engine) as conn:
+        value = conn.execute(
+            sa.select(t.available_at).where(t.state == "pending").order_by(t.available_at).limit(1)
+        ).scalar()
+    return value
 
 
 @dataclass(frozen=True)
@@ -160,15 +219,27 @@ def finish_deliveries(
     if not outcomes:
         return 0
     t = DELIVERY.c
-    stmt = (
+    mine = (t.id == sa.bindparam("b_id"), t.claimed_by == worker, t.state == "claimed")
+    sent_stmt = (
         sa.update(DELIVERY)
-        .where(t.id == sa.bindparam("b_id"), t.claimed_by == worker, t.state == "claimed")
+        .where(*mine)
+        .values(
+            state=DeliveryState.SENT.value,
+            channel=sa.bindparam("b_channel"),
+            message_ts=sa.bindparam("b_ts"),
+            sent_at=now,
+            error=None,
+            needs_reconcile=False,
+            lease_until=None,
+            updated_at=now,
+        )
+    )
+    other_stmt = (
+        sa.update(DELIVERY)
+        .where(*mine)
         .values(
             state=sa.bindparam("b_state"),
             error=sa.bindparam("b_error"),
-            channel=sa.func.coalesce(sa.bindparam("b_channel"), t.channel),
-            message_ts=sa.bindparam("b_ts"),
-            sent_at=sa.bindparam("b_sent_at", type_=UTCDateTime()),
             available_at=sa.func.coalesce(
                 sa.bindparam("b_retry_at", type_=UTCDateTime()), t.available_at
             ),
@@ -177,22 +248,28 @@ def finish_deliveries(
             updated_at=now,
         )
     )
-    params = [
+    sent = [
+        {"b_id": o.id, "b_channel": o.channel, "b_ts": o.message_ts}
+        for o in outcomes
+        if o.state is DeliveryState.SENT
+    ]
+    other = [
         {
             "b_id": o.id,
             "b_state": o.state.value,
             "b_error": (o.error or None) and o.error[:255],
-            "b_channel": o.channel,
-            "b_ts": o.message_ts,
-            "b_sent_at": now if o.state is DeliveryState.SENT else None,
             "b_retry_at": o.retry_at,
             "b_reconcile": o.needs_reconcile,
         }
         for o in outcomes
+        if o.state is not DeliveryState.SENT
     ]
+    updated = 0
     with engine.begin() as conn:
-        result = conn.execute(stmt, params)
-    return max(result.rowcount, 0)
+        for stmt, params in ((sent_stmt, sent), (other_stmt, other)):
+            if params:
+                updated += max(conn.execute(stmt, params).rowcount, 0)
+    return updated
 
 
 # --------------------------------------------------------------------------- inbox
@@ -228,7 +305,15 @@ def store_inbox(
 def claim_inbox(
     engine: Engine, *, now: datetime, worker: str, limit: int = 50, lease: timedelta
 ) -> list[sa.Row[Any]]:
-    return _claim(engine, INBOX, now=now, worker=worker, limit=limit, lease=lease)
+    return _claim(
+        engine,
+        INBOX,
+        now=now,
+        worker=worker,
+        limit=limit,
+        lease=lease,
+        columns=_INBOX_CLAIM_COLUMNS,
+    )
 
 
 def finish_inbox(
