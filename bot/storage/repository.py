@@ -10,6 +10,7 @@ have sent it before dying).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -38,12 +39,21 @@ INSTALLATION = Installation.__table__  # type: ignore[attr-defined]
 
 def insert_ignoring_duplicates(engine: Engine | sa.Connection, table: sa.Table) -> Any:
     """An ``INSERT … ON CONFLICT DO NOTHING`` for the engine's dialect."""
-    dialect = engine.dialect.name
+    return _insert_ignoring(engine.dialect.name, table)
+
+
+@functools.cache
+def _insert_ignoring(dialect: str, table: sa.Table) -> Any:
     if dialect == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing()
     if dialect == "sqlite":
         return sqlite.insert(table).on_conflict_do_nothing()
     raise NotImplementedError(f"unsupported database: {dialect}")
+
+
+@functools.cache
+def _store_inbox_statement(dialect: str) -> Any:
+    return _insert_ignoring(dialect, INBOX).returning(INBOX.c.id)
 
 
 # --------------------------------------------------------------------------- outbox
@@ -328,7 +338,7 @@ def store_inbox(
         "attempts": 0,
     }
     with engine.begin() as conn:
-        stmt = insert_ignoring_duplicates(conn, INBOX).returning(INBOX.c.id)
+        stmt = _store_inbox_statement(engine.dialect.name)
         return conn.execute(stmt, values).first() is not None
 
 
