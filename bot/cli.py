@@ -35,6 +35,17 @@ def _parser() -> argparse.ArgumentParser:
         "process the inbox and send",
     )
 
+    calendar = commands.add_parser("calendar", help="calendar feeds: see what Heedful reads")
+    calendar_commands = calendar.add_subparsers(
+        dest="calendar_command", metavar="ACTION", required=True
+    )
+    from bot.calendars.preview import add_preview_arguments
+
+    add_preview_arguments(
+        calendar_commands.add_parser("preview", help="list a feed's meetings and their nudges")
+    )
+    _add_hook_arguments(calendar_commands)
+
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply pending migrations")
@@ -48,7 +59,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        if args.command == "calendar" and args.calendar_command == "preview":
+            from bot.calendars.preview import run_preview
+
+            return run_preview(args)
         settings = load_settings(args.env_file)
+        if args.command == "calendar" and args.calendar_command == "hook":
+            return _calendar_hook(settings, args)
         if args.command == "run":
             return _run(settings, role=args.role)
         if args.command == "db" and args.db_command == "upgrade":
@@ -60,6 +77,95 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _add_hook_arguments(
+    calendar_commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    hook = calendar_commands.add_parser(
+        "hook", help="signed webhook sources that push events to POST /hooks/calendar"
+    )
+    actions = hook.add_subparsers(dest="hook_command", metavar="ACTION", required=True)
+    create = actions.add_parser("create", help="create a source; prints its secret (only once)")
+    create.add_argument("name", help="what the source is, e.g. zapier")
+    listing = actions.add_parser("list", help="the workspace's sources (never their secrets)")
+    delete = actions.add_parser("delete", help="delete a source and the meetings it pushed")
+    delete.add_argument("source_id", type=int, metavar="ID")
+    for action in (create, listing, delete):
+        action.add_argument("--team", help="workspace id (default: the one installed)")
+        action.add_argument("--json", action="store_true", help="one JSON object per line")
+
+
+def _calendar_hook(settings: Settings, args: argparse.Namespace) -> int:
+    """``heedful calendar hook create|list|delete``: webhook sources of a workspace."""
+    import json
+
+    from sqlalchemy import select
+
+    from bot.calendars import webhook
+    from bot.logging_setup import configure_logging
+    from bot.services import build_services
+    from bot.storage.db import pending_migrations, upgrade
+    from bot.storage.models import Installation
+
+    # An admin command: its output is the answer; only warnings go to stderr.
+    configure_logging("DEBUG" if settings.log_level.upper() == "DEBUG" else "WARNING")
+    services = build_services(settings)
+    try:
+        if settings.auto_migrate:
+            upgrade(services.engine)
+        elif pending := pending_migrations(services.engine):
+            print(f"heedful: run `heedful db upgrade` first (pending: {pending})", file=sys.stderr)
+            return 2
+        team = args.team
+        if team is None:
+            with services.engine.connect() as conn:
+                t = Installation.__table__.c  # type: ignore[attr-defined]
+                teams = list(conn.execute(select(t.team_id, t.uninstalled_at)))
+            teams = [row.team_id for row in teams if row.uninstalled_at is None]
+            if len(teams) != 1:
+                print(
+                    f"heedful: {len(teams)} workspaces are installed; name one with --team",
+                    file=sys.stderr,
+                )
+                return 2
+            team = teams[0]
+        if args.hook_command == "create":
+            source_id, secret = webhook.create_webhook_source(
+                services, team_id=team, name=args.name
+            )
+            path = f"/hooks/calendar?source={source_id}"
+            if args.json:
+                print(json.dumps({"id": source_id, "team": team, "path": path, "secret": secret}))
+            else:
+                print(f"Webhook source {source_id} ({args.name}) for workspace {team}")
+                print(f"  POST {path}")
+                print(f"  signing secret: {secret}")
+                print("  The secret is shown only this once; keep it with your automation.")
+            return 0
+        if args.hook_command == "list":
+            for info in webhook.list_webhook_sources(services, team_id=team):
+                created = info.created_at.isoformat() if info.created_at else None
+                if args.json:
+                    print(json.dumps({"id": info.id, "name": info.name, "created_at": created}))
+                else:
+                    print(f"{info.id}\t{info.name}\t{created or ''}")
+            return 0
+        if not webhook.delete_webhook_source(services, team_id=team, source_id=args.source_id):
+            print(f"heedful: no webhook source {args.source_id} in {team}", file=sys.stderr)
+            return 1
+        if args.json:
+            print(json.dumps({"id": args.source_id, "deleted": True}))
+        return 0
+    except ValueError as exc:
+        print(f"heedful: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        logger.debug("calendar hook command failed", exc_info=True)
+        print(f"heedful: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    finally:
+        services.engine.dispose()
 
 
 def _db_upgrade(settings: Settings) -> int:
