@@ -31,6 +31,7 @@ class Settings:
     log_level: str = "INFO"
     auto_migrate: bool = True
     tick_seconds: float = 0.25
+    calendar_poll_minutes: int = 5
 
     @property
     def socket_mode(self) -> bool:
@@ -69,6 +70,13 @@ class Settings:
             log_level=get("HEEDFUL_LOG_LEVEL") or "INFO",
             auto_migrate=_bool(get("HEEDFUL_AUTO_MIGRATE"), "HEEDFUL_AUTO_MIGRATE", True),
             tick_seconds=_float(get("HEEDFUL_TICK_SECONDS"), "HEEDFUL_TICK_SECONDS", 0.25),
+            calendar_poll_minutes=_int(
+                get("HEEDFUL_CALENDAR_POLL_MINUTES"),
+                "HEEDFUL_CALENDAR_POLL_MINUTES",
+                5,
+                low=1,
+                high=1440,
+            ),
         )
 
 

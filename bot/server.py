@@ -55,6 +55,7 @@ Route = Callable[[HttpRequest], HttpResponse]
 
 _REASONS = {
     200: "OK",
+    202: "Accepted",
     204: "No Content",
     400: "Bad Request",
     401: "Unauthorized",

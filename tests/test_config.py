@@ -58,3 +58,11 @@ def test_real_environment_wins_over_dotenv(tmp_path: Path, monkeypatch: pytest.M
     s = load_settings(env_file)
     assert s.slack_bot_token == "xoxb-real"
     assert s.port == 4000
+
+
+def test_calendar_poll_interval_defaults_to_five_minutes_and_is_bounded() -> None:
+    assert Settings.from_env({}).calendar_poll_minutes == 5
+    assert Settings.from_env({"HEEDFUL_CALENDAR_POLL_MINUTES": "30"}).calendar_poll_minutes == 30
+    for bad in ("0", "1441", "soon"):
+        with pytest.raises(ConfigError, match="HEEDFUL_CALENDAR_POLL_MINUTES"):
+            Settings.from_env({"HEEDFUL_CALENDAR_POLL_MINUTES": bad})

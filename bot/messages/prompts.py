@@ -94,7 +94,9 @@ def parse_prompts(documents: Mapping[str, str]) -> Prompts:
 
 
 def _walk(table: Mapping[str, Any], path: tuple[str, ...]) -> Iterator[Prompt]:
-    if "text" in table or "variants" in table:
+    # A prompt is a table whose `text` is a string or whose `variants` is a list; a
+    # sub-table that happens to be named "text" ([form.text]) is just a deeper prompt.
+    if isinstance(table.get("text"), str) or isinstance(table.get("variants"), list):
         variants = table.get("variants") or [table["text"]]
         yield Prompt(
             id=".".join(path),
@@ -111,6 +113,8 @@ def _walk(table: Mapping[str, Any], path: tuple[str, ...]) -> Iterator[Prompt]:
     for key, value in table.items():
         if isinstance(value, dict):
             yield from _walk(value, (*path, key))
+        elif path and key not in {"practices", "kinds"}:
+            raise PromptError(f"prompts: {'.'.join((*path, key))} is neither a prompt nor a table")
 
 
 @cache

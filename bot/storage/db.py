@@ -39,8 +39,13 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Build an engine with Heedful's per-backend settings."""
+    """Build an engine with Heedful's per-backend settings.
+
+    ``hide_parameters``: a database error must not print the values it was given into a
+    log (they can be reflection text, a feed URL or a token).
+    """
     url = normalise_url(url)
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = sa.create_engine(
             url,

@@ -1,0 +1,578 @@
+"""ICS calendar feeds a user connects, and the poll that keeps them in sync.
+
+A feed URL is a secret (Google's "secret address in iCal format" is a password): it is
+encrypted at rest with ``services.cipher`` and never logged; logs name the source id
+and at most the host.
+
+**Connecting** (:func:`connect_feed`) checks the feed on the spot: fetch, parse,
+"N meetings in the next 7 days". Anything wrong raises :class:`FeedConnectError`,
+whose message is one line for the person (from ``prompts/calendar.toml``).
+
+**Polling** (:func:`refresh_due_sources`, the scheduler's "calendars" job) claims the
+feeds whose ``next_check_at`` has come, exactly once across processes (one
+``UPDATE … WHERE id IN (SELECT … [FOR UPDATE SKIP LOCKED]) RETURNING`` that pushes
+``next_check_at`` one poll interval ahead, like the outbox claim), then for each:
+
+* a conditional GET with the stored ETag / Last-Modified. A 304, or a body whose
+  SHA-256 equals the stored one, costs nothing more: no parse, no write to the meetings.
+* a changed body is parsed over the window [now − 1 day, now + 14 days) and handed to
+  ``bot.meetings.apply_occurrences`` as a complete snapshot of that window (moved,
+  cancelled and new meetings move, withdraw and add pending nudges). A broken event is
+  logged (uid and title, never the URL) and skipped; the rest of the feed is read.
+* the window moves with time while the feed may not change: once the last expanded
+  window ends less than 13 days ahead (about once a day), the feed is fetched without
+  the conditional headers and expanded again, so recurring meetings keep appearing.
+* 404/410/401/403 (``FeedError.permanent``): the feed is marked ``broken`` and the user
+  is told once, by a ``notice`` delivery (ref ``feed-broken:<id>``); a broken feed is
+  looked at again once a day and recovers by itself if the address comes back. The
+  notice is sent at most once per feed, ever.
+* anything else (timeouts, 5xx, a login page instead of a calendar): status
+  ``failing``, retried with exponential backoff (twice the poll interval, doubling,
+  at most 6 hours), and no message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import sqlalchemy as sa
+
+from bot.calendars.occurrence import Occurrence
+from bot.crypto import CipherError
+from bot.messages import Message
+from bot.messages.prompts import Prompts, load_prompts
+from bot.services import Services
+from bot.storage import repository as repo
+from bot.storage.db import is_postgres, read_only, session_scope
+from bot.storage.models import CalendarSource
+
+logger = logging.getLogger(__name__)
+
+TICK_SECONDS = 30.0  # how often the scheduler looks for due feeds
+BATCH = 50
+MAX_ROUNDS = 5  # batches per tick, so one tick stays short even when many feeds are slow
+WORKERS = 8  # feeds fetched at once by one process
+PAST = timedelta(days=1)
+HORIZON = timedelta(days=14)
+REEXPAND_AFTER = timedelta(days=1)  # re-read an unchanged feed once its window is this stale
+UPCOMING = timedelta(days=7)
+MAX_BACKOFF = timedelta(hours=6)
+BROKEN_RECHECK = timedelta(hours=24)
+MAX_URL = 2000
+
+KIND = "ics"
+OK, FAILING, BROKEN = "ok", "failing", "broken"
+NOTICE = "notice"
+
+SOURCE = CalendarSource.__table__  # type: ignore[attr-defined]
+
+
+class FeedConnectError(Exception):
+    """A feed could not be connected; the message is one line for the person."""
+
+
+@dataclass(frozen=True)
+class Connected:
+    source_id: int
+    upcoming: int  # eligible meetings in the next 7 days
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    id: int
+    label: str | None
+    host: str
+    status: str
+    last_checked_at: datetime | None
+
+    @property
+    def name(self) -> str:
+        return self.label or self.host
+
+
+def source_name(source_id: int) -> str:
+    """The ``Occurrence.source`` of meetings read from a feed."""
+    return f"{KIND}:{source_id}"
+
+
+def normalise_feed_url(url: str) -> str:
+    """An http(s) URL for a feed (``webcal://`` becomes ``https://``), or FeedConnectError."""
+    prompts = load_prompts()
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise FeedConnectError(prompts.text("calendar.connect.bad_url")) from None
+    scheme = parts.scheme.lower()
+    if scheme in ("webcal", "webcals"):
+        scheme = "https"
+    if scheme not in ("http", "https") or not parts.hostname or len(url) > MAX_URL:
+        raise FeedConnectError(prompts.text("calendar.connect.bad_url"))
+    if any(c.isspace() for c in url):
+        raise FeedConnectError(prompts.text("calendar.connect.bad_url"))
+    return urlunsplit((scheme, parts.netloc, parts.path or "/", parts.query, ""))
+
+
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or "?"
+    except ValueError:
+        return "?"
+
+
+@dataclass(frozen=True)
+class _Person:
+    emails: tuple[str, ...]
+    zone: str
+
+
+def _person(services: Services, *, team_id: str, user_id: str) -> _Person:
+    """The user's e-mail addresses (Slack's and any they added) and IANA zone."""
+    from bot.prefs import Prefs
+
+    with session_scope(services.engine) as session:
+        user = repo.ensure_user(session, team_id=team_id, user_id=user_id, now=services.clock.now())
+        emails = [user.email, *Prefs.from_json(user.prefs).emails]
+        zone = user.tz or "UTC"
+    return _Person(tuple(dict.fromkeys(e.lower() for e in emails if e)), zone)
+
+
+def _window(now: datetime) -> tuple[datetime, datetime]:
+    return now - PAST, now + HORIZON
+
+
+# --------------------------------------------------------------------------- connect
+
+
+def connect_feed(
+    services: Services,
+    *,
+    team_id: str,
+    user_id: str,
+    url: str,
+    label: str | None = None,
+) -> Connected:
+    """Check a feed on the spot, keep it (URL encrypted), opt the user in and store
+    its meetings. Connecting an address the user already has refreshes that source."""
+    from bot.calendars.fetch import FeedError, fetch_feed
+    from bot.calendars.ics import CalendarError, parse_ics
+    from bot.meetings import apply_occurrences, opt_in
+
+    prompts = load_prompts()
+    url = normalise_feed_url(url)
+    label = (label or "").strip()[:255] or None
+    host = _host(url)
+    try:
+        fetched = fetch_feed(url)
+    except FeedError as exc:
+        reason = exc.reason.replace(url, "…")
+        logger.info("feed on %s could not be fetched: %s", host, reason)
+        message = prompts.text("calendar.connect.unreachable", reason=reason)
+        raise FeedConnectError(message) from None
+    body = fetched.body or b""
+    person = _person(services, team_id=team_id, user_id=user_id)
+    now = services.clock.now()
+    window = _window(now)
+    try:
+        parsed = parse_ics(
+            body,
+            source=source_name(0),
+            start=window[0],
+            end=window[1],
+            user_emails=person.emails,
+            default_tz=person.zone,
+        )
+    except CalendarError:
+        logger.info("feed on %s is not a calendar", host)
+        raise FeedConnectError(prompts.text("calendar.connect.not_calendar")) from None
+
+    values = {
+        "label": label,
+        "etag": fetched.etag,
+        "last_modified": fetched.last_modified,
+        "content_hash": hashlib.sha256(body).hexdigest(),
+        "status": OK,
+        "error": None,
+        "failures": 0,
+        "last_checked_at": now,
+        "expanded_until": window[1],
+        "next_check_at": now + _poll(services),
+    }
+    existing = _find_source(services, team_id=team_id, user_id=user_id, url=url)
+    with services.engine.begin() as conn:
+        if existing is not None:
+            if label is None:
+                del values["label"]
+            conn.execute(sa.update(SOURCE).where(SOURCE.c.id == existing).values(**values))
+            source_id = existing
+        else:
+            source_id = conn.execute(
+                sa.insert(SOURCE)
+                .values(
+                    team_id=team_id,
+                    user_id=user_id,
+                    kind=KIND,
+                    url=services.cipher.encrypt(url),
+                    created_at=now,
+                    **values,
+                )
+                .returning(SOURCE.c.id)
+            ).scalar_one()
+    source = source_name(source_id)
+    occurrences = [replace(o, source=source) for o in parsed.occurrences]
+    _log_problems(source_id, parsed.problems)
+    opt_in(services, team_id=team_id, user_id=user_id)
+    apply_occurrences(
+        services,
+        team_id=team_id,
+        user_id=user_id,
+        source=source,
+        occurrences=occurrences,
+        window=window,
+    )
+    upcoming = count_upcoming(occurrences, now=now)
+    logger.info(
+        "feed %s on %s connected for %s: %d meetings in the next 7 days",
+        source_id,
+        host,
+        user_id,
+        upcoming,
+    )
+    return Connected(source_id=int(source_id), upcoming=upcoming)
+
+
+def count_upcoming(occurrences: Sequence[Occurrence], *, now: datetime) -> int:
+    """Eligible meetings starting in the next 7 days."""
+    return sum(1 for o in occurrences if o.eligible and now <= o.start < now + UPCOMING)
+
+
+def connected_text(prompts: Prompts, *, name: str, upcoming: int) -> str:
+    """What to tell the person once a feed is connected. Pure."""
+    name = escape_mrkdwn(name)
+    if upcoming == 0:
+        return prompts.text("calendar.connected.none", name=name)
+    if upcoming == 1:
+        return prompts.text("calendar.connected.one", name=name)
+    return prompts.text("calendar.connected.many", name=name, count=upcoming)
+
+
+def _find_source(services: Services, *, team_id: str, user_id: str, url: str) -> int | None:
+    """The user's feed with this address (URLs are encrypted: compare in Python)."""
+    t = SOURCE.c
+    with read_only(services.engine) as conn:
+        rows = conn.execute(
+            sa.select(t.id, t.url).where(t.team_id == team_id, t.user_id == user_id, t.kind == KIND)
+        ).all()
+    for row in rows:
+        try:
+            if services.cipher.decrypt(row.url) == url:
+                return int(row.id)
+        except CipherError:
+            continue
+    return None
+
+
+def disconnect_source(services: Services, *, team_id: str, user_id: str, source_id: int) -> bool:
+    """Forget a feed and the meetings (and pending nudges) it brought. False if unknown."""
+    from bot.meetings import remove_source
+
+    t = SOURCE.c
+    with services.engine.begin() as conn:
+        gone = conn.execute(
+            sa.delete(SOURCE).where(
+                t.id == source_id, t.team_id == team_id, t.user_id == user_id, t.kind == KIND
+            )
+        ).rowcount
+    if not gone:
+        return False
+    remove_source(services, team_id=team_id, user_id=user_id, source=source_name(source_id))
+    logger.info("feed %s disconnected for %s", source_id, user_id)
+    return True
+
+
+def list_sources(services: Services, *, team_id: str, user_id: str) -> list[SourceInfo]:
+    """The user's feeds: label and host only, never the address."""
+    t = SOURCE.c
+    with read_only(services.engine) as conn:
+        rows = conn.execute(
+            sa.select(SOURCE)
+            .where(t.team_id == team_id, t.user_id == user_id, t.kind == KIND)
+            .order_by(t.id)
+        ).all()
+    found = []
+    for row in rows:
+        try:
+            host = _host(services.cipher.decrypt(row.url))
+        except CipherError:
+            host = "?"
+        found.append(SourceInfo(row.id, row.label, host, row.status, row.last_checked_at))
+    return found
+
+
+# --------------------------------------------------------------------------- polling
+
+
+def _poll(services: Services) -> timedelta:
+    return timedelta(minutes=services.settings.calendar_poll_minutes)
+
+
+def claim_due_sources(services: Services, *, limit: int = BATCH) -> list[sa.Row[Any]]:
+    """Take the feeds due for a check, each by one process only: their ``next_check_at``
+    moves one poll interval ahead in the same statement (a crash mid-check retries then)."""
+    now = services.clock.now()
+    t = SOURCE.c
+    pick = (
+        sa.select(t.id)
+        .where(t.kind == KIND, t.next_check_at <= now)
+        .order_by(t.next_check_at)
+        .limit(limit)
+    )
+    if is_postgres(services.engine):
+        pick = pick.with_for_update(skip_locked=True)
+    stmt = (
+        sa.update(SOURCE)
+        .where(t.id.in_(pick.scalar_subquery()))
+        .values(next_check_at=now + _poll(services))
+        .returning(*SOURCE.c)
+    )
+    with services.engine.begin() as conn:
+        return list(conn.execute(stmt))
+
+
+def refresh_due_sources(services: Services, *, limit: int = BATCH) -> int:
+    """The scheduler step: check the feeds that are due. Returns how many were claimed."""
+    rows = claim_due_sources(services, limit=limit)
+    if len(rows) <= 1:
+        for row in rows:
+            _refresh_guarded(services, row)
+    else:
+        with ThreadPoolExecutor(
+            max_workers=min(WORKERS, len(rows)), thread_name_prefix="feeds"
+        ) as pool:
+            list(pool.map(lambda r: _refresh_guarded(services, r), rows))
+    return len(rows)
+
+
+def _refresh_guarded(services: Services, row: sa.Row[Any]) -> str:
+    try:
+        return refresh_source(services, row)
+    except Exception:
+        logger.exception("feed %s: refresh failed; will retry", row.id)
+        _record_failure(services, row, "internal error")
+        return FAILING
+
+
+def refresh_source(services: Services, row: sa.Row[Any]) -> str:
+    """Check one claimed feed. Returns "unchanged", "changed", FAILING or BROKEN."""
+    from bot.calendars.fetch import FeedError, fetch_feed
+    from bot.calendars.ics import CalendarError, parse_ics
+    from bot.meetings import apply_occurrences, remove_source
+
+    try:
+        url = services.cipher.decrypt(row.url)
+    except CipherError:
+        logger.error("feed %s: its address cannot be decrypted with the configured keys", row.id)
+        _record_failure(services, row, "address cannot be decrypted")
+        return FAILING
+    now = services.clock.now()
+    window = _window(now)
+    stale = row.expanded_until is None or row.expanded_until < window[1] - REEXPAND_AFTER
+    conditional = {} if stale else {"etag": row.etag, "last_modified": row.last_modified}
+    try:
+        fetched = fetch_feed(url, **conditional)
+    except FeedError as exc:
+        reason = exc.reason.replace(url, "…")
+        if exc.permanent:
+            _mark_broken(services, row, reason)
+            return BROKEN
+        logger.info("feed %s: %s; will retry", row.id, reason)
+        _record_failure(services, row, reason)
+        return FAILING
+    body = fetched.body or b""
+    digest = hashlib.sha256(body).hexdigest() if fetched.changed else row.content_hash
+    etag, last_modified = fetched.etag, fetched.last_modified
+    if not fetched.changed:  # a 304 may leave the validators out: keep ours
+        etag, last_modified = etag or row.etag, last_modified or row.last_modified
+    if not fetched.changed or (digest == row.content_hash and not stale):
+        _record_ok(services, row, etag, last_modified, {})
+        logger.debug("feed %s unchanged", row.id)
+        return "unchanged"
+
+    person = _person(services, team_id=row.team_id, user_id=row.user_id)
+    source = source_name(row.id)
+    try:
+        parsed = parse_ics(
+            body,
+            source=source,
+            start=window[0],
+            end=window[1],
+            user_emails=person.emails,
+            default_tz=person.zone,
+        )
+    except CalendarError:
+        logger.warning("feed %s: the answer is not a calendar; will retry", row.id)
+        _record_failure(services, row, "not a calendar")
+        return FAILING
+    _log_problems(row.id, parsed.problems)
+    result = apply_occurrences(
+        services,
+        team_id=row.team_id,
+        user_id=row.user_id,
+        source=source,
+        occurrences=parsed.occurrences,
+        window=window,
+    )
+    kept = _record_ok(
+        services,
+        row,
+        etag,
+        last_modified,
+        {"content_hash": digest, "expanded_until": window[1]},
+    )
+    if not kept:  # disconnected while we were reading it: drop what we just stored
+        remove_source(services, team_id=row.team_id, user_id=row.user_id, source=source)
+        return "unchanged"
+    logger.info(
+        "feed %s: %d added, %d changed, %d removed",
+        row.id,
+        result.added,
+        result.updated,
+        result.removed,
+    )
+    return "changed"
+
+
+def _log_problems(source_id: int, problems: Sequence[Any]) -> None:
+    for problem in problems:
+        logger.warning(
+            "feed %s: skipped event %s (%r): %s",
+            source_id,
+            problem.uid,
+            (problem.summary or "")[:80],
+            problem.reason,
+        )
+
+
+def _record_ok(
+    services: Services,
+    row: sa.Row[Any],
+    etag: str | None,
+    last_modified: str | None,
+    extra: dict[str, Any],
+) -> bool:
+    """Record a successful check. False when the feed has been disconnected meanwhile."""
+    t = SOURCE.c
+    now = services.clock.now()
+    values: dict[str, Any] = {
+        "status": OK,
+        "error": None,
+        "failures": 0,
+        "last_checked_at": now,
+        "etag": (etag or None) and etag[:255],
+        "last_modified": (last_modified or None) and last_modified[:64],
+        **extra,
+    }
+    if row.status != OK:
+        logger.info("feed %s works again", row.id)
+    with services.engine.begin() as conn:
+        return bool(conn.execute(sa.update(SOURCE).where(t.id == row.id).values(**values)).rowcount)
+
+
+def _record_failure(services: Services, row: sa.Row[Any], reason: str) -> None:
+    """A transient failure: back off (2×, 4×, … the poll interval, at most 6 hours)."""
+    t = SOURCE.c
+    now = services.clock.now()
+    failures = row.failures + 1
+    delay = min(_poll(services) * 2 ** min(failures, 16), MAX_BACKOFF)
+    status = BROKEN if row.status == BROKEN else FAILING
+    with services.engine.begin() as conn:
+        conn.execute(
+            sa.update(SOURCE)
+            .where(t.id == row.id)
+            .values(
+                status=status,
+                error=reason[:255],
+                failures=failures,
+                last_checked_at=now,
+                next_check_at=now + (BROKEN_RECHECK if status == BROKEN else delay),
+            )
+        )
+
+
+def _mark_broken(services: Services, row: sa.Row[Any], reason: str) -> None:
+    """404/410/401/403: mark the feed broken and, the first time only, tell its owner."""
+    t = SOURCE.c
+    now = services.clock.now()
+    with services.engine.begin() as conn:
+        conn.execute(
+            sa.update(SOURCE)
+            .where(t.id == row.id)
+            .values(
+                status=BROKEN,
+                error=reason[:255],
+                last_checked_at=now,
+                next_check_at=now + BROKEN_RECHECK,
+            )
+        )
+        first = conn.execute(
+            sa.update(SOURCE)
+            .where(t.id == row.id, t.broken_notified_at.is_(None))
+            .values(broken_notified_at=now)
+        ).rowcount
+        if first:
+            try:
+                host = _host(services.cipher.decrypt(row.url))
+            except CipherError:
+                host = "?"
+            message = build_feed_broken_notice(load_prompts(), name=row.label or host)
+            repo.enqueue_deliveries(
+                conn,
+                [
+                    {
+                        "team_id": row.team_id,
+                        "user_id": row.user_id,
+                        "kind": NOTICE,
+                        "ref": f"feed-broken:{row.id}",
+                        "due_at": now,
+                        "payload": {"text": message.text, "blocks": message.blocks},
+                    }
+                ],
+                now=now,
+            )
+    if first:
+        logger.warning("feed %s is broken (%s); its owner %s is told", row.id, reason, row.user_id)
+    else:
+        logger.info("feed %s is still broken (%s)", row.id, reason)
+
+
+# --------------------------------------------------------------------------- words
+
+
+def escape_mrkdwn(text: str) -> str:
+    """Slack's three control characters, escaped (a label is the person's own text)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def build_feed_broken_notice(prompts: Prompts, *, name: str) -> Message:
+    """The one DM that tells a person their feed stopped working. Pure."""
+    safe = escape_mrkdwn(name)[:200]
+    return Message(
+        text=prompts.text("calendar.broken.summary", name=safe),
+        blocks=[
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": prompts.text("calendar.broken.body", name=safe)},
+            },
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": prompts.text("calendar.broken.hint")}],
+            },
+        ],
+    )

@@ -1,0 +1,32 @@
+"""``POST /hooks/calendar?source=<id>``: the signed calendar webhook (bot.calendars.webhook).
+
+Verify, validate and store in one call, then answer: 202 when stored, 200 for a
+repeated ``webhook-id``, 400/401 with one line of reason. Nothing here logs the body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bot.calendars.webhook import HookRejected, receive
+from bot.server import HttpRequest, HttpResponse, Route
+from bot.services import Services
+
+
+def calendar_hook_route(services: Services, *, on_stored: Callable[[], None]) -> Route:
+    def handle_calendar_hook(request: HttpRequest) -> HttpResponse:
+        try:
+            accepted = receive(
+                services,
+                source=request.query_params().get("source"),
+                headers=request.headers,
+                body=request.body,
+            )
+        except HookRejected as rejected:
+            return HttpResponse.text(rejected.status, rejected.reason)
+        if accepted.duplicate:
+            return HttpResponse.json(200, {"ok": True, "duplicate": True})
+        on_stored()
+        return HttpResponse.json(202, {"ok": True, "duplicate": False})
+
+    return handle_calendar_hook
