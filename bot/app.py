@@ -21,12 +21,15 @@ from typing import Any
 import sqlalchemy as sa
 from slack_bolt import App, BoltContext
 
+from bot.calendars import sources
+from bot.calendars.webhook import HOOK_SOURCE, hook_dispatcher
 from bot.inbox import SLACK, InboxProcessor, bolt_dispatcher, inbox_middleware
+from bot.nudges import NudgeComposer
 from bot.scheduler import Drainer, Ticker
 from bot.sender import Composer, Sender
 from bot.server import HttpRequest, HttpResponse, HttpServer, Router, bolt_route
 from bot.services import Services
-from handlers import register_handlers
+from handlers import hooks, register_handlers
 
 logger = logging.getLogger(__name__)
 
@@ -90,19 +93,21 @@ class Heedful:
             engine=s.engine,
             clock=s.clock,
             worker_id=s.worker_id,
-            dispatchers={SLACK: bolt_dispatcher(self.worker)},
+            dispatchers={SLACK: bolt_dispatcher(self.worker), HOOK_SOURCE: hook_dispatcher(s)},
         )
         self.sender = Sender(
             engine=s.engine,
             clock=s.clock,
             clients=s.clients,
             worker_id=s.worker_id,
-            composers=self.composers,
+            composers={**NudgeComposer(s).composers(), **self.composers},
+            cipher=s.cipher,
         )
         self.router = Router()
         if not s.settings.socket_mode:
             self.router.add("POST", "/slack/events", bolt_route(self.ingress))
         self.router.add("GET", "/healthz", self._healthz)
+        hooks.register(self.router, s, on_stored=self._on_stored)
 
     # ------------------------------------------------------------------ driving
 
@@ -121,8 +126,19 @@ class Heedful:
     def start(self) -> None:
         s = self.services.settings
         if self.run_workers:
-            self.ticker.every(s.tick_seconds, Drainer("outbox", self.sender.run_once))
+            self.ticker.every(
+                s.tick_seconds,
+                Drainer("outbox", self.sender.run_once, next_in=self.sender.seconds_until_due),
+            )
             self.ticker.every(INBOX_TICK_SECONDS, Drainer("inbox", self.inbox.run_once))
+            self.ticker.every(
+                sources.TICK_SECONDS,
+                Drainer(
+                    "calendars",
+                    lambda: sources.refresh_due_sources(self.services),
+                    max_rounds=sources.MAX_ROUNDS,
+                ),
+            )
             self.ticker.start()
         if self.serve_http:
             self.server = HttpServer(self.router, host=s.host, port=s.port)

@@ -75,6 +75,12 @@ def on_user_change(services: Services, *, team_id: str, profile: Mapping[str, An
         user = repo.get_user(session, team_id=team_id, user_id=user_id)
         if user is None:
             return False
+        before = user.tz
         apply_profile(user, profile, now=services.clock.now())
         session.add(user)
-        return True
+        moved = user.tz != before
+    if moved:  # quiet hours and caps are local: plan again in the new zone
+        from bot.meetings import replan_user
+
+        replan_user(services, team_id=team_id, user_id=user_id)
+    return True

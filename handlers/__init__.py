@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from handlers import events
+from handlers import actions, commands, events, views
 
 
 def register_handlers(app: App) -> None:
     events.register(app)
+    actions.register(app)
+    views.register(app)
+    commands.register(app)

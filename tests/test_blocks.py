@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from bot.messages import Message
-from bot.messages.blocks import build_home_view
+from bot.messages.blocks import HomeState, build_home_view
 from bot.messages.prompts import load_prompts
 
 
 def test_home_view_for_a_new_user_asks_for_a_calendar_and_makes_the_privacy_promise() -> None:
     prompts = load_prompts()
-    view = build_home_view(prompts, zone="Europe/Berlin", connected=False)
+    view = build_home_view(prompts, HomeState(zone="Europe/Berlin", connected=False))
     assert view["type"] == "home"
     texts = [str(b) for b in view["blocks"]]
     assert view["blocks"][0]["type"] == "header"
@@ -23,7 +23,7 @@ def test_home_view_for_a_new_user_asks_for_a_calendar_and_makes_the_privacy_prom
 
 def test_home_view_once_connected_drops_the_call_to_connect() -> None:
     prompts = load_prompts()
-    view = build_home_view(prompts, zone=None, connected=True)
+    view = build_home_view(prompts, HomeState(zone=None, connected=True))
     assert not any(prompts.text("home.not_connected") in str(b) for b in view["blocks"])
 
 

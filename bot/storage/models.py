@@ -157,7 +157,11 @@ class InboxItem(SQLModel, table=True):
 class Reflection(SQLModel, table=True):
     """A user's private answer to a reflection question. Readable only by its author."""
 
-    __table_args__ = (sa.Index("ix_reflection_owner", "team_id", "user_id", "created_at"),)
+    __table_args__ = (
+        sa.Index("ix_reflection_owner", "team_id", "user_id", "created_at"),
+        # One row per answering message (a thread reply, a DM); form answers have no ts.
+        sa.UniqueConstraint("team_id", "user_id", "message_ts", name="uq_reflection_message"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     team_id: str = Field(max_length=32)
@@ -248,3 +252,17 @@ class WebhookSource(SQLModel, table=True):
     name: str = Field(max_length=255)
     secret: str = Field(default="", sa_type=sa.Text, repr=False)
     created_at: datetime | None = _ts()
+
+
+class PromptShown(SQLModel, table=True):
+    """Which wording a user was shown, and when: so nothing repeats within 14 days."""
+
+    __tablename__ = "prompt_shown"
+    __table_args__ = (sa.Index("ix_prompt_shown_user", "team_id", "user_id", "shown_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    user_id: str = Field(max_length=32)
+    prompt_id: str = Field(max_length=128)
+    delivery_id: int | None = Field(default=None, index=True)
+    shown_at: datetime = Field(sa_type=UTCDateTime, nullable=False)

@@ -11,6 +11,7 @@ from slack_bolt import App
 
 from handlers.events.app_home_opened import handle_app_home_opened
 from handlers.events.lifecycle import handle_app_uninstalled, handle_tokens_revoked
+from handlers.events.message import handle_message
 from handlers.events.user_change import handle_user_change
 
 
@@ -19,3 +20,4 @@ def register(app: App) -> None:
     app.event("app_uninstalled")(handle_app_uninstalled)
     app.event("tokens_revoked")(handle_tokens_revoked)
     app.event("user_change")(handle_user_change)
+    app.event("message")(handle_message)

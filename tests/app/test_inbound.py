@@ -146,7 +146,7 @@ def test_an_event_delivered_four_times_has_one_effect(
 def test_events_no_listener_wants_still_get_200(heedful: Heedful, emulator: SlackEmulator) -> None:
     for event in (
         {"type": "reaction_added", "user": "U1", "reaction": "wave"},
-        {"type": "message", "channel_type": "im", "user": "U1", "text": "hi", "ts": "1.1"},
+        {"type": "pin_added", "user": "U1", "channel_id": "D1"},
     ):
         body, headers = _signed(emulator, emulator.event_envelope(event))
         assert _post(_events_url(heedful), body, headers)[0] == 200

@@ -1,0 +1,116 @@
+"""``/heedful``: parsing (pure) and running its subcommands.
+
+Answers are ephemeral (only the person who typed the command sees them). ``connect``
+fetches the calendar, which can take longer than Slack's 3 seconds: its listener acks
+first and answers through ``respond``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from bot import interactions
+from bot.calendars import sources
+from bot.home import settings_summary
+from bot.messages.prompts import load_prompts
+from bot.prefs import Prefs
+from bot.services import Services
+from bot.storage import repository as repo
+from bot.storage.db import session_scope
+
+MAX_PAUSE_DAYS = 366
+SOON = ("digest", "export", "forget")
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str  # help, pause, resume, settings, connect, digest, export, forget, unknown
+    argument: str = ""
+    until: date | None = None
+    error: str | None = None  # a prompt id explaining what was wrong
+
+
+def parse(text: str, *, today: date) -> Command:
+    """``text`` is what followed ``/heedful``; ``today`` is the user's local date."""
+    words = text.strip().split()
+    if not words:
+        return Command("help")
+    name, rest = words[0].lower(), words[1:]
+    if name in ("help", "resume", "settings", *SOON):
+        return Command(name)
+    if name == "connect":
+        if not rest:
+            return Command("connect", error="command.connect_usage")
+        return Command("connect", argument=rest[0].strip("<>"))
+    if name == "pause":
+        return _parse_pause(rest, today=today)
+    return Command("unknown", argument=words[0][:40])
+
+
+def _parse_pause(rest: list[str], *, today: date) -> Command:
+    phrase = " ".join(rest).lower()
+    if not phrase:
+        return Command("pause", until=today + timedelta(days=1))
+    if m := re.fullmatch(r"for (\d{1,3}) (day|days|week|weeks)", phrase):
+        days = int(m.group(1)) * (7 if m.group(2).startswith("week") else 1)
+        if 0 < days <= MAX_PAUSE_DAYS:
+            return Command("pause", until=today + timedelta(days=days))
+    if m := re.fullmatch(r"until (\d{4}-\d{2}-\d{2})", phrase):
+        try:
+            until = date.fromisoformat(m.group(1))
+        except ValueError:
+            return Command("pause", error="command.pause_usage")
+        if until <= today:
+            return Command("pause", error="command.pause_past")
+        return Command("pause", until=until)
+    return Command("pause", error="command.pause_usage")
+
+
+def user_today(services: Services, *, team_id: str, user_id: str) -> date:
+    zone = interactions.user_zone(services, team_id=team_id, user_id=user_id)
+    return services.clock.now().astimezone(zone).date()
+
+
+def run(services: Services, *, team_id: str, user_id: str, command: Command) -> str:
+    """Carry out a parsed command; returns the ephemeral answer."""
+    prompts = load_prompts()
+    if command.error:
+        return prompts.text(command.error)
+    if command.name == "pause" and command.until is not None:
+        return interactions.pause_to(services, team_id=team_id, user_id=user_id, day=command.until)
+    if command.name == "resume":
+        return interactions.resume(services, team_id=team_id, user_id=user_id)
+    if command.name == "settings":
+        with session_scope(services.engine) as session:
+            user = repo.ensure_user(
+                session, team_id=team_id, user_id=user_id, now=services.clock.now()
+            )
+            prefs = Prefs.from_json(user.prefs)
+        return prompts.text("home.settings_summary", **settings_summary(prompts, prefs))
+    if command.name == "connect":
+        try:
+            connected = sources.connect_feed(
+                services, team_id=team_id, user_id=user_id, url=command.argument
+            )
+        except sources.FeedConnectError as exc:
+            return str(exc)
+        name = next(
+            (
+                s.name
+                for s in sources.list_sources(services, team_id=team_id, user_id=user_id)
+                if s.id == connected.source_id
+            ),
+            "",
+        )
+        return sources.connected_text(prompts, name=name, upcoming=connected.upcoming)
+    if command.name in SOON:
+        return prompts.text("coming_soon")
+    if command.name == "unknown":
+        return (
+            prompts.text("command.unknown", word=command.argument)
+            + "\n"
+            + prompts.text("command.help")
+        )
+    return prompts.text("command.help")

@@ -1,0 +1,268 @@
+"""Reflections: the user's private answers, linked to the meeting they are about.
+
+Ways in, each stored against the right meeting, once:
+
+* a reply in the thread of a reflection (or transition) prompt;
+* a plain DM, linked to the most recent prompt sent in the last 12 hours;
+* an edit of either (the stored answer follows the edit);
+* a tap on a presence button, or the "Write a line" form (a 1–5 and a line of text).
+
+Answers are accepted for 24 hours after the prompt. Text over ``REFLECTION_MAX_CHARS``
+is kept up to that length and the user is told so: nothing is cut silently. The text
+is encrypted at rest when a key is configured, and never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+
+from bot.meetings import replan_user
+from bot.messages.blocks import REFLECTION_MAX_CHARS
+from bot.messages.prompts import load_prompts
+from bot.planner import REFLECTION, TRANSITION
+from bot.services import Services
+from bot.storage.db import read_only
+from bot.storage.models import Delivery, PromptShown, Reflection
+
+logger = logging.getLogger(__name__)
+
+OPEN_FOR_PLAIN_DM = timedelta(hours=12)
+OPEN_FOR_REPLIES = timedelta(hours=24)
+PROMPT_KINDS = (REFLECTION, TRANSITION)
+DEL = Delivery.__table__  # type: ignore[attr-defined]
+REF = Reflection.__table__  # type: ignore[attr-defined]
+SHOWN = PromptShown.__table__  # type: ignore[attr-defined]
+
+
+class Kept(StrEnum):
+    """What became of an answer; the value is the prompt id of the confirmation."""
+
+    NEW = "kept.new"
+    UPDATED = "kept.updated"
+    TRUNCATED = "kept.truncated"
+    CLOSED = "kept.closed"
+    NOTHING_OPEN = "kept.nothing_open"
+    DUPLICATE = ""
+
+
+@dataclass(frozen=True)
+class Prompted:
+    """A reflection prompt that was sent: the delivery and the meeting it asks about."""
+
+    delivery_id: int
+    occurrence_key: str | None
+    message_ts: str | None
+    sent_at: Any
+
+
+def _prompted(row: Any) -> Prompted:
+    key = row.occurrence_key
+    if row.kind == TRANSITION:  # a transition asks about the meeting before
+        key = (row.payload or {}).get("previous") or key
+    return Prompted(row.id, key, row.message_ts, row.sent_at)
+
+
+def find_prompt(
+    services: Services, *, team_id: str, user_id: str, thread_ts: str | None
+) -> tuple[Prompted | None, bool]:
+    """The prompt an answer belongs to, and whether it is still open."""
+    now = services.clock.now()
+    d = DEL.c
+    mine = (d.team_id == team_id, d.user_id == user_id, d.kind.in_(PROMPT_KINDS), d.state == "sent")
+    with read_only(services.engine) as conn:
+        if thread_ts:
+            row = conn.execute(sa.select(DEL).where(*mine, d.message_ts == thread_ts)).first()
+            if row is not None:
+                return _prompted(row), now - row.sent_at <= OPEN_FOR_REPLIES
+        row = conn.execute(
+            sa.select(DEL)
+            .where(*mine, d.sent_at >= now - OPEN_FOR_PLAIN_DM)
+            .order_by(d.sent_at.desc())
+            .limit(1)
+        ).first()
+    return (_prompted(row), True) if row is not None else (None, False)
+
+
+def prompt_for_delivery(
+    services: Services, *, team_id: str, user_id: str, delivery_id: int
+) -> tuple[Prompted | None, bool]:
+    d = DEL.c
+    with read_only(services.engine) as conn:
+        row = conn.execute(
+            sa.select(DEL).where(
+                d.id == delivery_id,
+                d.team_id == team_id,
+                d.user_id == user_id,
+                d.kind.in_(PROMPT_KINDS),
+                d.state == "sent",
+            )
+        ).first()
+    if row is None:
+        return None, False
+    return _prompted(row), services.clock.now() - row.sent_at <= OPEN_FOR_REPLIES
+
+
+def capture_message(
+    services: Services,
+    *,
+    team_id: str,
+    user_id: str,
+    text: str,
+    ts: str,
+    thread_ts: str | None = None,
+) -> Kept:
+    """A DM from the user (a thread reply or a plain message)."""
+    prompt, is_open = find_prompt(services, team_id=team_id, user_id=user_id, thread_ts=thread_ts)
+    if prompt is None:
+        return Kept.NOTHING_OPEN
+    if not is_open:
+        return Kept.CLOSED
+    source = "thread" if thread_ts and thread_ts == prompt.message_ts else "dm"
+    return _store(
+        services,
+        team_id=team_id,
+        user_id=user_id,
+        prompt=prompt,
+        text=text,
+        presence=None,
+        source=source,
+        message_ts=ts,
+    )
+
+
+def capture_edit(services: Services, *, team_id: str, user_id: str, ts: str, text: str) -> Kept:
+    """The user edited a message that was an answer: the answer follows the edit."""
+    now = services.clock.now()
+    r = REF.c
+    clipped = text[:REFLECTION_MAX_CHARS]
+    with services.engine.begin() as conn:
+        row = conn.execute(
+            sa.select(r.id, r.created_at).where(
+                r.team_id == team_id, r.user_id == user_id, r.message_ts == ts
+            )
+        ).first()
+        if row is None:
+            return Kept.DUPLICATE
+        if now - row.created_at > OPEN_FOR_REPLIES:
+            return Kept.CLOSED
+        conn.execute(
+            sa.update(REF)
+            .where(r.id == row.id)
+            .values(text=services.cipher.encrypt(clipped), updated_at=now)
+        )
+    return Kept.TRUNCATED if len(text) > REFLECTION_MAX_CHARS else Kept.UPDATED
+
+
+def capture_form(
+    services: Services,
+    *,
+    team_id: str,
+    user_id: str,
+    delivery_id: int,
+    presence: int | None,
+    text: str = "",
+    source: str = "form",
+) -> Kept:
+    """A tap on a presence button, or the form. One such answer per prompt: a second
+    one (a change of mind) replaces the first."""
+    prompt, is_open = prompt_for_delivery(
+        services, team_id=team_id, user_id=user_id, delivery_id=delivery_id
+    )
+    if prompt is None:
+        return Kept.NOTHING_OPEN
+    if not is_open:
+        return Kept.CLOSED
+    if presence is not None and not 1 <= presence <= 5:
+        presence = None
+    return _store(
+        services,
+        team_id=team_id,
+        user_id=user_id,
+        prompt=prompt,
+        text=text,
+        presence=presence,
+        source=source,
+        message_ts=None,
+    )
+
+
+def _store(
+    services: Services,
+    *,
+    team_id: str,
+    user_id: str,
+    prompt: Prompted,
+    text: str,
+    presence: int | None,
+    source: str,
+    message_ts: str | None,
+) -> Kept:
+    now = services.clock.now()
+    r = REF.c
+    clipped = text.strip()[:REFLECTION_MAX_CHARS]
+    values = {
+        "team_id": team_id,
+        "user_id": user_id,
+        "delivery_id": prompt.delivery_id,
+        "occurrence_key": prompt.occurrence_key,
+        "text": services.cipher.encrypt(clipped),
+        "presence": presence,
+        "source": source,
+        "message_ts": message_ts,
+        "created_at": now,
+        "updated_at": now,
+    }
+    outcome = Kept.TRUNCATED if len(text.strip()) > REFLECTION_MAX_CHARS else Kept.NEW
+    with services.engine.begin() as conn:
+        if message_ts is None:
+            existing = conn.execute(
+                sa.select(r.id, r.text, r.presence).where(
+                    r.team_id == team_id,
+                    r.user_id == user_id,
+                    r.delivery_id == prompt.delivery_id,
+                    r.message_ts.is_(None),
+                )
+            ).first()
+            if existing is not None:
+                update: dict[str, Any] = {"updated_at": now, "source": source}
+                if presence is not None:
+                    update["presence"] = presence
+                if clipped:
+                    update["text"] = values["text"]
+                conn.execute(sa.update(REF).where(r.id == existing.id).values(**update))
+                outcome = Kept.UPDATED if outcome is Kept.NEW else outcome
+                return outcome
+        else:
+            seen = conn.execute(
+                sa.select(r.id).where(
+                    r.team_id == team_id, r.user_id == user_id, r.message_ts == message_ts
+                )
+            ).first()
+            if seen is not None:
+                return Kept.DUPLICATE
+        conn.execute(sa.insert(REF), [values])
+    logger.info("reflection kept for delivery %s (%s)", prompt.delivery_id, source)
+    # An answer ends any back-off: ask after every meeting again.
+    replan_user(services, team_id=team_id, user_id=user_id)
+    return outcome
+
+
+def question_for(services: Services, *, delivery_id: int) -> str | None:
+    """The id of the question a prompt asked (for the form's header)."""
+    s = SHOWN.c
+    with read_only(services.engine) as conn:
+        ids = conn.execute(sa.select(s.prompt_id).where(s.delivery_id == delivery_id)).scalars()
+        return next((i for i in ids if i.startswith("question.")), None)
+
+
+def confirmation(kept: Kept) -> str | None:
+    """The quiet line that tells the user what became of their answer (None: silence)."""
+    if not kept.value:
+        return None
+    return load_prompts().text(kept.value, limit=f"{REFLECTION_MAX_CHARS:,}")

@@ -1,0 +1,39 @@
+"""Button taps on nudges and on the Home tab."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.messages import blocks as kit
+from handlers.actions.home import (
+    handle_home_connect,
+    handle_home_data,
+    handle_home_pause,
+    handle_home_remove,
+    handle_home_resume,
+    handle_home_settings,
+    handle_home_unmute,
+)
+from handlers.actions.nudges import (
+    handle_mute,
+    handle_pause,
+    handle_skip,
+    handle_tap,
+    handle_write,
+)
+
+
+def register(app: App) -> None:
+    app.action(kit.ACTION_SKIP)(handle_skip)
+    app.action(kit.ACTION_MUTE)(handle_mute)
+    app.action(kit.ACTION_PAUSE)(handle_pause)
+    app.action(kit.ACTION_TAP)(handle_tap)
+    app.action(kit.ACTION_WRITE)(handle_write)
+    app.action(kit.ACTION_HOME_PAUSE)(handle_home_pause)
+    app.action(kit.ACTION_HOME_RESUME)(handle_home_resume)
+    app.action(kit.ACTION_HOME_SETTINGS)(handle_home_settings)
+    app.action(kit.ACTION_HOME_CONNECT)(handle_home_connect)
+    app.action(kit.ACTION_HOME_REMOVE)(handle_home_remove)
+    app.action(kit.ACTION_HOME_UNMUTE)(handle_home_unmute)
+    app.action(kit.ACTION_HOME_EXPORT)(handle_home_data)
+    app.action(kit.ACTION_HOME_ERASE)(handle_home_data)

@@ -1,0 +1,109 @@
+"""Buttons on the Home tab."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, BoltContext
+from slack_sdk import WebClient
+
+from bot import home, interactions, nudges
+from bot.calendars import sources
+from bot.messages import blocks as kit
+from bot.messages.prompts import load_prompts
+
+logger = logging.getLogger(__name__)
+
+
+def _republish(client: WebClient, context: BoltContext) -> None:
+    view = home.home_view(context["heedful"], team_id=context.team_id, user_id=context.user_id)
+    client.views_publish(user_id=context.user_id, view=view)
+
+
+def handle_home_pause(
+    ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient
+) -> None:
+    ack()
+    try:
+        view = interactions.pause_form(
+            context["heedful"], team_id=context.team_id, user_id=context.user_id
+        )
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+    except Exception:
+        logger.exception("opening the pause form failed")
+
+
+def handle_home_resume(ack: Ack, context: BoltContext, client: WebClient) -> None:
+    ack()
+    try:
+        interactions.resume(context["heedful"], team_id=context.team_id, user_id=context.user_id)
+        _republish(client, context)
+    except Exception:
+        logger.exception("resume failed")
+
+
+def handle_home_settings(
+    ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient
+) -> None:
+    ack()
+    try:
+        view = home.settings_form(
+            context["heedful"], team_id=context.team_id, user_id=context.user_id
+        )
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+    except Exception:
+        logger.exception("opening the settings form failed")
+
+
+def handle_home_connect(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    ack()
+    try:
+        client.views_open(
+            trigger_id=body["trigger_id"], view=kit.build_connect_form(load_prompts())
+        )
+    except Exception:
+        logger.exception("opening the connect form failed")
+
+
+def handle_home_remove(
+    ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient
+) -> None:
+    ack()
+    try:
+        sources.disconnect_source(
+            context["heedful"],
+            team_id=context.team_id,
+            user_id=context.user_id,
+            source_id=int(body["actions"][0]["value"]),
+        )
+        _republish(client, context)
+    except Exception:
+        logger.exception("removing a calendar failed")
+
+
+def handle_home_unmute(
+    ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient
+) -> None:
+    ack()
+    try:
+        nudges.unmute_series(
+            context["heedful"],
+            team_id=context.team_id,
+            user_id=context.user_id,
+            series_key=body["actions"][0]["value"],
+        )
+        _republish(client, context)
+    except Exception:
+        logger.exception("unmuting failed")
+
+
+def handle_home_data(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    """Export and erase arrive with the weekly summary; until then, say so."""
+    ack()
+    try:
+        client.views_open(
+            trigger_id=body["trigger_id"], view=kit.build_notice(load_prompts(), "coming_soon")
+        )
+    except Exception:
+        logger.exception("opening a notice failed")

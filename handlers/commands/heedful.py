@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, BoltContext, Respond
+
+from bot import commands
+from bot.messages.prompts import load_prompts
+
+logger = logging.getLogger(__name__)
+
+
+def handle_heedful(
+    ack: Ack, command: dict[str, Any], context: BoltContext, respond: Respond
+) -> None:
+    """``/heedful …``: ack at once (connect fetches a calendar), answer ephemerally."""
+    heedful = context["heedful"]
+    text = command.get("text") or ""
+    if text.strip().lower().startswith("connect "):
+        ack(text=load_prompts().text("connect.checking"))
+    else:
+        ack()
+    try:
+        today = commands.user_today(heedful, team_id=context.team_id, user_id=context.user_id)
+        parsed = commands.parse(text, today=today)
+        answer = commands.run(
+            heedful, team_id=context.team_id, user_id=context.user_id, command=parsed
+        )
+        respond(text=answer, response_type="ephemeral", replace_original=False)
+    except Exception:
+        logger.exception("/heedful failed")

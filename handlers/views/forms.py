@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, BoltContext
+from slack_sdk import WebClient
+
+from bot import commands, home, interactions
+from bot.messages import blocks as kit
+
+logger = logging.getLogger(__name__)
+
+
+def handle_reflection_submission(
+    ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient
+) -> None:
+    """The "Write a line" form: store it, then a quiet confirmation in the DM."""
+    ack()
+    try:
+        text = interactions.on_reflection_form(
+            context["heedful"],
+            team_id=context.team_id,
+            user_id=context.user_id,
+            metadata=view.get("private_metadata") or "0",
+            values=view["state"]["values"],
+        )
+        if text:
+            client.chat_postMessage(channel=context.user_id, text=text)
+    except Exception:
+        logger.exception("storing a reflection form failed")
+
+
+def handle_pause_submission(
+    ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient
+) -> None:
+    day, errors = interactions.read_pause_form(view["state"]["values"])
+    if day is None:
+        ack(response_action="errors", errors=errors)
+        return
+    ack()
+    try:
+        text = interactions.pause_to(
+            context["heedful"], team_id=context.team_id, user_id=context.user_id, day=day
+        )
+        client.chat_postMessage(channel=context.user_id, text=text)
+    except Exception:
+        logger.exception("confirming a pause failed")
+
+
+def handle_connect_submission(
+    ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient
+) -> None:
+    """Close the form at once (fetching a calendar can take longer than Slack waits),
+    then tell the user in a DM how it went and refresh their Home tab."""
+    ack()
+    heedful = context["heedful"]
+    url = ((view["state"]["values"].get(kit.BLOCK_URL) or {}).get(kit.INPUT_URL) or {}).get("value")
+    try:
+        answer = commands.run(
+            heedful,
+            team_id=context.team_id,
+            user_id=context.user_id,
+            command=commands.Command(
+                "connect", argument=url or "", error=None if url else "command.connect_usage"
+            ),
+        )
+        client.chat_postMessage(channel=context.user_id, text=answer)
+        client.views_publish(
+            user_id=context.user_id,
+            view=home.home_view(heedful, team_id=context.team_id, user_id=context.user_id),
+        )
+    except Exception:
+        logger.exception("connecting a calendar from the Home tab failed")
+
+
+def handle_settings_submission(
+    ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient
+) -> None:
+    changes, errors = home.read_settings_form(view["state"]["values"])
+    if errors:
+        ack(response_action="errors", errors=errors)
+        return
+    ack()
+    heedful = context["heedful"]
+    try:
+        home.save_settings(
+            heedful, team_id=context.team_id, user_id=context.user_id, changes=changes
+        )
+        client.views_publish(
+            user_id=context.user_id,
+            view=home.home_view(heedful, team_id=context.team_id, user_id=context.user_id),
+        )
+    except Exception:
+        logger.exception("saving settings failed")
