@@ -23,8 +23,10 @@ from slack_bolt import App, BoltContext
 
 from bot.calendars import sources
 from bot.calendars.webhook import HOOK_SOURCE, hook_dispatcher
+from bot.digest import DIGEST, DigestComposer, plan_digests
 from bot.inbox import SLACK, InboxProcessor, bolt_dispatcher, inbox_middleware
 from bot.nudges import NudgeComposer
+from bot.privacy import purge_expired
 from bot.scheduler import Drainer, Ticker
 from bot.sender import Composer, Sender
 from bot.server import HttpRequest, HttpResponse, HttpServer, Router, bolt_route
@@ -34,6 +36,8 @@ from handlers import hooks, register_handlers
 logger = logging.getLogger(__name__)
 
 INBOX_TICK_SECONDS = 2.0
+DIGEST_TICK_SECONDS = 300.0
+HOUSEKEEPING_TICK_SECONDS = 6 * 3600.0
 
 
 def _with_services(services: Services) -> Callable[..., Any]:
@@ -60,7 +64,14 @@ def build_bolt_app(
     )
     app.use(_with_services(services))
     if not worker:
-        app.use(inbox_middleware(engine=services.engine, clock=services.clock, on_stored=on_stored))
+        app.use(
+            inbox_middleware(
+                engine=services.engine,
+                clock=services.clock,
+                cipher=services.cipher,
+                on_stored=on_stored,
+            )
+        )
     register_handlers(app)
     return app
 
@@ -93,14 +104,21 @@ class Heedful:
             engine=s.engine,
             clock=s.clock,
             worker_id=s.worker_id,
-            dispatchers={SLACK: bolt_dispatcher(self.worker), HOOK_SOURCE: hook_dispatcher(s)},
+            dispatchers={
+                SLACK: bolt_dispatcher(self.worker, s.cipher),
+                HOOK_SOURCE: hook_dispatcher(s),
+            },
         )
         self.sender = Sender(
             engine=s.engine,
             clock=s.clock,
             clients=s.clients,
             worker_id=s.worker_id,
-            composers={**NudgeComposer(s).composers(), **self.composers},
+            composers={
+                **NudgeComposer(s).composers(),
+                DIGEST: DigestComposer(s),
+                **self.composers,
+            },
             cipher=s.cipher,
         )
         self.router = Router()
@@ -116,6 +134,12 @@ class Heedful:
 
     def send_due(self) -> int:
         return self.sender.drain()
+
+    def plan_digests(self) -> int:
+        return plan_digests(self.services)
+
+    def housekeeping(self) -> int:
+        return purge_expired(self.services)
 
     def _on_stored(self) -> None:
         if self.run_workers:
@@ -139,6 +163,8 @@ class Heedful:
                     max_rounds=sources.MAX_ROUNDS,
                 ),
             )
+            self.ticker.every(DIGEST_TICK_SECONDS, Drainer("digests", self.plan_digests))
+            self.ticker.every(HOUSEKEEPING_TICK_SECONDS, Drainer("housekeeping", self.housekeeping))
             self.ticker.start()
         if self.serve_http:
             self.server = HttpServer(self.router, host=s.host, port=s.port)

@@ -10,18 +10,38 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from bot import interactions
 from bot.calendars import sources
+from bot.digest import digest_so_far
 from bot.home import settings_summary
+from bot.messages.blocks import build_forget_confirm
 from bot.messages.prompts import load_prompts
 from bot.prefs import Prefs
+from bot.privacy import export_json
 from bot.services import Services
 from bot.storage import repository as repo
 from bot.storage.db import session_scope
 
 MAX_PAUSE_DAYS = 366
-SOON = ("digest", "export", "forget")
+EXPORT_FILENAME = "heedful-export.json"
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    content: str
+    comment: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An ephemeral answer, and maybe a file to upload to the user's DM."""
+
+    text: str
+    blocks: list[dict[str, Any]] | None = None
+    upload: Upload | None = None
 
 
 @dataclass(frozen=True)
@@ -38,7 +58,7 @@ def parse(text: str, *, today: date) -> Command:
     if not words:
         return Command("help")
     name, rest = words[0].lower(), words[1:]
-    if name in ("help", "resume", "settings", *SOON):
+    if name in ("help", "resume", "settings", "digest", "export", "forget"):
         return Command(name)
     if name == "connect":
         if not rest:
@@ -74,7 +94,27 @@ def user_today(services: Services, *, team_id: str, user_id: str) -> date:
 
 
 def run(services: Services, *, team_id: str, user_id: str, command: Command) -> str:
-    """Carry out a parsed command; returns the ephemeral answer."""
+    """Carry out a parsed command; returns the ephemeral answer as text."""
+    return reply(services, team_id=team_id, user_id=user_id, command=command).text
+
+
+def reply(services: Services, *, team_id: str, user_id: str, command: Command) -> Reply:
+    """Carry out a parsed command; returns the ephemeral answer (and any upload)."""
+    prompts = load_prompts()
+    if command.error is None and command.name == "digest":
+        message = digest_so_far(services, team_id=team_id, user_id=user_id)
+        return Reply(message.text, message.blocks or None)
+    if command.error is None and command.name == "export":
+        content = export_json(services, team_id=team_id, user_id=user_id)
+        upload = Upload(EXPORT_FILENAME, content, prompts.text("export.comment"))
+        return Reply(prompts.text("export.preparing"), upload=upload)
+    if command.error is None and command.name == "forget":
+        message = build_forget_confirm(prompts)
+        return Reply(message.text, message.blocks)
+    return Reply(_run_text(services, team_id=team_id, user_id=user_id, command=command))
+
+
+def _run_text(services: Services, *, team_id: str, user_id: str, command: Command) -> str:
     prompts = load_prompts()
     if command.error:
         return prompts.text(command.error)
@@ -105,8 +145,6 @@ def run(services: Services, *, team_id: str, user_id: str, command: Command) -> 
             "",
         )
         return sources.connected_text(prompts, name=name, upcoming=connected.upcoming)
-    if command.name in SOON:
-        return prompts.text("coming_soon")
     if command.name == "unknown":
         return (
             prompts.text("command.unknown", word=command.argument)

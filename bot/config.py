@@ -32,6 +32,7 @@ class Settings:
     auto_migrate: bool = True
     tick_seconds: float = 0.25
     calendar_poll_minutes: int = 5
+    retention_days: int = 365
 
     @property
     def socket_mode(self) -> bool:
@@ -70,6 +71,9 @@ class Settings:
             log_level=get("HEEDFUL_LOG_LEVEL") or "INFO",
             auto_migrate=_bool(get("HEEDFUL_AUTO_MIGRATE"), "HEEDFUL_AUTO_MIGRATE", True),
             tick_seconds=_float(get("HEEDFUL_TICK_SECONDS"), "HEEDFUL_TICK_SECONDS", 0.25),
+            retention_days=_int(
+                get("HEEDFUL_RETENTION_DAYS"), "HEEDFUL_RETENTION_DAYS", 365, low=1, high=3650
+            ),
             calendar_poll_minutes=_int(
                 get("HEEDFUL_CALENDAR_POLL_MINUTES"),
                 "HEEDFUL_CALENDAR_POLL_MINUTES",

@@ -58,10 +58,12 @@ def home_state(
     services: Services, prompts: Prompts, *, team_id: str, user_id: str
 ) -> kit.HomeState:
     now = services.clock.now()
-    with session_scope(services.engine) as session:
-        user = repo.ensure_user(session, team_id=team_id, user_id=user_id, now=now)
-        zone_name, prefs_json = user.tz, dict(user.prefs or {})
-        connected, paused = user.opted_in_at is not None, user.paused_until
+    with session_scope(services.engine) as session:  # never creates a row (after an erase)
+        user = repo.get_user(session, team_id=team_id, user_id=user_id)
+        zone_name = user.tz if user else None
+        prefs_json = dict(user.prefs or {}) if user else {}
+        connected = user is not None and user.opted_in_at is not None
+        paused = user.paused_until if user else None
     zone = ZoneInfo(zone_name or "UTC")
     prefs = Prefs.from_json(prefs_json)
     d, o = DEL.c, OCC.c

@@ -27,6 +27,7 @@ from slack_bolt import App, BoltRequest, BoltResponse
 from sqlalchemy.engine import Engine
 
 from bot.clock import Clock
+from bot.crypto import Cipher
 from bot.storage import repository as repo
 
 logger = logging.getLogger(__name__)
@@ -37,9 +38,13 @@ LEASE = timedelta(minutes=2)
 
 
 def inbox_middleware(
-    *, engine: Engine, clock: Clock, on_stored: Callable[[], None]
+    *, engine: Engine, clock: Clock, cipher: Cipher, on_stored: Callable[[], None]
 ) -> Callable[..., BoltResponse]:
-    """A Bolt global middleware that stores Events API payloads and acks them."""
+    """A Bolt global middleware that stores Events API payloads and acks them.
+
+    The stored body is encrypted when a key is configured (a DM event carries the
+    user's reflection) and cleared once processed.
+    """
 
     def store_then_ack(
         req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
@@ -60,7 +65,7 @@ def inbox_middleware(
             engine,
             source=SLACK,
             external_id=event_id,
-            body=raw,
+            body=cipher.encrypt(raw),
             now=clock.now(),
             team_id=body.get("team_id"),
             kind=str(event.get("type") or ""),
@@ -141,7 +146,7 @@ class ListenerFailed(Exception):
     """A Bolt listener raised while processing a stored event."""
 
 
-def bolt_dispatcher(app: App) -> Callable[[Any], None]:
+def bolt_dispatcher(app: App, cipher: Cipher) -> Callable[[Any], None]:
     """Replay a stored Slack event through ``app`` (built with process_before_response).
 
     The request is marked ``socket_mode`` so Bolt does not check a signature a second
@@ -149,7 +154,8 @@ def bolt_dispatcher(app: App) -> Callable[[Any], None]:
     """
 
     def dispatch(row: Any) -> None:
-        response = app.dispatch(BoltRequest(body=json.loads(row.body), mode="socket_mode"))
+        body = json.loads(cipher.decrypt(row.body))
+        response = app.dispatch(BoltRequest(body=body, mode="socket_mode"))
         if response.status >= 500:
             raise ListenerFailed(f"listener answered {response.status}")
         if response.status == 404:

@@ -183,6 +183,19 @@ class Skip(Exception):
 
 
 Composer = Callable[[sa.Row[Any]], Message]
+"""Builds a delivery's message at send time. A composer may also have a ``prepare(rows)``
+method: the sender calls it once per batch with all of that kind's rows, so a composer
+can load what it needs for many users in a fixed number of queries (the digest does)."""
+
+
+@dataclass(frozen=True)
+class SentDM:
+    """What an observer hears after a DM reached Slack (the demo prints these)."""
+
+    row: sa.Row[Any]
+    message: Message
+    channel: str | None
+    ts: str | None
 
 
 def compose_notice(row: sa.Row[Any]) -> Message:
@@ -254,6 +267,8 @@ class Sender:
         self.batch_size = batch_size
         self.lease = lease
         self.gate = RateGate()
+        self.observers: list[Callable[[SentDM], None]] = []
+        self._composed: dict[int, Message] = {}
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sender")
 
     def close(self) -> None:
@@ -268,11 +283,41 @@ class Sender:
         if not rows:
             return 0
         targets = self._targets(rows)
+        self._prepare(rows)
         outcomes = list(
             self._pool.map(lambda r: self._deliver(r, targets[(r.team_id, r.user_id)]), rows)
         )
         self._record(rows, outcomes, targets)
+        self._notify(rows, outcomes)
         return len(rows)
+
+    def _prepare(self, rows: Sequence[sa.Row[Any]]) -> None:
+        by_kind: dict[str, list[sa.Row[Any]]] = {}
+        for row in rows:
+            by_kind.setdefault(row.kind, []).append(row)
+        for kind, group in by_kind.items():
+            prepare = getattr(self.composers.get(kind), "prepare", None)
+            if prepare is not None:
+                try:
+                    prepare(group)
+                except Exception:
+                    logger.exception("preparing %d %s deliveries failed", len(group), kind)
+
+    def _notify(
+        self, rows: Sequence[sa.Row[Any]], outcomes: Sequence[repo.DeliveryOutcome]
+    ) -> None:
+        composed, self._composed = self._composed, {}
+        if not self.observers:
+            return
+        for row, outcome in zip(rows, outcomes, strict=True):
+            message = composed.get(row.id)
+            if outcome.state is DeliveryState.SENT and message is not None:
+                sent = SentDM(row, message, outcome.channel, outcome.message_ts)
+                for observer in self.observers:
+                    try:
+                        observer(sent)
+                    except Exception:
+                        logger.exception("an observer of delivery %s failed", row.id)
 
     def seconds_until_due(self) -> float | None:
         """Seconds until the earliest pending delivery is due (None: nothing pending)."""
@@ -352,6 +397,7 @@ class Sender:
         except Skip as skip:
             return repo.DeliveryOutcome(row.id, DeliveryState.SKIPPED, error=str(skip) or "skipped")
         result = self._post(client, row, message)
+        self._composed[row.id] = message
         if result.outcome is Outcome.PAYLOAD and message.blocks:
             logger.warning(
                 "delivery %s: Slack refused the blocks (%s); sending plain text",
@@ -359,6 +405,7 @@ class Sender:
                 result.error,
             )
             result = self._post(client, row, message.plain())
+            self._composed[row.id] = message.plain()
         return self._settle(row, result)
 
     def _post(self, client: WebClient, row: sa.Row[Any], message: Message) -> _PostResult:

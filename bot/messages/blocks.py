@@ -211,16 +211,6 @@ def build_settings_form(prompts: Prompts, current: dict[str, Any]) -> dict[str, 
     }
 
 
-def build_notice(prompts: Prompts, prompt_id: str) -> dict[str, Any]:
-    """A one-paragraph modal (for "coming soon" and the like)."""
-    return {
-        "type": "modal",
-        "title": {"type": "plain_text", "text": prompts.text("home.title")[:24]},
-        "close": {"type": "plain_text", "text": prompts.text("form.ok")[:24]},
-        "blocks": [_section(prompts.text(prompt_id))],
-    }
-
-
 # ----------------------------------------------------------------------------- nudges
 
 ACTION_SKIP = "nudge_skip"
@@ -440,3 +430,26 @@ def replace_actions(blocks: list[dict[str, Any]], block_id: str, note: str) -> l
         else:
             out.append(block)
     return out
+
+
+ACTION_ERASE_CONFIRM = "erase_confirm"
+VIEW_ERASE = "erase_form"
+
+
+def build_forget_confirm(prompts: Prompts) -> Message:
+    """``/heedful forget`` asks once, with one button."""
+    text = prompts.text("forget.confirm")
+    button = _button(prompts.text("forget.button"), ACTION_ERASE_CONFIRM, "erase", style="danger")
+    return Message(text=text, blocks=[_section(text), _actions("forget", button)])
+
+
+def build_erase_form(prompts: Prompts) -> dict[str, Any]:
+    """The Home tab's "Erase my data": the same question, as a modal."""
+    return {
+        "type": "modal",
+        "callback_id": VIEW_ERASE,
+        "title": {"type": "plain_text", "text": prompts.text("forget.title")[:24]},
+        "submit": {"type": "plain_text", "text": prompts.text("forget.button")[:24]},
+        "close": {"type": "plain_text", "text": prompts.text("form.cancel")[:24]},
+        "blocks": [_section(prompts.text("forget.confirm"))],
+    }

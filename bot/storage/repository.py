@@ -383,14 +383,6 @@ def finish_inbox(
         conn.execute(stmt)
 
 
-def purge_inbox(engine: Engine, *, before: datetime) -> int:
-    """Forget processed inbox rows received before ``before`` (retries are long over)."""
-    t = INBOX.c
-    with engine.begin() as conn:
-        result = conn.execute(sa.delete(INBOX).where(t.state == "done", t.received_at < before))
-    return max(result.rowcount, 0)
-
-
 # --------------------------------------------------------------------------- workspaces
 
 

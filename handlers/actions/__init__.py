@@ -6,8 +6,10 @@ from slack_bolt import App
 
 from bot.messages import blocks as kit
 from handlers.actions.home import (
+    handle_erase_confirm,
     handle_home_connect,
-    handle_home_data,
+    handle_home_erase,
+    handle_home_export,
     handle_home_pause,
     handle_home_remove,
     handle_home_resume,
@@ -35,5 +37,6 @@ def register(app: App) -> None:
     app.action(kit.ACTION_HOME_CONNECT)(handle_home_connect)
     app.action(kit.ACTION_HOME_REMOVE)(handle_home_remove)
     app.action(kit.ACTION_HOME_UNMUTE)(handle_home_unmute)
-    app.action(kit.ACTION_HOME_EXPORT)(handle_home_data)
-    app.action(kit.ACTION_HOME_ERASE)(handle_home_data)
+    app.action(kit.ACTION_HOME_EXPORT)(handle_home_export)
+    app.action(kit.ACTION_HOME_ERASE)(handle_home_erase)
+    app.action(kit.ACTION_ERASE_CONFIRM)(handle_erase_confirm)

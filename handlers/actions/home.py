@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import Ack, BoltContext
+from slack_bolt import Ack, BoltContext, Respond
 from slack_sdk import WebClient
 
-from bot import home, interactions, nudges
+from bot import commands, home, interactions, nudges, privacy
 from bot.calendars import sources
 from bot.messages import blocks as kit
 from bot.messages.prompts import load_prompts
+from handlers.commands.heedful import upload_to_dm
 
 logger = logging.getLogger(__name__)
 
@@ -98,12 +99,34 @@ def handle_home_unmute(
         logger.exception("unmuting failed")
 
 
-def handle_home_data(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-    """Export and erase arrive with the weekly summary; until then, say so."""
+def handle_home_export(ack: Ack, context: BoltContext, client: WebClient) -> None:
     ack()
     try:
-        client.views_open(
-            trigger_id=body["trigger_id"], view=kit.build_notice(load_prompts(), "coming_soon")
+        answer = commands.reply(
+            context["heedful"],
+            team_id=context.team_id,
+            user_id=context.user_id,
+            command=commands.Command("export"),
         )
+        if answer.upload is not None:
+            upload_to_dm(client, context.user_id, answer.upload)
     except Exception:
-        logger.exception("opening a notice failed")
+        logger.exception("export from the Home tab failed")
+
+
+def handle_home_erase(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    ack()
+    try:
+        client.views_open(trigger_id=body["trigger_id"], view=kit.build_erase_form(load_prompts()))
+    except Exception:
+        logger.exception("opening the erase form failed")
+
+
+def handle_erase_confirm(ack: Ack, context: BoltContext, respond: Respond) -> None:
+    """The button under ``/heedful forget``: erase, then say so in place of the question."""
+    ack()
+    try:
+        privacy.erase_user(context["heedful"], team_id=context.team_id, user_id=context.user_id)
+        respond(text=load_prompts().text("forget.done"), replace_original=True)
+    except Exception:
+        logger.exception("erasing a user failed")

@@ -4,6 +4,7 @@ import logging
 from typing import Any
 
 from slack_bolt import Ack, BoltContext, Respond
+from slack_sdk import WebClient
 
 from bot import commands
 from bot.messages.prompts import load_prompts
@@ -30,3 +31,15 @@ def handle_heedful(
         respond(text=answer, response_type="ephemeral", replace_original=False)
     except Exception:
         logger.exception("/heedful failed")
+
+
+def upload_to_dm(client: WebClient, user_id: str, upload: commands.Upload) -> None:
+    """Slack's file upload flow (files.getUploadURLExternal + completeUploadExternal)."""
+    channel = client.conversations_open(users=user_id)["channel"]["id"]
+    client.files_upload_v2(
+        channel=channel,
+        content=upload.content,
+        filename=upload.filename,
+        title=upload.filename,
+        initial_comment=upload.comment,
+    )

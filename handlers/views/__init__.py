@@ -7,6 +7,7 @@ from slack_bolt import App
 from bot.messages import blocks as kit
 from handlers.views.forms import (
     handle_connect_submission,
+    handle_erase_submission,
     handle_pause_submission,
     handle_reflection_submission,
     handle_settings_submission,
@@ -18,3 +19,4 @@ def register(app: App) -> None:
     app.view(kit.VIEW_PAUSE)(handle_pause_submission)
     app.view(kit.VIEW_CONNECT)(handle_connect_submission)
     app.view(kit.VIEW_SETTINGS)(handle_settings_submission)
+    app.view(kit.VIEW_ERASE)(handle_erase_submission)

@@ -6,8 +6,9 @@ from typing import Any
 from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 
-from bot import commands, home, interactions
+from bot import commands, home, interactions, privacy
 from bot.messages import blocks as kit
+from bot.messages.prompts import load_prompts
 
 logger = logging.getLogger(__name__)
 
@@ -93,3 +94,18 @@ def handle_settings_submission(
         )
     except Exception:
         logger.exception("saving settings failed")
+
+
+def handle_erase_submission(ack: Ack, context: BoltContext, client: WebClient) -> None:
+    """The Home tab's erase form: erase, refresh the Home tab, confirm in the DM."""
+    ack()
+    heedful = context["heedful"]
+    try:
+        privacy.erase_user(heedful, team_id=context.team_id, user_id=context.user_id)
+        client.views_publish(
+            user_id=context.user_id,
+            view=home.home_view(heedful, team_id=context.team_id, user_id=context.user_id),
+        )
+        client.chat_postMessage(channel=context.user_id, text=load_prompts().text("forget.done"))
+    except Exception:
+        logger.exception("erasing a user failed")

@@ -1,0 +1,127 @@
+"""Pure Block Kit builders for the weekly digest (data from ``bot.digest.summarize``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from bot.messages.blocks import escape
+from bot.messages.message import Message
+from bot.messages.prompts import Prompts
+
+if TYPE_CHECKING:
+    from bot.digest import Digest
+
+BAR, PEN = "▮", "✎"
+MAX_BAR = 12
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:3000]}]}
+
+
+def _day(prompts: Prompts, weekday: int) -> str:
+    return prompts.text(f"day.{weekday}")
+
+
+def _kinds(prompts: Prompts, digest: Digest) -> str:
+    return ", ".join(prompts.text(f"digest.kind.{kind}", n=n) for kind, n in digest.by_kind.items())
+
+
+def _header(prompts: Prompts, digest: Digest) -> dict[str, Any]:
+    key = "digest.so_far_header" if digest.so_far else "digest.header"
+    return {
+        "type": "header",
+        "text": {"type": "plain_text", "text": prompts.text(key, week=digest.label)},
+    }
+
+
+def _chart(prompts: Prompts, digest: Digest) -> str:
+    lines = []
+    for weekday, meetings, reflections in digest.chart:
+        bar = BAR * min(meetings, MAX_BAR) + ("+" if meetings > MAX_BAR else "")
+        lines.append(f"`{_day(prompts, weekday)[:3]}` {bar or '·'} {PEN * reflections}".rstrip())
+    return "\n".join(lines)
+
+
+def _pattern(prompts: Prompts, digest: Digest) -> str | None:
+    if digest.pattern is None:
+        return None
+    key, values = digest.pattern
+    words = dict(values)
+    for name in ("full", "empty", "kind", "other"):
+        if name in words:
+            words[name] = prompts.text(f"digest.kinds.{words[name]}")
+    if "day" in words:
+        words["day"] = _day(prompts, int(words["day"]))
+    return prompts.text(key, **words)
+
+
+def build_digest(prompts: Prompts, digest: Digest) -> Message:
+    """The weekly (or so-far) digest: numbers, own words, a pattern, one experiment."""
+    lines = [
+        prompts.text("digest.meetings", count=digest.meetings, kinds=_kinds(prompts, digest)),
+        prompts.text(
+            "digest.nudges",
+            reminders=digest.reminders,
+            answered=digest.answered,
+            asked=digest.asked,
+        ),
+    ]
+    if digest.presence_by_day:
+        trend = " → ".join(
+            f"{_day(prompts, d)[:3]} {mean:.1f}".replace(".0", "")
+            for d, mean in digest.presence_by_day
+        )
+        lines.append(prompts.text("digest.presence", trend=trend))
+    if digest.practices:
+        names = ", ".join(prompts.text(f"practice.{p}") for p in digest.practices)
+        lines.append(prompts.text("digest.practices", practices=names))
+    blocks: list[dict[str, Any]] = [_header(prompts, digest), _section("\n".join(lines))]
+    if digest.quotes:
+        quoted = "\n\n".join(
+            prompts.text(
+                "digest.quote", text=escape(text), title=escape(title), day=_day(prompts, d)
+            )
+            for text, title, d in digest.quotes
+        )
+        blocks += [_section(f"*{prompts.text('digest.quotes_header')}*\n{quoted}")]
+    if digest.chart:
+        blocks.append(
+            _section(f"*{prompts.text('digest.chart_header')}*\n{_chart(prompts, digest)}")
+        )
+    pattern = _pattern(prompts, digest)
+    if pattern:
+        blocks.append(_section(f"*{prompts.text('digest.pattern_header')}*\n{pattern}"))
+    if digest.experiment:
+        blocks.append(
+            _section(
+                f"*{prompts.text('digest.experiment_header')}*\n"
+                f":seedling: {prompts[digest.experiment].render()}"
+            )
+        )
+    blocks.append(_context(prompts.text("digest.private")))
+    text = "\n".join(
+        [
+            prompts.text(
+                "digest.so_far_header" if digest.so_far else "digest.header", week=digest.label
+            ),
+            *lines,
+        ]
+    )
+    return Message(text=text, blocks=blocks)
+
+
+def build_digest_note(prompts: Prompts, digest: Digest) -> Message:
+    """A week of meetings and no answers: a short, kind note (and the week's picture)."""
+    note = prompts.text("digest.no_answers", count=digest.meetings)
+    blocks = [_header(prompts, digest), _section(note)]
+    if digest.chart:
+        blocks.append(
+            _section(f"*{prompts.text('digest.chart_header')}*\n{_chart(prompts, digest)}")
+        )
+    blocks.append(_context(prompts.text("digest.private")))
+    return Message(text=note, blocks=blocks)

@@ -1,0 +1,137 @@
+"""The user's rights over their data: export it, erase it; and the purges that keep
+Heedful from holding more than it needs (retention, uninstall).
+
+Export holds everything Heedful stores about a person (settings, calendars without
+their secret addresses, meetings, deliveries, reflections in clear, the wordings they
+were shown). Erase deletes all of it and cancels what was pending: nothing is sent to
+them afterwards unless they start again (connect a calendar).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from bot.services import Services
+from bot.storage.db import read_only
+from bot.storage.models import (
+    CalendarSource,
+    Delivery,
+    InboxItem,
+    Installation,
+    OccurrenceRow,
+    PromptShown,
+    Reflection,
+    SlackUser,
+    WebhookSource,
+)
+
+logger = logging.getLogger(__name__)
+
+USER_TABLES = (SlackUser, CalendarSource, OccurrenceRow, Delivery, Reflection, PromptShown)
+EXPORT_VERSION = 1
+PROMPT_HISTORY = timedelta(days=60)
+INBOX_KEEP = timedelta(days=7)
+
+
+def _table(model: Any) -> sa.Table:
+    return model.__table__  # type: ignore[no-any-return]
+
+
+def _owner_column(table: sa.Table) -> sa.Column[Any]:
+    return table.c.slack_user_id if table.name == "slack_user" else table.c.user_id
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def export_user(services: Services, *, team_id: str, user_id: str) -> dict[str, Any]:
+    """Everything about one person, as JSON-ready data."""
+    out: dict[str, Any] = {
+        "format": "heedful-export",
+        "version": EXPORT_VERSION,
+        "team_id": team_id,
+        "user_id": user_id,
+        "exported_at": services.clock.now().isoformat(),
+    }
+    names = {
+        "slack_user": "profile",
+        "calendar_source": "calendars",
+        "occurrence": "meetings",
+        "delivery": "deliveries",
+        "reflection": "reflections",
+        "prompt_shown": "wordings_shown",
+    }
+    with read_only(services.engine) as conn:
+        for model in USER_TABLES:
+            table = _table(model)
+            rows = conn.execute(
+                sa.select(table)
+                .where(table.c.team_id == team_id, _owner_column(table) == user_id)
+                .order_by(*table.primary_key.columns)
+            ).mappings()
+            items = []
+            for row in rows:
+                item = {k: _plain(v) for k, v in row.items()}
+                if table.name == "calendar_source":
+                    item.pop("url", None)  # a secret: the export names the calendar, not its key
+                    item.pop("etag", None)
+                if table.name == "reflection":
+                    item["text"] = services.cipher.decrypt(item.get("text") or "")
+                items.append(item)
+            out[names[table.name]] = items[0] if table.name == "slack_user" and items else items
+    return out
+
+
+def export_json(services: Services, *, team_id: str, user_id: str) -> str:
+    return json.dumps(export_user(services, team_id=team_id, user_id=user_id), indent=2)
+
+
+def erase_user(services: Services, *, team_id: str, user_id: str) -> int:
+    """Delete every row about one person. Returns how many rows went."""
+    removed = 0
+    with services.engine.begin() as conn:
+        for model in USER_TABLES:
+            table = _table(model)
+            result = conn.execute(
+                sa.delete(table).where(table.c.team_id == team_id, _owner_column(table) == user_id)
+            )
+            removed += max(result.rowcount, 0)
+    logger.info("erased %d rows for a user of workspace %s at their request", removed, team_id)
+    return removed
+
+
+def purge_team(services: Services, *, team_id: str) -> int:
+    """``app_uninstalled``: forget the whole workspace."""
+    removed = 0
+    with services.engine.begin() as conn:
+        for model in (*USER_TABLES, WebhookSource, InboxItem, Installation):
+            table = _table(model)
+            result = conn.execute(sa.delete(table).where(table.c.team_id == team_id))
+            removed += max(result.rowcount, 0)
+    services.forget_authorization(team_id)
+    logger.warning("purged workspace %s after uninstall (%d rows)", team_id, removed)
+    return removed
+
+
+def purge_expired(services: Services) -> int:
+    """Daily: reflections past the retention period, old prompt history, old inbox rows."""
+    now = services.clock.now()
+    keep = timedelta(days=services.settings.retention_days)
+    r, s, i = _table(Reflection).c, _table(PromptShown).c, _table(InboxItem).c
+    removed = 0
+    with services.engine.begin() as conn:
+        for stmt in (
+            sa.delete(_table(Reflection)).where(r.created_at < now - keep),
+            sa.delete(_table(PromptShown)).where(s.shown_at < now - max(keep, PROMPT_HISTORY)),
+            sa.delete(_table(InboxItem)).where(i.state == "done", i.received_at < now - INBOX_KEEP),
+        ):
+            removed += max(conn.execute(stmt).rowcount, 0)
+    if removed:
+        logger.info("retention: %d old rows deleted", removed)
+    return removed
