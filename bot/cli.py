@@ -26,6 +26,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--env-file", default=".env", help="settings file to read (default: .env)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
+    demo = commands.add_parser(
+        "demo",
+        help="the whole product on a virtual clock, with no Slack account",
+        description="Play a week of meetings through the real app against a built-in "
+        "Slack emulator and print the conversation.",
+    )
+    from bot.demo import add_demo_arguments
+
+    add_demo_arguments(demo)
+
     run = commands.add_parser("run", help="run the bot (needs Slack credentials in .env)")
     run.add_argument(
         "--role",
@@ -59,6 +69,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        if args.command == "demo":
+            from bot.demo import run_demo
+            from bot.logging_setup import configure_logging
+
+            configure_logging("WARNING")
+            return run_demo(args)
         if args.command == "calendar" and args.calendar_command == "preview":
             from bot.calendars.preview import run_preview
 
@@ -77,6 +93,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `heedful demo | head`: the reader left; leave quietly
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _add_hook_arguments(

@@ -288,10 +288,11 @@ def summarize(
     practices = [p for p in PRACTICE_ORDER if p in touched]
 
     # The fullest answers, shown in the order they were written.
-    chosen = sorted(
-        (a for a in week.answers if len(a.text.strip()) >= 3),
-        key=lambda a: (-len(a.text.strip()), a.at),
-    )[:MAX_QUOTES]
+    distinct: dict[str, Answer] = {}
+    for a in sorted(week.answers, key=lambda a: (-len(a.text.strip()), a.at)):
+        if len(a.text.strip()) >= 3:
+            distinct.setdefault(" ".join(a.text.lower().split()), a)
+    chosen = list(distinct.values())[:MAX_QUOTES]
     quotes = [
         (_clip(a.text), titles.get(a.occurrence_key or "", ""), a.at.astimezone(zone).weekday())
         for a in sorted(chosen, key=lambda a: a.at)
@@ -328,7 +329,7 @@ def summarize(
         practice=least,
     ).id
     return Digest(
-        label=target.label,
+        label=f"{target.start.astimezone(zone):%-d %B %Y}",
         so_far=so_far,
         meetings=len(week.meetings),
         by_kind={k.value: by_kind[k.value] for k in KIND_ORDER if by_kind[k.value]},

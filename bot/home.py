@@ -13,6 +13,7 @@ from bot.calendars import sources
 from bot.meetings import OCC, replan_user
 from bot.messages import blocks as kit
 from bot.messages.prompts import Prompts, load_prompts
+from bot.nudges import welcome_once
 from bot.planner import NUDGE_KINDS
 from bot.prefs import Prefs
 from bot.services import Services
@@ -33,10 +34,11 @@ def open_home(
     dm_channel: str | None = None,
     profile: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Record the visit and return the Home view to publish."""
+    """Record the visit, welcome a first-time visitor (once), return the Home view."""
     remember_user(
         services, team_id=team_id, user_id=user_id, profile=profile, dm_channel=dm_channel
     )
+    welcome_once(services, team_id=team_id, user_id=user_id)
     return home_view(services, team_id=team_id, user_id=user_id)
 
 

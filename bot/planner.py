@@ -19,7 +19,7 @@ caller can re-plan after every calendar change and compare with what is stored
 5. **Daily caps** (per local day; default 6 reminders, 4 reflections): over the cap,
    1:1s come first, then small meetings, then external ones, then large ones; ties go
    to the earlier meeting. The whole day is planned, past meetings included, so the
-   choice does not drift as the day goes on.
+   choice does not drift as the day goes on; what rule 4 drops takes no place.
 6. **Adaptive back-off**: after 3 reflection prompts in a row went unanswered, only
    every other meeting gets one, until the user answers again.
 7. Nothing is planned in the past: a reminder whose time has gone is dropped unless
@@ -115,6 +115,10 @@ def plan(data: PlanInput) -> list[Wanted]:
             )
 
     by_key = {m.key: m for m in meetings}
+    # What quiet hours, days off or a pause rule out never takes a place under a cap
+    # (a 02:00 call must not cost an afternoon 1:1 its reminder).
+    reminders = [w for w in reminders if _in_hours(w.due_at, data)]
+    reflections = [w for w in reflections if _in_hours(w.due_at, data)]
     reminders = _cap(reminders, prefs.max_reminders_per_day, by_key, data.zone)
     reflections = _cap(reflections, prefs.max_reflections_per_day, by_key, data.zone)
     reflections = _back_off(reflections, data)
@@ -161,9 +165,14 @@ def _allowed(item: Wanted, data: PlanInput) -> bool:
         item_due = now
     else:
         item_due = item.due_at
-    if data.paused_until is not None and item_due < data.paused_until:
+    return _in_hours(item_due, data)
+
+
+def _in_hours(due: datetime, data: PlanInput) -> bool:
+    """Within the user's day, on a working day, and not while paused."""
+    if data.paused_until is not None and due < data.paused_until:
         return False
-    local = item_due.astimezone(data.zone)
+    local = due.astimezone(data.zone)
     prefs = data.prefs
     if local.weekday() not in prefs.working_days:
         return False
