@@ -15,7 +15,14 @@ def configure_logging(level: str = "INFO") -> None:
     logging.basicConfig(
         level=getattr(logging, level.upper(), logging.INFO), format=_FORMAT, force=True
     )
-    for noisy in ("apscheduler", "waitress.queue", "slack_sdk.socket_mode", "alembic.runtime"):
+    for noisy in (
+        "apscheduler",
+        "waitress.queue",
+        "slack_sdk.socket_mode",
+        "alembic.runtime",
+        "httpx",  # logs whole request URLs, and a feed's URL is a secret
+        "httpcore",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # "maximum number of running instances reached" is expected: a wake-up while a job
     # drains is folded into that run (bot.scheduler.Drainer).
