@@ -33,6 +33,7 @@ class Settings:
     tick_seconds: float = 0.25
     calendar_poll_minutes: int = 5
     retention_days: int = 365
+    allow_private_feeds: bool = False
 
     @property
     def socket_mode(self) -> bool:
@@ -71,6 +72,9 @@ class Settings:
             log_level=get("HEEDFUL_LOG_LEVEL") or "INFO",
             auto_migrate=_bool(get("HEEDFUL_AUTO_MIGRATE"), "HEEDFUL_AUTO_MIGRATE", True),
             tick_seconds=_float(get("HEEDFUL_TICK_SECONDS"), "HEEDFUL_TICK_SECONDS", 0.25),
+            allow_private_feeds=_bool(
+                get("HEEDFUL_ALLOW_PRIVATE_FEEDS"), "HEEDFUL_ALLOW_PRIVATE_FEEDS", False
+            ),
             retention_days=_int(
                 get("HEEDFUL_RETENTION_DAYS"), "HEEDFUL_RETENTION_DAYS", 365, low=1, high=3650
             ),

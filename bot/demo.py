@@ -149,6 +149,7 @@ class Demo:
                 slack_api_url=api_url,
                 database_url=f"sqlite:///{Path(tmp) / 'demo.db'}",
                 port=0,
+                allow_private_feeds=True,  # the demo serves its calendar on loopback
             )
             services = build_services(settings, clock=clock)
             upgrade(services.engine)

@@ -120,6 +120,7 @@ def fixture_settings(emulator: SlackEmulator, db_url: str) -> Settings:
         database_url=db_url,
         host="127.0.0.1",
         port=0,
+        allow_private_feeds=True,  # the tests serve their feeds on loopback
     )
 
 

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import ipaddress
 import logging
+import socket
 import ssl
 import time
 import zlib
@@ -85,8 +87,13 @@ def fetch_feed(
     last_modified: str | None = None,
     timeout: float = 10.0,
     max_bytes: int = 5 * 1024 * 1024,
+    allow_private: bool = True,
 ) -> FetchResult:
     """GET a feed. ``changed`` is False (and ``body`` None) when the server says 304.
+
+    With ``allow_private=False`` (what Heedful uses for addresses people paste), every
+    request, redirects included, must go to a public address: not loopback, a private
+    network, link-local (cloud metadata) or other reserved ranges.
 
     Raises :class:`FeedError` with a one-line reason on any failure.
     """
@@ -110,6 +117,7 @@ def fetch_feed(
                 timeout=httpx.Timeout(timeout),
                 follow_redirects=True,
                 max_redirects=MAX_REDIRECTS,
+                event_hooks={"request": [] if allow_private else [_public_only]},
             ) as client,
             client.stream("GET", url, headers=headers) as response,
         ):
@@ -130,6 +138,25 @@ def fetch_feed(
         raise _logged(label, FeedError(f"the download failed: {_why(exc)}")) from None
     logger.debug("feed %s: %s", label, "changed" if result.changed else "not modified")
     return result
+
+
+PRIVATE_ADDRESS = (
+    "the link points into a private network, which Heedful does not fetch from; "
+    "use the calendar's public iCal address"
+)
+
+
+def _public_only(request: httpx.Request) -> None:
+    """An httpx request hook: refuse hosts that resolve to non-public addresses."""
+    host = request.url.host
+    try:
+        infos = socket.getaddrinfo(host, request.url.port or 443, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        return  # httpx reports an unknown host in its own words
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        if not address.is_global:
+            raise FeedError(PRIVATE_ADDRESS, permanent=True)
 
 
 def read_source(source: str, **kwargs: object) -> FetchResult:

@@ -170,7 +170,7 @@ def connect_feed(
     label = (label or "").strip()[:255] or None
     host = _host(url)
     try:
-        fetched = fetch_feed(url)
+        fetched = fetch_feed(url, allow_private=services.settings.allow_private_feeds)
     except FeedError as exc:
         reason = exc.reason.replace(url, "…")
         logger.info("feed on %s could not be fetched: %s", host, reason)
@@ -386,7 +386,9 @@ def refresh_source(services: Services, row: sa.Row[Any]) -> str:
     stale = row.expanded_until is None or row.expanded_until < window[1] - REEXPAND_AFTER
     conditional = {} if stale else {"etag": row.etag, "last_modified": row.last_modified}
     try:
-        fetched = fetch_feed(url, **conditional)
+        fetched = fetch_feed(
+            url, allow_private=services.settings.allow_private_feeds, **conditional
+        )
     except FeedError as exc:
         reason = exc.reason.replace(url, "…")
         if exc.permanent:

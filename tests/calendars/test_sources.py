@@ -636,3 +636,19 @@ def test_the_connected_line_fits_the_count() -> None:
     assert "1 meeting " in connected_text(prompts, name="Work", upcoming=1)
     assert "12 meetings" in connected_text(prompts, name="W<rk", upcoming=12)
     assert "W&lt;rk" in connected_text(prompts, name="W<rk", upcoming=12)
+
+
+def test_addresses_on_private_networks_are_refused_by_default(
+    services: Services, engine: Engine
+) -> None:
+    """A pasted address must not make Heedful fetch from inside its own network."""
+    import dataclasses
+
+    from bot.calendars.fetch import PRIVATE_ADDRESS
+
+    services.settings = dataclasses.replace(services.settings, allow_private_feeds=False)
+    for url in ("http://127.0.0.1:9/calendar.ics", "http://169.254.169.254/latest/meta-data"):
+        with pytest.raises(sources.FeedConnectError) as info:
+            sources.connect_feed(services, team_id="T0001", user_id="U1", url=url)
+        assert "private network" in str(info.value) or PRIVATE_ADDRESS in str(info.value)
+    assert sources.list_sources(services, team_id="T0001", user_id="U1") == []
