@@ -638,9 +638,7 @@ def test_the_connected_line_fits_the_count() -> None:
     assert "W&lt;rk" in connected_text(prompts, name="W<rk", upcoming=12)
 
 
-def test_addresses_on_private_networks_are_refused_by_default(
-    services: Services, engine: Engine
-) -> None:
+def test_addresses_on_private_networks_are_refused_by_default(services: Services) -> None:
     """A pasted address must not make Heedful fetch from inside its own network."""
     import dataclasses
 
