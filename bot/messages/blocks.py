@@ -18,6 +18,29 @@ def _context(text: str) -> dict[str, Any]:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
 
 
+def _modal(
+    prompts: Prompts,
+    *,
+    callback_id: str,
+    title: str,
+    submit: str,
+    blocks: list[dict[str, Any]],
+    metadata: str | None = None,
+) -> dict[str, Any]:
+    """A modal with Heedful's cancel button; titles and labels are prompt ids."""
+    view: dict[str, Any] = {
+        "type": "modal",
+        "callback_id": callback_id,
+        "title": {"type": "plain_text", "text": prompts.text(title)[:24]},
+        "submit": {"type": "plain_text", "text": prompts.text(submit)[:24]},
+        "close": {"type": "plain_text", "text": prompts.text("form.cancel")[:24]},
+        "blocks": blocks,
+    }
+    if metadata is not None:
+        view["private_metadata"] = metadata
+    return view
+
+
 ACTION_HOME_PAUSE = "home_pause"
 ACTION_HOME_RESUME = "home_resume"
 ACTION_HOME_SETTINGS = "home_settings"
@@ -119,13 +142,12 @@ def build_home_view(prompts: Prompts, state: HomeState) -> dict[str, Any]:
 
 
 def build_connect_form(prompts: Prompts) -> dict[str, Any]:
-    return {
-        "type": "modal",
-        "callback_id": VIEW_CONNECT,
-        "title": {"type": "plain_text", "text": prompts.text("connect.title")[:24]},
-        "submit": {"type": "plain_text", "text": prompts.text("connect.submit")[:24]},
-        "close": {"type": "plain_text", "text": prompts.text("form.cancel")[:24]},
-        "blocks": [
+    return _modal(
+        prompts,
+        callback_id=VIEW_CONNECT,
+        title="connect.title",
+        submit="connect.submit",
+        blocks=[
             {
                 "type": "input",
                 "block_id": BLOCK_URL,
@@ -134,7 +156,7 @@ def build_connect_form(prompts: Prompts) -> dict[str, Any]:
                 "element": {"type": "url_text_input", "action_id": INPUT_URL},
             }
         ],
-    }
+    )
 
 
 SETTING_CHOICES = {
@@ -188,13 +210,12 @@ def build_settings_form(prompts: Prompts, current: dict[str, Any]) -> dict[str, 
     }
     if working:
         days_block["element"]["initial_options"] = working
-    return {
-        "type": "modal",
-        "callback_id": VIEW_SETTINGS,
-        "title": {"type": "plain_text", "text": prompts.text("settings.title")[:24]},
-        "submit": {"type": "plain_text", "text": prompts.text("form.submit")[:24]},
-        "close": {"type": "plain_text", "text": prompts.text("form.cancel")[:24]},
-        "blocks": [
+    return _modal(
+        prompts,
+        callback_id=VIEW_SETTINGS,
+        title="settings.title",
+        submit="form.submit",
+        blocks=[
             select("lead_minutes", "settings.lead", lead, current["lead_minutes"]),
             select(
                 "reflection_delay_minutes",
@@ -208,7 +229,7 @@ def build_settings_form(prompts: Prompts, current: dict[str, Any]) -> dict[str, 
             select("digest_weekday", "settings.digest_day", days, current["digest_weekday"]),
             clock("digest_time", "settings.digest_time", current["digest_time"]),
         ],
-    }
+    )
 
 
 # ----------------------------------------------------------------------------- nudges
@@ -356,14 +377,13 @@ def build_reflection_form(prompts: Prompts, *, delivery_id: int, question: str) 
     options = [
         {"text": {"type": "plain_text", "text": str(n)}, "value": str(n)} for n in range(1, 6)
     ]
-    return {
-        "type": "modal",
-        "callback_id": VIEW_REFLECTION,
-        "private_metadata": str(delivery_id),
-        "title": {"type": "plain_text", "text": prompts.text("form.title")[:24]},
-        "submit": {"type": "plain_text", "text": prompts.text("form.submit")[:24]},
-        "close": {"type": "plain_text", "text": prompts.text("form.cancel")[:24]},
-        "blocks": [
+    return _modal(
+        prompts,
+        callback_id=VIEW_REFLECTION,
+        title="form.title",
+        submit="form.submit",
+        metadata=str(delivery_id),
+        blocks=[
             _section(question),
             {
                 "type": "input",
@@ -390,18 +410,17 @@ def build_reflection_form(prompts: Prompts, *, delivery_id: int, question: str) 
             },
             _context(prompts.text("form.private")),
         ],
-    }
+    )
 
 
 def build_pause_form(prompts: Prompts, *, initial_date: str) -> dict[str, Any]:
     """Pause until a date (the user's local date; Heedful resumes that morning)."""
-    return {
-        "type": "modal",
-        "callback_id": VIEW_PAUSE,
-        "title": {"type": "plain_text", "text": prompts.text("button.pause")[:24]},
-        "submit": {"type": "plain_text", "text": prompts.text("button.home.pause")[:24]},
-        "close": {"type": "plain_text", "text": prompts.text("form.cancel")[:24]},
-        "blocks": [
+    return _modal(
+        prompts,
+        callback_id=VIEW_PAUSE,
+        title="button.pause",
+        submit="button.home.pause",
+        blocks=[
             {
                 "type": "input",
                 "block_id": BLOCK_UNTIL,
@@ -413,7 +432,7 @@ def build_pause_form(prompts: Prompts, *, initial_date: str) -> dict[str, Any]:
                 },
             }
         ],
-    }
+    )
 
 
 def build_welcome(prompts: Prompts) -> Message:
@@ -445,11 +464,10 @@ def build_forget_confirm(prompts: Prompts) -> Message:
 
 def build_erase_form(prompts: Prompts) -> dict[str, Any]:
     """The Home tab's "Erase my data": the same question, as a modal."""
-    return {
-        "type": "modal",
-        "callback_id": VIEW_ERASE,
-        "title": {"type": "plain_text", "text": prompts.text("forget.title")[:24]},
-        "submit": {"type": "plain_text", "text": prompts.text("forget.button")[:24]},
-        "close": {"type": "plain_text", "text": prompts.text("form.cancel")[:24]},
-        "blocks": [_section(prompts.text("forget.confirm"))],
-    }
+    return _modal(
+        prompts,
+        callback_id=VIEW_ERASE,
+        title="forget.title",
+        submit="forget.button",
+        blocks=[_section(prompts.text("forget.confirm"))],
+    )

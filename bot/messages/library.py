@@ -22,26 +22,13 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
-from bot.messages.prompts import Prompt, PromptError, Prompts
+from bot.messages.prompts import PRACTICE_ORDER, Prompt, PromptError, Prompts
 
 GROUPS = ("cue", "intention", "question", "experiment")
 KINDS = ("one-on-one", "small", "large", "external", "recurring")
 RECURRING = "recurring"
 SIZES = tuple(kind for kind in KINDS if kind != RECURRING)
 
-# The nine practices in the order the design names them (three practices, then the
-# behaviours they lead to). Rotation breaks ties in this order.
-PRACTICE_ORDER = (
-    "observe-listen-ask",
-    "be-present",
-    "single-tasking",
-    "check-understanding",
-    "appreciation",
-    "slow-down",
-    "ask-feedback",
-    "body-language",
-    "feelings",
-)
 
 AVOID_WITHIN = timedelta(days=14)
 

@@ -15,20 +15,21 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-PRACTICES = frozenset(
-    {
-        "general",
-        "observe-listen-ask",
-        "be-present",
-        "single-tasking",
-        "check-understanding",
-        "appreciation",
-        "slow-down",
-        "ask-feedback",
-        "body-language",
-        "feelings",
-    }
+# The nine practices in the order the design names them (three practices, then the
+# behaviours they lead to); rotation breaks ties in this order. `general` marks words
+# that serve every practice (frames, buttons, notes).
+PRACTICE_ORDER = (
+    "observe-listen-ask",
+    "be-present",
+    "single-tasking",
+    "check-understanding",
+    "appreciation",
+    "slow-down",
+    "ask-feedback",
+    "body-language",
+    "feelings",
 )
+PRACTICES = frozenset({"general", *PRACTICE_ORDER})
 
 
 class PromptError(LookupError):
