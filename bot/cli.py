@@ -74,7 +74,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot.logging_setup import configure_logging
 
             configure_logging("WARNING")
-            return run_demo(args)
+            try:
+                return run_demo(args)
+            except Exception as exc:  # a demo that breaks says so in one line
+                logger.debug("the demo failed", exc_info=True)
+                print(f"heedful: the demo stopped: {_one_line(exc)}", file=sys.stderr)
+                return 1
         if args.command == "calendar" and args.calendar_command == "preview":
             from bot.calendars.preview import run_preview
 
