@@ -27,3 +27,36 @@ def configure_logging(level: str = "INFO") -> None:
     # "maximum number of running instances reached" is expected: a wake-up while a job
     # drains is folded into that run (bot.scheduler.Drainer).
     logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
+    protect_private_logs()
+
+
+# Loggers of libraries that write request or response bodies (which can hold reflection
+# text) at these levels: Bolt's signature check logs the refused body at INFO, and
+# slack-sdk logs every request and response body at DEBUG.
+_BODY_LOGGERS = {
+    "slack_bolt.RequestVerification": logging.WARNING,
+    "slack_bolt.AsyncRequestVerification": logging.WARNING,
+    "slack_sdk.web.base_client": logging.INFO,
+    "slack_sdk.web.legacy_base_client": logging.INFO,
+    "slack_sdk.socket_mode": logging.INFO,
+}
+
+
+class _DropTokenWarning(logging.Filter):
+    """Bolt warns that a token from the environment is unused when we hand it an
+    ``authorize`` function (tokens come from our installation table): not news."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+def protect_private_logs() -> None:
+    """Keep request bodies out of the logs, whatever the configured level. Idempotent;
+    called by the service factory, so tests and the demo get it too."""
+    for name, floor in _BODY_LOGGERS.items():
+        log = logging.getLogger(name)
+        if log.getEffectiveLevel() < floor:
+            log.setLevel(floor)
+    bolt = logging.getLogger("slack_bolt.App")
+    if not any(isinstance(f, _DropTokenWarning) for f in bolt.filters):
+        bolt.addFilter(_DropTokenWarning())

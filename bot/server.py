@@ -138,6 +138,8 @@ def bolt_route(app: Any) -> Route:
         except ValueError:  # not UTF-8, not JSON, a broken `payload=` form field
             return HttpResponse.text(400, "the body is not a Slack payload")
         bolt_response = app.dispatch(bolt_request)
+        if bolt_response.status == 401:
+            logger.info("refused a request to %s: missing, wrong or stale signature", request.path)
         headers = {
             k: ", ".join(v)
             for k, v in bolt_response.headers.items()

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from bot.clock import Clock, SystemClock
 from bot.config import ConfigError, Settings
 from bot.crypto import Cipher
+from bot.logging_setup import protect_private_logs
 from bot.slack import SlackClients
 from bot.storage import repository as repo
 from bot.storage.db import make_engine, read_only, session_scope
@@ -119,6 +120,7 @@ def default_worker_id() -> str:
 def build_services(
     settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None
 ) -> Services:
+    protect_private_logs()
     try:
         cipher = Cipher(settings.encryption_keys)
     except ValueError as exc:

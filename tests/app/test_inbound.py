@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 import urllib.error
 import urllib.request
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from bot.app import Heedful
@@ -179,3 +181,16 @@ def test_app_home_learns_the_users_zone_from_slack(
     heedful.process_inbox()
     with session_scope(heedful.services.engine) as session:
         assert repo.get_user(session, team_id=emulator.team_id, user_id="U1").tz == "Asia/Tokyo"
+
+
+def test_a_refused_request_body_is_never_logged(
+    heedful: Heedful, emulator: SlackEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    canary = "CANARY-a-private-reflection-4b1d"
+    event = {"type": "message", "channel_type": "im", "user": "U1", "text": canary, "ts": "1.2"}
+    body = json.dumps(emulator.event_envelope(event)).encode()
+    forged = {"Content-Type": "application/json", **emulator.sign(body, timestamp=1)}
+    assert _post(_events_url(heedful), body, forged)[0] == 401
+    assert "signature" in caplog.text
+    assert canary not in caplog.text
