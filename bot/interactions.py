@@ -73,15 +73,21 @@ def reflection_form(
     services: Services, *, team_id: str, user_id: str, delivery_id: int
 ) -> dict[str, Any]:
     prompts = load_prompts()
-    question_id = reflections.question_for(services, delivery_id=delivery_id)
-    question = prompts[question_id].render() if question_id in prompts else ""
+    question = ""
+    prompt, _ = reflections.prompt_for_delivery(
+        services, team_id=team_id, user_id=user_id, delivery_id=delivery_id
+    )
+    if prompt is not None:  # only the person who was asked sees which question it was
+        question_id = reflections.question_for(services, delivery_id=delivery_id)
+        question = prompts[question_id].render() if question_id in prompts else ""
     return kit.build_reflection_form(prompts, delivery_id=delivery_id, question=question)
 
 
 def on_reflection_form(
     services: Services, *, team_id: str, user_id: str, metadata: str, values: dict[str, Any]
-) -> str | None:
-    """The form was submitted. Returns the confirmation to post (None: nothing to say)."""
+) -> tuple[str | None, str] | None:
+    """The form was submitted. Returns (thread_ts, text): the confirmation to post in the
+    thread of the question, like a reply's (None: nothing to say)."""
     presence_raw = (
         (values.get(kit.BLOCK_PRESENCE, {}).get(kit.INPUT_PRESENCE) or {}).get("selected_option")
         or {}
@@ -95,7 +101,13 @@ def on_reflection_form(
         presence=int(presence_raw) if presence_raw else None,
         text=text,
     )
-    return reflections.confirmation(kept)
+    note = reflections.confirmation(kept)
+    if note is None:
+        return None
+    prompt, _ = reflections.prompt_for_delivery(
+        services, team_id=team_id, user_id=user_id, delivery_id=int(metadata)
+    )
+    return (prompt.message_ts if prompt else None), note
 
 
 def pause_form(services: Services, *, team_id: str, user_id: str) -> dict[str, Any]:
@@ -132,15 +144,20 @@ def on_direct_message(
     """A DM event. Returns (thread_ts, text) to answer in a thread, or None."""
     if event.get("subtype") == "message_changed":
         edited = event.get("message") or {}
-        if edited.get("user") and not edited.get("bot_id"):
-            reflections.capture_edit(
-                services,
-                team_id=team_id,
-                user_id=edited["user"],
-                ts=str(edited.get("ts")),
-                text=str(edited.get("text") or ""),
-            )
-        return None
+        if not edited.get("user") or edited.get("bot_id"):
+            return None
+        kept = reflections.capture_edit(
+            services,
+            team_id=team_id,
+            user_id=edited["user"],
+            ts=str(edited.get("ts")),
+            text=str(edited.get("text") or ""),
+        )
+        # An edit is taken quietly, unless it had to be cut: nothing is cut silently.
+        if kept is not reflections.Kept.TRUNCATED:
+            return None
+        note = reflections.confirmation(kept)
+        return (str(edited.get("thread_ts") or edited.get("ts")), note) if note else None
     if event.get("subtype") or event.get("bot_id") or not event.get("user"):
         return None
     kept = reflections.capture_message(

@@ -23,7 +23,14 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from bot.calendars.occurrence import Category, Occurrence, Response, Status
-from bot.planner import NUDGE_KINDS, REFLECTION, PlanInput, Wanted, plan
+from bot.planner import (
+    BACKOFF_AFTER_UNANSWERED,
+    NUDGE_KINDS,
+    REFLECTION,
+    PlanInput,
+    Wanted,
+    plan,
+)
 from bot.prefs import Prefs
 from bot.services import Services
 from bot.storage import repository as repo
@@ -33,6 +40,7 @@ from bot.storage.models import Delivery, OccurrenceRow, Reflection
 logger = logging.getLogger(__name__)
 
 PLAN_HORIZON = timedelta(days=8)
+BACKOFF_LOOKBACK = timedelta(hours=1)  # the longest reflection delay a user can choose
 UNPLANNED = "unplanned"
 OCC = OccurrenceRow.__table__  # type: ignore[attr-defined]
 DEL = Delivery.__table__  # type: ignore[attr-defined]
@@ -201,26 +209,50 @@ def remove_source(services: Services, *, team_id: str, user_id: str, source: str
     replan_user(services, team_id=team_id, user_id=user_id)
 
 
-def unanswered_streak(conn: sa.Connection, *, team_id: str, user_id: str, limit: int = 6) -> int:
-    """How many of the latest reflection prompts in a row went unanswered."""
+def prompt_history(
+    conn: sa.Connection, *, team_id: str, user_id: str, limit: int = 6
+) -> tuple[int, datetime | None]:
+    """How many of the latest reflection prompts in a row went unanswered, and when the
+    latest one that was sent was due."""
     d, r = DEL.c, Reflection.__table__.c  # type: ignore[attr-defined]
     answered = sa.exists().where(r.delivery_id == d.id)
     rows = conn.execute(
-        sa.select(answered)
+        sa.select(answered.label("answered"), d.due_at)
         .where(d.team_id == team_id, d.user_id == user_id, d.kind == REFLECTION, d.state == "sent")
         .order_by(d.sent_at.desc())
         .limit(limit)
-    ).scalars()
+    ).all()
     streak = 0
-    for was_answered in rows:
-        if was_answered:
+    for row in rows:
+        if row.answered:
             break
         streak += 1
-    return streak
+    return streak, (rows[0].due_at if rows else None)
 
 
-def replan_user(services: Services, *, team_id: str, user_id: str) -> SyncResult:
-    """Bring the user's pending nudges in line with their meetings and preferences."""
+def unanswered_streak(conn: sa.Connection, *, team_id: str, user_id: str, limit: int = 6) -> int:
+    """How many of the latest reflection prompts in a row went unanswered."""
+    return prompt_history(conn, team_id=team_id, user_id=user_id, limit=limit)[0]
+
+
+def after_prompt(services: Services, row: Any) -> None:
+    """A reflection prompt (delivery ``row``) is going out now. If it makes the run of
+    unanswered ones long enough, re-plan at once, so the back-off starts with the very
+    next meeting rather than at the next calendar change."""
+    with services.engine.connect() as conn:
+        streak, _ = prompt_history(conn, team_id=row.team_id, user_id=row.user_id)
+    if streak + 1 >= BACKOFF_AFTER_UNANSWERED:
+        replan_user(services, team_id=row.team_id, user_id=row.user_id, prompting=row)
+
+
+def replan_user(
+    services: Services, *, team_id: str, user_id: str, prompting: Any | None = None
+) -> SyncResult:
+    """Bring the user's pending nudges in line with their meetings and preferences.
+
+    ``prompting`` is a reflection delivery being sent right now: it counts as sent
+    (and, so far, unanswered).
+    """
     now = services.clock.now()
     with session_scope(services.engine) as session:
         user = repo.get_user(session, team_id=team_id, user_id=user_id)
@@ -230,15 +262,23 @@ def replan_user(services: Services, *, team_id: str, user_id: str) -> SyncResult
     day_start = datetime.combine(now.astimezone(zone).date(), datetime.min.time(), zone)
     c = OCC.c
     with services.engine.connect() as conn:
+        streak, last_prompt_at = prompt_history(conn, team_id=team_id, user_id=user_id)
+        if prompting is not None:
+            streak += 1
+            if last_prompt_at is None or prompting.due_at > last_prompt_at:
+                last_prompt_at = prompting.due_at
+        since = day_start
+        if streak >= BACKOFF_AFTER_UNANSWERED and last_prompt_at is not None:
+            # The back-off counts meetings from the last question sent, maybe yesterday's.
+            since = min(since, max(last_prompt_at - BACKOFF_LOOKBACK, now - PLAN_HORIZON))
         rows = conn.execute(
             sa.select(OCC).where(
                 c.team_id == team_id,
                 c.user_id == user_id,
-                c.end_at >= day_start,
+                c.end_at >= since,
                 c.start_at < now + PLAN_HORIZON,
             )
         ).all()
-        streak = unanswered_streak(conn, team_id=team_id, user_id=user_id)
     wanted: list[Wanted] = []
     if user.opted_in_at is not None and user.unreachable_reason is None:
         wanted = plan(
@@ -249,6 +289,7 @@ def replan_user(services: Services, *, team_id: str, user_id: str) -> SyncResult
                 now=now,
                 paused_until=user.paused_until,
                 unanswered_streak=streak,
+                last_prompt_at=last_prompt_at,
             )
         )
     return sync_deliveries(services, team_id=team_id, user_id=user_id, wanted=wanted)

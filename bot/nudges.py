@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from bot.calendars.occurrence import Occurrence
-from bot.meetings import OCC, occurrence_from_row, replan_user
+from bot.meetings import OCC, after_prompt, occurrence_from_row, replan_user
 from bot.messages import Message
 from bot.messages import blocks as kit
 from bot.messages.library import choose as choose_prompt
@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 HISTORY = timedelta(days=60)
 WELCOME = "welcome"
+USER_SKIPPED = "user_skipped"  # the error of deliveries withdrawn by "Skip this one"
 DEL = Delivery.__table__  # type: ignore[attr-defined]
 SHOWN = PromptShown.__table__  # type: ignore[attr-defined]
 USERS = SlackUser.__table__  # type: ignore[attr-defined]
@@ -96,12 +97,16 @@ class NudgeComposer:
     def transition(self, row: Any) -> Message:
         ctx = self._context(row, row.occurrence_key)
         previous = self._meeting(row, (row.payload or {}).get("previous"))
+        if previous is None or self._skipped_by_user(row, previous.key):
+            # Nothing to ask about the meeting before (gone, or "skip this one" was
+            # tapped on its reminder): only the reminder for the next one is left.
+            return self.reminder(row)
         cue, intention = self._presence(row, ctx)
-        question = self._question(row, ctx, previous or ctx.meeting)
+        question = self._question(row, ctx, previous)
         message = kit.build_transition(
             self.prompts,
             delivery_id=row.id,
-            previous=previous.title if previous else "",
+            previous=previous.title,
             question=question.render(),
             title=ctx.meeting.title,
             time=local_time(ctx.meeting.start, ctx.zone),
@@ -124,6 +129,7 @@ class NudgeComposer:
             series_key=ctx.meeting.series_key,
         )
         self._remember(row, [question.id])
+        after_prompt(self.services, row)  # a long run of unanswered ones starts the back-off
         return message
 
     def welcome(self, row: Any) -> Message:
@@ -143,6 +149,21 @@ class NudgeComposer:
                 )
             ).first()
         return occurrence_from_row(found) if found else None
+
+    def _skipped_by_user(self, row: Any, key: str) -> bool:
+        d = DEL.c
+        with read_only(self.services.engine) as conn:
+            found = conn.execute(
+                sa.select(d.id)
+                .where(
+                    d.team_id == row.team_id,
+                    d.user_id == row.user_id,
+                    d.occurrence_key == key,
+                    d.error == USER_SKIPPED,
+                )
+                .limit(1)
+            ).first()
+        return found is not None
 
     def _context(self, row: Any, key: str | None) -> _Context:
         now = self.services.clock.now()
@@ -251,18 +272,36 @@ def skip_meeting(services: Services, *, team_id: str, user_id: str, delivery_id:
         return None
     d = DEL.c
     now = services.clock.now()
+    key = row.occurrence_key
     with services.engine.begin() as conn:
+        # The meeting's question gets a row even when none is planned (it may be folded
+        # into the next meeting's reminder, or come back with a re-plan): a skipped row
+        # holds its key, so no re-plan can bring it back, and a transition leaves it out.
+        repo.enqueue_deliveries(
+            conn,
+            [
+                {
+                    "team_id": team_id,
+                    "user_id": user_id,
+                    "kind": REFLECTION,
+                    "ref": key,
+                    "occurrence_key": key,
+                    "due_at": now,
+                }
+            ],
+            now=now,
+        )
         conn.execute(
             sa.update(DEL)
             .where(
                 d.team_id == team_id,
                 d.user_id == user_id,
-                d.occurrence_key == row.occurrence_key,
+                d.occurrence_key == key,
                 d.state == "pending",
             )
-            .values(state="skipped", error="user_skipped", updated_at=now)
+            .values(state="skipped", error=USER_SKIPPED, updated_at=now)
         )
-    meeting = NudgeComposer(services)._meeting(row, row.occurrence_key)
+    meeting = NudgeComposer(services)._meeting(row, key)
     return meeting.title if meeting else ""
 
 

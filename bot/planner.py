@@ -21,7 +21,8 @@ caller can re-plan after every calendar change and compare with what is stored
    to the earlier meeting. The whole day is planned, past meetings included, so the
    choice does not drift as the day goes on; what rule 4 drops takes no place.
 6. **Adaptive back-off**: after 3 reflection prompts in a row went unanswered, only
-   every other meeting gets one, until the user answers again.
+   every other meeting gets one (counted from the last prompt sent), until the user
+   answers again.
 7. Nothing is planned in the past: a reminder whose time has gone is dropped unless
    the meeting is still more than a minute away (then it goes now).
 """
@@ -76,6 +77,8 @@ class PlanInput:
     now: datetime
     paused_until: datetime | None = None
     unanswered_streak: int = 0
+    # When the latest question that went out was due: the back-off counts from there.
+    last_prompt_at: datetime | None = None
 
 
 def plan(data: PlanInput) -> list[Wanted]:
@@ -146,11 +149,19 @@ def _cap(
 
 
 def _back_off(reflections: list[Wanted], data: PlanInput) -> list[Wanted]:
-    """After a run of unanswered prompts, ask after every other meeting from now on."""
+    """After a run of unanswered prompts, ask after every other meeting.
+
+    Counted from the last question that went out (not from ``now``), so a re-plan at
+    any moment keeps the same rhythm: skip the next one, ask the one after, and so on.
+    """
     if data.unanswered_streak < BACKOFF_AFTER_UNANSWERED:
         return reflections
-    future = sorted((w for w in reflections if w.due_at >= data.now), key=lambda w: w.due_at)
-    skipped = {w.ref for w in future[0::2]}
+    last = data.last_prompt_at
+    upcoming = sorted(
+        (w for w in reflections if (w.due_at > last if last else w.due_at >= data.now)),
+        key=lambda w: (w.due_at, w.ref),
+    )
+    skipped = {w.ref for w in upcoming[0::2]}
     return [w for w in reflections if w.ref not in skipped]
 
 

@@ -384,7 +384,7 @@ def build_reflection_form(prompts: Prompts, *, delivery_id: int, question: str) 
         submit="form.submit",
         metadata=str(delivery_id),
         blocks=[
-            _section(question),
+            *([_section(question)] if question else []),  # a section may not be empty
             {
                 "type": "input",
                 "block_id": BLOCK_PRESENCE,

@@ -13,7 +13,7 @@ logger = logging.getLogger(__name__)
 
 
 def handle_heedful(
-    ack: Ack, command: dict[str, Any], context: BoltContext, respond: Respond
+    ack: Ack, command: dict[str, Any], context: BoltContext, respond: Respond, client: WebClient
 ) -> None:
     """``/heedful …``: ack at once (connect fetches a calendar), answer ephemerally."""
     heedful = context["heedful"]
@@ -25,10 +25,17 @@ def handle_heedful(
     try:
         today = commands.user_today(heedful, team_id=context.team_id, user_id=context.user_id)
         parsed = commands.parse(text, today=today)
-        answer = commands.run(
+        answer = commands.reply(
             heedful, team_id=context.team_id, user_id=context.user_id, command=parsed
         )
-        respond(text=answer, response_type="ephemeral", replace_original=False)
+        respond(
+            text=answer.text,
+            blocks=answer.blocks,
+            response_type="ephemeral",
+            replace_original=False,
+        )
+        if answer.upload is not None:
+            upload_to_dm(client, context.user_id, answer.upload)
     except Exception:
         logger.exception("/heedful failed")
 

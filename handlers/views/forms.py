@@ -16,18 +16,19 @@ logger = logging.getLogger(__name__)
 def handle_reflection_submission(
     ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient
 ) -> None:
-    """The "Write a line" form: store it, then a quiet confirmation in the DM."""
+    """The "Write a line" form: store it, then a quiet confirmation in the question's thread."""
     ack()
     try:
-        text = interactions.on_reflection_form(
+        answer = interactions.on_reflection_form(
             context["heedful"],
             team_id=context.team_id,
             user_id=context.user_id,
             metadata=view.get("private_metadata") or "0",
             values=view["state"]["values"],
         )
-        if text:
-            client.chat_postMessage(channel=context.user_id, text=text)
+        if answer is not None:
+            thread_ts, text = answer
+            client.chat_postMessage(channel=context.user_id, thread_ts=thread_ts, text=text)
     except Exception:
         logger.exception("storing a reflection form failed")
 
