@@ -110,7 +110,7 @@ class Demo:
         local = at.astimezone(self.zone)
         if local.date() != self.last_day:
             self.last_day = local.date()
-            print(f"\n{local:%A %-d %B}", file=self.out)
+            print(f"\n{local:%A} {local.day} {local:%B}", file=self.out)  # %-d fails on Windows
         pad = " " * 25
         body = "\n".join(
             textwrap.fill(line, width=100, initial_indent=pad, subsequent_indent=pad)
@@ -166,7 +166,7 @@ class Demo:
                     days=self.args.days,
                     name=self.name,
                     zone=self.args.tz,
-                    start=f"{self.first_day:%A %-d %B %Y}",
+                    start=f"{self.first_day:%A} {self.first_day.day} {self.first_day:%B %Y}",
                     slack=api_url,
                 )
                 remember_user(

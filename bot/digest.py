@@ -4,9 +4,12 @@ Once per user per ISO week (the outbox key ``(team, user, "digest", "2026-W13")`
 a second one impossible) at the user's chosen local day and time, default Friday
 16:00, correct across DST (the due time is computed in the user's zone each week).
 
-Set-based: everything the digests of one batch need is read with a fixed number of
-queries (``load_weeks``: five, however many users), then each digest is summarised by
-pure code (``summarize``) and drawn by a pure builder (``bot.messages.digest``).
+Set-based: the digests of one sender batch are composed with a fixed number of
+statements however many users it holds (``DigestComposer.compose_batch``: the users'
+zones, the five reads of ``load_weeks``, one insert of the experiments shown), then
+each digest is summarised by pure code (``summarize``) and drawn by a pure builder
+(``bot.messages.digest``). ``bench/digest.py`` measures it against a bare SQL
+aggregate of the same numbers.
 
 The picture of the week is a compact chart drawn in blocks (a line per day: ▮ per
 meeting, ✎ per reflection) rather than an uploaded image: it reads at a glance in the
@@ -16,18 +19,22 @@ as plain text.
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
+import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from bot.calendars.occurrence import MeetingKind
-from bot.meetings import OCC, occurrence_from_row
+from bot.calendars.occurrence import SMALL_MEETING_MAX, MeetingKind
+from bot.crypto import CipherError
+from bot.meetings import OCC
 from bot.messages import Message
 from bot.messages.digest import build_digest, build_digest_note
 from bot.messages.library import PRACTICE_ORDER, choose, primary_practice
@@ -38,7 +45,7 @@ from bot.sender import Skip
 from bot.services import Services
 from bot.storage import repository as repo
 from bot.storage.db import read_only
-from bot.storage.models import Delivery, PromptShown, Reflection, SlackUser
+from bot.storage.models import Delivery, PromptShown, Reflection, SlackUser, UTCDateTime
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +53,8 @@ DIGEST = "digest"
 PLAN_AHEAD = timedelta(days=1)
 LATE_LIMIT = timedelta(hours=12)  # a digest more than this late is not worth sending
 MAX_QUOTES = 3
+EXPERIMENT_HISTORY = timedelta(days=60)  # how far back experiments count as shown
+CHUNK = 1000  # targets per round of queries
 QUOTE_CHARS = 280
 DEL = Delivery.__table__  # type: ignore[attr-defined]
 REF = Reflection.__table__  # type: ignore[attr-defined]
@@ -113,7 +122,11 @@ def plan_digests(services: Services) -> int:
 
 @dataclass(frozen=True)
 class Target:
-    """One user's digest: their zone and the span it covers, [start, until)."""
+    """One user's digest: their zone and the span it covers, [start, until).
+
+    ``delivery_id`` is the digest's outbox row, when there is one (an earlier attempt of
+    the same delivery may already have recorded its experiment).
+    """
 
     team_id: str
     user_id: str
@@ -121,6 +134,7 @@ class Target:
     start: datetime
     until: datetime
     label: str
+    delivery_id: int | None = None
 
 
 @dataclass
@@ -148,99 +162,192 @@ class WeekData:
     answers: list[Answer] = field(default_factory=list)
     questions: dict[int, str] = field(default_factory=dict)  # delivery id → question id
     experiments_shown: dict[str, datetime] = field(default_factory=dict)
+    experiment_recorded: bool = False  # this digest's experiment is already remembered
 
 
-def load_weeks(services: Services, targets: Sequence[Target]) -> dict[tuple[str, str], WeekData]:
-    """Everything the digests of ``targets`` need, in five queries."""
-    if not targets:
-        return {}
-    by_user = {(t.team_id, t.user_id): t for t in targets}
-    weeks = {key: WeekData() for key in by_user}
-    lo = min(t.start for t in targets)
-    hi = max(t.until for t in targets)
-    users = list({t.user_id for t in targets})
-    teams = list({t.team_id for t in targets})
+def load_weeks(services: Services, targets: Sequence[Target]) -> dict[Target, WeekData]:
+    """Everything the digests of ``targets`` need: five queries per ``CHUNK`` targets.
 
-    def mine(row: Any, moment: datetime | None) -> WeekData | None:
-        target = by_user.get((row.team_id, row.user_id))
-        if target is None or moment is None or not target.start <= moment < target.until:
-            return None
-        return weeks[(row.team_id, row.user_id)]
+    The targets travel to the database as a small table of (team, user, span) rows
+    (one JSON parameter, ``_SPANS``), so each query reads, through the (team, user,
+    time) indexes, only the rows of each person's own span, tagged with the target they
+    belong to: nothing is read twice or sorted out in Python, and a person with two
+    targets in one batch (last week's late digest and this week's) gets each span's
+    rows. Reminders arrive as counts.
+    """
+    weeks = {t: WeekData() for t in targets}
+    unique = list(weeks)
+    for i in range(0, len(unique), CHUNK):
+        _load_chunk(services, unique[i : i + CHUNK], weeks)
+    return weeks
+
+
+@dataclass(frozen=True)
+class _Queries:
+    meetings: sa.Select[Any]
+    reminders: sa.Select[Any]
+    asked: sa.Select[Any]
+    answers: sa.Select[Any]
+    shown: sa.Select[Any]
+
+
+# The targets as a table, from one JSON parameter (a list of {idx, team_id, user_id,
+# start_at, until_at, history_at}): small statements that SQLAlchemy compiles once and
+# caches, whatever the batch size (a VALUES list of bound rows is compiled again at
+# every call: it cost more than the queries). Heedful runs on these two backends.
+_SPANS = {
+    "sqlite": """
+        SELECT json_extract(value, '$.idx') AS idx,
+               json_extract(value, '$.team_id') AS team_id,
+               json_extract(value, '$.user_id') AS user_id,
+               json_extract(value, '$.start_at') AS start_at,
+               json_extract(value, '$.until_at') AS until_at,
+               json_extract(value, '$.history_at') AS history_at
+        FROM json_each(:spans)""",
+    "postgresql": """
+        SELECT * FROM json_to_recordset(CAST(:spans AS json)) AS s(
+            idx integer, team_id text, user_id text,
+            start_at timestamptz, until_at timestamptz, history_at timestamptz)""",
+}
+
+
+def _stamp(moment: datetime, dialect: str) -> str:
+    """A UTC instant as the backend compares it (SQLite: the text Heedful stores)."""
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%d %H:%M:%S.%f") if dialect == "sqlite" else utc.isoformat()
+
+
+@functools.lru_cache(maxsize=4)
+def _queries(dialect: str) -> _Queries:
+    """The five reads of ``load_weeks``, per backend."""
+    spans = (
+        sa.text(_SPANS[dialect])
+        .columns(
+            sa.column("idx", sa.Integer),
+            sa.column("team_id", sa.String),
+            sa.column("user_id", sa.String),
+            sa.column("start_at", UTCDateTime),
+            sa.column("until_at", UTCDateTime),
+            sa.column("history_at", UTCDateTime),
+        )
+        .cte("span")
+    )
+    if dialect == "sqlite" and sqlite3.sqlite_version_info >= (3, 35):
+        # SQLite would otherwise read the JSON again for every row compared with it.
+        spans = spans.prefix_with("MATERIALIZED")
+    w = spans.c
+
+    def owned(table: sa.Table) -> sa.ColumnElement[bool]:
+        return sa.and_(table.c.team_id == w.team_id, table.c.user_id == w.user_id)
+
+    def during(column: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+        return sa.and_(column >= w.start_at, column < w.until_at)
 
     o, d, r, s = OCC.c, DEL.c, REF.c, SHOWN.c
+    sent = sa.and_(d.state == "sent", during(d.sent_at))
+    # What a question asked about: its meeting, or for a transition the one before.
+    about = sa.case(
+        (
+            d.kind == TRANSITION,
+            sa.func.coalesce(d.payload["previous"].as_string(), d.occurrence_key),
+        ),
+        else_=d.occurrence_key,
+    )
+    is_experiment = s.prompt_id.like("experiment.%")
+    return _Queries(
+        meetings=sa.select(w.idx, o.key, o.title, o.start_at, o.external, o.attendees)
+        .join_from(spans, OCC, owned(OCC))
+        # meetings with others: the skip reason is stored (Occurrence.eligible)
+        .where(during(o.start_at), o.skip_reason.is_(None)),
+        reminders=sa.select(w.idx, sa.func.count())
+        .join_from(spans, DEL, owned(DEL))
+        .where(sent, d.kind.in_((REMINDER, TRANSITION)))
+        .group_by(w.idx),
+        asked=sa.select(w.idx, d.id, about)
+        .join_from(spans, DEL, owned(DEL))
+        .where(sent, d.kind.in_((REFLECTION, TRANSITION))),
+        answers=sa.select(w.idx, r.delivery_id, r.occurrence_key, r.text, r.presence, r.created_at)
+        .join_from(spans, REF, owned(REF))
+        .where(during(r.created_at)),
+        # The questions asked this week, and the experiments of the last weeks.
+        shown=sa.select(
+            w.idx, s.prompt_id, s.delivery_id, sa.case((is_experiment, s.shown_at), else_=sa.null())
+        )
+        .join_from(spans, SHOWN, owned(SHOWN))
+        .where(
+            sa.or_(
+                sa.and_(s.prompt_id.like("question.%"), during(s.shown_at)),
+                # no upper bound: a retried digest finds the experiment it already chose
+                sa.and_(is_experiment, s.shown_at >= w.history_at),
+            ),
+        ),
+    )
+
+
+def _load_chunk(services: Services, chunk: Sequence[Target], weeks: dict[Target, WeekData]) -> None:
+    dialect = services.engine.dialect.name
+    queries = _queries(dialect)
+    params = {
+        "spans": json.dumps(
+            [
+                {
+                    "idx": k,
+                    "team_id": t.team_id,
+                    "user_id": t.user_id,
+                    "start_at": _stamp(t.start, dialect),
+                    "until_at": _stamp(t.until, dialect),
+                    "history_at": _stamp(t.start - EXPERIMENT_HISTORY, dialect),
+                }
+                for k, t in enumerate(chunk)
+            ]
+        )
+    }
+    data = [weeks[t] for t in chunk]
+    unreadable = 0
+
+    def readable(text: str | None) -> str:
+        # A value no configured key opens (a key dropped too early) costs its quote,
+        # not the digests of the whole batch.
+        nonlocal unreadable
+        try:
+            return services.cipher.decrypt(text or "")
+        except CipherError:
+            unreadable += 1
+            return ""
+
     with read_only(services.engine) as conn:
-        for row in conn.execute(
-            sa.select(OCC).where(
-                o.user_id.in_(users), o.team_id.in_(teams), o.start_at >= lo, o.start_at < hi
-            )
-        ):
-            week = mine(row, row.start_at)
-            meeting = occurrence_from_row(row)
-            if week is not None and meeting.eligible:
-                week.meetings.append(Meeting(row.key, row.title, row.start_at, meeting.kind))
-        for row in conn.execute(
-            sa.select(
-                d.id, d.team_id, d.user_id, d.kind, d.occurrence_key, d.payload, d.sent_at
-            ).where(
-                d.user_id.in_(users),
-                d.team_id.in_(teams),
-                d.state == "sent",
-                d.kind.in_((REMINDER, TRANSITION, REFLECTION)),
-                d.sent_at >= lo,
-                d.sent_at < hi,
-            )
-        ):
-            week = mine(row, row.sent_at)
-            if week is None:
-                continue
-            if row.kind in (REMINDER, TRANSITION):
-                week.reminders += 1
-            if row.kind in (REFLECTION, TRANSITION):
-                about = row.occurrence_key
-                if row.kind == TRANSITION:
-                    about = (row.payload or {}).get("previous") or about
-                week.asked[row.id] = about
-        for row in conn.execute(
-            sa.select(
-                r.team_id,
-                r.user_id,
-                r.delivery_id,
-                r.occurrence_key,
-                r.text,
-                r.presence,
-                r.created_at,
-            ).where(
-                r.user_id.in_(users), r.team_id.in_(teams), r.created_at >= lo, r.created_at < hi
-            )
-        ):
-            week = mine(row, row.created_at)
-            if week is not None:
-                week.answers.append(
-                    Answer(
-                        row.delivery_id,
-                        row.occurrence_key,
-                        services.cipher.decrypt(row.text or ""),
-                        row.presence,
-                        row.created_at,
-                    )
-                )
-        for row in conn.execute(
-            sa.select(s.team_id, s.user_id, s.prompt_id, s.delivery_id, s.shown_at).where(
-                s.user_id.in_(users),
-                s.team_id.in_(teams),
-                sa.or_(s.prompt_id.like("question.%"), s.prompt_id.like("experiment.%")),
-                s.shown_at >= lo - timedelta(days=60),
-                s.shown_at < hi,
-            )
-        ):
-            week = weeks.get((row.team_id, row.user_id))
-            if week is None:
-                continue
-            if row.prompt_id.startswith("experiment."):
-                week.experiments_shown[row.prompt_id] = row.shown_at
-            elif row.delivery_id is not None:
-                week.questions[row.delivery_id] = row.prompt_id
-    return weeks
+        for idx, key, title, start, external, attendees in conn.execute(queries.meetings, params):
+            data[idx].meetings.append(Meeting(key, title, start, _kind(external, attendees)))
+        for idx, count in conn.execute(queries.reminders, params):
+            data[idx].reminders = count
+        for idx, delivery_id, key in conn.execute(queries.asked, params):
+            data[idx].asked[delivery_id] = key
+        for idx, delivery_id, key, text, presence, at in conn.execute(queries.answers, params):
+            data[idx].answers.append(Answer(delivery_id, key, readable(text), presence, at))
+        for idx, prompt_id, delivery_id, shown_at in conn.execute(queries.shown, params):
+            week = data[idx]
+            if shown_at is None:
+                if delivery_id is not None:
+                    week.questions[delivery_id] = prompt_id
+            elif delivery_id is not None and delivery_id == chunk[idx].delivery_id:
+                week.experiment_recorded = True  # an earlier attempt of this digest
+            elif (seen := week.experiments_shown.get(prompt_id)) is None or shown_at > seen:
+                week.experiments_shown[prompt_id] = shown_at
+    if unreadable:
+        logger.warning(
+            "digest: %d reflection(s) could not be decrypted with the configured keys", unreadable
+        )
+
+
+def _kind(external: bool, attendees: int) -> MeetingKind:
+    """``Occurrence.kind`` from the two columns it depends on (no Occurrence built)."""
+    if external:
+        return MeetingKind.EXTERNAL
+    if attendees <= 2:
+        return MeetingKind.ONE_ON_ONE
+    if attendees <= SMALL_MEETING_MAX:
+        return MeetingKind.SMALL
+    return MeetingKind.LARGE
 
 
 # ------------------------------------------------------------------------ summarising
@@ -268,17 +375,21 @@ class Digest:
 def summarize(
     target: Target, week: WeekData, prompts: Prompts, *, now: datetime, so_far: bool = False
 ) -> Digest:
+    """The week of ``target`` in numbers and words (pure: no I/O, ``now`` given)."""
     zone = target.zone
-    titles = {m.key: m.title for m in week.meetings}
-    kinds = {m.key: m.kind for m in week.meetings}
-    by_kind = Counter(m.kind.value for m in week.meetings)
-    answered_ids = {a.delivery_id for a in week.answers if a.delivery_id in week.asked}
+    meetings = week.meetings
+    titles = {m.key: m.title for m in meetings}
+    kinds = {m.key: m.kind for m in meetings}
+    by_kind = Counter(m.kind for m in meetings)  # a MeetingKind is its str value
+    answers = sorted(week.answers, key=_written)
+    days = [a.at.astimezone(zone).date() for a in answers]  # local, once each
+    answered_ids = {a.delivery_id for a in answers if a.delivery_id in week.asked}
 
-    presence: dict[int, list[int]] = defaultdict(list)
-    for a in sorted(week.answers, key=lambda a: a.at):
+    presence: dict[int, list[int]] = {}
+    for a, day in zip(answers, days, strict=True):
         if a.presence is not None:
-            presence[a.at.astimezone(zone).weekday()].append(a.presence)
-    presence_by_day = [(day, sum(v) / len(v)) for day, v in presence.items()]
+            presence.setdefault(day.weekday(), []).append(a.presence)
+    presence_by_day = [(weekday, sum(v) / len(v)) for weekday, v in presence.items()]
 
     touched = [
         primary_practice(prompts[week.questions[i]])
@@ -288,28 +399,36 @@ def summarize(
     practices = [p for p in PRACTICE_ORDER if p in touched]
 
     # The fullest answers, shown in the order they were written.
-    distinct: dict[str, Answer] = {}
-    for a in sorted(week.answers, key=lambda a: (-len(a.text.strip()), a.at)):
-        if len(a.text.strip()) >= 3:
-            distinct.setdefault(" ".join(a.text.lower().split()), a)
-    chosen = list(distinct.values())[:MAX_QUOTES]
+    distinct: dict[str, int] = {}
+    for n in sorted(range(len(answers)), key=lambda n: -len(answers[n].text.strip())):
+        if len(answers[n].text.strip()) >= 3:
+            distinct.setdefault(" ".join(answers[n].text.lower().split()), n)
     quotes = [
-        (_clip(a.text), titles.get(a.occurrence_key or "", ""), a.at.astimezone(zone).weekday())
-        for a in sorted(chosen, key=lambda a: a.at)
+        (
+            _clip(answers[n].text),
+            titles.get(answers[n].occurrence_key or "", ""),
+            days[n].weekday(),
+        )
+        for n in sorted(list(distinct.values())[:MAX_QUOTES])
     ]
 
     chart_days: dict[date, list[int]] = {}
-    day = target.start.astimezone(zone).date()
+    first = target.start.astimezone(zone)
+    day = first.date()
     last = (min(target.until, now) - timedelta(microseconds=1)).astimezone(zone).date()
     while day <= last:
         chart_days[day] = [0, 0]
         day += timedelta(days=1)
-    for m in week.meetings:
+    for m in meetings:
         if m.start < now and (d := m.start.astimezone(zone).date()) in chart_days:
             chart_days[d][0] += 1
-    for a in week.answers:
-        if (d := a.at.astimezone(zone).date()) in chart_days:
-            chart_days[d][1] += 1
+    # ✎ is a question answered, however many ways (a reply and a tap are one answer).
+    answered_on: dict[date, set[object]] = defaultdict(set)
+    for n, (a, d) in enumerate(zip(answers, days, strict=True)):
+        if d in chart_days:
+            answered_on[d].add(a.delivery_id if a.delivery_id is not None else ("row", n))
+    for d, found in answered_on.items():
+        chart_days[d][1] = len(found)
     chart = [(d.weekday(), n, k) for d, (n, k) in chart_days.items()]
 
     pattern = _pattern(week, kinds, answered_ids, chart)
@@ -318,8 +437,9 @@ def summarize(
         (p for p in PRACTICE_ORDER if p != "general"),
         key=lambda p: (counts[p], PRACTICE_ORDER.index(p)),
     )
+    library = _experiments(prompts)
     experiment = choose(
-        prompts,
+        library.get(least) or library[""],
         "experiment",
         kind=None,
         recurring=False,
@@ -329,10 +449,10 @@ def summarize(
         practice=least,
     ).id
     return Digest(
-        label=f"{target.start.astimezone(zone):%-d %B %Y}",
+        label=f"{first.day} {first:%B %Y}",  # "2 March 2026" (%-d fails on Windows)
         so_far=so_far,
-        meetings=len(week.meetings),
-        by_kind={k.value: by_kind[k.value] for k in KIND_ORDER if by_kind[k.value]},
+        meetings=len(meetings),
+        by_kind={k.value: by_kind[k] for k in KIND_ORDER if by_kind[k]},
         reminders=week.reminders,
         asked=len(week.asked),
         answered=len(answered_ids),
@@ -343,6 +463,23 @@ def summarize(
         experiment=experiment,
         chart=chart,
     )
+
+
+def _written(answer: Answer) -> datetime:
+    return answer.at
+
+
+@functools.lru_cache(maxsize=4)
+def _experiments(prompts: Prompts) -> dict[str, Prompts]:
+    """The experiments of the library, by practice ("" for all of them), so choosing
+    one ranks a handful of wordings rather than the whole library."""
+    every = [p for p in prompts if p.id.startswith("experiment.")]
+    library = {"": Prompts({p.id: p for p in every})}
+    for practice in PRACTICE_ORDER:
+        serving = {p.id: p for p in every if practice in p.practices}
+        if serving:
+            library[practice] = Prompts(serving)
+    return library
 
 
 def _clip(text: str) -> str:
@@ -362,29 +499,33 @@ def _pattern(
         kind = kinds.get(key or "")
         if kind is None:
             continue
-        asked_by_kind[kind.value] += 1
+        asked_by_kind[kind] += 1
         if delivery_id in answered:
-            answered_by_kind[kind.value] += 1
-    rates = {k: answered_by_kind[k] / n for k, n in asked_by_kind.items() if n >= 2}
+            answered_by_kind[kind] += 1
+    # Kinds are taken in KIND_ORDER, so the same week always reads the same way.
+    rates = {k: answered_by_kind[k] / asked_by_kind[k] for k in KIND_ORDER if asked_by_kind[k] >= 2}
     full = [k for k, rate in rates.items() if rate == 1]
     empty = [k for k, rate in rates.items() if rate == 0]
     if full and empty:
-        return "digest.pattern.kind_gap", {"full": full[0], "empty": empty[0]}
+        return "digest.pattern.kind_gap", {"full": str(full[0]), "empty": str(empty[0])}
     presence_by_kind: dict[str, list[int]] = defaultdict(list)
     for a in week.answers:
         kind = kinds.get(a.occurrence_key or "")
         if kind is not None and a.presence is not None:
-            presence_by_kind[kind.value].append(a.presence)
-    means = {k: sum(v) / len(v) for k, v in presence_by_kind.items()}
+            presence_by_kind[kind].append(a.presence)
+    means = {k: sum(v) / len(v) for k in KIND_ORDER if (v := presence_by_kind.get(k))}
     if len(means) >= 2:
-        best, worst = max(means, key=means.get), min(means, key=means.get)  # type: ignore[arg-type]
+        best, worst = max(means, key=means.__getitem__), min(means, key=means.__getitem__)
         if means[best] - means[worst] >= 1:
-            return "digest.pattern.presence_kind", {"kind": best, "other": worst}
-    if answered_by_kind:
-        kind, n = answered_by_kind.most_common(1)[0]
+            return "digest.pattern.presence_kind", {"kind": str(best), "other": str(worst)}
+    # The kind answered most often in proportion (4 of 4 1:1s beats 5 of 7 small
+    # meetings), then in number; one question alone ("1 of 1") is no pattern.
+    often = [k for k in KIND_ORDER if answered_by_kind[k] and asked_by_kind[k] >= 2]
+    if often:
+        kind = max(often, key=lambda k: (rates[k], answered_by_kind[k]))
         return "digest.pattern.kind_best", {
-            "kind": kind,
-            "answered": n,
+            "kind": str(kind),
+            "answered": answered_by_kind[kind],
             "asked": asked_by_kind[kind],
         }
     if chart:
@@ -398,24 +539,43 @@ def _pattern(
 
 
 class DigestComposer:
-    """The sender's composer for ``digest`` deliveries, set-based through ``prepare``."""
+    """The sender's composer for ``digest`` deliveries, set-based through ``prepare``.
+
+    ``prepare`` composes a whole batch with a fixed number of statements (zones, the
+    four reads of ``load_weeks``, one insert of the experiments shown); the sender's
+    threads then only pick up their message.
+    """
 
     def __init__(self, services: Services, prompts: Prompts | None = None) -> None:
         self.services = services
         self.prompts = prompts or load_prompts()
-        self._ready: dict[int, tuple[Target, WeekData]] = {}
+        self._ready: dict[int, Message | Skip] = {}
 
     def prepare(self, rows: Iterable[Any]) -> None:
-        """Load the digests of a whole batch: one query for zones, then ``load_weeks``."""
-        rows = list(rows)
+        self._ready = self.compose_batch(list(rows))
+
+    def __call__(self, row: Any) -> Message:
+        ready = self._ready.pop(row.id, None)
+        if ready is None:  # not prepared (prepare failed, or a composer used on its own)
+            ready = self.compose_batch([row]).get(row.id)
+        if ready is None:
+            raise Skip("unknown_user")
+        if isinstance(ready, Skip):
+            raise ready
+        return ready
+
+    def compose_batch(self, rows: Sequence[Any]) -> dict[int, Message | Skip]:
+        """Each digest row's message (or why it is skipped), by delivery id."""
+        if not rows:
+            return {}
         u = USERS.c
         with read_only(self.services.engine) as conn:
             zones = {
                 (team, user): tz
                 for team, user, tz in conn.execute(
                     sa.select(u.team_id, u.slack_user_id, u.tz).where(
-                        u.slack_user_id.in_({r.user_id for r in rows}),
-                        u.team_id.in_({r.team_id for r in rows}),
+                        u.slack_user_id.in_(sorted({r.user_id for r in rows})),
+                        u.team_id.in_(sorted({r.team_id for r in rows})),
                     )
                 )
             }
@@ -425,48 +585,40 @@ class DigestComposer:
             if (row.team_id, row.user_id) in zones
         }
         weeks = load_weeks(self.services, list(targets.values()))
-        self._ready = {i: (t, weeks[(t.team_id, t.user_id)]) for i, t in targets.items()}
-
-    def __call__(self, row: Any) -> Message:
-        ready = self._ready.pop(row.id, None)
-        if ready is None:
-            self.prepare([row])
-            ready = self._ready.pop(row.id, None)
-        if ready is None:
-            raise Skip("unknown_user")
-        target, week = ready
-        if not week.meetings:
-            raise Skip("no_meetings")
         now = self.services.clock.now()
-        digest = summarize(target, week, self.prompts, now=now)
-        self._remember_experiment(row, digest)
-        if digest.answered == 0:
-            return build_digest_note(self.prompts, digest)
-        return build_digest(self.prompts, digest)
-
-    def _remember_experiment(self, row: Any, digest: Digest) -> None:
-        if digest.experiment is None:
-            return
-        with self.services.engine.begin() as conn:
-            conn.execute(
-                sa.insert(SHOWN),
-                [
+        out: dict[int, Message | Skip] = {}
+        shown = []
+        for delivery_id, target in targets.items():
+            week = weeks[target]
+            if not week.meetings:
+                out[delivery_id] = Skip("no_meetings")
+                continue
+            digest = summarize(target, week, self.prompts, now=now)
+            if digest.answered == 0:
+                out[delivery_id] = build_digest_note(self.prompts, digest)
+                continue
+            out[delivery_id] = build_digest(self.prompts, digest)
+            if digest.experiment is not None and not week.experiment_recorded:
+                shown.append(
                     {
-                        "team_id": row.team_id,
-                        "user_id": row.user_id,
+                        "team_id": target.team_id,
+                        "user_id": target.user_id,
                         "prompt_id": digest.experiment,
-                        "delivery_id": row.id,
-                        "shown_at": self.services.clock.now(),
+                        "delivery_id": delivery_id,
+                        "shown_at": now,
                     }
-                ],
-            )
+                )
+        if shown:  # so next week's experiment is a different one
+            with self.services.engine.begin() as conn:
+                conn.execute(sa.insert(SHOWN), shown)
+        return out
 
 
 def _target(row: Any, tz: str | None) -> Target:
     zone = ZoneInfo(tz or "UTC")
     start = datetime.fromisoformat((row.payload or {}).get("week_start") or row.due_at.isoformat())
     _, label = week_of(start, zone)
-    return Target(row.team_id, row.user_id, zone, start, row.due_at, label)
+    return Target(row.team_id, row.user_id, zone, start, row.due_at, label, row.id)
 
 
 def digest_so_far(services: Services, *, team_id: str, user_id: str) -> Message:
@@ -481,11 +633,10 @@ def digest_so_far(services: Services, *, team_id: str, user_id: str) -> Message:
     zone = ZoneInfo(tz or "UTC")
     start, label = week_of(now, zone)
     target = Target(team_id, user_id, zone, start, now, label)
-    week = load_weeks(services, [target])[(team_id, user_id)]
-    digest = summarize(target, week, prompts, now=now, so_far=True)
+    week = load_weeks(services, [target])[target]
     if not week.meetings:
-        text = prompts.text("digest.nothing_yet")
-        return Message(text=text)
+        return Message(text=prompts.text("digest.nothing_yet"))
+    digest = summarize(target, week, prompts, now=now, so_far=True)
     if digest.answered == 0:
         return build_digest_note(prompts, digest)
     return build_digest(prompts, digest)

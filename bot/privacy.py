@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bot.crypto import CipherError
 from bot.services import Services
 from bot.storage.db import read_only
 from bot.storage.models import (
@@ -82,9 +83,16 @@ def export_user(services: Services, *, team_id: str, user_id: str) -> dict[str, 
                     item.pop("url", None)  # a secret: the export names the calendar, not its key
                     item.pop("etag", None)
                 if table.name == "reflection":
-                    item["text"] = services.cipher.decrypt(item.get("text") or "")
+                    try:
+                        item["text"] = services.cipher.decrypt(item.get("text") or "")
+                    except CipherError:  # no configured key opens it: say so, hold the rest
+                        item["text"] = None
+                        item["text_unreadable"] = True
                 items.append(item)
-            out[names[table.name]] = items[0] if table.name == "slack_user" and items else items
+            if table.name == "slack_user":
+                out[names[table.name]] = items[0] if items else None
+            else:
+                out[names[table.name]] = items
     return out
 
 
@@ -120,7 +128,8 @@ def purge_team(services: Services, *, team_id: str) -> int:
 
 
 def purge_expired(services: Services) -> int:
-    """Daily: reflections past the retention period, old prompt history, old inbox rows."""
+    """Daily: reflections past the retention period, old prompt history, and inbox rows
+    a week after they were processed or given up on."""
     now = services.clock.now()
     keep = timedelta(days=services.settings.retention_days)
     r, s, i = _table(Reflection).c, _table(PromptShown).c, _table(InboxItem).c
@@ -129,7 +138,10 @@ def purge_expired(services: Services) -> int:
         for stmt in (
             sa.delete(_table(Reflection)).where(r.created_at < now - keep),
             sa.delete(_table(PromptShown)).where(s.shown_at < now - max(keep, PROMPT_HISTORY)),
-            sa.delete(_table(InboxItem)).where(i.state == "done", i.received_at < now - INBOX_KEEP),
+            # A failed row keeps its body (it may hold a DM with a reflection): it goes too.
+            sa.delete(_table(InboxItem)).where(
+                i.state.in_(("done", "failed")), i.received_at < now - INBOX_KEEP
+            ),
         ):
             removed += max(conn.execute(stmt).rowcount, 0)
     if removed:

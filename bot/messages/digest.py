@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 from bot.messages.blocks import escape
@@ -23,8 +24,19 @@ def _context(text: str) -> dict[str, Any]:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:3000]}]}
 
 
+@functools.lru_cache(maxsize=512)
+def _fixed(prompts: Prompts, prompt_id: str) -> str:
+    """A prompt without placeholders (a day's name, a header), read once per library."""
+    return prompts.text(prompt_id)
+
+
 def _day(prompts: Prompts, weekday: int) -> str:
-    return prompts.text(f"day.{weekday}")
+    return _fixed(prompts, f"day.{weekday}")
+
+
+def _count(prompts: Prompts, noun: str, n: int) -> str:
+    """ "1 meeting", "3 meetings" """
+    return prompts.text(f"digest.count.{noun}.{'one' if n == 1 else 'other'}", n=n)
 
 
 def _kinds(prompts: Prompts, digest: Digest) -> str:
@@ -52,9 +64,11 @@ def _pattern(prompts: Prompts, digest: Digest) -> str | None:
         return None
     key, values = digest.pattern
     words = dict(values)
-    for name in ("full", "empty", "kind", "other"):
+    for name in ("empty", "kind", "other"):
         if name in words:
             words[name] = prompts.text(f"digest.kinds.{words[name]}")
+    if "full" in words:  # "after every 1:1", one meeting, not "every 1:1s"
+        words["full"] = prompts.text(f"digest.kind_one.{words['full']}")
     if "day" in words:
         words["day"] = _day(prompts, int(words["day"]))
     return prompts.text(key, **words)
@@ -63,10 +77,14 @@ def _pattern(prompts: Prompts, digest: Digest) -> str | None:
 def build_digest(prompts: Prompts, digest: Digest) -> Message:
     """The weekly (or so-far) digest: numbers, own words, a pattern, one experiment."""
     lines = [
-        prompts.text("digest.meetings", count=digest.meetings, kinds=_kinds(prompts, digest)),
+        prompts.text(
+            "digest.meetings",
+            meetings=_count(prompts, "meeting", digest.meetings),
+            kinds=_kinds(prompts, digest),
+        ),
         prompts.text(
             "digest.nudges",
-            reminders=digest.reminders,
+            reminders=_count(prompts, "reminder", digest.reminders),
             answered=digest.answered,
             asked=digest.asked,
         ),
@@ -78,7 +96,7 @@ def build_digest(prompts: Prompts, digest: Digest) -> Message:
         )
         lines.append(prompts.text("digest.presence", trend=trend))
     if digest.practices:
-        names = ", ".join(prompts.text(f"practice.{p}") for p in digest.practices)
+        names = ", ".join(_fixed(prompts, f"practice.{p}") for p in digest.practices)
         lines.append(prompts.text("digest.practices", practices=names))
     blocks: list[dict[str, Any]] = [_header(prompts, digest), _section("\n".join(lines))]
     if digest.quotes:
@@ -86,24 +104,26 @@ def build_digest(prompts: Prompts, digest: Digest) -> Message:
             prompts.text(
                 "digest.quote", text=escape(text), title=escape(title), day=_day(prompts, d)
             )
+            if title  # an answer to last week's question has no meeting in this week
+            else prompts.text("digest.quote_untitled", text=escape(text), day=_day(prompts, d))
             for text, title, d in digest.quotes
         )
-        blocks += [_section(f"*{prompts.text('digest.quotes_header')}*\n{quoted}")]
+        blocks += [_section(f"*{_fixed(prompts, 'digest.quotes_header')}*\n{quoted}")]
     if digest.chart:
         blocks.append(
-            _section(f"*{prompts.text('digest.chart_header')}*\n{_chart(prompts, digest)}")
+            _section(f"*{_fixed(prompts, 'digest.chart_header')}*\n{_chart(prompts, digest)}")
         )
     pattern = _pattern(prompts, digest)
     if pattern:
-        blocks.append(_section(f"*{prompts.text('digest.pattern_header')}*\n{pattern}"))
+        blocks.append(_section(f"*{_fixed(prompts, 'digest.pattern_header')}*\n{pattern}"))
     if digest.experiment:
         blocks.append(
             _section(
-                f"*{prompts.text('digest.experiment_header')}*\n"
+                f"*{_fixed(prompts, 'digest.experiment_header')}*\n"
                 f":seedling: {prompts[digest.experiment].render()}"
             )
         )
-    blocks.append(_context(prompts.text("digest.private")))
+    blocks.append(_context(_fixed(prompts, "digest.private")))
     text = "\n".join(
         [
             prompts.text(
@@ -117,11 +137,11 @@ def build_digest(prompts: Prompts, digest: Digest) -> Message:
 
 def build_digest_note(prompts: Prompts, digest: Digest) -> Message:
     """A week of meetings and no answers: a short, kind note (and the week's picture)."""
-    note = prompts.text("digest.no_answers", count=digest.meetings)
+    note = prompts.text("digest.no_answers", meetings=_count(prompts, "meeting", digest.meetings))
     blocks = [_header(prompts, digest), _section(note)]
     if digest.chart:
         blocks.append(
-            _section(f"*{prompts.text('digest.chart_header')}*\n{_chart(prompts, digest)}")
+            _section(f"*{_fixed(prompts, 'digest.chart_header')}*\n{_chart(prompts, digest)}")
         )
-    blocks.append(_context(prompts.text("digest.private")))
+    blocks.append(_context(_fixed(prompts, "digest.private")))
     return Message(text=note, blocks=blocks)

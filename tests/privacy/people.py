@@ -1,0 +1,230 @@
+"""Two people with one of every kind of row Heedful keeps about someone: preferences, a
+calendar (whose address is a secret), meetings, deliveries of several kinds and states
+(sent, pending, skipped, failed; reminder, reflection, notice, digest), reflections and
+the wordings they were shown. Built through the real paths where Slack is involved
+(the sender posts to the emulator; answers are captured as Heedful captures them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from factories import make_occurrence
+from sqlmodel import SQLModel
+
+from bot.app import Heedful
+from bot.calendars.occurrence import Status
+from bot.clock import VirtualClock
+from bot.emulator import SlackEmulator
+from bot.meetings import apply_occurrences, opt_in
+from bot.prefs import Prefs
+from bot.reflections import capture_form
+from bot.services import Services
+from bot.storage import repository as repo
+from bot.storage.db import session_scope
+from bot.storage.models import CalendarSource, Delivery
+
+TEAM = "T0001"
+BERLIN = ZoneInfo("Europe/Berlin")
+SOURCE = CalendarSource.__table__
+DEL = Delivery.__table__
+OWNER_COLUMNS = ("user_id", "slack_user_id")
+
+
+def berlin(day: int, hhmm: str) -> datetime:
+    """Local time in Berlin on day ``day`` of the week of Monday 2 March 2026, as UTC."""
+    hours, minutes = (int(x) for x in hhmm.split(":"))
+    local = datetime(2026, 3, 2 + day, hours, minutes, tzinfo=BERLIN)
+    return local.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Person:
+    user_id: str
+    name: str
+    secret: str  # the private token in their feed's address
+    answer: str  # what they write after their 1:1
+
+    @property
+    def feed_url(self) -> str:
+        return f"https://calendar.example.com/private-{self.secret}/basic.ics"
+
+    @property
+    def source(self) -> str:
+        return f"ics:{self.user_id}"
+
+
+ANA = Person("U1", "Ana", "ana-5ecr3t-7f3c9a", "Asked Ben what worried him first; he opened up.")
+BEN = Person(
+    "U2", "Ben", "ben-5ecr3t-0d41e2", "Rushed the last item with Ana; fewer topics next time."
+)
+
+
+def user_tables() -> list[sa.Table]:
+    """Every table with a column naming a person (found generically)."""
+    return [
+        table
+        for table in SQLModel.metadata.sorted_tables
+        if any(name in table.c for name in OWNER_COLUMNS)
+    ]
+
+
+def owner(table: sa.Table) -> sa.Column[Any]:
+    return next(table.c[name] for name in OWNER_COLUMNS if name in table.c)
+
+
+def rows_of(services: Services, user_id: str) -> dict[str, list[dict[str, Any]]]:
+    """Every stored row about ``user_id``, by table name (a direct SELECT of each)."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    with services.engine.connect() as conn:
+        for table in user_tables():
+            rows = conn.execute(sa.select(table).where(owner(table) == user_id)).mappings()
+            found[table.name] = [dict(row) for row in rows]
+    return found
+
+
+def count_rows(services: Services, user_id: str) -> dict[str, int]:
+    return {name: len(rows) for name, rows in rows_of(services, user_id).items()}
+
+
+def seed(
+    heedful: Heedful,
+    services: Services,
+    clock: VirtualClock,
+    emulator: SlackEmulator,
+    people: Sequence[Person] = (ANA, BEN),
+) -> None:
+    """Monday 2 March 2026, Berlin, from 07:00 to 15:00, for each person."""
+    clock.set(berlin(0, "07:00"))
+    now = clock.now()
+    for person in people:
+        with session_scope(services.engine) as session:
+            user = repo.ensure_user(session, team_id=TEAM, user_id=person.user_id, now=now)
+            user.tz = "Europe/Berlin"
+            user.email = f"{person.name.lower()}@example.com"
+            user.prefs = Prefs(
+                lead_minutes=10, emails=(f"{person.name.lower()}@private.example.org",)
+            ).to_json()
+            session.add(user)
+        with services.engine.begin() as conn:
+            conn.execute(
+                sa.insert(SOURCE).values(
+                    team_id=TEAM,
+                    user_id=person.user_id,
+                    kind="ics",
+                    url=services.cipher.encrypt(person.feed_url),
+                    label=f"{person.name}'s work calendar",
+                    etag='"etag-1"',
+                    status="ok",
+                    created_at=now,
+                    last_checked_at=now,
+                    next_check_at=now + timedelta(days=365),  # not polled in these tests
+                )
+            )
+        opt_in(services, team_id=TEAM, user_id=person.user_id)
+        meetings = [
+            make_occurrence(
+                berlin(0, "10:00"), uid="one", title=f"1:1 of {person.name}", source=person.source
+            ),
+            make_occurrence(
+                berlin(0, "13:00"),
+                uid="team",
+                title=f"Team meeting of {person.name}",
+                attendees=5,
+                source=person.source,
+            ),
+            make_occurrence(
+                berlin(1, "10:00"),
+                uid="tomorrow",
+                title=f"Planning of {person.name}",
+                attendees=4,
+                source=person.source,
+            ),
+            make_occurrence(
+                berlin(2, "10:00"),
+                uid="later",
+                title=f"Review of {person.name}",
+                source=person.source,
+            ),
+        ]
+        apply_occurrences(
+            services,
+            team_id=TEAM,
+            user_id=person.user_id,
+            source=person.source,
+            occurrences=meetings,
+        )
+        # A Wednesday meeting is cancelled: its nudges are withdrawn (skipped).
+        apply_occurrences(
+            services,
+            team_id=TEAM,
+            user_id=person.user_id,
+            source=person.source,
+            occurrences=[replace(meetings[3], status=Status.CANCELLED)],
+        )
+        # A notice Slack refuses: failed.
+        with services.engine.begin() as conn:
+            repo.enqueue_deliveries(
+                conn,
+                [
+                    {
+                        "team_id": TEAM,
+                        "user_id": person.user_id,
+                        "kind": "notice",
+                        "ref": "refused",
+                        "due_at": now,
+                        "payload": {"text": "A notice."},
+                    },
+                    {  # this week's digest, planned and pending
+                        "team_id": TEAM,
+                        "user_id": person.user_id,
+                        "kind": "digest",
+                        "ref": "2026-W10",
+                        "due_at": berlin(4, "16:00"),
+                        "payload": {"week_start": berlin(0, "00:00").isoformat()},
+                    },
+                ],
+                now=now,
+            )
+        emulator.fault("chat.postMessage", error="msg_too_long")
+        heedful.send_due()
+
+    # The day: reminders and questions go out; each person answers after their 1:1.
+    step = timedelta(minutes=1)
+    while clock.now() < berlin(0, "15:00"):
+        heedful.send_due()
+        heedful.process_inbox()
+        clock.advance(step)
+    for person in people:
+        (question, *_) = [
+            r
+            for r in deliveries(services, person.user_id)
+            if r.kind == "reflection" and r.state == "sent"
+        ]
+        capture_form(
+            services,
+            team_id=TEAM,
+            user_id=person.user_id,
+            delivery_id=question.id,
+            presence=4,
+            text=person.answer,
+        )
+
+
+def deliveries(services: Services, user_id: str) -> list[Any]:
+    d = DEL.c
+    with services.engine.connect() as conn:
+        return list(
+            conn.execute(
+                sa.select(DEL).where(d.team_id == TEAM, d.user_id == user_id).order_by(d.id)
+            )
+        )
+
+
+def kinds_and_states(services: Services, user_id: str) -> set[tuple[str, str]]:
+    return {(r.kind, r.state) for r in deliveries(services, user_id)}

@@ -1,0 +1,140 @@
+"""Export: the file holds every stored row about the person, and nothing about anyone else.
+
+Compared generically: every table with a column naming a person is read with a direct
+SELECT and each of the person's rows must appear in the export, value for value (times
+as ISO-8601, reflections decrypted); the calendar's secret address never does.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+from typing import Any
+
+from people import ANA, BEN, TEAM, kinds_and_states, rows_of, seed, user_tables
+
+from bot.app import Heedful
+from bot.clock import VirtualClock
+from bot.emulator import SlackEmulator
+from bot.messages import blocks as kit
+from bot.privacy import export_user
+from bot.services import Services
+
+# Where each table's rows go in the export. A new table naming a person must be added
+# here (and to the export) before this test passes again.
+SECTIONS = {
+    "slack_user": "profile",
+    "calendar_source": "calendars",
+    "occurrence": "meetings",
+    "delivery": "deliveries",
+    "reflection": "reflections",
+    "prompt_shown": "wordings_shown",
+}
+SECRET_COLUMNS = {"calendar_source": {"url", "etag"}}
+
+
+def _events(heedful: Heedful) -> str:
+    return f"{heedful.url}/slack/events"
+
+
+def _wait_for_file(emulator: SlackEmulator, timeout: float = 10.0) -> bytes:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        files = emulator.files
+        if files:
+            (content,) = files.values()
+            return content
+        time.sleep(0.02)
+    raise AssertionError("no file reached the emulator")
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def assert_complete(export: dict[str, Any], services: Services) -> None:
+    """Every stored row of Ana is in ``export``; nothing of Ben is."""
+    stored = rows_of(services, ANA.user_id)
+    assert set(stored) == set(SECTIONS), "a table naming a person is missing from the export"
+    assert export["user_id"] == ANA.user_id and export["team_id"] == TEAM
+    for table, rows in stored.items():
+        section = export[SECTIONS[table]]
+        items = section if isinstance(section, list) else [section]
+        by_id = {item["id"]: item for item in items}
+        assert len(items) == len(rows), table
+        for row in rows:
+            item = by_id[row["id"]]
+            for column, value in row.items():
+                if column in SECRET_COLUMNS.get(table, ()):
+                    assert column not in item, (table, column)
+                elif table == "reflection" and column == "text":
+                    assert item[column] == services.cipher.decrypt(value)
+                else:
+                    assert item[column] == _plain(value), (table, column)
+
+
+def assert_nothing_of_ben(content: str) -> None:
+    assert BEN.user_id not in json.dumps(
+        [v for k, v in json.loads(content).items() if k != "exported_at"]
+    )
+    assert BEN.answer not in content and "of Ben" not in content and BEN.secret not in content
+
+
+def test_the_export_holds_every_row_of_the_person_and_only_theirs(
+    heedful: Heedful, services: Services, clock: VirtualClock, emulator: SlackEmulator
+) -> None:
+    seed(heedful, services, clock, emulator)
+    # Every kind of row is there to be exported.
+    assert all(rows for rows in rows_of(services, ANA.user_id).values())
+    assert {
+        ("reminder", "sent"),
+        ("reflection", "sent"),
+        ("reminder", "pending"),
+        ("reflection", "pending"),
+        ("reminder", "skipped"),
+        ("notice", "failed"),
+        ("digest", "pending"),
+    } <= kinds_and_states(services, ANA.user_id)
+
+    # The Home tab's export button: the file arrives in the DM through the upload flow.
+    emulator.open_home(_events(heedful), ANA.user_id)
+    heedful.process_inbox()
+    emulator.click_button(_events(heedful), ANA.user_id, kit.ACTION_HOME_EXPORT)
+    content = _wait_for_file(emulator).decode()
+    export = json.loads(content)
+    assert export["format"] == "heedful-export"
+
+    (shared,) = [m for m in emulator.messages(ANA.user_id) if m.get("files")]
+    assert shared["files"][0]["name"] == "heedful-export.json"
+    assert (
+        export_user(services, team_id=TEAM, user_id=ANA.user_id)["reflections"]
+        == (export["reflections"])
+    )
+    assert_complete(export, services)
+    assert ANA.answer in content  # decrypted: it is theirs to read
+    assert ANA.secret not in content  # the feed's address is a key, not data
+    assert "calendar.example.com" not in content
+    assert_nothing_of_ben(content)
+
+
+def test_heedful_export_uploads_the_file_to_the_dm(
+    heedful: Heedful, services: Services, clock: VirtualClock, emulator: SlackEmulator
+) -> None:
+    seed(heedful, services, clock, emulator)
+    result = emulator.send_command(_events(heedful), "/heedful", "export", user_id=ANA.user_id)
+    assert result.status == 200
+    content = _wait_for_file(emulator, timeout=3.0).decode()
+    assert_complete(json.loads(content), services)
+    assert ANA.secret not in content
+    assert_nothing_of_ben(content)
+
+
+def test_user_tables_are_found_generically() -> None:
+    assert {t.name for t in user_tables()} == set(SECTIONS)
+
+
+def test_the_export_of_someone_heedful_does_not_know_is_empty(services: Services) -> None:
+    export = export_user(services, team_id=TEAM, user_id="UNOBODY")
+    assert export["profile"] is None
+    assert all(export[s] == [] for s in SECTIONS.values() if s != "profile")
