@@ -117,7 +117,7 @@ def home_state(
         zone=zone_name,
         connected=connected,
         paused_until=(
-            f"{paused.astimezone(zone):%A %-d %B}" if paused is not None and paused > now else None
+            _day_words(paused.astimezone(zone)) if paused is not None and paused > now else None
         ),
         next_items=[
             (_when(due, zone, now), prompts.text(f"home.kind.{kind}"), title or "")
@@ -127,6 +127,11 @@ def home_state(
         calendars=calendars,
         muted=[(key, muted_titles.get(key, "")) for key in prefs.muted_series],
     )
+
+
+def _day_words(moment: datetime) -> str:
+    """ "Monday 6 April" (portable: no %-d)."""
+    return f"{moment:%A} {moment.day} {moment:%B}"
 
 
 def settings_summary(prompts: Prompts, prefs: Prefs) -> dict[str, str]:

@@ -130,7 +130,7 @@ def pause_to(services: Services, *, team_id: str, user_id: str, day: date) -> st
     zone = user_zone(services, team_id=team_id, user_id=user_id)
     until = datetime.combine(day, datetime.min.time(), zone)
     nudges.pause_until(services, team_id=team_id, user_id=user_id, until=until)
-    return load_prompts().text("done.paused", until=f"{day:%A %-d %B}")
+    return load_prompts().text("done.paused", until=f"{day:%A} {day.day} {day:%B}")
 
 
 def resume(services: Services, *, team_id: str, user_id: str) -> str:

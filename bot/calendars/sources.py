@@ -133,12 +133,24 @@ class _Person:
     zone: str
 
 
-def _person(services: Services, *, team_id: str, user_id: str) -> _Person:
-    """The user's e-mail addresses (Slack's and any they added) and IANA zone."""
+def _person(
+    services: Services, *, team_id: str, user_id: str, create: bool = True
+) -> _Person | None:
+    """The user's e-mail addresses (Slack's and any they added) and IANA zone.
+
+    ``create=False`` (a background refresh) returns None for someone Heedful no longer
+    knows, e.g. who erased their data while their feed was being read.
+    """
     from bot.prefs import Prefs
 
     with session_scope(services.engine) as session:
-        user = repo.ensure_user(session, team_id=team_id, user_id=user_id, now=services.clock.now())
+        if create:
+            now = services.clock.now()
+            user = repo.ensure_user(session, team_id=team_id, user_id=user_id, now=now)
+        else:
+            user = repo.get_user(session, team_id=team_id, user_id=user_id)
+            if user is None:
+                return None
         emails = [user.email, *Prefs.from_json(user.prefs).emails]
         zone = user.tz or "UTC"
     return _Person(tuple(dict.fromkeys(e.lower() for e in emails if e)), zone)
@@ -178,6 +190,7 @@ def connect_feed(
         raise FeedConnectError(message) from None
     body = fetched.body or b""
     person = _person(services, team_id=team_id, user_id=user_id)
+    assert person is not None  # created when missing
     now = services.clock.now()
     window = _window(now)
     try:
@@ -407,7 +420,10 @@ def refresh_source(services: Services, row: sa.Row[Any]) -> str:
         logger.debug("feed %s unchanged", row.id)
         return "unchanged"
 
-    person = _person(services, team_id=row.team_id, user_id=row.user_id)
+    person = _person(services, team_id=row.team_id, user_id=row.user_id, create=False)
+    if person is None:
+        logger.info("feed %s: its owner is gone; not applying it", row.id)
+        return "gone"
     source = source_name(row.id)
     try:
         parsed = parse_ics(

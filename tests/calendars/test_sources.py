@@ -552,6 +552,9 @@ def _add_sources(services: Services, url: str, n: int) -> None:
     ]
     with services.engine.begin() as conn:
         conn.execute(sa.insert(CalendarSource.__table__), rows)
+    with session_scope(services.engine) as session:  # a feed always has a known owner
+        for row in rows:
+            repo.ensure_user(session, team_id=TEAM, user_id=row["user_id"], now=now)
 
 
 def _process(settings: Settings, clock: VirtualClock, db_url: str) -> Services:

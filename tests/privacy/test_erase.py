@@ -154,13 +154,6 @@ def fixture_feed() -> Iterator[str]:
     server.server_close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/calendars/sources.py: refresh_source calls _person(), which uses "
-    "repo.ensure_user and so creates the user's row again when they were erased while "
-    "their feed was being read (fix: read the person with repo.get_user and drop the "
-    "refresh when they are gone)",
-)
 def test_a_feed_being_read_while_its_owner_erases_leaves_nothing_behind(
     services: Services, clock: VirtualClock, feed: str
 ) -> None:
