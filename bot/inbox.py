@@ -68,6 +68,7 @@ def inbox_middleware(
             body=cipher.encrypt(raw),
             now=clock.now(),
             team_id=body.get("team_id"),
+            user_id=event_owner(event),
             kind=str(event.get("type") or ""),
         )
         retry = req.headers.get("x-slack-retry-num", [None])[0]
@@ -79,6 +80,17 @@ def inbox_middleware(
         return BoltResponse(status=200, body="")
 
     return store_then_ack
+
+
+def event_owner(event: dict[str, Any]) -> str | None:
+    """The person an event is about: ``user`` (a string, or a user object as in
+    ``user_change``), or the author of an edited message."""
+    user = event.get("user")
+    if isinstance(user, dict):
+        user = user.get("id")
+    if not user and isinstance(event.get("message"), dict):
+        user = event["message"].get("user")
+    return user if isinstance(user, str) and user else None
 
 
 class InboxProcessor:

@@ -33,7 +33,15 @@ from bot.storage.models import (
 
 logger = logging.getLogger(__name__)
 
-USER_TABLES = (SlackUser, CalendarSource, OccurrenceRow, Delivery, Reflection, PromptShown)
+USER_TABLES = (
+    SlackUser,
+    CalendarSource,
+    OccurrenceRow,
+    Delivery,
+    Reflection,
+    PromptShown,
+    InboxItem,
+)
 EXPORT_VERSION = 1
 PROMPT_HISTORY = timedelta(days=60)
 INBOX_KEEP = timedelta(days=7)
@@ -67,6 +75,7 @@ def export_user(services: Services, *, team_id: str, user_id: str) -> dict[str, 
         "delivery": "deliveries",
         "reflection": "reflections",
         "prompt_shown": "wordings_shown",
+        "inbox": "events_received",
     }
     with read_only(services.engine) as conn:
         for model in USER_TABLES:
@@ -82,12 +91,14 @@ def export_user(services: Services, *, team_id: str, user_id: str) -> dict[str, 
                 if table.name == "calendar_source":
                     item.pop("url", None)  # a secret: the export names the calendar, not its key
                     item.pop("etag", None)
-                if table.name == "reflection":
+                for field in ("text", "body") if table.name in ("reflection", "inbox") else ():
+                    if field not in item:
+                        continue
                     try:
-                        item["text"] = services.cipher.decrypt(item.get("text") or "")
+                        item[field] = services.cipher.decrypt(item.get(field) or "")
                     except CipherError:  # no configured key opens it: say so, hold the rest
-                        item["text"] = None
-                        item["text_unreadable"] = True
+                        item[field] = None
+                        item[f"{field}_unreadable"] = True
                 items.append(item)
             if table.name == "slack_user":
                 out[names[table.name]] = items[0] if items else None

@@ -639,6 +639,7 @@ def receive(
         body=services.cipher.encrypt(envelope),
         now=services.clock.now(),
         team_id=team_id,
+        user_id=(data.get("user") or {}).get("slack_id"),
         kind="push",
     )
     if new:

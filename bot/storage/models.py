@@ -136,12 +136,15 @@ class InboxItem(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("source", "external_id", name="uq_inbox_key"),
         sa.Index("ix_inbox_claim", "state", "available_at"),
+        sa.Index("ix_inbox_owner", "team_id", "user_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     source: str = Field(max_length=32)
     external_id: str = Field(max_length=255)
     team_id: str | None = Field(default=None, max_length=32)
+    # Whose event it is, when the payload says (so an erase removes it too).
+    user_id: str | None = Field(default=None, max_length=32)
     kind: str = Field(default="", max_length=64)
     body: str = Field(default="", sa_type=sa.Text, repr=False)
     state: str = Field(default=InboxState.PENDING, max_length=16)

@@ -401,13 +401,18 @@ def store_inbox(
     body: str,
     now: datetime,
     team_id: str | None = None,
+    user_id: str | None = None,
     kind: str = "",
 ) -> bool:
-    """Store an inbound hook before it is acknowledged. False when the id was seen before."""
+    """Store an inbound hook before it is acknowledged. False when the id was seen before.
+
+    ``user_id`` names whose event it is when known, so that erasing a person removes it.
+    """
     values = {
         "source": source,
         "external_id": external_id[:255],
         "team_id": team_id,
+        "user_id": user_id[:32] if user_id else None,
         "kind": kind[:64],
         "body": body,
         "state": InboxState.PENDING.value,

@@ -127,6 +127,11 @@ def seed(
                 )
             )
         opt_in(services, team_id=TEAM, user_id=person.user_id)
+        # A stored inbound event of theirs (the Home tab opened, through the signed path).
+        emulator.add_user(person.user_id, tz="Europe/Berlin")
+        emulator.open_home(f"{heedful.url}/slack/events", person.user_id)
+        heedful.process_inbox()
+        heedful.send_due()  # the welcome DM
         meetings = [
             make_occurrence(
                 berlin(0, "10:00"), uid="one", title=f"1:1 of {person.name}", source=person.source

@@ -30,6 +30,7 @@ SECTIONS = {
     "delivery": "deliveries",
     "reflection": "reflections",
     "prompt_shown": "wordings_shown",
+    "inbox": "events_received",
 }
 SECRET_COLUMNS = {"calendar_source": {"url", "etag"}}
 
