@@ -44,14 +44,19 @@ class FetchResult:
 
 
 class FeedError(Exception):
-    """One line for the user. ``permanent`` is True when retrying cannot help (404/410:
-    the feed is gone; 401/403: it needs a sign-in; a link that is not http(s)); False
-    for timeouts, 5xx and the like."""
+    """Why a feed could not be read. ``code`` names the prompt ``feed.error.<code>``
+    (``prompts/feeds.toml``) whose words, filled with ``values``, are ``reason``: one
+    line for the person. ``permanent`` is True when retrying cannot help (404/410: the
+    feed is gone; 401/403: it needs a sign-in; a link that is not http(s)); False for
+    timeouts, 5xx and the like."""
 
-    def __init__(self, reason: str, *, permanent: bool = False) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    def __init__(self, code: str, *, permanent: bool = False, **values: object) -> None:
+        from bot.messages.prompts import load_prompts
+
+        self.code = code
+        self.reason = load_prompts().text(f"feed.error.{code}", **values)
         self.permanent = permanent
+        super().__init__(self.reason)
 
 
 def url_label(url: str) -> str:
@@ -69,14 +74,14 @@ def normalize_url(url: str) -> str:
     try:
         parts = urlsplit(url)
     except ValueError:
-        raise FeedError("the link is not a valid URL", permanent=True) from None
+        raise FeedError("invalid_url", permanent=True) from None
     scheme = parts.scheme.lower()
     if scheme in ("webcal", "webcals"):
         url = "https" + url[len(parts.scheme) :]
     elif scheme not in ("http", "https"):
-        raise FeedError("only http, https and webcal links are supported", permanent=True)
+        raise FeedError("bad_scheme", permanent=True)
     if not parts.hostname:
-        raise FeedError("the link has no host name", permanent=True)
+        raise FeedError("no_host", permanent=True)
     return url
 
 
@@ -126,24 +131,17 @@ def fetch_feed(
         logger.info("feed %s: %s", label, exc.reason)
         raise
     except httpx.TooManyRedirects:
-        raise _logged(label, FeedError(f"more than {MAX_REDIRECTS} redirects")) from None
+        raise _logged(label, FeedError("too_many_redirects", limit=MAX_REDIRECTS)) from None
     except httpx.TimeoutException:
-        raise _logged(label, FeedError(f"no answer within {timeout:g} s")) from None
+        raise _logged(label, FeedError("timeout", seconds=f"{timeout:g}")) from None
     except httpx.UnsupportedProtocol:
-        reason = "the link redirects to something that is not http(s)"
-        raise _logged(label, FeedError(reason, permanent=True)) from None
+        raise _logged(label, FeedError("redirect_scheme", permanent=True)) from None
     except httpx.ConnectError as exc:
-        raise _logged(label, FeedError(f"could not connect: {_why(exc)}")) from None
+        raise _logged(label, FeedError("connect", why=_why(exc))) from None
     except httpx.HTTPError as exc:
-        raise _logged(label, FeedError(f"the download failed: {_why(exc)}")) from None
+        raise _logged(label, FeedError("download", why=_why(exc))) from None
     logger.debug("feed %s: %s", label, "changed" if result.changed else "not modified")
     return result
-
-
-PRIVATE_ADDRESS = (
-    "the link points into a private network, which Heedful does not fetch from; "
-    "use the calendar's public iCal address"
-)
 
 
 def _public_only(request: httpx.Request) -> None:
@@ -156,7 +154,7 @@ def _public_only(request: httpx.Request) -> None:
     for info in infos:
         address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
         if not address.is_global:
-            raise FeedError(PRIVATE_ADDRESS, permanent=True)
+            raise FeedError("private_address", permanent=True)
 
 
 def read_source(source: str, **kwargs: object) -> FetchResult:
@@ -170,22 +168,22 @@ def read_source(source: str, **kwargs: object) -> FetchResult:
     if scheme == "file":
         source = urlsplit(source).path
     elif scheme:
-        raise FeedError("only files and http, https and webcal links are supported")
+        raise FeedError("bad_source")
     max_bytes = int(kwargs.get("max_bytes", 5 * 1024 * 1024))  # type: ignore[call-overload]
     path = Path(source)
     try:
         with path.open("rb") as handle:
             body = handle.read(max_bytes + 1)
     except FileNotFoundError:
-        raise FeedError("no such file", permanent=True) from None
+        raise FeedError("no_file", permanent=True) from None
     except IsADirectoryError:
-        raise FeedError("this is a directory, not a file", permanent=True) from None
+        raise FeedError("directory", permanent=True) from None
     except PermissionError:
-        raise FeedError("permission denied", permanent=True) from None
+        raise FeedError("permission", permanent=True) from None
     except OSError as exc:
-        raise FeedError(f"cannot read the file: {exc.strerror or exc}") from None
+        raise FeedError("unreadable_file", why=exc.strerror or exc) from None
     if len(body) > max_bytes:
-        raise FeedError(f"the file is over {_mib(max_bytes)}")
+        raise FeedError("file_too_big", size=_mib(max_bytes))
     return FetchResult(changed=True, body=body, etag=None, last_modified=None)
 
 
@@ -205,22 +203,16 @@ def _read(
     if status == 304:
         return FetchResult(changed=False, body=None, etag=new_etag, last_modified=new_modified)
     if status in (404, 410):
-        raise FeedError(
-            f"the server answered {status}: the calendar was removed or the link is wrong",
-            permanent=True,
-        )
+        raise FeedError("gone", permanent=True, status=status)
     if status in (401, 403):
-        raise FeedError(
-            f"the link needs a sign-in (the server answered {status}); use the secret iCal address",
-            permanent=True,
-        )
+        raise FeedError("sign_in", permanent=True, status=status)
     if status >= 400:
-        raise FeedError(f"the server answered {status}")
+        raise FeedError("status", status=status)
     if status >= 300:
-        raise FeedError(f"the server answered {status} without a usable redirect")
+        raise FeedError("bad_redirect", status=status)
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > max_bytes and not _encoded(response):
-        raise FeedError(f"the calendar is over {_mib(max_bytes)}")
+        raise FeedError("too_big", size=_mib(max_bytes))
     decoder = _Decoder(response.headers.get("Content-Encoding", ""), max_bytes)
     html_type = "text/html" in response.headers.get("Content-Type", "").lower()
     sniffed = False
@@ -229,7 +221,7 @@ def _read(
     for chunk in response.iter_raw():  # as it arrives: a slow drip meets the deadline
         received += len(chunk)
         if received > max_bytes:
-            raise FeedError(f"the calendar is over {_mib(max_bytes)}")
+            raise FeedError("too_big", size=_mib(max_bytes))
         parts.append(decoder.feed(chunk))
         if not sniffed and decoder.size >= _SNIFF:
             _sniff(b"".join(parts)[:_SNIFF], html_type)
@@ -249,7 +241,7 @@ def _sniff(head: bytes, html_type: bool) -> None:
     if start.startswith(b"begin:vcalendar"):
         return
     if html_type or start.startswith((b"<!doctype", b"<html")):
-        raise FeedError("the link returned a web page (a sign-in page?), not a calendar")
+        raise FeedError("web_page")
 
 
 def _encoded(response: httpx.Response) -> bool:
@@ -263,7 +255,7 @@ class _Decoder:
         codings = [c.strip().lower() for c in encoding.split(",") if c.strip()]
         codings = [c for c in codings if c != "identity"]
         if len(codings) > 1 or (codings and codings[0] not in ("gzip", "x-gzip", "deflate")):
-            raise FeedError(f"the server used an unsupported compression ({encoding.strip()})")
+            raise FeedError("compression", encoding=encoding.strip())
         self.coding = codings[0] if codings else None
         self.max_bytes = max_bytes
         self.size = 0
@@ -289,7 +281,7 @@ class _Decoder:
                     return self._inflate(data)
                 except zlib.error:
                     pass
-            raise FeedError("the compressed calendar is corrupt") from None
+            raise FeedError("corrupt") from None
 
     def _inflate(self, data: bytes) -> bytes:
         assert self._z is not None
@@ -300,7 +292,7 @@ class _Decoder:
             self._first = False
             self.size += len(piece)
             if self.size > self.max_bytes:
-                raise FeedError(f"the calendar is over {_mib(self.max_bytes)} uncompressed")
+                raise FeedError("too_big_uncompressed", size=_mib(self.max_bytes))
             out.append(piece)
             data = self._z.unconsumed_tail
             if self._z.eof and self._z.unused_data and self.coding != "deflate":
@@ -314,7 +306,7 @@ class _Decoder:
         piece = self._z.flush(self.max_bytes - self.size + 1)
         self.size += len(piece)
         if self.size > self.max_bytes:
-            raise FeedError(f"the calendar is over {_mib(self.max_bytes)} uncompressed")
+            raise FeedError("too_big_uncompressed", size=_mib(self.max_bytes))
         return piece
 
 

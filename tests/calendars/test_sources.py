@@ -645,11 +645,9 @@ def test_addresses_on_private_networks_are_refused_by_default(services: Services
     """A pasted address must not make Heedful fetch from inside its own network."""
     import dataclasses
 
-    from bot.calendars.fetch import PRIVATE_ADDRESS
-
     services.settings = dataclasses.replace(services.settings, allow_private_feeds=False)
     for url in ("http://127.0.0.1:9/calendar.ics", "http://169.254.169.254/latest/meta-data"):
         with pytest.raises(sources.FeedConnectError) as info:
             sources.connect_feed(services, team_id="T0001", user_id="U1", url=url)
-        assert "private network" in str(info.value) or PRIVATE_ADDRESS in str(info.value)
+        assert load_prompts().text("feed.error.private_address") in str(info.value)
     assert sources.list_sources(services, team_id="T0001", user_id="U1") == []
