@@ -56,6 +56,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_hook_arguments(calendar_commands)
 
+    keys = commands.add_parser("keys", help="encryption at rest")
+    keys_commands = keys.add_subparsers(dest="keys_command", metavar="ACTION")
+    keys_commands.add_parser(
+        "rotate",
+        help="re-encrypt every stored secret and reflection with the first key of "
+        "HEEDFUL_ENCRYPTION_KEY (after adding a new key in front, or setting one at all)",
+    )
+
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply pending migrations")
@@ -91,6 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(settings, role=args.role)
         if args.command == "db" and args.db_command == "upgrade":
             return _db_upgrade(settings)
+        if args.command == "keys" and args.keys_command == "rotate":
+            return _keys_rotate(settings)
         parser.print_help()
         return 2
     except ConfigError as exc:
@@ -205,6 +215,28 @@ def _db_upgrade(settings: Settings) -> int:
         logger.debug("migration failed", exc_info=True)
         print(f"heedful: could not upgrade the database: {_one_line(exc)}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _keys_rotate(settings: Settings) -> int:
+    from bot.logging_setup import configure_logging
+    from bot.privacy import rotate_keys
+    from bot.services import build_services
+
+    configure_logging(settings.log_level)
+    if not settings.encryption_keys:
+        print(
+            "heedful: HEEDFUL_ENCRYPTION_KEY is not set: there is no key to rotate to",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        count = rotate_keys(build_services(settings))
+    except Exception as exc:
+        logger.debug("key rotation failed", exc_info=True)
+        print(f"heedful: could not re-encrypt: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    print(f"re-encrypted {count} values with the first key")
     return 0
 
 

@@ -158,3 +158,52 @@ def purge_expired(services: Services) -> int:
     if removed:
         logger.info("retention: %d old rows deleted", removed)
     return removed
+
+
+# Columns that hold secrets or private text, encrypted with HEEDFUL_ENCRYPTION_KEY.
+ENCRYPTED_COLUMNS: tuple[tuple[Any, str], ...] = (
+    (Installation, "bot_token"),
+    (CalendarSource, "url"),
+    (WebhookSource, "secret"),
+    (Reflection, "text"),
+    (InboxItem, "body"),
+)
+ROTATE_BATCH = 500
+
+
+def rotate_keys(services: Services) -> int:
+    """Re-encrypt every secret and private text with the first configured key.
+
+    After adding a new key in front (``HEEDFUL_ENCRYPTION_KEY=new,old``), this rewrites
+    old rows so the old key can be dropped; run after first setting a key, it encrypts
+    what was stored in plain text. Returns how many values were rewritten.
+    """
+    if not services.cipher.enabled:
+        raise ValueError("HEEDFUL_ENCRYPTION_KEY is not set: there is no key to rotate to")
+    rewritten = 0
+    for model, column in ENCRYPTED_COLUMNS:
+        table = _table(model)
+        key = next(iter(table.primary_key.columns))
+        value = table.c[column]
+        last: Any = None
+        while True:
+            with services.engine.begin() as conn:
+                query = sa.select(key, value).where(value.is_not(None), value != "")
+                if last is not None:
+                    query = query.where(key > last)
+                rows = conn.execute(query.order_by(key).limit(ROTATE_BATCH)).all()
+                if not rows:
+                    break
+                changes = [
+                    {"b_key": row[0], "b_value": services.cipher.rotate(row[1])} for row in rows
+                ]
+                conn.execute(
+                    sa.update(table)
+                    .where(key == sa.bindparam("b_key"))
+                    .values({column: sa.bindparam("b_value")}),
+                    changes,
+                )
+                rewritten += len(changes)
+                last = rows[-1][0]
+    logger.info("re-encrypted %d values with the first key", rewritten)
+    return rewritten

@@ -67,3 +67,27 @@ def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     tables = set(sa.inspect(sa.create_engine(url)).get_table_names())
     assert {"delivery", "inbox", "installation", "slack_user", "reflection"} <= tables
+
+
+def test_keys_rotate_needs_a_key_and_then_encrypts_what_was_plain(tmp_path: Path) -> None:
+    from cryptography.fernet import Fernet
+
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    assert _run("db", "upgrade", cwd=tmp_path, env={"DATABASE_URL": url}).returncode == 0
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("INSERT INTO installation (team_id, bot_token) VALUES ('T1', 'xoxb-plain')")
+        )
+
+    refused = _run("keys", "rotate", cwd=tmp_path, env={"DATABASE_URL": url})
+    assert refused.returncode == 2 and "HEEDFUL_ENCRYPTION_KEY" in refused.stderr
+
+    key = Fernet.generate_key().decode()
+    env = {"DATABASE_URL": url, "HEEDFUL_ENCRYPTION_KEY": key}
+    result = _run("keys", "rotate", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "re-encrypted 1 values" in result.stdout
+    with engine.connect() as conn:
+        token = conn.execute(sa.text("SELECT bot_token FROM installation")).scalar_one()
+    assert token.startswith("fernet:") and "xoxb-plain" not in token
