@@ -10,7 +10,6 @@ from handlers.actions.home import (
     handle_home_connect,
     handle_home_erase,
     handle_home_export,
-    handle_home_pause,
     handle_home_remove,
     handle_home_resume,
     handle_home_settings,
@@ -31,7 +30,7 @@ def register(app: App) -> None:
     app.action(kit.ACTION_PAUSE)(handle_pause)
     app.action(kit.ACTION_TAP)(handle_tap)
     app.action(kit.ACTION_WRITE)(handle_write)
-    app.action(kit.ACTION_HOME_PAUSE)(handle_home_pause)
+    app.action(kit.ACTION_HOME_PAUSE)(handle_pause)  # the same form as a nudge's button
     app.action(kit.ACTION_HOME_RESUME)(handle_home_resume)
     app.action(kit.ACTION_HOME_SETTINGS)(handle_home_settings)
     app.action(kit.ACTION_HOME_CONNECT)(handle_home_connect)

@@ -22,19 +22,6 @@ def _republish(client: WebClient, context: BoltContext) -> None:
     client.views_publish(user_id=context.user_id, view=view)
 
 
-def handle_home_pause(
-    ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient
-) -> None:
-    ack()
-    try:
-        view = interactions.pause_form(
-            context["heedful"], team_id=context.team_id, user_id=context.user_id
-        )
-        client.views_open(trigger_id=body["trigger_id"], view=view)
-    except Exception:
-        logger.exception("opening the pause form failed")
-
-
 def handle_home_resume(ack: Ack, context: BoltContext, client: WebClient) -> None:
     ack()
     try:
