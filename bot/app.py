@@ -121,6 +121,8 @@ class Heedful:
             },
             cipher=s.cipher,
         )
+        if self.run_workers:
+            s.wake_outbox = lambda: self.ticker.wake("outbox")
         self.router = Router()
         if not s.settings.socket_mode:
             self.router.add("POST", "/slack/events", bolt_route(self.ingress))

@@ -418,6 +418,9 @@ class Sender:
         }
         if message.blocks:
             kwargs["blocks"] = message.blocks
+        thread_ts = (row.payload or {}).get("thread_ts")
+        if thread_ts:  # a reply in the thread of what it answers
+            kwargs["thread_ts"] = thread_ts
         try:
             response = client.chat_postMessage(**kwargs)
         except Exception as exc:  # classified below; nothing is lost

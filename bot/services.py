@@ -41,6 +41,8 @@ class Services:
     clients: SlackClients
     cipher: Cipher = field(default_factory=Cipher)
     worker_id: str = field(default_factory=lambda: default_worker_id())
+    # Set by the running app: bring the outbox job forward (a reply is due now).
+    wake_outbox: Callable[[], None] = field(default=lambda: None, repr=False)
     _authorized: dict[str, tuple[float, AuthorizeResult | None]] = field(
         default_factory=dict, init=False, repr=False
     )

@@ -9,6 +9,7 @@ from slack_sdk import WebClient
 from bot import commands, home, interactions, privacy
 from bot.messages import blocks as kit
 from bot.messages.prompts import load_prompts
+from bot.replies import reply
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +29,14 @@ def handle_reflection_submission(
         )
         if answer is not None:
             thread_ts, text = answer
-            client.chat_postMessage(channel=context.user_id, thread_ts=thread_ts, text=text)
+            reply(
+                context["heedful"],
+                team_id=context.team_id,
+                user_id=context.user_id,
+                text=text,
+                thread_ts=thread_ts,
+                key=f"form:{view.get('id') or view.get('hash') or thread_ts}",
+            )
     except Exception:
         logger.exception("storing a reflection form failed")
 
@@ -42,10 +50,17 @@ def handle_pause_submission(
         return
     ack()
     try:
+        heedful = context["heedful"]
         text = interactions.pause_to(
-            context["heedful"], team_id=context.team_id, user_id=context.user_id, day=day
+            heedful, team_id=context.team_id, user_id=context.user_id, day=day
         )
-        client.chat_postMessage(channel=context.user_id, text=text)
+        reply(
+            heedful,
+            team_id=context.team_id,
+            user_id=context.user_id,
+            text=text,
+            key=f"pause:{view.get('id') or view.get('hash') or day.isoformat()}",
+        )
     except Exception:
         logger.exception("confirming a pause failed")
 
@@ -67,7 +82,13 @@ def handle_connect_submission(
                 "connect", argument=url or "", error=None if url else "command.connect_usage"
             ),
         )
-        client.chat_postMessage(channel=context.user_id, text=answer)
+        reply(
+            heedful,
+            team_id=context.team_id,
+            user_id=context.user_id,
+            text=answer,
+            key=f"connect:{view.get('id') or view.get('hash') or url}",
+        )
         client.views_publish(
             user_id=context.user_id,
             view=home.home_view(heedful, team_id=context.team_id, user_id=context.user_id),
@@ -98,7 +119,10 @@ def handle_settings_submission(
 
 
 def handle_erase_submission(ack: Ack, context: BoltContext, client: WebClient) -> None:
-    """The Home tab's erase form: erase, refresh the Home tab, confirm in the DM."""
+    """The Home tab's erase form: erase, refresh the Home tab, confirm in the DM.
+
+    The confirmation is posted directly, not through the outbox: an outbox row would be
+    a row about the person, just erased."""
     ack()
     heedful = context["heedful"]
     try:

@@ -353,7 +353,13 @@ class Driver:
                 continue
             self._seen.add(message["ts"])
             sent = Sent(self.clock.now(), message)
-            if (message.get("metadata") or {}).get("event_type") == METADATA_EVENT_TYPE:
+            meta = message.get("metadata") or {}
+            # Nudges are deliveries; replies (kind "notice": confirmations, "paused
+            # until …") go through the outbox too, but the tests read them apart.
+            if (
+                meta.get("event_type") == METADATA_EVENT_TYPE
+                and (meta.get("event_payload") or {}).get("kind") != "notice"
+            ):
                 self.sent.append(sent)
                 new.append(sent)
             else:

@@ -14,6 +14,7 @@ from nudging import Driver, Event, FeedServer, at, colleagues
 
 from bot.messages.blocks import REFLECTION_MAX_CHARS
 from bot.messages.prompts import load_prompts
+from bot.sender import METADATA_EVENT_TYPE
 
 DAY = "2026-03-02"  # a Monday
 MEETINGS = [
@@ -68,6 +69,9 @@ def test_a_thread_reply_and_its_edit_are_kept_once_against_the_meeting(
     assert row.text.startswith("fernet:")  # encrypted at rest
     assert ana.text_of(row) == "I finally asked Ben how the move went, and listened."
     assert _thread(ana, prompt.ts) == [PROMPTS.text("kept.new")]
+    # Replies go through the outbox too: a row first, with Heedful's metadata.
+    (confirmation,) = [r for r in ana.replies if r.message.get("thread_ts") == prompt.ts]
+    assert confirmation.message["metadata"]["event_type"] == METADATA_EVENT_TYPE
 
     ana.edits(ts, "I asked Ben how the move went. I interrupted once.")
     (row,) = ana.reflections()
