@@ -65,6 +65,7 @@ REEXPAND_AFTER = timedelta(days=1)  # re-read an unchanged feed once its window 
 UPCOMING = timedelta(days=7)
 MAX_BACKOFF = timedelta(hours=6)
 BROKEN_RECHECK = timedelta(hours=24)
+FAILING_NOTICE_AFTER = 9  # failures in a row: about a day with the default backoff
 MAX_URL = 2000
 
 KIND = "ics"
@@ -504,7 +505,11 @@ def _record_ok(
 
 
 def _record_failure(services: Services, row: sa.Row[Any], reason: str) -> None:
-    """A transient failure: back off (2×, 4×, … the poll interval, at most 6 hours)."""
+    """A transient failure: back off (2×, 4×, … the poll interval, at most 6 hours).
+
+    After ``FAILING_NOTICE_AFTER`` failures in a row (about a day at the default poll
+    interval) the owner is told once that their meetings may be out of date.
+    """
     t = SOURCE.c
     now = services.clock.now()
     failures = row.failures + 1
@@ -522,6 +527,9 @@ def _record_failure(services: Services, row: sa.Row[Any], reason: str) -> None:
                 next_check_at=now + (BROKEN_RECHECK if status == BROKEN else delay),
             )
         )
+        if status == FAILING and failures == FAILING_NOTICE_AFTER:
+            _tell_owner(services, conn, row, "calendar.failing", ref=f"feed-failing:{row.id}")
+            logger.warning("feed %s has failed %d times in a row (%s)", row.id, failures, reason)
 
 
 def _mark_broken(services: Services, row: sa.Row[Any], reason: str) -> None:
@@ -545,25 +553,7 @@ def _mark_broken(services: Services, row: sa.Row[Any], reason: str) -> None:
             .values(broken_notified_at=now)
         ).rowcount
         if first:
-            try:
-                host = _host(services.cipher.decrypt(row.url))
-            except CipherError:
-                host = "?"
-            message = build_feed_broken_notice(load_prompts(), name=row.label or host)
-            repo.enqueue_deliveries(
-                conn,
-                [
-                    {
-                        "team_id": row.team_id,
-                        "user_id": row.user_id,
-                        "kind": NOTICE,
-                        "ref": f"feed-broken:{row.id}",
-                        "due_at": now,
-                        "payload": {"text": message.text, "blocks": message.blocks},
-                    }
-                ],
-                now=now,
-            )
+            _tell_owner(services, conn, row, "calendar.broken", ref=f"feed-broken:{row.id}")
     if first:
         logger.warning("feed %s is broken (%s); its owner %s is told", row.id, reason, row.user_id)
     else:
@@ -578,19 +568,47 @@ def escape_mrkdwn(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def build_feed_broken_notice(prompts: Prompts, *, name: str) -> Message:
-    """The one DM that tells a person their feed stopped working. Pure."""
+def build_feed_broken_notice(
+    prompts: Prompts, *, name: str, words: str = "calendar.broken"
+) -> Message:
+    """The one DM that tells a person their feed stopped working (``calendar.broken``)
+    or has been failing for a day (``calendar.failing``). Pure."""
     safe = escape_mrkdwn(name)[:200]
     return Message(
-        text=prompts.text("calendar.broken.summary", name=safe),
+        text=prompts.text(f"{words}.summary", name=safe),
         blocks=[
             {
                 "type": "section",
-                "text": {"type": "mrkdwn", "text": prompts.text("calendar.broken.body", name=safe)},
+                "text": {"type": "mrkdwn", "text": prompts.text(f"{words}.body", name=safe)},
             },
             {
                 "type": "context",
-                "elements": [{"type": "mrkdwn", "text": prompts.text("calendar.broken.hint")}],
+                "elements": [{"type": "mrkdwn", "text": prompts.text(f"{words}.hint")}],
             },
         ],
+    )
+
+
+def _tell_owner(
+    services: Services, conn: sa.Connection, row: sa.Row[Any], words: str, *, ref: str
+) -> None:
+    """Queue one notice about a feed for its owner (the outbox key keeps it to one)."""
+    try:
+        host = _host(services.cipher.decrypt(row.url))
+    except CipherError:
+        host = "?"
+    message = build_feed_broken_notice(load_prompts(), name=row.label or host, words=words)
+    repo.enqueue_deliveries(
+        conn,
+        [
+            {
+                "team_id": row.team_id,
+                "user_id": row.user_id,
+                "kind": NOTICE,
+                "ref": ref,
+                "due_at": services.clock.now(),
+                "payload": {"text": message.text, "blocks": message.blocks},
+            }
+        ],
+        now=services.clock.now(),
     )

@@ -519,6 +519,28 @@ def test_a_transient_failure_backs_off_and_never_messages(
     assert (row.status, row.failures, row.error) == ("ok", 0, None)
 
 
+def test_a_feed_failing_for_about_a_day_is_reported_once(
+    heedful: Heedful,
+    services: Services,
+    feed: FeedServer,
+    ana: str,
+    clock: VirtualClock,
+    emulator: SlackEmulator,
+) -> None:
+    connect(services, feed)
+    feed.status = 503
+    started = clock.now()
+    for _ in range(sources.FAILING_NOTICE_AFTER + 3):  # every retry as soon as it is due
+        clock.advance(sources.MAX_BACKOFF)
+        assert refresh_due_sources(services) == 1
+        heedful.send_due()
+    (notice,) = notices(emulator)
+    assert notice["text"].startswith("Heedful has not been able to read your calendar")
+    assert clock.now() - started >= timedelta(hours=24)
+    kinds = [d.ref for d in table(services, Delivery) if d.kind == "notice"]
+    assert kinds == [f"feed-failing:{table(services, CalendarSource)[0].id}"]
+
+
 def test_disconnecting_forgets_the_feed_its_meetings_and_their_pending_nudges(
     services: Services, feed: FeedServer, ana: str, clock: VirtualClock
 ) -> None:
