@@ -341,6 +341,23 @@ def _wait_for_response(emulator: SlackEmulator, count: int, timeout: float = 5.0
     return emulator.responses
 
 
+def _up_to_thursday_evening(
+    heedful: Heedful,
+    emulator: SlackEmulator,
+    services: Services,
+    clock: VirtualClock,
+    driver: Driver,
+) -> None:
+    """Ana's known week, answered as planned, played up to Thursday 17:00."""
+    clock.set(berlin(0, "07:00"))
+    make_user(services, ANA, BERLIN)
+    apply_occurrences(
+        services, team_id=TEAM, user_id=ANA, source="ics:1", occurrences=list(MEETINGS.values())
+    )
+    _answer_plan(heedful, emulator, services, driver)
+    driver.run_until(berlin(3, "17:00"))
+
+
 def test_heedful_digest_shows_the_week_so_far_without_touching_the_weekly_one(
     heedful: Heedful,
     emulator: SlackEmulator,
@@ -348,13 +365,7 @@ def test_heedful_digest_shows_the_week_so_far_without_touching_the_weekly_one(
     clock: VirtualClock,
     driver: Driver,
 ) -> None:
-    clock.set(berlin(0, "07:00"))
-    make_user(services, ANA, BERLIN)
-    apply_occurrences(
-        services, team_id=TEAM, user_id=ANA, source="ics:1", occurrences=list(MEETINGS.values())
-    )
-    _answer_plan(heedful, emulator, services, driver)
-    driver.run_until(berlin(3, "17:00"))  # Thursday evening
+    _up_to_thursday_evening(heedful, emulator, services, clock, driver)
     driver.plan_every = timedelta(days=30)  # no more planning from here on
     before = [tuple(r) for r in deliveries(services, ANA)]
     (weekly,) = [r for r in deliveries(services, ANA) if r.kind == "digest"]
@@ -386,13 +397,7 @@ def test_heedful_digest_answers_with_the_whole_digest(
     clock: VirtualClock,
     driver: Driver,
 ) -> None:
-    clock.set(berlin(0, "07:00"))
-    make_user(services, ANA, BERLIN)
-    apply_occurrences(
-        services, team_id=TEAM, user_id=ANA, source="ics:1", occurrences=list(MEETINGS.values())
-    )
-    _answer_plan(heedful, emulator, services, driver)
-    driver.run_until(berlin(3, "17:00"))
+    _up_to_thursday_evening(heedful, emulator, services, clock, driver)
     emulator.send_command(_events(heedful), "/heedful", "digest", user_id=ANA)
     (response,) = _wait_for_response(emulator, 1)
     blocks = response["payload"].get("blocks") or []

@@ -38,11 +38,8 @@ def _events(heedful: Heedful) -> str:
     return f"{heedful.url}/slack/events"
 
 
-def _week_with_a_canary(
-    heedful: Heedful, services: Services, clock: VirtualClock, emulator: SlackEmulator
-) -> dict:
-    """Ana answers her 1:1's question with the canary, by a DM in the thread (a signed
-    event through the inbox); on Friday at 16:00 the digest quotes it. Returns the digest."""
+def _ana_with_a_one_on_one(services: Services, clock: VirtualClock) -> None:
+    """Monday 07:00 in Berlin: Ana, opted in, with a 1:1 with Ben at 10:00."""
     clock.set(berlin(0, "07:00"))
     with session_scope(services.engine) as session:
         user = repo.ensure_user(session, team_id=TEAM, user_id=ANA.user_id, now=clock.now())
@@ -55,6 +52,14 @@ def _week_with_a_canary(
         source="ics:1",
         occurrences=[make_occurrence(berlin(0, "10:00"), uid="ben", title="1:1 with Ben")],
     )
+
+
+def _week_with_a_canary(
+    heedful: Heedful, services: Services, clock: VirtualClock, emulator: SlackEmulator
+) -> dict:
+    """Ana answers her 1:1's question with the canary, by a DM in the thread (a signed
+    event through the inbox); on Friday at 16:00 the digest quotes it. Returns the digest."""
+    _ana_with_a_one_on_one(services, clock)
     while clock.now() < berlin(0, "10:35"):
         heedful.send_due()
         clock.advance(timedelta(minutes=1))
@@ -244,18 +249,7 @@ def test_a_reflection_no_key_opens_costs_its_words_not_the_digest_or_the_export(
     export still holds everything else."""
     from bot.digest import DigestComposer, plan_digests
 
-    clock.set(berlin(0, "07:00"))
-    with session_scope(services.engine) as session:
-        user = repo.ensure_user(session, team_id=TEAM, user_id=ANA.user_id, now=clock.now())
-        user.tz = "Europe/Berlin"
-    opt_in(services, team_id=TEAM, user_id=ANA.user_id)
-    apply_occurrences(
-        services,
-        team_id=TEAM,
-        user_id=ANA.user_id,
-        source="ics:1",
-        occurrences=[make_occurrence(berlin(0, "10:00"), uid="ben", title="1:1 with Ben")],
-    )
+    _ana_with_a_one_on_one(services, clock)
     lost = Cipher((Fernet.generate_key().decode(),)).encrypt("written under a lost key")
     with services.engine.begin() as conn:
         for text in (lost, services.cipher.encrypt(CANARY)):
