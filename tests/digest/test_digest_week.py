@@ -20,6 +20,7 @@ import pytest
 import sqlalchemy as sa
 from digesting import DM, TEAM, Driver, at, deliveries, make_user, store_meetings
 from factories import make_occurrence
+from waiting import wait_until
 
 from bot.app import Heedful
 from bot.calendars.occurrence import Response
@@ -332,12 +333,8 @@ def test_a_week_of_meetings_and_no_answers_gets_a_short_kind_note(
     assert "of 3" not in " ".join(note.sections())
 
 
-def _wait_for_response(emulator: SlackEmulator, count: int, timeout: float = 5.0) -> list[Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if len(emulator.responses) >= count:
-            break
-        time.sleep(0.02)
+def _wait_for_response(emulator: SlackEmulator, count: int) -> list[Any]:
+    wait_until(lambda: len(emulator.responses) >= count, what=f"{count} response(s)")
     return emulator.responses
 
 

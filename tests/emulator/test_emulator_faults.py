@@ -14,19 +14,11 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+from waiting import wait_until
 
 from bot.emulator import SlackEmulator
 
 ANA = "U123"
-
-
-def _wait_for(predicate, timeout: float = 2.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
 
 
 def test_429_carries_retry_after_verbatim_in_the_response_headers(
@@ -141,7 +133,7 @@ def test_read_timeout_raises_timeout_error_and_the_message_still_lands(
         client.chat_postMessage(channel=ANA, text="late")
 
     assert len(emulator.calls_to("chat.postMessage")) == 1
-    assert _wait_for(lambda: len(emulator.messages(ANA)) == 1)
+    wait_until(lambda: len(emulator.messages(ANA)) == 1)
 
 
 def test_drop_after_store_keeps_the_message_and_the_client_sees_a_disconnect(

@@ -16,6 +16,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.webhook import WebhookClient
+from waiting import wait_until
 
 from bot.emulator import SlackEmulator
 
@@ -310,15 +311,6 @@ def bolt_http_app_fixture(emulator: SlackEmulator) -> Iterator[str]:
         thread.join()
 
 
-def _wait_for(predicate: Any, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return bool(predicate())
-
-
 def test_bolt_over_http_accepts_signed_events_commands_and_actions(
     emulator: SlackEmulator, bolt_http_app: str
 ) -> None:
@@ -331,7 +323,7 @@ def test_bolt_over_http_accepts_signed_events_commands_and_actions(
     assert command.body == "pong ping"  # Bolt answers ack(text=...) as text/plain over HTTP
     assert click.status == 200
     assert forged.status == 401
-    assert _wait_for(lambda: len(emulator.bot_messages(ANA)) == 1)
+    wait_until(lambda: len(emulator.bot_messages(ANA)) == 1)
     assert emulator.bot_messages(ANA)[0]["text"] == "heard: hello"
-    assert _wait_for(lambda: len(emulator.responses) == 1)
+    wait_until(lambda: len(emulator.responses) == 1)
     assert emulator.responses[0]["payload"]["text"] == "Opening your reflection"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +16,7 @@ from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from waiting import wait_until
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
@@ -117,15 +117,6 @@ def seen_fixture(socket_setup: tuple[SlackEmulator, SocketModeHandler, Seen]) ->
     return socket_setup[2]
 
 
-def _wait_for(predicate: Any, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return bool(predicate())
-
-
 def test_the_builtin_client_connects_through_apps_connections_open(
     socket_setup: tuple[SlackEmulator, SocketModeHandler, Seen],
 ) -> None:
@@ -156,7 +147,7 @@ def test_event_over_socket_reaches_the_bolt_listener_and_is_acked(
     assert result.via == "socket"
     assert result.envelope_id
     assert seen.wait_for("message")["text"] == "hello"
-    assert _wait_for(lambda: len(socket_emulator.messages(ANA)) == 1)
+    wait_until(lambda: len(socket_emulator.messages(ANA)) == 1)
     assert socket_emulator.messages(ANA)[0]["text"] == "heard: hello"
 
 
@@ -166,7 +157,7 @@ def test_user_says_uses_the_socket_when_connected(
     socket_emulator.user_says(None, ANA, "I listened")
 
     assert seen.wait_for("message")["channel_type"] == "im"
-    assert _wait_for(lambda: len(socket_emulator.bot_messages(ANA)) == 1)
+    wait_until(lambda: len(socket_emulator.bot_messages(ANA)) == 1)
     assert socket_emulator.inbound[-1].via == "socket"
 
 
@@ -200,7 +191,7 @@ def test_button_click_and_home_open_over_socket(socket_emulator: SlackEmulator, 
 
     assert seen.wait_for("action")["value"] == "occ-1"
     seen.wait_for("home")
-    assert _wait_for(lambda: ANA in socket_emulator.views)
+    wait_until(lambda: ANA in socket_emulator.views)
 
 
 def test_apps_connections_open_needs_the_app_token(socket_emulator: SlackEmulator) -> None:

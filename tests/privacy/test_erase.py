@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import http.server
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from people import ANA, BEN, TEAM, count_rows, rows_of, seed
+from waiting import wait_until
 
 from bot.app import Heedful
 from bot.clock import VirtualClock
@@ -25,15 +24,6 @@ from bot.storage import repository as repo
 
 def _events(heedful: Heedful) -> str:
     return f"{heedful.url}/slack/events"
-
-
-def _wait(condition: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError("timed out")
 
 
 def _nothing_left_of_ana(services: Services) -> None:
@@ -70,7 +60,7 @@ def test_forget_then_confirm_erases_everything_and_nothing_more_is_sent(
 
     result = emulator.send_command(_events(heedful), "/heedful", "forget", user_id=ANA.user_id)
     assert result.status == 200
-    _wait(lambda: len(emulator.responses) >= 1)
+    wait_until(lambda: len(emulator.responses) >= 1, what="the first response")
     asked = emulator.responses[0]["payload"]
     assert asked["text"] == load_prompts().text("forget.confirm")
     assert asked.get("response_type") == "ephemeral"
@@ -83,7 +73,7 @@ def test_forget_then_confirm_erases_everything_and_nothing_more_is_sent(
     payload = emulator.block_actions_payload(ANA.user_id, kit.ACTION_ERASE_CONFIRM, message=shown)
     payload["container"]["is_ephemeral"] = True
     assert emulator.send_interaction(_events(heedful), payload).status == 200
-    _wait(lambda: len(emulator.responses) >= 2)
+    wait_until(lambda: len(emulator.responses) >= 2, what="the second response")
     done = emulator.responses[1]["payload"]
     assert done["text"] == load_prompts().text("forget.done")
     assert done.get("replace_original") in (True, "true")
@@ -103,7 +93,7 @@ def test_the_home_tab_erase_button_and_form_erase_everything(
     heedful.send_due()  # the welcome a first visit brings
 
     emulator.click_button(_events(heedful), ANA.user_id, kit.ACTION_HOME_ERASE)
-    _wait(lambda: len(emulator.opened_views) >= 1)
+    wait_until(lambda: len(emulator.opened_views) >= 1, what="the erase form")
     (form,) = emulator.opened_views
     assert form["callback_id"] == kit.VIEW_ERASE
     assert count_rows(services, ANA.user_id)["reflection"] == 1  # opening it erased nothing
@@ -111,7 +101,10 @@ def test_the_home_tab_erase_button_and_form_erase_everything(
     result = emulator.submit_view(_events(heedful), ANA.user_id, form, {})
     assert result.status == 200
     done = load_prompts().text("forget.done")
-    _wait(lambda: any(m["text"] == done for m in emulator.bot_messages(ANA.user_id)))
+    wait_until(
+        lambda: any(m["text"] == done for m in emulator.bot_messages(ANA.user_id)),
+        what="the erase confirmation",
+    )
 
     _nothing_left_of_ana(services)
     home = emulator.views[ANA.user_id]  # the Home tab shows a stranger's view again

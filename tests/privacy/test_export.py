@@ -8,11 +8,11 @@ as ISO-8601, reflections decrypted); the calendar's secret address never does.
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime
 from typing import Any
 
 from people import ANA, BEN, TEAM, kinds_and_states, rows_of, seed, user_tables
+from waiting import wait_until
 
 from bot.app import Heedful
 from bot.clock import VirtualClock
@@ -39,15 +39,19 @@ def _events(heedful: Heedful) -> str:
     return f"{heedful.url}/slack/events"
 
 
-def _wait_for_file(emulator: SlackEmulator, timeout: float = 10.0) -> bytes:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        files = emulator.files
-        if files:
-            (content,) = files.values()
-            return content
-        time.sleep(0.02)
-    raise AssertionError("no file reached the emulator")
+def _wait_for_shared_file(emulator: SlackEmulator) -> tuple[dict[str, Any], bytes]:
+    """The DM that shares the export, and the file's bytes.
+
+    ``files.completeUploadExternal`` posts that DM after the bytes were uploaded, so
+    waiting for the DM (not for the bytes) waits for the whole upload flow.
+    """
+    shared = wait_until(
+        lambda: [m for m in emulator.messages(ANA.user_id) if m.get("files")],
+        what="the export to be shared in the DM",
+    )
+    (message,) = shared
+    (content,) = emulator.files.values()
+    return message, content
 
 
 def _plain(value: Any) -> Any:
@@ -102,11 +106,11 @@ def test_the_export_holds_every_row_of_the_person_and_only_theirs(
     emulator.open_home(_events(heedful), ANA.user_id)
     heedful.process_inbox()
     emulator.click_button(_events(heedful), ANA.user_id, kit.ACTION_HOME_EXPORT)
-    content = _wait_for_file(emulator).decode()
+    shared, raw = _wait_for_shared_file(emulator)
+    content = raw.decode()
     export = json.loads(content)
     assert export["format"] == "heedful-export"
 
-    (shared,) = [m for m in emulator.messages(ANA.user_id) if m.get("files")]
     assert shared["files"][0]["name"] == "heedful-export.json"
     assert (
         export_user(services, team_id=TEAM, user_id=ANA.user_id)["reflections"]
@@ -125,7 +129,8 @@ def test_heedful_export_uploads_the_file_to_the_dm(
     seed(heedful, services, clock, emulator)
     result = emulator.send_command(_events(heedful), "/heedful", "export", user_id=ANA.user_id)
     assert result.status == 200
-    content = _wait_for_file(emulator, timeout=3.0).decode()
+    _shared, raw = _wait_for_shared_file(emulator)
+    content = raw.decode()
     assert_complete(json.loads(content), services)
     assert ANA.secret not in content
     assert_nothing_of_ben(content)
