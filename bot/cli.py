@@ -10,9 +10,13 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from bot import __version__
 from bot.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 logger = logging.getLogger(__name__)
 
@@ -148,6 +152,9 @@ def _calendar_hook(settings: Settings, args: argparse.Namespace) -> int:
     configure_logging("DEBUG" if settings.log_level.upper() == "DEBUG" else "WARNING")
     services = build_services(settings)
     try:
+        # `create` writes a secret under the first key: check the keys before anything.
+        if args.hook_command == "create" and not _keys_open_the_data(services):
+            return 2
         if settings.auto_migrate:
             upgrade(services.engine)
         elif pending := pending_migrations(services.engine):
@@ -230,14 +237,35 @@ def _keys_rotate(settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
+    services = build_services(settings)
     try:
-        count = rotate_keys(build_services(settings))
+        # A rotation under a wrong key would encrypt every plain value under it before
+        # failing: refuse before touching anything.
+        if not _keys_open_the_data(services, warn=False):
+            return 2
+        count = rotate_keys(services)
     except Exception as exc:
         logger.debug("key rotation failed", exc_info=True)
         print(f"heedful: could not re-encrypt: {_one_line(exc)}", file=sys.stderr)
         return 1
+    finally:
+        services.engine.dispose()
     print(f"re-encrypted {count} values with the first key")
     return 0
+
+
+def _keys_open_the_data(services: Services, *, warn: bool = True) -> bool:
+    """Whether the configured keys open the stored encrypted data (:mod:`bot.keycheck`).
+    When they do not, prints the one line saying what to do; its warnings are logged."""
+    from bot.keycheck import check_keys
+
+    verdict = check_keys(services.engine, services.cipher)
+    if verdict.problem:
+        print(verdict.problem, file=sys.stderr)
+        return False
+    for warning in verdict.warnings if warn else ():
+        logger.warning("%s", warning)
+    return True
 
 
 def _run(settings: Settings, *, role: str) -> int:
@@ -248,12 +276,11 @@ def _run(settings: Settings, *, role: str) -> int:
     from bot.storage.db import pending_migrations, upgrade
 
     configure_logging(settings.log_level)
-    if not settings.encryption_keys:
-        logger.warning(
-            "HEEDFUL_ENCRYPTION_KEY is not set: reflections and tokens are stored in plain text"
-        )
     services = build_services(settings)
     try:
+        # Before anything is written, migrations included (the check reads any schema).
+        if not _keys_open_the_data(services):
+            return 2
         if settings.auto_migrate:
             upgrade(services.engine)
         elif pending := pending_migrations(services.engine):
@@ -262,6 +289,10 @@ def _run(settings: Settings, *, role: str) -> int:
                 file=sys.stderr,
             )
             return 2
+        if not settings.encryption_keys:
+            logger.warning(
+                "HEEDFUL_ENCRYPTION_KEY is not set: reflections and tokens are stored in plain text"
+            )
         services.install_from_token(settings.slack_bot_token or "")
     except Exception as exc:
         logger.debug("start-up failed", exc_info=True)

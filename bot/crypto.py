@@ -50,7 +50,11 @@ class Cipher:
             raise CipherError("no configured key decrypts this value") from None
 
     def rotate(self, value: str) -> str:
-        """Re-encrypt with the first key (for a rotation sweep)."""
+        """Re-encrypt with the first key (for a rotation sweep). Raises
+        :class:`CipherError` for a value no configured key opens."""
         if self._fernet is None or not value.startswith(PREFIX):
             return self.encrypt(value)
-        return PREFIX + self._fernet.rotate(value[len(PREFIX) :].encode()).decode()
+        try:
+            return PREFIX + self._fernet.rotate(value[len(PREFIX) :].encode()).decode()
+        except InvalidToken:
+            raise CipherError("no configured key decrypts this value") from None

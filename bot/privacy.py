@@ -176,11 +176,13 @@ def rotate_keys(services: Services) -> int:
 
     After adding a new key in front (``HEEDFUL_ENCRYPTION_KEY=new,old``), this rewrites
     old rows so the old key can be dropped; run after first setting a key, it encrypts
-    what was stored in plain text. Returns how many values were rewritten.
+    what was stored in plain text. A value no configured key opens is left as it is
+    (counted in a warning). Returns how many values were rewritten.
+    The CLI first checks that the keys open the data at all (:mod:`bot.keycheck`).
     """
     if not services.cipher.enabled:
         raise ValueError("HEEDFUL_ENCRYPTION_KEY is not set: there is no key to rotate to")
-    rewritten = 0
+    rewritten = unreadable = 0
     for model, column in ENCRYPTED_COLUMNS:
         table = _table(model)
         key = next(iter(table.primary_key.columns))
@@ -194,16 +196,24 @@ def rotate_keys(services: Services) -> int:
                 rows = conn.execute(query.order_by(key).limit(ROTATE_BATCH)).all()
                 if not rows:
                     break
-                changes = [
-                    {"b_key": row[0], "b_value": services.cipher.rotate(row[1])} for row in rows
-                ]
-                conn.execute(
-                    sa.update(table)
-                    .where(key == sa.bindparam("b_key"))
-                    .values({column: sa.bindparam("b_value")}),
-                    changes,
-                )
+                changes = []
+                for row in rows:
+                    try:
+                        changes.append({"b_key": row[0], "b_value": services.cipher.rotate(row[1])})
+                    except CipherError:
+                        unreadable += 1
+                if changes:
+                    conn.execute(
+                        sa.update(table)
+                        .where(key == sa.bindparam("b_key"))
+                        .values({column: sa.bindparam("b_value")}),
+                        changes,
+                    )
                 rewritten += len(changes)
                 last = rows[-1][0]
+    if unreadable:
+        logger.warning(
+            "%d stored values open with no configured key and were left as they are", unreadable
+        )
     logger.info("re-encrypted %d values with the first key", rewritten)
     return rewritten

@@ -7,10 +7,15 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import secrets
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -20,15 +25,17 @@ from people import ANA, TEAM, berlin
 
 from bot.app import Heedful
 from bot.clock import VirtualClock
+from bot.config import Settings
 from bot.crypto import PREFIX, Cipher, CipherError
 from bot.emulator import SlackEmulator
+from bot.keycheck import SAMPLE, check_keys
 from bot.logging_setup import configure_logging
 from bot.meetings import apply_occurrences, opt_in
 from bot.privacy import export_user, rotate_keys
 from bot.services import Services, build_services
 from bot.storage import repository as repo
 from bot.storage.db import session_scope
-from bot.storage.models import CalendarSource, Reflection
+from bot.storage.models import CalendarSource, Installation, Reflection, WebhookSource
 
 CANARY = f"CANARY-{secrets.token_hex(8)} felt seen when I paused"
 REF = Reflection.__table__
@@ -276,3 +283,171 @@ def test_a_reflection_no_key_opens_costs_its_words_not_the_digest_or_the_export(
         r["text"] for r in export_user(services, team_id=TEAM, user_id=ANA.user_id)["reflections"]
     ]
     assert sorted(texts, key=str) == sorted([CANARY, None], key=str)
+
+
+# --------------------------------------------------------------- do the keys open the data?
+# A wrong or missing HEEDFUL_ENCRYPTION_KEY must stop a command before it reads or writes
+# encrypted data, in one line that says what to do (bot.keycheck).
+
+HEEDFUL = shutil.which("heedful", path=str(Path(sys.executable).parent)) or "heedful"
+INSTALLATION = Installation.__table__
+
+
+def _cli_env(db_url: str, keys: str | None, **more: str) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "HEEDFUL_"))}
+    env = {
+        **base,
+        "DATABASE_URL": db_url,
+        "SLACK_BOT_TOKEN": "xoxb-1",
+        "SLACK_SIGNING_SECRET": "s",
+        "SLACK_API_URL": "http://127.0.0.1:9/api/",  # discard port: Slack is never reached
+        "HEEDFUL_PORT": "0",
+        **more,
+    }
+    if keys is not None:
+        env["HEEDFUL_ENCRYPTION_KEY"] = keys
+    return env
+
+
+def _heedful(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [HEEDFUL, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def _store_under(engine: sa.Engine, key: str) -> None:
+    """A workspace whose bot token is still plain text (stored before a key was set) and
+    a reflection encrypted under ``key``."""
+    with engine.begin() as conn:
+        conn.execute(sa.insert(INSTALLATION).values(team_id=TEAM, bot_token="xoxb-plain"))
+        conn.execute(
+            sa.insert(REF).values(
+                team_id=TEAM,
+                user_id=ANA.user_id,
+                text=Cipher((key,)).encrypt(CANARY),
+                created_at=berlin(0, "11:00"),
+                updated_at=berlin(0, "11:00"),
+            )
+        )
+
+
+def _stored(engine: sa.Engine) -> list[tuple]:
+    with engine.connect() as conn:
+        return [
+            *conn.execute(sa.select(INSTALLATION.c.team_id, INSTALLATION.c.bot_token)),
+            *conn.execute(sa.select(REF.c.id, REF.c.text)),
+            *conn.execute(sa.select(WebhookSource.__table__.c.secret)),
+        ]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("run",), ("keys", "rotate"), ("calendar", "hook", "create", "zapier")],
+    ids=["run", "keys-rotate", "hook-create"],
+)
+def test_no_configured_key_opens_the_data_so_the_command_stops_in_one_line(
+    engine: sa.Engine, db_url: str, key: str, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    """The key was replaced instead of added to: nothing starts, nothing is written (a
+    rotation would have encrypted the plain token under the wrong key, then failed)."""
+    _store_under(engine, key)
+    before = _stored(engine)
+    wrong = Fernet.generate_key().decode()
+    result = _heedful(*command, env=_cli_env(db_url, wrong), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert "no key in HEEDFUL_ENCRYPTION_KEY opens the stored reflections" in line
+    assert "HEEDFUL_ENCRYPTION_KEY=new,old" in line and "heedful keys rotate" in line
+    assert _stored(engine) == before
+
+
+@pytest.mark.parametrize(
+    "command", [("run",), ("calendar", "hook", "create", "zapier")], ids=["run", "hook-create"]
+)
+def test_encrypted_data_and_no_key_set_stops_the_command_in_one_line(
+    engine: sa.Engine, db_url: str, key: str, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    _store_under(engine, key)
+    before = _stored(engine)
+    result = _heedful(*command, env=_cli_env(db_url, None), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert "reflections are encrypted but HEEDFUL_ENCRYPTION_KEY is not set" in line
+    assert _stored(engine) == before
+
+
+def test_with_the_old_key_after_the_new_one_heedful_runs_and_says_what_is_still_plain(
+    engine: sa.Engine, db_url: str, key: str, tmp_path: Path, emulator: SlackEmulator
+) -> None:
+    """new,old opens everything; the plain token is a warning that names the fix."""
+    from processes import RUNNING, Process
+
+    _store_under(engine, key)
+    new = Fernet.generate_key().decode()
+    env = _cli_env(
+        db_url,
+        f"{new},{key}",
+        SLACK_BOT_TOKEN=emulator.bot_token,
+        SLACK_SIGNING_SECRET=emulator.signing_secret,
+        SLACK_API_URL=emulator.api_url,
+    )
+    process = Process("all", env, tmp_path)
+    try:
+        process.wait_for(RUNNING)
+        assert "bot tokens are still plain text" in process.log
+        assert "run `heedful keys rotate`" in process.log
+        assert "opens the stored" not in process.log
+    finally:
+        assert process.stop() == 0
+
+    rotated = _heedful("keys", "rotate", env=_cli_env(db_url, f"{new},{key}"), cwd=tmp_path)
+    assert rotated.returncode == 0, rotated.stderr
+    only_new = build_services(Settings(database_url=db_url, encryption_keys=(new,)))
+    try:
+        assert check_keys(only_new.engine, only_new.cipher).problem is None
+        assert check_keys(only_new.engine, only_new.cipher).warnings == ()
+    finally:
+        only_new.engine.dispose()
+
+
+def test_the_key_check_reads_a_bounded_sample_from_both_ends(engine: sa.Engine, key: str) -> None:
+    """3,000 reflections: the oldest under a key that was dropped, the rest under the
+    current one. The check sees both (a warning, not a stop) and reads no more than
+    SAMPLE rows from each end, with LIMITed queries, whatever the table's size."""
+    lost = Cipher((Fernet.generate_key().decode(),))
+    current = Cipher((key,))
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(REF),
+            [
+                {
+                    "team_id": TEAM,
+                    "user_id": ANA.user_id,
+                    "message_ts": str(n),
+                    "text": (lost if n < 5 else current).encrypt(f"answer {n}"),
+                    "created_at": berlin(0, "11:00"),
+                    "updated_at": berlin(0, "11:00"),
+                }
+                for n in range(3000)
+            ],
+        )
+    statements: list[str] = []
+
+    def before(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", before)
+    try:
+        verdict = check_keys(engine, current)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", before)
+    (reflections,) = [s for s in verdict.samples if s.label == "reflections"]
+    assert reflections.encrypted == 2 * SAMPLE and reflections.opened == 2 * SAMPLE - 5
+    assert verdict.problem is None
+    assert verdict.warnings == (
+        "some stored reflections (5 of 100 sampled) open with no key in HEEDFUL_ENCRYPTION_KEY:"
+        " put the key they were written with back after the first one and run"
+        " `heedful keys rotate`, or they stay unreadable",
+    )
+    reads = [s for s in statements if "FROM reflection" in s]
+    assert len(reads) == 2 and all("LIMIT" in s for s in reads)
