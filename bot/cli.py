@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_hook_arguments(calendar_commands)
 
     keys = commands.add_parser("keys", help="encryption at rest")
+    keys.set_defaults(print_own_help=keys.print_help)  # `heedful keys` alone: its own help
     keys_commands = keys.add_subparsers(dest="keys_command", metavar="ACTION")
     keys_commands.add_parser(
         "rotate",
@@ -69,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     db = commands.add_parser("db", help="database maintenance")
+    db.set_defaults(print_own_help=db.print_help)
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply pending migrations")
     return parser
@@ -79,6 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
+        return 2
+    if hasattr(args, "print_own_help") and getattr(args, f"{args.command}_command") is None:
+        args.print_own_help()  # `heedful keys`, `heedful db`: a command without its action
         return 2
     try:
         if args.command == "demo":

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,13 +41,20 @@ class Settings:
         return bool(self.slack_app_token)
 
     def require_slack(self) -> None:
-        """Raise :class:`ConfigError` naming the first missing credential for ``heedful run``."""
+        """Raise :class:`ConfigError` naming the first missing, placeholder or misshapen
+        credential for ``heedful run`` (checked before anything is created or contacted).
+        In Socket Mode the signing secret is not used, so it is not checked."""
         if not self.slack_bot_token:
             raise ConfigError(_missing("SLACK_BOT_TOKEN"))
-        if not self.slack_app_token and not self.slack_signing_secret:
+        _check_credential("SLACK_BOT_TOKEN", self.slack_bot_token, "xoxb-")
+        if self.slack_app_token:
+            _check_credential("SLACK_APP_TOKEN", self.slack_app_token, "xapp-")
+        elif not self.slack_signing_secret:
             raise ConfigError(
                 _missing("SLACK_SIGNING_SECRET", also="or SLACK_APP_TOKEN for Socket Mode")
             )
+        else:
+            _check_credential("SLACK_SIGNING_SECRET", self.slack_signing_secret, "")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -100,6 +108,70 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
     if env_file is not None and Path(env_file).is_file():
         values = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
     return Settings.from_env({**values, **os.environ})
+
+
+# Where each Slack credential is found in the app's settings.
+_WHERE = {
+    "SLACK_BOT_TOKEN": "the Bot User OAuth Token (OAuth & Permissions, xoxb-…)",
+    "SLACK_SIGNING_SECRET": "the Signing Secret (Basic Information)",
+    "SLACK_APP_TOKEN": "an App-Level Token with connections:write (Basic Information, xapp-…)",
+}
+# The values .env.example ships with (tests/test_config.py keeps this list in step).
+EXAMPLE_VALUES = frozenset({"xoxb-your-bot-token", "your-signing-secret", "xapp-your-app-token"})
+# Words no real token or secret holds as a whole part (they are digits, hex or random
+# letters between dashes), so a value that does is someone's placeholder.
+_PLACEHOLDER_WORDS = frozenset(
+    {
+        "your",
+        "yours",
+        "changeme",
+        "change",
+        "placeholder",
+        "replace",
+        "replaceme",
+        "todo",
+        "fixme",
+        "fill",
+        "insert",
+        "example",
+        "dummy",
+        "fake",
+        "here",
+    }
+)
+_PLACEHOLDER_SIGNS = ("<", ">", "...", "…", "{", "}", "*")
+
+
+def is_placeholder(value: str) -> bool:
+    """Whether a credential is a stand-in rather than a value from Slack: the exact
+    values of .env.example, or an obviously fake shape (``<token>``, ``xoxb-...``,
+    ``xoxb-xxxx``, ``your-secret-here``, ``changeme``)."""
+    lowered = value.strip().lower()
+    if re.fullmatch(r"(xox[a-z]|xapp)-?", lowered):  # only the prefix
+        return True
+    if lowered in EXAMPLE_VALUES or any(sign in lowered for sign in _PLACEHOLDER_SIGNS):
+        return True
+    parts = [p for p in re.split(r"[-_.:\s]+", lowered) if p]
+    if not parts:
+        return True
+    return any(p in _PLACEHOLDER_WORDS or re.fullmatch(r"x{3,}|0{6,}", p) for p in parts)
+
+
+def _check_credential(name: str, value: str, prefix: str) -> None:
+    """A placeholder, or a token of the wrong kind (``prefix``), is a one-line error
+    that never echoes the value."""
+    if is_placeholder(value):
+        raise ConfigError(
+            f"heedful: {name} still holds a placeholder, not a value from Slack; "
+            f"put {_WHERE[name]} there (https://api.slack.com/apps → your app)."
+        )
+    if value.startswith(prefix):
+        return
+    found = re.match(r"(xox[a-z]|xapp)-", value)
+    seen = f"this one starts with {found.group(0)!r}" if found else "this one does not"
+    raise ConfigError(
+        f"heedful: {name} must start with {prefix} and {seen}; put {_WHERE[name]} there."
+    )
 
 
 def _missing(name: str, *, also: str = "") -> str:

@@ -4,7 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import DEFAULT_SLACK_API_URL, ConfigError, Settings, load_settings
+from bot.config import (
+    DEFAULT_SLACK_API_URL,
+    EXAMPLE_VALUES,
+    ConfigError,
+    Settings,
+    is_placeholder,
+    load_settings,
+)
 
 
 def test_defaults_match_the_design() -> None:
@@ -39,6 +46,14 @@ def test_missing_credentials_name_the_variable(env: dict[str, str], named: str) 
 
 def test_socket_mode_needs_no_signing_secret() -> None:
     Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1"}).require_slack()
+    # … so the placeholder .env.example leaves there does not stop Socket Mode.
+    Settings.from_env(
+        {
+            "SLACK_BOT_TOKEN": "xoxb-1",
+            "SLACK_APP_TOKEN": "xapp-1",
+            "SLACK_SIGNING_SECRET": "your-signing-secret",
+        }
+    ).require_slack()
 
 
 @pytest.mark.parametrize(
@@ -66,3 +81,86 @@ def test_calendar_poll_interval_defaults_to_five_minutes_and_is_bounded() -> Non
     for bad in ("0", "1441", "soon"):
         with pytest.raises(ConfigError, match="HEEDFUL_CALENDAR_POLL_MINUTES"):
             Settings.from_env({"HEEDFUL_CALENDAR_POLL_MINUTES": bad})
+
+
+# Shapes a person pastes in place of a real credential.
+FAKE = [
+    "xoxb-your-bot-token",
+    "your-signing-secret",
+    "xapp-your-app-token",
+    "xoxb-...",
+    "xoxb-…",
+    "xoxb-xxxxxxxxxxxx-xxxxxxxxxxxx",
+    "<your token>",
+    "{SLACK_BOT_TOKEN}",
+    "changeme",
+    "your_secret_here",
+    "xoxb-000000000-000000000-abc",
+    "xoxb-",
+]
+# What real credentials, the emulator's and the tests' look like.
+REAL = [
+    "xoxb-1234567890123-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
+    "xapp-1-A0123456789-1234567890123-0123456789abcdef0123456789abcdef",
+    "8f742231b10e8888abcd99yez67291ac",
+    "xoxb-emulator",
+    "test-signing-secret",
+    "s3cr3t",
+]
+
+
+@pytest.mark.parametrize("value", FAKE)
+def test_placeholders_are_recognised(value: str) -> None:
+    assert is_placeholder(value)
+
+
+@pytest.mark.parametrize("value", REAL)
+def test_real_shapes_are_not_placeholders(value: str) -> None:
+    assert not is_placeholder(value)
+
+
+def test_every_slack_value_in_env_example_is_a_known_placeholder() -> None:
+    """`.env.example` and the list `heedful run` recognises stay in step."""
+    example = Path(__file__).resolve().parent.parent / ".env.example"
+    values = {}
+    for line in example.read_text().splitlines():
+        name, sep, value = line.lstrip("#").strip().partition("=")
+        if sep and name.startswith("SLACK_") and name != "SLACK_API_URL":
+            values[name] = value
+    assert set(values) == {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"}
+    assert set(values.values()) <= EXAMPLE_VALUES
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"SLACK_BOT_TOKEN": "xoxb-your-bot-token"}, "SLACK_BOT_TOKEN still holds a placeholder"),
+        (
+            {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "your-signing-secret"},
+            "SLACK_SIGNING_SECRET still holds a placeholder",
+        ),
+        (
+            {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-your-app-token"},
+            "SLACK_APP_TOKEN still holds a placeholder",
+        ),
+        (
+            {"SLACK_BOT_TOKEN": "xapp-1-A1-2-abc", "SLACK_SIGNING_SECRET": "s"},
+            "SLACK_BOT_TOKEN must start with xoxb- and this one starts with 'xapp-'",
+        ),
+        (
+            {"SLACK_BOT_TOKEN": "1234-abc", "SLACK_SIGNING_SECRET": "s"},
+            "SLACK_BOT_TOKEN must start with xoxb- and this one does not",
+        ),
+        (
+            {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xoxb-2"},
+            "SLACK_APP_TOKEN must start with xapp- and this one starts with 'xoxb-'",
+        ),
+    ],
+)
+def test_placeholders_and_wrong_kinds_of_token_are_one_line_errors(
+    env: dict[str, str], named: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env(env).require_slack()
+    message = str(info.value)
+    assert named in message and "\n" not in message

@@ -23,7 +23,23 @@ What slack_sdk's ``WebClient`` (urllib) does against scripted faults, pinned by
   calls ``int()`` on that header and raises ``ValueError`` for ``"1.5"``.
 """
 
-from bot.emulator.emulator import SlackEmulator
+from typing import TYPE_CHECKING, Any
+
 from bot.emulator.models import Call, EmulatorError, Fault, InboundResult
 
+if TYPE_CHECKING:
+    from bot.emulator.emulator import SlackEmulator
+
 __all__ = ["Call", "EmulatorError", "Fault", "InboundResult", "SlackEmulator"]
+
+
+def __getattr__(name: str) -> Any:
+    """``SlackEmulator`` is imported on first use (PEP 562): it needs Heedful's
+    dependencies, and ``python -m bot.emulator`` run by a Python without them must reach
+    ``__main__`` to say so in one line instead of a traceback."""
+    if name == "SlackEmulator":
+        from bot.emulator.emulator import SlackEmulator
+
+        globals()[name] = SlackEmulator
+        return SlackEmulator
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

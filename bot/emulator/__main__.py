@@ -1,4 +1,10 @@
-"""``python -m bot.emulator``: run the Slack emulator in the foreground until Ctrl-C."""
+"""``.venv/bin/python -m bot.emulator``: run the Slack emulator in the foreground until Ctrl-C.
+
+Run it with the Python of Heedful's virtualenv (``.venv/bin/python``), from the
+repository. Another Python lacks its dependencies: from the repository it gets one line
+saying so (below); from elsewhere Python itself answers ``No module named 'bot'``
+before any of Heedful's code runs, which no code of ours can catch.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +16,27 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from bot.emulator.emulator import SlackEmulator
 from bot.emulator.models import EmulatorError
+
+try:
+    from bot.emulator.emulator import SlackEmulator
+except ModuleNotFoundError as missing:  # a Python without Heedful's dependencies
+    if (missing.name or "bot").partition(".")[0] == "bot":
+        raise
+    print(
+        f"python -m bot.emulator: {sys.executable} lacks Heedful's dependencies "
+        f"(no module {missing.name!r}); run it with the project's virtualenv: "
+        ".venv/bin/python -m bot.emulator",
+        file=sys.stderr,
+    )
+    sys.exit(2)
 
 logger = logging.getLogger(__name__)
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m bot.emulator",
+        prog=".venv/bin/python -m bot.emulator",
         description="Run the Slack Web API / Socket Mode emulator on loopback.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (keep loopback)")
