@@ -50,9 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     calendar = commands.add_parser("calendar", help="calendar feeds: see what Heedful reads")
-    calendar_commands = calendar.add_subparsers(
-        dest="calendar_command", metavar="ACTION", required=True
-    )
+    calendar.set_defaults(own_help=(calendar, "calendar_command"))
+    calendar_commands = calendar.add_subparsers(dest="calendar_command", metavar="ACTION")
     from bot.calendars.preview import add_preview_arguments
 
     add_preview_arguments(
@@ -61,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_hook_arguments(calendar_commands)
 
     keys = commands.add_parser("keys", help="encryption at rest")
-    keys.set_defaults(print_own_help=keys.print_help)  # `heedful keys` alone: its own help
+    keys.set_defaults(own_help=(keys, "keys_command"))
     keys_commands = keys.add_subparsers(dest="keys_command", metavar="ACTION")
     keys_commands.add_parser(
         "rotate",
@@ -70,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     db = commands.add_parser("db", help="database maintenance")
-    db.set_defaults(print_own_help=db.print_help)
+    db.set_defaults(own_help=(db, "db_command"))
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply pending migrations")
     return parser
@@ -82,8 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    if hasattr(args, "print_own_help") and getattr(args, f"{args.command}_command") is None:
-        args.print_own_help()  # `heedful keys`, `heedful db`: a command without its action
+    own_help = getattr(args, "own_help", None)
+    if own_help is not None and getattr(args, own_help[1]) is None:
+        own_help[0].print_help()  # `heedful keys`, `heedful db`, …: a command without its action
         return 2
     try:
         if args.command == "demo":
@@ -130,7 +130,8 @@ def _add_hook_arguments(
     hook = calendar_commands.add_parser(
         "hook", help="signed webhook sources that push events to POST /hooks/calendar"
     )
-    actions = hook.add_subparsers(dest="hook_command", metavar="ACTION", required=True)
+    hook.set_defaults(own_help=(hook, "hook_command"))
+    actions = hook.add_subparsers(dest="hook_command", metavar="ACTION")
     create = actions.add_parser("create", help="create a source; prints its secret (only once)")
     create.add_argument("name", help="what the source is, e.g. zapier")
     listing = actions.add_parser("list", help="the workspace's sources (never their secrets)")

@@ -149,11 +149,12 @@ def test_run_names_a_placeholder_signing_secret_and_a_token_of_the_wrong_kind(
     assert sorted(p.name for p in tmp_path.iterdir()) == [".env"]
 
 
-@pytest.mark.parametrize("command", ["keys", "db"])
+@pytest.mark.parametrize("command", ["keys", "db", "calendar", "calendar hook"])
 def test_a_command_without_its_action_prints_its_own_help(tmp_path: Path, command: str) -> None:
-    result = _run(command, cwd=tmp_path)
+    result = _run(*command.split(), cwd=tmp_path)
     assert result.returncode == 2
     assert result.stdout.startswith(f"usage: heedful {command} ")
+    assert "ACTION" in result.stdout and "options:" in result.stdout
     assert "Traceback" not in result.stderr
 
 
