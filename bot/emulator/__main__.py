@@ -90,13 +90,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"slack emulator: cannot start: {exc}", file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    print(
-        f"Slack emulator ready: SLACK_API_URL={emulator.api_url} "
-        f"SLACK_BOT_TOKEN={emulator.bot_token} SLACK_APP_TOKEN={emulator.app_token} "
-        f"SLACK_SIGNING_SECRET={emulator.signing_secret}",
-        flush=True,
-    )
     try:
+        # Inside the try: a Ctrl-C that lands as soon as the line is out (a busy machine can
+        # serve a request before this thread runs again) must still stop cleanly.
+        print(
+            f"Slack emulator ready: SLACK_API_URL={emulator.api_url} "
+            f"SLACK_BOT_TOKEN={emulator.bot_token} SLACK_APP_TOKEN={emulator.app_token} "
+            f"SLACK_SIGNING_SECRET={emulator.signing_secret}",
+            flush=True,
+        )
         threading.Event().wait()
     except KeyboardInterrupt:
         pass
