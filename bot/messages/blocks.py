@@ -1,21 +1,70 @@
 """Pure Block Kit builders. Each returns a :class:`Message` or a view dict; the
-words come from ``prompts/``; nothing here does I/O."""
+words come from ``prompts/``; nothing here does I/O.
+
+Blocks are plain dicts, built only through the small helpers below (``section``,
+``context``, ``header``, ``_plain``, ``_button``, ``_actions``, ``_modal``), which clip
+every text to the limit Slack documents for where it sits. Plain dicts rather than
+``slack_sdk.models`` objects: Slack hands blocks back as dicts (a tapped message is updated
+from ``body["message"]["blocks"]``), the digest and the sender pass them on as dicts, and a
+model raises when a text is too long where a person would rather get the clipped message.
+Every builder is checked against ``slack_sdk.models`` and Slack's documented limits by
+``bot.emulator.blocks.validate_message`` / ``validate_view`` in the tests
+(``tests/test_blocks.py``), and the emulator refuses what Slack would.
+
+Each element of a block has its own ``action_id`` (Slack refuses a block with two equal
+ones): the three presence buttons are ``reflect_tap_5``, ``reflect_tap_3`` and
+``reflect_tap_1``, matched by :data:`ACTION_TAP_PATTERN`, which also matches the single
+``reflect_tap`` of messages sent before.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from bot.messages.message import Message
+from bot.messages.mrkdwn import clip, clip_mrkdwn, escape, link
 from bot.messages.prompts import Prompts
 
+# Slack's documented limits, in characters (Block Kit reference). A context element's
+# text is a text object (3,000), but we keep it to 2,000 as older guidance and several
+# validators do; the emulator checks the same numbers (bot/emulator/blocks.py).
+MAX_SECTION = 3000
+MAX_CONTEXT = 2000
+MAX_HEADER = 150
+MAX_BUTTON = 75
+MAX_BUTTON_VALUE = 2000
+MAX_LABEL = 2000
+MAX_MODAL_TITLE = 24
+MAX_TITLE = 200  # a meeting title or a calendar name as shown, cut before escaping
 
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+def section(text: str) -> dict[str, Any]:
+    """A mrkdwn section; ``text`` is already escaped mrkdwn (clipped safely)."""
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip_mrkdwn(text, MAX_SECTION)}}
 
 
-def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+def context(text: str) -> dict[str, Any]:
+    """A context line of mrkdwn (clipped safely)."""
+    return {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": clip_mrkdwn(text, MAX_CONTEXT)}],
+    }
+
+
+def header(text: str) -> dict[str, Any]:
+    return {"type": "header", "text": _plain(text, MAX_HEADER)}
+
+
+def _plain(text: str, limit: int) -> dict[str, Any]:
+    return {"type": "plain_text", "text": clip(text, limit)}
+
+
+def title_text(title: str) -> str:
+    """Someone else's words (a meeting title, a calendar name) as mrkdwn: cut, then
+    escaped once."""
+    return escape(clip(title, MAX_TITLE))
 
 
 def _modal(
@@ -31,9 +80,9 @@ def _modal(
     view: dict[str, Any] = {
         "type": "modal",
         "callback_id": callback_id,
-        "title": {"type": "plain_text", "text": prompts.text(title)[:24]},
-        "submit": {"type": "plain_text", "text": prompts.text(submit)[:24]},
-        "close": {"type": "plain_text", "text": prompts.text("form.cancel")[:24]},
+        "title": _plain(prompts.text(title), MAX_MODAL_TITLE),
+        "submit": _plain(prompts.text(submit), MAX_MODAL_TITLE),
+        "close": _plain(prompts.text("form.cancel"), MAX_MODAL_TITLE),
         "blocks": blocks,
     }
     if metadata is not None:
@@ -71,13 +120,13 @@ class HomeState:
 def build_home_view(prompts: Prompts, state: HomeState) -> dict[str, Any]:
     """The App Home tab: what comes next, settings, calendars, privacy, pause/export/erase."""
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": prompts.text("home.title")}},
-        _section(prompts.text("home.intro")),
+        header(prompts.text("home.title")),
+        section(prompts.text("home.intro")),
     ]
     if state.paused_until:
-        blocks.append(_section(prompts.text("home.paused", until=state.paused_until)))
+        blocks.append(section(prompts.text("home.paused", until=state.paused_until)))
     if not state.connected:
-        blocks.append(_section(prompts.text("home.not_connected")))
+        blocks.append(section(prompts.text("home.not_connected")))
     blocks.append(
         _actions(
             "home_main",
@@ -91,25 +140,25 @@ def build_home_view(prompts: Prompts, state: HomeState) -> dict[str, Any]:
         )
     )
     if state.connected:
-        blocks += [{"type": "divider"}, _section(f"*{prompts.text('home.next_header')}*")]
+        blocks += [{"type": "divider"}, section(f"*{prompts.text('home.next_header')}*")]
         items = [
-            prompts.text("home.next_item", when=when, what=what, title=escape(title))
+            prompts.text("home.next_item", when=when, what=what, title=title_text(title))
             for when, what, title in state.next_items[:MAX_HOME_ITEMS]
         ]
-        blocks.append(_section("\n".join(items) if items else prompts.text("home.next_none")))
+        blocks.append(section("\n".join(items) if items else prompts.text("home.next_none")))
     if state.settings:
         blocks += [
             {"type": "divider"},
-            _section(f"*{prompts.text('home.settings_header')}*"),
-            _context(prompts.text("home.settings_summary", **state.settings)),
+            section(f"*{prompts.text('home.settings_header')}*"),
+            context(prompts.text("home.settings_summary", **state.settings)),
         ]
     if state.calendars:
-        blocks += [{"type": "divider"}, _section(f"*{prompts.text('home.calendars_header')}*")]
+        blocks += [{"type": "divider"}, section(f"*{prompts.text('home.calendars_header')}*")]
         for source_id, name, status in state.calendars[:MAX_HOME_ITEMS]:
             blocks.append(
                 {
-                    **_section(
-                        prompts.text("home.calendar_item", name=escape(name), status=status)
+                    **section(
+                        prompts.text("home.calendar_item", name=title_text(name), status=status)
                     ),
                     "accessory": _button(
                         prompts.text("button.home.remove"), ACTION_HOME_REMOVE, str(source_id)
@@ -117,11 +166,11 @@ def build_home_view(prompts: Prompts, state: HomeState) -> dict[str, Any]:
                 }
             )
     if state.muted:
-        blocks += [{"type": "divider"}, _section(f"*{prompts.text('home.muted_header')}*")]
+        blocks += [{"type": "divider"}, section(f"*{prompts.text('home.muted_header')}*")]
         for series_key, title in state.muted[:MAX_HOME_ITEMS]:
             blocks.append(
                 {
-                    **_section(escape(title) or series_key.split("|")[-1]),
+                    **section(title_text(title or series_key.split("|")[-1])),
                     "accessory": _button(
                         prompts.text("button.home.unmute"), ACTION_HOME_UNMUTE, series_key
                     ),
@@ -129,7 +178,7 @@ def build_home_view(prompts: Prompts, state: HomeState) -> dict[str, Any]:
             )
     blocks += [
         {"type": "divider"},
-        _context(prompts.text("home.privacy")),
+        context(prompts.text("home.privacy")),
         _actions(
             "home_data",
             _button(prompts.text("button.home.export"), ACTION_HOME_EXPORT, "export"),
@@ -137,7 +186,7 @@ def build_home_view(prompts: Prompts, state: HomeState) -> dict[str, Any]:
         ),
     ]
     if state.zone:
-        blocks.append(_context(prompts.text("home.zone", zone=state.zone)))
+        blocks.append(context(prompts.text("home.zone", zone=state.zone)))
     return {"type": "home", "blocks": blocks}
 
 
@@ -151,8 +200,8 @@ def build_connect_form(prompts: Prompts) -> dict[str, Any]:
             {
                 "type": "input",
                 "block_id": BLOCK_URL,
-                "label": {"type": "plain_text", "text": prompts.text("connect.label")},
-                "hint": {"type": "plain_text", "text": prompts.text("connect.hint")},
+                "label": _plain(prompts.text("connect.label"), MAX_LABEL),
+                "hint": _plain(prompts.text("connect.hint"), MAX_LABEL),
                 "element": {"type": "url_text_input", "action_id": INPUT_URL},
             }
         ],
@@ -238,7 +287,9 @@ ACTION_SKIP = "nudge_skip"
 ACTION_MUTE = "nudge_mute"
 ACTION_PAUSE = "nudge_pause"
 ACTION_WRITE = "reflect_write"
-ACTION_TAP = "reflect_tap"  # value: "<delivery id>:<presence 1-5>"
+ACTION_TAP = "reflect_tap"  # + "_<presence>"; value: "<delivery id>:<presence 1-5>"
+# One listener for every presence button, and for the single id of messages sent before.
+ACTION_TAP_PATTERN = re.compile(rf"^{ACTION_TAP}(_[1-5])?$")
 VIEW_REFLECTION = "reflection_form"
 VIEW_PAUSE = "pause_form"
 BLOCK_PRESENCE, INPUT_PRESENCE = "presence", "presence_value"
@@ -248,17 +299,12 @@ REFLECTION_MAX_CHARS = 2000
 TAPS = (("button.present", 5), ("button.partly", 3), ("button.elsewhere", 1))
 
 
-def escape(text: str) -> str:
-    """Slack mrkdwn escaping for text we did not write (meeting titles)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def _button(text: str, action_id: str, value: str, *, style: str | None = None) -> dict[str, Any]:
     button: dict[str, Any] = {
         "type": "button",
-        "text": {"type": "plain_text", "text": text[:75]},
+        "text": _plain(text, MAX_BUTTON),
         "action_id": action_id,
-        "value": value[:2000],
+        "value": value[:MAX_BUTTON_VALUE],
     }
     if style:
         button["style"] = style
@@ -278,9 +324,20 @@ def _nudge_buttons(prompts: Prompts, *, delivery_id: int, series_key: str) -> di
     )
 
 
+def tap_action(presence: int) -> str:
+    """The ``action_id`` of one presence button (unique within its block)."""
+    return f"{ACTION_TAP}_{presence}"
+
+
+def _join(prompts: Prompts, join_url: str | None) -> list[dict[str, Any]]:
+    """The "Join the call" line, only for a well-formed http(s) link (else nothing)."""
+    joined = link(join_url, prompts.text("reminder.join"))
+    return [context(joined)] if joined else []
+
+
 def _tap_buttons(prompts: Prompts, *, delivery_id: int) -> dict[str, Any]:
     taps = [
-        _button(prompts.text(prompt_id), ACTION_TAP, f"{delivery_id}:{presence}")
+        _button(prompts.text(prompt_id), tap_action(presence), f"{delivery_id}:{presence}")
         for prompt_id, presence in TAPS
     ]
     write = _button(prompts.text("button.write"), ACTION_WRITE, str(delivery_id), style="primary")
@@ -299,13 +356,12 @@ def build_reminder(
     series_key: str,
 ) -> Message:
     """The presence reminder: meeting and local time, one breath, one intention."""
-    title = escape(title)
+    title = title_text(title)
     blocks = [
-        _section(f"*{prompts.text('reminder.header', title=title, time=time)}*"),
-        _section(f":wind_blowing_face: {cue}\n:ear: {intention}"),
+        section(f"*{prompts.text('reminder.header', title=title, time=time)}*"),
+        section(f":wind_blowing_face: {cue}\n:ear: {intention}"),
+        *_join(prompts, join_url),
     ]
-    if join_url:
-        blocks.append(_context(f"<{join_url}|{prompts.text('reminder.join')}>"))
     blocks.append(_nudge_buttons(prompts, delivery_id=delivery_id, series_key=series_key))
     text = prompts.text("reminder.fallback", title=title, time=time, cue=cue, intention=intention)
     return Message(text=text, blocks=blocks)
@@ -325,19 +381,18 @@ def build_transition(
     series_key: str,
 ) -> Message:
     """Back-to-back meetings: one message that reflects on one and prepares the next."""
-    previous, title = escape(previous), escape(title)
+    previous, title = title_text(previous), title_text(title)
     blocks = [
-        _section(
+        section(
             f"*{prompts.text('transition.header', previous=previous, title=title, time=time)}*"
         ),
-        _section(f":thought_balloon: {prompts.text('transition.reflect', question=question)}"),
-        _context(prompts.text("reflection.how")),
+        section(f":thought_balloon: {prompts.text('transition.reflect', question=question)}"),
+        context(prompts.text("reflection.how")),
         _tap_buttons(prompts, delivery_id=delivery_id),
         {"type": "divider"},
-        _section(f":wind_blowing_face: {cue}\n:ear: {intention}"),
+        section(f":wind_blowing_face: {cue}\n:ear: {intention}"),
+        *_join(prompts, join_url),
     ]
-    if join_url:
-        blocks.append(_context(f"<{join_url}|{prompts.text('reminder.join')}>"))
     blocks.append(_nudge_buttons(prompts, delivery_id=delivery_id, series_key=series_key))
     text = prompts.text(
         "transition.fallback",
@@ -355,12 +410,12 @@ def build_reflection(
     prompts: Prompts, *, delivery_id: int, title: str, question: str, series_key: str
 ) -> Message:
     """One question about how the user showed up, answered by a reply or a tap."""
-    title = escape(title)
+    title = title_text(title)
     blocks = [
-        _section(f"*{prompts.text('reflection.header', title=title)}*\n{question}"),
-        _context(prompts.text("reflection.how")),
+        section(f"*{prompts.text('reflection.header', title=title)}*\n{question}"),
+        context(prompts.text("reflection.how")),
         _tap_buttons(prompts, delivery_id=delivery_id),
-        _context(prompts.text("form.private")),
+        context(prompts.text("form.private")),
     ]
     text = prompts.text("reflection.fallback", title=title, question=question)
     del series_key  # reflections carry no mute button: the reminder has one
@@ -369,7 +424,7 @@ def build_reflection(
 
 def build_done(text: str) -> Message:
     """What a nudge turns into once acted on (its buttons gone)."""
-    return Message(text=text, blocks=[_context(escape(text))])
+    return Message(text=text, blocks=[context(escape(text))])
 
 
 def build_reflection_form(prompts: Prompts, *, delivery_id: int, question: str) -> dict[str, Any]:
@@ -384,12 +439,12 @@ def build_reflection_form(prompts: Prompts, *, delivery_id: int, question: str) 
         submit="form.submit",
         metadata=str(delivery_id),
         blocks=[
-            *([_section(question)] if question else []),  # a section may not be empty
+            *([section(question)] if question else []),  # a section may not be empty
             {
                 "type": "input",
                 "block_id": BLOCK_PRESENCE,
                 "optional": True,
-                "label": {"type": "plain_text", "text": prompts.text("form.presence")},
+                "label": _plain(prompts.text("form.presence"), MAX_LABEL),
                 "element": {
                     "type": "radio_buttons",
                     "action_id": INPUT_PRESENCE,
@@ -400,7 +455,7 @@ def build_reflection_form(prompts: Prompts, *, delivery_id: int, question: str) 
                 "type": "input",
                 "block_id": BLOCK_TEXT,
                 "optional": True,
-                "label": {"type": "plain_text", "text": prompts.text("form.text")},
+                "label": _plain(prompts.text("form.text"), MAX_LABEL),
                 "element": {
                     "type": "plain_text_input",
                     "action_id": INPUT_TEXT,
@@ -408,7 +463,7 @@ def build_reflection_form(prompts: Prompts, *, delivery_id: int, question: str) 
                     "max_length": REFLECTION_MAX_CHARS,
                 },
             },
-            _context(prompts.text("form.private")),
+            context(prompts.text("form.private")),
         ],
     )
 
@@ -424,7 +479,7 @@ def build_pause_form(prompts: Prompts, *, initial_date: str) -> dict[str, Any]:
             {
                 "type": "input",
                 "block_id": BLOCK_UNTIL,
-                "label": {"type": "plain_text", "text": prompts.text("pause.label")},
+                "label": _plain(prompts.text("pause.label"), MAX_LABEL),
                 "element": {
                     "type": "datepicker",
                     "action_id": INPUT_UNTIL,
@@ -437,7 +492,7 @@ def build_pause_form(prompts: Prompts, *, initial_date: str) -> dict[str, Any]:
 
 def build_welcome(prompts: Prompts) -> Message:
     text = prompts.text("welcome.text")
-    return Message(text=text, blocks=[_section(text)])
+    return Message(text=text, blocks=[section(text)])
 
 
 def replace_actions(blocks: list[dict[str, Any]], block_id: str, note: str) -> list[dict[str, Any]]:
@@ -445,7 +500,7 @@ def replace_actions(blocks: list[dict[str, Any]], block_id: str, note: str) -> l
     out = []
     for block in blocks:
         if block.get("type") == "actions" and block.get("block_id") == block_id:
-            out.append(_context(escape(note)))
+            out.append(context(escape(note)))
         else:
             out.append(block)
     return out
@@ -459,7 +514,7 @@ def build_forget_confirm(prompts: Prompts) -> Message:
     """``/heedful forget`` asks once, with one button."""
     text = prompts.text("forget.confirm")
     button = _button(prompts.text("forget.button"), ACTION_ERASE_CONFIRM, "erase", style="danger")
-    return Message(text=text, blocks=[_section(text), _actions("forget", button)])
+    return Message(text=text, blocks=[section(text), _actions("forget", button)])
 
 
 def build_erase_form(prompts: Prompts) -> dict[str, Any]:
@@ -469,5 +524,5 @@ def build_erase_form(prompts: Prompts) -> dict[str, Any]:
         callback_id=VIEW_ERASE,
         title="forget.title",
         submit="forget.button",
-        blocks=[_section(prompts.text("forget.confirm"))],
+        blocks=[section(prompts.text("forget.confirm"))],
     )

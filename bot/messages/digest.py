@@ -5,8 +5,9 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any
 
-from bot.messages.blocks import escape
+from bot.messages.blocks import context, header, section, title_text
 from bot.messages.message import Message
+from bot.messages.mrkdwn import escape
 from bot.messages.prompts import Prompts
 
 if TYPE_CHECKING:
@@ -14,14 +15,6 @@ if TYPE_CHECKING:
 
 BAR, PEN = "▮", "✎"
 MAX_BAR = 12
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
-
-
-def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:3000]}]}
 
 
 @functools.lru_cache(maxsize=512)
@@ -45,10 +38,7 @@ def _kinds(prompts: Prompts, digest: Digest) -> str:
 
 def _header(prompts: Prompts, digest: Digest) -> dict[str, Any]:
     key = "digest.so_far_header" if digest.so_far else "digest.header"
-    return {
-        "type": "header",
-        "text": {"type": "plain_text", "text": prompts.text(key, week=digest.label)},
-    }
+    return header(prompts.text(key, week=digest.label))
 
 
 def _chart(prompts: Prompts, digest: Digest) -> str:
@@ -98,32 +88,32 @@ def build_digest(prompts: Prompts, digest: Digest) -> Message:
     if digest.practices:
         names = ", ".join(_fixed(prompts, f"practice.{p}") for p in digest.practices)
         lines.append(prompts.text("digest.practices", practices=names))
-    blocks: list[dict[str, Any]] = [_header(prompts, digest), _section("\n".join(lines))]
+    blocks: list[dict[str, Any]] = [_header(prompts, digest), section("\n".join(lines))]
     if digest.quotes:
         quoted = "\n\n".join(
             prompts.text(
-                "digest.quote", text=escape(text), title=escape(title), day=_day(prompts, d)
+                "digest.quote", text=escape(text), title=title_text(title), day=_day(prompts, d)
             )
             if title  # an answer to last week's question has no meeting in this week
             else prompts.text("digest.quote_untitled", text=escape(text), day=_day(prompts, d))
             for text, title, d in digest.quotes
         )
-        blocks += [_section(f"*{_fixed(prompts, 'digest.quotes_header')}*\n{quoted}")]
+        blocks += [section(f"*{_fixed(prompts, 'digest.quotes_header')}*\n{quoted}")]
     if digest.chart:
         blocks.append(
-            _section(f"*{_fixed(prompts, 'digest.chart_header')}*\n{_chart(prompts, digest)}")
+            section(f"*{_fixed(prompts, 'digest.chart_header')}*\n{_chart(prompts, digest)}")
         )
     pattern = _pattern(prompts, digest)
     if pattern:
-        blocks.append(_section(f"*{_fixed(prompts, 'digest.pattern_header')}*\n{pattern}"))
+        blocks.append(section(f"*{_fixed(prompts, 'digest.pattern_header')}*\n{pattern}"))
     if digest.experiment:
         blocks.append(
-            _section(
+            section(
                 f"*{_fixed(prompts, 'digest.experiment_header')}*\n"
                 f":seedling: {prompts[digest.experiment].render()}"
             )
         )
-    blocks.append(_context(_fixed(prompts, "digest.private")))
+    blocks.append(context(_fixed(prompts, "digest.private")))
     text = "\n".join(
         [
             prompts.text(
@@ -138,10 +128,10 @@ def build_digest(prompts: Prompts, digest: Digest) -> Message:
 def build_digest_note(prompts: Prompts, digest: Digest) -> Message:
     """A week of meetings and no answers: a short, kind note (and the week's picture)."""
     note = prompts.text("digest.no_answers", meetings=_count(prompts, "meeting", digest.meetings))
-    blocks = [_header(prompts, digest), _section(note)]
+    blocks = [_header(prompts, digest), section(note)]
     if digest.chart:
         blocks.append(
-            _section(f"*{_fixed(prompts, 'digest.chart_header')}*\n{_chart(prompts, digest)}")
+            section(f"*{_fixed(prompts, 'digest.chart_header')}*\n{_chart(prompts, digest)}")
         )
-    blocks.append(_context(_fixed(prompts, "digest.private")))
+    blocks.append(context(_fixed(prompts, "digest.private")))
     return Message(text=note, blocks=blocks)

@@ -28,7 +28,7 @@ def register(app: App) -> None:
     app.action(kit.ACTION_SKIP)(handle_skip)
     app.action(kit.ACTION_MUTE)(handle_mute)
     app.action(kit.ACTION_PAUSE)(handle_pause)
-    app.action(kit.ACTION_TAP)(handle_tap)
+    app.action(kit.ACTION_TAP_PATTERN)(handle_tap)  # reflect_tap_5, _3, _1 and old reflect_tap
     app.action(kit.ACTION_WRITE)(handle_write)
     app.action(kit.ACTION_HOME_PAUSE)(handle_pause)  # the same form as a nudge's button
     app.action(kit.ACTION_HOME_RESUME)(handle_home_resume)

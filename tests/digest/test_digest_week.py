@@ -119,7 +119,7 @@ def _answer_plan(
             heedful.process_inbox()
             (question,) = [m for m in emulator.bot_messages(ANA) if m["ts"] == ts]
             emulator.click_button(
-                _events(heedful), ANA, kit.ACTION_TAP, value=f"{delivery}:3", message=question
+                _events(heedful), ANA, kit.tap_action(3), value=f"{delivery}:3", message=question
             )
 
         def sync() -> None:  # the "Write a line" form, with a presence of 4

@@ -123,10 +123,10 @@ def test_a_tap_and_the_form_are_one_answer_for_the_prompt(
 ) -> None:
     ana.run_until(at(DAY, "10:40"))
     prompt = ana.nudge("reflection", "1:1 Ana / Ben")
-    (fully_there, _, _) = prompt.action_values("reflect_tap")
+    (fully_there,) = prompt.action_values("reflect_tap_5")
     assert fully_there == f"{prompt.delivery_id}:5"
 
-    ana.click("reflect_tap", prompt, value=fully_there)
+    ana.click("reflect_tap_5", prompt, value=fully_there)
     (row,) = ana.reflections()
     assert (row.delivery_id, row.occurrence_key) == (prompt.delivery_id, prompt.occurrence)
     assert (row.presence, row.source, ana.text_of(row)) == (5, "tap", "")
@@ -168,6 +168,42 @@ def test_the_form_alone_keeps_an_answer(ana: Driver) -> None:
     assert _thread(ana, prompt.ts) == [PROMPTS.text("kept.new")]
 
 
+@pytest.mark.parametrize(
+    ("action_id", "presence"), [("reflect_tap_5", 5), ("reflect_tap_3", 3), ("reflect_tap_1", 1)]
+)
+def test_each_presence_button_has_its_own_action_id_and_reaches_the_listener(
+    ana: Driver, action_id: str, presence: int
+) -> None:
+    """Slack refuses a block with two equal action_ids (invalid_blocks), and the sender then
+    falls back to plain text: the question would arrive without its buttons."""
+    ana.run_until(at(DAY, "14:35"))
+    for kind, title in (("reflection", "1:1 Ana / Ben"), ("transition", "Hiring sync")):
+        sent = ana.nudge(kind, title)
+        assert sent.blocks, f"the {kind} went out without its buttons"
+        (taps,) = [b for b in sent.blocks if b.get("block_id") == "reflect"]
+        ids = [e["action_id"] for e in taps["elements"]]
+        assert ids == ["reflect_tap_5", "reflect_tap_3", "reflect_tap_1", "reflect_write"]
+    assert ana.emulator.refusals == []
+
+    prompt = ana.nudge("reflection", "1:1 Ana / Ben")
+    ana.click(action_id, prompt, value=f"{prompt.delivery_id}:{presence}")
+
+    (row,) = ana.reflections()
+    assert (row.delivery_id, row.presence, row.source) == (prompt.delivery_id, presence, "tap")
+
+
+def test_a_tap_on_a_message_sent_with_the_old_single_action_id_still_counts(
+    ana: Driver,
+) -> None:
+    ana.run_until(at(DAY, "10:40"))
+    prompt = ana.nudge("reflection", "1:1 Ana / Ben")
+
+    ana.click("reflect_tap", prompt, value=f"{prompt.delivery_id}:3")
+
+    (row,) = ana.reflections()
+    assert (row.delivery_id, row.presence, row.source) == (prompt.delivery_id, 3, "tap")
+
+
 def test_a_late_answer_is_not_kept_and_the_user_is_told(ana: Driver) -> None:
     ana.run_until(at(DAY, "10:40"))
     prompt = ana.nudge("reflection", "1:1 Ana / Ben")
@@ -178,7 +214,7 @@ def test_a_late_answer_is_not_kept_and_the_user_is_told(ana: Driver) -> None:
     assert _thread(ana, prompt.ts) == [PROMPTS.text("kept.closed")]
     assert ts
 
-    ana.click("reflect_tap", prompt, value=f"{prompt.delivery_id}:5")
+    ana.click("reflect_tap_5", prompt, value=f"{prompt.delivery_id}:5")
     assert ana.reflections() == []
     (update,) = ana.emulator.calls_to("chat.update")
     assert PROMPTS.text("kept.closed") in str(update.params["blocks"])
@@ -237,7 +273,7 @@ def test_nobody_answers_for_someone_else(ana: Driver) -> None:
 
     ben.says("Ana's 1:1 was fine.")
     ben.says("In her thread.", thread_ts=prompt.ts)
-    ben.click("reflect_tap", prompt, value=f"{prompt.delivery_id}:1", as_sent=True)
+    ben.click("reflect_tap_1", prompt, value=f"{prompt.delivery_id}:1", as_sent=True)
     ben.click("reflect_write", prompt, as_sent=True)
     (form,) = ana.emulator.opened_views
     question = prompt.section_texts()[0].split("\n", 1)[1]
