@@ -7,6 +7,7 @@ PostgreSQL tests skip with a reason when no server answers, unless
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -138,3 +139,43 @@ def fixture_heedful(services: Services) -> Iterator[Heedful]:
     app.start()
     yield app
     app.stop()
+
+
+# ------------------------------------------------------------------ what Slack would refuse
+
+REFUSALS_MARK = "emulator_refusals"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{REFUSALS_MARK}: the test sends payloads the Slack emulator refuses, on purpose",
+    )
+
+
+class _Refusals(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.seen: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.seen.append(record.getMessage())
+
+
+@pytest.fixture(autouse=True)
+def _nothing_slack_would_refuse(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every DM, view and modal a test makes Heedful send passes the emulator's Block Kit
+    checks (``bot.emulator.blocks``: slack_sdk.models and Slack's documented limits). The
+    sender would fall back to plain text and the test might still pass, so a refusal fails
+    the test here, unless it is marked ``emulator_refusals``."""
+    watched = logging.getLogger("bot.emulator.refusals")
+    handler, level = _Refusals(), watched.level
+    watched.addHandler(handler)
+    watched.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        watched.removeHandler(handler)
+        watched.setLevel(level)
+    if handler.seen and request.node.get_closest_marker(REFUSALS_MARK) is None:
+        pytest.fail("the Slack emulator refused a payload:\n" + "\n".join(handler.seen))

@@ -306,6 +306,12 @@ class SlackEmulator:
         return self.workspace.snapshot(lambda: self.workspace.responses)
 
     @property
+    def refusals(self) -> list[dict[str, Any]]:
+        """Payloads refused as invalid (blocks, views, texts, ``response_url`` posts), oldest
+        first: ``{"method", "error", "errors"}``. Scripted faults are not refusals."""
+        return self.workspace.snapshot(lambda: self.workspace.refusals)
+
+    @property
     def ephemerals(self) -> list[dict[str, Any]]:
         """Messages sent with chat.postEphemeral."""
         return self.workspace.snapshot(lambda: self.workspace.ephemerals)

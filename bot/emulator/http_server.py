@@ -25,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from bot.emulator.blocks import validate_message
 from bot.emulator.models import Call, Fault
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ UPLOAD_PREFIX = "/upload/v1/"
 FILES_PREFIX = "/files/"
 RESPONSE_PREFIX = "/response/"
 MAX_BODY = 64 * 1024 * 1024
+MAX_TEXT = 40_000
 
 
 class BadRequest(Exception):
@@ -338,11 +340,44 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
         else:
             payload = dict(parse_qsl(body.decode("utf-8", errors="replace")))
         workspace = self.server.workspace
+        refused = _refuse_response(payload)
+        if refused is not None:  # answered as Slack answers a webhook: 400 and the code
+            error, errors = refused
+            workspace.record_refusal("response_url", error, errors)
+            self._send(400, error.encode(), content_type="text/plain; charset=utf-8")
+            return
         with workspace.lock:
             workspace.responses.append(
                 {"response_id": response_id, "payload": payload, "at": time.time()}
             )
         self._send(200, b"ok", content_type="text/plain; charset=utf-8")
+
+
+def _refuse_response(payload: Any) -> tuple[str, list[str]] | None:
+    """Why a ``response_url`` post is refused, or None: the same checks as a bot DM's."""
+    if not isinstance(payload, dict):
+        return "invalid_payload", []
+    if payload.get("delete_original"):
+        return None
+    blocks = payload.get("blocks")
+    if isinstance(blocks, str):
+        try:
+            blocks = json.loads(blocks)
+        except ValueError:
+            return "invalid_blocks_format", []
+    text = payload.get("text")
+    if not text and not blocks:
+        return "no_text", []
+    if text is not None and len(str(text)) > MAX_TEXT:
+        return "msg_too_long", []
+    if blocks is not None and not isinstance(blocks, list):
+        return "invalid_blocks_format", []
+    errors = validate_message(text, blocks)
+    if errors:
+        return (
+            "invalid_blocks" if any("/blocks" in e for e in errors) else "invalid_arguments"
+        ), errors
+    return None
 
 
 def start_http_server(

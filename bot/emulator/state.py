@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import itertools
+import logging
 import threading
 import time
 from collections import deque
@@ -18,6 +19,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.emulator.models import Call, EmulatorError, Fault
+
+refusals_logger = logging.getLogger("bot.emulator.refusals")
 
 DEFAULT_TZ = "America/Los_Angeles"
 
@@ -143,6 +146,8 @@ class Workspace:
         self.responses: list[dict[str, Any]] = []
         self.ephemerals: list[dict[str, Any]] = []
         self.scheduled: list[dict[str, Any]] = []
+        # Payloads refused as invalid (blocks, views, texts): {"method", "error", "errors"}.
+        self.refusals: list[dict[str, Any]] = []
         self._last_ts_key = 0
         self._ids = itertools.count(1)
         self.add_user(
@@ -385,6 +390,14 @@ class Workspace:
             self.responses.clear()
             self.ephemerals.clear()
             self.scheduled.clear()
+            self.refusals.clear()
+
+    def record_refusal(self, method: str, error: str, errors: list[str]) -> None:
+        """Remember a payload refused as invalid, and say so in the log (a WARNING on the
+        ``bot.emulator.refusals`` logger, which the test suite watches)."""
+        with self.lock:
+            self.refusals.append({"method": method, "error": error, "errors": list(errors)})
+        refusals_logger.warning("refused %s: %s %s", method, error, "; ".join(errors))
 
     def snapshot(self, getter: Callable[[], Any]) -> Any:
         """Deep-copy whatever ``getter`` returns, under the lock."""

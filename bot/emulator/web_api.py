@@ -16,6 +16,11 @@ Decisions where Slack is vague or the emulator simplifies, written down once:
   ``channel_id``.
 * ``chat.scheduleMessage`` never checks ``post_at`` against the clock (the demo runs a virtual
   one); due messages are posted by ``SlackEmulator.release_scheduled``.
+* Blocks and views are checked by :mod:`bot.emulator.blocks`, at least as strictly as Slack
+  (with ``slack_sdk.models`` and Slack's documented limits); a bot DM with a broadcast mention
+  is refused too (emulator policy), as ``invalid_blocks`` in blocks and ``invalid_arguments``
+  in ``text``. Every payload refused as invalid is kept in ``SlackEmulator.refusals`` and
+  logged as a WARNING on ``bot.emulator.refusals``.
 """
 
 from __future__ import annotations
@@ -28,9 +33,14 @@ import mimetypes
 import secrets
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
-from bot.emulator.blocks import MAX_MESSAGE_BLOCKS, MAX_VIEW_BLOCKS, validate_blocks
+from bot.emulator.blocks import (
+    BROADCAST,
+    MAX_MESSAGE_BLOCKS,
+    validate_blocks,
+    validate_view,
+)
 from bot.emulator.state import Workspace, ts_from_key, ts_key
 
 logger = logging.getLogger(__name__)
@@ -42,6 +52,19 @@ MAX_PAGE = 999
 BOT = "bot"
 APP = "app"
 NONE = "none"
+# Answers that refuse the payload itself (recorded in Workspace.refusals).
+REFUSALS = frozenset(
+    {
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "invalid_arguments",
+        "msg_too_long",
+        "no_text",
+        "invalid_metadata_format",
+        "invalid_metadata_schema",
+        "metadata_too_large",
+    }
+)
 
 
 class ApiError(Exception):
@@ -165,6 +188,9 @@ class WebApi:
             self._check_token(token, token_kind)
             result = handler(params)
         except ApiError as exc:
+            if exc.code in REFUSALS:
+                messages = (exc.extra.get("response_metadata") or {}).get("messages") or []
+                self.ws.record_refusal(method, exc.code, exc.extra.get("errors") or messages)
             return {"ok": False, "error": exc.code, **exc.extra}
         return {"ok": True, **result}
 
@@ -216,16 +242,17 @@ class WebApi:
             raise ApiError("channel_not_found")
         return channel
 
-    def _blocks(self, raw: Any, *, max_blocks: int, error: str = "invalid_blocks") -> list | None:
+    def _message_blocks(self, raw: Any) -> list | None:
+        """A bot DM's ``blocks`` argument, checked (see :mod:`bot.emulator.blocks`)."""
         if raw is None or raw == "":
             return None
         blocks = _json_value(raw, "invalid_blocks_format")
         if not isinstance(blocks, list):
             raise ApiError("invalid_blocks_format")
-        errors = validate_blocks(blocks, max_blocks=max_blocks)
+        errors = validate_blocks(blocks, max_blocks=MAX_MESSAGE_BLOCKS, forbid_broadcast=True)
         if errors:
             raise ApiError(
-                error,
+                "invalid_blocks",
                 errors=errors,
                 response_metadata={"messages": [f"[ERROR] {item}" for item in errors]},
             )
@@ -234,13 +261,18 @@ class WebApi:
     def _text_and_blocks(
         self, params: dict[str, Any], *, required: bool = True
     ) -> tuple[str | None, list | None]:
-        blocks = self._blocks(params.get("blocks"), max_blocks=MAX_MESSAGE_BLOCKS)
+        blocks = self._message_blocks(params.get("blocks"))
         text = params.get("text")
         text = None if text is None else str(text)
         if required and not text and not blocks:
             raise ApiError("no_text")
         if text is not None and len(text) > MAX_TEXT:
             raise ApiError("msg_too_long")
+        if text is not None and BROADCAST.search(text):
+            error = "no broadcast mention in a bot DM (emulator policy) [json-pointer:/text]"
+            raise ApiError(
+                "invalid_arguments", response_metadata={"messages": [f"[ERROR] {error}"]}
+            )
         return text, blocks
 
     @staticmethod
@@ -605,24 +637,13 @@ class WebApi:
 
     def _view_argument(self, raw: Any, *, kind: str) -> dict[str, Any]:
         view = _json_value(raw, "invalid_arguments") if raw is not None else None
-        if not isinstance(view, dict):
-            raise ApiError("invalid_arguments")
-        if view.get("type") != kind:
+        errors = validate_view(view, kind=kind)
+        if errors:
             raise ApiError(
                 "invalid_arguments",
-                response_metadata={
-                    "messages": [f"[ERROR] must be '{kind}' [json-pointer:/view/type]"]
-                },
+                response_metadata={"messages": [f"[ERROR] {item}" for item in errors]},
             )
-        self._blocks(view.get("blocks", []), max_blocks=MAX_VIEW_BLOCKS, error="invalid_arguments")
-        if kind == "modal" and not isinstance(view.get("title"), dict):
-            raise ApiError(
-                "invalid_arguments",
-                response_metadata={
-                    "messages": ["[ERROR] missing required field: title [json-pointer:/view]"]
-                },
-            )
-        return view
+        return cast(dict[str, Any], view)
 
     def _store_view(
         self,

@@ -200,6 +200,7 @@ def test_thread_replies_stay_out_of_history_and_show_in_replies(
         ([{"type": "divider"}] * 51, "no more than 50 items allowed [json-pointer:/blocks]"),
     ],
 )
+@pytest.mark.emulator_refusals
 def test_invalid_blocks_are_rejected_like_slack(
     client: WebClient, emulator: SlackEmulator, blocks: list, pointer: str
 ) -> None:
@@ -231,6 +232,7 @@ def test_blocks_at_the_limits_are_accepted(client: WebClient, emulator: SlackEmu
     ],
 )
 @pytest.mark.filterwarnings("ignore:The top-level `text` argument is missing:UserWarning")
+@pytest.mark.emulator_refusals
 def test_post_message_validation_errors(
     client: WebClient, emulator: SlackEmulator, kwargs: dict, error: str
 ) -> None:
@@ -355,6 +357,7 @@ def test_lookup_by_email_and_unknown_users(client: WebClient) -> None:
     assert _error(excinfo) == "user_not_found"
 
 
+@pytest.mark.emulator_refusals
 def test_views_publish_stores_the_home_view_and_update_replaces_it(
     client: WebClient, emulator: SlackEmulator
 ) -> None:
