@@ -2,10 +2,32 @@
 
 from __future__ import annotations
 
-import pytest
+import re
 
+import pytest
+from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
+
+from bot.emulator.blocks import validate_message, validate_view
 from bot.messages import Message
-from bot.messages.blocks import HomeState, build_home_view
+from bot.messages.blocks import (
+    ACTION_TAP_PATTERN,
+    HomeState,
+    build_connect_form,
+    build_done,
+    build_erase_form,
+    build_forget_confirm,
+    build_home_view,
+    build_pause_form,
+    build_reflection,
+    build_reflection_form,
+    build_reminder,
+    build_settings_form,
+    build_transition,
+    build_welcome,
+    replace_actions,
+)
+from bot.messages.mrkdwn import clip, clip_mrkdwn, escape, link_url, unescape
 from bot.messages.prompts import load_prompts
 
 
@@ -37,3 +59,184 @@ def test_messages_enforce_slack_limits() -> None:
     with pytest.raises(ValueError, match="3000"):
         Message(text="t", blocks=[too_long])
     assert Message(text="t", blocks=[section]).plain() == Message(text="t")
+
+
+# ---------------------------------------------------------------- every builder is valid
+
+LONG = "R&D <review> " * 400  # 5,200 characters, with all three of Slack's control characters
+SETTINGS = {
+    "lead_minutes": 5,
+    "reflection_delay_minutes": 2,
+    "quiet_start": "08:00",
+    "quiet_end": "19:00",
+    "working_days": [0, 1, 2, 3, 4],
+    "digest_weekday": 4,
+    "digest_time": "16:00",
+}
+
+
+def _messages() -> dict[str, Message]:
+    prompts = load_prompts()
+    nudge = {"delivery_id": 7, "series_key": "src|" + "u" * 300, "time": "10:00"}
+    meeting = {"cue": "Breathe out.", "intention": "Listen.", "join_url": "https://x.example/j"}
+    return {
+        "reminder": build_reminder(prompts, title="1:1 & <Ben>", **nudge, **meeting),
+        "reminder, long title": build_reminder(prompts, title=LONG, **nudge, **meeting),
+        "transition": build_transition(
+            prompts, previous=LONG, question="Q?", title=LONG, **nudge, **meeting
+        ),
+        "reflection": build_reflection(
+            prompts, delivery_id=7, title=LONG, question="Q?", series_key="s"
+        ),
+        "done": build_done(LONG),
+        "welcome": build_welcome(prompts),
+        "forget": build_forget_confirm(prompts),
+    }
+
+
+def _views() -> dict[str, dict]:
+    prompts = load_prompts()
+    full = HomeState(
+        zone="Europe/Berlin",
+        connected=True,
+        paused_until="Monday 6 April",
+        next_items=[("Mon 10:00", "reminder", LONG)] * 20,
+        settings={"lead": "5", "delay": "2", "start": "08:00", "end": "19:00", "days": "Mon"}
+        | {"digest_day": "Friday", "digest_time": "16:00"},
+        calendars=[(n, LONG, "up to date") for n in range(20)],
+        muted=[(f"src|{n}", LONG) for n in range(20)] + [("src|untitled", "")],
+    )
+    return {
+        "home, new": build_home_view(prompts, HomeState(zone=None, connected=False)),
+        "home, full": build_home_view(prompts, full),
+        "connect": build_connect_form(prompts),
+        "settings": build_settings_form(prompts, SETTINGS),
+        "settings, no days": build_settings_form(prompts, {**SETTINGS, "working_days": []}),
+        "reflection form": build_reflection_form(prompts, delivery_id=7, question="Q?"),
+        "reflection form, no question": build_reflection_form(prompts, delivery_id=7, question=""),
+        "pause": build_pause_form(prompts, initial_date="2026-04-06"),
+        "erase": build_erase_form(prompts),
+    }
+
+
+@pytest.mark.parametrize("name", list(_messages()))
+def test_every_message_builder_passes_slack_sdk_models_and_slacks_limits(name: str) -> None:
+    message = _messages()[name]
+    assert validate_message(message.text, message.blocks) == []
+    for block in message.blocks:  # slack_sdk.models keeps every field, unchanged
+        assert Block.parse(block).to_dict() == block
+    assert not any(BROKEN_ENTITY.search(text) for text in _texts(message.blocks))
+
+
+@pytest.mark.parametrize("name", list(_views()))
+def test_every_view_builder_passes_slack_sdk_models_and_slacks_limits(name: str) -> None:
+    view = _views()[name]
+    assert validate_view(view) == []
+    assert View(**view).to_dict() == view
+    assert not any(BROKEN_ENTITY.search(text) for text in _texts(view["blocks"]))
+
+
+def test_a_nudge_after_it_was_acted_on_is_still_valid() -> None:
+    sent = _messages()["transition"]
+    for block_id in ("reflect", "nudge"):
+        blocks = replace_actions(sent.blocks, block_id, LONG)
+        assert validate_message(sent.text, blocks) == []
+
+
+def test_the_three_presence_buttons_have_their_own_action_ids() -> None:
+    for message in (_messages()["reflection"], _messages()["transition"]):
+        (taps,) = [b for b in message.blocks if b.get("block_id") == "reflect"]
+        ids = [e["action_id"] for e in taps["elements"]]
+        assert ids == ["reflect_tap_5", "reflect_tap_3", "reflect_tap_1", "reflect_write"]
+        assert all(ACTION_TAP_PATTERN.match(i) for i in ids[:3])
+    assert ACTION_TAP_PATTERN.match("reflect_tap")  # messages sent before
+    assert not ACTION_TAP_PATTERN.match("reflect_tap_9")
+    assert not ACTION_TAP_PATTERN.match("reflect_write")
+
+
+def _texts(blocks: list[dict]) -> list[str]:
+    found = []
+    for block in blocks:
+        for part in (block.get("text"), *block.get("elements", [])):
+            if isinstance(part, dict) and isinstance(part.get("text"), str):
+                found.append(part["text"])
+    return found
+
+
+# ---------------------------------------------------------------- mrkdwn: cut, escape, link
+
+BROKEN_ENTITY = re.compile(r"&(?!amp;|lt;|gt;)")
+
+
+@pytest.mark.parametrize("limit", range(1990, 2010))
+def test_a_cut_never_splits_an_entity_or_a_link(limit: int) -> None:
+    text = escape("R&D <x> " * 300) + " <https://x.example/a?b=1&amp;c=2|Join the call> " * 20
+    cut = clip_mrkdwn(text, limit)
+    assert len(cut) <= limit and cut.endswith("…")
+    assert not BROKEN_ENTITY.search(cut)
+    assert cut.count("<") == cut.count(">")
+
+
+def test_short_texts_are_not_cut() -> None:
+    assert clip("Team stand-up", 24) == "Team stand-up"
+    assert clip("A" * 30, 24) == "A" * 23 + "…"
+    assert clip_mrkdwn("R&amp;D", 7) == "R&amp;D"
+
+
+def test_the_persons_words_are_unescaped_once() -> None:
+    assert unescape("R&amp;D &lt;3 &gt; you") == "R&D <3 > you"
+    assert unescape("I wrote &amp;lt; on purpose") == "I wrote &lt; on purpose"
+    assert escape(unescape("R&amp;D")) == "R&amp;D"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://x.example/a><!channel>",
+        "https://x.example/a|Click me",
+        "https://x.example/a b",
+        "https://x.example/a\nb",
+        "https://x.example/<a>",
+        "javascript:alert(1)",
+        "ftp://x.example/a",
+        "https://",
+        "https://x.example:port/",
+        "https://[::1/",
+        "x.example/a",
+        "",
+        None,
+        "https://x.example/" + "a" * 1000,
+    ],
+)
+def test_a_link_that_could_break_out_of_its_label_is_not_shown(url: str | None) -> None:
+    assert link_url(url) is None
+    message = build_reminder(
+        load_prompts(),
+        delivery_id=1,
+        title="Sync",
+        time="10:00",
+        cue="c",
+        intention="i",
+        join_url=url,
+        series_key="s",
+    )
+    assert "<!" not in str(message.blocks) and "Join" not in str(message.blocks)
+    assert validate_message(message.text, message.blocks) == []
+
+
+def test_a_well_formed_conference_link_is_shown_with_its_ampersands_escaped() -> None:
+    url = "https://meet.example/j/123?pwd=a1&lang=en"
+    assert link_url(url) == url
+    message = build_reminder(
+        load_prompts(),
+        delivery_id=1,
+        title="Sync",
+        time="10:00",
+        cue="c",
+        intention="i",
+        join_url=url,
+        series_key="s",
+    )
+    (join,) = [t for t in _texts(message.blocks) if t.startswith("<https://")]
+    label = load_prompts().text("reminder.join")
+    assert join == f"<https://meet.example/j/123?pwd=a1&amp;lang=en|{label}>"

@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from slack_sdk.models.blocks import Block
 
 from bot.digest import Digest
-from bot.emulator.blocks import MAX_HEADER_TEXT, validate_blocks
+from bot.emulator.blocks import MAX_HEADER_TEXT, validate_message
 from bot.messages.digest import build_digest, build_digest_note
 from bot.messages.library import PRACTICE_ORDER
 from bot.messages.prompts import load_prompts
@@ -43,17 +44,42 @@ def test_the_biggest_week_still_fits_slacks_limits() -> None:
         by_kind={"one-on-one": 50, "small": 50, "large": 30, "external": 10},
         practices=list(PRACTICE_ORDER),
         presence_by_day=[(d, 3.0) for d in range(7)],
-        quotes=[("word " * 2000, "T" * 500, d) for d in range(3)],
+        quotes=[("R&D <3 " * 40, "T&<" * 500, d) for d in range(3)],
+        label="2 March 2026 " * 20,
         chart=[(d, 20, 20) for d in range(7)],
     )
     for message in (build_digest(PROMPTS, huge), build_digest_note(PROMPTS, huge)):
-        assert validate_blocks(message.blocks) == []
+        assert validate_message(message.text, message.blocks) == []
+        assert [Block.parse(b).to_dict() for b in message.blocks] == message.blocks
         assert len(message.blocks) <= 50
         assert all(len(text) <= 3000 for text in _sections(message.blocks))
         assert len(message.blocks[0]["text"]["text"]) <= MAX_HEADER_TEXT
         assert message.text
     (chart,) = [t for t in _sections(build_digest(PROMPTS, huge).blocks) if "`Mon`" in t]
     assert "▮" * 12 + "+" in chart  # a very full day is capped, not a wall of bars
+
+
+@pytest.mark.parametrize(
+    "week",
+    [
+        WEEK,
+        replace(WEEK, so_far=True),
+        replace(WEEK, pattern=None, experiment=None, quotes=[], practices=[]),
+        replace(WEEK, presence_by_day=[], chart=[]),
+    ],
+)
+def test_every_digest_passes_slack_sdk_models_and_slacks_limits(week: Digest) -> None:
+    for message in (build_digest(PROMPTS, week), build_digest_note(PROMPTS, week)):
+        assert validate_message(message.text, message.blocks) == []
+        assert [Block.parse(b).to_dict() for b in message.blocks] == message.blocks
+
+
+def test_the_persons_own_words_are_escaped_exactly_once() -> None:
+    """A reply "R&D <3" is stored as written and shown as written (one escape)."""
+    message = build_digest(PROMPTS, replace(WEEK, quotes=[("R&D <3", "Sync", 0)]))
+    quotes = _sections(message.blocks)[1]
+    assert "> R&amp;D &lt;3\n" in quotes
+    assert "&amp;amp;" not in quotes
 
 
 def test_titles_are_escaped_and_the_fallback_has_the_numbers() -> None:
