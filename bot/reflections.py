@@ -10,11 +10,18 @@ Ways in, each stored against the right meeting, once:
 Answers are accepted for 24 hours after the prompt. Text over ``REFLECTION_MAX_CHARS``
 is kept up to that length and the user is told so: nothing is cut silently. The text
 is encrypted at rest when a key is configured, and never logged.
+
+What is stored is what the person wrote (:func:`written`): Slack sends a message's text
+with ``&``, ``<`` and ``>`` escaped, so a DM or an edit is unescaped once (a form's value
+comes unescaped already), and it is escaped again, once, wherever it is shown. A NUL
+character (which PostgreSQL's text cannot hold) and lone surrogates (which UTF-8 cannot)
+are dropped, so such a reply is kept rather than lost.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -24,6 +31,7 @@ import sqlalchemy as sa
 
 from bot.meetings import replan_user
 from bot.messages.blocks import REFLECTION_MAX_CHARS
+from bot.messages.mrkdwn import unescape
 from bot.messages.prompts import load_prompts
 from bot.planner import REFLECTION, TRANSITION
 from bot.services import Services
@@ -38,6 +46,7 @@ PROMPT_KINDS = (REFLECTION, TRANSITION)
 DEL = Delivery.__table__  # type: ignore[attr-defined]
 REF = Reflection.__table__  # type: ignore[attr-defined]
 SHOWN = PromptShown.__table__  # type: ignore[attr-defined]
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")  # NUL; lone surrogates
 
 
 class Kept(StrEnum):
@@ -66,6 +75,14 @@ def _prompted(row: Any) -> Prompted:
     if row.kind == TRANSITION:  # a transition asks about the meeting before
         key = (row.payload or {}).get("previous") or key
     return Prompted(row.id, key, row.message_ts, row.sent_at)
+
+
+def written(text: str, *, from_slack_message: bool) -> str:
+    """The person's words, ready to store: unescaped once when they come from a Slack
+    message (not from a form), without NUL or lone surrogates, trimmed."""
+    if from_slack_message:
+        text = unescape(text)
+    return _UNSTORABLE.sub("", text).strip()
 
 
 def find_prompt(
@@ -129,7 +146,7 @@ def capture_message(
         team_id=team_id,
         user_id=user_id,
         prompt=prompt,
-        text=text,
+        text=written(text, from_slack_message=True),
         presence=None,
         source=source,
         message_ts=ts,
@@ -140,6 +157,7 @@ def capture_edit(services: Services, *, team_id: str, user_id: str, ts: str, tex
     """The user edited a message that was an answer: the answer follows the edit."""
     now = services.clock.now()
     r = REF.c
+    text = written(text, from_slack_message=True)
     clipped = text[:REFLECTION_MAX_CHARS]
     with services.engine.begin() as conn:
         row = conn.execute(
@@ -185,7 +203,7 @@ def capture_form(
         team_id=team_id,
         user_id=user_id,
         prompt=prompt,
-        text=text,
+        text=written(text, from_slack_message=False),
         presence=presence,
         source=source,
         message_ts=None,

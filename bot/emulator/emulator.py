@@ -24,6 +24,7 @@ from bot.emulator.models import Call, EmulatorError, Fault, InboundResult, Via
 from bot.emulator.socket_mode import SocketModeServer
 from bot.emulator.state import DEFAULT_TZ, EmulatorConfig, Workspace
 from bot.emulator.web_api import WebApi, public_message
+from bot.messages.mrkdwn import escape
 
 logger = logging.getLogger(__name__)
 
@@ -814,6 +815,8 @@ class SlackEmulator:
     ) -> str:
         """Store a message from ``user_id`` in their DM and deliver the ``message`` event.
 
+        ``text`` is what the person typed; like Slack, the message's ``text`` carries it with
+        ``&``, ``<`` and ``>`` escaped (``&amp;`` …) and its rich_text block as typed.
         The event goes to ``app_url`` when given, else over Socket Mode when a client is
         connected (``via="auto"``); otherwise the message is only stored. Returns its ts;
         the app's answer is in :attr:`inbound`.
@@ -828,7 +831,7 @@ class SlackEmulator:
             {
                 "type": "message",
                 "user": user_id,
-                "text": text,
+                "text": escape(text),
                 "blocks": blocks,
                 "metadata": None,
                 "thread_ts": thread_ts,
@@ -842,7 +845,7 @@ class SlackEmulator:
             "type": "message",
             "channel": channel,
             "user": user_id,
-            "text": text,
+            "text": escape(text),
             "ts": ts,
             "event_ts": ts,
             "channel_type": "im",
@@ -868,7 +871,8 @@ class SlackEmulator:
         via: Via = "auto",
         timeout: float = 10.0,
     ) -> InboundResult | None:
-        """Edit a message ``user_id`` sent and deliver ``message_changed``; the app's answer."""
+        """Edit a message ``user_id`` sent and deliver ``message_changed``; the app's answer.
+        ``new_text`` is what the person typed (escaped in ``text``, as in :meth:`user_says`)."""
         channel = self.dm_channel(user_id)
         edit_ts = self.workspace.next_ts()
         with self.workspace.lock:
@@ -876,7 +880,7 @@ class SlackEmulator:
             if message is None or message.get("user") != user_id:
                 raise EmulatorError(f"{user_id} has no message {ts} to edit")
             previous = copy.deepcopy(message)
-            message["text"] = new_text
+            message["text"] = escape(new_text)
             message["blocks"] = [_rich_text(new_text)]
             message["edited"] = {"user": user_id, "ts": edit_ts}
             current = copy.deepcopy(message)
