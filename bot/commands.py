@@ -17,6 +17,7 @@ from bot.calendars import sources
 from bot.digest import digest_so_far
 from bot.home import settings_summary
 from bot.messages.blocks import build_forget_confirm
+from bot.messages.mrkdwn import escape
 from bot.messages.prompts import load_prompts
 from bot.prefs import Prefs
 from bot.privacy import export_json
@@ -147,7 +148,7 @@ def _run_text(services: Services, *, team_id: str, user_id: str, command: Comman
         return sources.connected_text(prompts, name=name, upcoming=connected.upcoming)
     if command.name == "unknown":
         return (
-            prompts.text("command.unknown", word=command.argument)
+            prompts.text("command.unknown", word=escape(command.argument))
             + "\n"
             + prompts.text("command.help")
         )

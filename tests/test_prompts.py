@@ -57,3 +57,16 @@ def test_a_prompt_id_may_be_defined_once() -> None:
     doc = '[x]\npractices=["general"]\ntext="a"\n'
     with pytest.raises(PromptError, match="twice"):
         parse_prompts({"a.toml": doc, "b.toml": doc})
+
+
+def test_no_prompt_holds_slack_markup_by_accident() -> None:
+    """Prompts are mrkdwn: "<your link>" would be read as a link or mention and vanish,
+    and a bare "&" is one of Slack's control characters. A prompt never holds "<" or "&";
+    ">" only as the quote marker at the start of a line. Links are made by the builders
+    (``bot.messages.mrkdwn.link``), from checked URLs."""
+    for prompt in load_prompts():
+        for text in prompt.variants:
+            assert "<" not in text, f"{prompt.id}: {text!r}"
+            assert "&" not in text, f"{prompt.id}: {text!r}"
+            for line in text.splitlines():
+                assert ">" not in line.removeprefix("> "), f"{prompt.id}: {line!r}"

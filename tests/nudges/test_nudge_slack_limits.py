@@ -1,5 +1,6 @@
-"""The Home tab stays within Slack's limits whatever the calendar holds, and a Home tab
-Slack refuses is one logged, finished event (not a retry loop)."""
+"""What Heedful shows stays within Slack's limits and its markup: the Home tab whatever
+the calendar holds (and a Home tab Slack refuses is one logged, finished event, not a
+retry loop); a word typed after ``/heedful`` is echoed as text, never as markup."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import sqlalchemy as sa
 from nudging import Driver, Event, FeedServer, at, colleagues
 
 from bot.emulator.blocks import validate_view
+from bot.messages.prompts import load_prompts
 from bot.storage.models import InboxItem
 
 MONDAY = "2026-03-02"
@@ -70,3 +72,16 @@ def test_a_home_tab_slack_refuses_is_logged_once_and_not_retried(
     assert last == ("app_home_opened", "done", 1, None)
     (line,) = [r for r in caplog.records if r.name == "handlers.events.app_home_opened"]
     assert "invalid_arguments" in line.getMessage()
+
+
+@pytest.mark.parametrize("word", ["<!channel>", "<https://x.example|click>", "R&D"])
+def test_an_unknown_word_is_echoed_as_text_not_markup(ana: Driver, word: str) -> None:
+    prompts = load_prompts()
+    escaped = word.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+    ana.command(word)
+
+    (answer,) = [r["payload"] for r in ana.emulator.responses]
+    expected = prompts.text("command.unknown", word=escaped) + "\n" + prompts.text("command.help")
+    assert answer["text"] == expected
+    assert ana.emulator.refusals == []
