@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from bot import planner
 from bot.calendars.occurrence import Category, Occurrence, Response, Status
 from bot.planner import (
     BACKOFF_AFTER_UNANSWERED,
@@ -253,11 +254,31 @@ def replan_user(
     ``prompting`` is a reflection delivery being sent right now: it counts as sent
     (and, so far, unanswered).
     """
-    now = services.clock.now()
     with session_scope(services.engine) as session:
         user = repo.get_user(session, team_id=team_id, user_id=user_id)
     if user is None:
         return SyncResult()
+    wanted: list[Wanted] = []
+    if user.opted_in_at is not None and user.unreachable_reason is None:
+        wanted = plan(_plan_input(services, user, prompting=prompting))
+    return sync_deliveries(services, team_id=team_id, user_id=user_id, wanted=wanted)
+
+
+def silences(services: Services, *, team_id: str, user_id: str) -> dict[str, str]:
+    """Why Heedful, planning now, sends nothing about each of these of the user's
+    meetings it stays silent for (``bot.planner.silences``: today's and the next days'
+    meetings, by occurrence key). Empty when Heedful may not nudge the user at all."""
+    with session_scope(services.engine) as session:
+        user = repo.get_user(session, team_id=team_id, user_id=user_id)
+    if user is None or user.opted_in_at is None or user.unreachable_reason is not None:
+        return {}
+    return planner.silences(_plan_input(services, user))
+
+
+def _plan_input(services: Services, user: Any, *, prompting: Any | None = None) -> PlanInput:
+    """What the planner needs to plan ``user``'s nudges now (see :func:`replan_user`)."""
+    team_id, user_id = user.team_id, user.slack_user_id
+    now = services.clock.now()
     zone = ZoneInfo(user.tz or "UTC")
     day_start = datetime.combine(now.astimezone(zone).date(), datetime.min.time(), zone)
     c = OCC.c
@@ -279,20 +300,15 @@ def replan_user(
                 c.start_at < now + PLAN_HORIZON,
             )
         ).all()
-    wanted: list[Wanted] = []
-    if user.opted_in_at is not None and user.unreachable_reason is None:
-        wanted = plan(
-            PlanInput(
-                meetings=[occurrence_from_row(r) for r in rows],
-                prefs=Prefs.from_json(user.prefs),
-                zone=zone,
-                now=now,
-                paused_until=user.paused_until,
-                unanswered_streak=streak,
-                last_prompt_at=last_prompt_at,
-            )
-        )
-    return sync_deliveries(services, team_id=team_id, user_id=user_id, wanted=wanted)
+    return PlanInput(
+        meetings=[occurrence_from_row(r) for r in rows],
+        prefs=Prefs.from_json(user.prefs),
+        zone=zone,
+        now=now,
+        paused_until=user.paused_until,
+        unanswered_streak=streak,
+        last_prompt_at=last_prompt_at,
+    )
 
 
 def sync_deliveries(

@@ -25,12 +25,16 @@ caller can re-plan after every calendar change and compare with what is stored
    answers again.
 7. Nothing is planned in the past: a reminder whose time has gone is dropped unless
    the meeting is still more than a minute away (then it goes now).
+
+``silences`` gives, for each meeting that gets nothing at all, the reason: the
+occurrence's own ``skip_reason``, or the rule above that dropped its nudges (the demo
+prints these as "stays silent" lines).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import pairwise
@@ -49,6 +53,15 @@ BACK_TO_BACK_GAP = timedelta(minutes=5)
 REMINDER_GRACE = timedelta(minutes=1)
 REFLECTION_LIFETIME = timedelta(hours=6)
 BACKOFF_AFTER_UNANSWERED = 3
+
+# Why the planner drops a nudge (``silences``); an occurrence's own reasons are
+# ``SkipReason`` values.
+MUTED = "muted"
+PAUSED = "paused"
+OUTSIDE_HOURS = "outside-hours"  # the user's working hours or days (rule 4)
+DAILY_CAP = "daily-cap"  # rule 5
+BACK_OFF = "back-off"  # rule 6
+PAST = "past"  # rule 7
 PRIORITY = {
     MeetingKind.ONE_ON_ONE: 0,
     MeetingKind.SMALL: 1,
@@ -83,6 +96,36 @@ class PlanInput:
 
 def plan(data: PlanInput) -> list[Wanted]:
     """The deliveries wanted for these meetings, sorted by due time."""
+    return _plan(data, {})
+
+
+def silences(data: PlanInput) -> dict[str, str]:
+    """Why Heedful sends nothing at all about each meeting it stays silent for.
+
+    By occurrence key: the occurrence's ``skip_reason`` value (``declined``,
+    ``all-day`` …), :data:`MUTED`, or the rule that dropped its reminder (else its
+    reflection): :data:`PAUSED`, :data:`OUTSIDE_HOURS`, :data:`DAILY_CAP`,
+    :data:`BACK_OFF`, :data:`PAST`. A meeting with any wanted nudge is not listed (a
+    transition speaks for the meeting it announces and for the one it asks about).
+    """
+    dropped: dict[tuple[str, str], str] = {}
+    wanted = _plan(data, dropped)
+    spoken = {w.occurrence_key for w in wanted} | {w.payload.get("previous") for w in wanted}
+    muted = set(data.prefs.muted_series)
+    reasons: dict[str, str] = {}
+    for meeting in data.meetings:
+        if meeting.skip_reason is not None:
+            reasons[meeting.key] = meeting.skip_reason.value
+        elif meeting.series_key in muted:
+            reasons[meeting.key] = MUTED
+        elif meeting.key not in spoken:
+            why = [dropped.get((kind, meeting.key)) for kind in (REMINDER, TRANSITION, REFLECTION)]
+            reasons[meeting.key] = next((r for r in why if r), PAST)
+    return reasons
+
+
+def _plan(data: PlanInput, dropped: dict[tuple[str, str], str]) -> list[Wanted]:
+    """:func:`plan`, noting in ``dropped`` why each nudge it drops goes, by (kind, ref)."""
     prefs = data.prefs
     muted = set(prefs.muted_series)
     meetings = sorted(
@@ -118,15 +161,44 @@ def plan(data: PlanInput) -> list[Wanted]:
             )
 
     by_key = {m.key: m for m in meetings}
+
+    def outside(item: Wanted) -> str:
+        paused = data.paused_until is not None and item.due_at < data.paused_until
+        return PAUSED if paused else OUTSIDE_HOURS
+
+    def in_hours(items: list[Wanted]) -> list[Wanted]:
+        return [w for w in items if _in_hours(w.due_at, data)]
+
     # What quiet hours, days off or a pause rule out never takes a place under a cap
     # (a 02:00 call must not cost an afternoon 1:1 its reminder).
-    reminders = [w for w in reminders if _in_hours(w.due_at, data)]
-    reflections = [w for w in reflections if _in_hours(w.due_at, data)]
-    reminders = _cap(reminders, prefs.max_reminders_per_day, by_key, data.zone)
-    reflections = _cap(reflections, prefs.max_reflections_per_day, by_key, data.zone)
-    reflections = _back_off(reflections, data)
-    wanted = [w for w in reminders + reflections if _allowed(w, data)]
+    reminders = _note(reminders, in_hours(reminders), outside, dropped)
+    reflections = _note(reflections, in_hours(reflections), outside, dropped)
+    capped = _cap(reminders, prefs.max_reminders_per_day, by_key, data.zone)
+    reminders = _note(reminders, capped, DAILY_CAP, dropped)
+    capped = _cap(reflections, prefs.max_reflections_per_day, by_key, data.zone)
+    reflections = _note(reflections, capped, DAILY_CAP, dropped)
+    reflections = _note(reflections, _back_off(reflections, data), BACK_OFF, dropped)
+    candidates = reminders + reflections
+    allowed = [w for w in candidates if _allowed(w, data)]
+    wanted = _note(
+        candidates, allowed, lambda w: PAST if w.due_at < data.now else outside(w), dropped
+    )
     return sorted(wanted, key=lambda w: (w.due_at, w.kind, w.ref))
+
+
+def _note(
+    before: list[Wanted],
+    after: list[Wanted],
+    reason: str | Callable[[Wanted], str],
+    dropped: dict[tuple[str, str], str],
+) -> list[Wanted]:
+    """Returns ``after`` (``before`` filtered); notes why the rest went, by (kind, ref)."""
+    kept = {id(w) for w in after}
+    for item in before:
+        if id(item) not in kept:
+            why = reason if isinstance(reason, str) else reason(item)
+            dropped.setdefault((item.kind, item.ref), why)
+    return after
 
 
 def _local_day(moment: datetime, zone: ZoneInfo) -> date:
