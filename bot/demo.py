@@ -2,23 +2,47 @@
 
 The real app (Bolt apps, inbox, sender, planner, digest) and a temporary SQLite
 database; the built-in Slack Web API emulator (or ``--slack-api-url``); a calendar
-feed served on loopback and connected through the real path; a simulated user who
+feed served on loopback, connected and then polled through the real path (the sample
+calendar's meetings recur, so any ``--days`` plays real weeks); a simulated person who
 answers most reflection questions by replying in the thread, through signed events on
 the real inbound path. The clock jumps from one thing to do to the next, so a week
 takes seconds.
 
-``--json`` prints one object per line for every DM Heedful sends, as DESIGN.md says;
-the simulated user's own messages are lines too, with ``"kind": "answer"``, so the
-digest's counts can be checked against what was sent and answered.
+What it prints, in time order:
+
+* every DM Heedful sends, and each week's digest on its day;
+* the person's answers. By default an answer fits the practice of the question it
+  answers (``bot.demo_week.ANSWERS``) and none repeats within a week; every fourth
+  question stays unanswered. ``--answers FILE`` gives them instead: one per line, in
+  the order of the questions, an empty line for no answer;
+* a "stays silent" line for each meeting Heedful sends nothing about, at its start,
+  with the reason Heedful had (``bot.meetings.silences``: the occurrence's own reason,
+  or the planner rule that dropped its nudges), dim on a terminal;
+* when the days played end inside a week whose digest has not come yet, the person
+  asks ``/heedful digest`` (a real slash command) and the demo shows Heedful's
+  answer: that week so far. So every week shown has its digest.
+
+``--json`` prints one object per line. DMs are as DESIGN.md says: ``at``, ``user``,
+``kind``, ``occurrence``, ``text``, ``blocks``. The other lines have the same six keys:
+the person's answers (``"kind": "answer"``), the ``/heedful digest`` command
+(``"kind": "command"``) and its ephemeral answer (``"kind": "week-so-far"``), and the
+silences (``"kind": "silent"``, ``at`` the meeting's start, ``occurrence`` its key,
+``blocks`` empty), which carry one more key, ``reason``: the planner's reason code.
+
+Where the words are: everything Heedful says comes from ``prompts/`` through the real
+composers. The demo's own narration (the intro and closing lines, the "stays silent"
+lines) is about the demo, not the product, and lives here; the played person's words
+are sample data, in ``bot.demo_week`` with the sample calendar.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
+import contextlib
 import http.server
 import json
 import logging
+import os
 import re
 import secrets
 import sys
@@ -36,23 +60,57 @@ from zoneinfo import ZoneInfo
 
 logger = logging.getLogger(__name__)
 
-DEMO_USER = "U0DEMOANA"
-DEMO_NAME = "Ana"
 DEMO_EMAIL = "ana@example.com"
 DEMO_ZONE = "Europe/Berlin"
 ANSWER_AFTER = timedelta(minutes=3)
-SKIP_EVERY = 4  # the simulated user leaves every fourth question unanswered
-MAX_STEP = timedelta(hours=1)
+SKIP_EVERY = 4  # by default the simulated person leaves every fourth question unanswered
+MAX_STEP = timedelta(hours=1)  # the digest planner runs at least hourly
+# The calendar poll. `heedful run` polls every few minutes; the demo's feed never
+# changes, so a poll every six hours of its clock moves the window on as well.
+POLL_EVERY = timedelta(hours=6)
+RESPONSE_WAIT = 10.0  # seconds for the answer to /heedful digest (real time)
+MAX_DAYS = 60
+WIDTH = 100
+PAD = 25
+
+# The demo's narration (see the module docstring for why it is here).
+INTRO = (
+    "Heedful demo: {days} for {name} ({zone}) from {start}, on a virtual clock, against {slack}."
+)
+BUILT_IN = "the built-in Slack emulator"
+OTHER_SLACK = "the Slack API at {url}"
+SAMPLE = "a sample calendar whose meetings recur every week"
+CALENDAR = "Calendar: {connected}"
+SILENT = "stays silent: {title} ({why})"
+DONE = "Done: {dms} from Heedful, {answers} from {name}, {digests}."
+NOTHING_SENT = "Nothing was sent to Slack: the built-in emulator stood in for it."
+SENT_TO = "Heedful's DMs went to the Slack API at {url}."
+WHY = {  # planner / occurrence reason codes → the words of a "stays silent" line
+    "cancelled": "cancelled",
+    "declined": "you declined",
+    "all-day": "an all-day event",
+    "solo": "no one else is invited",
+    "free": "marked as free",
+    "focus": "a focus block",
+    "out-of-office": "out of office",
+    "muted": "you muted the series",
+    "paused": "Heedful is paused",
+    "outside-hours": "outside your working hours",
+    "daily-cap": "enough nudges for one day",
+    "back-off": "every other meeting, until you answer again",
+    "past": "too late to help",
+}
+DIM, RESET = "\x1b[2m", "\x1b[0m"
 
 
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--ics", type=Path, help="a calendar file to use instead of the sample week"
+        "--ics", type=Path, help="a calendar file to use instead of the sample calendar"
     )
     parser.add_argument(
         "--user-email",
         default=None,
-        help=f"the demo user's address in that calendar (default {DEMO_EMAIL})",
+        help=f"the demo person's address in that calendar; also names them (default {DEMO_EMAIL})",
     )
     parser.add_argument(
         "--start",
@@ -60,17 +118,43 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="first day, YYYY-MM-DD (default: next Monday)",
     )
-    parser.add_argument("--days", type=int, default=7, help="how many days to play (default 7)")
+    parser.add_argument(
+        "--days", type=int, default=7, help=f"how many days to play, 1-{MAX_DAYS} (default 7)"
+    )
+    parser.add_argument(
+        "--answers",
+        type=Path,
+        default=None,
+        help="the person's answers, one per line in the order of the questions; an empty "
+        "line leaves that question unanswered (default: answers that fit each question)",
+    )
     parser.add_argument(
         "--slack-api-url",
         default=None,
         help="a Slack-compatible Web API to use instead of the built-in emulator "
         "(its bot token: SLACK_BOT_TOKEN, default xoxb-emulator)",
     )
-    parser.add_argument("--json", action="store_true", help="one JSON object per DM")
+    parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.add_argument(
-        "--tz", default=DEMO_ZONE, help=f"the demo user's zone (default {DEMO_ZONE})"
+        "--tz", default=DEMO_ZONE, help=f"the demo person's zone (default {DEMO_ZONE})"
     )
+
+
+def person_name(email: str) -> str:
+    """A name from an address: ``zoe.martin+work@acme.test`` → ``Zoe Martin``."""
+    local = email.partition("@")[0].partition("+")[0]
+    words = [w for w in re.split(r"[._\-]+", local) if w]
+    return " ".join(w[:1].upper() + w[1:] for w in words) or email
+
+
+def demo_user_id(name: str) -> str:
+    """A Slack-like user id for the built-in emulator's person: ``Ana`` → ``U0DEMOANA``."""
+    letters = re.sub(r"[^A-Z0-9]", "", name.upper())[:5]
+    return f"U0DEMO{letters or 'USER'}"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 @dataclass
@@ -82,47 +166,80 @@ class _Pending:
 
 
 class Demo:
-    def __init__(self, args: argparse.Namespace, out: Any = sys.stdout) -> None:
+    def __init__(
+        self, args: argparse.Namespace, out: Any = sys.stdout, answers: list[str] | None = None
+    ) -> None:
         self.args = args
         self.out = out
         self.zone = ZoneInfo(args.tz)
         self.email = (args.user_email or DEMO_EMAIL).lower()
+        self.name = person_name(self.email)
+        self.user_id = demo_user_id(self.name)
         today = datetime.now(UTC).astimezone(self.zone).date()
         self.first_day = args.start or today + timedelta(days=(7 - today.weekday()) % 7 or 7)
-        self.user_id = DEMO_USER
-        self.name = DEMO_NAME
+        self.scripted = answers  # --answers: the lines of the file
         self.pending: list[_Pending] = []
         self.counts = {"dms": 0, "answers": 0, "digests": 0}
         self.asked = 0
+        self.given: dict[tuple[int, int], set[str]] = {}  # answers given, by local ISO week
+        self.weeks_shown: set[tuple[int, int]] = set()
+        self.weeks_digested: set[tuple[int, int]] = set()
+        self.upcoming: dict[str, Any] = {}  # meetings not yet judged, by key
+        self.judged: set[str] = set()
+        self.dm_channel: str | None = None
         self.last_day: date | None = None
+        self.reader_left = False
+        self.dim = not args.json and _is_terminal(out) and not os.environ.get("NO_COLOR")
 
     # ------------------------------------------------------------------ output
 
-    def _emit(self, at: datetime, who: str, kind: str, text: str, **extra: Any) -> None:
+    def _week(self, at: datetime) -> tuple[int, int]:
+        year, week, _ = at.astimezone(self.zone).isocalendar()
+        return year, week
+
+    def _emit(
+        self, at: datetime, who: str, kind: str, text: str, *, dim: bool = False, **extra: Any
+    ) -> None:
+        self.weeks_shown.add(self._week(at))
         if self.args.json:
             line = {
                 "at": at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
                 "user": self.user_id,
+                "kind": kind,
+                "occurrence": None,
+                "text": text,
+                "blocks": [],
             }
-            line.update({"kind": kind, "text": text, **extra})
-            print(json.dumps(line, ensure_ascii=False), file=self.out, flush=True)
+            line.update(extra)
+            self._write(json.dumps(line, ensure_ascii=False))
             return
         local = at.astimezone(self.zone)
         if local.date() != self.last_day:
             self.last_day = local.date()
-            print(f"\n{local:%A} {local.day} {local:%B}", file=self.out)  # %-d fails on Windows
-        pad = " " * 25
+            self._write(f"\n{local:%A} {local.day} {local:%B}")  # %-d fails on Windows
+        pad = " " * PAD
         body = "\n".join(
-            textwrap.fill(line, width=100, initial_indent=pad, subsequent_indent=pad)
+            textwrap.fill(line, width=WIDTH, initial_indent=pad, subsequent_indent=pad)
             for line in text.split("\n")
-        )[len(pad) :]
-        print(f"  {local:%H:%M}  {who:<16} {body}", file=self.out, flush=True)
+        )[PAD:]
+        line = f"  {local:%H:%M}  {who:<16} {body}"
+        if dim and self.dim:
+            line = f"{DIM}{line}{RESET}"
+        self._write(line)
 
-    def _say(self, prompt_id: str, **values: Any) -> None:
-        from bot.messages.prompts import load_prompts
-
+    def _say(self, text: str) -> None:
         if not self.args.json:
-            print(load_prompts().text(prompt_id, **values), file=self.out)
+            self._write(text)
+
+    def _write(self, text: str) -> None:
+        if self.reader_left:
+            return
+        try:
+            print(text, file=self.out, flush=True)
+        except BrokenPipeError:  # `heedful demo | head`: the reader left; stop quietly
+            self.reader_left = True
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), self.out.fileno())
 
     # ------------------------------------------------------------------ run
 
@@ -132,15 +249,19 @@ class Demo:
         from bot.clock import VirtualClock
         from bot.config import Settings
         from bot.emulator import SlackEmulator
+        from bot.messages.prompts import load_prompts
         from bot.services import build_services
         from bot.storage.db import upgrade
         from bot.users import remember_user
 
-        start = datetime.combine(self.first_day, time(7, 0), self.zone)
-        end = start + timedelta(days=self.args.days)
-        clock = self.clock = VirtualClock(start)
+        self.start = datetime.combine(self.first_day, time(7, 0), self.zone)
+        end = self.start + timedelta(days=self.args.days)
+        clock = self.clock = VirtualClock(self.start)
         secret = secrets.token_hex(16)
-        with tempfile.TemporaryDirectory(prefix="heedful-demo-") as tmp, self._slack(secret) as emu:
+        with (
+            tempfile.TemporaryDirectory(prefix="heedful-demo-") as tmp,
+            self._slack(secret) as emu,
+        ):
             self.emulator = emu
             api_url, token = self._api(emu)
             settings = Settings(
@@ -151,23 +272,31 @@ class Demo:
                 port=0,
                 allow_private_feeds=True,  # the demo serves its calendar on loopback
             )
-            services = build_services(settings, clock=clock)
+            services = self.services = build_services(settings, clock=clock)
             upgrade(services.engine)
             installation = services.install_from_token(token)
-            self.signer = SlackEmulator(signing_secret=secret, team_id=installation.team_id)
+            self.team_id = installation.team_id
+            # Acting as Slack towards the app: it signs the person's events and commands,
+            # and (with another Slack API) receives the answers sent to a response_url.
+            self.signer = SlackEmulator(
+                signing_secret=secret, team_id=installation.team_id, socket_mode=False
+            )
             if emu is None:
                 self._find_user(services.clients.for_token(token))
+                self.signer.start()
             app = Heedful(services, run_workers=False)
             app.sender.observers.append(self._on_sent)
             app.start()
             try:
+                slack = BUILT_IN if emu is not None else OTHER_SLACK.format(url=api_url)
                 self._say(
-                    "demo.intro",
-                    days=self.args.days,
-                    name=self.name,
-                    zone=self.args.tz,
-                    start=f"{self.first_day:%A} {self.first_day.day} {self.first_day:%B %Y}",
-                    slack=api_url,
+                    INTRO.format(
+                        days=_plural(self.args.days, "day"),
+                        name=self.name,
+                        zone=self.args.tz,
+                        start=f"{self.first_day:%A} {self.first_day.day} {self.first_day:%B %Y}",
+                        slack=slack,
+                    )
                 )
                 remember_user(
                     services,
@@ -176,7 +305,7 @@ class Demo:
                     profile={"tz": self.args.tz, "profile": {"email": self.email}},
                 )
                 self.app_url = f"{app.url}/slack/events"
-                if emu is not None:  # the user opens Heedful's Home tab: the welcome DM
+                if emu is not None:  # the person opens Heedful's Home tab: the welcome DM
                     emu.open_home(self.app_url, self.user_id)
                     app.process_inbox()
                     app.send_due()
@@ -184,38 +313,55 @@ class Demo:
                     connected = sources.connect_feed(
                         services, team_id=installation.team_id, user_id=self.user_id, url=url
                     )
-                from bot.messages.prompts import load_prompts
-
-                what = str(self.args.ics) if self.args.ics else load_prompts().text("demo.sample")
-                summary = sources.connected_text(
-                    load_prompts(), name=what, upcoming=connected.upcoming
-                )
-                self._say("demo.calendar", connected=summary)
-                self._play(app, clock, end)
+                    what = str(self.args.ics) if self.args.ics else SAMPLE
+                    summary = sources.connected_text(
+                        load_prompts(), name=what, upcoming=connected.upcoming
+                    )
+                    self._say(CALENDAR.format(connected=summary))
+                    self._play(app, end)
+                    self._week_so_far(end)
             finally:
                 app.stop()
-        self._say("demo.done", name=self.name, **self.counts)
+                self.signer.stop()
+        self._say(
+            DONE.format(
+                dms=_plural(self.counts["dms"], "DM"),
+                answers=_plural(self.counts["answers"], "answer"),
+                name=self.name,
+                digests=_plural(self.counts["digests"], "weekly digest"),
+            )
+            + " "
+            + (NOTHING_SENT if emu is not None else SENT_TO.format(url=api_url))
+        )
         return 0
 
-    def _play(self, app: Any, clock: Any, end: datetime) -> None:
+    def _play(self, app: Any, end: datetime) -> None:
+        from bot.calendars import sources
         from bot.storage import repository as repo
 
-        next_plan = clock.now()
-        while clock.now() < end:
+        clock = self.clock
+        hourly = poll = clock.now()
+        while clock.now() < end and not self.reader_left:
             now = clock.now()
-            if now >= next_plan:
+            # What `heedful run` does on its own schedule: poll the calendar (its window
+            # moves on with the days) and plan the week's digest.
+            if now >= poll:
+                sources.refresh_due_sources(self.services)
+                self._load_meetings(now, end)
+                poll = now + POLL_EVERY
+            if now >= hourly:
                 app.plan_digests()
-                next_plan = now + MAX_STEP
+                hourly = now + MAX_STEP
             app.send_due()
             self._answer_due(now)
             app.process_inbox()
-            candidates = [next_plan, end]
-            due = repo.next_due(app.services.engine)
-            if due is not None and due > now:
-                candidates.append(due)
+            self._silences_due(now)
+            candidates = [hourly, end]
+            due = repo.next_due(self.services.engine)
+            if due is not None:
+                candidates.append(due if due > now else now + timedelta(seconds=1))
             candidates += [p.due for p in self.pending if p.due > now]
-            if due is not None and due <= now:
-                candidates.append(now + timedelta(seconds=1))
+            candidates += [m.start for m in self.upcoming.values() if m.start > now]
             clock.set(max(min(candidates), now + timedelta(seconds=1)))
 
     # ------------------------------------------------------------------ Slack
@@ -236,8 +382,6 @@ class Demo:
             emu.stop()
 
     def _api(self, emu: Any) -> tuple[str, str]:
-        import os
-
         if emu is not None:
             return emu.api_url, emu.bot_token
         url = self.args.slack_api_url
@@ -259,9 +403,11 @@ class Demo:
         if person is None:
             raise DemoError(f"the Slack API at {self.args.slack_api_url} has no person to play")
         self.user_id = person["id"]
-        self.name = person.get("real_name") or person.get("name") or self.user_id
         email = (person.get("profile") or {}).get("email")
         self.email = (email or self.email).lower()
+        named = person.get("real_name") or (person.get("profile") or {}).get("real_name")
+        # A "name" that is only the id (the emulator's default) names nobody.
+        self.name = named if named and named != self.user_id else person_name(self.email)
         if person.get("tz"):
             self.zone = ZoneInfo(person["tz"])
             self.args.tz = person["tz"]
@@ -270,13 +416,14 @@ class Demo:
 
     @contextmanager
     def _feed(self) -> Iterator[str]:
-        """Serve the calendar on loopback so it is connected through the real path."""
-        from bot.demo_week import sample_week
+        """Serve the calendar on loopback so it is connected and polled through the
+        real path."""
+        from bot.demo_week import sample_calendar
 
         if self.args.ics:
             data = Path(self.args.ics).read_bytes()
         else:
-            data = sample_week(self.first_day, self.zone, self.email).encode()
+            data = sample_calendar(self.first_day, self.zone, self.email).encode()
 
         class Feed(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
@@ -290,7 +437,7 @@ class Demo:
                 return
 
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Feed)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
         thread.start()
         try:
             yield f"http://127.0.0.1:{server.server_address[1]}/calendar.ics"
@@ -298,19 +445,62 @@ class Demo:
             server.shutdown()
             server.server_close()
 
+    def _load_meetings(self, now: datetime, end: datetime) -> None:
+        """The stored meetings still to come in the days played (a poll may have moved,
+        added or removed some)."""
+        from bot.meetings import user_meetings
+
+        found = user_meetings(
+            self.services, team_id=self.team_id, user_id=self.user_id, start=now, end=end
+        )
+        self.upcoming = {
+            m.key: m for m in found if m.start >= max(now, self.start) and m.key not in self.judged
+        }
+
+    def _silences_due(self, now: datetime) -> None:
+        """At a meeting's start: if Heedful sent nothing about it and plans nothing, say
+        so, with Heedful's own reason."""
+        from bot.meetings import silences
+
+        due = sorted(
+            (m for m in self.upcoming.values() if m.start <= now), key=lambda m: (m.start, m.key)
+        )
+        if not due:
+            return
+        reasons = silences(self.services, team_id=self.team_id, user_id=self.user_id)
+        for meeting in due:
+            del self.upcoming[meeting.key]
+            self.judged.add(meeting.key)
+            reason = reasons.get(meeting.key)
+            if reason is None:
+                continue
+            why = WHY.get(reason, reason)
+            self._emit(
+                meeting.start,
+                "Heedful",
+                "silent",
+                SILENT.format(title=meeting.title, why=why),
+                dim=True,
+                occurrence=meeting.key,
+                reason=reason,
+            )
+
     # ------------------------------------------------------------------ the conversation
 
     def _on_sent(self, sent: Any) -> None:
+        from bot.digest import DIGEST
         from bot.planner import REFLECTION, TRANSITION
 
         row, message = sent.row, sent.message
-        now = row_time = self.clock.now()
+        now = self.clock.now()
         self.counts["dms"] += 1
-        if row.kind == "digest":
+        self.dm_channel = sent.channel or self.dm_channel
+        if row.kind == DIGEST:
             self.counts["digests"] += 1
+            self.weeks_digested.add(self._week(now))
         text = message.text if self.args.json else _render(message)
         self._emit(
-            row_time,
+            now,
             "Heedful → " + self.name,
             row.kind,
             text,
@@ -319,22 +509,51 @@ class Demo:
         )
         if row.kind in (REFLECTION, TRANSITION) and sent.ts:
             self.asked += 1
-            if self.asked % SKIP_EVERY:
-                self.pending.append(
-                    _Pending(
-                        now + ANSWER_AFTER,
-                        sent.channel or self.user_id,
-                        sent.ts,
-                        self._answer_text(row.id),
-                    )
-                )
+            answer = self._answer_for(row.id, now + ANSWER_AFTER)
+            if answer:
+                channel = sent.channel or self.user_id
+                self.pending.append(_Pending(now + ANSWER_AFTER, channel, sent.ts, answer))
 
-    def _answer_text(self, seed: int) -> str:
+    def _answer_for(self, delivery_id: int, at: datetime) -> str | None:
+        """The person's answer to the ``self.asked``-th question (delivery ``delivery_id``),
+        or None to leave it unanswered."""
+        if self.scripted is not None:
+            index = self.asked - 1
+            line = self.scripted[index].strip() if index < len(self.scripted) else ""
+            return line or None
+        if self.asked % SKIP_EVERY == 0:
+            return None
+        from bot.demo_week import ANSWERS
+
+        given = self.given.setdefault(self._week(at), set())
+        for practice in self._question_practices(delivery_id):
+            options = ANSWERS.get(practice, ())
+            for step in range(len(options)):
+                text = options[(delivery_id + step) % len(options)]
+                if text not in given:
+                    given.add(text)
+                    return text
+        return None  # every fitting answer was given this week: better none than a repeat
+
+    def _question_practices(self, delivery_id: int) -> tuple[str, ...]:
+        """The practices of the question Heedful asked in this delivery (its primary one
+        first), as Heedful recorded it."""
+        import sqlalchemy as sa
+
+        from bot.messages.library import group_of
         from bot.messages.prompts import load_prompts
+        from bot.storage.models import PromptShown
 
-        answers = [p for p in load_prompts() if p.id.startswith("demo.answer.")]
-        index = int(hashlib.sha256(str(seed).encode()).hexdigest(), 16) % len(answers)
-        return answers[index].render()
+        shown = PromptShown.__table__.c  # type: ignore[attr-defined]
+        with self.services.engine.connect() as conn:
+            ids = conn.execute(
+                sa.select(shown.prompt_id).where(shown.delivery_id == delivery_id)
+            ).scalars()
+            prompts = load_prompts()
+            for prompt_id in ids:
+                if prompt_id in prompts and group_of(prompts[prompt_id]) == "question":
+                    return tuple(prompts[prompt_id].practices)
+        return ()
 
     def _answer_due(self, now: datetime) -> None:
         due = [p for p in self.pending if p.due <= now]
@@ -360,11 +579,49 @@ class Demo:
                 accepted = self.signer.deliver_event(self.app_url, event).status == 200
             if accepted:
                 self.counts["answers"] += 1
-                self._emit(
-                    now, self.name + " → Heedful", "answer", answer.text, occurrence=None, blocks=[]
-                )
+                self._emit(now, self.name + " → Heedful", "answer", answer.text)
             else:
                 logger.warning("the simulated answer was refused")
+
+    def _week_so_far(self, end: datetime) -> None:
+        """The days played ended inside a week whose digest has not come: the person
+        asks for it with ``/heedful digest``, and the demo shows Heedful's answer."""
+        now = self.clock.now()
+        week = self._week(max(end - timedelta(seconds=1), self.start))
+        if self.reader_left or week not in self.weeks_shown or week in self.weeks_digested:
+            return
+        slack = self.emulator or self.signer
+        before = len(slack.responses)
+        command = "/heedful"
+        self._emit(now, self.name + " → Heedful", "command", f"{command} digest")
+        result = slack.send_command(
+            self.app_url,
+            command,
+            "digest",
+            user_id=self.user_id,
+            channel_id=self.dm_channel,
+            via="http",
+        )
+        if result.status != 200:
+            raise DemoError(f"/heedful digest was refused ({result.status})")
+        deadline = wall.monotonic() + RESPONSE_WAIT
+        while len(slack.responses) <= before:
+            if wall.monotonic() > deadline:
+                raise DemoError("Heedful did not answer /heedful digest")
+            wall.sleep(0.01)
+        payload = slack.responses[before]["payload"]
+        from bot.messages.message import Message
+
+        message = Message(text=payload.get("text") or "", blocks=payload.get("blocks") or [])
+        text = message.text if self.args.json else _render(message)
+        self._emit(now, "Heedful → " + self.name, "week-so-far", text, blocks=message.blocks)
+
+
+def _is_terminal(out: Any) -> bool:
+    try:
+        return bool(out.isatty())
+    except (AttributeError, ValueError):
+        return False
 
 
 def _render(message: Any) -> str:
@@ -400,8 +657,8 @@ class DemoError(Exception):
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    if args.days < 1 or args.days > 60:
-        print("heedful: --days must be between 1 and 60", file=sys.stderr)
+    if args.days < 1 or args.days > MAX_DAYS:
+        print(f"heedful: --days must be between 1 and {MAX_DAYS}", file=sys.stderr)
         return 2
     try:
         ZoneInfo(args.tz)
@@ -411,8 +668,15 @@ def run_demo(args: argparse.Namespace) -> int:
     if args.ics and not Path(args.ics).is_file():
         print(f"heedful: no such calendar file: {args.ics}", file=sys.stderr)
         return 2
+    answers: list[str] | None = None
+    if args.answers is not None:
+        try:
+            answers = Path(args.answers).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            print(f"heedful: cannot read the answers file {args.answers}: {exc}", file=sys.stderr)
+            return 2
     try:
-        return Demo(args).run()
+        return Demo(args, answers=answers).run()
     except DemoError as exc:
         print(f"heedful: {exc}", file=sys.stderr)
         return 1

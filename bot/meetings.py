@@ -265,14 +265,30 @@ def replan_user(
 
 
 def silences(services: Services, *, team_id: str, user_id: str) -> dict[str, str]:
-    """Why Heedful, planning now, sends nothing about each of these of the user's
-    meetings it stays silent for (``bot.planner.silences``: today's and the next days'
-    meetings, by occurrence key). Empty when Heedful may not nudge the user at all."""
+    """The user's meetings (today's and the next days') Heedful says nothing about, with
+    the reason (``bot.planner.silences``), by occurrence key: the planner wants nothing
+    for them now, and the outbox holds nothing sent or waiting for them. Empty when
+    Heedful may not nudge the user at all."""
     with session_scope(services.engine) as session:
         user = repo.get_user(session, team_id=team_id, user_id=user_id)
     if user is None or user.opted_in_at is None or user.unreachable_reason is not None:
         return {}
-    return planner.silences(_plan_input(services, user))
+    reasons = planner.silences(_plan_input(services, user))
+    if not reasons:
+        return {}
+    d = DEL.c
+    with services.engine.connect() as conn:
+        spoken = set(
+            conn.execute(
+                sa.select(d.occurrence_key).where(
+                    d.team_id == team_id,
+                    d.user_id == user_id,
+                    d.occurrence_key.in_([key[:255] for key in reasons]),
+                    d.state.in_(("pending", "claimed", "sent")),
+                )
+            ).scalars()
+        )
+    return {key: why for key, why in reasons.items() if key[:255] not in spoken}
 
 
 def _plan_input(services: Services, user: Any, *, prompting: Any | None = None) -> PlanInput:

@@ -1,7 +1,9 @@
-"""``heedful demo``, installed and run as a person would run it: a week on a virtual
-clock that ends with one digest, whose numbers agree with the DMs it printed and the
-answers the simulated user gave. Also with a calendar file of one's own, and against
-another Slack API (a second emulator, started as its own process)."""
+"""``heedful demo``, installed and run as a person would run it: on a virtual clock, any
+number of days shows every week of the sample calendar and that week's digest, whose
+numbers agree with the DMs it printed and the answers the simulated person gave; the
+meetings Heedful stays silent for, each with the reason Heedful had; answers that fit
+their question and do not repeat within a week. Also with a calendar file of one's own,
+and against another Slack API (a second emulator, started as its own process)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -21,16 +23,24 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from slack_sdk import WebClient
 
 from bot.calendars.ics import parse_ics
-from bot.demo_week import sample_week
+from bot.demo import person_name
+from bot.demo_week import ANSWERS, sample_calendar
+from bot.messages.library import group_of
+from bot.messages.prompts import load_prompts
 
 pytestmark = pytest.mark.slow
 
 HEEDFUL = shutil.which("heedful", path=str(Path(sys.executable).parent)) or "heedful"
 REPO = Path(__file__).resolve().parents[1]
 MONDAY = date(2026, 3, 23)
+BERLIN = ZoneInfo("Europe/Berlin")
+ANA = "ana@example.com"
 WELL_UNDER_A_MINUTE = 30.0
+DM_KEYS = {"at", "user", "kind", "occurrence", "text", "blocks"}  # DESIGN.md
+QUESTIONS = ("reflection", "transition")
 NUMBERS = re.compile(
     r"\*(?P<meetings>\d+) meetings with others\*.*\n"
     r"(?P<reminders>\d+) reminders before meetings; you reflected after "
@@ -38,15 +48,15 @@ NUMBERS = re.compile(
 )
 
 
-def _demo(*args: str, cwd: Path, env: dict[str, str] | None = None) -> list[dict[str, Any]]:
+def _run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> str:
     base = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("SLACK_", "HEEDFUL_", "DATABASE_URL"))
+        if not k.startswith(("SLACK_", "HEEDFUL_", "DATABASE_URL", "NO_COLOR"))
     }
     started = time.monotonic()
     result = subprocess.run(
-        [HEEDFUL, "demo", "--start", MONDAY.isoformat(), "--json", *args],
+        [HEEDFUL, "demo", "--start", MONDAY.isoformat(), *args],
         cwd=cwd,
         env={**base, **(env or {})},
         capture_output=True,
@@ -57,49 +67,203 @@ def _demo(*args: str, cwd: Path, env: dict[str, str] | None = None) -> list[dict
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     assert elapsed < WELL_UNDER_A_MINUTE, f"the demo took {elapsed:.1f} s"
-    return [json.loads(line) for line in result.stdout.splitlines()]
+    return result.stdout
 
 
-def _check_the_story(lines: list[dict[str, Any]], *, user: str) -> tuple[dict[str, Any], dict]:
-    """Every line is one DM (or answer) as DESIGN.md says; one digest, whose numbers are
-    those of the DMs sent and answers given before it. Returns it and its numbers."""
-    for line in lines:
-        assert set(line) == {"at", "user", "kind", "occurrence", "text", "blocks"}, line
-        assert line["user"] == user
-        assert datetime.fromisoformat(line["at"].replace("Z", "+00:00")).tzinfo is not None
-        assert isinstance(line["text"], str) and line["text"]
-    (digest,) = [line for line in lines if line["kind"] == "digest"]
-    before = Counter(line["kind"] for line in lines[: lines.index(digest)])
-    found = NUMBERS.search(digest["text"])
-    assert found, digest["text"]
-    numbers = {k: int(v) for k, v in found.groupdict().items()}
-    assert numbers["reminders"] == before["reminder"] + before["transition"]
-    assert numbers["asked"] == before["reflection"] + before["transition"]
-    assert numbers["answered"] == before["answer"]
-    assert 0 < numbers["answered"] < numbers["asked"]  # most questions, not all
-    return digest, numbers
+def _demo(*args: str, cwd: Path, env: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in _run("--json", *args, cwd=cwd, env=env).splitlines()]
 
 
-def _meetings_with_others(ics: bytes, *, email: str, zone: ZoneInfo, until: datetime) -> int:
-    """Meetings with others in the calendar from Monday 00:00 until the digest."""
-    start = datetime.combine(MONDAY, datetime.min.time(), zone)
+def _at(line: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(line["at"].replace("Z", "+00:00"))
+
+
+def _week_start(moment: datetime, zone: ZoneInfo) -> datetime:
+    day = moment.astimezone(zone).date()
+    return datetime.combine(day - timedelta(days=day.weekday()), datetime.min.time(), zone)
+
+
+def _meetings_with_others(ics: bytes, *, email: str, start: datetime, until: datetime) -> int:
+    """Meetings with others in the calendar from ``start`` until ``until``."""
     parsed = parse_ics(ics, source="ics:1", start=start, end=until, user_emails=(email,))
     return sum(1 for o in parsed.occurrences if o.eligible and start <= o.start < until)
 
 
-def test_the_demo_plays_a_week_and_ends_with_its_digest(tmp_path: Path) -> None:
-    lines = _demo(cwd=tmp_path)
-    digest, numbers = _check_the_story(lines, user="U0DEMOANA")
-    berlin = ZoneInfo("Europe/Berlin")
-    at = datetime.fromisoformat(digest["at"].replace("Z", "+00:00"))
-    assert at.astimezone(berlin) == datetime(2026, 3, 27, 16, 0, tzinfo=berlin)
-    week = sample_week(MONDAY, berlin, "ana@example.com").encode()
-    assert numbers["meetings"] == _meetings_with_others(
-        week, email="ana@example.com", zone=berlin, until=at
-    )
+def _check_the_story(
+    lines: list[dict[str, Any]], *, user: str, zone: ZoneInfo, ics: bytes, email: str
+) -> dict[datetime, tuple[dict[str, Any], dict[str, int]]]:
+    """Every line has DESIGN.md's keys (a silence one more, its reason). Every week with
+    a line ends with exactly one digest (on Friday) or, when the days played end first,
+    with the answer to ``/heedful digest``; its numbers are those of the DMs sent, the
+    answers given and the calendar's meetings that week until then. By week start."""
+    for line in lines:
+        extra = {"reason"} if line["kind"] == "silent" else set()
+        assert set(line) == DM_KEYS | extra, line
+        assert line["user"] == user
+        assert _at(line).tzinfo is not None
+        assert isinstance(line["text"], str) and line["text"]
+    assert [_at(line) for line in lines] == sorted(_at(line) for line in lines)
+    weeks: dict[datetime, list[dict[str, Any]]] = defaultdict(list)
+    for line in lines:
+        weeks[_week_start(_at(line), zone)].append(line)
+    found: dict[datetime, tuple[dict[str, Any], dict[str, int]]] = {}
+    for start, week in weeks.items():
+        (digest,) = [line for line in week if line["kind"] in ("digest", "week-so-far")]
+        before = Counter(line["kind"] for line in week if _at(line) < _at(digest))
+        numbers = NUMBERS.search(digest["text"])
+        assert numbers, digest["text"]
+        counts = {k: int(v) for k, v in numbers.groupdict().items()}
+        assert counts["reminders"] == before["reminder"] + before["transition"]
+        assert counts["asked"] == before["reflection"] + before["transition"]
+        assert counts["answered"] == before["answer"]
+        assert counts["meetings"] == _meetings_with_others(
+            ics, email=email, start=start, until=_at(digest)
+        )
+        assert digest["blocks"] and digest["blocks"][0]["type"] == "header"
+        found[start] = digest, counts
+    return found
+
+
+def _sample(zone: ZoneInfo = BERLIN, email: str = ANA) -> bytes:
+    return sample_calendar(MONDAY, zone, email).encode()
+
+
+def test_two_weeks_show_two_weeks_and_two_digests(tmp_path: Path) -> None:
+    lines = _demo("--days", "14", cwd=tmp_path)
+    weeks = _check_the_story(lines, user="U0DEMOANA", zone=BERLIN, ics=_sample(), email=ANA)
+    second = datetime(2026, 3, 30, tzinfo=BERLIN)
+    assert list(weeks) == [datetime(2026, 3, 23, tzinfo=BERLIN), second]
+    for start, (digest, counts) in weeks.items():
+        assert digest["kind"] == "digest"
+        assert _at(digest) == start + timedelta(days=4, hours=16)  # Friday 16:00
+        assert 0 < counts["answered"] < counts["asked"]  # most questions, not all
+    days = {_at(line).astimezone(BERLIN).date() for line in lines if line["kind"] == "reminder"}
+    assert days == {MONDAY + timedelta(days=d) for d in (0, 1, 2, 3, 4, 7, 8, 9, 10, 11)}
     kinds = Counter(line["kind"] for line in lines)
     assert kinds["reminder"] and kinds["reflection"] and kinds["transition"]
-    assert digest["blocks"] and digest["blocks"][0]["type"] == "header"
+    assert not kinds["week-so-far"]  # the days played end after the second digest
+
+    text = _run("--days", "14", cwd=tmp_path)
+    assert text.splitlines()[0].startswith("Heedful demo: 14 days for Ana (Europe/Berlin)")
+    assert "\nFriday 27 March\n" in text and "\nFriday 3 April\n" in text
+    assert text.count("YOUR WEEK OF") == 2
+    assert "YOUR WEEK OF 23 MARCH 2026" in text and "YOUR WEEK OF 30 MARCH 2026" in text
+    assert "2 weekly digests" in text.splitlines()[-1]
+
+
+@pytest.mark.parametrize(("days", "digests"), [(3, 0), (10, 1), (21, 3)])
+def test_any_number_of_days_shows_each_week_with_its_digest(
+    tmp_path: Path, days: int, digests: int
+) -> None:
+    lines = _demo("--days", str(days), cwd=tmp_path)
+    weeks = _check_the_story(lines, user="U0DEMOANA", zone=BERLIN, ics=_sample(), email=ANA)
+    end = datetime(2026, 3, 23, 7, tzinfo=BERLIN) + timedelta(days=days)
+    assert list(weeks) == [
+        datetime(2026, 3, 23, tzinfo=BERLIN) + timedelta(weeks=w) for w in range((days + 4) // 7)
+    ]
+    kinds = [digest["kind"] for digest, _ in weeks.values()]
+    assert kinds.count("digest") == digests
+    if days % 7:  # the last week ends before its Friday: the person asks for it so far
+        assert kinds[-1] == "week-so-far"
+        (command,) = [line for line in lines if line["kind"] == "command"]
+        assert command["text"] == "/heedful digest"
+        so_far = weeks[max(weeks)][0]
+        assert _at(command) == _at(so_far) == end
+        assert so_far["text"].startswith("Your week so far")
+    else:
+        assert "week-so-far" not in kinds
+    assert all(_at(line) < end for line in lines if line["kind"] not in ("command", "week-so-far"))
+
+
+def _occurrences(ics: bytes, email: str, start: datetime, end: datetime) -> dict[str, Any]:
+    parsed = parse_ics(
+        ics, source="ics:1", start=start, end=end, user_emails=(email,), default_tz="Europe/Berlin"
+    )
+    return {o.key: o for o in parsed.occurrences if start <= o.start < end}
+
+
+def test_the_meetings_heedful_stays_silent_for_are_shown_with_its_reasons(
+    tmp_path: Path,
+) -> None:
+    lines = _demo("--days", "14", cwd=tmp_path)
+    start = datetime(2026, 3, 23, 7, tzinfo=BERLIN)
+    meetings = _occurrences(_sample(), ANA, start, start + timedelta(days=14))
+    silent = {line["occurrence"]: line for line in lines if line["kind"] == "silent"}
+    about = {line["occurrence"] for line in lines if line["kind"] in ("reminder", *QUESTIONS)}
+    # Every meeting of the two weeks got a DM or one "stays silent" line, never both.
+    assert set(silent) | about == set(meetings)
+    assert not set(silent) & about
+    assert len(silent) == len([line for line in lines if line["kind"] == "silent"])
+    # Each line says why, as Heedful decided: the occurrence's own reason, else (the
+    # 02:00 call) the planner's working hours; at the meeting's start.
+    for key, line in silent.items():
+        meeting = meetings[key]
+        assert _at(line) == meeting.start
+        local = meeting.start.astimezone(BERLIN)
+        if meeting.skip_reason is not None:
+            assert line["reason"] == meeting.skip_reason.value
+        else:
+            assert line["reason"] == "outside-hours"
+            assert not 8 <= local.hour < 19
+    reasons = Counter((meetings[k].title, line["reason"]) for k, line in silent.items())
+    assert reasons == {
+        ("Vendor sync", "declined"): 2,
+        ("APAC sync", "outside-hours"): 2,
+        ("Focus time", "focus"): 2,
+        ("Team stand-up", "cancelled"): 1,
+        ("Offsite prep day", "all-day"): 1,
+    }
+    assert silent[next(k for k in silent if "vendor" in k)]["text"] == (
+        "stays silent: Vendor sync (you declined)"
+    )
+
+    text = _run("--days", "7", cwd=tmp_path)
+    assert "  13:00  Heedful          stays silent: Vendor sync (you declined)\n" in text
+    assert "  02:00  Heedful          stays silent: APAC sync (outside your working hours)\n" in (
+        text
+    )
+    assert "\x1b[" not in text  # dim only on a terminal
+
+
+def _questions_by_text() -> list[tuple[str, tuple[str, ...]]]:
+    prompts = load_prompts()
+    return [
+        (variant, prompt.practices)
+        for prompt in prompts
+        if group_of(prompt) == "question"
+        for variant in prompt.variants
+    ]
+
+
+def test_answers_fit_their_question_and_do_not_repeat_within_a_week(tmp_path: Path) -> None:
+    lines = _demo("--days", "14", cwd=tmp_path)
+    questions = _questions_by_text()
+    asked = {_at(line): line for line in lines if line["kind"] in QUESTIONS}
+    answers = [line for line in lines if line["kind"] == "answer"]
+    assert len(answers) >= 15
+    by_week: dict[datetime, list[str]] = defaultdict(list)
+    for answer in answers:
+        question = asked[_at(answer) - timedelta(minutes=3)]  # the person answers after 3'
+        (practices,) = {p for text, p in questions if text in question["text"]}
+        fitting = {text for practice in practices for text in ANSWERS.get(practice, ())}
+        assert answer["text"] in fitting, (question["text"], answer["text"])
+        by_week[_week_start(_at(answer), BERLIN)].append(answer["text"])
+    assert len(by_week) == 2
+    for given in by_week.values():
+        assert len(given) == len(set(given)), given
+
+
+def test_an_answers_file_gives_the_answers_in_the_order_of_the_questions(
+    tmp_path: Path,
+) -> None:
+    answers = tmp_path / "answers.txt"
+    answers.write_text("Listened first.\n\nFewer topics next time.\n", encoding="utf-8")
+    lines = _demo("--days", "1", "--answers", str(answers), cwd=tmp_path)
+    asked = [line for line in lines if line["kind"] in QUESTIONS]
+    given = [line for line in lines if line["kind"] == "answer"]
+    assert len(asked) == 3  # Monday: the stand-up, Ben, Northwind
+    assert [a["text"] for a in given] == ["Listened first.", "Fewer topics next time."]
+    assert [_at(a) - timedelta(minutes=3) for a in given] == [_at(asked[0]), _at(asked[2])]
 
 
 # A week in New York for zoe@acme.test: a daily 1:1, a team review, an all-hands, a call
@@ -150,13 +314,33 @@ def _zoes_week() -> bytes:
     return ("\r\n".join([*lines, "END:VCALENDAR"]) + "\r\n").encode()
 
 
-def test_the_demo_reads_a_calendar_file_for_an_address(tmp_path: Path) -> None:
+def test_a_person_is_named_from_their_address() -> None:
+    assert person_name("ana@example.com") == "Ana"
+    assert person_name("zoe.martin+work@acme.test") == "Zoe Martin"
+    assert person_name("j_doe@x.test") == "J Doe"
+
+
+def test_the_demo_reads_a_calendar_file_for_an_address_and_names_that_person(
+    tmp_path: Path,
+) -> None:
     ics = tmp_path / "zoe.ics"
     ics.write_bytes(_zoes_week())
-    lines = _demo("--ics", str(ics), "--user-email", ZOE, "--tz", "America/New_York", cwd=tmp_path)
-    digest, numbers = _check_the_story(lines, user="U0DEMOANA")
-    assert numbers["meetings"] == 8  # 5 1:1s, the review, the all-hands, the call
+    args = ("--ics", str(ics), "--user-email", ZOE, "--tz", "America/New_York")
+    lines = _demo(*args, cwd=tmp_path)
+    weeks = _check_the_story(lines, user="U0DEMOZOE", zone=NEW_YORK, ics=_zoes_week(), email=ZOE)
+    ((digest, counts),) = weeks.values()
+    assert counts["meetings"] == 8  # 5 1:1s, the review, the all-hands, the call
     assert "5 one-on-one, 1 small, 1 large, 1 with people from outside" in digest["text"]
+    silent = {line["text"] for line in lines if line["kind"] == "silent"}
+    assert silent == {
+        "stays silent: Vendor pitch (you declined)",
+        "stays silent: Day off (an all-day event)",
+    }
+
+    text = _run(*args, cwd=tmp_path)
+    assert text.startswith("Heedful demo: 7 days for Zoe (America/New_York)")
+    assert "Heedful → Zoe" in text and "Zoe → Heedful" in text
+    assert "Ana" not in text
 
 
 @pytest.fixture(name="other_slack")
@@ -181,17 +365,28 @@ def fixture_other_slack() -> Iterator[str]:
         assert "Traceback" not in stderr
 
 
-def test_the_demo_against_another_slack_api(tmp_path: Path, other_slack: str) -> None:
+def test_the_demo_against_another_slack_api_sends_there_and_says_so(
+    tmp_path: Path, other_slack: str
+) -> None:
     ics = tmp_path / "zoe.ics"
     ics.write_bytes(_zoes_week())
-    lines = _demo(
-        "--ics", str(ics), "--user-email", ZOE, "--slack-api-url", other_slack, cwd=tmp_path
-    )
-    digest, numbers = _check_the_story(lines, user="U0ZOE")  # the person with that address
-    at = datetime.fromisoformat(digest["at"].replace("Z", "+00:00"))
+    args = ("--ics", str(ics), "--user-email", ZOE, "--slack-api-url", other_slack)
+    lines = _demo(*args, cwd=tmp_path)
+    weeks = _check_the_story(lines, user="U0ZOE", zone=NEW_YORK, ics=_zoes_week(), email=ZOE)
+    ((digest, _),) = weeks.values()
     # Friday 16:00 in New York (her Slack zone), once.
-    assert at.astimezone(NEW_YORK).strftime("%A %H:%M") == "Friday 16:00"
-    assert at == datetime(2026, 3, 27, 20, 0, tzinfo=UTC)
-    assert numbers["meetings"] == _meetings_with_others(
-        _zoes_week(), email=ZOE, zone=NEW_YORK, until=at
-    )
+    assert _at(digest).astimezone(NEW_YORK).strftime("%A %H:%M") == "Friday 16:00"
+    assert _at(digest) == datetime(2026, 3, 27, 20, 0, tzinfo=UTC)
+
+    # The DMs are in her DM with the bot on that Slack (the quiet "kept" notices are
+    # thread replies, which the history leaves out), and the demo says they went there.
+    client = WebClient(base_url=other_slack, token="xoxb-emulator")
+    channel = client.conversations_open(users="U0ZOE")["channel"]["id"]
+    history = client.conversations_history(channel=channel, limit=1000)["messages"]
+    sent = [line["text"] for line in lines if line["kind"] in ("reminder", *QUESTIONS, "digest")]
+    assert sorted(m["text"] for m in history if m.get("bot_id")) == sorted(sent)
+    text = _run(*args, "--days", "2", cwd=tmp_path)
+    last = text.splitlines()[-1]
+    assert "Nothing was sent to Slack" not in text
+    assert last.endswith(f"Heedful's DMs went to the Slack API at {other_slack}.")
+    assert text.startswith("Heedful demo: 2 days for Zoe (America/New_York)")
