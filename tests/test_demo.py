@@ -390,3 +390,19 @@ def test_the_demo_against_another_slack_api_sends_there_and_says_so(
     assert "Nothing was sent to Slack" not in text
     assert last.endswith(f"Heedful's DMs went to the Slack API at {other_slack}.")
     assert text.startswith("Heedful demo: 2 days for Zoe (America/New_York)")
+
+
+def test_the_readme_excerpt_is_what_the_demo_prints(tmp_path: Path) -> None:
+    """The excerpt in the README's Quick start, piece by piece (between its "…" lines),
+    is in the output of the command it names. If this fails after a change to what
+    Heedful says, re-render the excerpt from `heedful demo --start 2026-03-23`."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    found = re.search(
+        r"An excerpt of `heedful demo --start 2026-03-23`.*?```\n(.*?)```", readme, re.S
+    )
+    assert found, "the README has no excerpt of `heedful demo --start 2026-03-23`"
+    output = _run("--days", "7", cwd=tmp_path)
+    pieces = [p.strip("\n") for p in re.split(r"^\s*…\n", found.group(1), flags=re.M)]
+    assert len(pieces) > 3
+    for piece in filter(None, pieces):
+        assert piece in output, piece
