@@ -675,6 +675,9 @@ def run_demo(args: argparse.Namespace) -> int:
         except (OSError, UnicodeDecodeError) as exc:
             print(f"heedful: cannot read the answers file {args.answers}: {exc}", file=sys.stderr)
             return 2
+    # The demo's own server answers only the demo; on a busy machine waitress would warn
+    # about its queue in the middle of the conversation.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     try:
         return Demo(args, answers=answers).run()
     except DemoError as exc:

@@ -28,6 +28,7 @@ from slack_sdk import WebClient
 from bot.calendars.ics import parse_ics
 from bot.demo import person_name
 from bot.demo_week import ANSWERS, sample_calendar
+from bot.emulator.blocks import validate_blocks
 from bot.messages.library import group_of
 from bot.messages.prompts import load_prompts
 
@@ -102,6 +103,7 @@ def _check_the_story(
         assert line["user"] == user
         assert _at(line).tzinfo is not None
         assert isinstance(line["text"], str) and line["text"]
+        assert validate_blocks(line["blocks"]) == [], line  # what Slack would accept
     assert [_at(line) for line in lines] == sorted(_at(line) for line in lines)
     weeks: dict[datetime, list[dict[str, Any]]] = defaultdict(list)
     for line in lines:
