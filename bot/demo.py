@@ -12,9 +12,9 @@ What it prints, in time order:
 
 * every DM Heedful sends, and each week's digest on its day;
 * the person's answers. By default an answer fits the practice of the question it
-  answers (``bot.demo_week.ANSWERS``) and none repeats within a week; every fourth
-  question stays unanswered. ``--answers FILE`` gives them instead: one per line, in
-  the order of the questions, an empty line for no answer;
+  answers (``demo.answer.<practice>`` in ``prompts/demo.toml``) and none repeats within
+  a week; every fourth question stays unanswered. ``--answers FILE`` gives them instead:
+  one per line, in the order of the questions, an empty line for no answer;
 * a "stays silent" line for each meeting Heedful sends nothing about, at its start,
   with the reason Heedful had (``bot.meetings.silences``: the occurrence's own reason,
   or the planner rule that dropped its nudges), dim on a terminal;
@@ -30,9 +30,9 @@ silences (``"kind": "silent"``, ``at`` the meeting's start, ``occurrence`` its k
 ``blocks`` empty), which carry one more key, ``reason``: the planner's reason code.
 
 Where the words are: everything Heedful says comes from ``prompts/`` through the real
-composers. The demo's own narration (the intro and closing lines, the "stays silent"
-lines) is about the demo, not the product, and lives here; the played person's words
-are sample data, in ``bot.demo_week`` with the sample calendar.
+composers; the demo's own lines (intro, closing, "stays silent" and its reasons) and the
+played person's answers are in ``prompts/demo.toml``, the answers tagged with the
+practice of the questions they fit.
 """
 
 from __future__ import annotations
@@ -58,6 +58,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.messages.prompts import load_prompts
+
 logger = logging.getLogger(__name__)
 
 DEMO_EMAIL = "ana@example.com"
@@ -73,33 +75,6 @@ MAX_DAYS = 60
 WIDTH = 100
 PAD = 25
 
-# The demo's narration (see the module docstring for why it is here).
-INTRO = (
-    "Heedful demo: {days} for {name} ({zone}) from {start}, on a virtual clock, against {slack}."
-)
-BUILT_IN = "the built-in Slack emulator"
-OTHER_SLACK = "the Slack API at {url}"
-SAMPLE = "a sample calendar whose meetings recur every week"
-CALENDAR = "Calendar: {connected}"
-SILENT = "stays silent: {title} ({why})"
-DONE = "Done: {dms} from Heedful, {answers} from {name}, {digests}."
-NOTHING_SENT = "Nothing was sent to Slack: the built-in emulator stood in for it."
-SENT_TO = "Heedful's DMs went to the Slack API at {url}."
-WHY = {  # planner / occurrence reason codes → the words of a "stays silent" line
-    "cancelled": "cancelled",
-    "declined": "you declined",
-    "all-day": "an all-day event",
-    "solo": "no one else is invited",
-    "free": "marked as free",
-    "focus": "a focus block",
-    "out-of-office": "out of office",
-    "muted": "you muted the series",
-    "paused": "Heedful is paused",
-    "outside-hours": "outside your working hours",
-    "daily-cap": "enough nudges for one day",
-    "back-off": "every other meeting, until you answer again",
-    "past": "too late to help",
-}
 DIM, RESET = "\x1b[2m", "\x1b[0m"
 
 
@@ -249,7 +224,6 @@ class Demo:
         from bot.clock import VirtualClock
         from bot.config import Settings
         from bot.emulator import SlackEmulator
-        from bot.messages.prompts import load_prompts
         from bot.services import build_services
         from bot.storage.db import upgrade
         from bot.users import remember_user
@@ -288,9 +262,15 @@ class Demo:
             app.sender.observers.append(self._on_sent)
             app.start()
             try:
-                slack = BUILT_IN if emu is not None else OTHER_SLACK.format(url=api_url)
+                prompts = load_prompts()
+                slack = (
+                    prompts.text("demo.slack.built_in")
+                    if emu is not None
+                    else prompts.text("demo.slack.other", url=api_url)
+                )
                 self._say(
-                    INTRO.format(
+                    prompts.text(
+                        "demo.intro",
                         days=_plural(self.args.days, "day"),
                         name=self.name,
                         zone=self.args.tz,
@@ -313,25 +293,31 @@ class Demo:
                     connected = sources.connect_feed(
                         services, team_id=installation.team_id, user_id=self.user_id, url=url
                     )
-                    what = str(self.args.ics) if self.args.ics else SAMPLE
+                    what = str(self.args.ics) if self.args.ics else prompts.text("demo.sample")
                     summary = sources.connected_text(
                         load_prompts(), name=what, upcoming=connected.upcoming
                     )
-                    self._say(CALENDAR.format(connected=summary))
+                    self._say(prompts.text("demo.calendar", connected=summary))
                     self._play(app, end)
                     self._week_so_far(end)
             finally:
                 app.stop()
                 self.signer.stop()
+        prompts = load_prompts()
         self._say(
-            DONE.format(
+            prompts.text(
+                "demo.done",
                 dms=_plural(self.counts["dms"], "DM"),
                 answers=_plural(self.counts["answers"], "answer"),
                 name=self.name,
                 digests=_plural(self.counts["digests"], "weekly digest"),
             )
             + " "
-            + (NOTHING_SENT if emu is not None else SENT_TO.format(url=api_url))
+            + (
+                prompts.text("demo.nothing_sent")
+                if emu is not None
+                else prompts.text("demo.sent_to", url=api_url)
+            )
         )
         return 0
 
@@ -474,12 +460,12 @@ class Demo:
             reason = reasons.get(meeting.key)
             if reason is None:
                 continue
-            why = WHY.get(reason, reason)
+            why = _why(reason)
             self._emit(
                 meeting.start,
                 "Heedful",
                 "silent",
-                SILENT.format(title=meeting.title, why=why),
+                load_prompts().text("demo.silent", title=meeting.title, why=why),
                 dim=True,
                 occurrence=meeting.key,
                 reason=reason,
@@ -523,11 +509,9 @@ class Demo:
             return line or None
         if self.asked % SKIP_EVERY == 0:
             return None
-        from bot.demo_week import ANSWERS
-
         given = self.given.setdefault(self._week(at), set())
         for practice in self._question_practices(delivery_id):
-            options = ANSWERS.get(practice, ())
+            options = answers_for(practice)
             for step in range(len(options)):
                 text = options[(delivery_id + step) % len(options)]
                 if text not in given:
@@ -541,7 +525,6 @@ class Demo:
         import sqlalchemy as sa
 
         from bot.messages.library import group_of
-        from bot.messages.prompts import load_prompts
         from bot.storage.models import PromptShown
 
         shown = PromptShown.__table__.c  # type: ignore[attr-defined]
@@ -683,3 +666,18 @@ def run_demo(args: argparse.Namespace) -> int:
     except DemoError as exc:
         print(f"heedful: {exc}", file=sys.stderr)
         return 1
+
+
+def answers_for(practice: str) -> tuple[str, ...]:
+    """The played person's answers that fit a question of ``practice`` (none for a
+    practice the sample has no answers for)."""
+    prompts = load_prompts()
+    key = f"demo.answer.{practice}"
+    return prompts[key].variants if key in prompts else ()
+
+
+def _why(reason: str) -> str:
+    """The words of a "stays silent" line for a reason code of ``bot.meetings.silences``."""
+    prompts = load_prompts()
+    key = f"demo.why.{reason}"
+    return prompts.text(key) if key in prompts else reason

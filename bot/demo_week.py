@@ -9,10 +9,10 @@ block, and in the first week a cancelled stand-up and an all-day offsite prep (t
 stand-up also moves once). Times are local (``DTSTART;TZID=``), so a series keeps its
 hour across a change to or from summer time, as calendars do.
 
-``ANSWERS`` are the played person's words, a few for each practice, so that an answer
-fits the practice of the question it answers and none repeats within a week. They name
-nobody, so they also fit a calendar of one's own (``--ics``). They are sample data, like
-the meeting titles, not Heedful's words: those are in ``prompts/``.
+The played person's answers are in ``prompts/demo.toml`` (``demo.answer.<practice>``):
+a few for each practice, so that an answer fits the practice of the question it answers
+and none repeats within a week. They name nobody, so they also fit a calendar of one's
+own (``--ics``).
 """
 
 from __future__ import annotations
@@ -148,66 +148,3 @@ def sample_calendar(first_day: date, zone: ZoneInfo, email: str) -> str:
         f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:{PRODID}\r\nCALSCALE:GREGORIAN\r\n"
         f"{body}\r\nEND:VCALENDAR\r\n"
     )
-
-
-# The played person's answers, by the practice of the question they answer
-# (``bot.messages.prompts.PRACTICE_ORDER``). At most a few questions of one practice
-# come in a week (the questions rotate through the practices), and four answers each
-# leave room to spare: with none left, the person leaves the question unanswered
-# rather than repeat themself.
-ANSWERS: dict[str, tuple[str, ...]] = {
-    "observe-listen-ask": (
-        "I asked what worried them before giving my view. They talked for ten minutes.",
-        "Asked one more question instead of proposing a fix. The real issue came out.",
-        "I assumed the delay was about workload. It wasn't; I only found out because I asked.",
-        "I waited through a silence and heard something I would have talked over.",
-    ),
-    "be-present": (
-        "Three breaths before joining. Arrived calmer than usual.",
-        "Present at the start, drifting by the end. I noticed, at least.",
-        "I was still in the previous meeting for the first five minutes.",
-        "Fully there for once: no second screen, no half-written reply.",
-    ),
-    "single-tasking": (
-        "Had Slack open the whole time. Closed it halfway and it felt different.",
-        "Phone face down in the bag. I didn't miss it.",
-        "I answered two e-mails and missed a question asked of me.",
-        "Closed every tab but the agenda. Easier than I thought.",
-    ),
-    "check-understanding": (
-        "I summed up what I heard and got it half wrong. Glad I checked.",
-        "Repeated the decision back in one sentence. We had understood it differently.",
-        "I asked them to say what they'd take away. It matched mine, this time.",
-        'Checked what "soon" meant. It meant next quarter, not next week.',
-    ),
-    "appreciation": (
-        "Thanked them for the prep, by name and for what exactly. A smile.",
-        "Said out loud that the analysis changed my mind. It clearly mattered.",
-        "Forgot to thank anyone. Sent a short note afterwards.",
-        "Named the quiet work that made it possible, not just the outcome.",
-    ),
-    "slow-down": (
-        "Rushed the last item. Next time, fewer topics.",
-        "Paused before the decision; someone raised the risk we had skipped.",
-        "I talked fast to fit everything in and lost them halfway.",
-        "Let the silence sit after my question. Worth the awkward seconds.",
-    ),
-    "ask-feedback": (
-        'Asked how my comments landed. "A bit blunt", which I needed to hear.',
-        "Asked what I could do differently. One clear answer: interrupt less.",
-        "I think I came across as impatient. I'll ask tomorrow rather than guess.",
-        "Asked for one thing to keep and one to change. Both useful.",
-    ),
-    "body-language": (
-        "Noticed someone went quiet when the numbers came up. Will check in with them.",
-        "Arms crossed when the deadline came up. I named it, gently.",
-        "I was frowning at my notes; it read as disapproval. Looked up more after that.",
-        "Leaned back and listened; the conversation opened up.",
-    ),
-    "feelings": (
-        "Said out loud that the reorg feels unsettling. The room relaxed a little.",
-        "Asked how they were really doing. The answer was longer than the agenda.",
-        "I felt irritated and kept it in. It leaked into my tone anyway.",
-        "Named the frustration I sensed; five minutes on it, and we moved on lighter.",
-    ),
-}

@@ -26,8 +26,8 @@ import pytest
 from slack_sdk import WebClient
 
 from bot.calendars.ics import parse_ics
-from bot.demo import person_name
-from bot.demo_week import ANSWERS, sample_calendar
+from bot.demo import answers_for, person_name
+from bot.demo_week import sample_calendar
 from bot.emulator.blocks import validate_blocks
 from bot.messages.library import group_of
 from bot.messages.prompts import load_prompts
@@ -247,7 +247,7 @@ def test_answers_fit_their_question_and_do_not_repeat_within_a_week(tmp_path: Pa
     for answer in answers:
         question = asked[_at(answer) - timedelta(minutes=3)]  # the person answers after 3'
         (practices,) = {p for text, p in questions if text in question["text"]}
-        fitting = {text for practice in practices for text in ANSWERS.get(practice, ())}
+        fitting = {text for practice in practices for text in answers_for(practice)}
         assert answer["text"] in fitting, (question["text"], answer["text"])
         by_week[_week_start(_at(answer), BERLIN)].append(answer["text"])
     assert len(by_week) == 2
