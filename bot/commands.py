@@ -15,11 +15,11 @@ from typing import Any
 from bot import interactions
 from bot.calendars import sources
 from bot.digest import digest_so_far
-from bot.home import settings_summary
+from bot.home import hours_in_words, save_settings, settings_summary
 from bot.messages.blocks import build_forget_confirm
 from bot.messages.mrkdwn import escape
 from bot.messages.prompts import load_prompts
-from bot.prefs import Prefs
+from bot.prefs import HoursError, Prefs, WorkingHours, parse_hours
 from bot.privacy import export_json
 from bot.services import Services
 from bot.storage import repository as repo
@@ -47,9 +47,10 @@ class Reply:
 
 @dataclass(frozen=True)
 class Command:
-    name: str  # help, pause, resume, settings, connect, digest, export, forget, unknown
+    name: str  # help, pause, resume, settings, hours, connect, digest, export, forget, unknown
     argument: str = ""
     until: date | None = None
+    hours: WorkingHours | None = None  # ``hours`` without one shows the current hours
     error: str | None = None  # a prompt id explaining what was wrong
 
 
@@ -67,6 +68,13 @@ def parse(text: str, *, today: date) -> Command:
         return Command("connect", argument=rest[0].strip("<>"))
     if name == "pause":
         return _parse_pause(rest, today=today)
+    if name == "hours":
+        if not rest:
+            return Command("hours")
+        try:
+            return Command("hours", hours=parse_hours(" ".join(rest)))
+        except HoursError as exc:
+            return Command("hours", error=exc.prompt_id)
     return Command("unknown", argument=words[0][:40])
 
 
@@ -124,12 +132,10 @@ def _run_text(services: Services, *, team_id: str, user_id: str, command: Comman
     if command.name == "resume":
         return interactions.resume(services, team_id=team_id, user_id=user_id)
     if command.name == "settings":
-        with session_scope(services.engine) as session:
-            user = repo.ensure_user(
-                session, team_id=team_id, user_id=user_id, now=services.clock.now()
-            )
-            prefs = Prefs.from_json(user.prefs)
+        prefs = _prefs(services, team_id=team_id, user_id=user_id)
         return prompts.text("home.settings_summary", **settings_summary(prompts, prefs))
+    if command.name == "hours":
+        return _hours(services, team_id=team_id, user_id=user_id, hours=command.hours)
     if command.name == "connect":
         try:
             connected = sources.connect_feed(
@@ -152,4 +158,31 @@ def _run_text(services: Services, *, team_id: str, user_id: str, command: Comman
             + "\n"
             + prompts.text("command.help")
         )
-    return prompts.text("command.help")
+    prefs = _prefs(services, team_id=team_id, user_id=user_id)
+    return (
+        prompts.text("command.help")
+        + "\n"
+        + prompts.text("hours.help", hours=hours_in_words(prompts, prefs))
+    )
+
+
+def _prefs(services: Services, *, team_id: str, user_id: str) -> Prefs:
+    """The user's preferences, for showing (no row is created for someone unknown)."""
+    with session_scope(services.engine) as session:
+        user = repo.get_user(session, team_id=team_id, user_id=user_id)
+        return Prefs.from_json(user.prefs if user else None)
+
+
+def _hours(services: Services, *, team_id: str, user_id: str, hours: WorkingHours | None) -> str:
+    """``/heedful hours``: show the working hours, or set them (and re-plan the nudges)."""
+    prompts = load_prompts()
+    zone = interactions.user_zone(services, team_id=team_id, user_id=user_id).key
+    if hours is None:
+        prefs = _prefs(services, team_id=team_id, user_id=user_id)
+        words = hours_in_words(prompts, prefs)
+        return prompts.text("hours.now", hours=words, zone=zone)
+    save_settings(services, team_id=team_id, user_id=user_id, changes=hours.changes())
+    prefs = _prefs(services, team_id=team_id, user_id=user_id)
+    if prefs.quiet_hours_off:
+        return prompts.text("hours.done_off")
+    return prompts.text("hours.done", hours=hours_in_words(prompts, prefs), zone=zone)

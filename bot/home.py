@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime, time, timedelta
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,7 +15,7 @@ from bot.messages import blocks as kit
 from bot.messages.prompts import Prompts, load_prompts
 from bot.nudges import welcome_once
 from bot.planner import NUDGE_KINDS
-from bot.prefs import Prefs
+from bot.prefs import DAY_END, DAY_START, Prefs
 from bot.services import Services
 from bot.storage import repository as repo
 from bot.storage.db import read_only, session_scope
@@ -135,16 +135,45 @@ def _day_words(moment: datetime) -> str:
 
 
 def settings_summary(prompts: Prompts, prefs: Prefs) -> dict[str, str]:
-    days = ", ".join(prompts.text(f"day.{n}")[:3] for n in prefs.working_days)
     return {
         "lead": str(prefs.lead_minutes),
         "delay": str(prefs.reflection_delay_minutes),
-        "start": prefs.quiet_start,
-        "end": prefs.quiet_end,
-        "days": days,
+        "hours": hours_in_words(prompts, prefs),
         "digest_day": prompts.text(f"day.{prefs.digest_weekday}"),
         "digest_time": prefs.digest_time,
     }
+
+
+def hours_in_words(prompts: Prompts, prefs: Prefs) -> str:
+    """ "08:00–19:00, Monday to Friday", "all day, every day" … (pure)."""
+    if prefs.quiet_hours_off:
+        return prompts.text("hours.off")
+    days = days_in_words(prompts, prefs.working_days)
+    if prefs.quiet_start == DAY_START and prefs.quiet_end == DAY_END:
+        return prompts.text("hours.all_day", days=days)
+    return prompts.text("hours.span", start=prefs.quiet_start, end=prefs.quiet_end, days=days)
+
+
+def days_in_words(prompts: Prompts, days: Sequence[int]) -> str:
+    """ "every day", "Monday to Friday", "Sunday to Thursday" (a run over the weekend),
+    "Saturday and Sunday", "Monday, Tuesday and Thursday" (pure)."""
+    chosen = sorted(set(days))
+    if len(chosen) == 7:
+        return prompts.text("hours.days.every")
+    names = [prompts.text(f"day.{n}") for n in chosen]
+    # A run of three days or more, maybe across the weekend, reads as "first to last".
+    first = next((n for n in chosen if (n - 1) % 7 not in chosen), None)
+    if first is not None and len(chosen) >= 3:
+        run = [(first + i) % 7 for i in range(len(chosen))]
+        if set(run) == set(chosen):
+            return prompts.text(
+                "hours.days.range",
+                first=prompts.text(f"day.{run[0]}"),
+                last=prompts.text(f"day.{run[-1]}"),
+            )
+    if len(names) == 1:
+        return names[0]
+    return prompts.text("hours.days.list", items=", ".join(names[:-1]), last=names[-1])
 
 
 def settings_form(services: Services, *, team_id: str, user_id: str) -> dict[str, Any]:
@@ -180,13 +209,11 @@ def read_settings_form(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[
     errors: dict[str, str] = {}
     if not changes["working_days"]:
         errors["working_days"] = load_prompts().text("settings.no_days")
-    try:
-        start = time.fromisoformat(changes.get("quiet_start", "08:00"))
-        end = time.fromisoformat(changes.get("quiet_end", "19:00"))
-        if end <= start:
-            errors["quiet_end"] = load_prompts().text("settings.bad_hours")
+    hours = {k: v for k, v in changes.items() if k in ("quiet_start", "quiet_end")}
+    try:  # the end may be 00:00 (midnight), and comes after the start
+        Prefs().with_changes(**hours)
     except ValueError:
-        errors["quiet_start"] = load_prompts().text("settings.bad_hours")
+        errors["quiet_end"] = load_prompts().text("settings.bad_hours")
     return changes, errors
 
 

@@ -12,10 +12,10 @@ caller can re-plan after every calendar change and compare with what is stored
    get one combined message: the first meeting's reflection is folded into the next
    one's reminder (kind ``transition``), sent when the first ends (or at the reminder
    time, if that is later).
-4. **Quiet hours**: a nudge whose local due time falls outside the user's day
-   (default 08:00–19:00) or on a day off (default Saturday and Sunday) is dropped, not
-   delayed: a late reminder or a reflection at breakfast helps nobody. So is anything
-   due while Heedful is paused.
+4. **Working hours**: a nudge whose local due time falls outside the user's working
+   hours (default 08:00–19:00) or on a day off (default Saturday and Sunday; see
+   ``bot.prefs``) is dropped, not delayed: a late reminder or a reflection at
+   breakfast helps nobody. So is anything due while Heedful is paused.
 5. **Daily caps** (per local day; default 6 reminders, 4 reflections): over the cap,
    1:1s come first, then small meetings, then external ones, then large ones; ties go
    to the earlier meeting. The whole day is planned, past meetings included, so the
@@ -255,8 +255,4 @@ def _in_hours(due: datetime, data: PlanInput) -> bool:
     """Within the user's day, on a working day, and not while paused."""
     if data.paused_until is not None and due < data.paused_until:
         return False
-    local = due.astimezone(data.zone)
-    prefs = data.prefs
-    if local.weekday() not in prefs.working_days:
-        return False
-    return prefs.day_start <= local.time() < prefs.day_end
+    return data.prefs.working_at(due.astimezone(data.zone))

@@ -259,6 +259,13 @@ def build_settings_form(prompts: Prompts, current: dict[str, Any]) -> dict[str, 
     }
     if working:
         days_block["element"]["initial_options"] = working
+    # A timepicker cannot show 24:00: midnight, as the end of the day, is its 00:00.
+    day_end = clock(
+        "quiet_end",
+        "settings.quiet_end",
+        "00:00" if current["quiet_end"] == "24:00" else current["quiet_end"],
+    )
+    day_end["hint"] = {"type": "plain_text", "text": prompts.text("settings.quiet_end_hint")}
     return _modal(
         prompts,
         callback_id=VIEW_SETTINGS,
@@ -273,7 +280,7 @@ def build_settings_form(prompts: Prompts, current: dict[str, Any]) -> dict[str, 
                 current["reflection_delay_minutes"],
             ),
             clock("quiet_start", "settings.quiet_start", current["quiet_start"]),
-            clock("quiet_end", "settings.quiet_end", current["quiet_end"]),
+            day_end,
             days_block,
             select("digest_weekday", "settings.digest_day", days, current["digest_weekday"]),
             clock("digest_time", "settings.digest_time", current["digest_time"]),

@@ -132,11 +132,19 @@ def test_app_home_shows_what_comes_next_and_welcomes_once(
     assert len(ana.emulator.calls_to("views.publish")) == 2
 
 
+DEFAULT_HOURS = "08:00–19:00, Monday to Friday"
+HELP = PROMPTS.text("command.help") + "\n" + PROMPTS.text("hours.help", hours=DEFAULT_HOURS)
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("help", PROMPTS.text("command.help")),
-        ("", PROMPTS.text("command.help")),
+        ("help", HELP),
+        ("", HELP),
+        ("hours", PROMPTS.text("hours.now", hours=DEFAULT_HOURS, zone="UTC")),
+        ("hours 9 to 5", PROMPTS.text("command.hours_order")),
+        ("hours 08:00-19:00 funday", PROMPTS.text("command.hours_days")),
+        ("hours from nine", PROMPTS.text("command.hours_usage")),
         ("pause", PROMPTS.text("done.paused", until="Tuesday 3 March")),
         ("pause for 3 days", PROMPTS.text("done.paused", until="Thursday 5 March")),
         ("pause until 2026-12-24", PROMPTS.text("done.paused", until="Thursday 24 December")),
