@@ -84,12 +84,14 @@ def inbox_middleware(
 
 def event_owner(event: dict[str, Any]) -> str | None:
     """The person an event is about: ``user`` (a string, or a user object as in
-    ``user_change``), or the author of an edited message."""
+    ``user_change``), or the author of an edited (``message``) or deleted
+    (``previous_message``) message."""
     user = event.get("user")
     if isinstance(user, dict):
         user = user.get("id")
-    if not user and isinstance(event.get("message"), dict):
-        user = event["message"].get("user")
+    for field in ("message", "previous_message"):
+        if not user and isinstance(event.get(field), dict):
+            user = event[field].get("user")
     return user if isinstance(user, str) and user else None
 
 

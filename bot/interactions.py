@@ -142,6 +142,19 @@ def on_direct_message(
     services: Services, *, team_id: str, event: dict[str, Any]
 ) -> tuple[str, str] | None:
     """A DM event. Returns (thread_ts, text) to answer in a thread, or None."""
+    if event.get("subtype") == "message_deleted":
+        # Slack documents only channel and deleted_ts; previous_message usually comes too.
+        previous = event.get("previous_message") or {}
+        if previous.get("bot_id"):  # one of Heedful's own messages
+            return None
+        reflections.forget_message(
+            services,
+            team_id=team_id,
+            user_id=previous.get("user") if isinstance(previous.get("user"), str) else None,
+            channel=event.get("channel") if isinstance(event.get("channel"), str) else None,
+            ts=str(event.get("deleted_ts") or previous.get("ts") or ""),
+        )
+        return None  # deleted quietly: a DM about it would be noise in the person's DM
     if event.get("subtype") == "message_changed":
         edited = event.get("message") or {}
         if not edited.get("user") or edited.get("bot_id"):

@@ -17,10 +17,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from bot.crypto import CipherError
+from bot.reflections import TOMBSTONE_KEEP
 from bot.services import Services
 from bot.storage.db import read_only
 from bot.storage.models import (
     CalendarSource,
+    DeletedMessage,
     Delivery,
     InboxItem,
     Installation,
@@ -39,6 +41,7 @@ USER_TABLES = (
     OccurrenceRow,
     Delivery,
     Reflection,
+    DeletedMessage,
     PromptShown,
     InboxItem,
 )
@@ -74,6 +77,7 @@ def export_user(services: Services, *, team_id: str, user_id: str) -> dict[str, 
         "occurrence": "meetings",
         "delivery": "deliveries",
         "reflection": "reflections",
+        "deleted_message": "deleted_messages",
         "prompt_shown": "wordings_shown",
         "inbox": "events_received",
     }
@@ -139,16 +143,19 @@ def purge_team(services: Services, *, team_id: str) -> int:
 
 
 def purge_expired(services: Services) -> int:
-    """Daily: reflections past the retention period, old prompt history, and inbox rows
-    a week after they were processed or given up on."""
+    """Daily: reflections past the retention period, old prompt history, tombstones of
+    deleted messages once they guard nothing, and inbox rows a week after they were
+    processed or given up on."""
     now = services.clock.now()
     keep = timedelta(days=services.settings.retention_days)
     r, s, i = _table(Reflection).c, _table(PromptShown).c, _table(InboxItem).c
+    gone = _table(DeletedMessage).c
     removed = 0
     with services.engine.begin() as conn:
         for stmt in (
             sa.delete(_table(Reflection)).where(r.created_at < now - keep),
             sa.delete(_table(PromptShown)).where(s.shown_at < now - max(keep, PROMPT_HISTORY)),
+            sa.delete(_table(DeletedMessage)).where(gone.deleted_at < now - TOMBSTONE_KEEP),
             # A failed row keeps its body (it may hold a DM with a reflection): it goes too.
             sa.delete(_table(InboxItem)).where(
                 i.state.in_(("done", "failed")), i.received_at < now - INBOX_KEEP

@@ -7,6 +7,12 @@ Ways in, each stored against the right meeting, once:
 * an edit of either (the stored answer follows the edit);
 * a tap on a presence button, or the "Write a line" form (a 1–5 and a line of text).
 
+An answer is the person's data: when they delete their message in the DM, the answer
+it made is deleted too (:func:`forget_message`), and a tombstone of the message (its ts,
+nothing of its content) keeps a late or retried copy of the message's own event from
+storing it again; an edit of a deleted message finds nothing to update. Tombstones are
+erased with the person and expire after ``TOMBSTONE_KEEP`` (``bot.privacy``).
+
 Answers are accepted for 24 hours after the prompt. Text over ``REFLECTION_MAX_CHARS``
 is kept up to that length and the user is told so: nothing is cut silently. The text
 is encrypted at rest when a key is configured, and never logged.
@@ -36,7 +42,8 @@ from bot.messages.prompts import load_prompts
 from bot.planner import REFLECTION, TRANSITION
 from bot.services import Services
 from bot.storage.db import read_only
-from bot.storage.models import Delivery, PromptShown, Reflection
+from bot.storage.models import DeletedMessage, Delivery, PromptShown, Reflection, SlackUser
+from bot.storage.repository import insert_ignoring_duplicates
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +54,12 @@ DEL = Delivery.__table__  # type: ignore[attr-defined]
 REF = Reflection.__table__  # type: ignore[attr-defined]
 SHOWN = PromptShown.__table__  # type: ignore[attr-defined]
 _UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")  # NUL; lone surrogates
+GONE = DeletedMessage.__table__  # type: ignore[attr-defined]
+USERS = SlackUser.__table__  # type: ignore[attr-defined]
+# A message's event can store an answer only while its question is open, and the question
+# was sent before the message (and so before its deletion): a tombstone older than that
+# guards nothing.
+TOMBSTONE_KEEP = OPEN_FOR_REPLIES
 
 
 class Kept(StrEnum):
@@ -57,7 +70,7 @@ class Kept(StrEnum):
     TRUNCATED = "kept.truncated"
     CLOSED = "kept.closed"
     NOTHING_OPEN = "kept.nothing_open"
-    DUPLICATE = ""
+    DUPLICATE = ""  # seen before, or deleted by its author: nothing to say
 
 
 @dataclass(frozen=True)
@@ -257,6 +270,9 @@ def _store(
                 outcome = Kept.UPDATED if outcome is Kept.NEW else outcome
                 return outcome
         else:
+            _lock_person(conn, team_id=team_id, user_id=user_id)
+            if _was_deleted(conn, team_id=team_id, user_id=user_id, message_ts=message_ts):
+                return Kept.DUPLICATE
             seen = conn.execute(
                 sa.select(r.id).where(
                     r.team_id == team_id, r.user_id == user_id, r.message_ts == message_ts
@@ -269,6 +285,67 @@ def _store(
     # An answer ends any back-off: ask after every meeting again.
     replan_user(services, team_id=team_id, user_id=user_id)
     return outcome
+
+
+def forget_message(
+    services: Services, *, team_id: str, user_id: str | None, channel: str | None, ts: str
+) -> bool:
+    """The person deleted their DM ``ts``: delete the answer it made, and leave a
+    tombstone so that its ``message`` event, arriving late or retried, cannot store it
+    again. ``user_id`` is the author when the event names them (``previous_message``);
+    otherwise the owner of the DM ``channel``. True when an answer was deleted."""
+    now = services.clock.now()
+    r = REF.c
+    with services.engine.begin() as conn:
+        owner = user_id or _dm_owner(conn, team_id=team_id, channel=channel)
+        # Someone Heedful holds nothing about (unknown, or erased): nothing to delete.
+        if not ts or owner is None or not _lock_person(conn, team_id=team_id, user_id=owner):
+            return False
+        removed = conn.execute(
+            sa.delete(REF).where(r.team_id == team_id, r.user_id == owner, r.message_ts == ts)
+        ).rowcount
+        conn.execute(
+            insert_ignoring_duplicates(conn, GONE),
+            [{"team_id": team_id, "user_id": owner, "message_ts": ts[:32], "deleted_at": now}],
+        )
+    if removed:
+        logger.info("a reflection was deleted with its message, by its author")
+        # Its question is unanswered again: the back-off counts it as such.
+        replan_user(services, team_id=team_id, user_id=owner)
+    return bool(removed)
+
+
+def _lock_person(conn: sa.Connection, *, team_id: str, user_id: str) -> bool:
+    """Serialise the writes about one person's messages (storing an answer, deleting
+    one), so a delete and its message's event never pass each other: PostgreSQL locks
+    the person's row; SQLite's ``BEGIN IMMEDIATE`` already runs one writer at a time.
+    False when Heedful has no row for the person."""
+    u = USERS.c
+    found = conn.execute(
+        sa.select(u.id).where(u.team_id == team_id, u.slack_user_id == user_id).with_for_update()
+    ).first()
+    return found is not None
+
+
+def _was_deleted(conn: sa.Connection, *, team_id: str, user_id: str, message_ts: str) -> bool:
+    g = GONE.c
+    found = conn.execute(
+        sa.select(g.id).where(
+            g.team_id == team_id, g.user_id == user_id, g.message_ts == message_ts[:32]
+        )
+    ).first()
+    return found is not None
+
+
+def _dm_owner(conn: sa.Connection, *, team_id: str, channel: str | None) -> str | None:
+    """Whose DM with Heedful ``channel`` is (the sender remembers each person's)."""
+    if not channel:
+        return None
+    u = USERS.c
+    owners = conn.execute(
+        sa.select(u.slack_user_id).where(u.team_id == team_id, u.dm_channel_id == channel)
+    ).all()
+    return owners[0][0] if len(owners) == 1 else None
 
 
 def question_for(services: Services, *, delivery_id: int) -> str | None:

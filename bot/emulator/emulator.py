@@ -904,6 +904,47 @@ class SlackEmulator:
         }
         return self._deliver_user_event(app_url, event, via=via, timeout=timeout)
 
+    def user_deletes(
+        self,
+        app_url: str | None,
+        user_id: str,
+        ts: str,
+        *,
+        with_previous: bool = True,
+        via: Via = "auto",
+        timeout: float = 10.0,
+    ) -> InboundResult | None:
+        """Delete a message ``user_id`` sent and deliver ``message_deleted``; the app's
+        answer. With ``previous_message`` (what Slack sends for a DM), or, when
+        ``with_previous`` is False, only ``channel`` and ``deleted_ts`` (the shape in
+        Slack's reference)."""
+        channel = self.dm_channel(user_id)
+        event_ts = self.workspace.next_ts()
+        with self.workspace.lock:
+            message = self.workspace.find_message(channel, ts)
+            if message is None or message.get("user") != user_id:
+                raise EmulatorError(f"{user_id} has no message {ts} to delete")
+            previous = copy.deepcopy(message)
+            self.workspace.delete_message(channel, ts)
+        event: dict[str, Any] = {
+            "type": "message",
+            "subtype": "message_deleted",
+            "hidden": True,
+            "channel": channel,
+            "ts": event_ts,
+            "deleted_ts": ts,
+            "event_ts": event_ts,
+            "channel_type": "im",
+        }
+        if with_previous:
+            shown_keys = ("type", "user", "text", "ts", "team", "client_msg_id", "thread_ts")
+            event["previous_message"] = {
+                k: previous[k] for k in shown_keys if previous.get(k) is not None
+            }
+        else:
+            del event["channel_type"]
+        return self._deliver_user_event(app_url, event, via=via, timeout=timeout)
+
     def _deliver_user_event(
         self, app_url: str | None, event: dict[str, Any], *, via: Via, timeout: float
     ) -> InboundResult | None:

@@ -179,6 +179,24 @@ class Reflection(SQLModel, table=True):
     updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
 
 
+class DeletedMessage(SQLModel, table=True):
+    """A DM the user deleted: a tombstone holding its ts and nothing of its content, so a
+    late or retried copy of the message's own event cannot store the answer again.
+    Erased with the person; expires a day on (``bot.reflections.TOMBSTONE_KEEP``)."""
+
+    __tablename__ = "deleted_message"
+    __table_args__ = (
+        sa.UniqueConstraint("team_id", "user_id", "message_ts", name="uq_deleted_message"),
+        sa.Index("ix_deleted_message_at", "deleted_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    user_id: str = Field(max_length=32)
+    message_ts: str = Field(max_length=32)
+    deleted_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
 class CalendarSource(SQLModel, table=True):
     """A calendar a user connected: an ICS feed (its URL is a secret) or a push source."""
 

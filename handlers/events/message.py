@@ -9,8 +9,11 @@ from bot.replies import reply
 
 
 def handle_message(event: dict[str, Any], context: BoltContext) -> None:
-    """A DM to Heedful: an answer to a reflection question, or an edit of one."""
-    if event.get("channel_type") != "im":
+    """A DM to Heedful: an answer to a reflection question, an edit of one, or its
+    deletion. Bolt routes every ``message`` event here, whatever its subtype."""
+    # Slack's documented message_deleted carries no channel_type: its owner is found
+    # from the DM channel (bot.reflections.forget_message).
+    if event.get("channel_type") != "im" and event.get("subtype") != "message_deleted":
         return
     heedful = context["heedful"]
     answer = on_direct_message(heedful, team_id=context.team_id, event=event)

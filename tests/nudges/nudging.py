@@ -297,6 +297,14 @@ class Driver:
         assert result is not None and result.status == 200
         self.settle()
 
+    def deletes(self, ts: str, *, with_previous: bool = True, user: str | None = None) -> None:
+        """Delete a message from the DM: Slack's ``message_deleted``, signed."""
+        result = self.emulator.user_deletes(
+            self.url, user or self.user, ts, with_previous=with_previous
+        )
+        assert result is not None and result.status == 200
+        self.settle()
+
     def click(
         self,
         action_id: str,

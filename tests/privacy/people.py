@@ -23,7 +23,7 @@ from bot.clock import VirtualClock
 from bot.emulator import SlackEmulator
 from bot.meetings import apply_occurrences, opt_in
 from bot.prefs import Prefs
-from bot.reflections import capture_form
+from bot.reflections import capture_form, forget_message
 from bot.services import Services
 from bot.storage import repository as repo
 from bot.storage.db import session_scope
@@ -218,6 +218,10 @@ def seed(
             delivery_id=question.id,
             presence=4,
             text=person.answer,
+        )
+        # A DM they deleted: its tombstone (a timestamp, no text).
+        forget_message(
+            services, team_id=TEAM, user_id=person.user_id, channel=None, ts="1772456400.000100"
         )
 
 

@@ -29,6 +29,7 @@ SECTIONS = {
     "occurrence": "meetings",
     "delivery": "deliveries",
     "reflection": "reflections",
+    "deleted_message": "deleted_messages",
     "prompt_shown": "wordings_shown",
     "inbox": "events_received",
 }
