@@ -4,6 +4,26 @@ Once per user per ISO week (the outbox key ``(team, user, "digest", "2026-W13")`
 a second one impossible) at the user's chosen local day and time, default Friday
 16:00, correct across DST (the due time is computed in the user's zone each week).
 
+**Never in a meeting.** It goes at the first free moment at or after the chosen time:
+the first moment no busy calendar entry covers (a meeting or a block the person has not
+declined, that is not cancelled, shown as free or all-day). That moment is in the
+working day when the day has one free after the chosen time, since it comes first;
+else later that evening; if the person is busy until midnight, at the chosen time
+after all (``free_from``). The rule holds twice: the planner (every few minutes) puts
+the digest's row at that moment and moves a row not yet tried when the calendar
+changes, and the composer looks again at send time: a meeting added or moved in the
+last minutes defers the digest to its end (``Defer``).
+
+**Counts that agree.** Everything is counted in meetings, one definition for all: the
+week's *meetings* are its meetings with others as the calendar now has them (not
+cancelled, declined, solo …) that started between Monday 00:00 and the digest's due
+time; *reminders* are those of them a reminder (or a transition) was sent for;
+*asked* those a question was sent about, and *answered* those whose question was
+answered. So reminders and asked never exceed meetings, answered never exceeds asked,
+the kinds add up to the meetings, the chart's ▮ add up to the meetings and its ✎
+(drawn on the meeting's day) to the answered. A reminder for a meeting that was later
+cancelled, declined or moved out of the week counts no more than the meeting does.
+
 Set-based: the digests of one sender batch are composed with a fixed number of
 statements however many users it holds (``DigestComposer.compose_batch``: the users'
 zones, the five reads of ``load_weeks``, one insert of the experiments shown), then
@@ -24,7 +44,7 @@ import json
 import logging
 import sqlite3
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -41,7 +61,7 @@ from bot.messages.library import PRACTICE_ORDER, choose, primary_practice
 from bot.messages.prompts import Prompts, load_prompts
 from bot.planner import REFLECTION, REMINDER, TRANSITION
 from bot.prefs import Prefs, parse_hhmm
-from bot.sender import Skip
+from bot.sender import Defer, Skip
 from bot.services import Services
 from bot.storage import repository as repo
 from bot.storage.db import read_only
@@ -51,6 +71,8 @@ logger = logging.getLogger(__name__)
 
 DIGEST = "digest"
 PLAN_AHEAD = timedelta(days=1)
+# A busy entry that began longer before the digest's time is not looked for.
+BUSY_LOOKBACK = timedelta(days=1)
 LATE_LIMIT = timedelta(hours=12)  # a digest more than this late is not worth sending
 MAX_QUOTES = 3
 EXPERIMENT_HISTORY = timedelta(days=60)  # how far back experiments count as shown
@@ -78,13 +100,65 @@ def digest_due(week_start: datetime, zone: ZoneInfo, prefs: Prefs) -> datetime:
     return datetime.combine(day, parse_hhmm(prefs.digest_time), zone)
 
 
+Span = tuple[datetime, datetime]
+
+
+def first_free(busy: Iterable[Span], start: datetime, end: datetime) -> datetime | None:
+    """The first moment in [start, end) that no busy (start, end) span covers, or None
+    (pure). A meeting that ends at the moment leaves it free; one that starts then does
+    not."""
+    moment = start
+    for since, until in sorted(busy):
+        if since > moment:
+            break
+        moment = max(moment, until)
+    return moment if moment < end else None
+
+
+def end_of_day(moment: datetime, zone: ZoneInfo) -> datetime:
+    """The midnight that ends ``moment``'s local day (23 or 25 hours on a DST day)."""
+    return datetime.combine(moment.astimezone(zone).date() + timedelta(days=1), time(0), zone)
+
+
+def free_from(chosen: datetime, busy: Iterable[Span], zone: ZoneInfo) -> datetime:
+    """When a digest chosen for ``chosen`` goes: the first free moment at or after it
+    before the day ends, or the chosen time itself when the person is busy until
+    midnight (pure)."""
+    return first_free(busy, chosen, end_of_day(chosen, zone)) or chosen
+
+
+def _busy(o: Any) -> sa.ColumnElement[bool]:
+    """A calendar entry that keeps the person busy: not cancelled, not declined, not
+    shown as free, not all-day. A solo block, focus time or an absence counts too."""
+    return sa.and_(
+        o.status != "cancelled",
+        sa.or_(o.self_response.is_(None), o.self_response != "declined"),
+        sa.not_(o.transparent),
+        sa.not_(o.all_day),
+    )
+
+
 # ------------------------------------------------------------------------- planning
 
 
-def plan_digests(services: Services) -> int:
-    """Queue this week's digest for every opted-in user whose time comes within a day.
+@dataclass(frozen=True)
+class _Planned:
+    team_id: str
+    user_id: str
+    zone: ZoneInfo
+    week_start: datetime
+    label: str
+    chosen: datetime
 
-    Two statements for all users: one read, one insert that ignores existing keys.
+
+def plan_digests(services: Services) -> int:
+    """Queue this week's digest for every opted-in user whose time comes within a day,
+    at their first free moment (``free_from``), and move a queued one that was not tried
+    yet when their calendar changed. Returns how many rows were added or moved.
+
+    Five statements for all users: the users, their busy entries and their queued
+    digests (two reads over a table of targets, as ``load_weeks`` does), one insert that
+    ignores existing keys, one batch of moves.
     """
     now = services.clock.now()
     u = USERS.c
@@ -94,27 +168,101 @@ def plan_digests(services: Services) -> int:
                 u.opted_in_at.is_not(None), u.unreachable_reason.is_(None)
             )
         ).all()
-    rows = []
+    wanted = []
     for team_id, user_id, tz, prefs_json in users:
         zone = ZoneInfo(tz or "UTC")
         start, label = week_of(now, zone)
-        due = digest_due(start, zone, Prefs.from_json(prefs_json))
-        if now - LATE_LIMIT < due <= now + PLAN_AHEAD:
+        chosen = digest_due(start, zone, Prefs.from_json(prefs_json))
+        if now - LATE_LIMIT < chosen <= now + PLAN_AHEAD:
+            wanted.append(_Planned(team_id, user_id, zone, start, label, chosen))
+    if not wanted:
+        return 0
+    busy, queued = _plan_reads(services, wanted)
+    rows, moves = [], []
+    for n, want in enumerate(wanted):
+        due = free_from(want.chosen, busy.get(n, ()), want.zone)
+        current = queued.get((n, want.label))
+        if current is None:
             rows.append(
                 {
-                    "team_id": team_id,
-                    "user_id": user_id,
+                    "team_id": want.team_id,
+                    "user_id": want.user_id,
                     "kind": DIGEST,
-                    "ref": label,
+                    "ref": want.label,
                     "due_at": due,
                     "expires_at": due + LATE_LIMIT,
-                    "payload": {"week_start": start.isoformat()},
+                    "payload": {"week_start": want.week_start.isoformat()},
                 }
             )
-    if not rows:
-        return 0
+        elif current.attempts == 0 and current.due_at != due:
+            # Once the sender has tried a row, the send-time check governs it.
+            moves.append({"b_id": current.id, "b_due": due, "b_expires": due + LATE_LIMIT})
+    d = DEL.c
     with services.engine.begin() as conn:
-        return repo.enqueue_deliveries(conn, rows, now=now)
+        added = repo.enqueue_deliveries(conn, rows, now=now)
+        if moves:
+            conn.execute(
+                sa.update(DEL)
+                .where(d.id == sa.bindparam("b_id"), d.state == "pending", d.attempts == 0)
+                .values(
+                    due_at=sa.bindparam("b_due", type_=UTCDateTime()),
+                    available_at=sa.bindparam("b_due", type_=UTCDateTime()),
+                    expires_at=sa.bindparam("b_expires", type_=UTCDateTime()),
+                    updated_at=now,
+                ),
+                moves,
+            )
+            logger.info("digests: %d moved to a free moment", len(moves))
+    return added + len(moves)
+
+
+def _plan_reads(
+    services: Services, wanted: Sequence[_Planned]
+) -> tuple[dict[int, list[Span]], dict[tuple[int, str], Any]]:
+    """Busy spans from each digest's chosen time to the end of its day, and the queued
+    (pending) digests, by index in ``wanted``."""
+    dialect = services.engine.dialect.name
+    queries = _plan_queries(dialect)
+    busy: dict[int, list[Span]] = defaultdict(list)
+    queued: dict[tuple[int, str], Any] = {}
+    for i in range(0, len(wanted), CHUNK):
+        chunk = wanted[i : i + CHUNK]
+        params = _spans_param(
+            [
+                (w.team_id, w.user_id, w.chosen, end_of_day(w.chosen, w.zone), w.chosen)
+                for w in chunk
+            ],
+            dialect,
+            lookback=BUSY_LOOKBACK,
+        )
+        with read_only(services.engine) as conn:
+            for idx, start, end in conn.execute(queries[0], params):
+                busy[i + idx].append((start, end))
+            for row in conn.execute(queries[1], params):
+                queued[(i + row.idx, row.ref)] = row
+    return busy, queued
+
+
+@functools.lru_cache(maxsize=4)
+def _plan_queries(dialect: str) -> tuple[sa.Select[Any], sa.Select[Any]]:
+    spans = _spans_cte(dialect)
+    w, o, d = spans.c, OCC.c, DEL.c
+    busy = (
+        sa.select(w.idx, o.start_at, o.end_at)
+        .join_from(spans, OCC, sa.and_(o.team_id == w.team_id, o.user_id == w.user_id))
+        .where(
+            o.start_at >= w.history_at,
+            o.start_at < w.until_at,
+            o.end_at > w.start_at,
+            _busy(o),
+        )
+    )
+    queued = (
+        sa.select(w.idx, d.id, d.ref, d.due_at, d.attempts)
+        .join_from(spans, DEL, sa.and_(d.team_id == w.team_id, d.user_id == w.user_id))
+        .where(d.kind == DIGEST, d.state == "pending")
+    )
+    return busy, queued
 
 
 # -------------------------------------------------------------------------- loading
@@ -157,7 +305,7 @@ class Answer:
 @dataclass
 class WeekData:
     meetings: list[Meeting] = field(default_factory=list)
-    reminders: int = 0
+    reminded: set[str] = field(default_factory=set)  # meetings a reminder was sent for
     asked: dict[int, str | None] = field(default_factory=dict)  # delivery id → meeting key
     answers: list[Answer] = field(default_factory=list)
     questions: dict[int, str] = field(default_factory=dict)  # delivery id → question id
@@ -173,7 +321,7 @@ def load_weeks(services: Services, targets: Sequence[Target]) -> dict[Target, We
     time) indexes, only the rows of each person's own span, tagged with the target they
     belong to: nothing is read twice or sorted out in Python, and a person with two
     targets in one batch (last week's late digest and this week's) gets each span's
-    rows. Reminders arrive as counts.
+    rows. Reminders arrive as the meetings they were sent for.
     """
     weeks = {t: WeekData() for t in targets}
     unique = list(weeks)
@@ -217,9 +365,33 @@ def _stamp(moment: datetime, dialect: str) -> str:
     return utc.strftime("%Y-%m-%d %H:%M:%S.%f") if dialect == "sqlite" else utc.isoformat()
 
 
-@functools.lru_cache(maxsize=4)
-def _queries(dialect: str) -> _Queries:
-    """The five reads of ``load_weeks``, per backend."""
+def _spans_param(
+    items: Iterable[tuple[str, str, datetime, datetime, datetime]],
+    dialect: str,
+    *,
+    lookback: timedelta,
+) -> dict[str, str]:
+    """The parameter of ``_SPANS``: (team, user, start, until, base) per target, its
+    ``history_at`` being ``base - lookback``."""
+    return {
+        "spans": json.dumps(
+            [
+                {
+                    "idx": k,
+                    "team_id": team_id,
+                    "user_id": user_id,
+                    "start_at": _stamp(start, dialect),
+                    "until_at": _stamp(until, dialect),
+                    "history_at": _stamp(base - lookback, dialect),
+                }
+                for k, (team_id, user_id, start, until, base) in enumerate(items)
+            ]
+        )
+    }
+
+
+def _spans_cte(dialect: str) -> Any:
+    """``_SPANS`` as a CTE named ``span``."""
     spans = (
         sa.text(_SPANS[dialect])
         .columns(
@@ -235,6 +407,13 @@ def _queries(dialect: str) -> _Queries:
     if dialect == "sqlite" and sqlite3.sqlite_version_info >= (3, 35):
         # SQLite would otherwise read the JSON again for every row compared with it.
         spans = spans.prefix_with("MATERIALIZED")
+    return spans
+
+
+@functools.lru_cache(maxsize=4)
+def _queries(dialect: str) -> _Queries:
+    """The five reads of ``load_weeks``, per backend."""
+    spans = _spans_cte(dialect)
     w = spans.c
 
     def owned(table: sa.Table) -> sa.ColumnElement[bool]:
@@ -259,10 +438,10 @@ def _queries(dialect: str) -> _Queries:
         .join_from(spans, OCC, owned(OCC))
         # meetings with others: the skip reason is stored (Occurrence.eligible)
         .where(during(o.start_at), o.skip_reason.is_(None)),
-        reminders=sa.select(w.idx, sa.func.count())
+        reminders=sa.select(w.idx, d.occurrence_key)
         .join_from(spans, DEL, owned(DEL))
         .where(sent, d.kind.in_((REMINDER, TRANSITION)))
-        .group_by(w.idx),
+        .distinct(),
         asked=sa.select(w.idx, d.id, about)
         .join_from(spans, DEL, owned(DEL))
         .where(sent, d.kind.in_((REFLECTION, TRANSITION))),
@@ -287,21 +466,11 @@ def _queries(dialect: str) -> _Queries:
 def _load_chunk(services: Services, chunk: Sequence[Target], weeks: dict[Target, WeekData]) -> None:
     dialect = services.engine.dialect.name
     queries = _queries(dialect)
-    params = {
-        "spans": json.dumps(
-            [
-                {
-                    "idx": k,
-                    "team_id": t.team_id,
-                    "user_id": t.user_id,
-                    "start_at": _stamp(t.start, dialect),
-                    "until_at": _stamp(t.until, dialect),
-                    "history_at": _stamp(t.start - EXPERIMENT_HISTORY, dialect),
-                }
-                for k, t in enumerate(chunk)
-            ]
-        )
-    }
+    params = _spans_param(
+        [(t.team_id, t.user_id, t.start, t.until, t.start) for t in chunk],
+        dialect,
+        lookback=EXPERIMENT_HISTORY,
+    )
     data = [weeks[t] for t in chunk]
     unreadable = 0
 
@@ -318,8 +487,9 @@ def _load_chunk(services: Services, chunk: Sequence[Target], weeks: dict[Target,
     with read_only(services.engine) as conn:
         for idx, key, title, start, external, attendees in conn.execute(queries.meetings, params):
             data[idx].meetings.append(Meeting(key, title, start, _kind(external, attendees)))
-        for idx, count in conn.execute(queries.reminders, params):
-            data[idx].reminders = count
+        for idx, key in conn.execute(queries.reminders, params):
+            if key is not None:
+                data[idx].reminded.add(key)
         for idx, delivery_id, key in conn.execute(queries.asked, params):
             data[idx].asked[delivery_id] = key
         for idx, delivery_id, key, text, presence, at in conn.execute(queries.answers, params):
@@ -375,7 +545,11 @@ class Digest:
 def summarize(
     target: Target, week: WeekData, prompts: Prompts, *, now: datetime, so_far: bool = False
 ) -> Digest:
-    """The week of ``target`` in numbers and words (pure: no I/O, ``now`` given)."""
+    """The week of ``target`` in numbers and words (pure: no I/O, ``now`` given).
+
+    Every count is a number of the week's meetings (see the module docstring), so each
+    agrees with every other.
+    """
     zone = target.zone
     meetings = week.meetings
     titles = {m.key: m.title for m in meetings}
@@ -383,7 +557,13 @@ def summarize(
     by_kind = Counter(m.kind for m in meetings)  # a MeetingKind is its str value
     answers = sorted(week.answers, key=_written)
     days = [a.at.astimezone(zone).date() for a in answers]  # local, once each
-    answered_ids = {a.delivery_id for a in answers if a.delivery_id in week.asked}
+    # Questions about this week's meetings: one about a meeting since cancelled, moved
+    # out of the week or declined counts no more than that meeting.
+    asked = {i: key for i, key in week.asked.items() if key in kinds}
+    answered_ids = {a.delivery_id for a in answers if a.delivery_id in asked}
+    asked_meetings = set(asked.values())
+    answered_meetings = {asked[i] for i in answered_ids if i is not None}
+    reminded = week.reminded & set(kinds)
 
     presence: dict[int, list[int]] = {}
     for a, day in zip(answers, days, strict=True):
@@ -419,19 +599,14 @@ def summarize(
     while day <= last:
         chart_days[day] = [0, 0]
         day += timedelta(days=1)
+    # ▮ is a meeting, ✎ a meeting whose question was answered: both on the meeting's day.
     for m in meetings:
         if m.start < now and (d := m.start.astimezone(zone).date()) in chart_days:
             chart_days[d][0] += 1
-    # ✎ is a question answered, however many ways (a reply and a tap are one answer).
-    answered_on: dict[date, set[object]] = defaultdict(set)
-    for n, (a, d) in enumerate(zip(answers, days, strict=True)):
-        if d in chart_days:
-            answered_on[d].add(a.delivery_id if a.delivery_id is not None else ("row", n))
-    for d, found in answered_on.items():
-        chart_days[d][1] = len(found)
+            chart_days[d][1] += m.key in answered_meetings
     chart = [(d.weekday(), n, k) for d, (n, k) in chart_days.items()]
 
-    pattern = _pattern(week, kinds, answered_ids, chart)
+    pattern = _pattern(week, kinds, asked_meetings, answered_meetings, chart)
     counts = Counter(touched)
     least = min(
         (p for p in PRACTICE_ORDER if p != "general"),
@@ -453,9 +628,9 @@ def summarize(
         so_far=so_far,
         meetings=len(meetings),
         by_kind={k.value: by_kind[k] for k in KIND_ORDER if by_kind[k]},
-        reminders=week.reminders,
-        asked=len(week.asked),
-        answered=len(answered_ids),
+        reminders=len(reminded),
+        asked=len(asked_meetings),
+        answered=len(answered_meetings),
         presence_by_day=presence_by_day,
         practices=practices,
         quotes=quotes,
@@ -489,19 +664,14 @@ def _clip(text: str) -> str:
 
 def _pattern(
     week: WeekData,
-    kinds: dict[str, MeetingKind],
-    answered: set[int | None],
+    kinds: Mapping[str, MeetingKind],
+    asked: set[str | None],
+    answered: set[str | None],
     chart: list[tuple[int, int, int]],
 ) -> tuple[str, dict[str, Any]] | None:
-    asked_by_kind: Counter[str] = Counter()
-    answered_by_kind: Counter[str] = Counter()
-    for delivery_id, key in week.asked.items():
-        kind = kinds.get(key or "")
-        if kind is None:
-            continue
-        asked_by_kind[kind] += 1
-        if delivery_id in answered:
-            answered_by_kind[kind] += 1
+    """``asked`` and ``answered`` are meetings (keys), as every count of the digest."""
+    asked_by_kind = Counter(kinds[key] for key in asked if key in kinds)
+    answered_by_kind = Counter(kinds[key] for key in answered if key in kinds)
     # Kinds are taken in KIND_ORDER, so the same week always reads the same way.
     rates = {k: answered_by_kind[k] / asked_by_kind[k] for k in KIND_ORDER if asked_by_kind[k] >= 2}
     full = [k for k, rate in rates.items() if rate == 1]
@@ -541,15 +711,17 @@ def _pattern(
 class DigestComposer:
     """The sender's composer for ``digest`` deliveries, set-based through ``prepare``.
 
-    ``prepare`` composes a whole batch with a fixed number of statements (zones, the
-    four reads of ``load_weeks``, one insert of the experiments shown); the sender's
-    threads then only pick up their message.
+    ``prepare`` composes a whole batch with a fixed number of statements (zones, what
+    the people are busy with now, the five reads of ``load_weeks``, one insert of the
+    experiments shown); the sender's threads then only pick up their message. A person
+    in a meeting right now (one added or moved since the digest was planned) gets
+    theirs when it ends: ``Defer``.
     """
 
     def __init__(self, services: Services, prompts: Prompts | None = None) -> None:
         self.services = services
         self.prompts = prompts or load_prompts()
-        self._ready: dict[int, Message | Skip] = {}
+        self._ready: dict[int, Message | Skip | Defer] = {}
 
     def prepare(self, rows: Iterable[Any]) -> None:
         self._ready = self.compose_batch(list(rows))
@@ -560,33 +732,60 @@ class DigestComposer:
             ready = self.compose_batch([row]).get(row.id)
         if ready is None:
             raise Skip("unknown_user")
-        if isinstance(ready, Skip):
+        if isinstance(ready, Skip | Defer):
             raise ready
         return ready
 
-    def compose_batch(self, rows: Sequence[Any]) -> dict[int, Message | Skip]:
-        """Each digest row's message (or why it is skipped), by delivery id."""
+    def compose_batch(self, rows: Sequence[Any]) -> dict[int, Message | Skip | Defer]:
+        """Each digest row's message (or why it is skipped, or until when it waits), by
+        delivery id."""
         if not rows:
             return {}
-        u = USERS.c
+        now = self.services.clock.now()
+        u, o = USERS.c, OCC.c
+        people = {
+            "users": sorted({r.user_id for r in rows}),
+            "teams": sorted({r.team_id for r in rows}),
+        }
         with read_only(self.services.engine) as conn:
             zones = {
                 (team, user): tz
                 for team, user, tz in conn.execute(
                     sa.select(u.team_id, u.slack_user_id, u.tz).where(
-                        u.slack_user_id.in_(sorted({r.user_id for r in rows})),
-                        u.team_id.in_(sorted({r.team_id for r in rows})),
+                        u.slack_user_id.in_(people["users"]), u.team_id.in_(people["teams"])
                     )
                 )
             }
-        targets = {
-            row.id: _target(row, zones[(row.team_id, row.user_id)])
-            for row in rows
-            if (row.team_id, row.user_id) in zones
-        }
+            busy: dict[tuple[str, str], list[Span]] = defaultdict(list)
+            for team, user, start, end in conn.execute(
+                sa.select(o.team_id, o.user_id, o.start_at, o.end_at).where(
+                    o.user_id.in_(people["users"]),
+                    o.team_id.in_(people["teams"]),
+                    o.start_at >= now - BUSY_LOOKBACK,
+                    o.start_at < now + timedelta(days=1, hours=2),  # every zone's midnight
+                    o.end_at > now,
+                    _busy(o),
+                )
+            ):
+                busy[(team, user)].append((start, end))
+        out: dict[int, Message | Skip | Defer] = {}
+        targets = {}
+        for row in rows:
+            person = (row.team_id, row.user_id)
+            if person not in zones:
+                continue
+            zone = ZoneInfo(zones[person] or "UTC")
+            free = first_free(busy.get(person, ()), now, end_of_day(now, zone))
+            # In a meeting: when it ends (unless that is past the digest's lifetime).
+            if (
+                free is not None
+                and now < free
+                and (row.expires_at is None or free < row.expires_at)
+            ):
+                out[row.id] = Defer(free)
+                continue
+            targets[row.id] = _target(row, zones[person])
         weeks = load_weeks(self.services, list(targets.values()))
-        now = self.services.clock.now()
-        out: dict[int, Message | Skip] = {}
         shown = []
         for delivery_id, target in targets.items():
             week = weeks[target]

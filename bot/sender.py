@@ -182,6 +182,14 @@ class Skip(Exception):
     """Raised by a composer: this delivery should not be sent (the reason is recorded)."""
 
 
+class Defer(Exception):
+    """Raised by a composer: not now. The delivery waits, pending, until ``until``."""
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__(f"deferred until {until.isoformat()}")
+        self.until = until
+
+
 Composer = Callable[[sa.Row[Any]], Message]
 """Builds a delivery's message at send time. A composer may also have a ``prepare(rows)``
 method: the sender calls it once per batch with all of that kind's rows, so a composer
@@ -394,6 +402,10 @@ class Sender:
             return repo.DeliveryOutcome(row.id, DeliveryState.FAILED, error="unknown_kind")
         try:
             message = composer(row)
+        except Defer as defer:
+            return repo.DeliveryOutcome(
+                row.id, DeliveryState.PENDING, error="deferred", retry_at=defer.until
+            )
         except Skip as skip:
             return repo.DeliveryOutcome(row.id, DeliveryState.SKIPPED, error=str(skip) or "skipped")
         result = self._post(client, row, message)

@@ -125,9 +125,10 @@ def test_a_batch_takes_the_same_statements_for_three_people_or_thirty(
     for_few = len(statements)
     statements.clear()
     many = composer.compose_batch(rows[3:])
-    assert len(statements) == for_few  # zones, 5 reads, 1 insert (+ transaction control)
+    # zones, what they are busy with now, 5 reads, 1 insert (+ transaction control)
+    assert len(statements) == for_few
     reads = [s for s in statements if s.lstrip().upper().startswith(("SELECT", "WITH"))]
-    assert len(reads) == 6
+    assert len(reads) == 7
     assert all(isinstance(m, Message) for m in [*few.values(), *many.values()])
     notes = [m for m in many.values() if "no reflections" in m.text]
     assert len(notes) == 9  # every third person answered nothing: the kind note
@@ -148,8 +149,12 @@ def test_each_person_gets_their_own_span_even_twice_in_one_batch(
     weeks = load_weeks(services, [first, second])
     assert sorted(m.title for m in weeks[first].meetings) == ["1:1", "Team"]
     assert [m.title for m in weeks[second].meetings] == ["Next"]
-    assert (weeks[first].reminders, len(weeks[first].asked), len(weeks[first].answers)) == (1, 1, 1)
-    assert (weeks[second].reminders, weeks[second].asked, weeks[second].answers) == (0, {}, [])
+    assert (len(weeks[first].reminded), len(weeks[first].asked), len(weeks[first].answers)) == (
+        1,
+        1,
+        1,
+    )
+    assert (weeks[second].reminded, weeks[second].asked, weeks[second].answers) == (set(), {}, [])
 
 
 def _span(monday: str, friday: str) -> tuple[Any, Any]:
@@ -173,7 +178,7 @@ def test_a_transition_asks_about_the_meeting_before_and_counts_as_a_reminder(
     span = _span("2026-03-02", "2026-03-06")
     target = Target(TEAM, "U1", ZoneInfo(BERLIN), *span, "2026-W10")
     week = load_weeks(services, [target])[target]
-    assert week.reminders == 1
+    assert week.reminded == {second.key}
     assert week.asked == {transition: first.key}
 
 
