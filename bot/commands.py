@@ -184,5 +184,10 @@ def _hours(services: Services, *, team_id: str, user_id: str, hours: WorkingHour
     save_settings(services, team_id=team_id, user_id=user_id, changes=hours.changes())
     prefs = _prefs(services, team_id=team_id, user_id=user_id)
     if prefs.quiet_hours_off:
-        return prompts.text("hours.done_off")
-    return prompts.text("hours.done", hours=hours_in_words(prompts, prefs), zone=zone)
+        answer = prompts.text("hours.done_off")
+    else:
+        answer = prompts.text("hours.done", hours=hours_in_words(prompts, prefs), zone=zone)
+    if prefs.digest_weekday not in prefs.working_days:  # their own choice: say, don't move
+        day = prompts.text(f"day.{prefs.digest_weekday}")
+        answer += "\n" + prompts.text("hours.digest_day_off", day=day, time=prefs.digest_time)
+    return answer

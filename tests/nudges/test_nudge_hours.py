@@ -68,7 +68,11 @@ def test_hours_set_by_command_replan_and_hold_across_dst(ana: Driver) -> None:
 
     result = ana.command("hours 09:00-17:00 sun-thu")
     assert result.body == ""  # acknowledged at once, answered through response_url
-    assert _answer(ana) == PROMPTS.text("hours.done", hours=SUN_THU, zone="Europe/Berlin")
+    assert _answer(ana) == (
+        PROMPTS.text("hours.done", hours=SUN_THU, zone="Europe/Berlin")
+        + "\n"  # her digest stays where she chose it, and she is told
+        + PROMPTS.text("hours.digest_day_off", day="Friday", time="16:00")
+    )
     prefs = Prefs.from_json(ana.user_row().prefs)
     assert (prefs.quiet_start, prefs.quiet_end, prefs.working_days) == (
         "09:00",
