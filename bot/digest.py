@@ -26,7 +26,8 @@ cancelled, declined or moved out of the week counts no more than the meeting doe
 
 Set-based: the digests of one sender batch are composed with a fixed number of
 statements however many users it holds (``DigestComposer.compose_batch``: the users'
-zones, the five reads of ``load_weeks``, one insert of the experiments shown), then
+zones, what they are busy with now, the five reads of ``load_weeks``, one insert of
+the experiments shown), then
 each digest is summarised by pure code (``summarize``) and drawn by a pure builder
 (``bot.messages.digest``). ``bench/digest.py`` measures it against a bare SQL
 aggregate of the same numbers.
