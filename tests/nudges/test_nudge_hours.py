@@ -35,14 +35,13 @@ def _answer(driver: Driver) -> str:
     return str(driver.emulator.responses[-1]["payload"]["text"])
 
 
-def _local(driver: Driver, rows: Any) -> set[tuple[str, str]]:
+def _local(rows: Any) -> set[tuple[str, str]]:
     """(kind, local "Thu 09:19") of (kind, UTC time) pairs."""
     return {(kind, due.astimezone(BERLIN).strftime("%a %H:%M")) for kind, due in rows}
 
 
 def _pending_local(driver: Driver) -> set[tuple[str, str]]:
     return _local(
-        driver,
         [
             (r.kind, r.due_at)
             for r in driver.deliveries(state="pending")
@@ -87,7 +86,7 @@ def test_hours_set_by_command_replan_and_hold_across_dst(ana: Driver) -> None:
     assert not any(when.endswith(("08:57", "17:02")) for _, when in after)
     withdrawn = ana.deliveries(state="skipped", error="unplanned")
     assert {("reminder", "Fri 08:57"), ("reflection", "Fri 17:02")} <= _local(
-        ana, [(r.kind, r.due_at) for r in withdrawn]
+        [(r.kind, r.due_at) for r in withdrawn]
     )
 
     # Shown in words: help, settings and the Home tab.
@@ -102,7 +101,7 @@ def test_hours_set_by_command_replan_and_hold_across_dst(ana: Driver) -> None:
 
     # A week across the DST change: only what falls within the hours is sent.
     ana.run_until(at(TUESDAY, "07:00"), on_sent=ana.answer)
-    sent = _local(ana, [(s.kind, s.at) for s in ana.sent if s.kind != "welcome"])
+    sent = _local([(s.kind, s.at) for s in ana.sent if s.kind != "welcome"])
     assert sent == {
         ("reflection", "Thu 09:19"),
         ("reminder", "Thu 16:25"),
@@ -122,7 +121,7 @@ def test_hours_set_by_command_replan_and_hold_across_dst(ana: Driver) -> None:
     assert {("reminder", "Sat 08:57"), ("reflection", "Sat 17:02")} <= _pending_local(ana)
     mark = len(ana.sent)
     ana.run_until(at(TUESDAY, "18:00"), on_sent=ana.answer)
-    assert _local(ana, [(s.kind, s.at) for s in ana.sent[mark:]]) == {
+    assert _local([(s.kind, s.at) for s in ana.sent[mark:]]) == {
         ("reminder", "Tue 08:57"),
         ("reflection", "Tue 09:19"),
         ("reminder", "Tue 16:25"),
