@@ -9,6 +9,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot.emulator.blocks import validate_message, validate_view
+from bot.home import settings_summary
 from bot.messages import Message
 from bot.messages.blocks import (
     ACTION_TAP_PATTERN,
@@ -29,6 +30,7 @@ from bot.messages.blocks import (
 )
 from bot.messages.mrkdwn import clip, clip_mrkdwn, escape, link_url, unescape
 from bot.messages.prompts import load_prompts
+from bot.prefs import Prefs
 
 
 def test_home_view_for_a_new_user_asks_for_a_calendar_and_makes_the_privacy_promise() -> None:
@@ -101,8 +103,7 @@ def _views() -> dict[str, dict]:
         connected=True,
         paused_until="Monday 6 April",
         next_items=[("Mon 10:00", "reminder", LONG)] * 20,
-        settings={"lead": "5", "delay": "2", "start": "08:00", "end": "19:00", "days": "Mon"}
-        | {"digest_day": "Friday", "digest_time": "16:00"},
+        settings=settings_summary(prompts, Prefs()),
         calendars=[(n, LONG, "up to date") for n in range(20)],
         muted=[(f"src|{n}", LONG) for n in range(20)] + [("src|untitled", "")],
     )
