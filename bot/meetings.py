@@ -13,7 +13,9 @@ nudges; ``replan_user`` compares what the planner wants with what the outbox hol
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,7 +25,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from bot import planner
-from bot.calendars.occurrence import Category, Occurrence, Response, Status
+from bot.calendars.occurrence import Category, Occurrence, Response, Status, conference_link
 from bot.planner import (
     BACKOFF_AFTER_UNANSWERED,
     NUDGE_KINDS,
@@ -60,6 +62,7 @@ class ApplyResult:
     updated: int
     removed: int
     sync: SyncResult
+    skipped: int = 0  # occurrences that could not be stored (logged one by one)
 
 
 def opt_in(services: Services, *, team_id: str, user_id: str) -> None:
@@ -71,25 +74,97 @@ def opt_in(services: Services, *, team_id: str, user_id: str) -> None:
             session.add(user)
 
 
-def _row_values(team_id: str, user_id: str, occ: Occurrence, now: datetime) -> dict[str, Any]:
+class Unstorable(ValueError):
+    """An occurrence whose row cannot be written; the message says why (one line)."""
+
+
+def _length(name: str) -> int:
+    return int(OCC.c[name].type.length)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_DIGEST = 64  # hex characters of a SHA-256
+
+
+def _clean(text: str) -> str:
+    """Text any backend stores: no NUL (PostgreSQL refuses it in text), no lone
+    surrogate (it cannot be encoded as UTF-8)."""
+    return _SURROGATE.sub("\ufffd", text.replace("\x00", ""))
+
+
+def _fit_identity(value: str, limit: int) -> str:
+    """An id that fits ``limit`` characters and stays unique and stable: the id itself
+    when it fits, else its start followed by ``~`` and the SHA-256 of the whole id."""
+    if len(value) <= limit:
+        return value
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{value[: max(0, limit - _DIGEST - 1)]}~{digest}"[-limit:]
+
+
+def stored_uid(source: str, uid: str) -> str:
+    """The UID under which an occurrence of ``source`` is stored: short enough for the
+    ``uid`` column and for ``source|uid|recurrence id`` to fit the ``key`` column
+    whatever the recurrence id, so every instance of a series shares it."""
+    budget = _length("key") - len(source) - 2 - _length("recurrence_id")
+    return _fit_identity(_clean(uid), min(_length("uid"), budget))
+
+
+def occurrence_row(team_id: str, user_id: str, occ: Occurrence, now: datetime) -> dict[str, Any]:
+    """The stored row of an occurrence: the one place where our type meets the columns.
+
+    Whoever sends an invite writes most of these fields, so each is made to fit its
+    column (lengths read from the table), in the way that keeps the data honest:
+
+    * every text loses NUL characters, and a lone surrogate becomes U+FFFD;
+    * the title is cut, with an ellipsis (a cut title still names the meeting);
+    * the organizer's address and the join link are dropped when too long, and the link
+      also when :func:`conference_link` refuses it: a cut address or link is wrong data;
+    * a UID (or recurrence id) too long is replaced by a stable, unique digest form
+      (:func:`stored_uid`), so refreshes find the same row;
+    * what still cannot be stored raises :class:`Unstorable`: that one event is skipped.
+
+    Reading the row back (:func:`occurrence_from_row`) gives an occurrence whose ``key``
+    is the stored key.
+    """
+    source = _clean(occ.source)
+    if len(source) > _length("source"):
+        raise Unstorable("the source name is too long")
+    if occ.start.tzinfo is None or occ.end.tzinfo is None:
+        raise Unstorable("its start or end has no time zone")
+    uid = stored_uid(source, occ.uid)
+    if not uid:
+        raise Unstorable("it has no UID")
+    recurrence_id = None
+    if occ.recurrence_id is not None:
+        recurrence_id = _fit_identity(_clean(occ.recurrence_id), _length("recurrence_id"))
+    key = f"{source}|{uid}|{recurrence_id or ''}"
+    title = _clean(occ.title)
+    if len(title) > _length("title"):
+        title = title[: _length("title") - 1].rstrip() + "…"
+    organizer = _clean(occ.organizer) if occ.organizer else None
+    if organizer is not None and len(organizer) > _length("organizer"):
+        organizer = None
+    link = conference_link(_clean(occ.conference_url)) if occ.conference_url else None
+    if link is not None and len(link) > _length("conference_url"):
+        link = None
     return {
         "team_id": team_id,
         "user_id": user_id,
-        "source": occ.source[:64],
-        "key": occ.key[:255],
-        "series_key": occ.series_key[:255],
-        "uid": occ.uid[:255],
-        "recurrence_id": occ.recurrence_id,
-        "title": occ.title[:500],
+        "source": source,
+        "key": key,
+        "series_key": f"{source}|{uid}",
+        "uid": uid,
+        "recurrence_id": recurrence_id,
+        "title": title,
         "start_at": occ.start,
         "end_at": occ.end,
         "all_day": occ.all_day,
         "status": occ.status.value,
         "attendees": occ.attendees,
-        "organizer": occ.organizer,
+        "organizer": organizer,
         "self_response": occ.self_response.value if occ.self_response else None,
         "transparent": occ.transparent,
-        "conference_url": occ.conference_url,
+        "conference_url": link,
         "external": occ.external,
         "recurring": occ.recurring,
         "category": occ.category.value if occ.category else None,
@@ -151,14 +226,28 @@ def apply_occurrences(
     With ``window``, ``occurrences`` is everything ``source`` has in [start, end):
     stored meetings of that source starting in the window and missing from the list are
     removed. Without it (a push), the occurrences are upserted and nothing is removed.
+    Each occurrence is stored as :func:`occurrence_row` makes it fit; one that cannot be
+    stored is logged and skipped (``skipped``), and the others are stored.
     """
     now = services.clock.now()
-    incoming = {occ.key[:255]: _row_values(team_id, user_id, occ, now) for occ in occurrences}
+    incoming: dict[str, dict[str, Any]] = {}
+    skipped = 0
+    for occ in occurrences:
+        try:
+            values = occurrence_row(team_id, user_id, occ, now)
+        except Unstorable as exc:
+            skipped += 1
+            logger.warning(
+                "source %s for %s: skipped event %r: %s", source, user_id, _clean(occ.uid)[:80], exc
+            )
+            continue
+        incoming[values["key"]] = values
+    source = _clean(source)
     c = OCC.c
     added = updated = removed = 0
     with services.engine.begin() as conn:
         mine = sa.and_(c.team_id == team_id, c.user_id == user_id)
-        scope = [mine, c.source == source[:64]]
+        scope = [mine, c.source == source]
         if window is not None:
             scope.append(sa.and_(c.start_at >= window[0], c.start_at < window[1]))
         keys = list(incoming)
@@ -180,22 +269,23 @@ def apply_occurrences(
                 row.id
                 for key, row in stored.items()
                 if key not in incoming
-                and row.source == source[:64]
+                and row.source == source
                 and window[0] <= row.start_at < window[1]
             ]
             if gone:
                 conn.execute(sa.delete(OCC).where(c.id.in_(gone)))
                 removed = len(gone)
     logger.info(
-        "source %s for %s: %d added, %d changed, %d removed",
+        "source %s for %s: %d added, %d changed, %d removed, %d skipped",
         source,
         user_id,
         added,
         updated,
         removed,
+        skipped,
     )
     sync = replan_user(services, team_id=team_id, user_id=user_id)
-    return ApplyResult(added, updated, removed, sync)
+    return ApplyResult(added, updated, removed, sync, skipped)
 
 
 def remove_source(services: Services, *, team_id: str, user_id: str, source: str) -> None:
@@ -203,9 +293,7 @@ def remove_source(services: Services, *, team_id: str, user_id: str, source: str
     c = OCC.c
     with services.engine.begin() as conn:
         conn.execute(
-            sa.delete(OCC).where(
-                c.team_id == team_id, c.user_id == user_id, c.source == source[:64]
-            )
+            sa.delete(OCC).where(c.team_id == team_id, c.user_id == user_id, c.source == source)
         )
     replan_user(services, team_id=team_id, user_id=user_id)
 

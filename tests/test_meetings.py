@@ -11,7 +11,14 @@ from factories import local, make_occurrence
 
 from bot.calendars.occurrence import Response, Status
 from bot.clock import VirtualClock
-from bot.meetings import apply_occurrences, opt_in, remove_source, replan_user
+from bot.meetings import (
+    apply_occurrences,
+    occurrence_from_row,
+    opt_in,
+    remove_source,
+    replan_user,
+    stored_uid,
+)
 from bot.services import Services
 from bot.storage import repository as repo
 from bot.storage.db import session_scope
@@ -144,3 +151,45 @@ def test_pausing_withdraws_and_resuming_restores(
         repo.get_user(session, team_id=TEAM, user_id=USER).paused_until = None
     replan_user(services, team_id=TEAM, user_id=USER)
     assert {state for state, _ in deliveries(services).values()} == {"pending"}
+
+
+def test_an_event_that_cannot_be_stored_is_skipped_and_reported_and_the_rest_is_kept(
+    services: Services, user: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    good = make_occurrence(local(MONDAY, "10:00"), uid="good")
+    floating = replace(
+        make_occurrence(local(MONDAY, "11:00"), uid="floating\x00"),
+        start=local(MONDAY, "11:00").replace(tzinfo=None),
+    )
+    result = apply(services, floating, good)
+    assert (result.added, result.skipped) == (1, 1)
+    assert set(deliveries(services)) == {("reminder", "good"), ("reflection", "good")}
+    (line,) = [r for r in caplog.records if "skipped event" in r.getMessage()]
+    assert line.levelname == "WARNING" and "'floating'" in line.getMessage()
+
+
+def test_what_is_stored_fits_every_column_and_reads_back_under_the_same_key(
+    services: Services, user: str
+) -> None:
+    start = local(MONDAY, "10:00")
+    hostile = make_occurrence(
+        start,
+        uid="u" * 400,
+        recurrence_id="r" * 100,
+        title="T\x00" * 400,
+        organizer="o" * 330 + "@example.com",
+        conference_url="https://meet.example.com/" + "c" * 990,
+        source="hook:1",
+    )
+    apply_occurrences(services, team_id=TEAM, user_id=USER, source="hook:1", occurrences=[hostile])
+    columns = OccurrenceRow.__table__.c  # type: ignore[attr-defined]
+    with services.engine.connect() as conn:
+        (row,) = conn.execute(sa.select(OccurrenceRow.__table__)).all()  # type: ignore[attr-defined]
+    for column in columns:
+        value = getattr(row, column.name)
+        if isinstance(value, str):
+            assert len(value) <= column.type.length and "\x00" not in value, column.name
+    assert (row.organizer, row.conference_url) == (None, None)
+    assert row.title == "T" * 400
+    assert occurrence_from_row(row).key == row.key
+    assert stored_uid("hook:1", "u" * 400) == row.uid

@@ -48,7 +48,7 @@ from recurring_ical_events.occurrence import Occurrence as _RieOccurrence
 from recurring_ical_events.series import Series
 
 from bot.calendars import zones
-from bot.calendars.occurrence import Category, Occurrence, Response, Status
+from bot.calendars.occurrence import Category, Occurrence, Response, Status, conference_link
 
 logger = logging.getLogger(__name__)
 
@@ -674,7 +674,7 @@ _GOOGLE_FOCUS = {"focustime", "focus_time", "focus-time"}
 _GOOGLE_OOO = {"outofoffice", "out_of_office", "out-of-office"}
 _MEETING_LINK = re.compile(
     r"https://(?:[\w-]+\.)*(?:zoom\.us|zoom\.com|meet\.google\.com|teams\.microsoft\.com|"
-    r"teams\.live\.com|webex\.com)(?:[/?#][^\s<>\"'\\]*)?",
+    r"teams\.live\.com|webex\.com)(?:[/?#][^\s<>|\"'\\]*)?",
     re.IGNORECASE,
 )
 
@@ -739,16 +739,20 @@ def _details(event: icalendar.Event, user: _User) -> _Details:
 
 
 def _conference_url(event: icalendar.Event) -> str | None:
+    """The meeting's join link: a conference property, else a known meeting service's
+    link in the location, URL or description. Only a link :func:`conference_link`
+    accepts is kept (the sender of an invite writes these)."""
     for name in ("X-GOOGLE-CONFERENCE", "CONFERENCE", "X-MICROSOFT-SKYPETEAMSMEETINGURL"):
         values = event.get(name)
         for value in values if isinstance(values, list) else [values]:
-            text = _text(value).strip()
-            if text.lower().startswith("https://"):
-                return text
+            link = conference_link(_text(value).strip())
+            if link is not None:
+                return link
     for name in ("LOCATION", "URL", "DESCRIPTION"):
-        found = _MEETING_LINK.search(_text(event.get(name)))
-        if found:
-            return found.group(0).rstrip(".,;:)]>")
+        for found in _MEETING_LINK.finditer(_text(event.get(name))):
+            link = conference_link(found.group(0).rstrip(".,;:)]>"))
+            if link is not None:
+                return link
     return None
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from urllib.parse import urlsplit
 
 
 class Status(StrEnum):
@@ -121,3 +123,28 @@ class Occurrence:
         if self.attendees <= SMALL_MEETING_MAX:
             return MeetingKind.SMALL
         return MeetingKind.LARGE
+
+
+# Slack's link markup is ``<url|text>``: these characters would end or split it.
+_NOT_IN_LINK = re.compile(r"[<>|\s\x00-\x1f\x7f]")
+
+
+def conference_link(text: str | None) -> str | None:
+    """``text`` when it is a well-formed http(s) URL that can sit inside Slack's
+    ``<url|text>`` markup as it is, else None (the meeting is then shown without a link).
+
+    Refused: other schemes, no host, a port that is not a number, and any ``<``, ``>``,
+    ``|``, whitespace or control character (``https://x.example/a><!channel>`` would
+    otherwise close the link and mention everyone). Whoever sends an invite writes this
+    value, so it is checked where it enters (feeds, webhooks) and again where it is kept.
+    """
+    if not text or _NOT_IN_LINK.search(text):
+        return None
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return text

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -638,6 +639,59 @@ def test_two_processes_refreshing_at_once_fetch_each_feed_once(
     assert sum(done) == 12
     assert len(feed.served()) == 12 and len(parses) == 12
     assert {r.status for r in table(services, CalendarSource)} == {"ok"}
+
+
+# --------------------------------------------------------------------------- hostile fields
+
+HOSTILE = Path(__file__).parent / "fixtures" / "hostile_fields.ics"
+
+
+def _column(name: str) -> int:
+    return int(OccurrenceRow.__table__.c[name].type.length)  # type: ignore[attr-defined]
+
+
+def test_fields_an_invitation_controls_are_fitted_and_the_rest_of_the_feed_is_kept(
+    services: Services, feed: FeedServer, ana: str, clock: VirtualClock
+) -> None:
+    """An organizer over 320 characters, a join link over 1,000, two 300-character UIDs
+    that differ only at the end, a NUL in a title, a 600-character title and links that
+    would break Slack's markup, beside good events: every event is stored (each field
+    as honestly as its column allows), and the feed stays "ok"."""
+    feed.etag = False
+    feed.body = HOSTILE.read_bytes()
+    connected = connect(services, feed)
+    assert source_row(services, connected.source_id).status == "ok"
+
+    stored = {r.title: r for r in table(services, OccurrenceRow)}
+    assert len(stored) == 10
+    for row in stored.values():
+        for name in ("key", "series_key", "uid", "title", "organizer", "conference_url"):
+            value = getattr(row, name)
+            assert value is None or len(value) <= _column(name), name
+    assert stored["Good before"].conference_url == "https://meet.google.com/abc-defg-hij"
+    assert stored["Good before"].organizer == "ben@example.com"
+    assert stored["Long organizer"].organizer is None  # a cut address is a wrong one
+    for title in ("Long conference link", "Broadcast link", "Pipe link"):
+        assert stored[title].conference_url is None, title
+    assert stored["Stand-up"].uid == "nul-title"  # the NUL is gone, nothing else
+    long_title = next(t for t in stored if t.startswith("TTT"))
+    assert len(long_title) == _column("title") and long_title.endswith("…")
+
+    one, two = stored["Long UID one"], stored["Long UID two"]
+    assert one.uid != two.uid and one.key != two.key  # still unique
+    assert one.uid.startswith("series-xxx") and "~" in one.uid
+    refs = {r.ref for r in table(services, Delivery) if r.kind == "reminder"}
+    assert {one.key, two.key, stored["Stand-up"].key} <= refs
+
+    # The next full read finds the very same rows: the keys are stable.
+    feed.body = HOSTILE.read_bytes().replace(b"X-COMMENT:Each", b"X-COMMENT:each")
+    clock.advance(POLL)
+    assert refresh_due_sources(services) == 1
+    assert source_row(services, connected.source_id).status == "ok"
+    again = {r.title: r for r in table(services, OccurrenceRow)}
+    assert {t: (r.id, r.key, r.updated_at) for t, r in again.items()} == {
+        t: (r.id, r.key, r.updated_at) for t, r in stored.items()
+    }
 
 
 # --------------------------------------------------------------------------- words
