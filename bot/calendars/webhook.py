@@ -20,11 +20,17 @@ What happens to a request:
 
 1. The signature is checked with the ``standardwebhooks`` library (constant-time
    comparison; a timestamp more than 5 minutes away from the server's wall clock is
-   refused). A missing, unknown or deleted source, a bad signature or a stale timestamp
-   → **401** with one line of reason; nothing is stored.
-2. The body is validated in full. Anything wrong → **400** with one line naming the
-   field (``events[2].start: …``); nothing is stored. At most 500 events and 500
-   cancellations per request; the whole body at most 1 MiB (413 above that).
+   refused). A missing, unknown or deleted source, a bad signature, a stale timestamp
+   or one that is not a single whole number of seconds → **401** with one line of
+   reason; nothing is stored.
+2. The body is validated in full, up to the rows it will become: each event goes
+   through the mapping that stores it (``bot.meetings.occurrence_row``), so a push
+   answered 2xx is never dropped later. Anything wrong → **400** with one line naming
+   the field (``events[2].start: …``); nothing is stored. That includes text with a
+   NUL character or a lone surrogate (``"\\ud800"``), JSON that is not an object or is
+   nested too deeply, and fields of the wrong type. At most 500 events and 500
+   cancellations per request; the whole body at most 1 MiB (413 above that). A refusal
+   is logged as one line with its status, never with the body.
 3. The request is stored in the inbox under ``<source id>:<webhook-id>`` (encrypted at
    rest when a key is configured) and answered **202**. The same ``webhook-id`` again
    is a no-op answered **200** (``{"ok": true, "duplicate": true}``): retries are safe.
@@ -83,7 +89,8 @@ The body (JSON object)::
     (Google's and Microsoft's spellings such as ``needsAction`` or
     ``tentativelyAccepted`` are understood too). The attendee whose address is the
     user's gives the user's own response.
-  - ``organizer``: an e-mail address. ``conference_url``: an http(s) link.
+  - ``organizer``: an e-mail address. ``conference_url``: an http(s) link, without
+    spaces, ``<``, ``>`` or ``|`` (it is shown as a link in Slack).
   - ``category``: ``focus`` or ``out-of-office`` for blocks that are not meetings.
   - Unknown fields are refused (400), so a typo such as ``"all_dya"`` is not silently
     ignored.
@@ -116,13 +123,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from bot.calendars.occurrence import Category, Occurrence, Response, Status
+from bot.calendars.occurrence import Category, Occurrence, Response, Status, conference_link
 from bot.services import Services
 from bot.storage import repository as repo
 from bot.storage.db import read_only
@@ -130,20 +136,21 @@ from bot.storage.models import OccurrenceRow, SlackUser, WebhookSource
 
 logger = logging.getLogger(__name__)
 
-HOOK_SOURCE = "calendar-hook"  # the inbox source name
-MAX_EVENTS = 500
-MAX_CANCELS = 500
-MAX_UID = 160  # keeps "hook:<id>|<uid>|<recurrence id>" within the 255-character key
-MAX_RECURRENCE_ID = 64
-MAX_TITLE = 500
-MAX_EMAIL = 320
-MAX_URL = 1000
-MAX_WEBHOOK_ID = 200
-SECRET_PREFIX = "whsec_"
-
 WEBHOOK = WebhookSource.__table__  # type: ignore[attr-defined]
 OCC = OccurrenceRow.__table__  # type: ignore[attr-defined]
 USERS = SlackUser.__table__  # type: ignore[attr-defined]
+
+HOOK_SOURCE = "calendar-hook"  # the inbox source name
+MAX_EVENTS = 500
+MAX_CANCELS = 500
+MAX_UID = 160  # keeps "hook:<id>|<uid>|<recurrence id>" within the key column
+# The columns these fields are stored in (bot.meetings.occurrence_row) set their limits.
+MAX_RECURRENCE_ID = int(OCC.c.recurrence_id.type.length)
+MAX_TITLE = int(OCC.c.title.type.length)
+MAX_EMAIL = int(OCC.c.organizer.type.length)
+MAX_URL = int(OCC.c.conference_url.type.length)
+MAX_WEBHOOK_ID = 200
+SECRET_PREFIX = "whsec_"
 
 _EVENT_FIELDS = frozenset(
     {
@@ -181,6 +188,7 @@ _RESPONSES = {
 }
 _CATEGORIES = {"focus": Category.FOCUS, "out-of-office": Category.OUT_OF_OFFICE}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+_UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
 
 
 class HookRejected(Exception):
@@ -308,6 +316,7 @@ def _event(item: Any, where: str) -> HookEvent:
     title = item["title"]
     if not isinstance(title, str):
         raise InvalidPayload(f"{where}.title: must be a string")
+    _storable(title, f"{where}.title")
     all_day = _bool(item.get("all_day", False), f"{where}.all_day")
     start = _moment(item["start"], f"{where}.start", all_day=all_day)
     end = _moment(item["end"], f"{where}.end", all_day=all_day)
@@ -358,9 +367,22 @@ def _cancel(item: Any, where: str) -> CancelRef:
     )
 
 
+def _storable(value: str, where: str) -> str:
+    """Refuse text no database keeps as sent: a NUL character (PostgreSQL refuses it)
+    or a lone surrogate (``"\\ud800"``: not encodable as UTF-8)."""
+    if "\x00" in value:
+        raise InvalidPayload(f"{where}: contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidPayload(f"{where}: not valid Unicode (a lone surrogate)") from None
+    return value
+
+
 def _uid(value: Any, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidPayload(f"{where}: must be a non-empty string")
+    _storable(value, where)
     if len(value) > MAX_UID or "|" in value:
         raise InvalidPayload(f"{where}: at most {MAX_UID} characters, without '|'")
     return value
@@ -372,6 +394,7 @@ def _recurrence_id(value: Any, where: str) -> str | None:
         return None
     if not isinstance(value, str) or not value.strip() or "|" in value:
         raise InvalidPayload(f"{where}: must be a non-empty string without '|'")
+    _storable(value, where)
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
@@ -419,17 +442,20 @@ def _utc(value: datetime, where: str) -> datetime:
 def _email(value: Any, where: str) -> str:
     if not isinstance(value, str) or len(value) > MAX_EMAIL or not _EMAIL.match(value.strip()):
         raise InvalidPayload(f"{where}: not an e-mail address")
+    _storable(value, where)
     address = value.strip().lower()
     return address.removeprefix("mailto:")
 
 
 def _url(value: Any, where: str) -> str:
-    if not isinstance(value, str) or len(value) > MAX_URL:
-        raise InvalidPayload(f"{where}: an http(s) link of at most {MAX_URL} characters")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise InvalidPayload(f"{where}: an http(s) link of at most {MAX_URL} characters")
-    return value
+    """A join link as :func:`conference_link` accepts it (shown inside Slack markup)."""
+    link = conference_link(value) if isinstance(value, str) else None
+    if link is None or len(link) > MAX_URL:
+        raise InvalidPayload(
+            f"{where}: an http(s) link of at most {MAX_URL} characters, "
+            "without spaces, '<', '>' or '|'"
+        )
+    return link
 
 
 def _attendee(value: Any, where: str) -> HookAttendee:
@@ -614,21 +640,28 @@ def receive(
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise HookRejected(400, "the body is not UTF-8") from None
+    lowered = {k.lower(): v for k, v in headers.items()}
+    timestamp = lowered.get("webhook-timestamp")
+    if timestamp is not None and not _UNIX_SECONDS.fullmatch(timestamp):
+        # The library would read "1.7e9" or "12.5" as a time and sign its floor.
+        raise HookRejected(401, "webhook-timestamp: one value, whole Unix seconds")
     try:
         Webhook(services.cipher.decrypt(secret)).verify(text, dict(headers), json_parse=False)
     except WebhookVerificationError as exc:
         raise HookRejected(401, _signature_reason(str(exc))) from None
     except ValueError:  # a signature header that is not "v1,<base64>"
         raise HookRejected(401, "malformed webhook-signature header") from None
-    webhook_id = {k.lower(): v for k, v in headers.items()}["webhook-id"]
+    webhook_id = lowered["webhook-id"]
     if len(webhook_id) > MAX_WEBHOOK_ID or not webhook_id.isprintable():
         raise HookRejected(400, f"webhook-id: at most {MAX_WEBHOOK_ID} printable characters")
     try:
         data = json.loads(text)
     except ValueError:
         raise HookRejected(400, "the body is not JSON") from None
+    except RecursionError:
+        raise HookRejected(400, "the body is nested too deeply") from None
     try:
-        parse_payload(data)
+        _storable_rows(parse_payload(data), hook_source_name(source_id), services.clock.now())
     except InvalidPayload as exc:
         raise HookRejected(400, str(exc)) from None
     envelope = json.dumps({"source_id": source_id, "webhook_id": webhook_id, "payload": data})
@@ -647,6 +680,19 @@ def receive(
     else:
         logger.info("calendar hook %s (source %s) is a repeat", webhook_id, source_id)
     return Accepted(source_id=source_id, webhook_id=webhook_id, duplicate=not new)
+
+
+def _storable_rows(payload: HookPayload, source: str, now: datetime) -> None:
+    """Run every event through the mapping that will store it (as if for a user with
+    no address), so a push that would fail when applied is refused now, not dropped
+    after its 2xx."""
+    from bot.meetings import Unstorable, occurrence_row
+
+    for i, event in enumerate(payload.events):
+        try:
+            occurrence_row("", "", event_occurrence(event, source=source), now)
+        except Unstorable as exc:
+            raise InvalidPayload(f"events[{i}]: cannot be stored: {exc}") from None
 
 
 def _signature_reason(library_message: str) -> str:
@@ -758,9 +804,13 @@ def _find_user(
 def _stored_instances(
     services: Services, *, team_id: str, user_id: str, source: str, refs: Sequence[CancelRef]
 ) -> list[Any]:
+    from bot.meetings import stored_uid
+
     o = OCC.c
-    whole = sorted({r.uid for r in refs if r.recurrence_id is None})
-    single = [(r.uid, r.recurrence_id) for r in refs if r.recurrence_id is not None]
+    whole = sorted({stored_uid(source, r.uid) for r in refs if r.recurrence_id is None})
+    single = [
+        (stored_uid(source, r.uid), r.recurrence_id) for r in refs if r.recurrence_id is not None
+    ]
     matches = []
     if whole:
         matches.append(o.uid.in_(whole))

@@ -1,16 +1,20 @@
 """``POST /hooks/calendar?source=<id>``: the signed calendar webhook (bot.calendars.webhook).
 
 Verify, validate and store in one call, then answer: 202 when stored, 200 for a
-repeated ``webhook-id``, 400/401 with one line of reason. Nothing here logs the body.
+repeated ``webhook-id``, 400/401 with one line of reason. A refusal is one INFO line
+with its status only: nothing here logs the body, or the reason (it can quote the body).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from bot.calendars.webhook import HookRejected, receive
 from bot.server import HttpRequest, HttpResponse, Route
 from bot.services import Services
+
+logger = logging.getLogger(__name__)
 
 
 def calendar_hook_route(services: Services, *, on_stored: Callable[[], None]) -> Route:
@@ -23,6 +27,7 @@ def calendar_hook_route(services: Services, *, on_stored: Callable[[], None]) ->
                 body=request.body,
             )
         except HookRejected as rejected:
+            logger.info("calendar hook refused with %d", rejected.status)
             return HttpResponse.text(rejected.status, rejected.reason)
         if accepted.duplicate:
             return HttpResponse.json(200, {"ok": True, "duplicate": True})

@@ -3,6 +3,7 @@ signatures made by the ``standardwebhooks`` library, the inbox, and the nudges."
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import os
@@ -10,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -300,6 +302,43 @@ MALFORMED: list[tuple[str, Callable[[VirtualClock], Any], str]] = [
     ),
     ("bad attendee", lambda c: for_ana(event(c, attendees=[42])), "attendees[0]"),
     ("bad link", lambda c: for_ana(event(c, conference_url="javascript:x")), "conference_url"),
+    (
+        "link that closes Slack's markup",
+        lambda c: for_ana(event(c, conference_url="https://x.example/a><!channel>")),
+        "events[0].conference_url",
+    ),
+    (
+        "link with a pipe",
+        lambda c: for_ana(event(c, conference_url="https://meet.example.com/a|Click")),
+        "events[0].conference_url",
+    ),
+    (
+        "link with a space",
+        lambda c: for_ana(event(c, conference_url="https://meet.example.com/a b")),
+        "events[0].conference_url",
+    ),
+    ("NUL in a title", lambda c: for_ana(event(c, title="Stand\u0000-up")), "events[0].title"),
+    ("lone surrogate", lambda c: for_ana(event(c, title="\ud800 sync")), "events[0].title"),
+    ("NUL in a uid", lambda c: for_ana(event(c, "evt\u0000")), "events[0].uid"),
+    (
+        "surrogate in an address",
+        lambda c: for_ana(event(c, organizer="b\udfff@example.com")),
+        "events[0].organizer",
+    ),
+    ("a string", lambda c: '"events"', "JSON object"),
+    ("a number", lambda c: "42", "JSON object"),
+    ("null", lambda c: "null", "JSON object"),
+    ("user a string", lambda c: {"user": "U1"}, "user"),
+    ("title a number", lambda c: for_ana(event(c, title=42)), "events[0].title"),
+    ("uid a list", lambda c: for_ana(event(c, ["evt-1"])), "events[0].uid"),
+    ("attendees an object", lambda c: for_ana(event(c, attendees={})), "attendees"),
+    ("recurrence_id a number", lambda c: for_ana(event(c, recurrence_id=7)), "recurrence_id"),
+    ("nested 100,000 deep", lambda c: "[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    (
+        "nested in a field",
+        lambda c: '{"user": {"slack_id": ' + "[" * 100_000 + "]" * 100_000 + "}}",
+        "nested too deeply",
+    ),
     ("bad category", lambda c: for_ana(event(c, category="lunch")), "category"),
     ("same uid twice", lambda c: for_ana(event(c), event(c)), "events[1]"),
     ("cancel and upsert", lambda c: for_ana(event(c), cancel=[{"uid": "evt-1"}]), "cancel[0]"),
@@ -322,6 +361,77 @@ def test_a_malformed_body_gets_400_with_a_one_line_reason_and_nothing_is_stored(
     assert status == 400
     assert reason in answer and "\n" not in answer.strip()
     assert rows(services, InboxItem) == []
+
+
+def test_a_refused_body_is_one_log_line_at_most_and_never_a_traceback(
+    hook: Hook, services: Services, clock: VirtualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    for _name, payload, _reason in MALFORMED:
+        caplog.clear()
+        body = payload(clock)
+        status, _answer = hook.push(body)
+        assert 400 <= status < 500
+        ours = [r for r in caplog.records if r.name.startswith(("bot", "handlers"))]
+        assert len(ours) <= 1 and not any(r.exc_info for r in caplog.records), _name
+        text = body if isinstance(body, str) else json.dumps(body)
+        assert not any(text[:40] in r.getMessage() for r in caplog.records)
+
+
+def test_a_push_that_would_fail_when_stored_is_refused_and_the_fixed_one_keeps_every_event(
+    hook: Hook, ana: str, services: Services, clock: VirtualClock
+) -> None:
+    """The answer is given before the push is applied: one event that the database
+    would refuse must not cost the 20 good ones beside it after a 2xx."""
+    good = [event(clock, f"evt-{n}", hours=2 + n / 10) for n in range(20)]
+    for bad in ("Stand\u0000-up", "\ud800"):
+        status, reason = hook.push(for_ana(*good, event(clock, "evt-bad", title=bad)), "msg_b")
+        assert (status, reason.split(":")[0]) == (400, "events[20].title")
+    assert rows(services, InboxItem) == []
+
+    assert hook.push(for_ana(*good), "msg_b")[0] == 202
+    assert hook.heedful.process_inbox() == 1
+    assert {r.state for r in rows(services, InboxItem)} == {"done"}
+    assert len(rows(services, OccurrenceRow)) == 20
+
+
+@pytest.mark.parametrize(
+    "stamps",
+    [["abc"], [""], ["1.7e9"], ["{now}.5"], ["{now}", "{now}"], ["-{now}"]],
+    ids=["word", "empty", "exponent", "fraction", "repeated", "negative"],
+)
+def test_a_timestamp_that_is_not_one_whole_number_of_seconds_gets_401(
+    hook: Hook,
+    services: Services,
+    clock: VirtualClock,
+    stamps: list[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    body = json.dumps(for_ana(event(clock)))
+    now = datetime.now(UTC)
+    headers = [(k, v) for k, v in hook.headers(body, "msg_t", at=now).items()]
+    headers = [(k, v) for k, v in headers if k != "webhook-timestamp"]
+    headers += [("webhook-timestamp", s.format(now=int(now.timestamp()))) for s in stamps]
+    status, answer = post_raw(hook.url, body.encode(), headers)
+    assert status == 401 and "\n" not in answer.strip()
+    assert rows(services, InboxItem) == []
+    assert not any(r.exc_info for r in caplog.records)
+
+
+def post_raw(url: str, body: bytes, headers: list[tuple[str, str]]) -> tuple[int, str]:
+    """POST with headers exactly as given (a name may repeat), over a fresh connection."""
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        connection.putrequest("POST", f"{parts.path}?{parts.query}")
+        for name, value in [*headers, ("Content-Length", str(len(body)))]:
+            connection.putheader(name, value)
+        connection.endheaders(body)
+        response = connection.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        connection.close()
 
 
 def test_a_webhook_id_that_cannot_be_logged_safely_gets_400(
