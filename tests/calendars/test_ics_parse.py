@@ -497,6 +497,34 @@ def test_google_event_types_and_conference_property() -> None:
     assert other_link.conference_url is None
 
 
+@pytest.mark.parametrize(
+    "link",
+    [
+        "https://x.example/a><!channel>",
+        "https://meet.example.com/a|Click me",
+        "https://meet.example.com/a b",
+        "https://meet.example.com:port/a",
+        "javascript:alert(1)",
+        "https:///no-host",
+    ],
+)
+def test_a_join_link_that_would_break_slack_markup_is_not_kept(link: str) -> None:
+    """The sender of an invite writes the link; a reminder shows it as ``<url|Join>``."""
+    unsafe = one(calendar(*event(f"X-GOOGLE-CONFERENCE:{link}")))
+    assert unsafe.conference_url is None
+    fallback = one(
+        calendar(
+            *event(
+                f"X-GOOGLE-CONFERENCE:{link}",
+                "LOCATION:Room 4 (https://zoom.us/j/123?pwd=a)",
+            )
+        )
+    )
+    assert fallback.conference_url == "https://zoom.us/j/123?pwd=a"
+    plain = one(calendar(*event("X-GOOGLE-CONFERENCE:http://meet.example.com/a?b=c#d")))
+    assert plain.conference_url == "http://meet.example.com/a?b=c#d"
+
+
 def test_method_cancel_cancels_everything() -> None:
     text = calendar(*event("SUMMARY:Gone"), head=("METHOD:CANCEL",))
     assert one(text).status is Status.CANCELLED
