@@ -12,9 +12,16 @@ How the wild is tamed:
   is mapped to its IANA zone (:mod:`bot.calendars.zones`); any other name is taken
   from the feed's own VTIMEZONE, registered under a name derived from its content
   (icalendar keeps one process-wide cache of zones by TZID, and two feeds may give
-  "Customized Time Zone" different rules). A TZID nobody defines, and floating times,
-  are in ``default_tz``. ``X-WR-TIMEZONE`` (Google, Apple) is applied with
+  "Customized Time Zone" different rules). A TZID nobody defines (``"Western/Central
+  Europe"`` with no VTIMEZONE) is treated as floating, which is also what icalendar
+  makes of a name it cannot find: the TZID is removed before icalendar reads the feed,
+  so it never looks the name up (``TZID=Europe`` names a tzdata directory and made it
+  fail the whole feed). Floating times are read in ``default_tz`` (the user's zone),
+  or in ``X-WR-TIMEZONE`` (Google, Apple), which is applied with
   :func:`x_wr_timezone.to_standard`.
+* **Recurrence rules as written in the wild.** A negative ``COUNT`` beside ``UNTIL``
+  (Confluence) is ignored, as recurring-ical-events does, and the series ends at
+  ``UNTIL``.
 * **One bad event is one problem.** Events are expanded one UID at a time with
   recurring-ical-events' series, so an event without DTSTART, with an unparsable
   RRULE or an invalid date is reported as a :class:`Problem` and the rest of the feed
@@ -242,6 +249,7 @@ def _prepare_zones(text: str) -> str:
         if found:
             blocks.setdefault(found.group(2), block)
     drop: list[str] = []
+    floating: set[str] = set()
     for name in unknown:
         canonical = zones.canonical_name(name)
         if canonical is not None:
@@ -250,15 +258,21 @@ def _prepare_zones(text: str) -> str:
             custom = _custom_zone(name, blocks[name])
             if custom is None:
                 drop.append(blocks[name])  # not a usable definition: the times float
+                floating.add(name)
             else:
                 rename[name] = custom
+        else:
+            floating.add(name)
     for block in drop:
         text = text.replace(block, "")
-    if not rename:
+    if not rename and not floating:
         return text
 
     def param(m: re.Match[str]) -> str:
-        new = rename.get(m.group(1) if m.group(1) is not None else m.group(2))
+        name = m.group(1) if m.group(1) is not None else m.group(2)
+        if name in floating:
+            return ""  # icalendar never looks it up ("Europe" is a tzdata directory)
+        new = rename.get(name)
         return m.group(0) if new is None else f";TZID={new}"
 
     def tzid(m: re.Match[str]) -> str:
@@ -399,7 +413,20 @@ def _check(component: icalendar.Event) -> str | None:
     duration = component.get("DURATION")
     if duration is not None and not isinstance(getattr(duration, "dt", None), timedelta):
         return "invalid DURATION"
+    _drop_negative_count(component)
     return None
+
+
+def _drop_negative_count(component: icalendar.Event) -> None:
+    """Ignore a negative COUNT, as recurring-ical-events does: Confluence writes
+    ``COUNT=-1`` beside a valid ``UNTIL`` when later instances are deleted, and the
+    series ends at UNTIL. Removed from the rule itself, so that the expansion bound
+    (:func:`_rule_steps`) and the range check (:func:`_never`) see the rule expanded."""
+    rules = component.get("RRULE")
+    for rule in rules if isinstance(rules, list) else [rules] if rules is not None else []:
+        count = rule.get("COUNT")
+        if count and isinstance(count[0], int) and count[0] < 0:
+            del rule["COUNT"]
 
 
 def _broken_raw(value: Any) -> str | None:

@@ -190,7 +190,8 @@ def canonical_name(tzid: str) -> str | None:
 
     Tries, in order: the name itself (``Europe/Berlin``), a Windows name
     (``W. Europe Standard Time``), and the IANA tail of a globally unique id
-    (``/mozilla.org/20070129_1/Europe/Berlin``, ``/citadel.org/20190914_1/Europe/Berlin``).
+    (``/Europe/Berlin``, ``/mozilla.org/20070129_1/Europe/Berlin``,
+    ``/citadel.org/20190914_1/Europe/Berlin``), as icalendar looks them up.
     """
     name = tzid.strip().strip('"').strip()
     if iana(name) is not None:
@@ -200,7 +201,7 @@ def canonical_name(tzid: str) -> str | None:
         return mapped
     if "/" in name:
         parts = [part for part in name.split("/") if part]
-        for first in range(1, len(parts)):
+        for first in range(len(parts)):  # 0: the name without its slashes (/Europe/Berlin)
             candidate = "/".join(parts[first:])
             if "/" in candidate and iana(candidate) is not None:
                 return candidate

@@ -550,6 +550,62 @@ def test_unknown_tzid_without_vtimezone_floats_in_the_users_zone() -> None:
     assert one(text).start == z("03-03 09:00")
 
 
+@pytest.mark.parametrize(
+    "tzid",
+    ['"Western/Central Europe"', "Western/Central Europe", "Europe", "Etc", '"(UTC+01:00) Rome"'],
+)
+def test_a_tzid_nobody_defines_is_floating_and_the_rest_of_the_feed_is_read(tzid: str) -> None:
+    """What icalendar makes of a TZID it cannot find is a floating time: so does Heedful,
+    in the user's zone, with its RRULE and EXDATE (``Europe`` is a tzdata directory: it
+    used to fail the whole feed)."""
+    text = calendar(
+        *event(
+            f"DTSTART;TZID={tzid}:20260303T100000",
+            f"DTEND;TZID={tzid}:20260303T103000",
+            "RRULE:FREQ=WEEKLY;COUNT=3",
+            f"EXDATE;TZID={tzid}:20260310T100000",
+            start="",
+        ),
+        *event(uid="e2", start="20260303T120000Z"),
+    )
+    for tz, first in (("Europe/Berlin", "03-03 09:00"), ("America/New_York", "03-03 15:00")):
+        feed = parse_ics(text, source="t", start=START, end=FIVE_WEEKS, default_tz=tz)
+        assert feed.problems == []
+        starts = [o.start for o in feed.occurrences if o.uid == "e1"]
+        assert starts[0] == z(first) and len(starts) == 2  # the 10th is excluded
+        assert [o.uid for o in feed.occurrences if o.uid == "e2"] == ["e2"]
+    floating = icalendar.Calendar.from_ical(text.replace(tzid, "Mars/Olympus_Mons"))
+    assert floating.walk("VEVENT")[0]["DTSTART"].dt.tzinfo is None  # icalendar's own reading
+
+
+def test_a_globally_unique_tzid_without_vendor_is_its_iana_zone() -> None:
+    text = calendar(*event("DTSTART;TZID=/Europe/Berlin:20260303T100000", start=""))
+    assert one(text, tz="America/New_York").start == z("03-03 09:00")
+
+
+def test_a_negative_count_beside_until_is_ignored_and_the_series_ends_at_until() -> None:
+    """Confluence writes ``COUNT=-1`` beside UNTIL; recurring-ical-events ignores the
+    COUNT, and so does Heedful (it used to drop the whole series)."""
+    rule = "RRULE:FREQ=WEEKLY;UNTIL=20260317T235959Z;COUNT=-1;BYDAY=TU"
+    text = calendar(*event(rule, "SUMMARY:weekly"), *event(uid="e2"))
+    feed = parse_ics(text, source="t", start=START, end=FIVE_WEEKS)
+    assert feed.problems == []
+    ours = [o.start for o in feed.occurrences if o.uid == "e1"]
+    assert ours == [z("03-03 10:00"), z("03-10 10:00"), z("03-17 10:00")]
+    bare = recurring_ical_events.of(icalendar.Calendar.from_ical(text)).between(START, FIVE_WEEKS)
+    assert sorted(c["DTSTART"].dt for c in bare if str(c["UID"]) == "e1") == ours
+
+
+def test_a_negative_count_does_not_hide_a_rule_that_repeats_too_often() -> None:
+    rule = "RRULE:FREQ=SECONDLY;COUNT=-1"
+    text = calendar(*event(rule, start="20250101T000000Z"), *event(uid="e2"))
+    began = time.monotonic()
+    feed = parse_ics(text, source="t", start=START, end=FIVE_WEEKS)
+    assert time.monotonic() - began < 1
+    assert [p.uid for p in feed.problems] == ["e1"] and "too often" in feed.problems[0].reason
+    assert [o.uid for o in feed.occurrences] == ["e2"]
+
+
 def test_custom_zones_with_one_name_do_not_leak_between_feeds() -> None:
     def feed_with(offset: str) -> str:
         return calendar(
