@@ -3,8 +3,9 @@
 One line per occurrence of the window, sorted by start, with its eligibility for a
 nudge and, when it is not eligible, why; ``--json`` prints one object per line instead.
 A broken event or an unreadable source is one line on stderr and the rest is still
-listed. Exit code 0 when at least one source was read, 1 when none was, 2 for bad
-arguments; never a traceback.
+listed. Without ``--user-email`` the person's own answers are unknown, so a meeting
+they declined is listed as eligible: stderr says so once. Exit code 0 when at least
+one source was read, 1 when none was, 2 for bad arguments; never a traceback.
 
 This module is imported when the CLI builds its parser, so it imports nothing heavy at
 module level: icalendar and httpx are loaded by :func:`run_preview`.
@@ -125,6 +126,7 @@ def _preview(args: argparse.Namespace) -> int:
     from bot.calendars.fetch import FeedError, read_source
     from bot.calendars.ics import CalendarError, parse_ics
     from bot.clock import SystemClock
+    from bot.messages.prompts import load_prompts
 
     warnings.simplefilter("ignore")  # library warnings would be multi-line noise here
     zone_name = args.tz or local_zone_name()
@@ -167,6 +169,8 @@ def _preview(args: argparse.Namespace) -> int:
         occurrences.extend(feed.occurrences)
     if not read:
         return 1
+    if not args.user_emails:  # the user's own answer is read from their attendee entry
+        _err(load_prompts().text("calendar.preview.no_user_email"))
     occurrences.sort(key=lambda o: (o.start, o.end, o.source, o.uid, o.recurrence_id or ""))
     out = sys.stdout
     if args.json:

@@ -13,12 +13,15 @@ from typing import Any
 
 import pytest
 
+from bot.messages.prompts import load_prompts
+
 pytestmark = pytest.mark.slow
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HEEDFUL = shutil.which("heedful", path=str(Path(sys.executable).parent)) or "heedful"
 WINDOW = ("--from", "2026-03-02", "--to", "2026-03-13", "--tz", "Europe/Berlin")
 USER = ("--user-email", "dana@acme.example")
+NO_USER_EMAIL = load_prompts().text("calendar.preview.no_user_email")
 KEYS = {
     "source",
     "uid",
@@ -120,12 +123,29 @@ def test_missing_and_unreadable_sources(tmp_path: Path) -> None:
     assert result.stderr.splitlines() == [
         "missing.ics: no such file",
         "login.ics: this is a web page, not a calendar (a sign-in page?)",
+        NO_USER_EMAIL,
     ]
     assert result.stdout.splitlines()[-1] == "2 occurrences, 2 eligible"
 
     nothing = preview("missing.ics", "login.ics", *WINDOW, cwd=tmp_path)
     assert nothing.returncode == 1 and nothing.stdout == ""
     assert len(nothing.stderr.splitlines()) == 2
+
+
+def test_without_user_email_stderr_says_once_that_declines_cannot_be_seen() -> None:
+    """The fixture has a meeting the user declined: without their address it looks
+    eligible, and the person is told why, once, whatever the number of sources."""
+    files = ("google_x_wr_timezone.ics", "outlook_windows_zones.ics")
+    blind = preview(*files, *WINDOW)
+    assert blind.returncode == 0
+    assert blind.stderr.splitlines() == [NO_USER_EMAIL]
+    assert any(
+        "Quarterly all-hands" in line and "· eligible" in line for line in blind.stdout.splitlines()
+    )
+    as_json = preview(*files, *WINDOW, "--json")
+    assert as_json.stderr.splitlines() == [NO_USER_EMAIL]
+    seeing = preview(*files, *WINDOW, *USER)
+    assert seeing.stderr == ""
 
 
 def test_a_url_source_is_labelled_by_its_host_only(feed_server: Any) -> None:
