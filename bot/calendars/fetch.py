@@ -10,6 +10,12 @@ timeout), streams the body and stops at ``max_bytes``, and decompresses gzip/def
 itself with a cap on the decompressed size, so a compression bomb fails after reading
 a few kilobytes, with bounded memory. An HTML page served with 200 (a sign-in page) is
 recognised from its first bytes.
+
+It connects only to addresses it resolved and checked itself (:class:`PinnedTransport`):
+every hop of a redirect is resolved once, refused when the name cannot be resolved or
+(for addresses people paste) points into a private network, and the connection goes to
+that very address, with the name kept for ``Host`` and TLS. A malformed address, here
+or in a redirect, is the same one-line ``invalid_url`` error as any other bad link.
 """
 
 from __future__ import annotations
@@ -69,10 +75,14 @@ def url_label(url: str) -> str:
 
 
 def normalize_url(url: str) -> str:
-    """``webcal://`` is ``https://`` (``webcals://`` too); raises FeedError for other schemes."""
+    """``webcal://`` is ``https://`` (``webcals://`` too); raises FeedError for other
+    schemes and for any address the HTTP client could not use (``http://0177.0.0.1/``,
+    ``http://xn--/``, a port that is not a number …): the same ``invalid_url`` words for
+    every malformed link."""
     url = url.strip()
     try:
         parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
     except ValueError:
         raise FeedError("invalid_url", permanent=True) from None
     scheme = parts.scheme.lower()
@@ -80,8 +90,14 @@ def normalize_url(url: str) -> str:
         url = "https" + url[len(parts.scheme) :]
     elif scheme not in ("http", "https"):
         raise FeedError("bad_scheme", permanent=True)
-    if not parts.hostname:
+    try:
+        host = httpx.URL(url).host
+    except (httpx.InvalidURL, ValueError):  # IDNA errors are ValueErrors (UnicodeError)
+        raise FeedError("invalid_url", permanent=True) from None
+    if not host:
         raise FeedError("no_host", permanent=True)
+    if any(c.isspace() or ord(c) < 32 for c in url):
+        raise FeedError("invalid_url", permanent=True)
     return url
 
 
@@ -98,7 +114,8 @@ def fetch_feed(
 
     With ``allow_private=False`` (what Heedful uses for addresses people paste), every
     request, redirects included, must go to a public address: not loopback, a private
-    network, link-local (cloud metadata) or other reserved ranges.
+    network, link-local (cloud metadata) or other reserved ranges. See
+    :class:`PinnedTransport` for how the address checked is the address connected to.
 
     Raises :class:`FeedError` with a one-line reason on any failure.
     """
@@ -118,11 +135,10 @@ def fetch_feed(
     try:
         with (
             httpx.Client(
-                verify=_ssl_context(),
+                transport=PinnedTransport(allow_private=allow_private),
                 timeout=httpx.Timeout(timeout),
                 follow_redirects=True,
                 max_redirects=MAX_REDIRECTS,
-                event_hooks={"request": [] if allow_private else [_public_only]},
             ) as client,
             client.stream("GET", url, headers=headers) as response,
         ):
@@ -138,23 +154,87 @@ def fetch_feed(
         raise _logged(label, FeedError("redirect_scheme", permanent=True)) from None
     except httpx.ConnectError as exc:
         raise _logged(label, FeedError("connect", why=_why(exc))) from None
+    except httpx.RemoteProtocolError as exc:
+        if "invalid url" in str(exc).lower():  # a Location header httpx cannot read
+            raise _logged(label, FeedError("invalid_url", permanent=True)) from None
+        raise _logged(label, FeedError("download", why=_why(exc))) from None
     except httpx.HTTPError as exc:
         raise _logged(label, FeedError("download", why=_why(exc))) from None
     logger.debug("feed %s: %s", label, "changed" if result.changed else "not modified")
     return result
 
 
-def _public_only(request: httpx.Request) -> None:
-    """An httpx request hook: refuse hosts that resolve to non-public addresses."""
-    host = request.url.host
+class PinnedTransport(httpx.BaseTransport):
+    """An httpx transport that connects to exactly the address it checked.
+
+    For every request (httpx follows redirects itself, so every hop comes through
+    here) it resolves the host once, refuses when that fails, refuses (unless
+    ``allow_private``) when any address found is not public, and then connects to one
+    of those very addresses: the request's URL gets the IP, while the ``Host`` header
+    keeps the name and TLS gets it as SNI (httpcore's ``sni_hostname`` extension), so
+    the certificate is still checked against the name. A resolver that answers a
+    public address to the check and a private one to the connection (DNS rebinding)
+    cannot move the connection. Proxy settings from the environment are not used:
+    through a proxy, the address connected to would be the proxy's choice.
+    """
+
+    def __init__(self, *, allow_private: bool) -> None:
+        self.allow_private = allow_private
+        self._inner = httpx.HTTPTransport(verify=_ssl_context(), trust_env=False)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        host = request.url.host
+        https = request.url.scheme == "https"
+        port = request.url.port or (443 if https else 80)
+        extensions = {**request.extensions, **({"sni_hostname": host} if https else {})}
+        failure: httpx.ConnectError | None = None
+        for address in vetted_addresses(host, port, allow_private=self.allow_private):
+            pinned = httpx.Request(
+                request.method,
+                request.url.copy_with(host=address),
+                headers=request.headers,  # Host: the name, as the server expects
+                stream=request.stream,
+                extensions=extensions,
+            )
+            try:
+                return self._inner.handle_request(pinned)
+            except httpx.ConnectError as exc:  # the next vetted address, if any
+                failure = exc
+        assert failure is not None  # vetted_addresses never returns an empty list
+        raise failure
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def vetted_addresses(host: str, port: int, *, allow_private: bool) -> list[str]:
+    """The addresses to connect to for ``host``, resolved once, in the resolver's order.
+
+    Raises FeedError ``unresolvable`` when the name cannot be resolved, and, without
+    ``allow_private``, ``private_address`` when any address is not public (an IPv4
+    address inside an IPv6 one, such as ``::ffff:127.0.0.1``, is judged as IPv4)."""
     try:
-        infos = socket.getaddrinfo(host, request.url.port or 443, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
-        return  # httpx reports an unknown host in its own words
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-        if not address.is_global:
-            raise FeedError("private_address", permanent=True)
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):  # socket.gaierror is an OSError
+        raise FeedError("unresolvable") from None
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    if not addresses:
+        raise FeedError("unresolvable")
+    if not allow_private and not all(_public(a) for a in addresses):
+        raise FeedError("private_address", permanent=True)
+    return addresses
+
+
+def _public(text: str) -> bool:
+    try:
+        address = ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour or (address.teredo or (None, None))[1]
+        if embedded is not None and not _public(str(embedded)):
+            return False
+    return address.is_global and not address.is_multicast
 
 
 def read_source(source: str, **kwargs: object) -> FetchResult:

@@ -118,7 +118,14 @@ def normalise_feed_url(url: str) -> str:
         raise FeedConnectError(prompts.text("calendar.connect.bad_url"))
     if any(c.isspace() for c in url):
         raise FeedConnectError(prompts.text("calendar.connect.bad_url"))
-    return urlunsplit((scheme, parts.netloc, parts.path or "/", parts.query, ""))
+    from bot.calendars.fetch import FeedError, normalize_url
+
+    normal = urlunsplit((scheme, parts.netloc, parts.path or "/", parts.query, ""))
+    try:
+        normalize_url(normal)  # what the fetch would refuse (http://0177.0.0.1/)
+    except FeedError:
+        raise FeedConnectError(prompts.text("calendar.connect.bad_url")) from None
+    return normal
 
 
 def _host(url: str) -> str:
