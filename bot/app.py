@@ -193,6 +193,7 @@ class Heedful:
             self.server.stop()
         self.ticker.stop()
         self.sender.close()
+        self.services.slow_work.shutdown()
 
     @property
     def url(self) -> str:

@@ -24,6 +24,7 @@ from bot.config import ConfigError, Settings
 from bot.crypto import Cipher
 from bot.logging_setup import protect_private_logs
 from bot.slack import SlackClients
+from bot.slow_work import SlowWork
 from bot.storage import repository as repo
 from bot.storage.db import make_engine, read_only, session_scope
 from bot.storage.models import Installation
@@ -43,6 +44,9 @@ class Services:
     worker_id: str = field(default_factory=lambda: default_worker_id())
     # Set by the running app: bring the outbox job forward (a reply is due now).
     wake_outbox: Callable[[], None] = field(default=lambda: None, repr=False)
+    # Slow work people start from Slack (connecting a calendar), off Bolt's listener
+    # pool; the app shuts it down when it stops.
+    slow_work: SlowWork = field(default_factory=SlowWork, repr=False)
     _authorized: dict[str, tuple[float, AuthorizeResult | None]] = field(
         default_factory=dict, init=False, repr=False
     )

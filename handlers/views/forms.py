@@ -10,6 +10,7 @@ from bot import commands, home, interactions, privacy
 from bot.messages import blocks as kit
 from bot.messages.prompts import load_prompts
 from bot.replies import reply
+from bot.slow_work import Busy
 
 logger = logging.getLogger(__name__)
 
@@ -68,33 +69,49 @@ def handle_pause_submission(
 def handle_connect_submission(
     ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient
 ) -> None:
-    """Close the form at once (fetching a calendar can take longer than Slack waits),
-    then tell the user in a DM how it went and refresh their Home tab."""
-    ack()
+    """Close the form at once, then connect on the slow-work pool (``bot.slow_work``),
+    never on Bolt's listener threads: the answer comes as a DM and the Home tab is
+    refreshed. While the person's previous calendar is still being checked (or the pool
+    is full) the form stays open and says so."""
     heedful = context["heedful"]
+    team_id, user_id = context.team_id, context.user_id
     url = ((view["state"]["values"].get(kit.BLOCK_URL) or {}).get(kit.INPUT_URL) or {}).get("value")
+    slot = heedful.slow_work.reserve((team_id, user_id))
+    if isinstance(slot, Busy):
+        busy = load_prompts().text(f"slow_work.busy.{slot.value}")
+        ack(response_action="errors", errors={kit.BLOCK_URL: busy})
+        return
+
+    def connect() -> None:
+        try:
+            answer = commands.run(
+                heedful,
+                team_id=team_id,
+                user_id=user_id,
+                command=commands.Command(
+                    "connect", argument=url or "", error=None if url else "command.connect_usage"
+                ),
+            )
+            reply(
+                heedful,
+                team_id=team_id,
+                user_id=user_id,
+                text=answer,
+                key=f"connect:{view.get('id') or view.get('hash') or url}",
+            )
+            client.views_publish(
+                user_id=user_id,
+                view=home.home_view(heedful, team_id=team_id, user_id=user_id),
+            )
+        except Exception:
+            logger.exception("connecting a calendar from the Home tab failed")
+
     try:
-        answer = commands.run(
-            heedful,
-            team_id=context.team_id,
-            user_id=context.user_id,
-            command=commands.Command(
-                "connect", argument=url or "", error=None if url else "command.connect_usage"
-            ),
-        )
-        reply(
-            heedful,
-            team_id=context.team_id,
-            user_id=context.user_id,
-            text=answer,
-            key=f"connect:{view.get('id') or view.get('hash') or url}",
-        )
-        client.views_publish(
-            user_id=context.user_id,
-            view=home.home_view(heedful, team_id=context.team_id, user_id=context.user_id),
-        )
-    except Exception:
-        logger.exception("connecting a calendar from the Home tab failed")
+        ack()
+    except BaseException:
+        slot.release()
+        raise
+    slot.start(connect)
 
 
 def handle_settings_submission(

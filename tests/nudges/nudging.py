@@ -344,9 +344,10 @@ class Driver:
             self.says(f"A line about {sent.occurrence}.", thread_ts=sent.ts)
 
     def settle(self) -> None:
-        """Let the listeners finish, drain the inbox and send what is due now (what the
-        workers would do)."""
+        """Let the listeners and the slow work they started finish, drain the inbox and
+        send what is due now (what the workers would do)."""
         self.listeners.wait()
+        assert self.services.slow_work.wait_idle(timeout=60), "slow work did not finish"
         self.heedful.process_inbox()
         self.heedful.send_due()
         self.collect()
