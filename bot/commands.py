@@ -2,7 +2,8 @@
 
 Answers are ephemeral (only the person who typed the command sees them). ``connect``
 fetches the calendar, which can take longer than Slack's 3 seconds: its listener acks
-first and answers through ``respond``.
+first, runs it on the slow-work pool (``bot.slow_work``, never on Bolt's listener
+threads) and answers through ``respond``.
 """
 
 from __future__ import annotations
