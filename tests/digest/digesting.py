@@ -50,9 +50,9 @@ def make_user(services: Services, user_id: str, tz: str, **prefs: Any) -> None:
 def store_meetings(services: Services, user_id: str, occurrences: Iterable[Occurrence]) -> None:
     """Meetings straight into the table, without planning nudges for them (for tests
     that only care about the digest)."""
-    from bot.meetings import _row_values
+    from bot.meetings import occurrence_row
 
-    rows = [_row_values(TEAM, user_id, occ, services.clock.now()) for occ in occurrences]
+    rows = [occurrence_row(TEAM, user_id, occ, services.clock.now()) for occ in occurrences]
     with services.engine.begin() as conn:
         conn.execute(sa.insert(OCC), rows)
 
