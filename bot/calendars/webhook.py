@@ -764,12 +764,13 @@ def process_stored(services: Services, row: Any) -> None:
         services, team_id=team_id, user_id=user_id, source=source, occurrences=occurrences
     )
     logger.info(
-        "calendar hook %s (source %s) for %s: %d added, %d changed",
+        "calendar hook %s (source %s) for %s: %d added, %d changed, %d skipped",
         webhook_id,
         source_id,
         user_id,
         result.added,
         result.updated,
+        result.skipped,
     )
 
 
