@@ -2,11 +2,11 @@
 
 Two Bolt apps share one set of listeners (``handlers.register_handlers``):
 
-* the **ingress** app faces Slack (HTTP mode behind ``POST /slack/events``, or Socket
-  Mode). It checks signatures, answers ``url_verification``, and stores every Events
-  API payload in the inbox before acknowledging it (``bot.inbox``). Slash commands
-  and interactions run their listeners directly: they must answer within 3 s and
-  Slack does not redeliver them.
+* the **ingress** app faces Slack (HTTP mode behind ``POST /slack/events``, where
+  ``bot.ingress`` checks the signature and the payload first, or Socket Mode). It
+  answers ``url_verification`` and stores every Events API payload in the inbox before
+  acknowledging it (``bot.inbox``). Slash commands and interactions run their listeners
+  directly: they must answer within 3 s and Slack does not redeliver them.
 * the **worker** app replays stored events through the same listeners, running them
   to completion (``process_before_response=True``) so the inbox knows when a row is done.
 """
@@ -25,11 +25,13 @@ from bot.calendars import sources
 from bot.calendars.webhook import HOOK_SOURCE, hook_dispatcher
 from bot.digest import DIGEST, DigestComposer, plan_digests
 from bot.inbox import SLACK, InboxProcessor, bolt_dispatcher, inbox_middleware
+from bot.ingress import slack_events_route
+from bot.logging_setup import bolt_logger
 from bot.nudges import NudgeComposer
 from bot.privacy import purge_expired
 from bot.scheduler import Drainer, Ticker
 from bot.sender import Composer, Sender
-from bot.server import HttpRequest, HttpResponse, HttpServer, Router, bolt_route
+from bot.server import HttpRequest, HttpResponse, HttpServer, Router
 from bot.services import Services
 from handlers import hooks, register_handlers
 
@@ -51,15 +53,22 @@ def _with_services(services: Services) -> Callable[..., Any]:
 def build_bolt_app(
     services: Services, *, worker: bool, on_stored: Callable[[], None] = lambda: None
 ) -> App:
-    """A Bolt app over Heedful's services. ``worker`` apps replay stored events."""
+    """A Bolt app over Heedful's services. ``worker`` apps replay stored events.
+
+    Neither app checks Slack's signature itself: the ingress app's only way in over HTTP
+    is ``bot.ingress.slack_events_route``, which has checked it before dispatching (and,
+    unlike Bolt, never logs a refused body); Socket Mode requests carry none; the worker
+    replays rows that passed the ingress.
+    """
     settings = services.settings
     app = App(
         name="heedful",
+        logger=bolt_logger(),
         client=services.clients.anonymous(),
         signing_secret=settings.slack_signing_secret or "",
         authorize=services.bolt_authorize(),
         process_before_response=worker,
-        request_verification_enabled=not worker,
+        request_verification_enabled=False,
         raise_error_for_unhandled_request=False,
     )
     app.use(_with_services(services))
@@ -125,7 +134,13 @@ class Heedful:
             s.wake_outbox = lambda: self.ticker.wake("outbox")
         self.router = Router()
         if not s.settings.socket_mode:
-            self.router.add("POST", "/slack/events", bolt_route(self.ingress))
+            self.router.add(
+                "POST",
+                "/slack/events",
+                slack_events_route(
+                    self.ingress, signing_secret=s.settings.slack_signing_secret or ""
+                ),
+            )
         self.router.add("GET", "/healthz", self._healthz)
         hooks.register(self.router, s, on_stored=self._on_stored)
 

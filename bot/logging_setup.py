@@ -1,6 +1,19 @@
 """Logging, configured once by the CLI.
 
 Never log reflection text, tokens or request bodies: log ids, kinds and counts.
+
+Three things keep bodies out and lines honest, whatever ``HEEDFUL_LOG_LEVEL`` says:
+
+* Slack's signature is checked by ``bot.ingress`` before Bolt sees a request (Bolt's
+  own check logs the refused body), and a refusal is one fixed line.
+* Bolt is handed :func:`bolt_logger` as its base logger. Bolt configures every logger
+  it creates from its base logger (level, handlers, filters), or else from the root
+  logger's level, which is how it used to undo a level set here before the App was
+  built. Bolt's INFO and DEBUG lines write bodies (a refused request, a skipped event
+  of the bot's own, a response), so the base logger is at WARNING.
+* :class:`OneLineFormatter` escapes line breaks and other control characters in every
+  message, so a value someone else chose (a URL path, an id) cannot forge a log line
+  or drive a terminal. A traceback is appended as Python prints it.
 """
 
 from __future__ import annotations
@@ -9,11 +22,31 @@ import logging
 
 _FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
+# C0 controls but tab, DEL, C1 controls, and the characters str.splitlines() breaks on.
+_ESCAPES = str.maketrans(
+    {
+        **{c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0)) if c != 0x09},
+        0x0A: "\\n",
+        0x0D: "\\r",
+        0x2028: "\\u2028",
+        0x2029: "\\u2029",
+    }
+)
+
+
+class OneLineFormatter(logging.Formatter):
+    """A formatter whose message part is always one line (see the module docstring)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return super().formatMessage(record).translate(_ESCAPES)
+
 
 def configure_logging(level: str = "INFO") -> None:
     """Configure the root logger once; quiet the chatty libraries."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(OneLineFormatter(_FORMAT))
     logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO), format=_FORMAT, force=True
+        level=getattr(logging, level.upper(), logging.INFO), handlers=[handler], force=True
     )
     for noisy in (
         "apscheduler",
@@ -30,16 +63,16 @@ def configure_logging(level: str = "INFO") -> None:
     protect_private_logs()
 
 
-# Loggers of libraries that write request or response bodies (which can hold reflection
-# text) at these levels: Bolt's signature check logs the refused body at INFO, and
-# slack-sdk logs every request and response body at DEBUG.
+# slack-sdk's loggers that write request or response bodies (which can hold reflection
+# text) below these levels: the Web API client logs every request and response body at
+# DEBUG, and the Socket Mode client every message it receives, and at INFO the body of
+# an unsuccessful answer. Nothing resets these loggers once set.
 _BODY_LOGGERS = {
-    "slack_bolt.RequestVerification": logging.WARNING,
-    "slack_bolt.AsyncRequestVerification": logging.WARNING,
     "slack_sdk.web.base_client": logging.INFO,
     "slack_sdk.web.legacy_base_client": logging.INFO,
-    "slack_sdk.socket_mode": logging.INFO,
+    "slack_sdk.socket_mode": logging.WARNING,
 }
+BOLT_LOGGER = "slack_bolt"
 
 
 class _DropTokenWarning(logging.Filter):
@@ -50,6 +83,15 @@ class _DropTokenWarning(logging.Filter):
         return "`token` will be unused" not in record.getMessage()
 
 
+def bolt_logger() -> logging.Logger:
+    """The base logger of every Bolt ``App`` Heedful builds (``App(logger=...)``)."""
+    log = logging.getLogger(BOLT_LOGGER)
+    log.setLevel(logging.WARNING)
+    if not any(isinstance(f, _DropTokenWarning) for f in log.filters):
+        log.addFilter(_DropTokenWarning())
+    return log
+
+
 def protect_private_logs() -> None:
     """Keep request bodies out of the logs, whatever the configured level. Idempotent;
     called by the service factory, so tests and the demo get it too."""
@@ -57,6 +99,4 @@ def protect_private_logs() -> None:
         log = logging.getLogger(name)
         if log.getEffectiveLevel() < floor:
             log.setLevel(floor)
-    bolt = logging.getLogger("slack_bolt.App")
-    if not any(isinstance(f, _DropTokenWarning) for f in bolt.filters):
-        bolt.addFilter(_DropTokenWarning())
+    bolt_logger()

@@ -2,7 +2,9 @@
 
 A small WSGI router served by waitress (a production WSGI server, pure Python).
 Bodies over ``MAX_BODY_BYTES`` are refused with 413 before they are read; a body
-that is not UTF-8 is refused with 400. Nothing here logs a request body.
+nested deeper than Python parses is refused with 400, on every route; a route that
+fails answers a bare 500 (the traceback goes to the log, never to the client).
+Nothing here logs a request body.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
+
+from waitress import wasyncore
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +91,9 @@ class Router:
             return HttpResponse.text(404, "not found")
         try:
             return route(request)
+        except RecursionError:  # json.loads of a body nested thousands deep
+            logger.info("refused a request to %s: the body is nested too deeply", request.path)
+            return HttpResponse.text(400, "the body is nested too deeply")
         except Exception:
             logger.exception("%s %s failed", request.method, request.path)
             return HttpResponse.text(500, "internal error")
@@ -125,36 +132,6 @@ class Router:
         return self.handle(request)
 
 
-def bolt_route(app: Any) -> Route:
-    """``POST /slack/events``: hand the raw request to Bolt (it checks the signature)."""
-    from slack_bolt import BoltRequest
-
-    def route(request: HttpRequest) -> HttpResponse:
-        try:
-            # BoltRequest parses the body before Bolt checks the signature.
-            bolt_request = BoltRequest(
-                body=request.text(), query=request.query, headers=dict(request.headers)
-            )
-        except ValueError:  # not UTF-8, not JSON, a broken `payload=` form field
-            return HttpResponse.text(400, "the body is not a Slack payload")
-        bolt_response = app.dispatch(bolt_request)
-        if bolt_response.status == 401:
-            logger.info("refused a request to %s: missing, wrong or stale signature", request.path)
-        headers = {
-            k: ", ".join(v)
-            for k, v in bolt_response.headers.items()
-            if k.lower() != "content-length"
-        }
-        body_out = bolt_response.body
-        return HttpResponse(
-            bolt_response.status,
-            body_out.encode() if isinstance(body_out, str) else body_out,
-            headers,
-        )
-
-    return route
-
-
 class HttpServer:
     """waitress in a background thread; ``port`` is the bound port (0 picks a free one)."""
 
@@ -189,6 +166,13 @@ class HttpServer:
             self._server.run()
 
     def stop(self) -> None:
-        self._server.close()
+        """Let requests being served finish (up to 5 s), then close every connection.
+
+        As waitress closes a server of several sockets: closing only the listening
+        socket left requests in flight to write to a closed wake-up pipe (a traceback).
+        """
+        self._server.accepting = False
+        self._server.task_dispatcher.shutdown(timeout=5)
+        wasyncore.close_all(self._server._map)
         if self._thread is not None:
             self._thread.join(timeout=5)

@@ -8,9 +8,11 @@ import time
 import urllib.error
 import urllib.request
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 import sqlalchemy as sa
+from waiting import wait_until
 
 from bot.app import Heedful
 from bot.emulator import SlackEmulator
@@ -194,3 +196,111 @@ def test_a_refused_request_body_is_never_logged(
     assert _post(_events_url(heedful), body, forged)[0] == 401
     assert "signature" in caplog.text
     assert canary not in caplog.text
+
+
+def _form(emulator: SlackEmulator, fields: dict[str, str]) -> tuple[bytes, dict[str, str]]:
+    body = urlencode(fields).encode()
+    return body, {"Content-Type": "application/x-www-form-urlencoded", **emulator.sign(body)}
+
+
+def _malformed(emulator: SlackEmulator) -> dict[str, tuple[bytes, dict[str, str]]]:
+    """Signed bodies (only Slack's secret could sign them) that are not Slack payloads."""
+    envelope = emulator.event_envelope(HOME_OPENED)
+    command = {"command": "/heedful", "text": "help", "team_id": emulator.team_id}
+    click = {"type": "block_actions", "user": {"id": "U1"}, "team": {"id": emulator.team_id}}
+    submission = {
+        "type": "view_submission",
+        "user": {"id": "U1"},
+        "team": {"id": emulator.team_id},
+        "view": {"callback_id": "settings", "state": {"values": {}}},
+    }
+    cases = {
+        "a JSON list": _signed_json(emulator, [envelope]),
+        "a JSON number": _signed_json(emulator, 7),
+        "event a string": _signed_json(emulator, {**envelope, "event": "app_home_opened"}),
+        "team_id a number": _signed_json(emulator, {**envelope, "team_id": 7}),
+        "authorizations a string": _signed_json(emulator, {**envelope, "authorizations": "x"}),
+        "event.user a number": _signed_json(
+            emulator, {**envelope, "event": {**HOME_OPENED, "user": 7}}
+        ),
+        "event without type": _signed_json(emulator, {**envelope, "event": {"user": "U1"}}),
+        "nested 100,000 deep": _signed_raw(
+            emulator, b'{"type": "event_callback", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+        ),
+        "a command without user_id": _form(emulator, command),
+        "a command's team_id a list": _fake_list_team(emulator, command),
+        "payload a JSON list": _form(emulator, {"payload": json.dumps([click])}),
+        "payload not JSON": _form(emulator, {"payload": "{"}),
+        "payload nested deep": _form(emulator, {"payload": "[" * 100_000 + "]" * 100_000}),
+        "payload user a string": _form(emulator, {"payload": json.dumps({**click, "user": "U1"})}),
+        "block_actions without actions": _form(emulator, {"payload": json.dumps(click)}),
+        "block_actions with an empty action": _form(
+            emulator, {"payload": json.dumps({**click, "actions": [{}]})}
+        ),
+        "block_actions with actions an object": _form(
+            emulator, {"payload": json.dumps({**click, "actions": {"action_id": "x"}})}
+        ),
+        "view_submission with view a list": _form(
+            emulator, {"payload": json.dumps({**submission, "view": []})}
+        ),
+        "view_submission without state": _form(
+            emulator,
+            {"payload": json.dumps({**submission, "view": {"callback_id": "settings"}})},
+        ),
+        "a form that is not a form": _signed_raw(emulator, b"just some words", "text/plain"),
+    }
+    return cases
+
+
+def _signed_json(emulator: SlackEmulator, value: Any) -> tuple[bytes, dict[str, str]]:
+    return _signed_raw(emulator, json.dumps(value).encode())
+
+
+def _signed_raw(
+    emulator: SlackEmulator, body: bytes, content_type: str = "application/json"
+) -> tuple[bytes, dict[str, str]]:
+    return body, {"Content-Type": content_type, **emulator.sign(body)}
+
+
+def _fake_list_team(emulator: SlackEmulator, command: dict[str, str]) -> Any:
+    """The JSON twin of a slash command whose team_id is a list."""
+    return _signed_json(emulator, {**command, "user_id": "U1", "team_id": ["T1"]})
+
+
+def test_signed_bodies_that_are_not_slack_payloads_get_400_and_one_log_line(
+    heedful: Heedful, emulator: SlackEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    answers = {}
+    for what, (body, headers) in _malformed(emulator).items():
+        caplog.clear()
+        answers[what] = _post(_events_url(heedful), body, headers)[0]
+        assert len(caplog.records) <= 1, (what, caplog.text)
+        assert not any(r.exc_info for r in caplog.records), (what, caplog.text)
+    assert {what: status for what, status in answers.items() if status != 400} == {}
+    assert _inbox(heedful) == []
+    assert emulator.responses == [] and emulator.calls == emulator.calls_to("auth.test")
+    assert _healthy(heedful)
+
+
+@pytest.mark.parametrize(
+    "header", ["", "yesterday", "1e9", "\xb9\xb2\xb3", "-1", "1700000000, 1700000000"]
+)
+def test_a_timestamp_that_is_not_a_number_gets_401(
+    heedful: Heedful, emulator: SlackEmulator, caplog: pytest.LogCaptureFixture, header: str
+) -> None:
+    caplog.set_level(logging.INFO)
+    body, headers = _signed(emulator, emulator.event_envelope(HOME_OPENED))
+    status, _ = _post(_events_url(heedful), body, {**headers, "X-Slack-Request-Timestamp": header})
+    assert status == 401
+    assert len(caplog.records) == 1 and not caplog.records[0].exc_info
+    assert _inbox(heedful) == []
+
+
+def test_a_command_whose_text_holds_the_word_payload_is_answered(
+    heedful: Heedful, emulator: SlackEmulator
+) -> None:
+    """Bolt's own form parser turns any body containing "payload" into {} (unhandled)."""
+    result = emulator.send_command(_events_url(heedful), "/heedful", "payload", user_id="U1")
+    assert result.status == 200
+    wait_until(lambda: emulator.responses, what="the answer to /heedful payload")
