@@ -5,6 +5,16 @@ Bodies over ``MAX_BODY_BYTES`` are refused with 413 before they are read; a body
 nested deeper than Python parses is refused with 400, on every route; a route that
 fails answers a bare 500 (the traceback goes to the log, never to the client).
 Nothing here logs a request body.
+
+One client must not be able to take the server offline by holding connections open
+(slowloris). waitress's defaults (100 connections, 120 s before an idle one is closed,
+no limit on the time a request may take to arrive) let about 100 idle sockets stall
+every route for two minutes. :class:`HttpServer` bounds idle time
+(``IDLE_TIMEOUT_SECONDS``) and the time from a request's first byte to its last
+(``REQUEST_TIMEOUT_SECONDS``), and accepts ``CONNECTION_LIMIT`` connections, using
+poll() (select() cannot watch a descriptor numbered over 1023). Limits per client,
+TLS and buffering belong in the reverse proxy in front (README, "Behind a reverse
+proxy").
 """
 
 from __future__ import annotations
@@ -13,12 +23,16 @@ import contextlib
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
 from waitress import wasyncore
+from waitress.adjustments import Adjustments
+from waitress.channel import HTTPChannel
+from waitress.server import TcpWSGIServer
 
 logger = logging.getLogger(__name__)
 
@@ -132,21 +146,65 @@ class Router:
         return self.handle(request)
 
 
+IDLE_TIMEOUT_SECONDS = 10  # a connection with no request in progress
+REQUEST_TIMEOUT_SECONDS = 10  # from a request's first byte to its last
+CONNECTION_LIMIT = 1000
+MAX_HEADER_BYTES = 32 * 1024  # all request headers together; Slack sends about 1 KiB
+_CLEANUP_SECONDS = 1  # how often idle connections are looked for
+_SPARE_FILES = 100  # descriptors kept for the database, logs and feeds
+
+
+class _BoundedChannel(HTTPChannel):
+    """waitress's connection, closed when a request takes over ``REQUEST_TIMEOUT_SECONDS``
+    to arrive however slowly its bytes trickle in (waitress itself only times idleness,
+    and a byte every few seconds is not idle)."""
+
+    _partial: object | None = None  # the request being received
+    _partial_since = 0.0
+
+    def received(self, data: bytes) -> bool:
+        more = super().received(data)
+        if self.request is not self._partial:
+            self._partial = self.request
+            self._partial_since = time.time()
+        return bool(more)
+
+    def readable(self) -> bool:
+        # Called by waitress's loop for every connection at least once a second.
+        if (
+            self.request is not None
+            and not self.requests
+            and time.time() - self._partial_since > REQUEST_TIMEOUT_SECONDS
+        ):
+            self.will_close = True  # closed by the loop's next pass
+            return False
+        return bool(super().readable())
+
+
+class _Server(TcpWSGIServer):  # type: ignore[misc]
+    channel_class = _BoundedChannel
+
+
 class HttpServer:
     """waitress in a background thread; ``port`` is the bound port (0 picks a free one)."""
 
     def __init__(self, app: Router, *, host: str, port: int, threads: int = 8) -> None:
-        from waitress.server import create_server
-
-        self._server = create_server(
-            app,
+        limit = connection_limit(CONNECTION_LIMIT)
+        adjustments = Adjustments(
             host=host,
             port=port,
             threads=threads,
             max_request_body_size=app.max_body,
+            max_request_header_size=MAX_HEADER_BYTES,
+            channel_timeout=IDLE_TIMEOUT_SECONDS,
+            cleanup_interval=_CLEANUP_SECONDS,
+            connection_limit=limit,
+            asyncore_use_poll=True,
             ident="heedful",
             clear_untrusted_proxy_headers=True,
         )
+        self.connection_limit = limit
+        self._server = _Server(app, adj=adjustments)
         self._thread: threading.Thread | None = None
 
     @property
@@ -176,3 +234,27 @@ class HttpServer:
         wasyncore.close_all(self._server._map)
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+
+def connection_limit(wanted: int) -> int:
+    """``wanted``, or fewer if the process may not open that many files.
+
+    Raises the soft limit on open files towards the hard one first (many systems start
+    services at a soft limit of 1024), keeping ``_SPARE_FILES`` for everything else.
+    """
+    try:
+        import resource
+    except ImportError:  # not a POSIX system
+        return wanted
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = wanted + _SPARE_FILES
+    if soft != resource.RLIM_INFINITY and soft < need:
+        raised = need if hard == resource.RLIM_INFINITY else min(need, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+            soft = raised
+        except (ValueError, OSError):
+            pass
+    if soft == resource.RLIM_INFINITY:
+        return wanted
+    return max(1, min(wanted, soft - _SPARE_FILES))
