@@ -6,7 +6,8 @@ Two Bolt apps share one set of listeners (``handlers.register_handlers``):
   ``bot.ingress`` checks the signature and the payload first, or Socket Mode). It
   answers ``url_verification`` and stores every Events API payload in the inbox before
   acknowledging it (``bot.inbox``). Slash commands and interactions run their listeners
-  directly: they must answer within 3 s and Slack does not redeliver them.
+  directly, once per request (``bot.inbox.replay_guard``): they must answer within 3 s
+  and Slack does not redeliver them.
 * the **worker** app replays stored events through the same listeners, running them
   to completion (``process_before_response=True``) so the inbox knows when a row is done.
 """
@@ -24,7 +25,7 @@ from slack_bolt import App, BoltContext
 from bot.calendars import sources
 from bot.calendars.webhook import HOOK_SOURCE, hook_dispatcher
 from bot.digest import DIGEST, DigestComposer, plan_digests
-from bot.inbox import SLACK, InboxProcessor, bolt_dispatcher, inbox_middleware
+from bot.inbox import SLACK, InboxProcessor, bolt_dispatcher, inbox_middleware, replay_guard
 from bot.ingress import slack_events_route
 from bot.logging_setup import bolt_logger
 from bot.nudges import NudgeComposer
@@ -81,6 +82,7 @@ def build_bolt_app(
                 on_stored=on_stored,
             )
         )
+        app.use(replay_guard(engine=services.engine, clock=services.clock))
     register_handlers(app)
     return app
 

@@ -12,10 +12,18 @@ and replays each through a second Bolt app that runs listeners before it returns
 (``process_before_response=True``), so a row is marked done only once its listener
 has finished. A crash between the ack and the processing leaves the row pending;
 any Heedful process picks it up later.
+
+Slash commands and interactions (buttons, view submissions) are not stored: Slack
+does not redeliver them, and their listeners run at once. But anyone who sees one
+signed request can replay it for as long as its signature is valid (5 minutes), and a
+replayed ``/heedful export`` uploaded the file again. :func:`replay_guard` records each
+one's key in the inbox before its listener runs, so a replay is acknowledged and does
+nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -33,6 +41,7 @@ from bot.storage import repository as repo
 logger = logging.getLogger(__name__)
 
 SLACK = "slack"
+SLACK_REQUEST = "slack-request"  # inbox rows that only record a request's key
 MAX_ATTEMPTS = 5
 LEASE = timedelta(minutes=2)
 
@@ -80,6 +89,76 @@ def inbox_middleware(
         return BoltResponse(status=200, body="")
 
     return store_then_ack
+
+
+def replay_guard(*, engine: Engine, clock: Clock) -> Callable[..., BoltResponse]:
+    """A Bolt global middleware (after :func:`inbox_middleware`): a slash command or an
+    interaction runs its listener once per request; a replay is acked with an empty 200.
+
+    The key (:func:`request_key`) is stored as a ``done`` inbox row (source
+    ``slack-request``, no body, no user: it says nothing about the person) before the
+    listener runs; the insert is the whole cost on the ack path. Housekeeping deletes
+    such rows with the other processed inbox rows (``bot.privacy.purge_expired``); a
+    key is only needed while Slack's signature is valid (5 minutes).
+    """
+
+    def once_per_request(
+        req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
+    ) -> BoltResponse:
+        key = request_key(req)
+        if key is None:
+            return next()
+        body = req.body
+        kind = "command" if "command" in body else str(body.get("type") or "")
+        new = repo.store_inbox(
+            engine,
+            source=SLACK_REQUEST,
+            external_id=key,
+            body="",
+            now=clock.now(),
+            team_id=req.context.team_id,
+            kind=kind,
+            processed=True,
+        )
+        if new:
+            return next()
+        logger.info("a replayed %s (team %s): acked, nothing done", kind, req.context.team_id)
+        return BoltResponse(status=200, body="")
+
+    return once_per_request
+
+
+def request_key(req: BoltRequest) -> str | None:
+    """What identifies one slash command or interaction, hashed (SHA-256, hex).
+
+    Slack's ``trigger_id`` when the payload has one (every slash command, button click,
+    shortcut and view submission does): Slack mints one per user action, it lies inside
+    the signed body so a replay cannot change it, and it is there in Socket Mode too,
+    where requests carry no signature, so a redelivered envelope is caught the same way.
+    Without a ``trigger_id``, over HTTP: the request's signature, which is the same for
+    exactly the same bytes at the same timestamp, i.e. for a replay and nothing else.
+    A Socket Mode request without a ``trigger_id`` (``view_closed``,
+    ``block_suggestion``: no side effects in Heedful) has no key and is not guarded;
+    nobody but Slack can write to a socket that Heedful opened with its app token.
+
+    Hashing keeps the stored keys short and holds nothing reusable (a ``trigger_id``
+    opens a modal for 3 seconds). Events (deduplicated by ``event_id`` in the inbox),
+    ``url_verification`` and ``ssl_check`` have no key.
+    """
+    body = req.body
+    if body.get("type") in ("event_callback", "url_verification", "app_rate_limited"):
+        return None
+    if body.get("ssl_check"):
+        return None
+    trigger = body.get("trigger_id")
+    if isinstance(trigger, str) and trigger:
+        material = f"trigger:{trigger}"
+    else:
+        signature = req.headers.get("x-slack-signature", [None])[0]
+        if not signature:  # Socket Mode
+            return None
+        material = f"signature:{signature}"
+    return hashlib.sha256(material.encode()).hexdigest()
 
 
 def event_owner(event: dict[str, Any]) -> str | None:

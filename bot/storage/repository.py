@@ -403,10 +403,13 @@ def store_inbox(
     team_id: str | None = None,
     user_id: str | None = None,
     kind: str = "",
+    processed: bool = False,
 ) -> bool:
     """Store an inbound hook before it is acknowledged. False when the id was seen before.
 
     ``user_id`` names whose event it is when known, so that erasing a person removes it.
+    ``processed``: the row only records that the id was seen (it is handled at once,
+    not by the inbox processor); it is stored ``done``.
     """
     values = {
         "source": source,
@@ -415,9 +418,10 @@ def store_inbox(
         "user_id": user_id[:32] if user_id else None,
         "kind": kind[:64],
         "body": body,
-        "state": InboxState.PENDING.value,
+        "state": (InboxState.DONE if processed else InboxState.PENDING).value,
         "available_at": now,
         "received_at": now,
+        "processed_at": now if processed else None,
         "attempts": 0,
     }
     with engine.begin() as conn:

@@ -10,9 +10,12 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
+from nudges.nudging import track_listeners
+from waiting import wait_until
 
 from bot.app import Heedful
 from bot.emulator import SlackEmulator
+from bot.messages import blocks as kit
 from bot.services import Services
 from bot.storage.models import InboxItem
 
@@ -52,3 +55,22 @@ def test_socket_mode_still_serves_health_but_not_slack_http(socket_app: Heedful)
             urllib.request.Request(f"{socket_app.url}/slack/events", data=b"{}"), timeout=5
         )
     assert info.value.code == 404
+
+
+def test_an_interaction_delivered_twice_over_socket_mode_acts_once(
+    socket_app: Heedful, emulator: SlackEmulator
+) -> None:
+    """No signature in Socket Mode: the trigger_id is the request's key."""
+    emulator.open_home(None, "U1", via="socket")
+    socket_app.process_inbox()
+    listeners = track_listeners(socket_app)
+    click = emulator.block_actions_payload("U1", kit.ACTION_HOME_EXPORT)
+    for _ in range(2):
+        assert emulator.send_interaction(None, click, via="socket").envelope_id
+
+    def uploads() -> int:
+        return len(emulator.calls_to("files.completeUploadExternal"))
+
+    wait_until(uploads, what="the export's upload")
+    listeners.wait()
+    assert uploads() == 1
