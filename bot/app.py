@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,6 +29,7 @@ from bot.digest import DIGEST, DigestComposer, plan_digests
 from bot.inbox import SLACK, InboxProcessor, bolt_dispatcher, inbox_middleware, replay_guard
 from bot.ingress import slack_events_route
 from bot.logging_setup import bolt_logger
+from bot.metrics import Metrics
 from bot.nudges import NudgeComposer
 from bot.privacy import purge_expired
 from bot.scheduler import Drainer, Ticker
@@ -101,6 +103,7 @@ class Heedful:
     worker: App = field(init=False)
     inbox: InboxProcessor = field(init=False)
     sender: Sender = field(init=False)
+    metrics: Metrics = field(init=False)
     router: Router = field(init=False)
     server: HttpServer | None = field(init=False, default=None)
     _socket: Any = field(init=False, default=None)
@@ -109,6 +112,8 @@ class Heedful:
     def __post_init__(self) -> None:
         s = self.services
         self.ticker = Ticker()
+        self.metrics = Metrics()
+        self.metrics.watch_outbox(s.engine)
         self.ingress = build_bolt_app(s, worker=False, on_stored=self._on_stored)
         self.worker = build_bolt_app(s, worker=True)
         self.inbox = InboxProcessor(
@@ -131,6 +136,8 @@ class Heedful:
                 **self.composers,
             },
             cipher=s.cipher,
+            lease=timedelta(seconds=s.settings.sender_lease_seconds),
+            metrics=self.metrics,
         )
         if self.run_workers:
             s.wake_outbox = lambda: self.ticker.wake("outbox")
@@ -144,6 +151,7 @@ class Heedful:
                 ),
             )
         self.router.add("GET", "/healthz", self._healthz)
+        self.router.add("GET", "/metrics", self._metrics)
         hooks.register(self.router, s, on_stored=self._on_stored)
 
     # ------------------------------------------------------------------ driving
@@ -241,3 +249,8 @@ class Heedful:
         if self.run_workers:
             status["jobs"] = self.ticker.jobs()
         return HttpResponse.json(200 if healthy else 503, status)
+
+    def _metrics(self, request: HttpRequest) -> HttpResponse:
+        """Prometheus text format; this process's counters (see ``bot.metrics``)."""
+        body, content_type = self.metrics.render(request.headers.get("accept", ""))
+        return HttpResponse(200, body, {"Content-Type": content_type})

@@ -32,6 +32,7 @@ class Settings:
     log_level: str = "INFO"
     auto_migrate: bool = True
     tick_seconds: float = 0.25
+    sender_lease_seconds: float = 120.0
     calendar_poll_minutes: int = 5
     retention_days: int = 365
     allow_private_feeds: bool = False
@@ -80,6 +81,13 @@ class Settings:
             log_level=get("HEEDFUL_LOG_LEVEL") or "INFO",
             auto_migrate=_bool(get("HEEDFUL_AUTO_MIGRATE"), "HEEDFUL_AUTO_MIGRATE", True),
             tick_seconds=_float(get("HEEDFUL_TICK_SECONDS"), "HEEDFUL_TICK_SECONDS", 0.25),
+            sender_lease_seconds=_float(
+                get("HEEDFUL_SENDER_LEASE_SECONDS"),
+                "HEEDFUL_SENDER_LEASE_SECONDS",
+                120.0,
+                low=1.0,
+                high=3600.0,
+            ),
             allow_private_feeds=_bool(
                 get("HEEDFUL_ALLOW_PRIVATE_FEEDS"), "HEEDFUL_ALLOW_PRIVATE_FEEDS", False
             ),
@@ -194,15 +202,17 @@ def _int(raw: str | None, name: str, default: int, *, low: int, high: int) -> in
     return value
 
 
-def _float(raw: str | None, name: str, default: float) -> float:
+def _float(
+    raw: str | None, name: str, default: float, *, low: float = 0.01, high: float = 60.0
+) -> float:
     if raw is None:
         return default
     try:
         value = float(raw)
     except ValueError:
         raise ConfigError(f"heedful: {name} must be a number of seconds, not {raw!r}") from None
-    if not 0.01 <= value <= 60:
-        raise ConfigError(f"heedful: {name} must be between 0.01 and 60, not {value}")
+    if not low <= value <= high:
+        raise ConfigError(f"heedful: {name} must be between {low:g} and {high:g}, not {value:g}")
     return value
 
 

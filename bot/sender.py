@@ -18,6 +18,28 @@ Every Slack answer lands in one of these classes (``classify``):
   dropped connection, ``fatal_error``, a 5xx). Before any resend the sender looks for
   the delivery's metadata in the DM's history (``conversations.history``), so a DM that
   did reach Slack is recorded as sent, not sent twice.
+
+Attempts and giving up: only a *failed* attempt counts (a transient error or an unknown
+outcome). A 429, and a delivery put back because this process is still waiting out a
+``Retry-After``, are not attempts. After ``MAX_TRANSIENT_ATTEMPTS`` failed attempts the
+delivery gives up (``failed``, error ``gave_up:…``) with a WARNING log line and the
+``gave_up`` outcome in ``heedful_deliveries_total``; after an unknown outcome it gives up
+only once the DM history shows it never arrived.
+
+Never twice, with several workers and a slow Slack:
+
+* a batch is at most one row per sending thread, so no claimed row waits in a queue
+  while its lease runs out;
+* just before each post, the row's lease is renewed to a full lease only if this worker
+  still holds it (``repository.renew_lease``); when it does not (the lease ran out and
+  another worker took the row over, or it was withdrawn), the row is not posted;
+* each outcome is recorded as soon as that DM's call returns, not after the batch;
+* the lease (``HEEDFUL_SENDER_LEASE_SECONDS``, 120 s) is far longer than one Slack call
+  (``bot.slack.DEFAULT_TIMEOUT_SECONDS``), so a live sender's lease cannot run out
+  between the renewal and the answer. No heartbeat is needed: a lease only has to outlive
+  one call, and one is renewed before every call that could send.
+* a row taken over from a worker that died is ``needs_reconcile``: its DM history is
+  checked for the delivery's metadata before anything is sent again.
 """
 
 from __future__ import annotations
@@ -42,6 +64,7 @@ from sqlalchemy.engine import Engine
 from bot.clock import Clock
 from bot.crypto import Cipher
 from bot.messages import Message
+from bot.metrics import Metrics
 from bot.slack import SlackClients
 from bot.storage import repository as repo
 from bot.storage.db import read_only
@@ -153,6 +176,8 @@ def _classify_code(error: str, *, status: int) -> Classified:
         return Classified(Outcome.PAYLOAD, error)
     if error in UNKNOWN_OUTCOME_ERRORS or status >= 500:
         return Classified(Outcome.UNKNOWN, error)
+    if error == "ratelimited":  # a rate limit without its 429 status: not a failed attempt
+        return Classified(Outcome.TRANSIENT, error, 1.0)
     if error in TRANSIENT_ERRORS:
         return Classified(Outcome.TRANSIENT, error)
     # An answer we do not know: do not hammer Slack with it, do not lose the DM either.
@@ -263,8 +288,8 @@ class Sender:
         composers: Mapping[str, Composer] | None = None,
         cipher: Cipher | None = None,
         max_workers: int = 8,
-        batch_size: int = 200,
         lease: timedelta = timedelta(minutes=2),
+        metrics: Metrics | None = None,
     ) -> None:
         self.engine = engine
         self.clock = clock
@@ -272,18 +297,27 @@ class Sender:
         self.cipher = cipher or Cipher()
         self.worker_id = worker_id
         self.composers: dict[str, Composer] = {"notice": compose_notice, **(composers or {})}
-        self.batch_size = batch_size
+        self.batch_size = max_workers  # one claimed row per thread: none waits in a queue
         self.lease = lease
+        self.metrics = metrics or Metrics()
         self.gate = RateGate()
         self.observers: list[Callable[[SentDM], None]] = []
         self._composed: dict[int, Message] = {}
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sender")
+        if lease.total_seconds() < 3 * clients.timeout:
+            logger.warning(
+                "the sender's lease (%g s) is under three Slack call timeouts (%g s each): a"
+                " Slack call that outlives the lease could be sent twice",
+                lease.total_seconds(),
+                clients.timeout,
+            )
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
 
     def run_once(self) -> int:
-        """Claim, send and record one batch. Returns how many deliveries were handled."""
+        """Claim at most one due delivery per sending thread, send them, and record each
+        outcome as soon as it is known. Returns how many deliveries were handled."""
         now = self.clock.now()
         rows = repo.claim_deliveries(
             self.engine, now=now, worker=self.worker_id, limit=self.batch_size, lease=self.lease
@@ -293,11 +327,24 @@ class Sender:
         targets = self._targets(rows)
         self._prepare(rows)
         outcomes = list(
-            self._pool.map(lambda r: self._deliver(r, targets[(r.team_id, r.user_id)]), rows)
+            self._pool.map(lambda r: self._handle(r, targets[(r.team_id, r.user_id)]), rows)
         )
-        self._record(rows, outcomes, targets)
         self._notify(rows, outcomes)
         return len(rows)
+
+    def _handle(self, row: sa.Row[Any], target: _Target) -> repo.DeliveryOutcome | None:
+        """Deliver one row and record its outcome at once (None: not this worker's any more)."""
+        outcome = self._deliver(row, target)
+        if outcome is None:
+            logger.info("delivery %s: another worker holds it now; not sending it", row.id)
+            self.metrics.delivery(row.kind, "lease_lost")
+            return None
+        try:
+            return outcome if self._record(row, outcome, target) else None
+        except Exception:
+            # Still claimed: once the lease runs out it is checked in Slack before any resend.
+            logger.exception("delivery %s: recording its outcome failed", row.id)
+            return None
 
     def _prepare(self, rows: Sequence[sa.Row[Any]]) -> None:
         by_kind: dict[str, list[sa.Row[Any]]] = {}
@@ -312,14 +359,14 @@ class Sender:
                     logger.exception("preparing %d %s deliveries failed", len(group), kind)
 
     def _notify(
-        self, rows: Sequence[sa.Row[Any]], outcomes: Sequence[repo.DeliveryOutcome]
+        self, rows: Sequence[sa.Row[Any]], outcomes: Sequence[repo.DeliveryOutcome | None]
     ) -> None:
         composed, self._composed = self._composed, {}
         if not self.observers:
             return
         for row, outcome in zip(rows, outcomes, strict=True):
             message = composed.get(row.id)
-            if outcome.state is DeliveryState.SENT and message is not None:
+            if outcome and outcome.state is DeliveryState.SENT and message is not None:
                 sent = SentDM(row, message, outcome.channel, outcome.message_ts)
                 for observer in self.observers:
                     try:
@@ -372,14 +419,15 @@ class Sender:
             for r in rows
         }
 
-    def _deliver(self, row: sa.Row[Any], target: _Target) -> repo.DeliveryOutcome:
+    def _deliver(self, row: sa.Row[Any], target: _Target) -> repo.DeliveryOutcome | None:
         try:
             return self._deliver_unguarded(row, target)
         except Exception:
             logger.exception("delivery %s (%s) failed unexpectedly; will retry", row.id, row.kind)
             return self._retry(row, "internal", needs_reconcile=True)
 
-    def _deliver_unguarded(self, row: sa.Row[Any], target: _Target) -> repo.DeliveryOutcome:
+    def _deliver_unguarded(self, row: sa.Row[Any], target: _Target) -> repo.DeliveryOutcome | None:
+        """The outcome to record, or None when this worker no longer holds the row."""
         now = self.clock.now()
         if row.expires_at is not None and now >= row.expires_at:
             return repo.DeliveryOutcome(row.id, DeliveryState.SKIPPED, error="expired")
@@ -397,6 +445,8 @@ class Sender:
             found = self._reconcile(client, row, target)
             if found is not None:
                 return found
+            if row.attempts >= MAX_TRANSIENT_ATTEMPTS:  # it never arrived: now give up
+                return self._give_up(row, "unknown", row.attempts)
         composer = self.composers.get(row.kind)
         if composer is None:
             return repo.DeliveryOutcome(row.id, DeliveryState.FAILED, error="unknown_kind")
@@ -408,6 +458,8 @@ class Sender:
             )
         except Skip as skip:
             return repo.DeliveryOutcome(row.id, DeliveryState.SKIPPED, error=str(skip) or "skipped")
+        if not self._fence(row):
+            return None
         result = self._post(client, row, message)
         self._composed[row.id] = message
         if result.outcome is Outcome.PAYLOAD and message.blocks:
@@ -416,9 +468,18 @@ class Sender:
                 row.id,
                 result.error,
             )
+            if not self._fence(row):
+                return None
             result = self._post(client, row, message.plain())
             self._composed[row.id] = message.plain()
         return self._settle(row, result)
+
+    def _fence(self, row: sa.Row[Any]) -> bool:
+        """Renew this worker's lease on ``row`` for one more Slack call, if it still holds
+        the row. Called just before every post: False means "do not post"."""
+        return repo.renew_lease(
+            self.engine, row.id, worker=self.worker_id, now=self.clock.now(), lease=self.lease
+        )
 
     def _post(self, client: WebClient, row: sa.Row[Any], message: Message) -> _PostResult:
         kwargs: dict[str, Any] = {
@@ -444,11 +505,17 @@ class Sender:
         c = result.classified
         if c.outcome is Outcome.SENT:
             return repo.DeliveryOutcome(
-                row.id, DeliveryState.SENT, channel=result.channel, message_ts=result.ts
+                row.id,
+                DeliveryState.SENT,
+                channel=result.channel,
+                message_ts=result.ts,
+                attempted=True,
             )
         logger.info("delivery %s (%s): %s (%s)", row.id, row.kind, c.outcome.value, c.error)
         if c.outcome is Outcome.RECIPIENT:
-            return repo.DeliveryOutcome(row.id, DeliveryState.FAILED, error=f"recipient:{c.error}")
+            return repo.DeliveryOutcome(
+                row.id, DeliveryState.FAILED, error=f"recipient:{c.error}", attempted=True
+            )
         if c.outcome is Outcome.INSTALLATION:
             # Pending again; nothing is claimed for a paused workspace until it is reinstalled.
             return repo.DeliveryOutcome(
@@ -458,21 +525,26 @@ class Sender:
                 retry_at=self.clock.now(),
             )
         if c.outcome is Outcome.PAYLOAD:
-            return repo.DeliveryOutcome(row.id, DeliveryState.FAILED, error=f"payload:{c.error}")
-        if c.retry_after is not None:
+            return repo.DeliveryOutcome(
+                row.id, DeliveryState.FAILED, error=f"payload:{c.error}", attempted=True
+            )
+        if c.retry_after is not None:  # a rate limit: wait it out, it is not a failed attempt
             until = self.clock.now() + timedelta(seconds=c.retry_after)
             self.gate.block(row.team_id, POST_METHOD, until)
             return repo.DeliveryOutcome(
-                row.id, DeliveryState.PENDING, error=c.error, retry_at=until
+                row.id, DeliveryState.PENDING, error="ratelimited", retry_at=until
             )
         return self._retry(row, c.error, needs_reconcile=c.outcome is Outcome.UNKNOWN)
 
     def _retry(
         self, row: sa.Row[Any], error: str, *, needs_reconcile: bool
     ) -> repo.DeliveryOutcome:
-        if row.attempts >= MAX_TRANSIENT_ATTEMPTS and not needs_reconcile:
-            return repo.DeliveryOutcome(row.id, DeliveryState.FAILED, error=f"gave_up:{error}")
-        backoff = min(timedelta(seconds=2 ** min(row.attempts, 12)), MAX_BACKOFF)
+        """A failed attempt: pending again with backoff, or given up after the last one
+        (an unknown outcome first gets its history check, see ``_deliver_unguarded``)."""
+        failures = row.attempts + 1
+        if failures >= MAX_TRANSIENT_ATTEMPTS and not needs_reconcile:
+            return self._give_up(row, error, failures)
+        backoff = min(timedelta(seconds=2 ** min(failures, 12)), MAX_BACKOFF)
         jitter = backoff * random.uniform(0, 0.25)
         return repo.DeliveryOutcome(
             row.id,
@@ -480,6 +552,20 @@ class Sender:
             error=error,
             retry_at=self.clock.now() + backoff + jitter,
             needs_reconcile=needs_reconcile or row.needs_reconcile,
+            attempted=True,
+        )
+
+    def _give_up(self, row: sa.Row[Any], error: str, failures: int) -> repo.DeliveryOutcome:
+        logger.warning(
+            "delivery %s (%s, team %s) gave up after %d failed attempts, the last: %s",
+            row.id,
+            row.kind,
+            row.team_id,
+            failures,
+            error,
+        )
+        return repo.DeliveryOutcome(
+            row.id, DeliveryState.FAILED, error=f"gave_up:{error}", attempted=True
         )
 
     def _reconcile(
@@ -529,33 +615,44 @@ class Sender:
             return self._retry(row, f"reconcile:{c.error}", needs_reconcile=True)
         return None
 
-    def _record(
-        self,
-        rows: Sequence[sa.Row[Any]],
-        outcomes: Sequence[repo.DeliveryOutcome],
-        targets: Mapping[tuple[str, str], _Target],
-    ) -> None:
+    def _record(self, row: sa.Row[Any], outcome: repo.DeliveryOutcome, target: _Target) -> bool:
+        """Record one outcome (False: another worker took the row over meanwhile)."""
         now = self.clock.now()
-        repo.finish_deliveries(self.engine, outcomes, worker=self.worker_id, now=now)
         channels = []
-        for row, outcome in zip(rows, outcomes, strict=True):
-            error = outcome.error or ""
-            if error.startswith("recipient:"):
-                repo.mark_unreachable(
-                    self.engine,
-                    team_id=row.team_id,
-                    user_id=row.user_id,
-                    reason=error[10:],
-                    now=now,
-                )
-            elif error.startswith("installation:"):
-                logger.warning("workspace %s paused: %s", row.team_id, error[13:])
-                repo.pause_installation(
-                    self.engine, team_id=row.team_id, reason=error[13:], now=now
-                )
-            elif outcome.channel and targets[(row.team_id, row.user_id)].dm_channel is None:
-                channels.append((row.team_id, row.user_id, outcome.channel))
-        repo.remember_dm_channels(self.engine, channels)
+        if outcome.channel and target.dm_channel is None:
+            channels.append((row.team_id, row.user_id, outcome.channel))
+        if not repo.finish_deliveries(
+            self.engine, [outcome], worker=self.worker_id, now=now, dm_channels=channels
+        ):
+            logger.info("delivery %s: another worker took it over; leaving it to that one", row.id)
+            self.metrics.delivery(row.kind, "lease_lost")
+            return False
+        self.metrics.delivery(row.kind, _metric_outcome(outcome))
+        error = outcome.error or ""
+        if error.startswith("recipient:"):
+            repo.mark_unreachable(
+                self.engine, team_id=row.team_id, user_id=row.user_id, reason=error[10:], now=now
+            )
+        elif error.startswith("installation:"):
+            logger.warning("workspace %s paused: %s", row.team_id, error[13:])
+            repo.pause_installation(self.engine, team_id=row.team_id, reason=error[13:], now=now)
+        return True
+
+
+def _metric_outcome(outcome: repo.DeliveryOutcome) -> str:
+    """The ``outcome`` label of ``heedful_deliveries_total`` (``bot.metrics``)."""
+    error = outcome.error or ""
+    if outcome.state is DeliveryState.SENT:
+        return "sent"
+    if outcome.state is DeliveryState.SKIPPED:
+        return "skipped"
+    if outcome.state is DeliveryState.FAILED:
+        return "gave_up" if error.startswith("gave_up:") else "failed"
+    if error == "ratelimited":
+        return "rate_limited"
+    if error.startswith("installation:"):
+        return "paused"
+    return "retried"
 
 
 @dataclass(frozen=True)

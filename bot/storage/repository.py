@@ -5,7 +5,13 @@ Claims are exactly-once: on PostgreSQL the candidate rows are picked with
 transaction (see ``bot.storage.db``) as a single ``UPDATE … RETURNING``. A claimed
 row carries a lease; once the lease has run out, any worker may claim it again, and
 a delivery claimed that way is marked ``needs_reconcile`` (its first claimer may
-have sent it before dying).
+have sent it before dying). The sender renews a delivery's lease just before each
+post, only while it still holds the row (:func:`renew_lease`, a fencing check), and
+every write of an outcome is conditional on holding it too.
+
+A delivery's ``attempts`` counts the tries Slack answered with anything but a rate
+limit (or did not answer): claiming a row is not an attempt, and neither is a 429 or
+a wait for one. The sender gives up after a number of *failed* attempts.
 """
 
 from __future__ import annotations
@@ -200,7 +206,7 @@ def claim_deliveries(
     lock = "" if sqlite_db else " FOR UPDATE SKIP LOCKED"
     claim = (
         f"UPDATE delivery SET state = 'claimed', lease_until = {mark}, claimed_by = {mark},"
-        f" attempts = attempts + 1, updated_at = {mark}"
+        f" updated_at = {mark}"
         " WHERE id IN (SELECT id FROM delivery WHERE state = 'pending'"
         f" AND available_at <= {mark} AND team_id NOT IN"
         " (SELECT team_id FROM installation WHERE paused_at IS NOT NULL)"
@@ -286,9 +292,45 @@ def next_due(engine: Engine) -> datetime | None:
     return value
 
 
+def outbox_depth(engine: Engine) -> dict[str, int]:
+    """How many deliveries are pending and claimed (a read of the claim index)."""
+    t = DELIVERY.c
+    query = (
+        sa.select(t.state, sa.func.count())
+        .where(t.state.in_(("pending", "claimed")))
+        .group_by(t.state)
+    )
+    with read_only(engine) as conn:
+        counts = {state: int(count) for state, count in conn.execute(query)}
+    return {state: counts.get(state, 0) for state in ("pending", "claimed")}
+
+
+def renew_lease(
+    engine: Engine, delivery_id: int, *, worker: str, now: datetime, lease: timedelta
+) -> bool:
+    """Extend ``worker``'s lease on a claimed delivery to ``now + lease``, only if it
+    still holds the row; False when it does not (taken over, or withdrawn).
+
+    The sender's fencing check, run just before each post: a row whose lease ran out
+    and was claimed by another worker is never posted by its first claimer.
+    """
+    t = DELIVERY.c
+    stmt = (
+        sa.update(DELIVERY)
+        .where(t.id == delivery_id, t.claimed_by == worker, t.state == "claimed")
+        .values(lease_until=now + lease, updated_at=now)
+    )
+    with engine.begin() as conn:
+        return conn.execute(stmt).rowcount == 1
+
+
 @dataclass(frozen=True)
 class DeliveryOutcome:
-    """What became of one claimed delivery; ``state`` pending means "try again later"."""
+    """What became of one claimed delivery; ``state`` pending means "try again later".
+
+    ``attempted``: Slack was asked and answered anything but a rate limit, or did not
+    answer (it adds one to the row's ``attempts``).
+    """
 
     id: int
     state: DeliveryState
@@ -297,13 +339,23 @@ class DeliveryOutcome:
     message_ts: str | None = None
     retry_at: datetime | None = None
     needs_reconcile: bool = False
+    attempted: bool = False
 
 
 def finish_deliveries(
-    engine: Engine, outcomes: Sequence[DeliveryOutcome], *, worker: str, now: datetime
+    engine: Engine,
+    outcomes: Sequence[DeliveryOutcome],
+    *,
+    worker: str,
+    now: datetime,
+    dm_channels: Sequence[tuple[str, str, str]] = (),
 ) -> int:
     """Record outcomes in one transaction. A row another worker has claimed since
-    (our lease ran out) is left to that worker. Returns how many rows were updated."""
+    (our lease ran out) is left to that worker. Returns how many rows were updated.
+
+    ``dm_channels``: (team, user, DM channel id) triples learnt from Slack's answers,
+    stored in the same transaction (see :func:`remember_dm_channels`).
+    """
     if not outcomes:
         return 0
     t = DELIVERY.c
@@ -318,6 +370,7 @@ def finish_deliveries(
                 sa.bindparam("b_retry_at", type_=UTCDateTime()), t.available_at
             ),
             needs_reconcile=sa.bindparam("b_reconcile"),
+            attempts=t.attempts + sa.bindparam("b_tries"),
             lease_until=None,
             updated_at=now,
         )
@@ -330,6 +383,7 @@ def finish_deliveries(
             "b_error": (o.error or None) and o.error[:255],
             "b_retry_at": o.retry_at,
             "b_reconcile": o.needs_reconcile,
+            "b_tries": int(o.attempted),
         }
         for o in outcomes
         if o.state is not DeliveryState.SENT
@@ -340,6 +394,8 @@ def finish_deliveries(
             updated += _mark_sent(conn, sent, worker=worker, now=now)
         if other:
             updated += max(conn.execute(other_stmt, other).rowcount, 0)
+        if dm_channels:
+            _remember_dm_channels(conn, dm_channels)
     return updated
 
 
@@ -362,9 +418,10 @@ def _mark_sent(
     sql = (
         f"UPDATE delivery SET state = 'sent', channel = {mark}, message_ts = {mark},"
         f" sent_at = {mark}, updated_at = {mark}, error = NULL, needs_reconcile = FALSE,"
-        f" lease_until = NULL WHERE id = {mark} AND claimed_by = {mark} AND state = 'claimed'"
+        f" attempts = attempts + {mark}, lease_until = NULL"
+        f" WHERE id = {mark} AND claimed_by = {mark} AND state = 'claimed'"
     )
-    params = [(o.channel, o.message_ts, stamp, stamp, o.id, worker) for o in sent]
+    params = [(o.channel, o.message_ts, stamp, stamp, int(o.attempted), o.id, worker) for o in sent]
     return max(conn.exec_driver_sql(sql, params).rowcount, 0)
 
 
@@ -375,9 +432,9 @@ def _mark_sent_postgres(
     sql = (
         "UPDATE delivery AS d SET state = 'sent', channel = b.channel, message_ts = b.ts,"
         " sent_at = %(now)s, updated_at = %(now)s, error = NULL, needs_reconcile = FALSE,"
-        " lease_until = NULL"
+        " attempts = d.attempts + b.tries, lease_until = NULL"
         " FROM (SELECT unnest(%(ids)s::int[]) AS id, unnest(%(channels)s::text[]) AS channel,"
-        " unnest(%(ts)s::text[]) AS ts) AS b"
+        " unnest(%(ts)s::text[]) AS ts, unnest(%(tries)s::int[]) AS tries) AS b"
         " WHERE d.id = b.id AND d.claimed_by = %(worker)s AND d.state = 'claimed'"
     )
     params = {
@@ -385,6 +442,7 @@ def _mark_sent_postgres(
         "ids": [o.id for o in sent],
         "channels": [o.channel for o in sent],
         "ts": [o.message_ts for o in sent],
+        "tries": [int(o.attempted) for o in sent],
         "worker": worker,
     }
     return max(conn.exec_driver_sql(sql, params).rowcount, 0)
@@ -531,6 +589,11 @@ def remember_dm_channels(engine: Engine, found: Sequence[tuple[str, str, str]]) 
     """Store (team, user, DM channel id) triples learnt from Slack's answers, in one batch."""
     if not found:
         return
+    with engine.begin() as conn:
+        _remember_dm_channels(conn, found)
+
+
+def _remember_dm_channels(conn: sa.Connection, found: Sequence[tuple[str, str, str]]) -> None:
     table = SlackUser.__table__  # type: ignore[attr-defined]
     t = table.c
     stmt = (
@@ -542,5 +605,4 @@ def remember_dm_channels(engine: Engine, found: Sequence[tuple[str, str, str]]) 
         )
         .values(dm_channel_id=sa.bindparam("b_channel"))
     )
-    with engine.begin() as conn:
-        conn.execute(stmt, [{"b_team": a, "b_user": b, "b_channel": c} for a, b, c in found])
+    conn.execute(stmt, [{"b_team": a, "b_user": b, "b_channel": c} for a, b, c in found])

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from waiting import wait_until
 
 from bot.app import Heedful
 from bot.clock import VirtualClock
 from bot.emulator import SlackEmulator
-from bot.sender import METADATA_EVENT_TYPE
+from bot.sender import MAX_TRANSIENT_ATTEMPTS, METADATA_EVENT_TYPE, compose_notice
 from bot.services import Services
 from bot.storage import repository as repo
 from bot.storage.db import session_scope
@@ -241,7 +246,7 @@ def test_a_claimer_that_died_mid_send_is_reconciled_by_the_next(
     (row,) = repo.claim_deliveries(
         services.engine, now=clock.now(), worker="dead", limit=1, lease=timedelta(minutes=2)
     )
-    from bot.sender import compose_notice, delivery_metadata
+    from bot.sender import delivery_metadata
 
     client = services.clients.for_token(emulator.bot_token)
     message = compose_notice(row)
@@ -262,3 +267,206 @@ def test_an_expired_delivery_is_skipped(
     assert delivery(services, first).state == "skipped"
     assert delivery(services, first).error == "expired"
     assert posts(emulator) == []
+
+
+# --------------------------------------------------------------------------- attempts
+
+
+def sample(app: Heedful, outcome: str, kind: str = "notice") -> float:
+    """This process's ``heedful_deliveries_total`` for one kind and outcome."""
+    value = app.metrics.registry.get_sample_value(
+        "heedful_deliveries_total", {"kind": kind, "outcome": outcome}
+    )
+    return value or 0.0
+
+
+def test_429s_and_rate_limit_waits_are_not_failed_attempts(
+    app: Heedful, services: Services, emulator: SlackEmulator, clock: VirtualClock
+) -> None:
+    first = enqueue(services, "U1", ref="a")
+    for _ in range(2 * MAX_TRANSIENT_ATTEMPTS):  # a long storm of 429s
+        emulator.fault("chat.postMessage", status=429, retry_after="0.5")
+        assert app.send_due() == 1
+        row = delivery(services, first)
+        assert row.state == "pending" and row.error == "ratelimited" and row.attempts == 0
+        # Another DM of the workspace claimed meanwhile waits too, without a post.
+        waiting = enqueue(services, "U2", ref=f"b{clock.now().timestamp()}")
+        assert app.send_due() == 1
+        assert delivery(services, waiting).attempts == 0
+        clock.set(row.available_at)
+        with services.engine.begin() as conn:  # keep only the DM under test
+            conn.execute(sa.delete(Delivery.__table__).where(Delivery.__table__.c.id == waiting))
+    assert sample(app, "rate_limited") == 4 * MAX_TRANSIENT_ATTEMPTS
+
+    emulator.fault("chat.postMessage", error="internal_error")  # then one real failure
+    app.send_due()
+    row = delivery(services, first)
+    assert row.state == "pending" and row.error == "internal_error" and row.attempts == 1
+    clock.set(row.available_at)
+    app.send_due()
+    row = delivery(services, first)
+    assert row.state == "sent" and row.attempts == 2
+    assert len(emulator.messages("U1")) == 1
+    assert (sample(app, "retried"), sample(app, "sent"), sample(app, "gave_up")) == (1, 1, 0)
+
+
+def test_a_dm_that_keeps_failing_gives_up_with_a_warning_and_a_metric(
+    app: Heedful,
+    services: Services,
+    emulator: SlackEmulator,
+    clock: VirtualClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    first = enqueue(services)
+    emulator.fault("chat.postMessage", error="internal_error", times=MAX_TRANSIENT_ATTEMPTS)
+    with caplog.at_level(logging.INFO, logger="bot.sender"):
+        for _ in range(MAX_TRANSIENT_ATTEMPTS):
+            app.send_due()
+            clock.set(max(clock.now(), delivery(services, first).available_at))
+    row = delivery(services, first)
+    assert row.state == "failed" and row.error == "gave_up:internal_error"
+    assert row.attempts == MAX_TRANSIENT_ATTEMPTS
+    assert sample(app, "gave_up") == 1 and sample(app, "retried") == MAX_TRANSIENT_ATTEMPTS - 1
+    (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert warning.getMessage() == (
+        f"delivery {first} (notice, team T0001) gave up after {MAX_TRANSIENT_ATTEMPTS}"
+        " failed attempts, the last: internal_error"
+    )
+    assert "breath" not in caplog.text.lower()  # ids and the error class, never the text
+
+
+def test_an_unknown_outcome_gives_up_only_after_the_history_shows_it_never_arrived(
+    app: Heedful, services: Services, emulator: SlackEmulator, clock: VirtualClock
+) -> None:
+    first = enqueue(services)
+    emulator.fault("chat.postMessage", status=503, times=MAX_TRANSIENT_ATTEMPTS)
+    for _ in range(MAX_TRANSIENT_ATTEMPTS):
+        app.send_due()
+        row = delivery(services, first)
+        assert row.state == "pending" and row.needs_reconcile
+        clock.set(row.available_at)
+    app.send_due()  # looks in the DM history, finds nothing, and gives up
+    row = delivery(services, first)
+    assert row.state == "failed" and row.error == "gave_up:unknown"
+    assert len(posts(emulator)) == MAX_TRANSIENT_ATTEMPTS
+    assert emulator.calls_to("conversations.history")
+    assert sample(app, "gave_up") == 1
+
+
+# --------------------------------------------------------------------------- leases
+
+
+def held_composer(release: threading.Event, started: list[int]) -> Any:
+    """A composer that waits until the test releases it (a slow DM, deterministically)."""
+    lock = threading.Lock()
+
+    def compose(row: Any) -> Any:
+        with lock:
+            started.append(row.id)
+        assert release.wait(60)
+        return compose_notice(row)
+
+    return compose
+
+
+def states(services: Services) -> Counter[str]:
+    with services.engine.connect() as conn:
+        return Counter(conn.execute(sa.select(Delivery.__table__.c.state)).scalars())
+
+
+def test_a_sender_claims_no_more_rows_than_it_has_threads(
+    services: Services, emulator: SlackEmulator
+) -> None:
+    release, started = threading.Event(), []
+    app = Heedful(
+        services,
+        serve_http=False,
+        run_workers=False,
+        composers={"held": held_composer(release, started)},
+    )
+    for i in range(20):
+        emulator.add_user(f"UH{i:02d}")
+        enqueue(services, f"UH{i:02d}", kind="held")
+    worker = threading.Thread(target=app.sender.run_once)
+    worker.start()
+    try:
+        wait_until(lambda: len(started) == 8, what="eight DMs being composed")
+        assert states(services) == {"claimed": 8, "pending": 12}  # none waits in a queue
+    finally:
+        release.set()
+        worker.join(60)
+    try:
+        assert app.send_due() == 12 and states(services) == {"sent": 20}
+    finally:
+        app.stop()
+
+
+def test_each_outcome_is_recorded_as_soon_as_its_call_returns(
+    services: Services, emulator: SlackEmulator
+) -> None:
+    release, started = threading.Event(), []
+    app = Heedful(
+        services,
+        serve_http=False,
+        run_workers=False,
+        composers={"held": held_composer(release, started)},
+    )
+    quick = enqueue(services, "U1", ref="a")
+    held = enqueue(services, "U2", ref="b", kind="held")
+    worker = threading.Thread(target=app.sender.run_once)
+    worker.start()
+    try:
+        wait_until(lambda: delivery(services, quick).state == "sent", what="the quick DM recorded")
+        assert delivery(services, held).state == "claimed" and started == [held]
+    finally:
+        release.set()
+        worker.join(60)
+        app.stop()
+    assert delivery(services, held).state == "sent"
+
+
+def test_a_row_taken_over_before_its_post_is_not_posted_by_its_first_claimer(
+    services: Services, emulator: SlackEmulator, clock: VirtualClock
+) -> None:
+    lease = timedelta(minutes=2)
+
+    def compose_stalled(row: Any) -> Any:
+        # This worker stalls past its lease, and another worker takes the row over.
+        clock.advance(lease + timedelta(seconds=1))
+        (taken,) = repo.claim_deliveries(
+            services.engine, now=clock.now(), worker="other", limit=1, lease=lease
+        )
+        assert taken.id == row.id and taken.needs_reconcile
+        return compose_notice(row)
+
+    app = Heedful(
+        services, serve_http=False, run_workers=False, composers={"stalled": compose_stalled}
+    )
+    first = enqueue(services, kind="stalled")
+    try:
+        assert app.send_due() == 1
+    finally:
+        app.stop()
+    assert posts(emulator) == []  # the fencing check stopped the post
+    row = delivery(services, first)
+    assert row.state == "claimed" and row.claimed_by == "other"
+    assert sample(app, "lease_lost", kind="stalled") == 1
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def test_metrics_count_outcomes_and_show_the_outbox_depth(
+    heedful: Heedful, services: Services, emulator: SlackEmulator, clock: VirtualClock
+) -> None:
+    enqueue(services, "U1", ref="a")
+    enqueue(services, "U2", ref="b", due_at=clock.now() + timedelta(hours=1))
+    assert heedful.send_due() == 1
+
+    with urllib.request.urlopen(f"{heedful.url}/metrics", timeout=10) as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        text = response.read().decode()
+    assert 'heedful_deliveries_total{kind="notice",outcome="sent"} 1.0' in text
+    assert 'heedful_outbox_deliveries{state="pending"} 1.0' in text
+    assert 'heedful_outbox_deliveries{state="claimed"} 0.0' in text

@@ -59,7 +59,8 @@ def test_claim_takes_only_due_rows_once(engine: Engine, clock: VirtualClock) -> 
     second = repo.claim_deliveries(engine, now=clock.now(), worker="b", limit=10, lease=LEASE)
     assert len(first) == 3 and len(second) == 2
     assert {r.id for r in first}.isdisjoint({r.id for r in second})
-    assert all(r.state == "claimed" and r.attempts == 1 for r in first + second)
+    # A claim is not an attempt: only what Slack answered (or did not) counts.
+    assert all(r.state == "claimed" and r.attempts == 0 for r in first + second)
     assert repo.claim_deliveries(engine, now=clock.now(), worker="c", limit=10, lease=LEASE) == []
 
 
@@ -76,8 +77,13 @@ def test_an_expired_lease_is_reclaimed_and_marked_for_reconciling(
 
     clock.advance(timedelta(seconds=2))
     (again,) = repo.claim_deliveries(engine, now=clock.now(), worker="b", limit=1, lease=LEASE)
-    assert again.id == row.id and again.claimed_by == "b" and again.attempts == 2
+    assert again.id == row.id and again.claimed_by == "b" and again.attempts == 0
     assert again.needs_reconcile
+
+    # The fencing check: the dead worker cannot renew (so will not post) a row it lost.
+    kwargs = {"now": clock.now(), "lease": LEASE}
+    assert repo.renew_lease(engine, row.id, worker="dead", **kwargs) is False
+    assert repo.renew_lease(engine, row.id, worker="b", **kwargs) is True
 
     # The dead worker's late answer does not overwrite the new claimer's row.
     stale = repo.DeliveryOutcome(row.id, DeliveryState.SENT, message_ts="1.0")
