@@ -399,6 +399,15 @@ def finish_deliveries(
     return updated
 
 
+def held_by(engine: Engine, ids: Sequence[int], worker: str) -> set[int]:
+    """Which of ``ids`` were last claimed by ``worker`` (after :func:`finish_deliveries`
+    updated fewer rows than it was given: the others were taken over)."""
+    t = DELIVERY.c
+    with read_only(engine) as conn:
+        query = sa.select(t.id).where(t.id.in_(ids), t.claimed_by == worker)
+        return set(conn.execute(query).scalars())
+
+
 def _mark_sent(
     conn: sa.Connection, sent: Sequence[DeliveryOutcome], *, worker: str, now: datetime
 ) -> int:
