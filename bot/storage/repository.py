@@ -354,7 +354,7 @@ def finish_deliveries(
     (our lease ran out) is left to that worker. Returns how many rows were updated.
 
     ``dm_channels``: (team, user, DM channel id) triples learnt from Slack's answers,
-    stored in the same transaction (see :func:`remember_dm_channels`).
+    stored in the same transaction (a user's known DM channel is kept).
     """
     if not outcomes:
         return 0
@@ -594,15 +594,8 @@ def mark_unreachable(
         )
 
 
-def remember_dm_channels(engine: Engine, found: Sequence[tuple[str, str, str]]) -> None:
-    """Store (team, user, DM channel id) triples learnt from Slack's answers, in one batch."""
-    if not found:
-        return
-    with engine.begin() as conn:
-        _remember_dm_channels(conn, found)
-
-
 def _remember_dm_channels(conn: sa.Connection, found: Sequence[tuple[str, str, str]]) -> None:
+    """Store (team, user, DM channel id) triples learnt from Slack's answers, in one batch."""
     table = SlackUser.__table__  # type: ignore[attr-defined]
     t = table.c
     stmt = (

@@ -1,4 +1,5 @@
-"""Real ``heedful run`` processes: a crash after the ack, and two claimers at once."""
+"""Real ``heedful run`` processes: a crash after the ack, two claimers at once, and the
+outbox under Slack's faults (a 429 storm, a slow Slack, a worker killed mid-batch)."""
 
 from __future__ import annotations
 
