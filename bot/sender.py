@@ -28,8 +28,10 @@ only once the DM history shows it never arrived.
 
 Never twice, with several workers and a slow Slack:
 
-* a batch is at most one row per sending thread, so no claimed row waits in a queue
-  while its lease runs out;
+* a batch is as many rows as the sending threads can post within a quarter of a lease,
+  at the pace Slack has lately answered (``Pace``): 200 rows when Slack answers in
+  milliseconds (claims are write transactions; fewer is faster), a round or a few when it
+  takes seconds, so no claimed row waits in the queue while its lease runs out;
 * just before each post (a fencing check), a row claimed more than a quarter of a lease
   ago (a history check or a slow composer came first) has its lease renewed to a full
   lease, only if this worker still holds it (``repository.renew_lease``); when it does not
@@ -37,8 +39,9 @@ Never twice, with several workers and a slow Slack:
   claimed less than a quarter of a lease ago needs no write: no one may take it over
   before its lease ends. (A renewal before every post cost one write per DM and made
   1,000 DMs due within a second 20 times later on SQLite: bench/outbox.py.)
-* each outcome is recorded as soon as that DM's call returns, not after the batch (the
-  outcomes that come in together share one transaction);
+* outcomes are recorded as they come in, not after the batch: those that came in within
+  ``RECORD_EVERY`` (0.1 s) share one transaction (one write per DM made 1,000 DMs due
+  within a second several times later on SQLite: bench/outbox.py);
 * the lease (``HEEDFUL_SENDER_LEASE_SECONDS``, 120 s) is far longer than one Slack call
   (``bot.slack.DEFAULT_TIMEOUT_SECONDS``), so a live sender's lease cannot run out between
   the check and the answer. No heartbeat is needed: a lease only has to outlive one call,
@@ -53,9 +56,10 @@ import logging
 import random
 import socket
 import threading
+import time
 import urllib.error
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import ALL_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -82,6 +86,12 @@ POST_METHOD = "chat.postMessage"
 MAX_TRANSIENT_ATTEMPTS = 8
 MAX_BACKOFF = timedelta(minutes=10)
 RECONCILE_PAGES = 5
+# A batch is as many rounds of posts (one per sending thread each) as fit in a quarter of
+# a lease at the pace Slack lately answered (``Pace``), at least one and at most this many.
+MAX_ROUNDS_PER_BATCH = 25
+# Outcomes are recorded in one transaction per this many seconds, not one per DM: a
+# write per DM made 1,000 DMs due within a second several times later on SQLite.
+RECORD_EVERY = 0.1
 
 RECIPIENT_ERRORS = frozenset(
     {
@@ -280,6 +290,29 @@ class RateGate:
                 self._until[(team_id, method)] = until
 
 
+class Pace:
+    """How long one delivery keeps a sending thread busy (history check, composing and
+    posting), as the sender has lately seen it: it rises at once with a slow answer and
+    falls back slowly with quick ones, so a slow Slack shrinks the next batch at once
+    and a quick one grows it over a few dozen DMs. Wall time, not the injected clock:
+    it measures Slack, not the schedule."""
+
+    FIRST_GUESS = 5.0  # seconds, before any answer: cautious, so a first batch stays small
+    FLOOR = 0.001
+
+    def __init__(self) -> None:
+        self._seconds = self.FIRST_GUESS
+        self._lock = threading.Lock()
+
+    @property
+    def seconds(self) -> float:
+        return self._seconds
+
+    def took(self, seconds: float) -> None:
+        with self._lock:
+            self._seconds = max(seconds, self.FLOOR, 0.9 * self._seconds + 0.1 * seconds)
+
+
 class Sender:
     """Claims due deliveries and sends them. ``run_once`` is the scheduler's tick."""
 
@@ -302,8 +335,9 @@ class Sender:
         self.cipher = cipher or Cipher()
         self.worker_id = worker_id
         self.composers: dict[str, Composer] = {"notice": compose_notice, **(composers or {})}
-        self.batch_size = max_workers  # one claimed row per thread: none waits in a queue
+        self.threads = max_workers
         self.lease = lease
+        self.pace = Pace()
         self.metrics = metrics or Metrics()
         self.gate = RateGate()
         self.observers: list[Callable[[SentDM], None]] = []
@@ -320,9 +354,17 @@ class Sender:
     def close(self) -> None:
         self._pool.shutdown(wait=True)
 
+    @property
+    def batch_size(self) -> int:
+        """How many due deliveries one claim takes: as many as the sending threads can
+        post within a quarter of a lease at the pace Slack lately answered, so a claimed
+        row never waits out its lease in the queue (see the module docstring)."""
+        rounds = (self.lease.total_seconds() / 4) / self.pace.seconds
+        return self.threads * int(min(MAX_ROUNDS_PER_BATCH, max(1, rounds)))
+
     def run_once(self) -> int:
-        """Claim at most one due delivery per sending thread, send them, and record each
-        outcome as soon as it is known. Returns how many deliveries were handled."""
+        """Claim a batch of due deliveries, send them, and record their outcomes as they
+        come in. Returns how many deliveries were handled."""
         now = self.clock.now()
         rows = repo.claim_deliveries(
             self.engine, now=now, worker=self.worker_id, limit=self.batch_size, lease=self.lease
@@ -337,8 +379,10 @@ class Sender:
         }
         recorded: dict[int, repo.DeliveryOutcome] = {}
         running = set(futures)
-        while running:  # record outcomes as they come in, those that came in together at once
-            done, running = wait(running, return_when=FIRST_COMPLETED)
+        while running:  # record what came in, at least every RECORD_EVERY seconds
+            done, running = wait(running, timeout=RECORD_EVERY, return_when=ALL_COMPLETED)
+            if not done:
+                continue
             self._record([(futures[f], f.result()) for f in done], targets, recorded)
         self._notify(rows, [recorded.get(row.id) for row in rows])
         return len(rows)
@@ -419,11 +463,14 @@ class Sender:
     def _deliver(
         self, row: sa.Row[Any], target: _Target, claimed_at: datetime
     ) -> repo.DeliveryOutcome | None:
+        began = time.monotonic()
         try:
             return self._deliver_unguarded(row, target, claimed_at)
         except Exception:
             logger.exception("delivery %s (%s) failed unexpectedly; will retry", row.id, row.kind)
             return self._retry(row, "internal", needs_reconcile=True)
+        finally:
+            self.pace.took(time.monotonic() - began)
 
     def _deliver_unguarded(
         self, row: sa.Row[Any], target: _Target, claimed_at: datetime

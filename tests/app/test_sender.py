@@ -17,7 +17,12 @@ from waiting import wait_until
 from bot.app import Heedful
 from bot.clock import VirtualClock
 from bot.emulator import SlackEmulator
-from bot.sender import MAX_TRANSIENT_ATTEMPTS, METADATA_EVENT_TYPE, compose_notice
+from bot.sender import (
+    MAX_ROUNDS_PER_BATCH,
+    MAX_TRANSIENT_ATTEMPTS,
+    METADATA_EVENT_TYPE,
+    compose_notice,
+)
 from bot.services import Services
 from bot.storage import repository as repo
 from bot.storage.db import session_scope
@@ -374,9 +379,12 @@ def states(services: Services) -> Counter[str]:
         return Counter(conn.execute(sa.select(Delivery.__table__.c.state)).scalars())
 
 
-def test_a_sender_claims_no_more_rows_than_it_has_threads(
+def test_a_batch_holds_no_more_rows_than_the_threads_can_post_within_a_quarter_lease(
     services: Services, emulator: SlackEmulator
 ) -> None:
+    """Before Slack has answered, the sender assumes a slow one (``Pace.FIRST_GUESS``):
+    with an 8-second lease a quarter lease is one round, so it claims one row per thread
+    and none waits in a queue."""
     release, started = threading.Event(), []
     app = Heedful(
         services,
@@ -384,6 +392,7 @@ def test_a_sender_claims_no_more_rows_than_it_has_threads(
         run_workers=False,
         composers={"held": held_composer(release, started)},
     )
+    app.sender.lease = timedelta(seconds=8)
     for i in range(20):
         emulator.add_user(f"UH{i:02d}")
         enqueue(services, f"UH{i:02d}", kind="held")
@@ -397,6 +406,25 @@ def test_a_sender_claims_no_more_rows_than_it_has_threads(
         worker.join(60)
     try:
         assert app.send_due() == 12 and states(services) == {"sent": 20}
+    finally:
+        app.stop()
+
+
+def test_quick_answers_grow_the_batch_and_one_slow_answer_shrinks_it_at_once(
+    services: Services,
+) -> None:
+    app = Heedful(services, serve_http=False, run_workers=False)
+    sender = app.sender
+    try:
+        assert sender.lease == timedelta(minutes=2) and sender.threads == 8
+        assert sender.batch_size == 8 * 6  # 30 s / a first guess of 5 s
+        for _ in range(100):
+            sender.pace.took(0.02)
+        assert sender.batch_size == 8 * MAX_ROUNDS_PER_BATCH  # capped: 200
+        sender.pace.took(6.0)  # a Slack that takes 6 s: 5 rounds fit in 30 s
+        assert sender.batch_size == 8 * 5
+        sender.pace.took(60.0)  # slower than a quarter lease: one round, never none
+        assert sender.batch_size == 8
     finally:
         app.stop()
 
