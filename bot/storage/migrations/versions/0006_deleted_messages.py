@@ -1,13 +1,13 @@
 """deleted messages: tombstones of the DMs a person deleted
 
-Revision ID: 0006_person
+Revision ID: 0006
 Revises: 0005
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_person"
+revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None
