@@ -363,7 +363,12 @@ def fixture_other_slack() -> Iterator[str]:
         yield found.group(1)
     finally:
         process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=10)
+        try:
+            _, stderr = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
         assert "Traceback" not in stderr
 
 

@@ -65,7 +65,7 @@ def _add_users(emulator: SlackEmulator, specs: Sequence[str]) -> None:
             emulator.add_user(user_id, email=email or None)
 
 
-def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+def _stop(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
@@ -89,7 +89,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (EmulatorError, OSError) as exc:
         print(f"slack emulator: cannot start: {exc}", file=sys.stderr)
         return 2
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    # Ctrl-C and SIGTERM stop it cleanly, also when it was started with SIGINT ignored
+    # (as a shell without job control starts a command put in the background with `&`,
+    # and Python then installs no KeyboardInterrupt handler of its own).
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
     try:
         # Inside the try: a Ctrl-C that lands as soon as the line is out (a busy machine can
         # serve a request before this thread runs again) must still stop cleanly.
