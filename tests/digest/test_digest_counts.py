@@ -13,12 +13,10 @@ chart's ▮ add up to the meetings, its ✎ to the answered, and no day has more
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
 from digesting import DM, TEAM, Driver, at, deliveries, make_user
 from factories import make_occurrence
 
@@ -72,15 +70,6 @@ CHANGES = [
 ]
 # Questions left unanswered (never three in a row, so the back-off stays out of it).
 UNANSWERED = {"allhands", "standup-3", "retro"}
-
-
-@pytest.fixture(name="driver")
-def fixture_driver(
-    heedful: Heedful, emulator: SlackEmulator, clock: VirtualClock
-) -> Iterator[Driver]:
-    driver = Driver([heedful], emulator, clock)
-    yield driver
-    driver.close()
 
 
 def _sync(services: Services, calendar: dict[str, Occurrence]) -> None:

@@ -6,19 +6,15 @@ at send time. Berlin's DST change (Sunday 29 March 2026) makes a 23-hour day."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
 from digesting import TEAM, Driver, at, deliveries, make_user
 from factories import make_occurrence
 
-from bot.app import Heedful
 from bot.calendars.occurrence import Occurrence, Response, Status
 from bot.clock import VirtualClock
 from bot.digest import end_of_day, first_free, free_from
-from bot.emulator import SlackEmulator
 from bot.meetings import apply_occurrences
 from bot.services import Services
 
@@ -30,15 +26,6 @@ DST_SUNDAY = "2026-03-29"  # 02:00 → 03:00 in Berlin: a day of 23 hours
 
 def berlin(day: str, hhmm: str) -> datetime:
     return at(day, hhmm, BERLIN)
-
-
-@pytest.fixture(name="driver")
-def fixture_driver(
-    heedful: Heedful, emulator: SlackEmulator, clock: VirtualClock
-) -> Iterator[Driver]:
-    driver = Driver([heedful], emulator, clock)
-    yield driver
-    driver.close()
 
 
 def _meeting(day: str, hhmm: str, minutes: int, uid: str, **fields: object) -> Occurrence:

@@ -12,11 +12,9 @@ plain DM, a tap on a button, the form), and never after the large meetings. On F
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from digesting import DM, TEAM, Driver, at, deliveries, make_user, store_meetings
 from factories import make_occurrence
@@ -88,15 +86,6 @@ BEN_TEXT = "I asked Ben what worried him before giving my view, and he talked fo
 SYNC_TEXT = "Closed my laptop halfway through the sync and it felt different."
 CLEO_TEXT = "Thanked Cleo by name."
 DANA_TEXT = "Dana went quiet after the budget slide; I will check in with her tomorrow."
-
-
-@pytest.fixture(name="driver")
-def fixture_driver(
-    heedful: Heedful, emulator: SlackEmulator, clock: VirtualClock
-) -> Iterator[Driver]:
-    driver = Driver([heedful], emulator, clock)
-    yield driver
-    driver.close()
 
 
 def _events(heedful: Heedful) -> str:
