@@ -123,39 +123,49 @@ def test_a_meeting_added_at_the_last_minute_is_caught_at_send_time(
     assert (row.state, row.due_at, row.attempts) == ("sent", berlin(FRIDAY, "16:00"), 1)
 
 
+def _a_sunday_digest(
+    services: Services, clock: VirtualClock, driver: Driver, *sunday: Occurrence, until: datetime
+) -> datetime:
+    """When the digest chosen for Sunday 16:00 went, with ``sunday``'s meetings on Berlin's
+    23-hour DST Sunday (and one meeting earlier that week, for a week with meetings)."""
+    clock.set(berlin("2026-03-23", "07:00"))
+    make_user(services, ANA, BERLIN, digest_weekday=6, digest_time="16:00")
+    _calendar(services, _meeting("2026-03-24", "10:00", 30, "sync"), *sunday)
+    driver.run_until(until)
+    return _digest_at(driver)
+
+
 def test_after_the_working_day_or_at_the_chosen_time_when_busy_until_midnight(
     services: Services, clock: VirtualClock, driver: Driver
 ) -> None:
     """On Berlin's 23-hour DST Sunday, a digest chosen for Sunday 16:00."""
-    clock.set(berlin("2026-03-23", "07:00"))
-    make_user(services, ANA, BERLIN, digest_weekday=6, digest_time="16:00")
-    _calendar(
+    sent = _a_sunday_digest(
         services,
-        _meeting("2026-03-24", "10:00", 30, "sync"),
+        clock,
+        driver,
         # Busy from 16:00 until 19:30, past the working day (08:00-19:00) …
         _meeting(DST_SUNDAY, "15:30", 120, "offsite"),
         _meeting(DST_SUNDAY, "17:30", 120, "dinner"),
+        until=berlin(DST_SUNDAY, "23:00"),
     )
-    driver.run_until(berlin(DST_SUNDAY, "23:00"))
     # … so the first free moment is that evening, before the day ends.
-    assert _digest_at(driver) == berlin(DST_SUNDAY, "19:30")
-    assert _digest_at(driver).hour == 17  # CEST: UTC+2
+    assert sent == berlin(DST_SUNDAY, "19:30")
+    assert sent.hour == 17  # CEST: UTC+2
 
 
 def test_busy_until_past_midnight_sends_at_the_chosen_time(
     services: Services, clock: VirtualClock, driver: Driver
 ) -> None:
-    clock.set(berlin("2026-03-23", "07:00"))
-    make_user(services, ANA, BERLIN, digest_weekday=6, digest_time="16:00")
-    _calendar(
+    sent = _a_sunday_digest(
         services,
-        _meeting("2026-03-24", "10:00", 30, "sync"),
+        clock,
+        driver,
         # Until 00:30 on Monday: no free moment before Sunday's local midnight (22:00 UTC
         # on this short day; a UTC midnight would wrongly allow 00:30).
         _meeting(DST_SUNDAY, "15:00", 570, "hackathon"),
+        until=berlin("2026-03-30", "09:00"),
     )
-    driver.run_until(berlin("2026-03-30", "09:00"))
-    assert _digest_at(driver) == berlin(DST_SUNDAY, "16:00")
+    assert sent == berlin(DST_SUNDAY, "16:00")
 
 
 def test_free_moments_pure() -> None:
