@@ -411,6 +411,15 @@ class Driver:
             self.services, team_id=TEAM, user_id=self.user, url=url, label="Work"
         )
 
+    def starts(self, moment: datetime, feed_server: FeedServer, events: Iterable[Event]) -> Driver:
+        """The person at ``moment``: their Home tab opened (Heedful learns their zone from
+        Slack), then a feed of ``events`` connected. Returns the driver, for an ``ana``
+        fixture."""
+        self.clock.set(moment)
+        self.open_home()
+        self.connect(feed_server, events)
+        return self
+
     # -- what was sent -----------------------------------------------------------------
 
     def title(self, sent: Sent) -> str:

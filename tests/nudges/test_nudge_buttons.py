@@ -27,10 +27,7 @@ WEEK = [
 
 @pytest.fixture(name="ana")
 def fixture_ana(driver: Driver, feed_server: FeedServer) -> Driver:
-    driver.clock.set(at(MONDAY, "08:00"))
-    driver.open_home()
-    driver.connect(feed_server, WEEK)
-    return driver
+    return driver.starts(at(MONDAY, "08:00"), feed_server, WEEK)
 
 
 def _about(driver: Driver, title: str) -> list[str]:

@@ -32,10 +32,7 @@ INBOX = InboxItem.__table__
 
 @pytest.fixture(name="ana")
 def fixture_ana(driver: Driver, feed_server: FeedServer) -> Driver:
-    driver.clock.set(at(DAY, "08:00"))
-    driver.open_home()
-    driver.connect(feed_server, MEETINGS)
-    return driver
+    return driver.starts(at(DAY, "08:00"), feed_server, MEETINGS)
 
 
 def _tombstones(driver: Driver) -> list[dict[str, Any]]:

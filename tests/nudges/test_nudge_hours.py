@@ -25,10 +25,7 @@ SUN_THU = "09:00–17:00, Sunday to Thursday"
 
 @pytest.fixture(name="ana")
 def fixture_ana(driver: Driver, feed_server: FeedServer) -> Driver:
-    driver.clock.set(at(THURSDAY, "07:00"))
-    driver.open_home()  # her zone, Europe/Berlin, comes from Slack
-    driver.connect(feed_server, MEETINGS)
-    return driver
+    return driver.starts(at(THURSDAY, "07:00"), feed_server, MEETINGS)
 
 
 def _answer(driver: Driver) -> str:

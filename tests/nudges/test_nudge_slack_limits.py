@@ -27,10 +27,7 @@ BROKEN_ENTITY = re.compile(r"&(?!amp;|lt;|gt;)")
 
 @pytest.fixture(name="ana")
 def fixture_ana(driver: Driver, feed_server: FeedServer) -> Driver:
-    driver.clock.set(at(MONDAY, "08:00"))
-    driver.open_home()
-    driver.connect(feed_server, MEETINGS)
-    return driver
+    return driver.starts(at(MONDAY, "08:00"), feed_server, MEETINGS)
 
 
 def _inbox(driver: Driver) -> list[tuple[str, str, int, str | None]]:

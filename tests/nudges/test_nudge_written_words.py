@@ -27,10 +27,7 @@ def fixture_settings(settings: Settings, request: pytest.FixtureRequest) -> Sett
 
 @pytest.fixture(name="ana")
 def fixture_ana(driver: Driver, feed_server: FeedServer) -> Driver:
-    driver.clock.set(at(DAY, "08:00"))
-    driver.open_home()
-    driver.connect(feed_server, MEETINGS)
-    return driver
+    return driver.starts(at(DAY, "08:00"), feed_server, MEETINGS)
 
 
 def test_the_persons_words_are_stored_as_written_and_a_nul_does_not_lose_them(
