@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 import pytest
 import sqlalchemy as sa
+from posting import post
 from waiting import wait_until
 
 from bot.app import Heedful
@@ -19,15 +20,6 @@ from bot.emulator import SlackEmulator
 from bot.storage.models import InboxItem
 
 HOME_OPENED = {"type": "app_home_opened", "user": "U1", "channel": "D1", "tab": "home"}
-
-
-def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read()
 
 
 def _post_oversized(heedful: Heedful, length: int) -> int:
@@ -74,16 +66,16 @@ def test_forged_tampered_and_stale_requests_get_401_and_are_never_stored(
     body, headers = _signed(emulator, envelope)
 
     forged = {**headers, "X-Slack-Signature": "v0=" + "0" * 64}
-    assert _post(_events_url(heedful), body, forged)[0] == 401
+    assert post(_events_url(heedful), body, forged)[0] == 401
 
     tampered = body.replace(b"U1", b"U2")
-    assert _post(_events_url(heedful), tampered, headers)[0] == 401
+    assert post(_events_url(heedful), tampered, headers)[0] == 401
 
     stale_body, stale_headers = _signed(emulator, envelope, timestamp=int(time.time()) - 301)
-    assert _post(_events_url(heedful), stale_body, stale_headers)[0] == 401
+    assert post(_events_url(heedful), stale_body, stale_headers)[0] == 401
 
     unsigned = {"Content-Type": "application/json"}
-    assert _post(_events_url(heedful), body, unsigned)[0] == 401
+    assert post(_events_url(heedful), body, unsigned)[0] == 401
 
     assert _inbox(heedful) == []
     heedful.process_inbox()
@@ -95,10 +87,10 @@ def test_url_verification_is_answered_only_when_signed(
 ) -> None:
     challenge = {"type": "url_verification", "token": "t", "challenge": "abc123"}
     body, headers = _signed(emulator, challenge)
-    status, answer = _post(_events_url(heedful), body, headers)
+    status, answer = post(_events_url(heedful), body, headers)
     assert status == 200 and b"abc123" in answer
 
-    status, answer = _post(_events_url(heedful), body, {"Content-Type": "application/json"})
+    status, answer = post(_events_url(heedful), body, {"Content-Type": "application/json"})
     assert status == 401 and b"abc123" not in answer
 
 
@@ -106,11 +98,11 @@ def test_garbage_and_oversized_bodies_get_4xx_and_the_server_stays_healthy(
     heedful: Heedful, emulator: SlackEmulator
 ) -> None:
     garbage = b"\xff\xfe not json at all {{{"
-    status, _ = _post(_events_url(heedful), garbage, emulator.sign(garbage))
+    status, _ = post(_events_url(heedful), garbage, emulator.sign(garbage))
     assert 400 <= status < 500
 
     half_json = b'{"type": "event_callback", "event": '
-    status, _ = _post(
+    status, _ = post(
         _events_url(heedful),
         half_json,
         {"Content-Type": "application/json", **emulator.sign(half_json)},
@@ -119,11 +111,11 @@ def test_garbage_and_oversized_bodies_get_4xx_and_the_server_stays_healthy(
 
     no_event_id = {"type": "event_callback", "team_id": emulator.team_id, "event": HOME_OPENED}
     body, headers = _signed(emulator, no_event_id)
-    assert _post(_events_url(heedful), body, headers)[0] == 400
+    assert post(_events_url(heedful), body, headers)[0] == 400
 
     assert _post_oversized(heedful, 2 * 1024 * 1024) == 413
 
-    assert _post(f"{heedful.url}/nowhere", b"{}", {})[0] == 404
+    assert post(f"{heedful.url}/nowhere", b"{}", {})[0] == 404
     assert _inbox(heedful) == []
     assert _healthy(heedful)
 
@@ -137,7 +129,7 @@ def test_an_event_delivered_four_times_has_one_effect(
         if retry:
             headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
         body, signed = _signed(emulator, envelope)
-        status, _ = _post(_events_url(heedful), body, {**signed, **headers})
+        status, _ = post(_events_url(heedful), body, {**signed, **headers})
         assert status == 200
         heedful.process_inbox()
 
@@ -153,7 +145,7 @@ def test_events_no_listener_wants_still_get_200(heedful: Heedful, emulator: Slac
         {"type": "pin_added", "user": "U1", "channel_id": "D1"},
     ):
         body, headers = _signed(emulator, emulator.event_envelope(event))
-        assert _post(_events_url(heedful), body, headers)[0] == 200
+        assert post(_events_url(heedful), body, headers)[0] == 200
     assert heedful.process_inbox() == 2
     assert {row.state for row in _inbox(heedful)} == {"done"}
 
@@ -165,7 +157,7 @@ def test_app_home_learns_the_users_zone_from_slack(
     from bot.storage.db import session_scope
 
     body, headers = _signed(emulator, emulator.event_envelope(HOME_OPENED))
-    assert _post(_events_url(heedful), body, headers)[0] == 200
+    assert post(_events_url(heedful), body, headers)[0] == 200
     heedful.process_inbox()
     with session_scope(heedful.services.engine) as session:
         user = repo.get_user(session, team_id=emulator.team_id, user_id="U1")
@@ -179,7 +171,7 @@ def test_app_home_learns_the_users_zone_from_slack(
     emulator.update_user("U1", tz="Asia/Tokyo")
     change = emulator.user_change_event("U1")
     body, headers = _signed(emulator, emulator.event_envelope(change))
-    assert _post(_events_url(heedful), body, headers)[0] == 200
+    assert post(_events_url(heedful), body, headers)[0] == 200
     heedful.process_inbox()
     with session_scope(heedful.services.engine) as session:
         assert repo.get_user(session, team_id=emulator.team_id, user_id="U1").tz == "Asia/Tokyo"
@@ -193,7 +185,7 @@ def test_a_refused_request_body_is_never_logged(
     event = {"type": "message", "channel_type": "im", "user": "U1", "text": canary, "ts": "1.2"}
     body = json.dumps(emulator.event_envelope(event)).encode()
     forged = {"Content-Type": "application/json", **emulator.sign(body, timestamp=1)}
-    assert _post(_events_url(heedful), body, forged)[0] == 401
+    assert post(_events_url(heedful), body, forged)[0] == 401
     assert "signature" in caplog.text
     assert canary not in caplog.text
 
@@ -274,7 +266,7 @@ def test_signed_bodies_that_are_not_slack_payloads_get_400_and_one_log_line(
     answers = {}
     for what, (body, headers) in _malformed(emulator).items():
         caplog.clear()
-        answers[what] = _post(_events_url(heedful), body, headers)[0]
+        answers[what] = post(_events_url(heedful), body, headers)[0]
         assert len(caplog.records) <= 1, (what, caplog.text)
         assert not any(r.exc_info for r in caplog.records), (what, caplog.text)
     assert {what: status for what, status in answers.items() if status != 400} == {}
@@ -291,7 +283,7 @@ def test_a_timestamp_that_is_not_a_number_gets_401(
 ) -> None:
     caplog.set_level(logging.INFO)
     body, headers = _signed(emulator, emulator.event_envelope(HOME_OPENED))
-    status, _ = _post(_events_url(heedful), body, {**headers, "X-Slack-Request-Timestamp": header})
+    status, _ = post(_events_url(heedful), body, {**headers, "X-Slack-Request-Timestamp": header})
     assert status == 401
     assert len(caplog.records) == 1 and not caplog.records[0].exc_info
     assert _inbox(heedful) == []

@@ -4,13 +4,12 @@ acknowledged and does nothing: exactly one effect per request."""
 from __future__ import annotations
 
 import time
-import urllib.error
-import urllib.request
 from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from nudges.nudging import TrackingExecutor, track_listeners
+from posting import post
 from waiting import wait_until
 
 from bot.app import Heedful
@@ -28,15 +27,6 @@ ANA = "U1"
 
 def _events(heedful: Heedful) -> str:
     return f"{heedful.url}/slack/events"
-
-
-def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status
-    except urllib.error.HTTPError as err:
-        return err.code
 
 
 def _uploads(emulator: SlackEmulator) -> int:
@@ -73,7 +63,8 @@ def test_a_replayed_export_command_uploads_once(heedful: Heedful, emulator: Slac
     # The very same bytes and signature, as someone who saw the request would send them.
     body = encode_form(first.request)
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
-    assert _post(_events(heedful), body, {**headers, **emulator.sign(body, timestamp=stamp)}) == 200
+    signed = {**headers, **emulator.sign(body, timestamp=stamp)}
+    assert post(_events(heedful), body, signed)[0] == 200
     _settled(listeners)
     assert _uploads(emulator) == 1
 

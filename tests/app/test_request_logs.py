@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 import socket
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+from posting import post
 from processes import LISTENING, RUNNING, Process
 from waiting import wait_until
 
@@ -32,15 +31,6 @@ TEXT = f"{CANARY}\n{FAKE_LINE_START}INFO    bot.app: {FORGED}"
 # A value that is logged (an event id, in the line about a repeated event) and would
 # start a line of its own if line breaks in logged values were not escaped.
 EVENT_ID = f"Ev0NEWLINE\n{FAKE_LINE_START}WARNING bot.app: forged by an event id"
-
-
-def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status
-    except urllib.error.HTTPError as err:
-        return err.code
 
 
 def _raw_post(host: str, port: int, path: str, headers: list[tuple[str, str]], body: bytes) -> int:
@@ -137,7 +127,7 @@ def test_no_request_body_reaches_the_log_of_a_real_process(
     host, port = url.removeprefix("http://").rsplit(":", 1)
 
     answers = {
-        what: _post(events, body, headers)
+        what: post(events, body, headers)[0]
         for what, body, headers in _refused_and_malformed(emulator)
     }
     body = _message_im(emulator, TEXT)

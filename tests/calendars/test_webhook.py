@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import posting
 import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
@@ -77,12 +78,8 @@ class Hook:
 
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read().decode()
+    status, answer = posting.post(url, body, headers)
+    return status, answer.decode()
 
 
 @pytest.fixture(name="hook")

@@ -1,0 +1,18 @@
+"""One HTTP POST for the tests that send exact bytes and headers (forged, replayed,
+malformed requests) and look at the answer, whatever its status."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+
+
+def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    """POST ``body`` with exactly ``headers``: the answer's status and body, a 4xx or a
+    5xx as much as a 200."""
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
