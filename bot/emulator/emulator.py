@@ -876,18 +876,16 @@ class SlackEmulator:
         channel = self.dm_channel(user_id)
         edit_ts = self.workspace.next_ts()
         with self.workspace.lock:
-            message = self.workspace.find_message(channel, ts)
-            if message is None or message.get("user") != user_id:
-                raise EmulatorError(f"{user_id} has no message {ts} to edit")
+            message = self._own_message(user_id, channel, ts, "edit")
             previous = copy.deepcopy(message)
             message["text"] = escape(new_text)
             message["blocks"] = [_rich_text(new_text)]
             message["edited"] = {"user": user_id, "ts": edit_ts}
             current = copy.deepcopy(message)
         shown_keys = ("type", "user", "text", "ts", "team", "client_msg_id", "blocks")
-        event_message = {k: current[k] for k in shown_keys if current.get(k) is not None}
+        event_message = _shown(current, shown_keys)
         event_message["edited"] = current["edited"]
-        previous_message = {k: previous[k] for k in shown_keys if previous.get(k) is not None}
+        previous_message = _shown(previous, shown_keys)
         if current.get("thread_ts"):
             event_message["thread_ts"] = current["thread_ts"]
             previous_message["thread_ts"] = current["thread_ts"]
@@ -921,10 +919,7 @@ class SlackEmulator:
         channel = self.dm_channel(user_id)
         event_ts = self.workspace.next_ts()
         with self.workspace.lock:
-            message = self.workspace.find_message(channel, ts)
-            if message is None or message.get("user") != user_id:
-                raise EmulatorError(f"{user_id} has no message {ts} to delete")
-            previous = copy.deepcopy(message)
+            previous = copy.deepcopy(self._own_message(user_id, channel, ts, "delete"))
             self.workspace.delete_message(channel, ts)
         event: dict[str, Any] = {
             "type": "message",
@@ -938,12 +933,18 @@ class SlackEmulator:
         }
         if with_previous:
             shown_keys = ("type", "user", "text", "ts", "team", "client_msg_id", "thread_ts")
-            event["previous_message"] = {
-                k: previous[k] for k in shown_keys if previous.get(k) is not None
-            }
+            event["previous_message"] = _shown(previous, shown_keys)
         else:
             del event["channel_type"]
         return self._deliver_user_event(app_url, event, via=via, timeout=timeout)
+
+    def _own_message(self, user_id: str, channel: str, ts: str, doing: str) -> dict[str, Any]:
+        """The stored message ``ts`` that ``user_id`` sent in ``channel``, for ``doing`` (an
+        edit, a delete) to it; hold the workspace lock."""
+        message = self.workspace.find_message(channel, ts)
+        if message is None or message.get("user") != user_id:
+            raise EmulatorError(f"{user_id} has no message {ts} to {doing}")
+        return message
 
     def _deliver_user_event(
         self, app_url: str | None, event: dict[str, Any], *, via: Via, timeout: float
@@ -961,6 +962,11 @@ class SlackEmulator:
 
     def _response_url(self) -> str:
         return f"{self.base_url}{RESPONSE_PREFIX}{self.config.team_id}/{uuid.uuid4().hex}"
+
+
+def _shown(message: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """The fields among ``keys`` that ``message`` has set, as a ``message`` event shows it."""
+    return {k: message[k] for k in keys if message.get(k) is not None}
 
 
 def _rich_text(text: str) -> dict[str, Any]:
