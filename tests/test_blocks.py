@@ -190,6 +190,20 @@ def test_the_persons_words_are_unescaped_once() -> None:
     assert escape(unescape("R&amp;D")) == "R&amp;D"
 
 
+def _reminder_with_link(url: str | None) -> Message:
+    """A reminder whose meeting has ``url`` as its conference link."""
+    return build_reminder(
+        load_prompts(),
+        delivery_id=1,
+        title="Sync",
+        time="10:00",
+        cue="c",
+        intention="i",
+        join_url=url,
+        series_key="s",
+    )
+
+
 @pytest.mark.parametrize(
     "url",
     [
@@ -211,16 +225,7 @@ def test_the_persons_words_are_unescaped_once() -> None:
 )
 def test_a_link_that_could_break_out_of_its_label_is_not_shown(url: str | None) -> None:
     assert link_url(url) is None
-    message = build_reminder(
-        load_prompts(),
-        delivery_id=1,
-        title="Sync",
-        time="10:00",
-        cue="c",
-        intention="i",
-        join_url=url,
-        series_key="s",
-    )
+    message = _reminder_with_link(url)
     assert "<!" not in str(message.blocks) and "Join" not in str(message.blocks)
     assert validate_message(message.text, message.blocks) == []
 
@@ -228,16 +233,7 @@ def test_a_link_that_could_break_out_of_its_label_is_not_shown(url: str | None) 
 def test_a_well_formed_conference_link_is_shown_with_its_ampersands_escaped() -> None:
     url = "https://meet.example/j/123?pwd=a1&lang=en"
     assert link_url(url) == url
-    message = build_reminder(
-        load_prompts(),
-        delivery_id=1,
-        title="Sync",
-        time="10:00",
-        cue="c",
-        intention="i",
-        join_url=url,
-        series_key="s",
-    )
+    message = _reminder_with_link(url)
     (join,) = [t for t in _texts(message.blocks) if t.startswith("<https://")]
     label = load_prompts().text("reminder.join")
     assert join == f"<https://meet.example/j/123?pwd=a1&amp;lang=en|{label}>"
