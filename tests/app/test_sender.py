@@ -7,6 +7,7 @@ import threading
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -361,17 +362,41 @@ def test_an_unknown_outcome_gives_up_only_after_the_history_shows_it_never_arriv
 # --------------------------------------------------------------------------- leases
 
 
-def held_composer(release: threading.Event, started: list[int]) -> Any:
-    """A composer that waits until the test releases it (a slow DM, deterministically)."""
-    lock = threading.Lock()
+class HeldApp:
+    """An app whose ``held`` DMs each wait in their composer until the test sets
+    ``release`` (slow DMs, deterministically); ``started`` lists the ids being composed."""
 
-    def compose(row: Any) -> Any:
-        with lock:
-            started.append(row.id)
-        assert release.wait(60)
+    def __init__(self, services: Services) -> None:
+        self.release = threading.Event()
+        self.started: list[int] = []
+        self._lock = threading.Lock()
+        composers = {"held": self._compose}
+        self.app = Heedful(services, serve_http=False, run_workers=False, composers=composers)
+
+    def _compose(self, row: Any) -> Any:
+        with self._lock:
+            self.started.append(row.id)
+        assert self.release.wait(60)
         return compose_notice(row)
 
-    return compose
+    @contextmanager
+    def sending(self) -> Iterator[None]:
+        """One round of the sender (``run_once``) in a thread; released and joined at the end."""
+        worker = threading.Thread(target=self.app.sender.run_once)
+        worker.start()
+        try:
+            yield
+        finally:
+            self.release.set()
+            worker.join(60)
+
+
+@pytest.fixture(name="held_app")
+def fixture_held_app(services: Services) -> Iterator[HeldApp]:
+    held = HeldApp(services)
+    yield held
+    held.release.set()
+    held.app.stop()
 
 
 def states(services: Services) -> Counter[str]:
@@ -380,34 +405,19 @@ def states(services: Services) -> Counter[str]:
 
 
 def test_a_batch_holds_no_more_rows_than_the_threads_can_post_within_a_quarter_lease(
-    services: Services, emulator: SlackEmulator
+    services: Services, emulator: SlackEmulator, held_app: HeldApp
 ) -> None:
     """Before Slack has answered, the sender assumes a slow one (``Pace.FIRST_GUESS``):
     with an 8-second lease a quarter lease is one round, so it claims one row per thread
     and none waits in a queue."""
-    release, started = threading.Event(), []
-    app = Heedful(
-        services,
-        serve_http=False,
-        run_workers=False,
-        composers={"held": held_composer(release, started)},
-    )
-    app.sender.lease = timedelta(seconds=8)
+    held_app.app.sender.lease = timedelta(seconds=8)
     for i in range(20):
         emulator.add_user(f"UH{i:02d}")
         enqueue(services, f"UH{i:02d}", kind="held")
-    worker = threading.Thread(target=app.sender.run_once)
-    worker.start()
-    try:
-        wait_until(lambda: len(started) == 8, what="eight DMs being composed")
+    with held_app.sending():
+        wait_until(lambda: len(held_app.started) == 8, what="eight DMs being composed")
         assert states(services) == {"claimed": 8, "pending": 12}  # none waits in a queue
-    finally:
-        release.set()
-        worker.join(60)
-    try:
-        assert app.send_due() == 12 and states(services) == {"sent": 20}
-    finally:
-        app.stop()
+    assert held_app.app.send_due() == 12 and states(services) == {"sent": 20}
 
 
 def test_quick_answers_grow_the_batch_and_one_slow_answer_shrinks_it_at_once(
@@ -430,26 +440,13 @@ def test_quick_answers_grow_the_batch_and_one_slow_answer_shrinks_it_at_once(
 
 
 def test_each_outcome_is_recorded_as_soon_as_its_call_returns(
-    services: Services, emulator: SlackEmulator
+    services: Services, emulator: SlackEmulator, held_app: HeldApp
 ) -> None:
-    release, started = threading.Event(), []
-    app = Heedful(
-        services,
-        serve_http=False,
-        run_workers=False,
-        composers={"held": held_composer(release, started)},
-    )
     quick = enqueue(services, "U1", ref="a")
     held = enqueue(services, "U2", ref="b", kind="held")
-    worker = threading.Thread(target=app.sender.run_once)
-    worker.start()
-    try:
+    with held_app.sending():
         wait_until(lambda: delivery(services, quick).state == "sent", what="the quick DM recorded")
-        assert delivery(services, held).state == "claimed" and started == [held]
-    finally:
-        release.set()
-        worker.join(60)
-        app.stop()
+        assert delivery(services, held).state == "claimed" and held_app.started == [held]
     assert delivery(services, held).state == "sent"
 
 
