@@ -47,6 +47,7 @@ import sqlalchemy as sa
 from bot.calendars.occurrence import Occurrence
 from bot.crypto import CipherError
 from bot.messages import Message
+from bot.messages.mrkdwn import clip, escape
 from bot.messages.prompts import Prompts, load_prompts
 from bot.services import Services
 from bot.storage import repository as repo
@@ -67,6 +68,7 @@ MAX_BACKOFF = timedelta(hours=6)
 BROKEN_RECHECK = timedelta(hours=24)
 FAILING_NOTICE_AFTER = 9  # failures in a row: about a day with the default backoff
 MAX_URL = 2000
+MAX_NAME_SHOWN = 200  # characters of a feed's name in the notice that it broke
 
 KIND = "ics"
 OK, FAILING, BROKEN = "ok", "failing", "broken"
@@ -276,7 +278,7 @@ def count_upcoming(occurrences: Sequence[Occurrence], *, now: datetime) -> int:
 
 def connected_text(prompts: Prompts, *, name: str, upcoming: int) -> str:
     """What to tell the person once a feed is connected. Pure."""
-    name = escape_mrkdwn(name)
+    name = escape(name)
     if upcoming == 0:
         return prompts.text("calendar.connected.none", name=name)
     if upcoming == 1:
@@ -570,17 +572,13 @@ def _mark_broken(services: Services, row: sa.Row[Any], reason: str) -> None:
 # --------------------------------------------------------------------------- words
 
 
-def escape_mrkdwn(text: str) -> str:
-    """Slack's three control characters, escaped (a label is the person's own text)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def build_feed_broken_notice(
     prompts: Prompts, *, name: str, words: str = "calendar.broken"
 ) -> Message:
     """The one DM that tells a person their feed stopped working (``calendar.broken``)
-    or has been failing for a day (``calendar.failing``). Pure."""
-    safe = escape_mrkdwn(name)[:200]
+    or has been failing for a day (``calendar.failing``). Pure. The feed's name is the
+    person's own text: clipped, then escaped, so a cut never splits an entity."""
+    safe = escape(clip(name, MAX_NAME_SHOWN))
     return Message(
         text=prompts.text(f"{words}.summary", name=safe),
         blocks=[

@@ -707,6 +707,16 @@ def test_the_broken_feed_notice_is_plain_words_with_blocks_within_limits() -> No
     assert message.blocks[1]["elements"][0]["text"] == prompts.text("calendar.broken.hint")
 
 
+def test_a_long_feed_name_is_clipped_before_it_is_escaped() -> None:
+    """Cut after escaping, "x…x&" would end in half an entity ("&am")."""
+    prompts = load_prompts()
+    name = "x" * 198 + "&<>" + "y" * 100
+    message = build_feed_broken_notice(prompts, name=name)
+    shown = "x" * 198 + "&amp;…"
+    assert message.text == prompts.text("calendar.broken.summary", name=shown)
+    assert message.blocks[0]["text"]["text"] == prompts.text("calendar.broken.body", name=shown)
+
+
 def test_the_connected_line_fits_the_count() -> None:
     prompts = load_prompts()
     assert connected_text(prompts, name="Work", upcoming=0) == prompts.text(
