@@ -74,8 +74,9 @@ def build_bolt_app(
         request_verification_enabled=False,
         raise_error_for_unhandled_request=False,
     )
-    app.use(_with_services(services))
     if not worker:
+        # First: an event is stored and acked here, with nothing else run before it
+        # (every global middleware costs Bolt a round of argument injection: bench/ack.py).
         app.use(
             inbox_middleware(
                 engine=services.engine,
@@ -85,6 +86,7 @@ def build_bolt_app(
             )
         )
         app.use(replay_guard(engine=services.engine, clock=services.clock))
+    app.use(_with_services(services))
     register_handlers(app)
     return app
 
