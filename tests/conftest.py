@@ -146,13 +146,6 @@ def fixture_heedful(services: Services) -> Iterator[Heedful]:
 REFUSALS_MARK = "emulator_refusals"
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        f"{REFUSALS_MARK}: the test sends payloads the Slack emulator refuses, on purpose",
-    )
-
-
 class _Refusals(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
