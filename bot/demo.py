@@ -248,12 +248,11 @@ class Demo:
             )
             services = self.services = build_services(settings, clock=clock)
             upgrade(services.engine)
-            installation = services.install_from_token(token)
-            self.team_id = installation.team_id
+            self.team_id = services.install_from_token(token)
             # Acting as Slack towards the app: it signs the person's events and commands,
             # and (with another Slack API) receives the answers sent to a response_url.
             self.signer = SlackEmulator(
-                signing_secret=secret, team_id=installation.team_id, socket_mode=False
+                signing_secret=secret, team_id=self.team_id, socket_mode=False
             )
             if emu is None:
                 self._find_user(services.clients.for_token(token))
@@ -280,7 +279,7 @@ class Demo:
                 )
                 remember_user(
                     services,
-                    team_id=installation.team_id,
+                    team_id=self.team_id,
                     user_id=self.user_id,
                     profile={"tz": self.args.tz, "profile": {"email": self.email}},
                 )
@@ -291,7 +290,7 @@ class Demo:
                     app.send_due()
                 with self._feed() as url:
                     connected = sources.connect_feed(
-                        services, team_id=installation.team_id, user_id=self.user_id, url=url
+                        services, team_id=self.team_id, user_id=self.user_id, url=url
                     )
                     what = str(self.args.ics) if self.args.ics else prompts.text("demo.sample")
                     summary = sources.connected_text(

@@ -26,7 +26,7 @@ from bot.logging_setup import protect_private_logs
 from bot.slack import SlackClients
 from bot.slow_work import SlowWork
 from bot.storage import repository as repo
-from bot.storage.db import make_engine, read_only, session_scope
+from bot.storage.db import make_engine, read_only
 from bot.storage.models import Installation
 
 logger = logging.getLogger(__name__)
@@ -99,13 +99,15 @@ class Services:
         with self._lock:
             self._authorized.pop(team_id, None)
 
-    def install_from_token(self, token: str) -> Installation:
-        """Single-workspace install: ask Slack who the token belongs to and record it."""
+    def install_from_token(self, token: str) -> str:
+        """Single-workspace install: ask Slack who the token belongs to and record it.
+        Returns the workspace's team id."""
         info = self.clients.for_token(token).auth_test()
-        with session_scope(self.engine) as session:
-            row = repo.upsert_installation(
-                session,
-                team_id=info["team_id"],
+        team_id = str(info["team_id"])
+        with self.engine.begin() as conn:
+            repo.upsert_installation(
+                conn,
+                team_id=team_id,
                 now=self.clock.now(),
                 enterprise_id=info.get("enterprise_id") or None,
                 team_name=info.get("team"),
@@ -113,9 +115,9 @@ class Services:
                 bot_id=info.get("bot_id"),
                 bot_token=self.cipher.encrypt(token),
             )
-        self.forget_authorization(row.team_id)
-        logger.info("installed for workspace %s", row.team_id)
-        return row
+        self.forget_authorization(team_id)
+        logger.info("installed for workspace %s", team_id)
+        return team_id
 
 
 def default_worker_id() -> str:

@@ -52,10 +52,15 @@ def insert_ignoring_duplicates(engine: Engine | sa.Connection, table: sa.Table) 
 
 @functools.cache
 def _insert_ignoring(dialect: str, table: sa.Table) -> Any:
+    return _dialect_insert(dialect, table).on_conflict_do_nothing()
+
+
+def _dialect_insert(dialect: str, table: sa.Table) -> Any:
+    """An ``INSERT`` that knows the dialect's ``ON CONFLICT`` clauses."""
     if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
+        return postgresql.insert(table)
     if dialect == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing()
+        return sqlite.insert(table)
     raise NotImplementedError(f"unsupported database: {dialect}")
 
 
@@ -540,18 +545,23 @@ def finish_inbox(
 # --------------------------------------------------------------------------- workspaces
 
 
-def upsert_installation(
-    session: Session, *, team_id: str, now: datetime, **fields: Any
-) -> Installation:
-    """Create or update a workspace; a (re)install lifts any pause."""
-    row = session.get(Installation, team_id) or Installation(team_id=team_id, installed_at=now)
-    for name, value in fields.items():
-        setattr(row, name, value)
-    row.paused_at = None
-    row.pause_reason = None
-    row.uninstalled_at = None
-    session.add(row)
-    return row
+def upsert_installation(conn: sa.Connection, *, team_id: str, now: datetime, **fields: Any) -> None:
+    """Create or update a workspace; a (re)install lifts any pause.
+
+    One ``INSERT … ON CONFLICT (team_id) DO UPDATE``: instances that start together on one
+    database each record the same install, and none fails on another's row (a read, then
+    an insert, let two of them race into a duplicate key). ``installed_at`` is when the
+    workspace was first installed; a reinstall keeps it.
+    """
+    lifted = {"paused_at": None, "pause_reason": None, "uninstalled_at": None}
+    stmt = _dialect_insert(conn.dialect.name, INSTALLATION).values(
+        team_id=team_id, installed_at=now, **fields, **lifted
+    )
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[INSTALLATION.c.team_id], set_={**fields, **lifted}
+        )
+    )
 
 
 def pause_installation(engine: Engine, *, team_id: str, reason: str, now: datetime) -> None:

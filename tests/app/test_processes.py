@@ -4,6 +4,7 @@ outbox under Slack's faults (a 429 storm, a slow Slack, a worker killed mid-batc
 from __future__ import annotations
 
 import os
+import signal
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +17,7 @@ from waiting import wait_until
 
 from bot.emulator import SlackEmulator
 from bot.storage import repository as repo
-from bot.storage.db import make_engine
+from bot.storage.db import make_engine, read_only
 from bot.storage.models import Delivery, InboxItem
 
 pytestmark = pytest.mark.slow
@@ -266,21 +267,26 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_no_dm(
     mine = t.claimed_by.like(f"%:{victim.proc.pid}:%")
 
     def victim_mid_batch() -> bool:
-        with engine.connect() as conn:
+        # A read that takes no write lock: a frozen victim may hold SQLite's.
+        with read_only(engine) as conn:
             sent, claimed = (
                 conn.execute(sa.select(sa.func.count()).where(mine, t.state == state)).scalar_one()
                 for state in ("sent", "claimed")
             )
         return sent > 0 and claimed > 0
 
+    def frozen_mid_batch() -> bool:
+        """Freeze the victim (SIGSTOP) and keep it frozen if it holds claimed rows, having
+        sent some: between two batches it may hold none for a moment."""
+        victim.proc.send_signal(signal.SIGSTOP)
+        if victim_mid_batch():
+            return True
+        victim.proc.send_signal(signal.SIGCONT)
+        return False
+
     _enqueue_notices(engine, emulator.team_id, users)
-    wait_until(victim_mid_batch, timeout=60, what="the victim sending, with rows claimed")
-    victim.kill()
-    with engine.connect() as conn:
-        held = conn.execute(
-            sa.select(sa.func.count()).where(mine, t.state == "claimed")
-        ).scalar_one()
-    assert held > 0, "the victim had finished its batch before it was killed"
+    wait_until(frozen_mid_batch, timeout=60, what="the victim sending, with rows claimed")
+    victim.kill()  # from frozen: it never records what it had in flight
 
     timeout = 60 + (lease or 120) + n * 0.1
     states = wait_until(lambda: _settled(engine), timeout=timeout, what=f"{n} DMs settled")

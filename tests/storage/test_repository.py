@@ -1,16 +1,19 @@
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
+from waiting import wait_until
 
 from bot.clock import VirtualClock
 from bot.storage import repository as repo
-from bot.storage.db import pending_migrations
+from bot.storage.db import make_engine, pending_migrations, upgrade
 from bot.storage.models import Delivery, DeliveryState
 
 LEASE = timedelta(minutes=2)
@@ -94,17 +97,15 @@ def test_an_expired_lease_is_reclaimed_and_marked_for_reconciling(
 
 
 def test_paused_workspaces_are_not_claimed(engine: Engine, clock: VirtualClock) -> None:
-    from bot.storage.db import session_scope
-
-    with session_scope(engine) as session:
-        repo.upsert_installation(session, team_id="T1", now=clock.now(), bot_token="xoxb-1")
+    with engine.begin() as conn:
+        repo.upsert_installation(conn, team_id="T1", now=clock.now(), bot_token="xoxb-1")
     with engine.begin() as conn:
         repo.enqueue_deliveries(conn, _deliveries(2, clock), now=clock.now())
     repo.pause_installation(engine, team_id="T1", reason="token_revoked", now=clock.now())
     assert repo.claim_deliveries(engine, now=clock.now(), worker="a", limit=10, lease=LEASE) == []
 
-    with session_scope(engine) as session:  # reinstalled: the pause lifts
-        repo.upsert_installation(session, team_id="T1", now=clock.now(), bot_token="xoxb-2")
+    with engine.begin() as conn:  # reinstalled: the pause lifts
+        repo.upsert_installation(conn, team_id="T1", now=clock.now(), bot_token="xoxb-2")
     assert (
         len(repo.claim_deliveries(engine, now=clock.now(), worker="a", limit=10, lease=LEASE)) == 2
     )
@@ -118,3 +119,50 @@ def test_inbox_keeps_one_row_per_provider_id(engine: Engine, clock: VirtualClock
     repo.finish_inbox(engine, row.id, worker="w", now=clock.now())
     assert repo.store_inbox(engine, **kwargs) is False  # processed ids stay deduplicated
     assert repo.claim_inbox(engine, now=clock.now(), worker="w", lease=LEASE) == []
+
+
+@pytest.mark.postgres
+def test_two_instances_installing_at_once_both_start(
+    postgres_url: str, clock: VirtualClock
+) -> None:
+    """Two ``heedful run`` instances starting together on one fresh PostgreSQL database both
+    record the install. (SQLite runs one writer at a time, so only PostgreSQL can race.)
+
+    The first holds its new row uncommitted while the second writes the same workspace:
+    the second waits on the key, then updates the row instead of failing on it.
+    """
+    first = make_engine(postgres_url)
+    upgrade(first)
+    second = make_engine(postgres_url, connect_args={"application_name": "second-install"})
+    failures: list[BaseException] = []
+
+    def install_second() -> None:
+        try:
+            with second.begin() as conn:
+                repo.upsert_installation(conn, team_id="T1", now=clock.now(), bot_token="b")
+        except BaseException as exc:
+            failures.append(exc)
+
+    def second_waits_on_the_key() -> bool:
+        with first.connect() as conn:
+            return bool(
+                conn.execute(
+                    sa.text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                        " AND application_name = 'second-install'"
+                    )
+                ).scalar_one()
+            )
+
+    with first.begin() as conn:
+        repo.upsert_installation(conn, team_id="T1", now=clock.now(), bot_token="a")
+        thread = threading.Thread(target=install_second)
+        thread.start()
+        wait_until(second_waits_on_the_key, what="the second install waiting on the key")
+    thread.join(30)
+    assert failures == [] and not thread.is_alive()
+    with first.connect() as conn:
+        rows = conn.execute(sa.select(repo.INSTALLATION.c.bot_token)).scalars().all()
+    assert rows == ["b"]
+    first.dispose()
+    second.dispose()
