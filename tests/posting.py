@@ -3,8 +3,11 @@ malformed requests) and look at the answer, whatever its status."""
 
 from __future__ import annotations
 
+import logging
 import urllib.error
 import urllib.request
+
+import pytest
 
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
@@ -16,3 +19,13 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
             return response.status, response.read()
     except urllib.error.HTTPError as err:
         return err.code, err.read()
+
+
+# waitress notes that requests are queued when all its threads are busy: a sign of a busy
+# machine, logged whatever the request holds, so not a line the request made Heedful write.
+_LOAD_NOTES = frozenset({"waitress.queue"})
+
+
+def request_log(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    """The log records a request made Heedful write (everything but the load notes)."""
+    return [record for record in caplog.records if record.name not in _LOAD_NOTES]
