@@ -20,6 +20,10 @@ FIXTURES = Path(__file__).parent / "fixtures"
 ICS = (FIXTURES / "google_x_wr_timezone.ics").read_bytes()
 SECRET_PATH = "/calendar/ical/dana%40acme.example/private-5f3a9c0e1b7d2468/basic.ics"
 MIB = 1024 * 1024
+# Bounds on wall time here only tell "stopped" from "ran to the end" (a hung fetch, a feed
+# dribbled for 10 s), never how fast: a busy shared machine makes tight bounds flaky.
+HUNG = 60.0
+WHOLE_ANSWER = 5.0
 
 
 def serve(body: Any, status: int = 200, **headers: str) -> Any:
@@ -135,7 +139,7 @@ def test_gzip_bomb_fails_fast_with_bounded_memory(feed_server: Any) -> None:
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert time.monotonic() - began < 2
+    assert time.monotonic() - began < HUNG
     assert peak < 4 * MIB  # the 10 MiB never exist in memory
 
 
@@ -159,7 +163,7 @@ def test_slow_server_times_out_quickly(feed_server: Any) -> None:
 
     def dribble() -> Iterator[bytes]:
         yield b"BEGIN:VCALENDAR\r\n" + b"X-PAD:" + b"x" * 600
-        for _ in range(50):
+        for _ in range(100):  # 10 s in all, each byte well inside the 0.5 s timeout
             time.sleep(0.1)
             yield b"x"
 
@@ -170,7 +174,7 @@ def test_slow_server_times_out_quickly(feed_server: Any) -> None:
         with pytest.raises(FeedError, match=r"no answer within 0\.5 s") as caught:
             fetch_feed(feed_server.url(path), timeout=0.5)
         assert not caught.value.permanent
-        assert time.monotonic() - began < 1.5, path
+        assert time.monotonic() - began < WHOLE_ANSWER, path  # not a read timeout per byte
 
 
 def test_redirects_are_followed_up_to_five(feed_server: Any) -> None:

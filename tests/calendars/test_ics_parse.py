@@ -29,6 +29,9 @@ USER = "dana@acme.example"
 # EU 29 March).
 START = datetime(2026, 3, 2, tzinfo=BERLIN)
 FIVE_WEEKS = START + timedelta(weeks=5)
+# A guard against a rule that makes dateutil search forever, not a speed check (how fast
+# feeds parse is measured in bench/ics.py): a busy shared machine makes tight bounds flaky.
+HUNG = 60.0
 
 
 def parse(
@@ -386,7 +389,7 @@ def test_bare_recurring_ical_events_gives_up_on_the_broken_file() -> None:
 def test_pathological_rules_are_refused_or_capped_quickly() -> None:
     began = time.monotonic()
     feed = parse("pathological_rules.ics", end=START + timedelta(days=7))
-    assert time.monotonic() - began < 5
+    assert time.monotonic() - began < HUNG
     reasons = {p.uid: p.reason for p in feed.problems}
     assert reasons["every-second-since-last-year"] == (
         "the rule repeats too often to expand (FREQ=SECONDLY)"
@@ -601,7 +604,7 @@ def test_a_negative_count_does_not_hide_a_rule_that_repeats_too_often() -> None:
     text = calendar(*event(rule, start="20250101T000000Z"), *event(uid="e2"))
     began = time.monotonic()
     feed = parse_ics(text, source="t", start=START, end=FIVE_WEEKS)
-    assert time.monotonic() - began < 1
+    assert time.monotonic() - began < HUNG
     assert [p.uid for p in feed.problems] == ["e1"] and "too often" in feed.problems[0].reason
     assert [o.uid for o in feed.occurrences] == ["e2"]
 
@@ -681,7 +684,7 @@ def test_rules_that_would_make_dateutil_search_forever(rule: str, reason: str) -
     text = calendar(*event(f"RRULE:{rule}", "SUMMARY:odd"), *event(uid="e2"))
     began = time.monotonic()
     feed = parse_ics(text, source="t", start=START, end=FIVE_WEEKS)
-    assert time.monotonic() - began < 1
+    assert time.monotonic() - began < HUNG
     assert [p.uid for p in feed.problems] == ["e1"] and reason in feed.problems[0].reason
     assert [o.uid for o in feed.occurrences] == ["e2"]
 
