@@ -10,8 +10,9 @@ Two pieces, so that a listener is a few lines making one call into ``bot/``:
 
 * :func:`acked` wraps each listener of a request Slack does not send again (a slash
   command, a button, a form): it acks first, then runs the listener; an exception is
-  logged with the listener's name (never the payload) and the person sees nothing
-  broken, because Slack already has its ack. A listener that must answer in the ack
+  logged with the listener's name, its class and its traceback, but not its message,
+  which can quote the payload (``int("…")`` does), and the person sees nothing broken,
+  because Slack already has its ack. A listener that must answer in the ack
   itself (a busy message, a form that stays open with an error) names ``ack`` and acks
   itself; if it raises first, the wrapper acks for it. A form listener can instead
   name a pure ``refuse`` check: its errors keep the form open, and nothing else runs.
@@ -29,6 +30,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, overload
 
 from slack_bolt import Ack, BoltContext
+from slack_sdk.errors import SlackApiError
 
 from bot.services import Services
 
@@ -87,8 +89,8 @@ def _wrap(listen: Listener, refuse: Refuse | None) -> Listener:
             if not acks_itself:
                 ack()
             listen(**{name: kwargs[name] for name in wanted})
-        except Exception:
-            log.exception("%s failed", listen.__name__)
+        except Exception as exc:
+            log.error("%s failed", listen.__name__, exc_info=_without_message(exc))
         finally:
             if ack.response is None:
                 ack()
@@ -102,3 +104,15 @@ def _wrap(listen: Listener, refuse: Refuse | None) -> Listener:
     for attribute in ("__module__", "__name__", "__qualname__", "__doc__"):
         setattr(listener, attribute, getattr(listen, attribute))
     return listener  # type: ignore[return-value]
+
+
+class ListenerFailed(Exception):
+    """Stands in for what a listener raised, in the log: its class (and Slack's error
+    code, for a Slack API call refused), with the original traceback, and no message."""
+
+
+def _without_message(exc: Exception) -> ListenerFailed:
+    what = f"{type(exc).__module__}.{type(exc).__qualname__}"
+    if isinstance(exc, SlackApiError):
+        what += f" ({exc.response.get('error')})"
+    return ListenerFailed(what).with_traceback(exc.__traceback__)
