@@ -21,13 +21,14 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from slack_bolt import App, BoltContext
+from slack_bolt import App
 
 from bot.calendars import sources
 from bot.calendars.webhook import HOOK_SOURCE, hook_dispatcher
 from bot.digest import DIGEST, DigestComposer, plan_digests
 from bot.inbox import SLACK, InboxProcessor, bolt_dispatcher, inbox_middleware, replay_guard
 from bot.ingress import slack_events_route
+from bot.listener import with_services
 from bot.logging_setup import bolt_logger
 from bot.metrics import Metrics
 from bot.nudges import NudgeComposer
@@ -43,14 +44,6 @@ logger = logging.getLogger(__name__)
 INBOX_TICK_SECONDS = 2.0
 DIGEST_TICK_SECONDS = 300.0
 HOUSEKEEPING_TICK_SECONDS = 6 * 3600.0
-
-
-def _with_services(services: Services) -> Callable[..., Any]:
-    def attach(context: BoltContext, next: Callable[[], Any]) -> Any:
-        context["heedful"] = services
-        return next()
-
-    return attach
 
 
 def build_bolt_app(
@@ -86,7 +79,7 @@ def build_bolt_app(
             )
         )
         app.use(replay_guard(engine=services.engine, clock=services.clock))
-    app.use(_with_services(services))
+    app.use(with_services(services))
     register_handlers(app)
     return app
 

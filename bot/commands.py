@@ -1,9 +1,8 @@
 """``/heedful``: parsing (pure) and running its subcommands.
 
 Answers are ephemeral (only the person who typed the command sees them). ``connect``
-fetches the calendar, which can take longer than Slack's 3 seconds: its listener acks
-first, runs it on the slow-work pool (``bot.slow_work``, never on Bolt's listener
-threads) and answers through ``respond``.
+fetches the calendar, which can take longer than Slack's 3 seconds: it runs on the
+slow-work pool, never on Bolt's listener threads (``bot.connecting``).
 """
 
 from __future__ import annotations
@@ -21,20 +20,13 @@ from bot.messages.blocks import build_forget_confirm
 from bot.messages.mrkdwn import escape
 from bot.messages.prompts import load_prompts
 from bot.prefs import HoursError, Prefs, WorkingHours, parse_hours
-from bot.privacy import export_json
+from bot.privacy import export_upload
 from bot.services import Services
+from bot.slack import Upload
 from bot.storage import repository as repo
 from bot.storage.db import session_scope
 
 MAX_PAUSE_DAYS = 366
-EXPORT_FILENAME = "heedful-export.json"
-
-
-@dataclass(frozen=True)
-class Upload:
-    filename: str
-    content: str
-    comment: str
 
 
 @dataclass(frozen=True)
@@ -103,6 +95,12 @@ def user_today(services: Services, *, team_id: str, user_id: str) -> date:
     return services.clock.now().astimezone(zone).date()
 
 
+def answer(services: Services, *, team_id: str, user_id: str, text: str) -> Reply:
+    """``/heedful <text>``: read in the person's own day, carried out, answered."""
+    today = user_today(services, team_id=team_id, user_id=user_id)
+    return reply(services, team_id=team_id, user_id=user_id, command=parse(text, today=today))
+
+
 def run(services: Services, *, team_id: str, user_id: str, command: Command) -> str:
     """Carry out a parsed command; returns the ephemeral answer as text."""
     return reply(services, team_id=team_id, user_id=user_id, command=command).text
@@ -115,8 +113,7 @@ def reply(services: Services, *, team_id: str, user_id: str, command: Command) -
         message = digest_so_far(services, team_id=team_id, user_id=user_id)
         return Reply(message.text, message.blocks or None)
     if command.error is None and command.name == "export":
-        content = export_json(services, team_id=team_id, user_id=user_id)
-        upload = Upload(EXPORT_FILENAME, content, prompts.text("export.comment"))
+        upload = export_upload(services, team_id=team_id, user_id=user_id)
         return Reply(prompts.text("export.preparing"), upload=upload)
     if command.error is None and command.name == "forget":
         message = build_forget_confirm(prompts)

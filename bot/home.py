@@ -1,8 +1,11 @@
-"""What the App Home shows a person, and the settings behind it."""
+"""What the App Home shows a person, the settings behind it, and what its buttons
+and forms do. Each use case of a button or a form returns the Home tab as it is now,
+for the listener to publish; the payload is read here."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,14 +16,15 @@ from bot.calendars import sources
 from bot.meetings import OCC, replan_user
 from bot.messages import blocks as kit
 from bot.messages.prompts import Prompts, load_prompts
-from bot.nudges import welcome_once
+from bot.nudges import pause_until, unmute_series, welcome_once
 from bot.planner import NUDGE_KINDS
 from bot.prefs import DAY_END, DAY_START, Prefs
+from bot.privacy import forget
 from bot.services import Services
 from bot.storage import repository as repo
 from bot.storage.db import read_only, session_scope
 from bot.storage.models import Delivery
-from bot.users import remember_user
+from bot.users import needs_profile, remember_user
 
 DEL = Delivery.__table__  # type: ignore[attr-defined]
 HOME_HORIZON = timedelta(days=7)
@@ -40,6 +44,26 @@ def open_home(
     )
     welcome_once(services, team_id=team_id, user_id=user_id)
     return home_view(services, team_id=team_id, user_id=user_id)
+
+
+def on_home_opened(
+    services: Services,
+    *,
+    team_id: str,
+    user_id: str,
+    event: Mapping[str, Any],
+    profile: Callable[[], Mapping[str, Any]],
+) -> dict[str, Any] | None:
+    """``app_home_opened``: the Home view to publish, or None for another tab.
+
+    ``profile`` asks Slack for the person's profile (``users.info``); it is called only
+    when the zone we hold is missing or over a day old."""
+    if event.get("tab") not in (None, "home"):
+        return None
+    fresh = profile() if needs_profile(services, team_id=team_id, user_id=user_id) else None
+    return open_home(
+        services, team_id=team_id, user_id=user_id, dm_channel=event.get("channel"), profile=fresh
+    )
 
 
 def home_view(services: Services, *, team_id: str, user_id: str) -> dict[str, Any]:
@@ -183,6 +207,24 @@ def settings_form(services: Services, *, team_id: str, user_id: str) -> dict[str
     return kit.build_settings_form(load_prompts(), prefs.to_json())
 
 
+def settings_form_errors(view: Mapping[str, Any]) -> dict[str, str]:
+    """What is wrong with a submitted settings form, by block id (pure: it runs before
+    the ack, and any error keeps the form open)."""
+    return read_settings_form(view["state"]["values"])[1]
+
+
+def on_settings_form(
+    services: Services, *, team_id: str, user_id: str, view: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The settings form was submitted (and passed :func:`settings_form_errors`): store
+    the settings, re-plan, and return the Home tab."""
+    changes, errors = read_settings_form(view["state"]["values"])
+    if errors:
+        raise ValueError(f"a settings form with errors was submitted: {sorted(errors)}")
+    save_settings(services, team_id=team_id, user_id=user_id, changes=changes)
+    return home_view(services, team_id=team_id, user_id=user_id)
+
+
 def read_settings_form(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """The submitted settings, or errors by block id (pure: no I/O before ack)."""
 
@@ -227,3 +269,57 @@ def save_settings(
         session.add(user)
     replan_user(services, team_id=team_id, user_id=user_id)
     return load_prompts().text("settings.saved")
+
+
+# --------------------------------------------------------------------------- buttons
+
+
+def on_resume(services: Services, *, team_id: str, user_id: str) -> dict[str, Any]:
+    """ "Resume": nudges start again; returns the Home tab."""
+    pause_until(services, team_id=team_id, user_id=user_id, until=None)
+    return home_view(services, team_id=team_id, user_id=user_id)
+
+
+def on_remove_calendar(
+    services: Services, *, team_id: str, user_id: str, body: Mapping[str, Any]
+) -> dict[str, Any]:
+    """ "Remove" beside a calendar (the button's value is its source id); returns the
+    Home tab."""
+    source_id = int(body["actions"][0]["value"])
+    sources.disconnect_source(services, team_id=team_id, user_id=user_id, source_id=source_id)
+    return home_view(services, team_id=team_id, user_id=user_id)
+
+
+def on_unmute(
+    services: Services, *, team_id: str, user_id: str, body: Mapping[str, Any]
+) -> dict[str, Any]:
+    """ "Unmute" beside a muted series (the button's value is its key); returns the Home
+    tab."""
+    series_key = str(body["actions"][0]["value"])
+    unmute_series(services, team_id=team_id, user_id=user_id, series_key=series_key)
+    return home_view(services, team_id=team_id, user_id=user_id)
+
+
+def connect_form() -> dict[str, Any]:
+    """The form that asks for a calendar's address."""
+    return kit.build_connect_form(load_prompts())
+
+
+def erase_form() -> dict[str, Any]:
+    """The form that asks once before erasing everything."""
+    return kit.build_erase_form(load_prompts())
+
+
+@dataclass(frozen=True)
+class Erased:
+    """After an erase from the Home tab: the Home tab to publish and the confirmation
+    to post (directly: see ``bot.privacy.forget``)."""
+
+    home: dict[str, Any]
+    text: str
+
+
+def on_erase(services: Services, *, team_id: str, user_id: str) -> Erased:
+    """The erase form was submitted: erase everything about the person."""
+    text = forget(services, team_id=team_id, user_id=user_id)
+    return Erased(home=home_view(services, team_id=team_id, user_id=user_id), text=text)

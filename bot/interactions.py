@@ -1,10 +1,14 @@
 """What a tap, a form or a DM does, and what Heedful answers: the logic behind the
-thin listeners in ``handlers/``. Nothing here calls Slack; each function returns what
-the listener should post, update or open."""
+thin listeners in ``handlers/``. Each use case takes the payload as Slack sent it
+(``body``, ``view``, ``event``) and reads it here; a confirmation DM goes through the
+outbox (``bot.replies``) under a key made here from the payload, so a repeat cannot
+confirm twice. Nothing here calls Slack; each function returns what the listener
+should update or open."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -13,6 +17,7 @@ from zoneinfo import ZoneInfo
 from bot import nudges, reflections
 from bot.messages import blocks as kit
 from bot.messages.prompts import load_prompts
+from bot.replies import reply
 from bot.services import Services
 from bot.storage import repository as repo
 from bot.storage.db import session_scope
@@ -22,8 +27,10 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Update:
-    """Replace a message's content (``chat.update``)."""
+    """Replace the content of the message ``ts`` in ``channel`` (``chat.update``)."""
 
+    channel: str
+    ts: str
     text: str
     blocks: list[dict[str, Any]]
 
@@ -34,26 +41,24 @@ def user_zone(services: Services, *, team_id: str, user_id: str) -> ZoneInfo:
         return ZoneInfo(user.tz if user and user.tz else "UTC")
 
 
-def on_skip(
-    services: Services, *, team_id: str, user_id: str, delivery_id: int, message: dict[str, Any]
-) -> Update:
-    title = nudges.skip_meeting(services, team_id=team_id, user_id=user_id, delivery_id=delivery_id)
+def on_skip(services: Services, *, team_id: str, user_id: str, body: dict[str, Any]) -> Update:
+    """ "Skip this one" on a reminder: the button's value is the delivery id."""
+    title = nudges.skip_meeting(
+        services, team_id=team_id, user_id=user_id, delivery_id=int(_value(body))
+    )
     note = load_prompts().text("done.skipped", title=title or "")
-    return _acted(message, "nudge", note)
+    return _acted(body, "nudge", note)
 
 
-def on_mute(
-    services: Services, *, team_id: str, user_id: str, series_key: str, message: dict[str, Any]
-) -> Update:
-    title = nudges.mute_series(services, team_id=team_id, user_id=user_id, series_key=series_key)
-    return _acted(message, "nudge", load_prompts().text("done.muted", title=title))
+def on_mute(services: Services, *, team_id: str, user_id: str, body: dict[str, Any]) -> Update:
+    """ "Mute this series": the button's value is the series key."""
+    title = nudges.mute_series(services, team_id=team_id, user_id=user_id, series_key=_value(body))
+    return _acted(body, "nudge", load_prompts().text("done.muted", title=title))
 
 
-def on_tap(
-    services: Services, *, team_id: str, user_id: str, value: str, message: dict[str, Any]
-) -> Update | None:
-    """A presence button: ``value`` is "<delivery id>:<1-5>"."""
-    delivery, _, presence = value.partition(":")
+def on_tap(services: Services, *, team_id: str, user_id: str, body: dict[str, Any]) -> Update:
+    """A presence button: its value is "<delivery id>:<1-5>"."""
+    delivery, _, presence = _value(body).partition(":")
     kept = reflections.capture_form(
         services,
         team_id=team_id,
@@ -63,16 +68,18 @@ def on_tap(
         source="tap",
     )
     if kept in (reflections.Kept.NOTHING_OPEN, reflections.Kept.CLOSED):
-        return _acted(message, "reflect", load_prompts().text(kept.value))
+        return _acted(body, "reflect", load_prompts().text(kept.value))
     prompts = load_prompts()
     label = next((prompts.text(pid) for pid, score in kit.TAPS if str(score) == presence), presence)
-    return _acted(message, "reflect", prompts.text("done.tapped", answer=label))
+    return _acted(body, "reflect", prompts.text("done.tapped", answer=label))
 
 
 def reflection_form(
-    services: Services, *, team_id: str, user_id: str, delivery_id: int
+    services: Services, *, team_id: str, user_id: str, body: dict[str, Any]
 ) -> dict[str, Any]:
+    """The "Write a line" form for the question whose delivery id is the button's value."""
     prompts = load_prompts()
+    delivery_id = int(_value(body))
     question = ""
     prompt, _ = reflections.prompt_for_delivery(
         services, team_id=team_id, user_id=user_id, delivery_id=delivery_id
@@ -84,10 +91,12 @@ def reflection_form(
 
 
 def on_reflection_form(
-    services: Services, *, team_id: str, user_id: str, metadata: str, values: dict[str, Any]
-) -> tuple[str | None, str] | None:
-    """The form was submitted. Returns (thread_ts, text): the confirmation to post in the
-    thread of the question, like a reply's (None: nothing to say)."""
+    services: Services, *, team_id: str, user_id: str, view: dict[str, Any]
+) -> None:
+    """The "Write a line" form was submitted: keep it, and queue the confirmation for the
+    thread of the question, like a reply's (one per submitted view)."""
+    values = view["state"]["values"]
+    metadata = view.get("private_metadata") or "0"
     presence_raw = (
         (values.get(kit.BLOCK_PRESENCE, {}).get(kit.INPUT_PRESENCE) or {}).get("selected_option")
         or {}
@@ -103,11 +112,19 @@ def on_reflection_form(
     )
     note = reflections.confirmation(kept)
     if note is None:
-        return None
+        return
     prompt, _ = reflections.prompt_for_delivery(
         services, team_id=team_id, user_id=user_id, delivery_id=int(metadata)
     )
-    return (prompt.message_ts if prompt else None), note
+    thread_ts = prompt.message_ts if prompt else None
+    reply(
+        services,
+        team_id=team_id,
+        user_id=user_id,
+        text=note,
+        thread_ts=thread_ts,
+        key=f"form:{_view_key(view, thread_ts)}",
+    )
 
 
 def pause_form(services: Services, *, team_id: str, user_id: str) -> dict[str, Any]:
@@ -116,8 +133,25 @@ def pause_form(services: Services, *, team_id: str, user_id: str) -> dict[str, A
     return kit.build_pause_form(load_prompts(), initial_date=tomorrow.isoformat())
 
 
-def read_pause_form(values: dict[str, Any]) -> tuple[date | None, dict[str, str]]:
-    """The chosen date, or errors by block id for the form (pure: no I/O before ack)."""
+def pause_form_errors(view: Mapping[str, Any]) -> dict[str, str]:
+    """What is wrong with a submitted pause form, by block id (pure: it runs before
+    the ack, and any error keeps the form open)."""
+    return _pause_day(view)[1]
+
+
+def on_pause_form(services: Services, *, team_id: str, user_id: str, view: dict[str, Any]) -> None:
+    """The pause form was submitted (and passed :func:`pause_form_errors`): pause, and
+    queue the confirmation (one per submitted view)."""
+    day, errors = _pause_day(view)
+    if day is None:
+        raise ValueError(f"a pause form with errors was submitted: {sorted(errors)}")
+    text = pause_to(services, team_id=team_id, user_id=user_id, day=day)
+    key = f"pause:{_view_key(view, day.isoformat())}"
+    reply(services, team_id=team_id, user_id=user_id, text=text, key=key)
+
+
+def _pause_day(view: Mapping[str, Any]) -> tuple[date | None, dict[str, str]]:
+    values = view["state"]["values"]
     raw = (values.get(kit.BLOCK_UNTIL, {}).get(kit.INPUT_UNTIL) or {}).get("selected_date")
     try:
         return date.fromisoformat(raw or ""), {}
@@ -138,10 +172,33 @@ def resume(services: Services, *, team_id: str, user_id: str) -> str:
     return load_prompts().text("done.resumed")
 
 
-def on_direct_message(
+def on_direct_message(services: Services, *, team_id: str, event: dict[str, Any]) -> None:
+    """A ``message`` event (Bolt routes every one here, whatever its subtype): in a DM
+    to Heedful, an answer to a reflection question, an edit of one, or its deletion.
+    A confirmation is queued in the answer's thread, once per message (and edit)."""
+    # Slack's documented message_deleted carries no channel_type: its owner is found
+    # from the DM channel (bot.reflections.forget_message).
+    if event.get("channel_type") != "im" and event.get("subtype") != "message_deleted":
+        return
+    answer = _answer(services, team_id=team_id, event=event)
+    if answer is None:
+        return
+    user_id, thread_ts, text = answer
+    edited = (event.get("message") or {}).get("ts", "")
+    reply(
+        services,
+        team_id=team_id,
+        user_id=user_id,
+        text=text,
+        thread_ts=thread_ts,
+        key=f"message:{event.get('ts')}:{edited}",
+    )
+
+
+def _answer(
     services: Services, *, team_id: str, event: dict[str, Any]
-) -> tuple[str, str] | None:
-    """A DM event. Returns (thread_ts, text) to answer in a thread, or None."""
+) -> tuple[str, str, str] | None:
+    """What to answer a DM event with: (user id, thread_ts, text), or None."""
     if event.get("subtype") == "message_deleted":
         # Slack documents only channel and deleted_ts; previous_message usually comes too.
         previous = event.get("previous_message") or {}
@@ -170,7 +227,8 @@ def on_direct_message(
         if kept is not reflections.Kept.TRUNCATED:
             return None
         note = reflections.confirmation(kept)
-        return (str(edited.get("thread_ts") or edited.get("ts")), note) if note else None
+        thread_ts = str(edited.get("thread_ts") or edited.get("ts"))
+        return (edited["user"], thread_ts, note) if note else None
     if event.get("subtype") or event.get("bot_id") or not event.get("user"):
         return None
     kept = reflections.capture_message(
@@ -182,9 +240,26 @@ def on_direct_message(
         thread_ts=event.get("thread_ts"),
     )
     text = reflections.confirmation(kept)
-    return (event.get("thread_ts") or event["ts"], text) if text else None
+    return (event["user"], event.get("thread_ts") or event["ts"], text) if text else None
 
 
-def _acted(message: dict[str, Any], block_id: str, note: str) -> Update:
+def _value(body: Mapping[str, Any]) -> str:
+    """The value of the button that was tapped."""
+    return str(body["actions"][0]["value"])
+
+
+def _view_key(view: Mapping[str, Any], fallback: str | None) -> str:
+    """What names one submitted form: Slack's view id (or hash)."""
+    return str(view.get("id") or view.get("hash") or fallback)
+
+
+def _acted(body: Mapping[str, Any], block_id: str, note: str) -> Update:
+    """The tapped message with its buttons in ``block_id`` replaced by ``note``."""
+    message = body.get("message") or {}
     blocks = kit.replace_actions(list(message.get("blocks") or []), block_id, note)
-    return Update(text=str(message.get("text") or note), blocks=blocks)
+    return Update(
+        channel=body["channel"]["id"],
+        ts=message["ts"],
+        text=str(message.get("text") or note),
+        blocks=blocks,
+    )

@@ -17,8 +17,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from bot.crypto import CipherError
+from bot.messages.prompts import load_prompts
 from bot.reflections import TOMBSTONE_KEEP
 from bot.services import Services
+from bot.slack import Upload
 from bot.storage.db import read_only
 from bot.storage.models import (
     CalendarSource,
@@ -46,6 +48,7 @@ USER_TABLES = (
     InboxItem,
 )
 EXPORT_VERSION = 1
+EXPORT_FILENAME = "heedful-export.json"
 PROMPT_HISTORY = timedelta(days=60)
 INBOX_KEEP = timedelta(days=7)
 
@@ -113,6 +116,21 @@ def export_user(services: Services, *, team_id: str, user_id: str) -> dict[str, 
 
 def export_json(services: Services, *, team_id: str, user_id: str) -> str:
     return json.dumps(export_user(services, team_id=team_id, user_id=user_id), indent=2)
+
+
+def export_upload(services: Services, *, team_id: str, user_id: str) -> Upload:
+    """The person's export as a file for their DM (``/heedful export``, the Home tab)."""
+    content = export_json(services, team_id=team_id, user_id=user_id)
+    return Upload(EXPORT_FILENAME, content, load_prompts().text("export.comment"))
+
+
+def forget(services: Services, *, team_id: str, user_id: str) -> str:
+    """Erase the person at their request; returns the confirmation to show them.
+
+    The confirmation goes to Slack directly, not through the outbox: an outbox row
+    would be a row about the person, just erased."""
+    erase_user(services, team_id=team_id, user_id=user_id)
+    return load_prompts().text("forget.done")
 
 
 def erase_user(services: Services, *, team_id: str, user_id: str) -> int:

@@ -1,7 +1,7 @@
 """The services container: what every part of Heedful is handed instead of globals.
 
 Built by :func:`build_services` from the settings, at the entry point (or by a test).
-Handlers reach it as ``context["heedful"]`` (a Bolt middleware puts it there).
+Listeners name it as a parameter, ``services`` (``bot.listener.with_services``).
 """
 
 from __future__ import annotations

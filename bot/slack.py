@@ -1,4 +1,5 @@
-"""Slack Web API clients, one per workspace token, all honouring ``SLACK_API_URL``.
+"""Slack Web API clients, one per workspace token, all honouring ``SLACK_API_URL``;
+and the one Slack call listeners share, :func:`upload_to_dm`.
 
 Only this module, the sender and the handlers touch ``WebClient``.
 
@@ -11,6 +12,7 @@ the sender's job: it knows which failures are safe to repeat and reconciles the 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 
 from slack_sdk import WebClient
 
@@ -39,3 +41,25 @@ class SlackClients:
     def anonymous(self) -> WebClient:
         """A client with no token, for Bolt's own use (authorize supplies the token)."""
         return self.for_token(None)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file for the person's DM (their export)."""
+
+    filename: str
+    content: str
+    comment: str
+
+
+def upload_to_dm(client: WebClient, user_id: str, upload: Upload) -> None:
+    """Slack's file upload flow (files.getUploadURLExternal + completeUploadExternal)
+    into the person's DM with Heedful."""
+    channel = client.conversations_open(users=user_id)["channel"]["id"]
+    client.files_upload_v2(
+        channel=channel,
+        content=upload.content,
+        filename=upload.filename,
+        title=upload.filename,
+        initial_comment=upload.comment,
+    )

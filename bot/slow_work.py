@@ -8,6 +8,10 @@ here: a bounded pool of its own (``workers`` threads, at most ``max_jobs`` jobs 
 and not finished) with at most one job per person at a time. A job that cannot be taken
 is refused on the spot (:class:`Busy`), so the listener can say why in its answer.
 
+A use case hands such work out as a :class:`Later` (:meth:`SlowWork.later`): reserved,
+not started. Its listener acks first, with :attr:`Later.says`, then starts it; the
+work's result goes to the listener's own Slack call, on the pool.
+
 The services factory creates the pool (``Services.slow_work``); the app shuts it down
 when it stops (jobs still waiting are dropped, with one log line).
 """
@@ -19,8 +23,13 @@ import threading
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ThreadPoolExecutor
 from enum import StrEnum
+from typing import Generic, TypeVar
+
+from bot.messages.prompts import load_prompts
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 WORKERS = 4  # fetching is mostly waiting; parsing holds the GIL: more would not go faster
 MAX_JOBS = 32  # taken and not finished; past this the answer is "busy, try again"
@@ -72,6 +81,36 @@ class Slot:
         self._work._free(self._key)
 
 
+class Later(Generic[T]):
+    """Work reserved on the pool for one person and not started yet.
+
+    :attr:`refused` when the pool had no place for it (nothing will run); :attr:`says`
+    is what to answer at once: why not (the prompt ``slow_work.busy.<reason>``), or
+    what the use case wants said when it is taken ("checking…"). Start it exactly once.
+    """
+
+    def __init__(self, slot: Slot | Busy, work: Callable[[], T], *, says: str = "") -> None:
+        self._slot = slot
+        self._work = work
+        self.refused = isinstance(slot, Busy)
+        self.says = load_prompts().text(f"slow_work.busy.{slot.value}") if self.refused else says
+
+    def start(self, *, after: Callable[[], object], then: Callable[[T], object]) -> None:
+        """Call ``after`` (the listener's ack) now; then, unless refused, run the work
+        on the pool and hand its result to ``then`` there. If ``after`` raises, the
+        place is freed and nothing runs."""
+        slot = self._slot
+        if isinstance(slot, Busy):
+            after()
+            return
+        try:
+            after()
+        except BaseException:
+            slot.release()
+            raise
+        slot.start(lambda: then(self._work()))
+
+
 class SlowWork:
     """A bounded pool with one job per key (a person: team and user id) at a time."""
 
@@ -91,6 +130,10 @@ class SlowWork:
                 return Busy.FULL
             self._keys.add(key)
         return Slot(self, key)
+
+    def later(self, key: Hashable, work: Callable[[], T], *, says: str = "") -> Later[T]:
+        """``work`` reserved for ``key`` (see :class:`Later`). Never blocks."""
+        return Later(self.reserve(key), work, says=says)
 
     def busy(self, key: Hashable) -> bool:
         """Whether ``key`` has a job reserved or running."""

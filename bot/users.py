@@ -66,8 +66,10 @@ def remember_user(
         return user
 
 
-def on_user_change(services: Services, *, team_id: str, profile: Mapping[str, Any]) -> bool:
-    """A ``user_change`` event: refresh the zone of someone we know. False if unknown."""
+def on_user_change(services: Services, *, team_id: str, event: Mapping[str, Any]) -> bool:
+    """A ``user_change`` event (its ``user`` is the new profile): refresh the zone of
+    someone we know. False if unknown."""
+    profile = event.get("user") or {}
     user_id = profile.get("id")
     if not user_id:
         return False

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from bot.services import Services
 from bot.storage import repository as repo
@@ -20,9 +22,10 @@ def on_uninstalled(services: Services, *, team_id: str) -> None:
     purge_team(services, team_id=team_id)
 
 
-def on_tokens_revoked(services: Services, *, team_id: str, bot_user_ids: list[str]) -> None:
-    """``tokens_revoked``: if the bot token went, stop sending until a new install."""
-    if not bot_user_ids:
+def on_tokens_revoked(services: Services, *, team_id: str, event: Mapping[str, Any]) -> None:
+    """``tokens_revoked``: if the bot token went (``event["tokens"]["bot"]`` names the
+    bot users whose tokens were revoked), stop sending until a new install."""
+    if not (event.get("tokens") or {}).get("bot"):
         return
     repo.pause_installation(
         services.engine, team_id=team_id, reason="tokens_revoked", now=services.clock.now()

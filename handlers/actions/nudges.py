@@ -1,93 +1,51 @@
-"""Taps on a reminder or a reflection prompt. Each: ack, one call into bot/, one Slack call."""
+"""Taps on a reminder or a reflection question: one call into bot/, one Slack call."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 
 from bot import interactions
-
-logger = logging.getLogger(__name__)
-
-
-def _update(client: WebClient, body: dict[str, Any], update: interactions.Update | None) -> None:
-    if update is not None:
-        client.chat_update(
-            channel=body["channel"]["id"],
-            ts=body["message"]["ts"],
-            text=update.text,
-            blocks=update.blocks,
-        )
+from bot.listener import acked
+from bot.services import Services
 
 
-def handle_skip(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-    ack()
-    try:
-        update = interactions.on_skip(
-            context["heedful"],
-            team_id=context.team_id,
-            user_id=context.user_id,
-            delivery_id=int(body["actions"][0]["value"]),
-            message=body.get("message") or {},
-        )
-        _update(client, body, update)
-    except Exception:
-        logger.exception("skip failed")
+@acked
+def handle_skip(
+    services: Services, team_id: str, user_id: str, body: dict[str, Any], client: WebClient
+) -> None:
+    done = interactions.on_skip(services, team_id=team_id, user_id=user_id, body=body)
+    client.chat_update(channel=done.channel, ts=done.ts, text=done.text, blocks=done.blocks)
 
 
-def handle_mute(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-    ack()
-    try:
-        update = interactions.on_mute(
-            context["heedful"],
-            team_id=context.team_id,
-            user_id=context.user_id,
-            series_key=body["actions"][0]["value"],
-            message=body.get("message") or {},
-        )
-        _update(client, body, update)
-    except Exception:
-        logger.exception("mute failed")
+@acked
+def handle_mute(
+    services: Services, team_id: str, user_id: str, body: dict[str, Any], client: WebClient
+) -> None:
+    done = interactions.on_mute(services, team_id=team_id, user_id=user_id, body=body)
+    client.chat_update(channel=done.channel, ts=done.ts, text=done.text, blocks=done.blocks)
 
 
-def handle_pause(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-    ack()
-    try:
-        view = interactions.pause_form(
-            context["heedful"], team_id=context.team_id, user_id=context.user_id
-        )
-        client.views_open(trigger_id=body["trigger_id"], view=view)
-    except Exception:
-        logger.exception("opening the pause form failed")
+@acked
+def handle_pause(
+    services: Services, team_id: str, user_id: str, body: dict[str, Any], client: WebClient
+) -> None:
+    view = interactions.pause_form(services, team_id=team_id, user_id=user_id)
+    client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
-def handle_tap(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-    ack()
-    try:
-        update = interactions.on_tap(
-            context["heedful"],
-            team_id=context.team_id,
-            user_id=context.user_id,
-            value=body["actions"][0]["value"],
-            message=body.get("message") or {},
-        )
-        _update(client, body, update)
-    except Exception:
-        logger.exception("storing a tap failed")
+@acked
+def handle_tap(
+    services: Services, team_id: str, user_id: str, body: dict[str, Any], client: WebClient
+) -> None:
+    done = interactions.on_tap(services, team_id=team_id, user_id=user_id, body=body)
+    client.chat_update(channel=done.channel, ts=done.ts, text=done.text, blocks=done.blocks)
 
 
-def handle_write(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-    ack()
-    try:
-        view = interactions.reflection_form(
-            context["heedful"],
-            team_id=context.team_id,
-            user_id=context.user_id,
-            delivery_id=int(body["actions"][0]["value"]),
-        )
-        client.views_open(trigger_id=body["trigger_id"], view=view)
-    except Exception:
-        logger.exception("opening the reflection form failed")
+@acked
+def handle_write(
+    services: Services, team_id: str, user_id: str, body: dict[str, Any], client: WebClient
+) -> None:
+    view = interactions.reflection_form(services, team_id=team_id, user_id=user_id, body=body)
+    client.views_open(trigger_id=body["trigger_id"], view=view)

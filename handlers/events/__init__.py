@@ -2,7 +2,9 @@
 
 They run from the inbox (see ``bot.inbox``), never on Slack's request thread: an
 exception here is logged by Bolt and the stored event is retried with backoff, so
-event listeners let errors propagate instead of swallowing them.
+event listeners let errors propagate instead of swallowing them, and are not wrapped
+in ``bot.listener.acked`` (the inbox acked the event when it stored it). Like every
+listener they name ``services``, ``team_id`` and ``user_id`` as parameters.
 """
 
 from __future__ import annotations

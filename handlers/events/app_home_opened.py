@@ -3,33 +3,33 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.home import open_home
-from bot.users import needs_profile
+from bot import home
+from bot.services import Services
 
 logger = logging.getLogger(__name__)
 
 
-def handle_app_home_opened(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+def handle_app_home_opened(
+    services: Services, team_id: str, user_id: str, event: dict[str, Any], client: WebClient
+) -> None:
     """Publish the Home tab (and learn the user's zone on the way).
 
     A view Slack refuses is logged and the event is finished: publishing the same view
     again cannot help, and the next visit publishes a fresh one. (The inbox retries a
     listener that raises, so letting the error out would repeat it with every retry.)
     """
-    if event.get("tab") not in (None, "home"):
-        return
-    heedful = context["heedful"]
-    team_id, user_id = context.team_id, event["user"]
-    profile = None
-    if needs_profile(heedful, team_id=team_id, user_id=user_id):
-        profile = client.users_info(user=user_id)["user"]
-    view = open_home(
-        heedful, team_id=team_id, user_id=user_id, dm_channel=event.get("channel"), profile=profile
+    view = home.on_home_opened(
+        services,
+        team_id=team_id,
+        user_id=user_id,
+        event=event,
+        profile=lambda: client.users_info(user=user_id)["user"],
     )
+    if view is None:
+        return
     try:
         client.views_publish(user_id=user_id, view=view)
     except SlackApiError as exc:

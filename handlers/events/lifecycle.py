@@ -2,15 +2,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import BoltContext
-
+from bot.services import Services
 from bot.workspaces import on_tokens_revoked, on_uninstalled
 
 
-def handle_app_uninstalled(context: BoltContext) -> None:
-    on_uninstalled(context["heedful"], team_id=context.team_id)
+def handle_app_uninstalled(services: Services, team_id: str) -> None:
+    on_uninstalled(services, team_id=team_id)
 
 
-def handle_tokens_revoked(event: dict[str, Any], context: BoltContext) -> None:
-    bots = list((event.get("tokens") or {}).get("bot") or [])
-    on_tokens_revoked(context["heedful"], team_id=context.team_id, bot_user_ids=bots)
+def handle_tokens_revoked(services: Services, team_id: str, event: dict[str, Any]) -> None:
+    on_tokens_revoked(services, team_id=team_id, event=event)

@@ -2,11 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import BoltContext
-
+from bot.services import Services
 from bot.users import on_user_change
 
 
-def handle_user_change(event: dict[str, Any], context: BoltContext) -> None:
+def handle_user_change(services: Services, team_id: str, event: dict[str, Any]) -> None:
     """A person changed their profile: keep their time zone current."""
-    on_user_change(context["heedful"], team_id=context.team_id, profile=event.get("user") or {})
+    on_user_change(services, team_id=team_id, event=event)
