@@ -15,7 +15,9 @@ question (a reply, its edit, a tap and a line in the form: ``bot.digest`` groups
 - it is *struggled with* in an answer when a sentence that names it also holds one of its
   struggle words or one of ``[struggle]`` ("had Slack open", "kept checking", "couldn't",
   "distracted"), or when the answer's presence tap is 1 or 2 (they felt absent, and their
-  words say what with);
+  words say what with). A struggle word turned around by one of the ``[struggle]``
+  ``unless`` words in the ``UNLESS_WORDS`` words before it ("I didn't interrupt", "never
+  had Slack open", "heard what I would have talked over") is none;
 - a tap of 1 or 2 on an answer whose words name nothing is itself about presence: it names
   ``be-present`` and counts as a struggle with it. Other taps add nothing.
 
@@ -46,6 +48,7 @@ from bot.messages.prompts import PRACTICE_ORDER
 LEXICON_FILE = "lexicon.toml"
 STRUGGLE = "struggle"  # the table of words that say something got in the way
 LOW_PRESENCE = 2  # a presence tap of 1 or 2 says the person was not there
+UNLESS_WORDS = 3  # how many words before a struggle word can turn it around
 MIN_EVIDENCE_CHARS = 3
 
 # Curly quotes and look-alikes as the straight apostrophe; hyphens as "-".
@@ -80,6 +83,16 @@ class Lexicon:
     names: Mapping[str, re.Pattern[str]]
     struggles: Mapping[str, re.Pattern[str]]
     cues: re.Pattern[str]
+    unless: re.Pattern[str]  # words that turn a struggle word around ("didn't", "never")
+
+    def struggle_in(self, pattern: re.Pattern[str], plain: str) -> bool:
+        """Whether ``plain`` (normalised) holds a term of ``pattern`` that no ``unless``
+        word just before turns around."""
+        for found in pattern.finditer(plain):
+            before = " ".join(plain[: found.start()].split()[-UNLESS_WORDS:])
+            if not self.unless.search(before):
+                return True
+        return False
 
 
 @dataclass(frozen=True)
@@ -151,7 +164,7 @@ def parse_lexicon(text: str) -> Lexicon:
         for key, terms in table.items():
             if key == "practices":
                 continue
-            if key not in ("words", "struggles") or not isinstance(terms, list):
+            if key not in ("words", "struggles", "unless") or not isinstance(terms, list):
                 raise LexiconError(f"{LEXICON_FILE} [{name}]: unknown key {key!r}")
             bad = [t for t in terms if not isinstance(t, str) or not _TERM.match(t)]
             if bad:
@@ -163,6 +176,7 @@ def parse_lexicon(text: str) -> Lexicon:
         },
         struggles={p: compile_terms(document[p].get("struggles", [])) for p in PRACTICE_ORDER},
         cues=compile_terms(document[STRUGGLE].get("struggles", [])),
+        unless=compile_terms(document[STRUGGLE].get("unless", [])),
     )
 
 
@@ -195,12 +209,12 @@ def read_answers(
         strained: set[str] = set()
         for m, sentence in enumerate(sentences(text)):
             plain = normalise(sentence)
-            cue = lexicon.cues.search(plain) is not None
+            cue = lexicon.struggle_in(lexicon.cues, plain)
             for practice in PRACTICE_ORDER:
                 count = len(lexicon.names[practice].findall(plain))
                 if not count:
                     continue
-                hard = cue or lexicon.struggles[practice].search(plain) is not None
+                hard = cue or lexicon.struggle_in(lexicon.struggles[practice], plain)
                 named.add(practice)
                 hits[practice] += count
                 if hard:

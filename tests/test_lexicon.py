@@ -41,13 +41,13 @@ def test_every_practice_has_words_and_struggles_and_its_tag() -> None:
         assert len(table["words"]) >= 5, practice
         assert len(table["struggles"]) >= 3, practice
     assert document[STRUGGLE]["practices"] == ["general"]
-    assert set(document[STRUGGLE]) == {"practices", "struggles"}
+    assert set(document[STRUGGLE]) == {"practices", "struggles", "unless"}
 
 
 def test_terms_are_plain_lower_case_and_in_one_table_only() -> None:
     seen: dict[str, str] = {}
     for name, table in _document().items():
-        for key in ("words", "struggles"):
+        for key in ("words", "struggles", "unless"):
             for term in table.get(key, []):
                 assert term == " ".join(term.split()) == term.lower(), f"[{name}] {term!r}"
                 assert not set(term) & set("<>&|*{}"), f"[{name}] {term!r}"
@@ -224,6 +224,27 @@ def test_words_of_success_are_no_struggle() -> None:
     reading = read_answers([("I didn't touch my phone once, and closed my laptop.", None)])
     assert reading.themes == ("single-tasking",)
     assert reading.struggling is None
+
+
+@pytest.mark.parametrize(
+    ("text", "struggles"),
+    [
+        ("I interrupted Ben twice.", {"slow-down": 1}),
+        ("I didn't interrupt once.", {}),
+        ("Heard something I would have talked over.", {}),
+        ("Had Slack open all afternoon.", {"single-tasking": 1}),
+        ("Never had Slack open today.", {}),
+        ("Without checking e-mail, for once.", {}),
+        ("I asked instead of assuming.", {}),
+        ("I assumed, as usual.", {"observe-listen-ask": 1}),
+        # "couldn't" is three words before "phone", and nothing turns it around
+        ("I couldn't stop checking my phone.", {"single-tasking": 1}),
+        # a word that turns a struggle around counts only just before it
+        ("Never mind the agenda, I rushed every decision we made.", {"slow-down": 1}),
+    ],
+)
+def test_a_struggle_word_turned_around_is_none(text: str, struggles: dict) -> None:
+    assert read_answers([(text, None)]).struggles == struggles
 
 
 def test_a_low_tap_makes_what_the_words_name_a_struggle_and_alone_speaks_of_presence() -> None:
