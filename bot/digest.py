@@ -32,6 +32,15 @@ each digest is summarised by pure code (``summarize``) and drawn by a pure build
 (``bot.messages.digest``). ``bench/digest.py`` measures it against a bare SQL
 aggregate of the same numbers.
 
+**From their words.** The week's themes, the pattern and the experiment come from what the
+person wrote and tapped, read by ``bot.themes`` with the lexicon of ``prompts/lexicon.toml``:
+the pattern names the practice their words show them struggling with most (else a theme
+named in at least two answers), quoting one of their sentences; the experiment serves that
+practice, else their focus practice (``WeekData.focus_practice``), else the practice the
+questions they answered touched least (as before the lexicon). The digest's metadata carries
+the choice (``Digest.metadata``). A week whose words name nothing gets its pattern from its
+shape (``_pattern``).
+
 The picture of the week is a compact chart drawn in blocks (a line per day: ▮ per
 meeting, ✎ per reflection) rather than an uploaded image: it reads at a glance in the
 DM and in notifications, needs no ``files:write`` scope, and works with screen readers
@@ -59,6 +68,7 @@ from bot.meetings import OCC
 from bot.messages import Message
 from bot.messages.digest import build_digest, build_digest_note
 from bot.messages.library import PRACTICE_ORDER, choose, primary_practice
+from bot.messages.mrkdwn import clip
 from bot.messages.prompts import Prompts, load_prompts
 from bot.planner import REFLECTION, REMINDER, TRANSITION
 from bot.prefs import Prefs, parse_hhmm
@@ -67,6 +77,7 @@ from bot.services import Services
 from bot.storage import repository as repo
 from bot.storage.db import read_only
 from bot.storage.models import Delivery, PromptShown, Reflection, SlackUser, UTCDateTime
+from bot.themes import Reading, read_answers
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +90,8 @@ MAX_QUOTES = 3
 EXPERIMENT_HISTORY = timedelta(days=60)  # how far back experiments count as shown
 CHUNK = 1000  # targets per round of queries
 QUOTE_CHARS = 280
+EVIDENCE_CHARS = 200  # the sentence of theirs a pattern shows
+THEME_ANSWERS = 2  # a theme named in fewer answers is no pattern (a struggle is one)
 DEL = Delivery.__table__  # type: ignore[attr-defined]
 REF = Reflection.__table__  # type: ignore[attr-defined]
 SHOWN = PromptShown.__table__  # type: ignore[attr-defined]
@@ -312,6 +325,9 @@ class WeekData:
     questions: dict[int, str] = field(default_factory=dict)  # delivery id → question id
     experiments_shown: dict[str, datetime] = field(default_factory=dict)
     experiment_recorded: bool = False  # this digest's experiment is already remembered
+    # The practice the person chose to focus on. None is stored yet (issue 9, item 1 adds
+    # it): ``_load_chunk`` is where it will be read, once per target.
+    focus_practice: str | None = None
 
 
 def load_weeks(services: Services, targets: Sequence[Target]) -> dict[Target, WeekData]:
@@ -541,6 +557,18 @@ class Digest:
     pattern: tuple[str, dict[str, Any]] | None  # prompt id and its values
     experiment: str | None  # prompt id
     chart: list[tuple[int, int, int]]  # weekday, meetings, reflections
+    themes: tuple[str, ...] = ()  # practices their words and taps show, most answers first
+    experiment_practice: str | None = None  # the practice the experiment serves
+    focus_practice: str | None = None  # the person's focus practice, when they chose one
+
+    def metadata(self) -> dict[str, Any]:
+        """What the digest DM's metadata ``event_payload`` carries besides the delivery's
+        own fields (DESIGN.md "Messages"), so the choice can be checked."""
+        return {
+            "themes": list(self.themes),
+            "experiment_practice": self.experiment_practice,
+            "focus_practice": self.focus_practice,
+        }
 
 
 def summarize(
@@ -577,7 +605,11 @@ def summarize(
         for i in answered_ids
         if i is not None and week.questions.get(i) in prompts
     ]
-    practices = [p for p in PRACTICE_ORDER if p in touched]
+    # What their words and taps show (bot.themes); without a word of the lexicon, the
+    # practices of the questions they answered.
+    reading = read_answers(_by_question(answers))
+    practices = list(reading.themes) or [p for p in PRACTICE_ORDER if p in touched]
+    focus = week.focus_practice if week.focus_practice in PRACTICE_ORDER else None
 
     # The fullest answers, shown in the order they were written.
     distinct: dict[str, int] = {}
@@ -607,22 +639,27 @@ def summarize(
             chart_days[d][1] += m.key in answered_meetings
     chart = [(d.weekday(), n, k) for d, (n, k) in chart_days.items()]
 
-    pattern = _pattern(week, kinds, asked_meetings, answered_meetings, chart)
+    pattern = _words_pattern(reading) or _pattern(
+        week, kinds, asked_meetings, answered_meetings, chart
+    )
+    # The experiment: for the practice their words show them struggling with most, else
+    # their focus practice, else the practice the questions they answered touched least.
     counts = Counter(touched)
     least = min(
         (p for p in PRACTICE_ORDER if p != "general"),
         key=lambda p: (counts[p], PRACTICE_ORDER.index(p)),
     )
+    aim = reading.struggling or focus or least
     library = _experiments(prompts)
     experiment = choose(
-        library.get(least) or library[""],
+        library.get(aim) or library[""],
         "experiment",
         kind=None,
         recurring=False,
         shown=week.experiments_shown,
         now=now,
         salt=f"{target.user_id}|{target.label}",
-        practice=least,
+        practice=aim,
     ).id
     return Digest(
         label=f"{first.day} {first:%B %Y}",  # "2 March 2026" (%-d fails on Windows)
@@ -638,11 +675,53 @@ def summarize(
         pattern=pattern,
         experiment=experiment,
         chart=chart,
+        themes=reading.themes,
+        experiment_practice=aim,
+        focus_practice=focus,
     )
 
 
 def _written(answer: Answer) -> datetime:
     return answer.at
+
+
+def _by_question(answers: Sequence[Answer]) -> list[tuple[str, int | None]]:
+    """The week's answers (in the order written) as one (text, presence) per question: a
+    reply, its tap and a line of the form are one answer; an answer linked to no question
+    stands alone. The presence is the last one tapped."""
+    grouped: dict[tuple[str, int], tuple[list[str], list[int]]] = {}
+    for n, a in enumerate(answers):
+        key = ("question", a.delivery_id) if a.delivery_id is not None else ("alone", n)
+        texts, taps = grouped.setdefault(key, ([], []))
+        if a.text.strip():
+            texts.append(a.text)
+        if a.presence is not None:
+            taps.append(a.presence)
+    return [("\n".join(texts), taps[-1] if taps else None) for texts, taps in grouped.values()]
+
+
+def _words_pattern(reading: Reading) -> tuple[str, dict[str, Any]] | None:
+    """The pattern their words show, with one of their sentences: the practice they
+    struggled with most, else the theme named in the most answers, when in at least
+    ``THEME_ANSWERS`` (the first that has a sentence to show: a theme read from taps alone
+    has none). None: the week's shape gives the pattern (``_pattern``)."""
+    struggling = reading.struggling
+    if struggling is not None and struggling in reading.evidence:
+        return "digest.pattern.words_struggle", {
+            "theme": struggling,
+            "answers": reading.struggles[struggling],
+            "quote": clip(reading.evidence[struggling], EVIDENCE_CHARS),
+        }
+    for theme in reading.themes:
+        if reading.mentions[theme] < THEME_ANSWERS:
+            break
+        if theme in reading.evidence:
+            return "digest.pattern.words", {
+                "theme": theme,
+                "answers": reading.mentions[theme],
+                "quote": clip(reading.evidence[theme], EVIDENCE_CHARS),
+            }
+    return None
 
 
 @functools.lru_cache(maxsize=4)

@@ -252,9 +252,12 @@ def compose_notice(row: sa.Row[Any]) -> Message:
     return Message(text=payload["text"], blocks=list(payload.get("blocks") or []))
 
 
-def delivery_metadata(row: sa.Row[Any]) -> dict[str, Any]:
-    """Slack message metadata that identifies a delivery (DESIGN.md "Messages")."""
+def delivery_metadata(row: sa.Row[Any], extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Slack message metadata that identifies a delivery (DESIGN.md "Messages"), with the
+    message's own ``extra`` fields (the digest's themes …), which never replace the
+    delivery's."""
     payload: dict[str, Any] = {
+        **(extra or {}),
         "delivery_id": row.id,
         "kind": row.kind,
         "due_at": row.due_at.isoformat(),
@@ -541,7 +544,7 @@ class Sender:
         kwargs: dict[str, Any] = {
             "channel": row.user_id,
             "text": message.text,
-            "metadata": delivery_metadata(row),
+            "metadata": delivery_metadata(row, message.metadata),
             "unfurl_links": False,
             "unfurl_media": False,
         }

@@ -61,6 +61,12 @@ def _pattern(prompts: Prompts, digest: Digest) -> str | None:
         words["full"] = prompts.text(f"digest.kind_one.{words['full']}")
     if "day" in words:
         words["day"] = _day(prompts, int(words["day"]))
+    if "theme" in words:  # a practice their words show, named as the digest names themes
+        words["theme"] = _fixed(prompts, f"digest.theme.{words['theme']}")
+    if "answers" in words:
+        words["answers"] = _count(prompts, "answer", int(words["answers"]))
+    if "quote" in words:  # one of their sentences, escaped once here
+        words["quote"] = escape(str(words["quote"]))
     return prompts.text(key, **words)
 
 
@@ -122,7 +128,7 @@ def build_digest(prompts: Prompts, digest: Digest) -> Message:
             *lines,
         ]
     )
-    return Message(text=text, blocks=blocks)
+    return Message(text=text, blocks=blocks, metadata=digest.metadata())
 
 
 def build_digest_note(prompts: Prompts, digest: Digest) -> Message:
@@ -134,4 +140,4 @@ def build_digest_note(prompts: Prompts, digest: Digest) -> Message:
             section(f"*{_fixed(prompts, 'digest.chart_header')}*\n{_chart(prompts, digest)}")
         )
     blocks.append(context(_fixed(prompts, "digest.private")))
-    return Message(text=note, blocks=blocks)
+    return Message(text=note, blocks=blocks, metadata=digest.metadata())

@@ -1,7 +1,9 @@
-"""What the sender posts: a plain-text fallback and optional Block Kit blocks."""
+"""What the sender posts: a plain-text fallback, optional Block Kit blocks, and what the
+message's metadata carries besides the delivery's own fields."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +16,8 @@ MAX_TEXT = 40_000
 class Message:
     text: str
     blocks: list[dict[str, Any]] = field(default_factory=list)
+    # More ``event_payload`` fields (the digest's themes …); never replaces the delivery's.
+    metadata: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.text.strip():
@@ -33,4 +37,4 @@ class Message:
 
     def plain(self) -> Message:
         """The same message without blocks (the fallback when Slack rejects the blocks)."""
-        return Message(text=self.text)
+        return Message(text=self.text, metadata=self.metadata)

@@ -30,6 +30,9 @@ PRACTICE_ORDER = (
     "feelings",
 )
 PRACTICES = frozenset({"general", *PRACTICE_ORDER})
+# Files of ``prompts/`` that hold words Heedful listens for, not words it says: each has its
+# own loader (``lexicon.toml``: ``bot.themes``), and the prompt library skips them.
+WORD_LISTS = frozenset({"lexicon.toml"})
 
 
 class PromptError(LookupError):
@@ -125,6 +128,6 @@ def load_prompts() -> Prompts:
     documents = {
         entry.name: entry.read_text(encoding="utf-8")
         for entry in folder.iterdir()
-        if entry.name.endswith(".toml")
+        if entry.name.endswith(".toml") and entry.name not in WORD_LISTS
     }
     return parse_prompts(documents)

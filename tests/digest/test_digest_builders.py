@@ -124,11 +124,57 @@ def test_titles_are_escaped_and_the_fallback_has_the_numbers() -> None:
             ("digest.pattern.busiest_day", {"day": 2, "count": 5}),
             "Wednesday was your fullest day, with 5 meetings.",
         ),
+        (
+            (
+                "digest.pattern.words",
+                {"theme": "appreciation", "answers": 3, "quote": "Thanked Cleo."},
+            ),
+            "What your answers came back to most: thanking and recognising people (3 answers)."
+            " You wrote:\n> Thanked Cleo.",
+        ),
+        (
+            (
+                "digest.pattern.words_struggle",
+                {"theme": "single-tasking", "answers": 1, "quote": "Had Slack open."},
+            ),
+            "What got in the way, in your own words: phones, laptops and messages in meetings"
+            " (1 answer). You wrote:\n> Had Slack open.",
+        ),
     ],
 )
 def test_patterns_read_as_sentences(pattern: tuple, sentence: str) -> None:
     sections = _sections(build_digest(PROMPTS, replace(WEEK, pattern=pattern)).blocks)
     assert f"*Worth noticing*\n{sentence}" in sections
+
+
+def test_the_sentence_a_pattern_quotes_is_escaped_exactly_once() -> None:
+    """One of their sentences, stored as typed, is shown as typed: escaped once, so "<3"
+    and "<!channel>" are neither a link nor a mention, and an "&amp;" they typed reads
+    "&amp;" in Slack."""
+    pattern = ("digest.pattern.words_struggle", {"theme": "feelings", "answers": 2})
+    quoted = {"quote": "R&D <3 <!channel> &amp; upset"}
+    message = build_digest(PROMPTS, replace(WEEK, pattern=(pattern[0], pattern[1] | quoted)))
+    (section,) = [s for s in _sections(message.blocks) if s.startswith("*Worth noticing*")]
+    assert section.endswith("\n> R&amp;D &lt;3 &lt;!channel&gt; &amp;amp; upset")
+    assert validate_message(message.text, message.blocks) == []
+
+
+def test_the_digest_and_the_note_carry_what_the_experiment_was_chosen_from() -> None:
+    week = replace(
+        WEEK,
+        themes=("single-tasking", "feelings"),
+        experiment_practice="single-tasking",
+        focus_practice="feelings",
+    )
+    expected = {
+        "themes": ["single-tasking", "feelings"],
+        "experiment_practice": "single-tasking",
+        "focus_practice": "feelings",
+    }
+    assert build_digest(PROMPTS, week).metadata == expected
+    assert build_digest(PROMPTS, week).plain().metadata == expected  # kept without blocks
+    none = {"themes": [], "experiment_practice": None, "focus_practice": None}
+    assert build_digest_note(PROMPTS, replace(WEEK, answered=0)).metadata == none
 
 
 def test_the_note_is_short_and_kind() -> None:

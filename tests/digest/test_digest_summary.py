@@ -7,7 +7,16 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.calendars.occurrence import MeetingKind
-from bot.digest import QUOTE_CHARS, Answer, Meeting, Target, WeekData, summarize
+from bot.digest import (
+    EVIDENCE_CHARS,
+    QUOTE_CHARS,
+    Answer,
+    Digest,
+    Meeting,
+    Target,
+    WeekData,
+    summarize,
+)
 from bot.messages.prompts import load_prompts
 
 PROMPTS = load_prompts()
@@ -129,3 +138,106 @@ def test_the_experiment_comes_from_the_practice_least_touched() -> None:
     )
     assert again.experiment != digest.experiment
     assert "be-present" in PROMPTS[again.experiment].practices
+
+
+# --- From their words (bot.themes) --------------------------------------------------------
+
+
+def _said(*answers: tuple[str, int | None], **extra: object) -> WeekData:
+    """One 1:1 a day per answer, answered with (text, presence tap)."""
+    week = WeekData(**extra)  # type: ignore[arg-type]
+    for n, (text, tap) in enumerate(answers, start=1):
+        start = (MONDAY + timedelta(days=n % 5, hours=9 + n // 5)).astimezone(UTC)
+        week.meetings.append(Meeting(f"m{n}", f"1:1 number {n}", start, MeetingKind.ONE_ON_ONE))
+        week.asked[n] = f"m{n}"
+        week.answers.append(Answer(n, f"m{n}", text, tap, start + timedelta(hours=1)))
+    return week
+
+
+def _experiment_serves(digest: Digest, practice: str) -> bool:
+    return digest.experiment is not None and practice in PROMPTS[digest.experiment].practices
+
+
+def test_a_struggle_in_their_words_beats_the_focus_practice() -> None:
+    week = _said(
+        ("Had Slack open the whole time.", None),
+        ("Thanked the team for the release.", 4),
+        focus_practice="feelings",
+    )
+    digest = summarize(TARGET, week, PROMPTS, now=NOW)
+    assert digest.themes == ("single-tasking", "appreciation")
+    assert (digest.experiment_practice, digest.focus_practice) == ("single-tasking", "feelings")
+    assert _experiment_serves(digest, "single-tasking")
+    assert digest.practices == ["single-tasking", "appreciation"]  # the touched line
+    assert digest.pattern == (
+        "digest.pattern.words_struggle",
+        {"theme": "single-tasking", "answers": 1, "quote": "Had Slack open the whole time."},
+    )
+
+
+def test_without_a_struggle_the_focus_practice_then_the_least_touched() -> None:
+    thanks = [("Thanked Ana for the fix.", 4), ("I thanked Ben. Kudos to him.", 5)]
+    focused = summarize(TARGET, _said(*thanks, focus_practice="feelings"), PROMPTS, now=NOW)
+    assert (focused.experiment_practice, focused.focus_practice) == ("feelings", "feelings")
+    assert _experiment_serves(focused, "feelings")
+    # A theme in two answers is a pattern: their sentence that names it most.
+    assert focused.pattern == (
+        "digest.pattern.words",
+        {"theme": "appreciation", "answers": 2, "quote": "Thanked Ana for the fix."},
+    )
+    # No focus (none is stored yet), or one that is no practice: as before, the practice
+    # the questions answered touched least (no question ids here: the first in order).
+    for focus in (None, "posture"):
+        digest = summarize(TARGET, _said(*thanks, focus_practice=focus), PROMPTS, now=NOW)
+        assert (digest.experiment_practice, digest.focus_practice) == ("observe-listen-ask", None)
+        assert _experiment_serves(digest, "observe-listen-ask")
+
+
+def test_without_words_the_pattern_and_experiment_are_as_before() -> None:
+    week = _said(("Fine.", 4), ("Good one.", None))
+    digest = summarize(TARGET, week, PROMPTS, now=NOW)
+    assert digest.themes == ()
+    assert digest.pattern == (
+        "digest.pattern.kind_best",
+        {"kind": "one-on-one", "answered": 2, "asked": 2},
+    )
+    assert digest.experiment_practice == "observe-listen-ask"
+    # A theme in one answer only, without a struggle, is no pattern either.
+    once = summarize(TARGET, _said(("Thanked Ana.", 4), ("Fine.", 4)), PROMPTS, now=NOW)
+    assert once.themes == ("appreciation",)
+    assert once.pattern is not None and once.pattern[0] == "digest.pattern.kind_best"
+
+
+def test_a_reply_and_its_tap_are_one_answer() -> None:
+    """The tap is stored beside the reply (another row of the same question): a 1 on the
+    question makes what the reply names a struggle; on another question it would not."""
+    start = (MONDAY + timedelta(hours=10)).astimezone(UTC)
+    meetings = [
+        Meeting("m1", "1:1", start, MeetingKind.ONE_ON_ONE),
+        Meeting("m2", "1:1", start + timedelta(hours=2), MeetingKind.ONE_ON_ONE),
+    ]
+    reply = Answer(1, "m1", "My laptop was open.", None, start + timedelta(minutes=40))
+    same = WeekData(
+        meetings=meetings,
+        asked={1: "m1", 2: "m2"},
+        answers=[reply, Answer(1, "m1", "", 1, start + timedelta(minutes=41))],
+    )
+    digest = summarize(TARGET, same, PROMPTS, now=NOW)
+    assert digest.experiment_practice == "single-tasking"
+    assert digest.pattern is not None and digest.pattern[1]["quote"] == "My laptop was open."
+    other = WeekData(
+        meetings=meetings,
+        asked={1: "m1", 2: "m2"},
+        answers=[reply, Answer(2, "m2", "", 1, start + timedelta(hours=2, minutes=40))],
+    )
+    # The tap alone speaks of presence, the laptop line shows no struggle.
+    assert summarize(TARGET, other, PROMPTS, now=NOW).experiment_practice == "be-present"
+
+
+def test_the_quoted_sentence_is_clipped() -> None:
+    long = "I kept checking my phone while " + "Ben explained the plan in detail, " * 12
+    digest = summarize(TARGET, _said((long, None)), PROMPTS, now=NOW)
+    assert digest.pattern is not None
+    quote = digest.pattern[1]["quote"]
+    assert len(quote) == EVIDENCE_CHARS and quote.endswith("…")
+    assert quote.startswith("I kept checking my phone while Ben explained")

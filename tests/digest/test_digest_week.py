@@ -207,10 +207,24 @@ def test_the_digest_of_a_known_week(
     assert meta["event_type"] == METADATA_EVENT_TYPE
     (row,) = deliveries(services, ANA, "digest")
     assert row.ref == "2026-W10" and row.state == "sent"
+    # … and what the experiment was chosen from (tests/digest/test_digest_words.py): her
+    # words name five practices once each, and show no struggle.
+    themes = [
+        "observe-listen-ask",  # "I asked Ben"
+        "single-tasking",  # "Closed my laptop"
+        "appreciation",  # "Thanked Cleo"
+        "body-language",  # "Dana went quiet"
+        "feelings",  # "what worried him"
+    ]
+    touched = [primary_practice(prompts[q]) for q in _questions_answered(services)]
+    least = min(PRACTICE_ORDER, key=lambda p: (touched.count(p), PRACTICE_ORDER.index(p)))
     assert meta["event_payload"] == {
         "delivery_id": row.id,
         "kind": "digest",
         "due_at": berlin(4, "16:00").isoformat(),
+        "themes": themes,
+        "experiment_practice": least,
+        "focus_practice": None,
     }
 
     # Valid Block Kit within Slack's limits, and a plain-text fallback.
@@ -229,8 +243,8 @@ def test_the_digest_of_a_known_week(
     # Monday: a tap of 3 and a form of 4; Tuesday: a tap of 5.
     assert numbers[2] == "How present you felt, 1 to 5, by day: Mon 3.5 → Tue 5."
 
-    touched = [primary_practice(prompts[q]) for q in _questions_answered(services)]
-    names = [prompts.text(f"practice.{p}") for p in PRACTICE_ORDER if p in touched]
+    # The practices her words name (not the tags of the questions she answered).
+    names = [prompts.text(f"practice.{p}") for p in themes]
     assert numbers[3] == f"Your answers touched: {', '.join(names)}."
 
     # Three of her own answers (the fullest), in the order she wrote them, each with the
@@ -244,12 +258,12 @@ def test_the_digest_of_a_known_week(
         ]
     )
 
-    # The pattern: every 1:1 answered, none of the large meetings.
+    # The pattern: every 1:1 answered, none of the large meetings (her words name no
+    # practice twice, and show no struggle: no pattern of words).
     pattern = digest.section(prompts.text("digest.pattern_header"))
     assert pattern == "You reflected after every 1:1 and after none of the large meetings."
 
-    # One experiment, from the practice her answers touched least.
-    least = min(PRACTICE_ORDER, key=lambda p: (touched.count(p), PRACTICE_ORDER.index(p)))
+    # One experiment, from the practice the questions she answered touched least.
     experiment = digest.section(prompts.text("digest.experiment_header"))
     assert experiment is not None and experiment.startswith(":seedling: ")
     fitting = [
