@@ -25,7 +25,14 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from bot import planner
-from bot.calendars.occurrence import Category, Occurrence, Response, Status, conference_link
+from bot.calendars.occurrence import (
+    SMALL_MEETING_MAX,
+    Category,
+    Occurrence,
+    Response,
+    Status,
+    conference_link,
+)
 from bot.planner import (
     BACKOFF_AFTER_UNANSWERED,
     NUDGE_KINDS,
@@ -119,6 +126,9 @@ def occurrence_row(team_id: str, user_id: str, occ: Occurrence, now: datetime) -
     * the title is cut, with an ellipsis (a cut title still names the meeting);
     * the organizer's address and the join link are dropped when too long, and the link
       also when :func:`conference_link` refuses it: a cut address or link is wrong data;
+    * who else was invited (``people``) is kept only for a meeting of up to
+      ``SMALL_MEETING_MAX`` people, where the user meets them (a large meeting's list is
+      not needed, so not held), each address as long as the organizer's may be;
     * a UID (or recurrence id) too long is replaced by a stable, unique digest form
       (:func:`stored_uid`), so refreshes find the same row;
     * what still cannot be stored raises :class:`Unstorable`: that one event is skipped.
@@ -147,6 +157,11 @@ def occurrence_row(team_id: str, user_id: str, occ: Occurrence, now: datetime) -
     link = conference_link(_clean(occ.conference_url)) if occ.conference_url else None
     if link is not None and len(link) > _length("conference_url"):
         link = None
+    people: list[str] = []
+    if occ.attendees <= SMALL_MEETING_MAX:
+        people = sorted(
+            {_clean(p).lower() for p in occ.people if 0 < len(p) <= _length("organizer")}
+        )
     return {
         "team_id": team_id,
         "user_id": user_id,
@@ -161,6 +176,7 @@ def occurrence_row(team_id: str, user_id: str, occ: Occurrence, now: datetime) -
         "all_day": occ.all_day,
         "status": occ.status.value,
         "attendees": occ.attendees,
+        "people": people,
         "organizer": organizer,
         "self_response": occ.self_response.value if occ.self_response else None,
         "transparent": occ.transparent,
@@ -180,6 +196,7 @@ _COMPARED = (
     "all_day",
     "status",
     "attendees",
+    "people",
     "organizer",
     "self_response",
     "transparent",
@@ -202,6 +219,7 @@ def occurrence_from_row(row: Any) -> Occurrence:
         all_day=row.all_day,
         status=Status(row.status),
         attendees=row.attendees,
+        people=tuple(row.people or ()),
         organizer=row.organizer,
         self_response=Response(row.self_response) if row.self_response else None,
         transparent=row.transparent,
