@@ -403,7 +403,8 @@ def _plan_input(services: Services, user: Any, *, prompting: Any | None = None) 
     now = services.clock.now()
     zone = ZoneInfo(user.tz or "UTC")
     day_start = datetime.combine(now.astimezone(zone).date(), datetime.min.time(), zone)
-    c = OCC.c
+    c, d = OCC.c, DEL.c
+    mine = (c.team_id == team_id, c.user_id == user_id)
     with services.engine.connect() as conn:
         streak, last_prompt_at = prompt_history(conn, team_id=team_id, user_id=user_id)
         if prompting is not None:
@@ -415,13 +416,32 @@ def _plan_input(services: Services, user: Any, *, prompting: Any | None = None) 
             # The back-off counts meetings from the last question sent, maybe yesterday's.
             since = min(since, max(last_prompt_at - BACKOFF_LOOKBACK, now - PLAN_HORIZON))
         rows = conn.execute(
-            sa.select(OCC).where(
-                c.team_id == team_id,
-                c.user_id == user_id,
-                c.end_at >= since,
-                c.start_at < now + PLAN_HORIZON,
-            )
+            sa.select(OCC).where(*mine, c.end_at >= since, c.start_at < now + PLAN_HORIZON)
         ).all()
+        # What went out (or is going out) in the days planned keeps its place under the
+        # caps; a day's first nudge may be due the evening before its meeting.
+        held = conn.execute(
+            sa.select(d.kind, d.ref, d.due_at, d.expires_at, d.occurrence_key, d.payload).where(
+                d.team_id == team_id,
+                d.user_id == user_id,
+                d.kind.in_(NUDGE_KINDS),
+                d.state.in_(("claimed", "sent")),
+                d.due_at >= since - timedelta(days=1),
+            )
+        ).all()  # ``prompting`` is claimed: it is among them
+        # Who the user met before the meetings planned (bot.planner: first meetings).
+        earlier = min([since, *(r.start_at for r in rows)])
+        met = conn.execute(
+            sa.select(c.people).where(
+                *mine,
+                c.skip_reason.is_(None),
+                c.attendees <= SMALL_MEETING_MAX,
+                c.start_at >= earlier - planner.FIRST_MEETING_LOOKBACK,
+                c.start_at < earlier,
+            )
+        ).scalars()
+        known = frozenset(person for people in met for person in people or ())
+        history_since = conn.execute(sa.select(sa.func.min(c.start_at)).where(*mine)).scalar()
     return PlanInput(
         meetings=[occurrence_from_row(r) for r in rows],
         prefs=Prefs.from_json(user.prefs),
@@ -430,6 +450,12 @@ def _plan_input(services: Services, user: Any, *, prompting: Any | None = None) 
         paused_until=user.paused_until,
         unanswered_streak=streak,
         last_prompt_at=last_prompt_at,
+        held=[
+            Wanted(r.kind, r.ref, r.due_at, r.expires_at, r.occurrence_key or "", r.payload or {})
+            for r in held
+        ],
+        known_people=known,
+        history_since=history_since,
     )
 
 

@@ -69,6 +69,7 @@ LONG = "R&D <review> " * 400  # 5,200 characters, with all three of Slack's cont
 SETTINGS = {
     "lead_minutes": 5,
     "reflection_delay_minutes": 2,
+    "max_reflections_per_day": 2,
     "quiet_start": "08:00",
     "quiet_end": "19:00",
     "working_days": [0, 1, 2, 3, 4],

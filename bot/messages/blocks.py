@@ -211,6 +211,7 @@ def build_connect_form(prompts: Prompts) -> dict[str, Any]:
 SETTING_CHOICES = {
     "lead_minutes": (1, 2, 3, 5, 10, 15, 20, 30),
     "reflection_delay_minutes": (0, 1, 2, 5, 10, 15, 30, 60),
+    "max_reflections_per_day": (0, 1, 2, 3, 4),
 }
 
 
@@ -251,6 +252,13 @@ def build_settings_form(prompts: Prompts, current: dict[str, Any]) -> dict[str, 
     working = [o for o in days if int(o["value"]) in current["working_days"]]
     lead = [choice(n) for n in SETTING_CHOICES["lead_minutes"]]
     delay = [choice(n) for n in SETTING_CHOICES["reflection_delay_minutes"]]
+    questions = select(
+        "max_reflections_per_day",
+        "settings.questions",
+        [choice(n) for n in SETTING_CHOICES["max_reflections_per_day"]],
+        current["max_reflections_per_day"],
+    )
+    questions["hint"] = {"type": "plain_text", "text": prompts.text("settings.questions_hint")}
     days_block: dict[str, Any] = {
         "type": "input",
         "block_id": "working_days",
@@ -279,6 +287,7 @@ def build_settings_form(prompts: Prompts, current: dict[str, Any]) -> dict[str, 
                 delay,
                 current["reflection_delay_minutes"],
             ),
+            questions,
             clock("quiet_start", "settings.quiet_start", current["quiet_start"]),
             day_end,
             days_block,

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from bot import home
 from bot.app import Heedful
 from bot.calendars import sources
 from bot.clock import VirtualClock
@@ -336,6 +337,17 @@ class Driver:
         assert result.status == 200, result.body
         self.settle()
         return result
+
+    def questions_a_day(self, count: int) -> Driver:
+        """Set the person's "questions a day" as the settings form does (and re-plan).
+        Tests of something else than the daily cap use 4, the most one may choose."""
+        home.save_settings(
+            self.services,
+            team_id=TEAM,
+            user_id=self.user,
+            changes={"max_reflections_per_day": count},
+        )
+        return self
 
     def answer(self, sent: Sent) -> None:
         """A hook for ``run_until``: reply to every question in its thread (an engaged

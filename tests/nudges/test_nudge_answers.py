@@ -29,7 +29,8 @@ PROMPTS = load_prompts()
 
 @pytest.fixture(name="ana")
 def fixture_ana(driver: Driver, feed_server: FeedServer) -> Driver:
-    return driver.starts(at(DAY, "08:00"), feed_server, MEETINGS)
+    # Four questions a day, the most one may choose: every meeting of the day gets one.
+    return driver.starts(at(DAY, "08:00"), feed_server, MEETINGS).questions_a_day(4)
 
 
 @pytest.fixture(name="logs")

@@ -112,16 +112,17 @@ WEEK = [
     Event("sunday", "Sunday call", "2026-03-29 10:00", 30, ["ben@example.com"]),
 ]
 
-# (local due time, kind, meeting title, local start named in the text)
+# (local due time, kind, meeting title, local start named in the text). Two questions a
+# day (the default), spent as the planner ranks: 1:1s, then people from outside, then small
+# groups, large last, the earlier first (a first meeting with someone needs two weeks of
+# calendar Heedful has not read yet).
 EXPECTED = [
     ("2026-03-23 09:25", "reminder", "Team stand-up", "09:30"),
     ("2026-03-23 09:47", "reflection", "Team stand-up", None),
     ("2026-03-23 09:55", "reminder", "1:1 Ana / Ben", "10:00"),
     ("2026-03-23 10:32", "reflection", "1:1 Ana / Ben", None),
     ("2026-03-23 13:55", "reminder", "All-hands", "14:00"),
-    ("2026-03-23 15:02", "reflection", "All-hands", None),
     ("2026-03-24 09:25", "reminder", "Team stand-up", "09:30"),
-    ("2026-03-24 09:47", "reflection", "Team stand-up", None),
     ("2026-03-24 10:55", "reminder", "1:1 Ana / Chloe", "11:00"),
     ("2026-03-24 11:32", "reflection", "1:1 Ana / Chloe", None),
     ("2026-03-24 14:55", "reminder", "Partner call with Globex", "15:00"),
@@ -130,22 +131,18 @@ EXPECTED = [
     ("2026-03-25 11:17", "reflection", "Team stand-up", None),
     ("2026-03-25 15:55", "reminder", "1:1 Ana / Dan", "16:00"),
     ("2026-03-25 16:30", "transition", "Project sync", "16:32"),  # asks about Dan's 1:1
-    ("2026-03-25 17:02", "reflection", "Project sync", None),
-    # Thursday: 6 reminders (four 1:1s, two small meetings), 4 questions (the 1:1s).
+    # Thursday: 6 reminders (four 1:1s, two small meetings), 2 questions (the first 1:1s).
     ("2026-03-26 08:55", "reminder", "1:1 Ana / Eve", "09:00"),
     ("2026-03-26 09:22", "reflection", "1:1 Ana / Eve", None),
     ("2026-03-26 09:55", "reminder", "Hiring panel", "10:00"),
     ("2026-03-26 10:55", "reminder", "1:1 Ana / Finn", "11:00"),
     ("2026-03-26 11:22", "reflection", "1:1 Ana / Finn", None),
     ("2026-03-26 13:25", "reminder", "1:1 Ana / Gina", "13:30"),
-    ("2026-03-26 13:52", "reflection", "1:1 Ana / Gina", None),
     ("2026-03-26 14:25", "reminder", "Roadmap", "14:30"),
     ("2026-03-26 15:25", "reminder", "1:1 Ana / Hugo", "15:30"),
-    ("2026-03-26 15:52", "reflection", "1:1 Ana / Hugo", None),
     # Friday: no reminder at 07:45, no question at 19:12.
     ("2026-03-27 08:22", "reflection", "Early call", None),
     ("2026-03-27 09:25", "reminder", "Team stand-up", "09:30"),
-    ("2026-03-27 09:47", "reflection", "Team stand-up", None),
     ("2026-03-27 09:55", "reminder", "1:1 Ana / Ivy", "10:00"),
     ("2026-03-27 10:32", "reflection", "1:1 Ana / Ivy", None),
     ("2026-03-27 18:35", "reminder", "Late retro", "18:40"),
