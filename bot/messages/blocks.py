@@ -178,6 +178,7 @@ def build_home_view(prompts: Prompts, state: HomeState) -> dict[str, Any]:
             )
     blocks += [
         {"type": "divider"},
+        context(prompts.text("home.how")),  # always here; with questions, the first few only
         context(prompts.text("home.privacy")),
         _actions(
             "home_data",
@@ -395,15 +396,17 @@ def build_transition(
     intention: str,
     join_url: str | None,
     series_key: str,
+    guide: bool = True,
 ) -> Message:
-    """Back-to-back meetings: one message that reflects on one and prepares the next."""
+    """Back-to-back meetings: one message that reflects on one and prepares the next.
+    ``guide``: with how to answer and who can read it (a person's first questions)."""
     previous, title = title_text(previous), title_text(title)
     blocks = [
         section(
             f"*{prompts.text('transition.header', previous=previous, title=title, time=time)}*"
         ),
         section(f":thought_balloon: {prompts.text('transition.reflect', question=question)}"),
-        context(prompts.text("reflection.how")),
+        *_guide(prompts, guide),
         _tap_buttons(prompts, delivery_id=delivery_id),
         {"type": "divider"},
         section(f":wind_blowing_face: {cue}\n:ear: {intention}"),
@@ -423,19 +426,35 @@ def build_transition(
 
 
 def build_reflection(
-    prompts: Prompts, *, delivery_id: int, title: str, question: str, series_key: str
+    prompts: Prompts,
+    *,
+    delivery_id: int,
+    title: str,
+    question: str,
+    series_key: str,
+    guide: bool = True,
 ) -> Message:
-    """One question about how the user showed up, answered by a reply or a tap."""
+    """One question about how the user showed up, answered by a reply or a tap.
+    ``guide``: with how to answer and who can read it (a person's first questions)."""
     title = title_text(title)
     blocks = [
         section(f"*{prompts.text('reflection.header', title=title)}*\n{question}"),
-        context(prompts.text("reflection.how")),
+        *_guide(prompts, guide),
         _tap_buttons(prompts, delivery_id=delivery_id),
-        context(prompts.text("form.private")),
     ]
     text = prompts.text("reflection.fallback", title=title, question=question)
+    if guide:
+        text = f"{text} {prompts.text('reflection.how')}"
     del series_key  # reflections carry no mute button: the reminder has one
     return Message(text=text, blocks=blocks)
+
+
+def _guide(prompts: Prompts, guide: bool) -> list[dict[str, Any]]:
+    """How to answer and who can read it: shown with a person's first questions only
+    (always in ``/heedful help`` and the Home tab), so it does not become boilerplate."""
+    if not guide:
+        return []
+    return [context(f"{prompts.text('reflection.how')} {prompts.text('form.private')}")]
 
 
 def build_done(text: str) -> Message:
