@@ -376,11 +376,11 @@ class Driver:
             sent = Sent(self.clock.now(), message)
             meta = message.get("metadata") or {}
             # Nudges are deliveries; replies (kind "notice": confirmations, "paused
-            # until …") go through the outbox too, but the tests read them apart.
-            if (
-                meta.get("event_type") == METADATA_EVENT_TYPE
-                and (meta.get("event_payload") or {}).get("kind") != "notice"
-            ):
+            # until …"; kind "ack": the line that stands in for a reaction) go through the
+            # outbox too, but the tests read them apart.
+            if meta.get("event_type") == METADATA_EVENT_TYPE and (
+                meta.get("event_payload") or {}
+            ).get("kind") not in ("notice", "ack"):
                 self.sent.append(sent)
                 new.append(sent)
             else:
@@ -452,6 +452,10 @@ class Driver:
             return str(conn.execute(sa.select(t.key).where(t.title == title)).scalar_one())
 
     # -- what is stored ----------------------------------------------------------------
+
+    def reactions_on(self, ts: str) -> list[str]:
+        """The reactions Heedful added to the message ``ts`` (the emulator's record)."""
+        return [r["name"] for r in self.emulator.reactions if r["ts"] == ts]
 
     def deliveries(self, **where: Any) -> list[Any]:
         t = Delivery.__table__.c
