@@ -8,8 +8,10 @@ jumping the clock from one due time to the next (never past one).
 
 from __future__ import annotations
 
+import re
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent import futures
 from concurrent.futures import Executor, Future
@@ -220,6 +222,58 @@ def assert_valid_message(sent: Sent) -> None:
     assert datetime.fromisoformat(payload["due_at"]).utcoffset() == timedelta(0)
     if sent.kind in ("reminder", "reflection", "transition"):
         assert payload.get("occurrence"), "a nudge names its meeting"
+
+
+# --------------------------------------------------------------------------- sentences
+
+_LINK = re.compile(r"<(https?://[^|>]+)\|([^>]+)>")
+_EMOJI_CODE = re.compile(r":[a-z0-9_+'-]+:")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def sentences(text: str) -> list[str]:
+    """A DM's mrkdwn as the sentences a person reads: a link as its text and address,
+    without emoji codes, bold and quote marks, split after . ! ? and at line ends."""
+    text = _EMOJI_CODE.sub("", _LINK.sub(r"\2 \1", text)).replace("*", "")
+    found = []
+    for part in _SENTENCE_END.split(text):
+        part = part.strip().removeprefix(">").strip()
+        if part:
+            found.append(part)
+    return found
+
+
+def message_sentences(message: dict[str, Any]) -> set[str]:
+    """Every sentence one DM shows: its text and the texts of its header, section and
+    context blocks. Once per DM, however often it repeats in it (the fallback says what
+    the blocks say). Button labels are controls, not sentences."""
+    texts = [str(message.get("text") or "")]
+    for block in message.get("blocks") or []:
+        if block.get("type") in ("header", "section") and block.get("text"):
+            texts.append(block["text"]["text"])
+        if block.get("type") == "context":
+            texts += [e.get("text", "") for e in block.get("elements", [])]
+    return {sentence for text in texts for sentence in sentences(text)}
+
+
+def sentences_by_week(
+    driver: Driver, *, exempt: Iterable[str] = ()
+) -> dict[tuple[int, int], Counter[str]]:
+    """How many DMs said each sentence, by the user's ISO week: every message Heedful
+    posted in the DM (as it is now, taps included), thread replies too. A sentence
+    that names one of ``exempt`` (the meetings' titles, their join links: what makes it
+    about one meeting, not a fixed sentence) is left out."""
+    when = {s.ts: s.at for s in [*driver.sent, *driver.replies]}
+    weeks: dict[tuple[int, int], Counter[str]] = {}
+    marks = [m for m in exempt if m]
+    for message in driver.emulator.bot_messages(driver.user):
+        at_ = when[message["ts"]].astimezone(BERLIN)
+        year, week, _ = at_.isocalendar()
+        counted = weeks.setdefault((year, week), Counter())
+        for sentence in message_sentences(message):
+            if not any(mark in sentence for mark in marks):
+                counted[sentence] += 1
+    return weeks
 
 
 # --------------------------------------------------------------------------- the driver

@@ -25,12 +25,15 @@ from nudging import (
     at,
     colleagues,
     local_hhmm,
+    sentences,
+    sentences_by_week,
 )
 
 from bot.calendars.occurrence import Occurrence
 from bot.meetings import occurrence_from_row
 from bot.messages.library import fits, group_of
 from bot.messages.prompts import load_prompts
+from bot.replies import REACTION
 from bot.storage.models import OccurrenceRow
 
 STANDUP = ("standup@example.com", "Team stand-up")
@@ -160,6 +163,12 @@ def _meetings(driver: Driver) -> dict[str, Occurrence]:
     return {row.key: occurrence_from_row(row) for row in rows}
 
 
+def _contexts(sent: Sent) -> list[str]:
+    return [
+        e.get("text", "") for b in sent.blocks if b.get("type") == "context" for e in b["elements"]
+    ]
+
+
 def _titles(driver: Driver) -> dict[str, str]:
     t = OccurrenceRow.__table__.c
     with driver.services.engine.connect() as conn:
@@ -176,12 +185,13 @@ def test_a_week_of_meetings_gets_exactly_the_promised_dms(
     assert connected.upcoming == 25  # eligible meetings in the next 7 days, weekend included
 
     answers: dict[str, str] = {}  # prompt ts → the answer given in its thread
+    said: dict[str, str] = {}  # prompt ts → the ts of the answer
 
     def answer(sent: Sent) -> None:
         if sent.kind in ("reflection", "transition"):
             text = f"I noticed something at {local_hhmm(sent.at)}."
             answers[sent.ts] = text
-            driver.says(text, thread_ts=sent.ts)
+            said[sent.ts] = driver.says(text, thread_ts=sent.ts)
 
     driver.run_until(at("2026-03-30", "20:00"), on_sent=answer)
 
@@ -266,10 +276,32 @@ def test_a_week_of_meetings_gets_exactly_the_promised_dms(
             expected_meeting = next(k for k, title in titles.items() if title == "1:1 Ana / Dan")
         assert row.occurrence_key == expected_meeting
         assert row.source == "thread"
-    # … and confirmed quietly, in its thread.
-    confirmations = {r.message.get("thread_ts"): r.text for r in driver.replies}
+    # … and acknowledged without a word: a reaction on each answer, no line anywhere.
     for ts in answers:
-        assert confirmations.get(ts) == library.text("kept.new")
+        assert driver.reactions_on(said[ts]) == [REACTION]
+    assert len(driver.emulator.reactions) == len(answers)
+    assert driver.replies == []
+
+    # At most two questions a day (the default), a transition's included.
+    asked = [s for s in nudges if s.kind in ("reflection", "transition")]
+    per_day = Counter(s.at.astimezone(BERLIN).date() for s in asked)
+    assert max(per_day.values()) == 2
+
+    # How to answer and who can read it: with the first three questions only.
+    how, private = library.text("reflection.how"), library.text("form.private")
+    guided = [how in " ".join(s.section_texts() + _contexts(s)) for s in asked]
+    assert guided == [True] * 3 + [False] * (len(asked) - 3)
+    assert [private in " ".join(_contexts(s)) for s in asked] == guided
+    assert [how in s.text for s in asked if s.kind == "reflection"][:4] == [True, True, True, False]
+
+    # No fixed sentence more than three times a week: every sentence of every DM (text
+    # and blocks, thread replies too), leaving out those that name a meeting.
+    weeks = sentences_by_week(driver, exempt=[*titles.values(), "https://"])
+    assert set(weeks) == {(2026, 13), (2026, 14)}
+    for counted in weeks.values():
+        assert {t: n for t, n in counted.items() if n > 3} == {}
+    for sentence in sentences(how) + sentences(private):
+        assert weeks[(2026, 13)][sentence] == 3, sentence
 
     # The feed was polled all week (hourly here) and re-read daily, as the scheduler does.
     assert feed_server.hits > 7 * 24
