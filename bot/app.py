@@ -33,6 +33,7 @@ from bot.logging_setup import bolt_logger
 from bot.metrics import Metrics
 from bot.nudges import NudgeComposer
 from bot.privacy import purge_expired
+from bot.replies import ACK, AckComposer
 from bot.scheduler import Drainer, Ticker
 from bot.sender import Composer, Sender
 from bot.server import HttpRequest, HttpResponse, HttpServer, Router
@@ -128,6 +129,7 @@ class Heedful:
             composers={
                 **NudgeComposer(s).composers(),
                 DIGEST: DigestComposer(s),
+                ACK: AckComposer(s),
                 **self.composers,
             },
             cipher=s.cipher,

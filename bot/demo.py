@@ -478,6 +478,18 @@ class Demo:
 
         row, message = sent.row, sent.message
         now = self.clock.now()
+        if sent.reaction:  # a kept answer, acknowledged on the person's own message
+            emoji = f":{sent.reaction}:"
+            self._emit(
+                now,
+                "Heedful",
+                "reaction",
+                emoji
+                if self.args.json
+                else load_prompts().text("demo.reacted", emoji=_render_text(emoji), name=self.name),
+                dim=True,
+            )
+            return
         self.counts["dms"] += 1
         self.dm_channel = sent.channel or self.dm_channel
         if row.kind == DIGEST:
@@ -616,7 +628,11 @@ def _render(message: Any) -> str:
             parts.append(block["text"]["text"])
         elif block.get("type") == "context":
             parts.append(" ".join(e.get("text", "") for e in block.get("elements", [])))
-    text = "\n".join(parts) or message.text
+    return _render_text("\n".join(parts) or message.text)
+
+
+def _render_text(text: str) -> str:
+    """mrkdwn as a person reads it: links as "text (url)", emoji as glyphs."""
     text = re.sub(r"<(https?://[^|>]+)\|([^>]+)>", r"\2 (\1)", text)
     for code, glyph in EMOJI.items():
         text = text.replace(code, glyph)
@@ -631,6 +647,7 @@ EMOJI = {
     ":lock:": "🔒",
     ":warning:": "⚠️",
     ":double_vertical_bar:": "⏸️",
+    ":white_check_mark:": "✅",
 }
 
 

@@ -162,6 +162,7 @@ def settings_summary(prompts: Prompts, prefs: Prefs) -> dict[str, str]:
     return {
         "lead": str(prefs.lead_minutes),
         "delay": str(prefs.reflection_delay_minutes),
+        "questions": str(prefs.max_reflections_per_day),
         "hours": hours_in_words(prompts, prefs),
         "digest_day": prompts.text(f"day.{prefs.digest_weekday}"),
         "digest_time": prefs.digest_time,
@@ -241,6 +242,7 @@ def read_settings_form(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[
     changes = {
         "lead_minutes": pick("lead_minutes"),
         "reflection_delay_minutes": pick("reflection_delay_minutes"),
+        "max_reflections_per_day": pick("max_reflections_per_day"),
         "quiet_start": pick("quiet_start"),
         "quiet_end": pick("quiet_end"),
         "working_days": pick("working_days") or [],

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot import nudges, reflections
+from bot import nudges, reflections, replies
 from bot.messages import blocks as kit
 from bot.messages.prompts import load_prompts
 from bot.replies import reply
@@ -71,7 +71,15 @@ def on_tap(services: Services, *, team_id: str, user_id: str, body: dict[str, An
         return _acted(body, "reflect", load_prompts().text(kept.value))
     prompts = load_prompts()
     label = next((prompts.text(pid) for pid, score in kit.TAPS if str(score) == presence), presence)
-    return _acted(body, "reflect", prompts.text("done.tapped", answer=label))
+    note = replies.rotated(
+        services,
+        team_id=team_id,
+        user_id=user_id,
+        family=replies.TAPPED,
+        delivery_id=int(delivery),
+        answer=label,
+    )
+    return _acted(body, "reflect", note)
 
 
 def reflection_form(
@@ -111,6 +119,15 @@ def on_reflection_form(
         text=text,
     )
     note = reflections.confirmation(kept)
+    if kept in (reflections.Kept.NEW, reflections.Kept.UPDATED):
+        # No message of theirs to react to: a short line, rotated.
+        note = replies.rotated(
+            services,
+            team_id=team_id,
+            user_id=user_id,
+            family=replies.KEPT_LINES,
+            delivery_id=int(metadata),
+        )
     if note is None:
         return
     prompt, _ = reflections.prompt_for_delivery(
@@ -239,8 +256,25 @@ def _answer(
         ts=str(event["ts"]),
         thread_ts=event.get("thread_ts"),
     )
+    thread_ts = event.get("thread_ts") or event["ts"]
+    channel = event.get("channel")
+    if kept is reflections.Kept.NEW and isinstance(channel, str) and channel:
+        # Acknowledged on the message itself (a reaction; a line only if that fails).
+        replies.acknowledge(
+            services,
+            team_id=team_id,
+            user_id=event["user"],
+            channel=channel,
+            ts=str(event["ts"]),
+            thread_ts=thread_ts,
+        )
+        return None
     text = reflections.confirmation(kept)
-    return (event["user"], event.get("thread_ts") or event["ts"], text) if text else None
+    if kept is reflections.Kept.NEW:  # no channel named: the line, in the thread
+        text = replies.rotated(
+            services, team_id=team_id, user_id=event["user"], family=replies.KEPT_LINES
+        )
+    return (event["user"], thread_ts, text) if text else None
 
 
 def _value(body: Mapping[str, Any]) -> str:

@@ -25,7 +25,14 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from bot import planner
-from bot.calendars.occurrence import Category, Occurrence, Response, Status, conference_link
+from bot.calendars.occurrence import (
+    SMALL_MEETING_MAX,
+    Category,
+    Occurrence,
+    Response,
+    Status,
+    conference_link,
+)
 from bot.planner import (
     BACKOFF_AFTER_UNANSWERED,
     NUDGE_KINDS,
@@ -119,6 +126,9 @@ def occurrence_row(team_id: str, user_id: str, occ: Occurrence, now: datetime) -
     * the title is cut, with an ellipsis (a cut title still names the meeting);
     * the organizer's address and the join link are dropped when too long, and the link
       also when :func:`conference_link` refuses it: a cut address or link is wrong data;
+    * who else was invited (``people``) is kept only for a meeting of up to
+      ``SMALL_MEETING_MAX`` people, where the user meets them (a large meeting's list is
+      not needed, so not held), each address as long as the organizer's may be;
     * a UID (or recurrence id) too long is replaced by a stable, unique digest form
       (:func:`stored_uid`), so refreshes find the same row;
     * what still cannot be stored raises :class:`Unstorable`: that one event is skipped.
@@ -147,6 +157,11 @@ def occurrence_row(team_id: str, user_id: str, occ: Occurrence, now: datetime) -
     link = conference_link(_clean(occ.conference_url)) if occ.conference_url else None
     if link is not None and len(link) > _length("conference_url"):
         link = None
+    people: list[str] = []
+    if occ.attendees <= SMALL_MEETING_MAX:
+        people = sorted(
+            {_clean(p).lower() for p in occ.people if 0 < len(p) <= _length("organizer")}
+        )
     return {
         "team_id": team_id,
         "user_id": user_id,
@@ -161,6 +176,7 @@ def occurrence_row(team_id: str, user_id: str, occ: Occurrence, now: datetime) -
         "all_day": occ.all_day,
         "status": occ.status.value,
         "attendees": occ.attendees,
+        "people": people,
         "organizer": organizer,
         "self_response": occ.self_response.value if occ.self_response else None,
         "transparent": occ.transparent,
@@ -180,6 +196,7 @@ _COMPARED = (
     "all_day",
     "status",
     "attendees",
+    "people",
     "organizer",
     "self_response",
     "transparent",
@@ -202,6 +219,7 @@ def occurrence_from_row(row: Any) -> Occurrence:
         all_day=row.all_day,
         status=Status(row.status),
         attendees=row.attendees,
+        people=tuple(row.people or ()),
         organizer=row.organizer,
         self_response=Response(row.self_response) if row.self_response else None,
         transparent=row.transparent,
@@ -385,7 +403,8 @@ def _plan_input(services: Services, user: Any, *, prompting: Any | None = None) 
     now = services.clock.now()
     zone = ZoneInfo(user.tz or "UTC")
     day_start = datetime.combine(now.astimezone(zone).date(), datetime.min.time(), zone)
-    c = OCC.c
+    c, d = OCC.c, DEL.c
+    mine = (c.team_id == team_id, c.user_id == user_id)
     with services.engine.connect() as conn:
         streak, last_prompt_at = prompt_history(conn, team_id=team_id, user_id=user_id)
         if prompting is not None:
@@ -397,13 +416,32 @@ def _plan_input(services: Services, user: Any, *, prompting: Any | None = None) 
             # The back-off counts meetings from the last question sent, maybe yesterday's.
             since = min(since, max(last_prompt_at - BACKOFF_LOOKBACK, now - PLAN_HORIZON))
         rows = conn.execute(
-            sa.select(OCC).where(
-                c.team_id == team_id,
-                c.user_id == user_id,
-                c.end_at >= since,
-                c.start_at < now + PLAN_HORIZON,
-            )
+            sa.select(OCC).where(*mine, c.end_at >= since, c.start_at < now + PLAN_HORIZON)
         ).all()
+        # What went out (or is going out) in the days planned keeps its place under the
+        # caps; a day's first nudge may be due the evening before its meeting.
+        held = conn.execute(
+            sa.select(d.kind, d.ref, d.due_at, d.expires_at, d.occurrence_key, d.payload).where(
+                d.team_id == team_id,
+                d.user_id == user_id,
+                d.kind.in_(NUDGE_KINDS),
+                d.state.in_(("claimed", "sent")),
+                d.due_at >= since - timedelta(days=1),
+            )
+        ).all()  # ``prompting`` is claimed: it is among them
+        # Who the user met before the meetings planned (bot.planner: first meetings).
+        earlier = min([since, *(r.start_at for r in rows)])
+        met = conn.execute(
+            sa.select(c.people).where(
+                *mine,
+                c.skip_reason.is_(None),
+                c.attendees <= SMALL_MEETING_MAX,
+                c.start_at >= earlier - planner.FIRST_MEETING_LOOKBACK,
+                c.start_at < earlier,
+            )
+        ).scalars()
+        known = frozenset(person for people in met for person in people or ())
+        history_since = conn.execute(sa.select(sa.func.min(c.start_at)).where(*mine)).scalar()
     return PlanInput(
         meetings=[occurrence_from_row(r) for r in rows],
         prefs=Prefs.from_json(user.prefs),
@@ -412,6 +450,12 @@ def _plan_input(services: Services, user: Any, *, prompting: Any | None = None) 
         paused_until=user.paused_until,
         unanswered_streak=streak,
         last_prompt_at=last_prompt_at,
+        held=[
+            Wanted(r.kind, r.ref, r.due_at, r.expires_at, r.occurrence_key or "", r.payload or {})
+            for r in held
+        ],
+        known_people=known,
+        history_since=history_since,
     )
 
 

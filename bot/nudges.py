@@ -6,6 +6,11 @@ the meeting that just ended and a reminder for the next) or a reflection questio
 meeting that has since gone, been declined or muted, or a user who paused, turns the
 delivery into a skip with its reason (``Skip``). Wordings rotate per user: nothing is
 repeated within 14 days while alternatives exist (``bot.messages.library.choose``).
+
+How to answer and who can read the answer come with a person's first
+``GUIDED_QUESTIONS`` questions only (counted from the questions sent to them, transitions
+included); ``/heedful help`` and the Home tab always say both. Said with every question
+they became boilerplate: thirteen times a week.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from bot.storage.models import Delivery, PromptShown, SlackUser
 logger = logging.getLogger(__name__)
 
 HISTORY = timedelta(days=60)
+GUIDED_QUESTIONS = 3
 WELCOME = "welcome"
 USER_SKIPPED = "user_skipped"  # the error of deliveries withdrawn by "Skip this one"
 DEL = Delivery.__table__  # type: ignore[attr-defined]
@@ -114,6 +120,7 @@ class NudgeComposer:
             intention=intention.render(),
             join_url=_join_url(ctx.meeting),
             series_key=ctx.meeting.series_key,
+            guide=self._guided(row),
         )
         self._remember(row, [question.id, cue.id, intention.id])
         return message
@@ -127,6 +134,7 @@ class NudgeComposer:
             title=ctx.meeting.title,
             question=question.render(),
             series_key=ctx.meeting.series_key,
+            guide=self._guided(row),
         )
         self._remember(row, [question.id])
         after_prompt(self.services, row)  # a long run of unanswered ones starts the back-off
@@ -149,6 +157,23 @@ class NudgeComposer:
                 )
             ).first()
         return occurrence_from_row(found) if found else None
+
+    def _guided(self, row: Any) -> bool:
+        """Whether this question is one of the person's first ``GUIDED_QUESTIONS``."""
+        d = DEL.c
+        with read_only(self.services.engine) as conn:
+            asked = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(DEL)
+                .where(
+                    d.team_id == row.team_id,
+                    d.user_id == row.user_id,
+                    d.kind.in_((REFLECTION, TRANSITION)),
+                    d.state == "sent",
+                    d.id != row.id,
+                )
+            ).scalar_one()
+        return asked < GUIDED_QUESTIONS
 
     def _skipped_by_user(self, row: Any, key: str) -> bool:
         d = DEL.c

@@ -16,15 +16,31 @@ caller can re-plan after every calendar change and compare with what is stored
    hours (default 08:00–19:00) or on a day off (default Saturday and Sunday; see
    ``bot.prefs``) is dropped, not delayed: a late reminder or a reflection at
    breakfast helps nobody. So is anything due while Heedful is paused.
-5. **Daily caps** (per local day; default 6 reminders, 4 reflections): over the cap,
-   1:1s come first, then small meetings, then external ones, then large ones; ties go
-   to the earlier meeting. The whole day is planned, past meetings included, so the
-   choice does not drift as the day goes on; what rule 4 drops takes no place.
+5. **Daily caps** (per local day; default 6 reminders, 2 questions; ``bot.prefs``). Over
+   a cap, the meetings that matter most come first (:func:`importance`): 1:1s, then a
+   first meeting with someone, then meetings with people from outside, then small
+   groups; large meetings last; ties go to the earlier meeting. A question asked in a
+   transition (rule 3) counts as a question. The whole day is planned, past meetings
+   included, so the choice does not drift as the day goes on; what rule 4 drops takes no
+   place; and what was already sent (``PlanInput.held``) keeps its place, so a re-plan
+   later in the day (a meeting added, a 1:1 moved in) never sends one more than the cap
+   nor moves a question that went out. Back-to-back meetings (rule 3) are folded only
+   when both halves win their places and neither went out on its own: the question
+   alone goes at its usual time, the reminder alone as a plain reminder.
 6. **Adaptive back-off**: after 3 reflection prompts in a row went unanswered, only
    every other meeting gets one (counted from the last prompt sent), until the user
    answers again.
 7. Nothing is planned in the past: a reminder whose time has gone is dropped unless
    the meeting is still more than a minute away (then it goes now).
+
+**A first meeting with someone**: a meeting of up to ``SMALL_MEETING_MAX`` people with
+someone (``Occurrence.people``) the user has not met in an earlier such meeting in the
+last ``FIRST_MEETING_LOOKBACK`` (90 days) of stored meetings (``PlanInput.known_people``,
+and the planned meetings before it). A large meeting is not meeting someone: its people
+are not kept and never make a first meeting. Heedful only knows the meetings it has read
+(from a day before the calendar was connected), so until its record reaches back
+``FIRST_MEETING_MIN_HISTORY`` (14 days) before a meeting (``PlanInput.history_since``),
+it cannot tell a new face from one not seen yet, and no meeting counts as a first.
 
 ``silences`` gives, for each meeting that gets nothing at all, the reason: the
 occurrence's own ``skip_reason``, or the rule above that dropped its nudges (the demo
@@ -34,14 +50,14 @@ prints these as "stays silent" lines).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.calendars.occurrence import MeetingKind, Occurrence
+from bot.calendars.occurrence import SMALL_MEETING_MAX, Occurrence
 from bot.prefs import Prefs
 
 REMINDER = "reminder"
@@ -62,12 +78,10 @@ OUTSIDE_HOURS = "outside-hours"  # the user's working hours or days (rule 4)
 DAILY_CAP = "daily-cap"  # rule 5
 BACK_OFF = "back-off"  # rule 6
 PAST = "past"  # rule 7
-PRIORITY = {
-    MeetingKind.ONE_ON_ONE: 0,
-    MeetingKind.SMALL: 1,
-    MeetingKind.EXTERNAL: 2,
-    MeetingKind.LARGE: 3,
-}
+# What matters most, first (rule 5): the ranks :func:`importance` gives.
+ONE_ON_ONE, FIRST_MEETING, EXTERNAL, SMALL_GROUP, LARGE = range(5)
+FIRST_MEETING_LOOKBACK = timedelta(days=90)
+FIRST_MEETING_MIN_HISTORY = timedelta(days=14)
 
 
 @dataclass(frozen=True)
@@ -92,6 +106,14 @@ class PlanInput:
     unanswered_streak: int = 0
     # When the latest question that went out was due: the back-off counts from there.
     last_prompt_at: datetime | None = None
+    # Nudges already sent, or being sent, in the days planned: they keep their places
+    # under the caps (rule 5).
+    held: Sequence[Wanted] = ()
+    # People met in meetings of up to SMALL_MEETING_MAX people in the
+    # FIRST_MEETING_LOOKBACK before ``meetings``, and the start of the oldest meeting
+    # Heedful has read for the user (None: none): see "A first meeting with someone".
+    known_people: frozenset[str] = frozenset()
+    history_since: datetime | None = None
 
 
 def plan(data: PlanInput) -> list[Wanted]:
@@ -132,35 +154,28 @@ def _plan(data: PlanInput, dropped: dict[tuple[str, str], str]) -> list[Wanted]:
         (m for m in data.meetings if m.eligible and m.series_key not in muted),
         key=lambda m: (m.start, m.key),
     )
-    reminders: list[Wanted] = []
-    reflections: list[Wanted] = []
     lead = timedelta(minutes=prefs.lead_minutes)
     delay = timedelta(minutes=prefs.reflection_delay_minutes)
     folded: dict[str, Occurrence] = {}  # next meeting key → previous meeting
     for before, after in pairwise(meetings):
         if timedelta(0) <= after.start - before.end < BACK_TO_BACK_GAP:
             folded[after.key] = before
-    folded_into = {prev.key for prev in folded.values()}
 
-    for meeting in meetings:
-        previous = folded.get(meeting.key)
-        due = meeting.start - lead
-        payload: dict[str, Any] = {}
-        kind = REMINDER
-        if previous is not None:
-            kind = TRANSITION
-            due = min(max(due, previous.end), meeting.start)
-            payload = {"previous": previous.key}
-        reminders.append(
-            Wanted(kind, meeting.key, due, meeting.start + REMINDER_GRACE, meeting.key, payload)
-        )
-        if meeting.key not in folded_into:
-            due = meeting.end + delay
-            reflections.append(
-                Wanted(REFLECTION, meeting.key, due, due + REFLECTION_LIFETIME, meeting.key)
-            )
-
+    # One reminder and one question per meeting compete for places under the caps; which
+    # of them go together in a transition is decided once the places are known.
+    reminders = [
+        Wanted(REMINDER, m.key, m.start - lead, m.start + REMINDER_GRACE, m.key) for m in meetings
+    ]
+    reflections = [
+        Wanted(REFLECTION, m.key, m.end + delay, m.end + delay + REFLECTION_LIFETIME, m.key)
+        for m in meetings
+    ]
     by_key = {m.key: m for m in meetings}
+    firsts = first_meetings(data)
+
+    def rank(item: Wanted) -> tuple[int, datetime, str]:
+        meeting = by_key[item.occurrence_key]
+        return importance(meeting, first=meeting.key in firsts), meeting.start, meeting.key
 
     def outside(item: Wanted) -> str:
         paused = data.paused_until is not None and item.due_at < data.paused_until
@@ -169,21 +184,95 @@ def _plan(data: PlanInput, dropped: dict[tuple[str, str], str]) -> list[Wanted]:
     def in_hours(items: list[Wanted]) -> list[Wanted]:
         return [w for w in items if _in_hours(w.due_at, data)]
 
+    held = {(w.kind, w.ref): w for w in data.held}
+    reminded = {w.ref: w.due_at for w in data.held if w.kind in (REMINDER, TRANSITION)}
+    asked = {w.ref: w.due_at for w in data.held if w.kind == REFLECTION}
+    asked |= {
+        w.payload["previous"]: w.due_at
+        for w in data.held
+        if w.kind == TRANSITION and w.payload.get("previous")
+    }
     # What quiet hours, days off or a pause rule out never takes a place under a cap
     # (a 02:00 call must not cost an afternoon 1:1 its reminder).
     reminders = _note(reminders, in_hours(reminders), outside, dropped)
     reflections = _note(reflections, in_hours(reflections), outside, dropped)
-    capped = _cap(reminders, prefs.max_reminders_per_day, by_key, data.zone)
+    capped = _cap(reminders, prefs.max_reminders_per_day, rank, data.zone, reminded)
     reminders = _note(reminders, capped, DAILY_CAP, dropped)
-    capped = _cap(reflections, prefs.max_reflections_per_day, by_key, data.zone)
+    capped = _cap(reflections, prefs.max_reflections_per_day, rank, data.zone, asked)
     reflections = _note(reflections, capped, DAILY_CAP, dropped)
     reflections = _note(reflections, _back_off(reflections, data), BACK_OFF, dropped)
-    candidates = reminders + reflections
+
+    # Back to back: the question about the first meeting goes with the reminder for the
+    # next when both won their places and neither went out on its own.
+    questions = {w.ref: w for w in reflections}
+    candidates: list[Wanted] = []
+    for item in reminders:
+        previous = folded.get(item.ref)
+        sent = held.get((TRANSITION, item.ref))
+        if sent is not None:  # it went out: this meeting's reminder is not sent again
+            previous = by_key.get(sent.payload.get("previous", ""))
+            if previous is None:
+                continue
+        elif previous is not None and (
+            previous.key not in questions
+            or (REMINDER, item.ref) in held
+            or (REFLECTION, previous.key) in held
+        ):
+            previous = None
+        if previous is None:
+            candidates.append(item)
+            continue
+        questions.pop(previous.key, None)
+        meeting = by_key[item.ref]
+        due = min(max(item.due_at, previous.end), meeting.start)
+        candidates.append(
+            Wanted(
+                TRANSITION,
+                item.ref,
+                due,
+                item.expires_at,
+                item.occurrence_key,
+                {"previous": previous.key},
+            )
+        )
+    candidates += questions.values()
     allowed = [w for w in candidates if _allowed(w, data)]
     wanted = _note(
         candidates, allowed, lambda w: PAST if w.due_at < data.now else outside(w), dropped
     )
     return sorted(wanted, key=lambda w: (w.due_at, w.kind, w.ref))
+
+
+def importance(meeting: Occurrence, *, first: bool = False) -> int:
+    """How much a meeting matters when a cap must choose (rule 5; lower comes first): a
+    1:1 (two people, whoever the other is), a first meeting with someone, a meeting with
+    people from outside, a small group; a large meeting last, whoever is in it."""
+    if meeting.attendees <= 2:
+        return ONE_ON_ONE
+    if meeting.attendees > SMALL_MEETING_MAX:
+        return LARGE
+    if first:
+        return FIRST_MEETING
+    return EXTERNAL if meeting.external else SMALL_GROUP
+
+
+def first_meetings(data: PlanInput) -> set[str]:
+    """The keys of the planned meetings that are a first meeting with someone (see the
+    module docstring): in time order, a meeting of up to ``SMALL_MEETING_MAX`` people with
+    someone met neither in ``known_people`` nor in an earlier planned meeting."""
+    if data.history_since is None:
+        return set()
+    met = set(data.known_people)
+    firsts: set[str] = set()
+    for meeting in sorted(
+        (m for m in data.meetings if m.eligible and m.attendees <= SMALL_MEETING_MAX),
+        key=lambda m: (m.start, m.key),
+    ):
+        new = set(meeting.people) - met
+        if new and meeting.start - data.history_since >= FIRST_MEETING_MIN_HISTORY:
+            firsts.add(meeting.key)
+        met |= new
+    return firsts
 
 
 def _note(
@@ -206,17 +295,28 @@ def _local_day(moment: datetime, zone: ZoneInfo) -> date:
 
 
 def _cap(
-    wanted: list[Wanted], limit: int, meetings: dict[str, Occurrence], zone: ZoneInfo
+    wanted: list[Wanted],
+    limit: int,
+    rank: Callable[[Wanted], Any],
+    zone: ZoneInfo,
+    held: Mapping[str, datetime],
 ) -> list[Wanted]:
+    """At most ``limit`` of ``wanted`` per local day, best ``rank`` first. What ``held``
+    names (meeting key → when its nudge was due) went out already: it keeps its place
+    (counted on the day it was due, whether or not it is still wanted), and only the
+    places left are given by rank."""
     per_day: dict[date, list[Wanted]] = defaultdict(list)
     for item in wanted:
         per_day[_local_day(item.due_at, zone)].append(item)
+    taken: dict[date, set[str]] = defaultdict(set)
+    for ref, due in held.items():
+        taken[_local_day(due, zone)].add(ref)
     kept: list[Wanted] = []
-    for items in per_day.values():
-        ranked = sorted(
-            items, key=lambda w: (PRIORITY[meetings[w.occurrence_key].kind], w.due_at, w.ref)
-        )
-        kept.extend(ranked[:limit])
+    for day, items in per_day.items():
+        kept += [w for w in items if w.ref in taken[day]]
+        free = max(0, limit - len(taken[day]))
+        ranked = sorted((w for w in items if w.ref not in taken[day]), key=rank)
+        kept += ranked[:free]
     return kept
 
 

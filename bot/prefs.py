@@ -8,6 +8,13 @@ midnight, so ``00:00–24:00`` every day means no quiet hours at all). A day end
 it starts: overnight hours (22:00–06:00) are not supported, and stored values that say
 otherwise fall back to the defaults rather than silence someone for good.
 
+**Questions a day** (``max_reflections_per_day``): 2 by default, 0 to 4. Fewer, sharper
+questions: ``bot.planner`` spends them on the meetings that matter most. A stored value
+above 4 (from before this range, or written by hand) reads as 4, the most Heedful asks
+now, rather than falling back to the default: whoever set it wanted many questions.
+(Before the range changed no form offered this setting, so every stored value was the
+old default of 4 written out with the others; migration 0007 removed those.)
+
 :func:`parse_hours` reads ``/heedful hours HH:MM-HH:MM [DAYS]`` (pure, no I/O).
 """
 
@@ -34,7 +41,7 @@ class Prefs:
     quiet_end: str = "19:00"  # … and ends at this one ("24:00": at midnight)
     working_days: tuple[int, ...] = WEEKDAYS
     max_reminders_per_day: int = 6
-    max_reflections_per_day: int = 4
+    max_reflections_per_day: int = 2  # questions a day, 0-4 (see the module docstring)
     digest_weekday: int = 4  # Friday
     digest_time: str = "16:00"
     muted_series: tuple[str, ...] = ()
@@ -78,7 +85,9 @@ class Prefs:
         values: dict[str, Any] = {}
         for f in fields(cls):
             if f.name in data:
-                values[f.name] = _coerce(f.name, data[f.name], getattr(defaults, f.name))
+                values[f.name] = _coerce(
+                    f.name, data[f.name], getattr(defaults, f.name), stored=True
+                )
         start = values.get("quiet_start", defaults.quiet_start)
         end = values.get("quiet_end", defaults.quiet_end)
         if minutes_of(end) <= minutes_of(start):  # a day that ends before it starts
@@ -104,7 +113,7 @@ BOUNDS = {
     "lead_minutes": (1, 30),
     "reflection_delay_minutes": (0, 60),
     "max_reminders_per_day": (0, 20),
-    "max_reflections_per_day": (0, 20),
+    "max_reflections_per_day": (0, 4),
     "digest_weekday": (0, 6),
 }
 
@@ -123,11 +132,17 @@ def _clock(moment: time) -> int:
     return moment.hour * 60 + moment.minute
 
 
-def _coerce(name: str, value: Any, default: Any) -> Any:
+# Stored values above the top of these ranges read as the top (see the module docstring).
+CLAMPED_ON_READ = frozenset({"max_reflections_per_day"})
+
+
+def _coerce(name: str, value: Any, default: Any, *, stored: bool = False) -> Any:
     try:
         if name in BOUNDS:
             low, high = BOUNDS[name]
             number = int(value)
+            if stored and name in CLAMPED_ON_READ and number > high:
+                return high
             return number if low <= number <= high else default
         if name == "quiet_end":
             # A timepicker cannot say 24:00: its 00:00, as an end, is midnight.

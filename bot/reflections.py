@@ -63,10 +63,12 @@ TOMBSTONE_KEEP = OPEN_FOR_REPLIES
 
 
 class Kept(StrEnum):
-    """What became of an answer; the value is the prompt id of the confirmation."""
+    """What became of an answer. For what is told in a fixed line (cut, closed, nothing
+    open) the value is the prompt id of that line; a kept answer is acknowledged by
+    ``bot.replies`` (a reaction, or a rotated line)."""
 
-    NEW = "kept.new"
-    UPDATED = "kept.updated"
+    NEW = "new"
+    UPDATED = "updated"
     TRUNCATED = "kept.truncated"
     CLOSED = "kept.closed"
     NOTHING_OPEN = "kept.nothing_open"
@@ -357,7 +359,8 @@ def question_for(services: Services, *, delivery_id: int) -> str | None:
 
 
 def confirmation(kept: Kept) -> str | None:
-    """The quiet line that tells the user what became of their answer (None: silence)."""
-    if not kept.value:
+    """The fixed line that tells the user what became of their answer, when that needs
+    words (None: silence, or a kept answer, acknowledged by ``bot.replies``)."""
+    if kept in (Kept.DUPLICATE, Kept.NEW, Kept.UPDATED):
         return None
     return load_prompts().text(kept.value, limit=f"{REFLECTION_MAX_CHARS:,}")

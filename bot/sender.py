@@ -48,6 +48,17 @@ Never twice, with several workers and a slow Slack:
   and every post starts with at least three quarters of a lease ahead of it.
 * a row taken over from a worker that died is ``needs_reconcile``: its DM history is
   checked for the delivery's metadata before anything is sent again.
+
+**A reaction first** (a delivery whose ``payload`` has ``react``: ``channel``,
+``timestamp``, ``name``; ``bot.replies`` acknowledges a kept answer so): the sender calls
+``reactions.add``. Added, or ``already_reacted`` (an earlier attempt got there), it is
+done: a reaction cannot be added twice, so a retry needs no history check. A 429 waits
+out ``Retry-After`` for ``reactions.add`` alone; a 5xx, a timeout or ``internal_error`` is
+retried like any failed attempt; a token that no longer works pauses the workspace. Any
+other refusal (``missing_scope`` from an install made before the app asked for
+``reactions:write``, ``message_not_found``, ``invalid_name``, ``too_many_reactions`` …)
+means the reaction cannot be added: the delivery's composed message (a short line) is
+posted in its place, as any DM.
 """
 
 from __future__ import annotations
@@ -83,6 +94,7 @@ logger = logging.getLogger(__name__)
 
 METADATA_EVENT_TYPE = "heedful_delivery"
 POST_METHOD = "chat.postMessage"
+REACT_METHOD = "reactions.add"
 MAX_TRANSIENT_ATTEMPTS = 8
 MAX_BACKOFF = timedelta(minutes=10)
 RECONCILE_PAGES = 5
@@ -145,6 +157,8 @@ UNKNOWN_OUTCOME_ERRORS = frozenset({"fatal_error"})
 TRANSIENT_ERRORS = frozenset(
     {"ratelimited", "internal_error", "service_unavailable", "request_timeout", "team_added_to_org"}
 )
+# A reaction that is there already: what the call was for is done.
+ALREADY_REACTED = "already_reacted"
 
 
 class Outcome(StrEnum):
@@ -244,6 +258,7 @@ class SentDM:
     message: Message
     channel: str | None
     ts: str | None
+    reaction: str | None = None  # the emoji added instead of a message (then ``ts`` None)
 
 
 def compose_notice(row: sa.Row[Any]) -> Message:
@@ -345,6 +360,7 @@ class Sender:
         self.gate = RateGate()
         self.observers: list[Callable[[SentDM], None]] = []
         self._composed: dict[int, Message] = {}
+        self._reacted: dict[int, str] = {}
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sender")
         if lease.total_seconds() < 3 * clients.timeout:
             logger.warning(
@@ -406,12 +422,15 @@ class Sender:
         self, rows: Sequence[sa.Row[Any]], outcomes: Sequence[repo.DeliveryOutcome | None]
     ) -> None:
         composed, self._composed = self._composed, {}
+        reacted, self._reacted = self._reacted, {}
         if not self.observers:
             return
         for row, outcome in zip(rows, outcomes, strict=True):
             message = composed.get(row.id)
             if outcome and outcome.state is DeliveryState.SENT and message is not None:
-                sent = SentDM(row, message, outcome.channel, outcome.message_ts)
+                sent = SentDM(
+                    row, message, outcome.channel, outcome.message_ts, reacted.get(row.id)
+                )
                 for observer in self.observers:
                     try:
                         observer(sent)
@@ -498,6 +517,14 @@ class Sender:
                 return found
             if row.attempts >= MAX_TRANSIENT_ATTEMPTS:  # it never arrived: now give up
                 return self._give_up(row, "unknown", row.attempts)
+        react = (row.payload or {}).get("react")
+        if react:
+            if not self._fence(row, claimed_at):
+                return None
+            reacted = self._react(client, row, react)
+            if reacted is not None:
+                return reacted
+            # It cannot be added: the composed line goes in its place.
         composer = self.composers.get(row.kind)
         if composer is None:
             return repo.DeliveryOutcome(row.id, DeliveryState.FAILED, error="unknown_kind")
@@ -539,6 +566,49 @@ class Sender:
         return repo.renew_lease(
             self.engine, row.id, worker=self.worker_id, now=now, lease=self.lease
         )
+
+    def _react(
+        self, client: WebClient, row: sa.Row[Any], react: Mapping[str, Any]
+    ) -> repo.DeliveryOutcome | None:
+        """Add the reaction ``react`` names. The outcome to record, or None when it cannot
+        be added and a line should go instead (see the module docstring)."""
+        now = self.clock.now()
+        blocked = self.gate.blocked_until(row.team_id, REACT_METHOD, now)
+        if blocked is not None:
+            return repo.DeliveryOutcome(
+                row.id, DeliveryState.PENDING, error="ratelimited", retry_at=blocked
+            )
+        channel = str(react.get("channel") or "")
+        try:
+            response = client.reactions_add(
+                channel=channel,
+                timestamp=str(react.get("timestamp") or ""),
+                name=str(react.get("name") or ""),
+            )
+            c = classify(None, response.data if isinstance(response.data, dict) else {})
+        except Exception as exc:  # classified here; nothing is lost
+            c = classify(exc)
+        if c.outcome is Outcome.SENT or c.error == ALREADY_REACTED:
+            self._composed[row.id] = Message(text=f":{react.get('name')}:")
+            self._reacted[row.id] = str(react.get("name"))
+            return repo.DeliveryOutcome(
+                row.id, DeliveryState.SENT, channel=channel or None, attempted=True
+            )
+        if c.retry_after is not None:  # a rate limit: wait it out, not a failed attempt
+            until = self.clock.now() + timedelta(seconds=c.retry_after)
+            self.gate.block(row.team_id, REACT_METHOD, until)
+            return repo.DeliveryOutcome(
+                row.id, DeliveryState.PENDING, error="ratelimited", retry_at=until
+            )
+        if c.outcome is Outcome.UNKNOWN or c.error in TRANSIENT_ERRORS or ":" in c.error:
+            # 5xx, timeouts, dropped connections: try again (already_reacted if it landed).
+            return self._retry(row, f"react:{c.error}", needs_reconcile=False)
+        if c.outcome is Outcome.INSTALLATION and c.error != "missing_scope":
+            return self._settle(row, _PostResult(c))  # the token no longer works at all
+        logger.info(
+            "delivery %s: the reaction cannot be added (%s); a line instead", row.id, c.error
+        )
+        return None
 
     def _post(self, client: WebClient, row: sa.Row[Any], message: Message) -> _PostResult:
         kwargs: dict[str, Any] = {

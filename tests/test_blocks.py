@@ -41,6 +41,7 @@ def test_home_view_for_a_new_user_asks_for_a_calendar_and_makes_the_privacy_prom
     assert view["blocks"][0]["type"] == "header"
     assert any(prompts.text("home.not_connected") in t for t in texts)
     assert any(prompts.text("home.privacy") in t for t in texts)
+    assert any(prompts.text("home.how") in t for t in texts)  # how to answer, always
     assert any("Europe/Berlin" in t for t in texts)
     assert len(view["blocks"]) <= 100
 
@@ -49,6 +50,23 @@ def test_home_view_once_connected_drops_the_call_to_connect() -> None:
     prompts = load_prompts()
     view = build_home_view(prompts, HomeState(zone=None, connected=True))
     assert not any(prompts.text("home.not_connected") in str(b) for b in view["blocks"])
+
+
+def test_how_to_answer_and_who_reads_it_come_with_a_persons_first_questions_only() -> None:
+    prompts = load_prompts()
+    how, private = prompts.text("reflection.how"), prompts.text("form.private")
+    nudge = {"delivery_id": 7, "series_key": "s", "time": "10:00", "join_url": None}
+    words = {"previous": "A", "question": "Q?", "title": "B", "cue": "C.", "intention": "I."}
+    for guide in (True, False):
+        reflection = build_reflection(
+            prompts, delivery_id=7, title="A", question="Q?", series_key="s", guide=guide
+        )
+        transition = build_transition(prompts, guide=guide, **nudge, **words)
+        for message in (reflection, transition):
+            shown = " ".join(_texts(message.blocks))
+            assert (how in shown, private in shown) == (guide, guide)
+            assert any(b.get("block_id") == "reflect" for b in message.blocks)  # still answerable
+        assert (how in reflection.text) == guide
 
 
 def test_messages_enforce_slack_limits() -> None:
@@ -69,6 +87,7 @@ LONG = "R&D <review> " * 400  # 5,200 characters, with all three of Slack's cont
 SETTINGS = {
     "lead_minutes": 5,
     "reflection_delay_minutes": 2,
+    "max_reflections_per_day": 2,
     "quiet_start": "08:00",
     "quiet_end": "19:00",
     "working_days": [0, 1, 2, 3, 4],
@@ -89,6 +108,12 @@ def _messages() -> dict[str, Message]:
         ),
         "reflection": build_reflection(
             prompts, delivery_id=7, title=LONG, question="Q?", series_key="s"
+        ),
+        "transition, later": build_transition(
+            prompts, previous="A", question="Q?", title="B", guide=False, **nudge, **meeting
+        ),
+        "reflection, later": build_reflection(
+            prompts, delivery_id=7, title="A", question="Q?", series_key="s", guide=False
         ),
         "done": build_done(LONG),
         "welcome": build_welcome(prompts),

@@ -193,3 +193,120 @@ def test_what_is_stored_fits_every_column_and_reads_back_under_the_same_key(
     assert row.title == "T" * 400
     assert occurrence_from_row(row).key == row.key
     assert stored_uid("hook:1", "u" * 400) == row.uid
+
+
+# ------------------------------------------------------------------ questions a day
+
+
+def _sent(services: Services, kind: str, uid: str) -> None:
+    """What the sender records once a delivery reached Slack."""
+    t = Delivery.__table__.c
+    with services.engine.begin() as conn:
+        conn.execute(
+            sa.update(Delivery.__table__)
+            .where(t.kind == kind, t.ref.like(f"%|{uid}|%"))
+            .values(state="sent")
+        )
+
+
+def _asked(services: Services) -> dict[str, str]:
+    return {
+        uid: state
+        for (kind, uid), (state, _) in deliveries(services).items()
+        if kind == "reflection" and state in ("pending", "sent")
+    }
+
+
+def test_who_else_was_invited_is_kept_for_small_meetings_only(
+    services: Services, user: str
+) -> None:
+    small = make_occurrence(
+        local(MONDAY, "10:00"), uid="s", attendees=3, people=("b@x.test", "a@x.test")
+    )
+    crowd = [f"p{i}@x.test" for i in range(20)]
+    large = make_occurrence(local(MONDAY, "11:00"), uid="l", attendees=21, people=tuple(crowd))
+    apply(services, small, large)
+    t = OccurrenceRow.__table__.c
+    with services.engine.connect() as conn:
+        people = dict(conn.execute(sa.select(t.uid, t.people)).all())
+    assert people == {"s": ["a@x.test", "b@x.test"], "l": []}
+    # A change of who is invited is a change of the meeting.
+    result = apply(services, replace(small, people=("a@x.test", "c@x.test")))
+    assert result.updated == 1
+
+
+def test_a_first_meeting_with_someone_outranks_a_routine_group(
+    services: Services, user: str, clock: VirtualClock
+) -> None:
+    """Three weeks of calendar are known; on Monday a planning with the usual team, a
+    call with a guest the user has met, and a meeting with someone new. Two questions:
+    the new face and (the earlier of the rest) the guest's call."""
+    team = ("ben@x.test", "cleo@x.test")
+    earlier = [
+        make_occurrence(
+            local("2026-02-09", "10:00") + timedelta(days=d),
+            uid=f"old{d}",
+            attendees=4,
+            people=(*team, "kim@guest.test"),
+        )
+        for d in (0, 7, 14)
+    ]
+    apply(services, *earlier)
+    today = [
+        make_occurrence(local(MONDAY, "09:00"), uid="planning", attendees=3, people=team),
+        make_occurrence(
+            local(MONDAY, "11:00"),
+            uid="guest",
+            attendees=3,
+            people=("ben@x.test", "kim@guest.test"),
+            external=True,
+        ),
+        make_occurrence(
+            local(MONDAY, "14:00"), uid="new-face", attendees=3, people=("ben@x.test", "zoe@x.test")
+        ),
+        make_occurrence(local(MONDAY, "16:00"), uid="review", attendees=4, people=team),
+    ]
+    apply(services, *today)
+    assert _asked(services) == {"guest": "pending", "new-face": "pending"}
+
+
+def test_what_went_out_keeps_its_place_and_a_replan_never_sends_a_third(
+    services: Services, user: str, clock: VirtualClock
+) -> None:
+    team = ("ben@x.test", "cleo@x.test")
+    a = make_occurrence(local(MONDAY, "09:00"), uid="a", attendees=3, people=team)
+    b = make_occurrence(local(MONDAY, "11:00"), uid="b", attendees=3, people=team)
+    c = make_occurrence(local(MONDAY, "15:00"), uid="c", attendees=3, people=team)
+    apply(services, a, b, c)
+    assert _asked(services) == {"a": "pending", "b": "pending"}
+    clock.set(local(MONDAY, "09:32"))
+    _sent(services, "reflection", "a")
+    clock.set(local(MONDAY, "11:32"))
+    _sent(services, "reflection", "b")
+    # 12:00: two 1:1s are added for the afternoon. They outrank the groups, but the
+    # day's two questions went out: nothing more is asked, nothing sent is touched.
+    clock.set(local(MONDAY, "12:00"))
+    one = make_occurrence(local(MONDAY, "13:00"), uid="one", people=("dan@x.test",))
+    two = make_occurrence(local(MONDAY, "16:00"), uid="two", people=("eve@x.test",))
+    apply(services, a, b, c, one, two)
+    assert _asked(services) == {"a": "sent", "b": "sent"}
+    # The next day is a day of its own.
+    tuesday = make_occurrence(local("2026-03-03", "10:00"), uid="tue", people=("dan@x.test",))
+    apply(services, tuesday)
+    assert _asked(services) == {"a": "sent", "b": "sent", "tue": "pending"}
+
+
+def test_after_one_question_went_out_the_second_place_goes_to_the_best_of_the_rest(
+    services: Services, user: str, clock: VirtualClock
+) -> None:
+    team = ("ben@x.test", "cleo@x.test")
+    a = make_occurrence(local(MONDAY, "09:00"), uid="a", attendees=3, people=team)
+    b = make_occurrence(local(MONDAY, "11:00"), uid="b", attendees=3, people=team)
+    apply(services, a, b)
+    clock.set(local(MONDAY, "09:32"))
+    _sent(services, "reflection", "a")
+    clock.set(local(MONDAY, "10:00"))
+    one = make_occurrence(local(MONDAY, "13:00"), uid="one", people=("dan@x.test",))
+    apply(services, a, b, one)
+    assert _asked(services) == {"a": "sent", "one": "pending"}
+    assert deliveries(services)[("reflection", "b")][0] == "skipped"  # withdrawn

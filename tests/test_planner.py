@@ -107,10 +107,18 @@ def test_the_cap_counts_the_whole_day_so_the_choice_does_not_drift() -> None:
 
 def test_three_unanswered_prompts_mean_every_other_meeting() -> None:
     meetings = [make_occurrence(local(MONDAY, f"{h:02d}:00"), uid=f"m{h}") for h in (9, 11, 13, 15)]
-    asked = [w.ref for w in _plan(meetings, unanswered_streak=3) if w.kind == REFLECTION]
+    four = Prefs(max_reflections_per_day=4)
+    asked = [
+        w.ref for w in _plan(meetings, unanswered_streak=3, prefs=four) if w.kind == REFLECTION
+    ]
     assert [r.split("|")[1] for r in asked] == ["m11", "m15"]
-    asked = [w.ref for w in _plan(meetings, unanswered_streak=2) if w.kind == REFLECTION]
+    asked = [
+        w.ref for w in _plan(meetings, unanswered_streak=2, prefs=four) if w.kind == REFLECTION
+    ]
     assert len(asked) == 4
+    # The back-off halves what the daily cap left: with the default two, one.
+    asked = [w.ref for w in _plan(meetings, unanswered_streak=3) if w.kind == REFLECTION]
+    assert [r.split("|")[1] for r in asked] == ["m11"]
 
 
 def test_pause_and_mute() -> None:

@@ -12,6 +12,8 @@ from bot.planner import (
     OUTSIDE_HOURS,
     PAST,
     PAUSED,
+    REFLECTION,
+    REMINDER,
     PlanInput,
     plan,
     silences,
@@ -117,8 +119,18 @@ def test_back_to_back_meetings_are_both_spoken_for_by_the_transition() -> None:
     first = make_occurrence(local(MONDAY, "10:00"), 30, uid="first")
     second = make_occurrence(local(MONDAY, "10:32"), 30, uid="second")
     assert silences(_input([first, second])) == {}
-    # With no reminders allowed, the transition goes, and with it the question about
-    # the first meeting folded into it: the first is silent, the second still asked.
+    # With no reminders allowed, the question about the first meeting still goes, on its
+    # own at its usual time: nothing is silent.
     data = _input([first, second], prefs=Prefs(max_reminders_per_day=0))
-    assert _uids(silences(data)) == {"first": DAILY_CAP}
-    assert [w.occurrence_key.split("|")[1] for w in plan(data)] == ["second"]
+    assert silences(data) == {}
+    assert [(w.kind, w.ref.split("|")[1]) for w in plan(data)] == [
+        (REFLECTION, "first"),
+        (REFLECTION, "second"),
+    ]
+    # With no questions allowed, the transition is a plain reminder for the second.
+    data = _input([first, second], prefs=Prefs(max_reflections_per_day=0))
+    assert silences(data) == {}
+    assert [(w.kind, w.ref.split("|")[1]) for w in plan(data)] == [
+        (REMINDER, "first"),
+        (REMINDER, "second"),
+    ]

@@ -174,6 +174,105 @@ def test_enough_cues() -> None:
     assert len(_group("cue")) >= MIN_CUES
 
 
+# --- Wording fits the meeting: a 1:1 is not a room, a room is not one person ----------------
+#
+# A wording that can reach a 1:1 (tagged "one-on-one" or "external", or with no size at all,
+# as ["recurring"] alone fits a weekly 1:1 too) must not speak of a group; one that can reach
+# a group (tagged "small", "large" or "external", or with no size) must not assume one
+# person. An external meeting may be a call with one client or with five, so a wording tagged
+# "external" must read right in both. "they", "them" and "their" are the neutral words: they
+# name one person or many, so they are on neither list; nor is "someone" ("what someone
+# said" reads right of the one other person too).
+GROUP_WORDS = (
+    "the room",
+    "everyone",
+    "everybody",
+    "who leans in",
+    "the group",
+    "people",
+    "others",
+    "anyone",
+    "each person",
+    "around the table",
+    "all of you",
+)
+ONE_PERSON_WORDS = (
+    "the other person",
+    "the person you",
+    "your counterpart",
+    "both of you",
+    "the two of you",
+    "one to one",
+    "one-to-one",
+    "one-on-one",
+    "1:1",
+    "he",
+    "she",
+    "him",
+    "her",
+    "his",
+    "hers",
+)
+REACHES_ONE = frozenset({"one-on-one", "external"})
+REACHES_GROUP = frozenset({"small", "large", "external"})
+
+
+def _said(words: Iterable[str], text: str) -> list[str]:
+    return [
+        word
+        for word in words
+        if re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text, re.IGNORECASE)
+    ]
+
+
+def _misfits(prompt: Prompt) -> list[str]:
+    """What in a cue, intention or question does not fit a meeting its kinds let it reach."""
+    sizes = set(prompt.kinds) - {"recurring"}
+    problems = []
+    for text in prompt.variants:
+        if not sizes or sizes & REACHES_ONE:
+            problems += [
+                f"{prompt.id} can reach a 1:1 and says {w!r}" for w in _said(GROUP_WORDS, text)
+            ]
+        if not sizes or sizes & REACHES_GROUP:
+            problems += [
+                f"{prompt.id} can reach a group and says {w!r}"
+                for w in _said(ONE_PERSON_WORDS, text)
+            ]
+    return problems
+
+
+def test_the_check_catches_a_group_in_a_one_on_one_and_one_person_in_a_group() -> None:
+    def prompt(kinds: list[str], text: str) -> Prompt:
+        return Prompt(
+            id="intention.x", variants=(text,), practices=("be-present",), kinds=tuple(kinds)
+        )
+
+    assert _misfits(prompt(["one-on-one"], "Notice who leans in.")) != []
+    assert _misfits(prompt(["one-on-one"], "Read the room before you speak.")) != []
+    assert _misfits(prompt(["recurring"], "Check that everyone is with you.")) != []  # a weekly 1:1
+    assert _misfits(prompt(["external"], "Let people finish.")) != []  # a call with one client
+    assert _misfits(prompt(["small"], "Ask the other person what they need.")) != []
+    assert _misfits(prompt(["large"], "Watch her face when you answer.")) != []
+    assert _misfits(prompt(["external"], "Check the other person is with you.")) != []
+    # What fits where it goes, and the neutral words anywhere.
+    assert _misfits(prompt(["small", "large"], "Notice who leans in and who goes still.")) == []
+    assert _misfits(prompt(["one-on-one"], "Ask the other person what they need.")) == []
+    assert _misfits(prompt(list(SIZES), "Let them finish before you answer.")) == []
+    assert _misfits(prompt(list(SIZES), "Heed what someone said, then ask.")) == []
+    assert _misfits(prompt(["small"], "Hear the whole answer, then ask where it leads.")) == []
+
+
+def test_wording_fits_the_meeting() -> None:
+    problems = [
+        problem
+        for prompt in _library()
+        if group_of(prompt) in ("cue", "intention", "question")
+        for problem in _misfits(prompt)
+    ]
+    assert problems == []
+
+
 @pytest.mark.parametrize("group", ["intention", "question"])
 def test_every_sensible_practice_and_kind_has_three_wordings(group: str) -> None:
     prompts = load_prompts()

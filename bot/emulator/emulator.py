@@ -313,6 +313,28 @@ class SlackEmulator:
         return self.workspace.snapshot(lambda: self.workspace.refusals)
 
     @property
+    def reactions(self) -> list[dict[str, Any]]:
+        """Reactions added with reactions.add, oldest first: ``{"channel", "ts", "name",
+        "user"}``."""
+        return self.workspace.snapshot(lambda: self.workspace.reactions)
+
+    @property
+    def scopes(self) -> set[str]:
+        """The scopes the bot token holds (by default those of Heedful's manifest)."""
+        with self.workspace.lock:
+            return set(self.workspace.scopes)
+
+    def revoke_scope(self, scope: str) -> None:
+        """Take a scope away from the bot token, as an install made before the app asked
+        for it lacks it: methods that need it answer ``missing_scope``."""
+        with self.workspace.lock:
+            self.workspace.scopes.discard(scope)
+
+    def grant_scope(self, scope: str) -> None:
+        with self.workspace.lock:
+            self.workspace.scopes.add(scope)
+
+    @property
     def ephemerals(self) -> list[dict[str, Any]]:
         """Messages sent with chat.postEphemeral."""
         return self.workspace.snapshot(lambda: self.workspace.ephemerals)

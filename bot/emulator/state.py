@@ -23,6 +23,18 @@ from bot.emulator.models import Call, EmulatorError, Fault
 refusals_logger = logging.getLogger("bot.emulator.refusals")
 
 DEFAULT_TZ = "America/Los_Angeles"
+# The bot scopes an app installed with Heedful's manifest.json holds (the tests check the
+# two agree); ``SlackEmulator.revoke_scope`` takes one away, as an older install lacks it.
+BOT_SCOPES = (
+    "chat:write",
+    "im:history",
+    "im:write",
+    "commands",
+    "users:read",
+    "users:read.email",
+    "files:write",
+    "reactions:write",
+)
 
 # Slack shows long zone names ("Central European Summer Time"); zoneinfo only knows the
 # abbreviations, so the common ones are spelled out here and the rest fall back to the
@@ -148,6 +160,9 @@ class Workspace:
         self.scheduled: list[dict[str, Any]] = []
         # Payloads refused as invalid (blocks, views, texts): {"method", "error", "errors"}.
         self.refusals: list[dict[str, Any]] = []
+        # Reactions added with reactions.add: {"channel", "ts", "name", "user"}, in order.
+        self.reactions: list[dict[str, Any]] = []
+        self.scopes: set[str] = set(BOT_SCOPES)
         self._last_ts_key = 0
         self._ids = itertools.count(1)
         self.add_user(
@@ -391,6 +406,8 @@ class Workspace:
             self.ephemerals.clear()
             self.scheduled.clear()
             self.refusals.clear()
+            self.reactions.clear()
+            self.scopes = set(BOT_SCOPES)
 
     def record_refusal(self, method: str, error: str, errors: list[str]) -> None:
         """Remember a payload refused as invalid, and say so in the log (a WARNING on the

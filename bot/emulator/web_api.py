@@ -14,6 +14,18 @@ Decisions where Slack is vague or the emulator simplifies, written down once:
 * ``views.open``/``views.push`` accept any non-empty ``trigger_id``.
 * ``files.completeUploadExternal`` shares synchronously and also accepts a user id as
   ``channel_id``.
+* ``reactions.add`` is as strict as Slack documents it: ``channel`` (a DM's ``D…`` id:
+  a user id is ``channel_not_found``) and ``timestamp`` are required
+  (``no_item_specified``), a timestamp that is not ``seconds.micros`` is ``bad_timestamp``,
+  an unknown message ``message_not_found``, a name that is not one of the standard emoji
+  the emulator knows (:data:`KNOWN_EMOJI`, with an optional ``::skin-tone-2…6``) is
+  ``invalid_name``, the bot's second identical reaction ``already_reacted``; a person adds
+  at most :data:`MAX_REACTIONS_PER_PERSON` reactions to one message
+  (``too_many_reactions``) and a message holds at most :data:`MAX_EMOJI_PER_MESSAGE`
+  distinct emoji (``too_many_emoji``): the emulator's numbers, Slack does not publish its
+  own. Each reaction added is recorded (``SlackEmulator.reactions``).
+* A method that needs a scope the bot lacks answers ``missing_scope`` with ``needed`` and
+  ``provided`` (:data:`METHOD_SCOPES`; ``SlackEmulator.revoke_scope`` takes one away).
 * ``chat.scheduleMessage`` never checks ``post_at`` against the clock (the demo runs a virtual
   one); due messages are posted by ``SlackEmulator.release_scheduled``.
 * Blocks and views are checked by :mod:`bot.emulator.blocks`, at least as strictly as Slack
@@ -30,6 +42,7 @@ import copy
 import json
 import logging
 import mimetypes
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -52,6 +65,55 @@ MAX_PAGE = 999
 BOT = "bot"
 APP = "app"
 NONE = "none"
+# The scope each method needs of a bot token (Slack's method reference).
+METHOD_SCOPES = {
+    "chat.postMessage": "chat:write",
+    "reactions.add": "reactions:write",
+    "conversations.history": "im:history",
+    "users.info": "users:read",
+    "users.list": "users:read",
+    "users.lookupByEmail": "users:read.email",
+}
+# Standard emoji the emulator knows by name (Slack knows thousands more; a name outside
+# this list is refused as ``invalid_name``, which is at least as strict).
+KNOWN_EMOJI = frozenset(
+    {
+        "+1",
+        "thumbsup",
+        "-1",
+        "white_check_mark",
+        "heavy_check_mark",
+        "ballot_box_with_check",
+        "seedling",
+        "herb",
+        "pray",
+        "raised_hands",
+        "clap",
+        "wave",
+        "heart",
+        "sparkles",
+        "star",
+        "eyes",
+        "bulb",
+        "thought_balloon",
+        "ear",
+        "lock",
+        "smile",
+        "slightly_smiling_face",
+        "tada",
+        "ok_hand",
+        "muscle",
+        "sunflower",
+        "memo",
+        "bookmark",
+        "warning",
+        "hourglass",
+    }
+)
+MAX_REACTIONS_PER_PERSON = 23
+MAX_EMOJI_PER_MESSAGE = 50
+_TIMESTAMP = re.compile(r"^\d{1,12}\.\d{6}$")
+_SKIN_TONE = re.compile(r"::skin-tone-[2-6]$")
 # Answers that refuse the payload itself (recorded in Workspace.refusals).
 REFUSALS = frozenset(
     {
@@ -186,6 +248,7 @@ class WebApi:
         handler, token_kind = entry
         try:
             self._check_token(token, token_kind)
+            self._check_scope(method, token_kind)
             result = handler(params)
         except ApiError as exc:
             if exc.code in REFUSALS:
@@ -208,6 +271,15 @@ class WebApi:
                 raise ApiError("not_allowed_token_type")
             return
         raise ApiError("invalid_auth")
+
+    def _check_scope(self, method: str, kind: str) -> None:
+        needed = METHOD_SCOPES.get(method)
+        if kind != BOT or needed is None:
+            return
+        with self.ws.lock:
+            scopes = set(self.ws.scopes)
+        if needed not in scopes:
+            raise ApiError("missing_scope", needed=needed, provided=",".join(sorted(scopes)))
 
     # helpers ------------------------------------------------------------------------------
 
@@ -759,25 +831,38 @@ class WebApi:
     # reactions ----------------------------------------------------------------------------
 
     def reactions_add(self, params: dict[str, Any]) -> dict[str, Any]:
-        """``reactions.add`` by the bot."""
-        name = str(params.get("name") or "").strip(":")
-        if not name:
+        """``reactions.add`` by the bot (see the module docstring for what it refuses)."""
+        raw_channel, ts = params.get("channel"), params.get("timestamp")
+        if not raw_channel or not ts:
+            raise ApiError("no_item_specified")
+        name = str(params.get("name") or "").strip().strip(":")
+        base = _SKIN_TONE.sub("", name)
+        if base not in KNOWN_EMOJI:
             raise ApiError("invalid_name")
-        channel = self._known_channel(params.get("channel"))
+        if not _TIMESTAMP.match(str(ts)):
+            raise ApiError("bad_timestamp")
+        bot = self.config.bot_user_id
         with self.ws.lock:
-            ts = params.get("timestamp")
-            message = self.ws.find_message(channel, str(ts)) if ts else None
+            channel = str(raw_channel)
+            if channel not in self.ws.user_by_dm:  # a DM's id, not a user's
+                raise ApiError("channel_not_found")
+            message = self.ws.find_message(channel, str(ts))
             if message is None:
                 raise ApiError("message_not_found")
             reactions = message.setdefault("reactions", [])
-            for reaction in reactions:
-                if reaction["name"] == name:
-                    if self.config.bot_user_id in reaction["users"]:
-                        raise ApiError("already_reacted")
-                    reaction["users"].append(self.config.bot_user_id)
-                    reaction["count"] += 1
-                    return {}
-            reactions.append({"name": name, "users": [self.config.bot_user_id], "count": 1})
+            found = next((r for r in reactions if r["name"] == base), None)
+            if found is not None and bot in found["users"]:
+                raise ApiError("already_reacted")
+            if sum(bot in r["users"] for r in reactions) >= MAX_REACTIONS_PER_PERSON:
+                raise ApiError("too_many_reactions")
+            if found is None and len(reactions) >= MAX_EMOJI_PER_MESSAGE:
+                raise ApiError("too_many_emoji")
+            if found is None:
+                reactions.append({"name": base, "users": [bot], "count": 1})
+            else:
+                found["users"].append(bot)
+                found["count"] += 1
+            self.ws.reactions.append({"channel": channel, "ts": str(ts), "name": base, "user": bot})
         return {}
 
     # files --------------------------------------------------------------------------------

@@ -178,6 +178,7 @@ def build_home_view(prompts: Prompts, state: HomeState) -> dict[str, Any]:
             )
     blocks += [
         {"type": "divider"},
+        context(prompts.text("home.how")),  # always here; with questions, the first few only
         context(prompts.text("home.privacy")),
         _actions(
             "home_data",
@@ -211,6 +212,7 @@ def build_connect_form(prompts: Prompts) -> dict[str, Any]:
 SETTING_CHOICES = {
     "lead_minutes": (1, 2, 3, 5, 10, 15, 20, 30),
     "reflection_delay_minutes": (0, 1, 2, 5, 10, 15, 30, 60),
+    "max_reflections_per_day": (0, 1, 2, 3, 4),
 }
 
 
@@ -251,6 +253,13 @@ def build_settings_form(prompts: Prompts, current: dict[str, Any]) -> dict[str, 
     working = [o for o in days if int(o["value"]) in current["working_days"]]
     lead = [choice(n) for n in SETTING_CHOICES["lead_minutes"]]
     delay = [choice(n) for n in SETTING_CHOICES["reflection_delay_minutes"]]
+    questions = select(
+        "max_reflections_per_day",
+        "settings.questions",
+        [choice(n) for n in SETTING_CHOICES["max_reflections_per_day"]],
+        current["max_reflections_per_day"],
+    )
+    questions["hint"] = {"type": "plain_text", "text": prompts.text("settings.questions_hint")}
     days_block: dict[str, Any] = {
         "type": "input",
         "block_id": "working_days",
@@ -279,6 +288,7 @@ def build_settings_form(prompts: Prompts, current: dict[str, Any]) -> dict[str, 
                 delay,
                 current["reflection_delay_minutes"],
             ),
+            questions,
             clock("quiet_start", "settings.quiet_start", current["quiet_start"]),
             day_end,
             days_block,
@@ -386,15 +396,17 @@ def build_transition(
     intention: str,
     join_url: str | None,
     series_key: str,
+    guide: bool = True,
 ) -> Message:
-    """Back-to-back meetings: one message that reflects on one and prepares the next."""
+    """Back-to-back meetings: one message that reflects on one and prepares the next.
+    ``guide``: with how to answer and who can read it (a person's first questions)."""
     previous, title = title_text(previous), title_text(title)
     blocks = [
         section(
             f"*{prompts.text('transition.header', previous=previous, title=title, time=time)}*"
         ),
         section(f":thought_balloon: {prompts.text('transition.reflect', question=question)}"),
-        context(prompts.text("reflection.how")),
+        *_guide(prompts, guide),
         _tap_buttons(prompts, delivery_id=delivery_id),
         {"type": "divider"},
         section(f":wind_blowing_face: {cue}\n:ear: {intention}"),
@@ -414,19 +426,35 @@ def build_transition(
 
 
 def build_reflection(
-    prompts: Prompts, *, delivery_id: int, title: str, question: str, series_key: str
+    prompts: Prompts,
+    *,
+    delivery_id: int,
+    title: str,
+    question: str,
+    series_key: str,
+    guide: bool = True,
 ) -> Message:
-    """One question about how the user showed up, answered by a reply or a tap."""
+    """One question about how the user showed up, answered by a reply or a tap.
+    ``guide``: with how to answer and who can read it (a person's first questions)."""
     title = title_text(title)
     blocks = [
         section(f"*{prompts.text('reflection.header', title=title)}*\n{question}"),
-        context(prompts.text("reflection.how")),
+        *_guide(prompts, guide),
         _tap_buttons(prompts, delivery_id=delivery_id),
-        context(prompts.text("form.private")),
     ]
     text = prompts.text("reflection.fallback", title=title, question=question)
+    if guide:
+        text = f"{text} {prompts.text('reflection.how')}"
     del series_key  # reflections carry no mute button: the reminder has one
     return Message(text=text, blocks=blocks)
+
+
+def _guide(prompts: Prompts, guide: bool) -> list[dict[str, Any]]:
+    """How to answer and who can read it: shown with a person's first questions only
+    (always in ``/heedful help`` and the Home tab), so it does not become boilerplate."""
+    if not guide:
+        return []
+    return [context(f"{prompts.text('reflection.how')} {prompts.text('form.private')}")]
 
 
 def build_done(text: str) -> Message:

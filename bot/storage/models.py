@@ -248,6 +248,11 @@ class OccurrenceRow(SQLModel, table=True):
     all_day: bool = False
     status: str = Field(default="confirmed", max_length=16)
     attendees: int = 0
+    # Who else was invited (lower-case addresses), kept only for meetings of up to
+    # SMALL_MEETING_MAX people: where the user meets someone (bot.planner's first meetings).
+    people: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
     organizer: str | None = Field(default=None, max_length=320)
     self_response: str | None = Field(default=None, max_length=16)
     transparent: bool = False

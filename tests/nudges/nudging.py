@@ -8,8 +8,10 @@ jumping the clock from one due time to the next (never past one).
 
 from __future__ import annotations
 
+import re
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent import futures
 from concurrent.futures import Executor, Future
@@ -20,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from bot import home
 from bot.app import Heedful
 from bot.calendars import sources
 from bot.clock import VirtualClock
@@ -221,6 +224,58 @@ def assert_valid_message(sent: Sent) -> None:
         assert payload.get("occurrence"), "a nudge names its meeting"
 
 
+# --------------------------------------------------------------------------- sentences
+
+_LINK = re.compile(r"<(https?://[^|>]+)\|([^>]+)>")
+_EMOJI_CODE = re.compile(r":[a-z0-9_+'-]+:")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def sentences(text: str) -> list[str]:
+    """A DM's mrkdwn as the sentences a person reads: a link as its text and address,
+    without emoji codes, bold and quote marks, split after . ! ? and at line ends."""
+    text = _EMOJI_CODE.sub("", _LINK.sub(r"\2 \1", text)).replace("*", "")
+    found = []
+    for part in _SENTENCE_END.split(text):
+        part = part.strip().removeprefix(">").strip()
+        if part:
+            found.append(part)
+    return found
+
+
+def message_sentences(message: dict[str, Any]) -> set[str]:
+    """Every sentence one DM shows: its text and the texts of its header, section and
+    context blocks. Once per DM, however often it repeats in it (the fallback says what
+    the blocks say). Button labels are controls, not sentences."""
+    texts = [str(message.get("text") or "")]
+    for block in message.get("blocks") or []:
+        if block.get("type") in ("header", "section") and block.get("text"):
+            texts.append(block["text"]["text"])
+        if block.get("type") == "context":
+            texts += [e.get("text", "") for e in block.get("elements", [])]
+    return {sentence for text in texts for sentence in sentences(text)}
+
+
+def sentences_by_week(
+    driver: Driver, *, exempt: Iterable[str] = ()
+) -> dict[tuple[int, int], Counter[str]]:
+    """How many DMs said each sentence, by the user's ISO week: every message Heedful
+    posted in the DM (as it is now, taps included), thread replies too. A sentence
+    that names one of ``exempt`` (the meetings' titles, their join links: what makes it
+    about one meeting, not a fixed sentence) is left out."""
+    when = {s.ts: s.at for s in [*driver.sent, *driver.replies]}
+    weeks: dict[tuple[int, int], Counter[str]] = {}
+    marks = [m for m in exempt if m]
+    for message in driver.emulator.bot_messages(driver.user):
+        at_ = when[message["ts"]].astimezone(BERLIN)
+        year, week, _ = at_.isocalendar()
+        counted = weeks.setdefault((year, week), Counter())
+        for sentence in message_sentences(message):
+            if not any(mark in sentence for mark in marks):
+                counted[sentence] += 1
+    return weeks
+
+
 # --------------------------------------------------------------------------- the driver
 
 
@@ -337,6 +392,17 @@ class Driver:
         self.settle()
         return result
 
+    def questions_a_day(self, count: int) -> Driver:
+        """Set the person's "questions a day" as the settings form does (and re-plan).
+        Tests of something else than the daily cap use 4, the most one may choose."""
+        home.save_settings(
+            self.services,
+            team_id=TEAM,
+            user_id=self.user,
+            changes={"max_reflections_per_day": count},
+        )
+        return self
+
     def answer(self, sent: Sent) -> None:
         """A hook for ``run_until``: reply to every question in its thread (an engaged
         user, so the back-off never starts)."""
@@ -364,11 +430,11 @@ class Driver:
             sent = Sent(self.clock.now(), message)
             meta = message.get("metadata") or {}
             # Nudges are deliveries; replies (kind "notice": confirmations, "paused
-            # until …") go through the outbox too, but the tests read them apart.
-            if (
-                meta.get("event_type") == METADATA_EVENT_TYPE
-                and (meta.get("event_payload") or {}).get("kind") != "notice"
-            ):
+            # until …"; kind "ack": the line that stands in for a reaction) go through the
+            # outbox too, but the tests read them apart.
+            if meta.get("event_type") == METADATA_EVENT_TYPE and (
+                meta.get("event_payload") or {}
+            ).get("kind") not in ("notice", "ack"):
                 self.sent.append(sent)
                 new.append(sent)
             else:
@@ -440,6 +506,10 @@ class Driver:
             return str(conn.execute(sa.select(t.key).where(t.title == title)).scalar_one())
 
     # -- what is stored ----------------------------------------------------------------
+
+    def reactions_on(self, ts: str) -> list[str]:
+        """The reactions Heedful added to the message ``ts`` (the emulator's record)."""
+        return [r["name"] for r in self.emulator.reactions if r["ts"] == ts]
 
     def deliveries(self, **where: Any) -> list[Any]:
         t = Delivery.__table__.c

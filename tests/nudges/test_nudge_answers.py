@@ -14,7 +14,7 @@ from nudging import Driver, Event, FeedServer, at, colleagues
 
 from bot.messages.blocks import REFLECTION_MAX_CHARS
 from bot.messages.prompts import load_prompts
-from bot.sender import METADATA_EVENT_TYPE
+from bot.replies import REACTION
 
 DAY = "2026-03-02"  # a Monday
 MEETINGS = [
@@ -29,7 +29,8 @@ PROMPTS = load_prompts()
 
 @pytest.fixture(name="ana")
 def fixture_ana(driver: Driver, feed_server: FeedServer) -> Driver:
-    return driver.starts(at(DAY, "08:00"), feed_server, MEETINGS)
+    # Four questions a day, the most one may choose: every meeting of the day gets one.
+    return driver.starts(at(DAY, "08:00"), feed_server, MEETINGS).questions_a_day(4)
 
 
 @pytest.fixture(name="logs")
@@ -65,10 +66,12 @@ def test_a_thread_reply_and_its_edit_are_kept_once_against_the_meeting(
     assert (row.source, row.message_ts) == ("thread", ts)
     assert row.text.startswith("fernet:")  # encrypted at rest
     assert ana.text_of(row) == "I finally asked Ben how the move went, and listened."
-    assert _thread(ana, prompt.ts) == [PROMPTS.text("kept.new")]
-    # Replies go through the outbox too: a row first, with Heedful's metadata.
-    (confirmation,) = [r for r in ana.replies if r.message.get("thread_ts") == prompt.ts]
-    assert confirmation.message["metadata"]["event_type"] == METADATA_EVENT_TYPE
+    # Acknowledged without words: a reaction on her message, no line in the thread. The
+    # acknowledgement is a row first, like every DM (keyed by her message's ts).
+    assert ana.reactions_on(ts) == [REACTION]
+    assert _thread(ana, prompt.ts) == []
+    (ack,) = ana.deliveries(kind="ack")
+    assert (ack.state, ack.ref) == ("sent", f"ack:{ts}")
 
     ana.edits(ts, "I asked Ben how the move went. I interrupted once.")
     (row,) = ana.reflections()
@@ -90,7 +93,7 @@ def test_a_plain_dm_goes_to_the_most_recent_prompt_of_the_last_12_hours(
     (row,) = ana.reflections()
     assert (row.delivery_id, row.occurrence_key) == (planning.delivery_id, ana.key_of("Planning"))
     assert (row.source, row.message_ts) == ("dm", ts)
-    assert _thread(ana, ts) == [PROMPTS.text("kept.new")]  # a quiet line under the DM
+    assert ana.reactions_on(ts) == [REACTION] and _thread(ana, ts) == []  # quietly
 
     # 12 hours after the last question (the retro's, in the 14:30 transition): nothing is open.
     ana.run_until(at(DAY, "14:31"))
@@ -130,8 +133,8 @@ def test_a_tap_and_the_form_are_one_answer_for_the_prompt(
     # The buttons gave way to a quiet note, in place.
     (update,) = ana.emulator.calls_to("chat.update")
     assert update.params["ts"] == prompt.ts
-    note = PROMPTS.text("done.tapped", answer=PROMPTS.text("button.present"))
-    assert note in str(update.params["blocks"])
+    note = PROMPTS.text("done.tapped.a", answer=PROMPTS.text("button.present"))
+    assert note in str(update.params["blocks"])  # the first of the rotated wordings
 
     # The tap and write buttons are gone from the message …
     (current,) = [m for m in ana.emulator.messages("U1") if m["ts"] == prompt.ts]
@@ -149,7 +152,8 @@ def test_a_tap_and_the_form_are_one_answer_for_the_prompt(
     (row,) = ana.reflections()  # a change of mind replaces the tap
     assert (row.delivery_id, row.presence, row.source) == (prompt.delivery_id, 3, "form")
     assert ana.text_of(row) == "Drifted."
-    assert _thread(ana, prompt.ts) == [PROMPTS.text("kept.updated")]  # quietly, in its thread
+    # No message of hers to react to: a short line, quietly, in its thread.
+    assert _thread(ana, prompt.ts) == [PROMPTS.text("kept.line.a")]
     assert "Drifted" not in _app_log(logs)
 
 
@@ -162,7 +166,7 @@ def test_the_form_alone_keeps_an_answer(ana: Driver) -> None:
     (row,) = ana.reflections()
     assert (row.delivery_id, row.occurrence_key) == (prompt.delivery_id, ana.key_of("Planning"))
     assert (row.presence, ana.text_of(row)) == (None, "I checked that Ravi understood.")
-    assert _thread(ana, prompt.ts) == [PROMPTS.text("kept.new")]
+    assert _thread(ana, prompt.ts) == [PROMPTS.text("kept.line.a")]
 
 
 @pytest.mark.parametrize(
@@ -238,7 +242,7 @@ def test_an_over_long_answer_is_kept_up_to_the_limit_with_a_note(ana: Driver) ->
 def test_a_duplicated_event_is_kept_once(ana: Driver) -> None:
     ana.run_until(at(DAY, "10:40"))
     prompt = ana.nudge("reflection", "1:1 Ana / Ben")
-    ana.says("Kept once, please.", thread_ts=prompt.ts)
+    ts = ana.says("Kept once, please.", thread_ts=prompt.ts)
     (envelope,) = [
         r.request
         for r in ana.emulator.inbound
@@ -258,7 +262,10 @@ def test_a_duplicated_event_is_kept_once(ana: Driver) -> None:
 
     (row,) = ana.reflections()
     assert ana.text_of(row) == "Kept once, please."
-    assert _thread(ana, prompt.ts) == [PROMPTS.text("kept.new")]  # confirmed once too
+    # Acknowledged once too: one reaction, one acknowledgement row, no line.
+    assert ana.reactions_on(ts) == [REACTION] and _thread(ana, prompt.ts) == []
+    assert len(ana.deliveries(kind="ack")) == 1
+    assert ana.emulator.refusals == []
 
 
 def test_nobody_answers_for_someone_else(ana: Driver) -> None:

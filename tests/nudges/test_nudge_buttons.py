@@ -27,7 +27,8 @@ WEEK = [
 
 @pytest.fixture(name="ana")
 def fixture_ana(driver: Driver, feed_server: FeedServer) -> Driver:
-    return driver.starts(at(MONDAY, "08:00"), feed_server, WEEK)
+    # Four questions a day, the most one may choose: every meeting of the day gets one.
+    return driver.starts(at(MONDAY, "08:00"), feed_server, WEEK).questions_a_day(4)
 
 
 def _about(driver: Driver, title: str) -> list[str]:

@@ -111,7 +111,8 @@ def test_deleting_a_reply_deletes_its_answer_and_an_edit_does_not_bring_it_back(
     # Nor does Slack's retry of the original event store it again.
     _deliver(ana, original, retry_num=1)
     assert [r.message_ts for r in ana.reflections()] == [kept]
-    assert _thread(ana, one_on_one.ts) == [PROMPTS.text("kept.new")]  # nothing more said
+    assert _thread(ana, one_on_one.ts) == []  # nothing said, then or now
+    assert ana.reactions_on(gone) == ["white_check_mark"]  # acknowledged once, when kept
 
     # The inbox row of the delete names Ana, so an erase takes it with everything else.
     with ana.services.engine.connect() as conn:

@@ -78,6 +78,7 @@ def _settings_values(**chosen: Any) -> dict[str, Any]:
     return {
         "lead_minutes": {"value": option(prefs["lead_minutes"])},
         "reflection_delay_minutes": {"value": option(prefs["reflection_delay_minutes"])},
+        "max_reflections_per_day": {"value": option(prefs["max_reflections_per_day"])},
         "quiet_start": {"value": clock(prefs["quiet_start"])},
         "quiet_end": {"value": clock(prefs["quiet_end"])},
         "working_days": {"value": {"type": "checkboxes", "selected_options": days}},
@@ -265,10 +266,19 @@ def test_settings_from_the_home_tab(ana: Driver, feed_server: FeedServer) -> Non
     assert "working_days" in refused.json["errors"]
     assert Prefs.from_json(ana.user_row().prefs) == Prefs()
 
-    good = ana.submit(form, _settings_values(lead_minutes=10, reflection_delay_minutes=5))
+    # The form offers 0 to 4 questions a day, the current number chosen.
+    (questions,) = [b for b in form["blocks"] if b.get("block_id") == "max_reflections_per_day"]
+    options = [o["value"] for o in questions["element"]["options"]]
+    assert options == ["0", "1", "2", "3", "4"]
+    assert questions["element"]["initial_option"]["value"] == "2"
+    good = ana.submit(
+        form,
+        _settings_values(lead_minutes=10, reflection_delay_minutes=5, max_reflections_per_day=3),
+    )
     assert not good.body
     prefs = Prefs.from_json(ana.user_row().prefs)
     assert (prefs.lead_minutes, prefs.reflection_delay_minutes) == (10, 5)
+    assert prefs.max_reflections_per_day == 3
     texts = "\n".join(_texts(_home(ana)))  # republished
     assert _summary(prefs) in texts
 

@@ -14,7 +14,8 @@ def _plan(meetings, **kw):
     from factories import BERLIN
 
     kw.setdefault("now", local(THURSDAY, "00:30"))
-    return plan(PlanInput(meetings=meetings, prefs=Prefs(), zone=BERLIN, **kw))
+    prefs = kw.pop("prefs", Prefs())
+    return plan(PlanInput(meetings=meetings, prefs=prefs, zone=BERLIN, **kw))
 
 
 def test_nudges_ruled_out_by_quiet_hours_take_no_place_under_the_daily_cap() -> None:
@@ -50,7 +51,13 @@ def test_the_back_off_keeps_its_rhythm_whenever_the_plan_is_remade() -> None:
     last = local(THURSDAY, "09:22")
 
     def asked(now: str) -> list[str]:
-        wanted = _plan(meetings, now=local(THURSDAY, now), unanswered_streak=3, last_prompt_at=last)
+        wanted = _plan(
+            meetings,
+            now=local(THURSDAY, now),
+            unanswered_streak=3,
+            last_prompt_at=last,
+            prefs=Prefs(max_reflections_per_day=4),  # five meetings: the cap plays no part
+        )
         return [w.ref.split("|")[1] for w in wanted if w.kind == REFLECTION]
 
     assert asked("09:30") == ["m11", "m13"]

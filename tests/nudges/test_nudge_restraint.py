@@ -17,7 +17,7 @@ PROMPTS = load_prompts()
 
 
 def _one_on_ones(*days: str) -> list[Event]:
-    """Four 1:1s a day, two hours apart (under both daily caps)."""
+    """Four 1:1s a day, two hours apart (under both daily caps, at four questions a day)."""
     return [
         Event(
             f"{day}-{hour}",
@@ -35,7 +35,7 @@ def _one_on_ones(*days: str) -> list[Event]:
 def fixture_ana(driver: Driver) -> Driver:
     driver.clock.set(at(MONDAY, "08:00"))
     driver.open_home()
-    return driver
+    return driver.questions_a_day(4)  # four 1:1s a day, each asked about until the back-off
 
 
 def _asked(driver: Driver, since: int = 0) -> list[str]:

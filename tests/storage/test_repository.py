@@ -166,3 +166,48 @@ def test_two_instances_installing_at_once_both_start(
     assert rows == ["b"]
     first.dispose()
     second.dispose()
+
+
+def test_migration_0007_drops_the_old_default_of_four_questions_written_out(db_url: str) -> None:
+    """Before 0007 no form offered "questions a day": a stored 4 is the old default
+    written out with the other settings, and gives way to the new default (2); any other
+    value stays (and reads as at most 4)."""
+    from bot.prefs import Prefs
+
+    engine = make_engine(db_url)
+    try:
+        upgrade(engine, "0006")
+        users = sa.table(
+            "slack_user",
+            sa.column("team_id", sa.String()),
+            sa.column("slack_user_id", sa.String()),
+            sa.column("prefs", sa.JSON()),
+        )
+        stored = {
+            "U1": {"max_reflections_per_day": 4, "lead_minutes": 10},
+            "U2": {"max_reflections_per_day": 3},
+            "U3": {"max_reflections_per_day": 12},
+            "U4": {},
+        }
+        with engine.begin() as conn:
+            conn.execute(
+                sa.insert(users),
+                [{"team_id": "T1", "slack_user_id": u, "prefs": p} for u, p in stored.items()],
+            )
+        upgrade(engine)
+        with engine.connect() as conn:
+            after = dict(conn.execute(sa.select(users.c.slack_user_id, users.c.prefs)).all())
+    finally:
+        engine.dispose()
+    assert after == {
+        "U1": {"lead_minutes": 10},
+        "U2": {"max_reflections_per_day": 3},
+        "U3": {"max_reflections_per_day": 12},
+        "U4": {},
+    }
+    assert [Prefs.from_json(after[u]).max_reflections_per_day for u in sorted(after)] == [
+        2,
+        3,
+        4,
+        2,
+    ]
