@@ -65,6 +65,8 @@ class _Context:
     # The last intention and question shown since the focus was set, by (group, meeting
     # size): (prompt id, when).
     last: dict[tuple[str, str], tuple[str, datetime]] = field(default_factory=dict)
+    # Per group since the focus was set: (wordings that served it, wordings).
+    balance: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 def local_time(moment: datetime, zone: ZoneInfo) -> str:
@@ -200,7 +202,7 @@ class NudgeComposer:
                 .order_by(s.shown_at, s.id)
             ).all()
             focus = focus_of(conn, team_id=row.team_id, user_id=row.user_id)
-            last = self._last_by_kind(conn, row, focus, history) if focus else {}
+            last, balance = self._focus_history(conn, row, focus, history) if focus else ({}, {})
         if user is None:
             raise Skip("unknown_user")
         if user.paused_until is not None and user.paused_until > now:
@@ -213,13 +215,15 @@ class NudgeComposer:
             shown[prompt_id] = at
             if prompt_id in self.prompts and group_of(self.prompts[prompt_id]) == "question":
                 practices.append(primary_practice(self.prompts[prompt_id]))
-        return _Context(meeting, ZoneInfo(user.tz or "UTC"), shown, practices, focus, last)
+        zone = ZoneInfo(user.tz or "UTC")
+        return _Context(meeting, zone, shown, practices, focus, last, balance)
 
-    def _last_by_kind(
+    def _focus_history(
         self, conn: sa.Connection, row: Any, focus: Focus, history: Sequence[Any]
-    ) -> dict[tuple[str, str], tuple[str, datetime]]:
-        """The last intention and the last question shown since the focus was set, for each
-        meeting size: (group, kind) → (prompt id, when).
+    ) -> tuple[dict[tuple[str, str], tuple[str, datetime]], dict[str, tuple[int, int]]]:
+        """What the intentions and questions shown since the focus was set say about its
+        turns: the last of each group at each meeting size, (group, kind) → (prompt id,
+        when); and per group, how many served the focus and how many there were.
 
         The focus takes every other turn within one size of meeting, not across all of them:
         across all, a day that always runs stand-up then 1:1 would give the stand-up every
@@ -232,8 +236,15 @@ class NudgeComposer:
             and group_of(self.prompts[prompt_id]) in FOCUS_GROUPS
             and delivery_id is not None
         ]
+        balance: dict[str, tuple[int, int]] = {}
+        for prompt_id, _, _, group in recent:
+            served, total = balance.get(group, (0, 0))
+            balance[group] = (
+                served + (focus.practice in self.prompts[prompt_id].practices),
+                total + 1,
+            )
         if not recent:
-            return {}
+            return {}, balance
         d, o = DEL.c, OCC.c
         sent = {
             r.id: r
@@ -267,7 +278,7 @@ class NudgeComposer:
             kind = kinds.get(about(delivery_id, group) or "")
             if kind is not None:
                 last[(group, kind)] = (prompt_id, at)
-        return last
+        return last, balance
 
     def _lean(
         self, ctx: _Context, group: str, meeting: Occurrence
@@ -279,6 +290,7 @@ class NudgeComposer:
             focus=ctx.focus.practice if ctx.focus else None,
             since=ctx.focus.since if ctx.focus else None,
             last=ctx.last.get((group, meeting.kind.value)),
+            balance=ctx.balance.get(group, (0, 0)),
             kind=meeting.kind.value,
             recurring=meeting.recurring,
             shown=ctx.shown,

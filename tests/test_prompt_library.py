@@ -442,6 +442,7 @@ def _lean(
     focus: str | None = "appreciation",
     since: datetime = START - timedelta(days=3),
     kind: str = "one-on-one",
+    balance: tuple[int, int] = (0, 0),
 ) -> tuple[str | None, str | None]:
     return focus_lean(
         library,
@@ -453,6 +454,7 @@ def _lean(
         recurring=False,
         shown=shown or {},
         now=START,
+        balance=balance,
     )
 
 
@@ -472,6 +474,19 @@ def test_every_other_wording_serves_the_focus() -> None:
     assert _lean(library, last=before) == ("appreciation", None)
     # A wording no longer in the library does not count either.
     assert _lean(library, last=("intention.gone", yesterday)) == ("appreciation", None)
+
+
+def test_a_sizes_first_turn_goes_to_the_focus_only_while_it_has_at_most_half() -> None:
+    library = _focus_library()
+    focus, others = ("appreciation", None), (None, "appreciation")
+    assert _lean(library, last=None, balance=(0, 0)) == focus
+    assert _lean(library, last=None, balance=(2, 4)) == focus  # half: the focus
+    assert _lean(library, last=None, balance=(3, 5)) == others  # more than half
+    assert _lean(library, last=None, balance=(1, 3)) == focus
+    # Within a size, the last wording decides, whatever the balance.
+    yesterday = START - timedelta(days=1)
+    assert _lean(library, last=("intention.listen", yesterday), balance=(5, 6)) == focus
+    assert _lean(library, last=("intention.thanks_a", yesterday), balance=(0, 6)) == others
 
 
 def test_the_focus_passes_its_turn_rather_than_repeat_a_wording_or_misfit_the_meeting() -> None:

@@ -18,8 +18,9 @@ The first of a prompt's ``practices`` is its primary practice.
 A person's **focus practice** (``bot.focus``) takes about half of their intentions and half of
 their questions (:func:`focus_lean`): every other wording of each group serves it, counted
 within each size of meeting from the last wording of that group they were shown at one
-since the focus was set (``bot.nudges`` finds it), starting with the focus. The other half
-keep clear of it and rotate through the rest, so the practices stay in view. Freshness comes
+since the focus was set (``bot.nudges`` finds it); a size's first turn goes to the focus
+unless it already has more than half of the group. The other half keep clear of it and rotate
+through the rest, so the practices stay in view. Freshness comes
 first: a turn for the focus passes when no wording that serves it and fits the meeting is
 unseen for 14 days, so the share can fall below half for someone with many meetings of one
 kind; and a turn for the others takes a focus wording only when nothing else is fresh.
@@ -222,24 +223,29 @@ def focus_lean(
     recurring: bool,
     shown: Mapping[str, datetime],
     now: datetime,
+    balance: tuple[int, int] = (0, 0),
 ) -> tuple[str | None, str | None]:
     """``(practice, avoid_practice)`` for :func:`choose`, for a person focusing on ``focus``.
 
     ``last`` is the last wording of ``group`` they were shown at a meeting of this size
-    (prompt id, when). It is the focus's turn unless that wording was shown since the focus
-    was set (``since``) and served it (as its first or second practice): then
+    (prompt id, when); ``balance`` is how many of the group's wordings shown since the focus
+    was set (``since``) served it, and how many there were, at meetings of every size.
+    Within a size the turns alternate: it is the focus's turn unless the last wording there
+    (since the focus was set) served it, as its first or second practice. The first turn at
+    a size goes to the focus unless it already has more than half of the group's wordings,
+    so sizes that start and end on the focus do not add up to much more than half. On its turn,
     ``(focus, None)``, as long as a fresh wording serving it fits this meeting
-    (:func:`fresh`). Otherwise ``(None, focus)``: any practice but the focus. Without a
+    (:func:`fresh`); otherwise ``(None, focus)``: any practice but the focus. Without a
     focus, ``(None, None)``: as before."""
     if focus is None:
         return None, None
-    served = (
-        last is not None
-        and (since is None or last[1] >= since)
-        and last[0] in prompts
-        and focus in prompts[last[0]].practices
-    )
-    if not served and fresh(
+    since_focus = last is not None and (since is None or last[1] >= since)
+    if since_focus and last is not None:
+        turn = not (last[0] in prompts and focus in prompts[last[0]].practices)
+    else:
+        served, total = balance
+        turn = 2 * served <= total
+    if turn and fresh(
         prompts, group, kind=kind, recurring=recurring, practice=focus, shown=shown, now=now
     ):
         return focus, None
