@@ -15,7 +15,8 @@ from typing import Any
 from bot import interactions
 from bot.calendars import sources
 from bot.digest import digest_so_far
-from bot.home import hours_in_words, save_settings, settings_summary
+from bot.focus import their_why
+from bot.home import day_words, hours_in_words, save_settings, settings_summary
 from bot.messages.blocks import build_forget_confirm
 from bot.messages.mrkdwn import escape
 from bot.messages.prompts import load_prompts
@@ -131,7 +132,8 @@ def _run_text(services: Services, *, team_id: str, user_id: str, command: Comman
         return interactions.resume(services, team_id=team_id, user_id=user_id)
     if command.name == "settings":
         prefs = _prefs(services, team_id=team_id, user_id=user_id)
-        return prompts.text("home.settings_summary", **settings_summary(prompts, prefs))
+        answer = prompts.text("home.settings_summary", **settings_summary(prompts, prefs))
+        return answer + _focus_line(services, team_id=team_id, user_id=user_id)
     if command.name == "hours":
         return _hours(services, team_id=team_id, user_id=user_id, hours=command.hours)
     if command.name == "connect":
@@ -161,6 +163,20 @@ def _run_text(services: Services, *, team_id: str, user_id: str, command: Comman
         prompts.text("command.help")
         + "\n"
         + prompts.text("hours.help", hours=hours_in_words(prompts, prefs))
+    )
+
+
+def _focus_line(services: Services, *, team_id: str, user_id: str) -> str:
+    """ "\nFocus for the next few weeks: …" when the person has a focus, else nothing."""
+    why = their_why(services, team_id=team_id, user_id=user_id)
+    if why is None:
+        return ""
+    zone = interactions.user_zone(services, team_id=team_id, user_id=user_id)
+    prompts = load_prompts()
+    return "\n" + prompts.text(
+        "settings.focus",
+        practice=prompts.text(f"focus.name.{why.focus}"),
+        since=day_words(why.focus_since.astimezone(zone)),
     )
 
 

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from bot.calendars import sources
+from bot.focus import their_why
 from bot.meetings import OCC, replan_user
 from bot.messages import blocks as kit
 from bot.messages.prompts import Prompts, load_prompts
@@ -137,11 +138,12 @@ def home_state(
         (s.id, s.name, statuses.get(s.status, s.status))
         for s in sources.list_sources(services, team_id=team_id, user_id=user_id)
     ]
+    why = their_why(services, team_id=team_id, user_id=user_id)
     return kit.HomeState(
         zone=zone_name,
         connected=connected,
         paused_until=(
-            _day_words(paused.astimezone(zone)) if paused is not None and paused > now else None
+            day_words(paused.astimezone(zone)) if paused is not None and paused > now else None
         ),
         next_items=[
             (_when(due, zone, now), prompts.text(f"home.kind.{kind}"), title or "")
@@ -150,10 +152,20 @@ def home_state(
         settings=settings_summary(prompts, prefs),
         calendars=calendars,
         muted=[(key, muted_titles.get(key, "")) for key in prefs.muted_series],
+        why=(
+            kit.WhyCard(
+                text=why.text,
+                practice=why.focus,
+                since=day_words(why.focus_since.astimezone(zone)),
+                suggested=why.suggested,
+            )
+            if why is not None
+            else None
+        ),
     )
 
 
-def _day_words(moment: datetime) -> str:
+def day_words(moment: datetime) -> str:
     """ "Monday 6 April" (portable: no %-d)."""
     return f"{moment:%A} {moment.day} {moment:%B}"
 

@@ -5,7 +5,10 @@ the meeting as it is now: a reminder (cue + intention), a transition (a question
 the meeting that just ended and a reminder for the next) or a reflection question. A
 meeting that has since gone, been declined or muted, or a user who paused, turns the
 delivery into a skip with its reason (``Skip``). Wordings rotate per user: nothing is
-repeated within 14 days while alternatives exist (``bot.messages.library.choose``).
+repeated within 14 days while alternatives exist (``bot.messages.library.choose``). For a
+person with a focus practice (``bot.focus``), every other intention and every other question
+at each size of meeting serves it, still fitted to the meeting and fresh
+(``bot.messages.library.focus_lean``).
 
 How to answer and who can read the answer come with a person's first
 ``GUIDED_QUESTIONS`` questions only (counted from the questions sent to them, transitions
@@ -16,7 +19,8 @@ they became boilerplate: thirteen times a week.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,11 +28,13 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from bot.calendars.occurrence import Occurrence
+from bot.focus import Focus, focus_of
 from bot.meetings import OCC, after_prompt, occurrence_from_row, replan_user
 from bot.messages import Message
 from bot.messages import blocks as kit
 from bot.messages.library import choose as choose_prompt
 from bot.messages.library import (
+    focus_lean,
     group_of,
     practices_for,
     primary_practice,
@@ -52,6 +58,7 @@ USER_SKIPPED = "user_skipped"  # the error of deliveries withdrawn by "Skip this
 DEL = Delivery.__table__  # type: ignore[attr-defined]
 SHOWN = PromptShown.__table__  # type: ignore[attr-defined]
 USERS = SlackUser.__table__  # type: ignore[attr-defined]
+FOCUS_GROUPS = ("intention", "question")  # the wordings that lean toward a focus practice
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,12 @@ class _Context:
     zone: ZoneInfo
     shown: dict[str, datetime]
     question_practices: list[str]
+    focus: Focus | None = None
+    # The last intention and question shown since the focus was set, by (group, meeting
+    # size): (prompt id, when).
+    last: dict[tuple[str, str], tuple[str, datetime]] = field(default_factory=dict)
+    # Per group since the focus was set: (wordings that served it, wordings).
+    balance: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 def local_time(moment: datetime, zone: ZoneInfo) -> str:
@@ -205,14 +218,16 @@ class NudgeComposer:
                 )
             ).first()
             history = conn.execute(
-                sa.select(s.prompt_id, s.shown_at)
+                sa.select(s.prompt_id, s.shown_at, s.delivery_id)
                 .where(
                     s.team_id == row.team_id,
                     s.user_id == row.user_id,
                     s.shown_at >= now - HISTORY,
                 )
-                .order_by(s.shown_at)
+                .order_by(s.shown_at, s.id)
             ).all()
+            focus = focus_of(conn, team_id=row.team_id, user_id=row.user_id)
+            last, balance = self._focus_history(conn, row, focus, history) if focus else ({}, {})
         if user is None:
             raise Skip("unknown_user")
         if user.paused_until is not None and user.paused_until > now:
@@ -221,11 +236,91 @@ class NudgeComposer:
             raise Skip("muted")
         shown: dict[str, datetime] = {}
         practices: list[str] = []
-        for prompt_id, at in history:
+        for prompt_id, at, _ in history:
             shown[prompt_id] = at
             if prompt_id in self.prompts and group_of(self.prompts[prompt_id]) == "question":
                 practices.append(primary_practice(self.prompts[prompt_id]))
-        return _Context(meeting, ZoneInfo(user.tz or "UTC"), shown, practices)
+        zone = ZoneInfo(user.tz or "UTC")
+        return _Context(meeting, zone, shown, practices, focus, last, balance)
+
+    def _focus_history(
+        self, conn: sa.Connection, row: Any, focus: Focus, history: Sequence[Any]
+    ) -> tuple[dict[tuple[str, str], tuple[str, datetime]], dict[str, tuple[int, int]]]:
+        """What the intentions and questions shown since the focus was set say about its
+        turns: the last of each group at each meeting size, (group, kind) → (prompt id,
+        when); and per group, how many served the focus and how many there were.
+
+        The focus takes every other turn within one size of meeting, not across all of them:
+        across all, a day that always runs stand-up then 1:1 would give the stand-up every
+        turn of the focus (using up its wordings within days) and the 1:1 none."""
+        recent = [
+            (prompt_id, at, delivery_id, group_of(self.prompts[prompt_id]))
+            for prompt_id, at, delivery_id in history
+            if at >= focus.since
+            and prompt_id in self.prompts
+            and group_of(self.prompts[prompt_id]) in FOCUS_GROUPS
+            and delivery_id is not None
+        ]
+        balance: dict[str, tuple[int, int]] = {}
+        for prompt_id, _, _, group in recent:
+            served, total = balance.get(group, (0, 0))
+            balance[group] = (
+                served + (focus.practice in self.prompts[prompt_id].practices),
+                total + 1,
+            )
+        if not recent:
+            return {}, balance
+        d, o = DEL.c, OCC.c
+        sent = {
+            r.id: r
+            for r in conn.execute(
+                sa.select(d.id, d.kind, d.occurrence_key, d.payload).where(
+                    d.id.in_({delivery_id for _, _, delivery_id, _ in recent})
+                )
+            )
+        }
+
+        def about(delivery_id: int, group: str) -> str | None:
+            """The meeting a wording was about (a transition asks about the one before)."""
+            found = sent.get(delivery_id)
+            if found is None:
+                return None
+            if found.kind == TRANSITION and group == "question":
+                return (found.payload or {}).get("previous")
+            return found.occurrence_key
+
+        keys = {about(delivery_id, group) for _, _, delivery_id, group in recent} - {None}
+        kinds = {
+            found.key: occurrence_from_row(found).kind.value
+            for found in conn.execute(
+                sa.select(OCC).where(
+                    o.team_id == row.team_id, o.user_id == row.user_id, o.key.in_(keys)
+                )
+            )
+        }
+        last: dict[tuple[str, str], tuple[str, datetime]] = {}
+        for prompt_id, at, delivery_id, group in recent:
+            kind = kinds.get(about(delivery_id, group) or "")
+            if kind is not None:
+                last[(group, kind)] = (prompt_id, at)
+        return last, balance
+
+    def _lean(
+        self, ctx: _Context, group: str, meeting: Occurrence
+    ) -> tuple[str | None, str | None]:
+        """(practice, avoid_practice) for this wording: see ``library.focus_lean``."""
+        return focus_lean(
+            self.prompts,
+            group,
+            focus=ctx.focus.practice if ctx.focus else None,
+            since=ctx.focus.since if ctx.focus else None,
+            last=ctx.last.get((group, meeting.kind.value)),
+            balance=ctx.balance.get(group, (0, 0)),
+            kind=meeting.kind.value,
+            recurring=meeting.recurring,
+            shown=ctx.shown,
+            now=self.services.clock.now(),
+        )
 
     def _presence(self, row: Any, ctx: _Context) -> tuple[Any, Any]:
         now = self.services.clock.now()
@@ -238,13 +333,19 @@ class NudgeComposer:
             "salt": meeting.key,
         }
         cue = choose_prompt(self.prompts, "cue", **common)
-        intention = choose_prompt(self.prompts, "intention", **common)
+        practice, avoid = self._lean(ctx, "intention", meeting)
+        intention = choose_prompt(
+            self.prompts, "intention", **common, practice=practice, avoid_practice=avoid
+        )
         return cue, intention
 
     def _question(self, row: Any, ctx: _Context, meeting: Occurrence) -> Any:
         kind, recurring = meeting.kind.value, meeting.recurring
         available = practices_for(self.prompts, "question", kind=kind, recurring=recurring)
-        practice = rotate_practice(ctx.question_practices, available) if available else None
+        practice, avoid = self._lean(ctx, "question", meeting)
+        if practice is None and available:  # rotate through the others
+            others = [p for p in available if p != avoid] or list(available)
+            practice = rotate_practice(ctx.question_practices, others)
         return choose_prompt(
             self.prompts,
             "question",
@@ -254,6 +355,7 @@ class NudgeComposer:
             now=self.services.clock.now(),
             salt=meeting.key,
             practice=practice,
+            avoid_practice=avoid,
         )
 
     def _remember(self, row: Any, prompt_ids: list[str]) -> None:

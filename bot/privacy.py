@@ -3,8 +3,9 @@ Heedful from holding more than it needs (retention, uninstall).
 
 Export holds everything Heedful stores about a person (settings, calendars without
 their secret addresses, meetings, deliveries, reflections in clear, the wordings they
-were shown). Erase deletes all of it and cancels what was pending: nothing is sent to
-them afterwards unless they start again (connect a calendar).
+were shown, their why in clear and their focus practice). Erase deletes all of it and
+cancels what was pending: nothing is sent to them afterwards unless they start again
+(connect a calendar).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from bot.storage.models import (
     Delivery,
     InboxItem,
     Installation,
+    LeaderWhy,
     OccurrenceRow,
     PromptShown,
     Reflection,
@@ -46,7 +48,11 @@ USER_TABLES = (
     DeletedMessage,
     PromptShown,
     InboxItem,
+    LeaderWhy,
 )
+# Tables whose ``text``/``body`` column holds private words, encrypted at rest: the export
+# holds them decrypted.
+PRIVATE_TEXT = {"reflection": "text", "inbox": "body", "leader_why": "text"}
 EXPORT_VERSION = 1
 EXPORT_FILENAME = "heedful-export.json"
 PROMPT_HISTORY = timedelta(days=60)
@@ -83,6 +89,7 @@ def export_user(services: Services, *, team_id: str, user_id: str) -> dict[str, 
         "deleted_message": "deleted_messages",
         "prompt_shown": "wordings_shown",
         "inbox": "events_received",
+        "leader_why": "why",
     }
     with read_only(services.engine) as conn:
         for model in USER_TABLES:
@@ -98,16 +105,15 @@ def export_user(services: Services, *, team_id: str, user_id: str) -> dict[str, 
                 if table.name == "calendar_source":
                     item.pop("url", None)  # a secret: the export names the calendar, not its key
                     item.pop("etag", None)
-                for field in ("text", "body") if table.name in ("reflection", "inbox") else ():
-                    if field not in item:
-                        continue
+                field = PRIVATE_TEXT.get(table.name)
+                if field is not None and field in item:
                     try:
                         item[field] = services.cipher.decrypt(item.get(field) or "")
                     except CipherError:  # no configured key opens it: say so, hold the rest
                         item[field] = None
                         item[f"{field}_unreadable"] = True
                 items.append(item)
-            if table.name == "slack_user":
+            if table.name in ("slack_user", "leader_why"):  # one row per person
                 out[names[table.name]] = items[0] if items else None
             else:
                 out[names[table.name]] = items
@@ -192,6 +198,7 @@ ENCRYPTED_COLUMNS: tuple[tuple[Any, str], ...] = (
     (WebhookSource, "secret"),
     (Reflection, "text"),
     (InboxItem, "body"),
+    (LeaderWhy, "text"),
 )
 ROTATE_BATCH = 500
 

@@ -13,7 +13,12 @@ from bot.home import settings_summary
 from bot.messages import Message
 from bot.messages.blocks import (
     ACTION_TAP_PATTERN,
+    ACTION_WHY_OPEN,
+    BLOCK_FOCUS,
+    BLOCK_WHY,
+    FOCUS_SUGGEST,
     HomeState,
+    WhyCard,
     build_connect_form,
     build_done,
     build_erase_form,
@@ -26,10 +31,11 @@ from bot.messages.blocks import (
     build_settings_form,
     build_transition,
     build_welcome,
+    build_why_form,
     replace_actions,
 )
-from bot.messages.mrkdwn import clip, clip_mrkdwn, escape, link_url, unescape
-from bot.messages.prompts import load_prompts
+from bot.messages.mrkdwn import clip, clip_mrkdwn, escape, link_url, quote, unescape
+from bot.messages.prompts import PRACTICE_ORDER, load_prompts
 from bot.prefs import Prefs
 
 
@@ -84,6 +90,8 @@ def test_messages_enforce_slack_limits() -> None:
 # ---------------------------------------------------------------- every builder is valid
 
 LONG = "R&D <review> " * 400  # 5,200 characters, with all three of Slack's control characters
+# A why as long as Heedful keeps (500), over several lines, with Slack's control characters.
+WHY_WORDS = ("For my team & <the new hires>:\n\n> someone who listens. " * 9)[:500]
 SETTINGS = {
     "lead_minutes": 5,
     "reflection_delay_minutes": 2,
@@ -131,7 +139,11 @@ def _views() -> dict[str, dict]:
         settings=settings_summary(prompts, Prefs()),
         calendars=[(n, LONG, "up to date") for n in range(20)],
         muted=[(f"src|{n}", LONG) for n in range(20)] + [("src|untitled", "")],
+        why=WhyCard(
+            text=WHY_WORDS, practice="ask-feedback", since="Monday 2 March", suggested=True
+        ),
     )
+    unreadable = WhyCard(text=None, practice="feelings", since="Monday 2 March", suggested=False)
     return {
         "home, new": build_home_view(prompts, HomeState(zone=None, connected=False)),
         "home, full": build_home_view(prompts, full),
@@ -142,6 +154,16 @@ def _views() -> dict[str, dict]:
         "reflection form, no question": build_reflection_form(prompts, delivery_id=7, question=""),
         "pause": build_pause_form(prompts, initial_date="2026-04-06"),
         "erase": build_erase_form(prompts),
+        "home, why unreadable": build_home_view(
+            prompts, HomeState(zone=None, connected=True, why=unreadable)
+        ),
+        "why form, new": build_why_form(prompts, text="", focus=None, suggestion=None),
+        "why form, suggested": build_why_form(
+            prompts, text=WHY_WORDS, focus=None, suggestion="body-language"
+        ),
+        "why form, picked": build_why_form(
+            prompts, text=WHY_WORDS, focus="single-tasking", suggestion="observe-listen-ask"
+        ),
     }
 
 
@@ -262,3 +284,75 @@ def test_a_well_formed_conference_link_is_shown_with_its_ampersands_escaped() ->
     (join,) = [t for t in _texts(message.blocks) if t.startswith("<https://")]
     label = load_prompts().text("reminder.join")
     assert join == f"<https://meet.example/j/123?pwd=a1&amp;lang=en|{label}>"
+
+
+# ---------------------------------------------------------------- the why
+
+
+def test_the_welcome_has_one_button_and_it_opens_the_why_form() -> None:
+    welcome = build_welcome(load_prompts())
+    assert welcome.text == load_prompts().text("welcome.text")
+    actions = [b for b in welcome.blocks if b["type"] == "actions"]
+    assert [[e["action_id"] for e in b["elements"]] for b in actions] == [[ACTION_WHY_OPEN]]
+
+
+def _inputs(view: dict) -> dict[str, dict]:
+    return {b["block_id"]: b["element"] for b in view["blocks"] if b["type"] == "input"}
+
+
+def test_the_why_form_asks_for_the_words_and_one_of_the_nine_practices() -> None:
+    prompts = load_prompts()
+    new = _inputs(build_why_form(prompts, text="", focus=None, suggestion=None))
+    assert list(new) == [BLOCK_WHY, BLOCK_FOCUS]
+    words, select = new[BLOCK_WHY], new[BLOCK_FOCUS]
+    assert words["type"] == "plain_text_input" and words["multiline"] is True
+    assert "max_length" not in words and "initial_value" not in words  # Heedful checks length
+    values = [o["value"] for o in select["options"]]
+    assert values == [FOCUS_SUGGEST, *PRACTICE_ORDER] and len(values) <= 100
+    assert all("description" in o for o in select["options"][1:])
+    assert select["initial_option"] == select["options"][0]
+    assert select["initial_option"]["text"]["text"] == prompts.text("why.suggest")
+
+    suggested = _inputs(
+        build_why_form(prompts, text="Patient.", focus=None, suggestion="slow-down")
+    )
+    assert suggested[BLOCK_WHY]["initial_value"] == "Patient."
+    name = prompts.text("focus.name.slow-down")
+    initial = suggested[BLOCK_FOCUS]["initial_option"]
+    assert initial["value"] == FOCUS_SUGGEST
+    assert initial["text"]["text"] == prompts.text("why.suggest_now", practice=name)
+
+    picked = _inputs(build_why_form(prompts, text="x", focus="feelings", suggestion="slow-down"))
+    assert picked[BLOCK_FOCUS]["initial_option"]["value"] == "feelings"
+    odd = _inputs(build_why_form(prompts, text="x", focus="not-a-practice", suggestion="nope"))
+    assert odd[BLOCK_FOCUS]["initial_option"]["text"]["text"] == prompts.text("why.suggest")
+
+
+def test_the_home_tab_quotes_the_why_with_an_edit_button_or_invites_one() -> None:
+    prompts = load_prompts()
+    card = WhyCard(
+        text="Calm & <kind>\nfor all",
+        practice="be-present",
+        since="Monday 2 March",
+        suggested=False,
+    )
+    view = build_home_view(prompts, HomeState(zone=None, connected=True, why=card))
+    (why,) = [
+        b for b in view["blocks"] if b.get("accessory", {}).get("action_id") == ACTION_WHY_OPEN
+    ]
+    assert why["text"]["text"].endswith("\n> Calm &amp; &lt;kind&gt;\n> for all")
+    assert why["accessory"]["text"]["text"] == prompts.text("button.why.edit")
+    name = prompts.text("focus.name.be-present")
+    assert prompts.text("home.focus", practice=name, since="Monday 2 March") in str(view)
+
+    empty = build_home_view(prompts, HomeState(zone=None, connected=False))
+    (invite,) = [
+        b for b in empty["blocks"] if b.get("accessory", {}).get("action_id") == ACTION_WHY_OPEN
+    ]
+    assert prompts.text("home.why_none") in invite["text"]["text"]
+    assert invite["accessory"]["text"]["text"] == prompts.text("button.why.write")
+
+
+def test_a_quote_keeps_every_line_inside_it() -> None:
+    assert quote("a\n\n> b <c>") == "> a\n>\n> &gt; b &lt;c&gt;"
+    assert quote("") == ">"

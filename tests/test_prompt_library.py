@@ -22,6 +22,8 @@ from bot.messages.library import (
     candidates,
     choose,
     fits,
+    focus_lean,
+    fresh,
     group_of,
     practices_for,
     primary_practice,
@@ -516,3 +518,143 @@ def test_the_shipped_library_answers_any_meeting() -> None:
             prompts, group, kind=kind, recurring=recurring, shown={}, now=START, salt=group
         )
         assert group_of(prompt) == group
+
+
+# --- Leaning toward a focus practice ---------------------------------------------------------
+
+
+def _focus_library() -> Prompts:
+    return _prompts(
+        ("intention.thanks_a", ["appreciation"], ["one-on-one"]),
+        ("intention.thanks_b", ["appreciation"], ["one-on-one"]),
+        ("intention.listen", ["observe-listen-ask"], ["one-on-one"]),
+        ("intention.listen_and_thank", ["observe-listen-ask", "appreciation"], ["one-on-one"]),
+        ("intention.breathe", ["be-present"], ["one-on-one", "small"]),
+    )
+
+
+def _lean(
+    library: Prompts,
+    *,
+    last: tuple[str, datetime] | None,
+    shown: dict[str, datetime] | None = None,
+    focus: str | None = "appreciation",
+    since: datetime = START - timedelta(days=3),
+    kind: str = "one-on-one",
+    balance: tuple[int, int] = (0, 0),
+) -> tuple[str | None, str | None]:
+    return focus_lean(
+        library,
+        "intention",
+        focus=focus,
+        since=since,
+        last=last,
+        kind=kind,
+        recurring=False,
+        shown=shown or {},
+        now=START,
+        balance=balance,
+    )
+
+
+def test_every_other_wording_serves_the_focus() -> None:
+    library = _focus_library()
+    yesterday = START - timedelta(days=1)
+    assert _lean(library, last=None, focus=None) == (None, None)  # no focus: as before
+    assert _lean(library, last=None) == ("appreciation", None)  # the first one serves it
+    # The last one served it: this one keeps clear of it, and the next serves it again.
+    assert _lean(library, last=("intention.thanks_a", yesterday)) == (None, "appreciation")
+    assert _lean(library, last=("intention.listen", yesterday)) == ("appreciation", None)
+    # A secondary practice counts: that wording served the focus too.
+    served = ("intention.listen_and_thank", yesterday)
+    assert _lean(library, last=served) == (None, "appreciation")
+    # What was shown before the focus was set does not count.
+    before = ("intention.thanks_a", START - timedelta(days=4))
+    assert _lean(library, last=before) == ("appreciation", None)
+    # A wording no longer in the library does not count either.
+    assert _lean(library, last=("intention.gone", yesterday)) == ("appreciation", None)
+
+
+def test_a_sizes_first_turn_goes_to_the_focus_only_while_it_has_at_most_half() -> None:
+    library = _focus_library()
+    focus, others = ("appreciation", None), (None, "appreciation")
+    assert _lean(library, last=None, balance=(0, 0)) == focus
+    assert _lean(library, last=None, balance=(2, 4)) == focus  # half: the focus
+    assert _lean(library, last=None, balance=(3, 5)) == others  # more than half
+    assert _lean(library, last=None, balance=(1, 3)) == focus
+    # Within a size, the last wording decides, whatever the balance.
+    yesterday = START - timedelta(days=1)
+    assert _lean(library, last=("intention.listen", yesterday), balance=(5, 6)) == focus
+    assert _lean(library, last=("intention.thanks_a", yesterday), balance=(0, 6)) == others
+
+
+def test_the_focus_passes_its_turn_rather_than_repeat_a_wording_or_misfit_the_meeting() -> None:
+    library = _focus_library()
+    recent = START - timedelta(days=13)
+    every_thanks = {
+        "intention.thanks_a": recent,
+        "intention.thanks_b": recent,
+        "intention.listen_and_thank": recent,
+    }
+    assert _lean(library, last=None, shown=every_thanks) == (None, "appreciation")
+    long_ago = {**every_thanks, "intention.thanks_b": START - timedelta(days=14)}
+    assert _lean(library, last=None, shown=long_ago) == ("appreciation", None)
+    assert _lean(library, last=None, kind="small") == (None, "appreciation")  # none fits
+    fitting = fresh(
+        library,
+        "intention",
+        kind="one-on-one",
+        recurring=False,
+        practice="appreciation",
+        shown=long_ago,
+        now=START,
+    )
+    assert [p.id for p in fitting] == ["intention.thanks_b"]
+
+
+def test_choose_keeps_clear_of_a_practice_among_equally_fresh_wordings() -> None:
+    library = _focus_library()
+
+    def pick(shown: dict[str, datetime], avoid: str | None) -> str:
+        return choose(
+            library,
+            "intention",
+            kind="one-on-one",
+            recurring=False,
+            shown=shown,
+            now=START,
+            salt="s",
+            avoid_practice=avoid,
+        ).id
+
+    fresh_ids = {"intention.listen", "intention.breathe"}
+    for salt_shown in ({}, {"intention.thanks_a": START - timedelta(days=30)}):
+        assert pick(salt_shown, "appreciation") in fresh_ids
+    # Freshness first: a fresh wording that serves it beats repeating one that does not.
+    recent = START - timedelta(days=1)
+    others_seen = {"intention.listen": recent, "intention.breathe": recent}
+    assert pick(others_seen, "appreciation") in {
+        "intention.thanks_a",
+        "intention.thanks_b",
+        "intention.listen_and_thank",
+    }
+
+
+def test_the_shipped_library_leans_toward_any_focus_in_any_meeting_it_fits() -> None:
+    """For every practice and kind with a fitting wording, a first turn serves the focus."""
+    prompts = load_prompts()
+    for group in ("intention", "question"):
+        for practice, kind in itertools.product(PRACTICE_ORDER, SIZES):
+            got = focus_lean(
+                prompts,
+                group,
+                focus=practice,
+                since=START,
+                last=None,
+                kind=kind,
+                recurring=False,
+                shown={},
+                now=START,
+            )
+            expected = (None, practice) if (practice, kind) in NOT_SENSIBLE else (practice, None)
+            assert got == expected, (group, practice, kind)

@@ -23,6 +23,14 @@ text object (3,000 in the text object reference) but is held to 2,000, as older 
 and several validators have it. Being stricter than Slack costs nothing here: the emulator
 only ever checks Heedful's own payloads.
 
+Two more checks, for modals: :func:`validate_view_response` reads an app's answer to a
+``view_submission`` (a ``response_action`` Slack knows; ``errors`` keyed by the ``block_id``
+of an input block of the submitted view, a string each, since Slack shows them under those
+inputs and nowhere else; a valid modal for ``update`` and ``push``), and
+:func:`validate_submission` refuses what Slack's client never submits: a text longer than the
+input's ``max_length`` (3,000 without one) or shorter than its ``min_length``, or a selected
+option that is not one of the element's options.
+
 Emulator policy, not Slack's: a bot DM (``chat.postMessage``, ``chat.update``,
 ``chat.postEphemeral``, ``chat.scheduleMessage``, a ``response_url`` post) may not carry a
 broadcast mention (``<!channel>``, ``<!here>``, ``<!everyone>``) or a user-group mention
@@ -569,4 +577,87 @@ def validate_view(view: Any, *, kind: str | None = None) -> list[str]:
             errors.add(f"slack_sdk.models: {exc}", "/view")
         except Exception as exc:
             errors.add(f"slack_sdk.models cannot read this view ({type(exc).__name__})", "/view")
+    return errors.items
+
+
+# --------------------------------------------------------------------------- modals, submitted
+
+RESPONSE_ACTIONS = frozenset({"errors", "update", "push", "clear"})
+
+
+def _input_blocks(view: Any) -> dict[str, dict[str, Any]]:
+    """The view's input blocks by ``block_id``."""
+    blocks = view.get("blocks") if isinstance(view, dict) else None
+    return {
+        block["block_id"]: block
+        for block in blocks or []
+        if isinstance(block, dict)
+        and block.get("type") == "input"
+        and isinstance(block.get("block_id"), str)
+    }
+
+
+def validate_view_response(view: Any, answer: Any) -> list[str]:
+    """Errors for an app's answer (the ack body) to a ``view_submission`` of ``view``.
+
+    No answer, or one without ``response_action``, closes the modal. Otherwise the action
+    must be one of ``errors``, ``update``, ``push`` or ``clear``; ``errors`` must map the
+    ``block_id`` of an input block of the submitted view to a non-empty message (Slack has
+    nowhere else to show one); ``update`` and ``push`` need a valid modal ``view``.
+    """
+    errors = _Errors()
+    if answer is None or (isinstance(answer, dict) and "response_action" not in answer):
+        return errors.items
+    if not isinstance(answer, dict):
+        errors.add("must provide an object", "/")
+        return errors.items
+    action = answer.get("response_action")
+    if action not in RESPONSE_ACTIONS:
+        errors.add(f"must be one of: {', '.join(sorted(RESPONSE_ACTIONS))}", "/response_action")
+    elif action == "errors":
+        found = answer.get("errors")
+        inputs = _input_blocks(view)
+        if not isinstance(found, dict) or not found:
+            errors.add("must provide an object naming at least one input block", "/errors")
+            return errors.items
+        for block_id, message in found.items():
+            if block_id not in inputs:
+                errors.add(f"not the block_id of an input block: {block_id}", f"/errors/{block_id}")
+            if not isinstance(message, str) or not message.strip():
+                errors.add("must be a non-empty string", f"/errors/{block_id}")
+    elif action in ("update", "push"):
+        errors.items += validate_view(answer.get("view"), kind="modal")
+    return errors.items
+
+
+def validate_submission(view: Any, values: Any) -> list[str]:
+    """What Slack's client would never submit for ``view``: for each input block of the
+    view that ``values`` (``state.values``) fills, a text outside the input's length bounds,
+    or a selected option that is not one of the element's options. Values for blocks the
+    view does not have are not judged here."""
+    errors = _Errors()
+    inputs = _input_blocks(view)
+    for block_id, actions in (values or {}).items():
+        block = inputs.get(block_id)
+        if block is None or not isinstance(actions, dict):
+            continue
+        element = block.get("element") or {}
+        state = actions.get(element.get("action_id"))
+        if not isinstance(state, dict):
+            continue
+        pointer = f"/state/values/{block_id}/{element.get('action_id')}"
+        if element.get("type") == "plain_text_input" and isinstance(state.get("value"), str):
+            length = len(state["value"])
+            if length > element.get("max_length", MAX_INPUT_LENGTH):
+                errors.add(f"longer than max_length ({length} characters)", f"{pointer}/value")
+            if 0 < length < element.get("min_length", 0):
+                errors.add(f"shorter than min_length ({length} characters)", f"{pointer}/value")
+        options = element.get("options")
+        chosen = state.get("selected_option")
+        picked = [chosen] if isinstance(chosen, dict) else list(state.get("selected_options") or [])
+        if isinstance(options, list):
+            offered = {o.get("value") for o in options if isinstance(o, dict)}
+            for option in picked:
+                if not isinstance(option, dict) or option.get("value") not in offered:
+                    errors.add("not one of the element's options", f"{pointer}/selected_option")
     return errors.items

@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Any
 
 from bot.emulator import inbound
+from bot.emulator.blocks import validate_submission, validate_view_response
 from bot.emulator.http_server import (
     API_PREFIX,
     FILES_PREFIX,
@@ -667,6 +668,11 @@ class SlackEmulator:
                 timeout=timeout,
                 request=payload,
             )
+        if payload.get("type") == "view_submission":
+            answer = result.json if result.body.strip() else None
+            problems = validate_view_response(payload.get("view"), answer)
+            if problems:
+                self.workspace.record_refusal("view_submission response", "invalid", problems)
         return self._remember(result)
 
     def click_button(
@@ -796,6 +802,9 @@ class SlackEmulator:
         submitted.setdefault("app_id", self.config.app_id)
         submitted.setdefault("bot_id", self.config.bot_id)
         submitted["state"] = {"values": inbound.normalize_state_values(values)}
+        problems = validate_submission(submitted, submitted["state"]["values"])
+        if problems:  # a test asking for what no Slack client sends
+            raise EmulatorError("Slack's client would not submit this: " + "; ".join(problems))
         return {
             "type": "view_submission",
             "team": inbound.team_ref(self.config),

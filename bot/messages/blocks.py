@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.messages.message import Message
-from bot.messages.mrkdwn import clip, clip_mrkdwn, escape, link
-from bot.messages.prompts import Prompts
+from bot.messages.mrkdwn import clip, clip_mrkdwn, escape, link, quote
+from bot.messages.prompts import PRACTICE_ORDER, Prompts
 
 # Slack's documented limits, in characters (Block Kit reference). A context element's
 # text is a text object (3,000), but we keep it to 2,000 as older guidance and several
@@ -36,6 +36,8 @@ MAX_HEADER = 150
 MAX_BUTTON = 75
 MAX_BUTTON_VALUE = 2000
 MAX_LABEL = 2000
+MAX_OPTION = 75
+MAX_PLACEHOLDER = 150
 MAX_MODAL_TITLE = 24
 MAX_TITLE = 200  # a meeting title or a calendar name as shown, cut before escaping
 
@@ -105,6 +107,16 @@ MAX_HOME_ITEMS = 8
 
 
 @dataclass(frozen=True)
+class WhyCard:
+    """The person's why as the Home tab shows it."""
+
+    text: str | None  # their words as they wrote them (None: no configured key opens them)
+    practice: str  # the focus practice id
+    since: str  # when it became the focus, in words
+    suggested: bool  # suggested from their words rather than picked
+
+
+@dataclass(frozen=True)
 class HomeState:
     """Everything the Home tab shows, already in the user's words and zone."""
 
@@ -115,10 +127,12 @@ class HomeState:
     settings: dict[str, str] = field(default_factory=dict)  # summary placeholders
     calendars: list[tuple[int, str, str]] = field(default_factory=list)  # id, name, status
     muted: list[tuple[str, str]] = field(default_factory=list)  # series key, title
+    why: WhyCard | None = None  # None: not written yet (the card invites them)
 
 
 def build_home_view(prompts: Prompts, state: HomeState) -> dict[str, Any]:
-    """The App Home tab: what comes next, settings, calendars, privacy, pause/export/erase."""
+    """The App Home tab: their why and focus, what comes next, settings, calendars, privacy,
+    pause/export/erase."""
     blocks: list[dict[str, Any]] = [
         header(prompts.text("home.title")),
         section(prompts.text("home.intro")),
@@ -139,6 +153,7 @@ def build_home_view(prompts: Prompts, state: HomeState) -> dict[str, Any]:
             _button(prompts.text("button.home.settings"), ACTION_HOME_SETTINGS, "settings"),
         )
     )
+    blocks += [{"type": "divider"}, *_why_card(prompts, state.why)]
     if state.connected:
         blocks += [{"type": "divider"}, section(f"*{prompts.text('home.next_header')}*")]
         items = [
@@ -189,6 +204,23 @@ def build_home_view(prompts: Prompts, state: HomeState) -> dict[str, Any]:
     if state.zone:
         blocks.append(context(prompts.text("home.zone", zone=state.zone)))
     return {"type": "home", "blocks": blocks}
+
+
+def _why_card(prompts: Prompts, why: WhyCard | None) -> list[dict[str, Any]]:
+    """The Home tab's "Your why": their words and focus with an edit button, or the
+    invitation to write them."""
+    heading = f"*{prompts.text('why.title')}*"
+    if why is None:
+        write = _button(prompts.text("button.why.write"), ACTION_WHY_OPEN, "home", style="primary")
+        return [{**section(f"{heading}\n{prompts.text('home.why_none')}"), "accessory": write}]
+    words = quote(why.text) if why.text is not None else prompts.text("home.why_unreadable")
+    edit = _button(prompts.text("button.why.edit"), ACTION_WHY_OPEN, "home")
+    focus = prompts.text(
+        "home.focus_suggested" if why.suggested else "home.focus",
+        practice=escape(prompts.text(f"focus.name.{why.practice}")),
+        since=why.since,
+    )
+    return [{**section(f"{heading}\n{words}"), "accessory": edit}, context(focus)]
 
 
 def build_connect_form(prompts: Prompts) -> dict[str, Any]:
@@ -526,8 +558,92 @@ def build_pause_form(prompts: Prompts, *, initial_date: str) -> dict[str, Any]:
 
 
 def build_welcome(prompts: Prompts) -> Message:
+    """The first DM: what Heedful does, and (one button) an invitation to write their why."""
     text = prompts.text("welcome.text")
-    return Message(text=text, blocks=[section(text)])
+    write = _button(prompts.text("button.why.write"), ACTION_WHY_OPEN, "welcome", style="primary")
+    return Message(
+        text=text,
+        blocks=[section(text), section(prompts.text("welcome.why")), _actions("welcome", write)],
+    )
+
+
+# ----------------------------------------------------------------------------- the why
+
+ACTION_WHY_OPEN = "why_open"  # the welcome's button and the Home tab's: opens the form
+VIEW_WHY = "why_form"
+BLOCK_WHY, INPUT_WHY = "why", "why_value"
+BLOCK_FOCUS, INPUT_FOCUS = "focus", "focus_value"
+FOCUS_SUGGEST = "suggest"  # the select's first option: suggest a focus from the words
+
+
+def _option(text: str, value: str, description: str | None = None) -> dict[str, Any]:
+    option: dict[str, Any] = {"text": _plain(text, MAX_OPTION), "value": value}
+    if description:
+        option["description"] = _plain(description, MAX_OPTION)
+    return option
+
+
+def build_why_form(
+    prompts: Prompts, *, text: str, focus: str | None, suggestion: str | None
+) -> dict[str, Any]:
+    """The "Your why" modal: their words (multi-line, filled with what they wrote before)
+    and one focus practice from the nine.
+
+    The select's first option asks Heedful to suggest the practice from the words when the
+    form is saved; it names the practice the saved words suggest now (``suggestion``) when
+    there are any. It is the initial option unless they picked a practice (``focus``).
+    The text input has no ``max_length``: Heedful checks the length itself on submission, so
+    the error can say how long it is and what to aim for (``bot.why.read_form``).
+    """
+    if suggestion in PRACTICE_ORDER:
+        name = prompts.text(f"focus.name.{suggestion}")
+        suggest = _option(prompts.text("why.suggest_now", practice=name), FOCUS_SUGGEST)
+    else:
+        suggest = _option(prompts.text("why.suggest"), FOCUS_SUGGEST)
+    options = [suggest] + [
+        _option(
+            prompts.text(f"focus.name.{practice}"),
+            practice,
+            prompts.text(f"focus.about.{practice}"),
+        )
+        for practice in PRACTICE_ORDER
+    ]
+    initial = next((o for o in options if o["value"] == focus), suggest)
+    words: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": INPUT_WHY,
+        "multiline": True,
+        "placeholder": _plain(prompts.text("why.placeholder"), MAX_PLACEHOLDER),
+    }
+    if text:
+        words["initial_value"] = text
+    return _modal(
+        prompts,
+        callback_id=VIEW_WHY,
+        title="why.title",
+        submit="why.submit",
+        blocks=[
+            {
+                "type": "input",
+                "block_id": BLOCK_WHY,
+                "label": _plain(prompts.text("why.label"), MAX_LABEL),
+                "hint": _plain(prompts.text("why.hint"), MAX_LABEL),
+                "element": words,
+            },
+            {
+                "type": "input",
+                "block_id": BLOCK_FOCUS,
+                "label": _plain(prompts.text("why.focus_label"), MAX_LABEL),
+                "hint": _plain(prompts.text("why.focus_hint"), MAX_LABEL),
+                "element": {
+                    "type": "static_select",
+                    "action_id": INPUT_FOCUS,
+                    "options": options,
+                    "initial_option": initial,
+                },
+            },
+        ],
+    )
 
 
 def replace_actions(blocks: list[dict[str, Any]], block_id: str, note: str) -> list[dict[str, Any]]:

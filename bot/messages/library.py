@@ -14,6 +14,16 @@ A prompt's ``kinds`` say which meetings it fits:
   "Notice one thing that's changed since last time").
 
 The first of a prompt's ``practices`` is its primary practice.
+
+A person's **focus practice** (``bot.focus``) takes about half of their intentions and half of
+their questions (:func:`focus_lean`): every other wording of each group serves it, counted
+within each size of meeting from the last wording of that group they were shown at one
+since the focus was set (``bot.nudges`` finds it); a size's first turn goes to the focus
+unless it already has more than half of the group. The other half keep clear of it and rotate
+through the rest, so the practices stay in view. Freshness comes
+first: a turn for the focus passes when no wording that serves it and fits the meeting is
+unseen for 14 days, so the share can fall below half for someone with many meetings of one
+kind; and a turn for the others takes a focus wording only when nothing else is fresh.
 """
 
 from __future__ import annotations
@@ -109,15 +119,17 @@ def choose(
     now: datetime,
     salt: str,
     practice: str | None = None,
+    avoid_practice: str | None = None,
     avoid_within: timedelta = AVOID_WITHIN,
 ) -> Prompt:
     """The wording to show one user now.
 
     Among the wordings that fit the meeting (and serve ``practice`` when any do), prefer
     one this user has never seen, then one not seen within ``avoid_within``, then the one
-    seen longest ago. Ties go to a stable hash of ``salt`` and the prompt id, so one meeting
-    (salt = its occurrence key) always gets the same wording for the same history, and two
-    meetings on one day get different ones. ``shown`` maps prompt id to when this user last
+    seen longest ago; among equally fresh ones, one that does not serve ``avoid_practice``.
+    Ties go to a stable hash of ``salt`` and the prompt id, so one meeting (salt = its
+    occurrence key) always gets the same wording for the same history, and two meetings on
+    one day get different ones. ``shown`` maps prompt id to when this user last
     saw it; pass it as it was before this message (without this message's own record).
 
     When no wording fits the kind, it falls back to the wordings that fit every kind, then
@@ -126,14 +138,15 @@ def choose(
     pool = _pool(prompts, group, kind=kind, recurring=recurring, practice=practice)
     horizon = now - avoid_within
 
-    def rank(prompt: Prompt) -> tuple[int, object, bytes, str]:
+    def rank(prompt: Prompt) -> tuple[int, bool, object, bytes, str]:
         seen = shown.get(prompt.id)
         tiebreak = _tiebreak(salt, prompt.id)
+        avoided = avoid_practice is not None and avoid_practice in prompt.practices
         if seen is None:
-            return (0, 0, tiebreak, prompt.id)
+            return (0, avoided, 0, tiebreak, prompt.id)
         if seen <= horizon:
-            return (1, 0, tiebreak, prompt.id)
-        return (2, seen, tiebreak, prompt.id)
+            return (1, avoided, 0, tiebreak, prompt.id)
+        return (2, avoided, seen, tiebreak, prompt.id)
 
     return min(pool, key=rank)
 
@@ -176,3 +189,64 @@ def rotate_practice(recent_practices: Sequence[str], available: Iterable[str]) -
         raise ValueError("no practices to rotate through")
     last_used = {practice: index for index, practice in enumerate(recent_practices)}
     return min(options, key=lambda practice: last_used.get(practice, -1))
+
+
+def fresh(
+    prompts: Prompts,
+    group: str,
+    *,
+    kind: str | None,
+    recurring: bool,
+    practice: str,
+    shown: Mapping[str, datetime],
+    now: datetime,
+    avoid_within: timedelta = AVOID_WITHIN,
+) -> list[Prompt]:
+    """The wordings of ``group`` that fit the meeting, serve ``practice`` and this user has
+    not seen within ``avoid_within`` (strict: no fallback to other kinds)."""
+    horizon = now - avoid_within
+    return [
+        prompt
+        for prompt in candidates(prompts, group, kind=kind, recurring=recurring, practice=practice)
+        if (seen := shown.get(prompt.id)) is None or seen <= horizon
+    ]
+
+
+def focus_lean(
+    prompts: Prompts,
+    group: str,
+    *,
+    focus: str | None,
+    since: datetime | None,
+    last: tuple[str, datetime] | None,
+    kind: str | None,
+    recurring: bool,
+    shown: Mapping[str, datetime],
+    now: datetime,
+    balance: tuple[int, int] = (0, 0),
+) -> tuple[str | None, str | None]:
+    """``(practice, avoid_practice)`` for :func:`choose`, for a person focusing on ``focus``.
+
+    ``last`` is the last wording of ``group`` they were shown at a meeting of this size
+    (prompt id, when); ``balance`` is how many of the group's wordings shown since the focus
+    was set (``since``) served it, and how many there were, at meetings of every size.
+    Within a size the turns alternate: it is the focus's turn unless the last wording there
+    (since the focus was set) served it, as its first or second practice. The first turn at
+    a size goes to the focus unless it already has more than half of the group's wordings,
+    so sizes that start and end on the focus do not add up to much more than half. On its turn,
+    ``(focus, None)``, as long as a fresh wording serving it fits this meeting
+    (:func:`fresh`); otherwise ``(None, focus)``: any practice but the focus. Without a
+    focus, ``(None, None)``: as before."""
+    if focus is None:
+        return None, None
+    since_focus = last is not None and (since is None or last[1] >= since)
+    if since_focus and last is not None:
+        turn = not (last[0] in prompts and focus in prompts[last[0]].practices)
+    else:
+        served, total = balance
+        turn = 2 * served <= total
+    if turn and fresh(
+        prompts, group, kind=kind, recurring=recurring, practice=focus, shown=shown, now=now
+    ):
+        return focus, None
+    return None, focus

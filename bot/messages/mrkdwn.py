@@ -83,3 +83,10 @@ def link(url: str | None, label: str) -> str | None:
     if safe is None:
         return None
     return f"<{escape(safe)}|{escape(label)}>"
+
+
+def quote(text: str) -> str:
+    """Someone's own words as a mrkdwn block quote: escaped once, every line quoted (a line
+    without ``>`` would end the quote and show the rest as plain text)."""
+    lines = escape(text).splitlines() or [""]
+    return "\n".join(f"> {line}" if line.strip() else ">" for line in lines)

@@ -292,3 +292,25 @@ class PromptShown(SQLModel, table=True):
     prompt_id: str = Field(max_length=128)
     delivery_id: int | None = Field(default=None, index=True)
     shown_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class LeaderWhy(SQLModel, table=True):
+    """A person's own why: what kind of leader they want to be and for whom, in their words
+    (``text``, encrypted at rest like a reflection's, never logged), and the one practice they
+    focus on for a few weeks (``focus_practice``, one of the nine practice ids). ``focus_since``
+    is when that practice was set, so it moves only when the practice changes, not when the
+    words do; ``focus_suggested`` says Heedful suggested it from the words (``bot.focus``)
+    rather than the person picking it. One row per person."""
+
+    __tablename__ = "leader_why"
+    __table_args__ = (sa.UniqueConstraint("team_id", "user_id", name="uq_leader_why_owner"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    user_id: str = Field(max_length=32)
+    text: str = Field(default="", sa_type=sa.Text, repr=False)
+    focus_practice: str = Field(max_length=32)
+    focus_since: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    focus_suggested: bool = False
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)

@@ -22,6 +22,7 @@ from handlers.actions.nudges import (
     handle_tap,
     handle_write,
 )
+from handlers.actions.why import handle_why_open
 
 
 def register(app: App) -> None:
@@ -39,3 +40,4 @@ def register(app: App) -> None:
     app.action(kit.ACTION_HOME_EXPORT)(handle_home_export)
     app.action(kit.ACTION_HOME_ERASE)(handle_home_erase)
     app.action(kit.ACTION_ERASE_CONFIRM)(handle_erase_confirm)
+    app.action(kit.ACTION_WHY_OPEN)(handle_why_open)  # the welcome DM's and the Home tab's

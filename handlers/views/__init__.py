@@ -12,6 +12,7 @@ from handlers.views.forms import (
     handle_reflection_submission,
     handle_settings_submission,
 )
+from handlers.views.why import handle_why_submission
 
 
 def register(app: App) -> None:
@@ -20,3 +21,4 @@ def register(app: App) -> None:
     app.view(kit.VIEW_CONNECT)(handle_connect_submission)
     app.view(kit.VIEW_SETTINGS)(handle_settings_submission)
     app.view(kit.VIEW_ERASE)(handle_erase_submission)
+    app.view(kit.VIEW_WHY)(handle_why_submission)

@@ -4,7 +4,7 @@ takes blocks, through a real WebClient (and a real WebhookClient for ``response_
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from slack_sdk import WebClient
@@ -12,6 +12,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
 from bot.emulator import SlackEmulator
+from bot.emulator.models import EmulatorError
+
+if TYPE_CHECKING:
+    from tests.emulator.conftest import SignedApp
 
 ANA = "U123"
 
@@ -34,6 +38,10 @@ def _button(action_id: str, text: str = "Go", **extra: Any) -> dict[str, Any]:
 
 def _option(text: str, value: str) -> dict[str, Any]:
     return {"text": {"type": "plain_text", "text": text}, "value": value}
+
+
+def _select(options: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    return {"type": "static_select", "action_id": "s", "options": options, **extra}
 
 
 def _modal(blocks: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
@@ -333,20 +341,102 @@ INVALID_VIEWS = [
         "no more than 100 items allowed [json-pointer:/view/blocks]",
         id="101-blocks",
     ),
+    pytest.param(
+        _modal([_input(_select([_option(str(n), str(n)) for n in range(101)]))]),
+        "no more than 100 items allowed [json-pointer:/view/blocks/0/element/options]",
+        id="select-101-options",
+    ),
+    pytest.param(
+        _modal([_input(_select([_option("a", "a")], initial_option=_option("b", "b")))]),
+        "must match one of the options [json-pointer:/view/blocks/0/element/initial_option]",
+        id="select-initial-not-an-option",
+    ),
+    pytest.param(
+        _modal(
+            [
+                _input(
+                    _select(
+                        [
+                            {
+                                **_option("a", "a"),
+                                "description": {"type": "plain_text", "text": "d" * 76},
+                            }
+                        ]
+                    )
+                )
+            ]
+        ),
+        "must be less than 76 characters "
+        "[json-pointer:/view/blocks/0/element/options/0/description/text]",
+        id="option-description-76",
+    ),
+    pytest.param(
+        _modal(
+            [
+                _input(
+                    {
+                        "type": "plain_text_input",
+                        "action_id": "t",
+                        "multiline": True,
+                        "placeholder": {"type": "plain_text", "text": "p" * 151},
+                    }
+                )
+            ]
+        ),
+        "must be less than 151 characters [json-pointer:/view/blocks/0/element/placeholder/text]",
+        id="input-placeholder-151",
+    ),
+    pytest.param(
+        _modal([_input({"type": "plain_text_input", "action_id": "t", "min_length": 3001})]),
+        "must be between 0 and max_length [json-pointer:/view/blocks/0/element/min_length]",
+        id="input-min_length-3001",
+    ),
+    pytest.param(
+        _modal(
+            [
+                _input(
+                    {
+                        "type": "plain_text_input",
+                        "action_id": "t",
+                        "max_length": 5,
+                        "initial_value": "longer",
+                    }
+                )
+            ]
+        ),
+        "must be less than 6 characters [json-pointer:/view/blocks/0/element/initial_value]",
+        id="input-initial-value-over-max_length",
+    ),
+    pytest.param(
+        _modal(
+            [
+                _input({"type": "plain_text_input", "action_id": "t"}),
+                _input(_select([_option("a", "a")])),
+            ]
+        ),
+        "duplicate block_id: b [json-pointer:/view/blocks/1/block_id]",
+        id="two-inputs-one-block_id",
+    ),
 ]
 
 
+@pytest.mark.parametrize("method", ["views.open", "views.update"])
 @pytest.mark.parametrize(("view", "error"), INVALID_VIEWS)
 def test_what_slack_documents_as_invalid_is_refused_in_a_modal(
-    client: WebClient, emulator: SlackEmulator, view: dict, error: str
+    client: WebClient, emulator: SlackEmulator, view: dict, error: str, method: str
 ) -> None:
     view = {k: v for k, v in view.items() if v is not None}
-    answer = _refused(lambda: client.views_open(trigger_id="1.2.x", view=view))
+    shown = _modal([_section("before")])
+    opened = client.views_open(trigger_id="1.2.x", view=shown)["view"]
+    if method == "views.open":
+        answer = _refused(lambda: client.views_open(trigger_id="1.2.x", view=view))
+    else:
+        answer = _refused(lambda: client.views_update(view_id=opened["id"], view=view))
 
     assert answer["error"] == "invalid_arguments"
     messages = answer["response_metadata"]["messages"]
     assert any(item.endswith(error) for item in messages), messages
-    assert emulator.opened_views == []
+    assert [v["blocks"] for v in emulator.opened_views] == [shown["blocks"]]  # unchanged
 
 
 def test_a_home_view_may_not_have_submit_and_holds_at_most_100_blocks(
@@ -418,4 +508,89 @@ def test_refusals_are_kept_until_reset(client: WebClient, emulator: SlackEmulato
 
     assert [r["method"] for r in emulator.refusals] == ["chat.postMessage"]
     emulator.reset()
+    assert emulator.refusals == []
+
+
+# --------------------------------------------------------------------------- submitting a modal
+
+FORM = _modal(
+    [
+        {
+            **_input({"type": "plain_text_input", "action_id": "t", "max_length": 10}),
+            "block_id": "words",
+        },
+        {**_input(_select([_option("A", "a"), _option("B", "b")])), "block_id": "pick"},
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("values", "error"),
+    [
+        pytest.param({"words": {"t": "x" * 11}}, "longer than max_length", id="too-long"),
+        pytest.param(
+            {"pick": {"s": {"type": "static_select", "selected_option": _option("C", "c")}}},
+            "not one of the element's options",
+            id="not-an-option",
+        ),
+    ],
+)
+def test_what_slacks_client_never_submits_is_not_sent(
+    emulator: SlackEmulator, signed_app: SignedApp, values: dict, error: str
+) -> None:
+    with pytest.raises(EmulatorError, match=error):
+        emulator.submit_view(signed_app.url, ANA, FORM, values)
+    assert signed_app.requests == []
+    emulator.submit_view(signed_app.url, ANA, FORM, {"words": {"t": "x" * 10}})
+    assert len(signed_app.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        pytest.param(
+            {"response_action": "errors", "errors": {"nowhere": "Too long."}},
+            "not the block_id of an input block: nowhere",
+            id="errors-for-no-input",
+        ),
+        pytest.param(
+            {"response_action": "errors", "errors": {"words": ""}},
+            "must be a non-empty string",
+            id="errors-empty-message",
+        ),
+        pytest.param(
+            {"response_action": "errors", "errors": {}},
+            "at least one input block",
+            id="errors-empty",
+        ),
+        pytest.param({"response_action": "close"}, "must be one of", id="unknown-action"),
+        pytest.param(
+            {"response_action": "update", "view": {"type": "modal", "blocks": []}},
+            "missing required field",
+            id="update-invalid-view",
+        ),
+    ],
+)
+def test_an_answer_to_a_submission_slack_cannot_show_is_refused(
+    emulator: SlackEmulator, signed_app: SignedApp, answer: dict, error: str
+) -> None:
+    signed_app.answer = answer
+    emulator.submit_view(signed_app.url, ANA, FORM, {"words": {"t": "calm"}})
+
+    (refusal,) = emulator.refusals
+    assert refusal["method"] == "view_submission response"
+    assert any(error in item for item in refusal["errors"]), refusal["errors"]
+
+
+def test_answers_slack_can_show_are_not_refused(
+    emulator: SlackEmulator, signed_app: SignedApp
+) -> None:
+    for answer in (
+        None,  # an empty ack closes the modal
+        {"response_action": "errors", "errors": {"words": "Keep it to ten characters."}},
+        {"response_action": "update", "view": _modal([_section("Thanks.")])},
+        {"response_action": "clear"},
+    ):
+        signed_app.answer = answer
+        emulator.submit_view(signed_app.url, ANA, FORM, {"words": {"t": "calm"}})
     assert emulator.refusals == []

@@ -1,8 +1,9 @@
 """Two people with one of every kind of row Heedful keeps about someone: preferences, a
 calendar (whose address is a secret), meetings, deliveries of several kinds and states
-(sent, pending, skipped, failed; reminder, reflection, notice, digest), reflections and
-the wordings they were shown. Built through the real paths where Slack is involved
-(the sender posts to the emulator; answers are captured as Heedful captures them).
+(sent, pending, skipped, failed; reminder, reflection, notice, digest), reflections, the
+wordings they were shown, and their why and focus practice. Built through the real paths
+where Slack is involved (the sender posts to the emulator; answers are captured as Heedful
+captures them).
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from bot.app import Heedful
 from bot.calendars.occurrence import Status
 from bot.clock import VirtualClock
 from bot.emulator import SlackEmulator
+from bot.focus import save_why, suggest_focus
 from bot.meetings import apply_occurrences, opt_in
+from bot.messages.prompts import load_prompts
 from bot.prefs import Prefs
 from bot.reflections import capture_form, forget_message
 from bot.services import Services
@@ -49,6 +52,7 @@ class Person:
     name: str
     secret: str  # the private token in their feed's address
     answer: str  # what they write after their 1:1
+    why: str  # what kind of leader they want to be, and for whom
 
     @property
     def feed_url(self) -> str:
@@ -59,9 +63,19 @@ class Person:
         return f"ics:{self.user_id}"
 
 
-ANA = Person("U1", "Ana", "ana-5ecr3t-7f3c9a", "Asked Ben what worried him first; he opened up.")
+ANA = Person(
+    "U1",
+    "Ana",
+    "ana-5ecr3t-7f3c9a",
+    "Asked Ben what worried him first; he opened up.",
+    "One who listens first, for the quiet people on my team.",
+)
 BEN = Person(
-    "U2", "Ben", "ben-5ecr3t-0d41e2", "Rushed the last item with Ana; fewer topics next time."
+    "U2",
+    "Ben",
+    "ben-5ecr3t-0d41e2",
+    "Rushed the last item with Ana; fewer topics next time.",
+    "Patient and unhurried, for the engineers who join this spring.",
 )
 
 
@@ -127,6 +141,14 @@ def seed(
                 )
             )
         opt_in(services, team_id=TEAM, user_id=person.user_id)
+        save_why(  # their why, its focus suggested from the words
+            services,
+            team_id=TEAM,
+            user_id=person.user_id,
+            text=person.why,
+            focus=suggest_focus(load_prompts(), person.why),
+            suggested=True,
+        )
         # A stored inbound event of theirs (the Home tab opened, through the signed path).
         emulator.add_user(person.user_id, tz="Europe/Berlin")
         emulator.open_home(f"{heedful.url}/slack/events", person.user_id)

@@ -2,7 +2,7 @@
 
 Compared generically: every table with a column naming a person is read with a direct
 SELECT and each of the person's rows must appear in the export, value for value (times
-as ISO-8601, reflections decrypted); the calendar's secret address never does.
+as ISO-8601, reflections and the why decrypted); the calendar's secret address never does.
 """
 
 from __future__ import annotations
@@ -34,7 +34,12 @@ SECTIONS = {
     "deleted_message": "deleted_messages",
     "prompt_shown": "wordings_shown",
     "inbox": "events_received",
+    "leader_why": "why",
 }
+# Sections that hold one object (or null) rather than a list: one row per person.
+ONE_ROW = {"profile", "why"}
+# Columns of private words, encrypted at rest and exported decrypted.
+PRIVATE_TEXT = {("reflection", "text"), ("leader_why", "text")}
 SECRET_COLUMNS = {"calendar_source": {"url", "etag"}}
 
 
@@ -68,7 +73,7 @@ def assert_complete(export: dict[str, Any], services: Services) -> None:
     assert export["user_id"] == ANA.user_id and export["team_id"] == TEAM
     for table, rows in stored.items():
         section = export[SECTIONS[table]]
-        items = section if isinstance(section, list) else [section]
+        items = section if isinstance(section, list) else [section] if section else []
         by_id = {item["id"]: item for item in items}
         assert len(items) == len(rows), table
         for row in rows:
@@ -76,7 +81,7 @@ def assert_complete(export: dict[str, Any], services: Services) -> None:
             for column, value in row.items():
                 if column in SECRET_COLUMNS.get(table, ()):
                     assert column not in item, (table, column)
-                elif table == "reflection" and column == "text":
+                elif (table, column) in PRIVATE_TEXT:
                     assert item[column] == services.cipher.decrypt(value)
                 else:
                     assert item[column] == _plain(value), (table, column)
@@ -102,6 +107,7 @@ def assert_nothing_of_ben(content: str) -> None:
     found = [text for text in _strings(json.loads(content)) if ben.search(text)]
     assert found == []
     assert BEN.answer not in content and "of Ben" not in content and BEN.secret not in content
+    assert BEN.why not in content
 
 
 def test_the_export_holds_every_row_of_the_person_and_only_theirs(
@@ -136,6 +142,8 @@ def test_the_export_holds_every_row_of_the_person_and_only_theirs(
     )
     assert_complete(export, services)
     assert ANA.answer in content  # decrypted: it is theirs to read
+    assert export["why"]["text"] == ANA.why  # their why, decrypted, and its focus
+    assert export["why"]["focus_practice"] == "observe-listen-ask"
     assert ANA.secret not in content  # the feed's address is a key, not data
     assert "calendar.example.com" not in content
     assert_nothing_of_ben(content)
@@ -160,5 +168,5 @@ def test_user_tables_are_found_generically() -> None:
 
 def test_the_export_of_someone_heedful_does_not_know_is_empty(services: Services) -> None:
     export = export_user(services, team_id=TEAM, user_id="UNOBODY")
-    assert export["profile"] is None
-    assert all(export[s] == [] for s in SECTIONS.values() if s != "profile")
+    assert all(export[s] is None for s in ONE_ROW)
+    assert all(export[s] == [] for s in SECTIONS.values() if s not in ONE_ROW)

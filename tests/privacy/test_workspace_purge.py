@@ -67,7 +67,8 @@ def test_app_uninstalled_forgets_the_whole_workspace(
     seed(heedful, services, clock, emulator)
     _another_workspace(services)
     before = _team_rows(services, TEAM)
-    assert all(before[t] for t in ("installation", "slack_user", "delivery", "reflection"))
+    seeded = ("installation", "slack_user", "delivery", "reflection", "leader_why")
+    assert all(before[t] for t in seeded)
     other = _team_rows(services, OTHER_TEAM)
 
     result = emulator.deliver_event(_events(heedful), {"type": "app_uninstalled"})

@@ -1,0 +1,198 @@
+"""A person's own why and the one practice they focus on: what is stored, what the Home tab,
+the nudges and the weekly digest read, and how a focus is suggested from the words.
+
+The why is what kind of leader they want to be, and for whom, in their words: private text,
+encrypted at rest like a reflection (``bot.crypto``), never logged, in their export and gone
+on erase (``bot.privacy``). The focus is one of the nine practice ids, with ``focus_since``
+(UTC): when that practice was set. Saving the same practice with new words keeps
+``focus_since``; picking another practice (or new words suggesting another) restarts it.
+
+**For the weekly digest**: :func:`their_why` returns :class:`Why` (their words, the focus
+practice, since when, whether Heedful suggested it) or None when they have not written one;
+:meth:`Why.weeks_on_focus` counts whole weeks on the current focus (the "three weeks on one
+focus" offer).
+
+**Suggesting a focus** (:func:`suggest_focus`, pure and deterministic): the words are matched
+against a short lexicon per practice kept in ``prompts/why.toml`` (``focus.words.*``; the
+matching rules are written at the top of that section). The practice with the most matches
+wins; a tie goes to the practice named first in :data:`PRACTICE_ORDER`; words that match
+nothing suggest ``observe-listen-ask``, the first practice, which the others grow from.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from bot.crypto import CipherError
+from bot.messages.prompts import PRACTICE_ORDER, Prompts
+from bot.services import Services
+from bot.storage.db import read_only
+from bot.storage.models import LeaderWhy, UTCDateTime
+from bot.storage.repository import insert_ignoring_duplicates
+
+WHY = LeaderWhy.__table__  # type: ignore[attr-defined]
+# What a why may hold, in characters (code points, after trimming). A few sentences: it is
+# quoted back to the person in the Home tab and the digest.
+WHY_MAX_CHARS = 500
+NO_MATCH = PRACTICE_ORDER[0]
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+
+
+@dataclass(frozen=True)
+class Focus:
+    """The practice a person focuses on, and since when (UTC). What the nudges read: no
+    private text."""
+
+    practice: str
+    since: datetime
+
+
+@dataclass(frozen=True)
+class Why:
+    """A person's why, as they wrote it, and their focus."""
+
+    text: str | None  # their words; None when no configured key opens them
+    focus: str  # a practice id (PRACTICE_ORDER)
+    focus_since: datetime  # UTC: when this practice became the focus
+    suggested: bool  # Heedful suggested it from the words; they did not pick it
+
+    def weeks_on_focus(self, now: datetime) -> int:
+        """Whole weeks since the focus was set (0 in its first week)."""
+        return max(0, (now - self.focus_since) // timedelta(weeks=1))
+
+
+def their_why(services: Services, *, team_id: str, user_id: str) -> Why | None:
+    """The person's why and focus, or None when they have not written one. The words are
+    decrypted; a value no configured key opens gives ``text=None`` (the focus still holds)."""
+    t = WHY.c
+    with read_only(services.engine) as conn:
+        row = conn.execute(
+            sa.select(t.text, t.focus_practice, t.focus_since, t.focus_suggested).where(
+                t.team_id == team_id, t.user_id == user_id
+            )
+        ).first()
+    if row is None:
+        return None
+    try:
+        text: str | None = services.cipher.decrypt(row.text)
+    except CipherError:
+        text = None
+    return Why(
+        text=text,
+        focus=row.focus_practice,
+        focus_since=row.focus_since,
+        suggested=bool(row.focus_suggested),
+    )
+
+
+def focus_of(conn: sa.Connection, *, team_id: str, user_id: str) -> Focus | None:
+    """The person's focus practice, read on ``conn`` (no private text is read)."""
+    t = WHY.c
+    row = conn.execute(
+        sa.select(t.focus_practice, t.focus_since).where(t.team_id == team_id, t.user_id == user_id)
+    ).first()
+    if row is None or row.focus_practice not in PRACTICE_ORDER:
+        return None
+    return Focus(practice=row.focus_practice, since=row.focus_since)
+
+
+def save_why(
+    services: Services, *, team_id: str, user_id: str, text: str, focus: str, suggested: bool
+) -> None:
+    """Store the person's words (encrypted when a key is set) and their focus.
+
+    ``focus_since`` becomes now for a new why or a different practice, and stays as it was
+    when the practice is the same. One statement each way, so two saves at once leave one
+    row (the unique key) holding the later one."""
+    if focus not in PRACTICE_ORDER:
+        raise ValueError(f"unknown practice {focus!r}")
+    now = services.clock.now()
+    stored = services.cipher.encrypt(text)
+    t = WHY.c
+    with services.engine.begin() as conn:
+        added = conn.execute(
+            insert_ignoring_duplicates(conn, WHY)
+            .values(
+                team_id=team_id,
+                user_id=user_id,
+                text=stored,
+                focus_practice=focus,
+                focus_since=now,
+                focus_suggested=suggested,
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(t.id)  # a row only when it was inserted (rowcount is -1 on psycopg)
+        ).first()
+        if added is not None:
+            return
+        # SET reads the row as it was: the same practice keeps its start.
+        since = sa.case(
+            (t.focus_practice == focus, t.focus_since),
+            else_=sa.literal(now, type_=UTCDateTime()),
+        )
+        conn.execute(
+            sa.update(WHY)
+            .where(t.team_id == team_id, t.user_id == user_id)
+            .values(
+                text=stored,
+                focus_practice=focus,
+                focus_since=since,
+                focus_suggested=suggested,
+                updated_at=now,
+            )
+        )
+
+
+# ----------------------------------------------------------------------------- suggesting
+
+
+def _words(text: str) -> str:
+    """Lower-case words separated by one space: punctuation, hyphens and line breaks are
+    word breaks; an apostrophe inside a word is kept ("don't")."""
+    return " ".join(_WORD.findall(text.lower().replace("\u2019", "'")))
+
+
+def _term(term: str) -> re.Pattern[str] | None:
+    """One lexicon term as a pattern over :func:`_words` text (see prompts/why.toml)."""
+    term = term.strip()
+    prefix = term.endswith("*")
+    words = _words(term.rstrip("*"))
+    if not words:
+        return None
+    tail = r"\S*" if prefix else ""
+    return re.compile(rf"(?<!\S){re.escape(words)}{tail}(?!\S)")
+
+
+@functools.cache
+def lexicon(prompts: Prompts) -> dict[str, tuple[re.Pattern[str], ...]]:
+    """Each practice's terms (``focus.words.<practice>``), compiled, in PRACTICE_ORDER."""
+    found: dict[str, tuple[re.Pattern[str], ...]] = {}
+    for practice in PRACTICE_ORDER:
+        prompt_id = f"focus.words.{practice}"
+        terms = prompts.text(prompt_id).split(",") if prompt_id in prompts else []
+        found[practice] = tuple(p for p in map(_term, terms) if p is not None)
+    return found
+
+
+def focus_scores(prompts: Prompts, text: str) -> dict[str, int]:
+    """How many times the words of each practice occur in ``text`` (pure)."""
+    words = _words(text)
+    return {
+        practice: sum(len(pattern.findall(words)) for pattern in patterns)
+        for practice, patterns in lexicon(prompts).items()
+    }
+
+
+def suggest_focus(prompts: Prompts, text: str) -> str:
+    """The practice to suggest for these words (pure; see the module docstring)."""
+    scores = focus_scores(prompts, text)
+    best = max(scores.values(), default=0)
+    if best == 0:
+        return NO_MATCH
+    return next(practice for practice in PRACTICE_ORDER if scores.get(practice) == best)
