@@ -623,6 +623,7 @@ class _Details:
     title: str
     status: Status
     attendees: int
+    people: tuple[str, ...]
     organizer: str | None
     self_response: Response | None
     transparent: bool
@@ -666,6 +667,7 @@ def _occurrence(instance: _Instance, uid: str, recurring: bool, ctx: _Context) -
         all_day=all_day,
         status=Status.CANCELLED if ctx.cancel_all else details.status,
         attendees=details.attendees,
+        people=details.people,
         organizer=details.organizer,
         self_response=details.self_response,
         transparent=details.transparent,
@@ -755,6 +757,7 @@ def _details(event: icalendar.Event, user: _User) -> _Details:
         title=title,
         status=_STATUSES.get(_text(event.get("STATUS")).strip().upper(), Status.CONFIRMED),
         attendees=count,
+        people=tuple(sorted(people)),
         organizer=organizer,
         self_response=self_response,
         transparent=_text(event.get("TRANSP")).strip().upper() == "TRANSPARENT" or busy == "FREE",

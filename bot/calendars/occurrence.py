@@ -61,6 +61,9 @@ class Occurrence:
     series) make it unique within the source. ``attendees`` counts the people invited,
     the organizer and the user included; 0 means the event lists nobody (a personal
     block). ``self_response`` is the user's own PARTSTAT when the user is an attendee.
+    ``people`` are the other people invited (lower-case addresses, the organizer included,
+    the user and rooms left out), sorted: who the user meets (``bot.planner`` ranks a first
+    meeting with someone above a routine one).
     """
 
     source: str
@@ -79,6 +82,7 @@ class Occurrence:
     external: bool = False
     recurring: bool = False
     category: Category | None = None
+    people: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:

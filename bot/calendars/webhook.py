@@ -518,6 +518,7 @@ def event_occurrence(
         all_day=event.all_day,
         status=event.status,
         attendees=len(people) + (1 if own or organizer_is_user else 0),
+        people=tuple(sorted(people)),
         organizer=event.organizer,
         self_response=self_response,
         transparent=event.transparent,
