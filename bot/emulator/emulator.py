@@ -22,7 +22,7 @@ from bot.emulator.http_server import (
 )
 from bot.emulator.models import Call, EmulatorError, Fault, InboundResult, Via
 from bot.emulator.socket_mode import SocketModeServer
-from bot.emulator.state import DEFAULT_TZ, EmulatorConfig, Workspace
+from bot.emulator.state import DEFAULT_SCOPES, DEFAULT_TZ, EmulatorConfig, Workspace
 from bot.emulator.web_api import WebApi, public_message
 from bot.messages.mrkdwn import escape
 
@@ -63,6 +63,7 @@ class SlackEmulator:
         port: int = 0,
         socket_mode: bool = True,
         record_calls: bool = True,
+        scopes: tuple[str, ...] = DEFAULT_SCOPES,
     ) -> None:
         """Configure the workspace; nothing binds until :meth:`start`.
 
@@ -79,6 +80,8 @@ class SlackEmulator:
             port: HTTP port; 0 lets the OS choose.
             socket_mode: also run the Socket Mode WebSocket endpoint.
             record_calls: keep every call in :attr:`calls` (turn off for long benchmarks).
+            scopes: the bot scopes the app was granted (default: those of manifest.json);
+                a method that needs another answers ``missing_scope``.
         """
         self.config = EmulatorConfig(
             signing_secret=signing_secret,
@@ -89,6 +92,7 @@ class SlackEmulator:
             bot_user_id=bot_user_id,
             bot_id=bot_id,
             app_id=app_id,
+            scopes=tuple(scopes),
         )
         self.host = host
         self.requested_port = port

@@ -23,6 +23,18 @@ from bot.emulator.models import Call, EmulatorError, Fault
 refusals_logger = logging.getLogger("bot.emulator.refusals")
 
 DEFAULT_TZ = "America/Los_Angeles"
+# The bot scopes the emulated app was granted unless a test says otherwise: those
+# manifest.json asks for. Methods that need a scope (``web_api.METHOD_SCOPES``) answer
+# ``missing_scope`` without it, as Slack does.
+DEFAULT_SCOPES = (
+    "chat:write",
+    "im:history",
+    "im:write",
+    "commands",
+    "users:read",
+    "users:read.email",
+    "files:write",
+)
 
 # Slack shows long zone names ("Central European Summer Time"); zoneinfo only knows the
 # abbreviations, so the common ones are spelled out here and the rest fall back to the
@@ -65,6 +77,7 @@ class EmulatorConfig:
     bot_id: str = "BHEEDFUL"
     app_id: str = "AHEEDFUL"
     verification_token: str = "emulator-verification-token"
+    scopes: tuple[str, ...] = DEFAULT_SCOPES
 
     @property
     def team_domain(self) -> str:

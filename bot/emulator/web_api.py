@@ -14,6 +14,12 @@ Decisions where Slack is vague or the emulator simplifies, written down once:
 * ``views.open``/``views.push`` accept any non-empty ``trigger_id``.
 * ``files.completeUploadExternal`` shares synchronously and also accepts a user id as
   ``channel_id``.
+* ``users.lookupByEmail`` needs the ``users:read.email`` scope (``missing_scope`` with
+  ``needed`` and ``provided`` otherwise, as Slack answers); no ``email`` is
+  ``invalid_arguments``; an address that is not one (no single ``@`` between a local part
+  and a domain with a dot, whitespace, over 254 characters) is ``invalid_email``, stricter
+  than Slack's documented ``users_not_found``, which answers a well-formed address no one
+  in the workspace has.
 * ``chat.scheduleMessage`` never checks ``post_at`` against the clock (the demo runs a virtual
   one); due messages are posted by ``SlackEmulator.release_scheduled``.
 * Blocks and views are checked by :mod:`bot.emulator.blocks`, at least as strictly as Slack
@@ -30,6 +36,7 @@ import copy
 import json
 import logging
 import mimetypes
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -65,6 +72,12 @@ REFUSALS = frozenset(
         "metadata_too_large",
     }
 )
+
+
+# Scopes a method needs beyond reaching it with a bot token (``missing_scope`` otherwise).
+METHOD_SCOPES = {"users.lookupByEmail": "users:read.email"}
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+MAX_EMAIL = 254
 
 
 class ApiError(Exception):
@@ -186,6 +199,7 @@ class WebApi:
         handler, token_kind = entry
         try:
             self._check_token(token, token_kind)
+            self._check_scope(method)
             result = handler(params)
         except ApiError as exc:
             if exc.code in REFUSALS:
@@ -208,6 +222,11 @@ class WebApi:
                 raise ApiError("not_allowed_token_type")
             return
         raise ApiError("invalid_auth")
+
+    def _check_scope(self, method: str) -> None:
+        needed = METHOD_SCOPES.get(method)
+        if needed is not None and needed not in self.config.scopes:
+            raise ApiError("missing_scope", needed=needed, provided=",".join(self.config.scopes))
 
     # helpers ------------------------------------------------------------------------------
 
@@ -600,8 +619,17 @@ class WebApi:
         return {"user": self.ws.user_object(record.id)}
 
     def users_lookup_by_email(self, params: dict[str, Any]) -> dict[str, Any]:
-        """``users.lookupByEmail``."""
-        user_id = self.ws.find_user_by_email(str(params.get("email") or ""))
+        """``users.lookupByEmail`` (see the module's notes for what it refuses)."""
+        email = params.get("email")
+        if email is None or str(email) == "":
+            raise ApiError(
+                "invalid_arguments",
+                response_metadata={"messages": ["[ERROR] missing required field: email"]},
+            )
+        email = str(email)
+        if len(email) > MAX_EMAIL or not _EMAIL.fullmatch(email):
+            raise ApiError("invalid_email")
+        user_id = self.ws.find_user_by_email(email)
         if user_id is None:
             raise ApiError("users_not_found")
         return {"user": self.ws.user_object(user_id)}
