@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from bot import feedback
 from bot.calendars import sources
 from bot.meetings import OCC, replan_user
 from bot.messages import blocks as kit
@@ -44,9 +45,11 @@ def open_home(
 
 def home_view(services: Services, *, team_id: str, user_id: str) -> dict[str, Any]:
     prompts = load_prompts()
-    return kit.build_home_view(
+    view = kit.build_home_view(
         prompts, home_state(services, prompts, team_id=team_id, user_id=user_id)
     )
+    # Feedback from others: which series ask for it (bot.feedback).
+    return feedback.with_home(services, prompts, view, team_id=team_id, user_id=user_id)
 
 
 def _when(moment: datetime, zone: ZoneInfo, now: datetime) -> str:

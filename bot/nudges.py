@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from bot import feedback
 from bot.calendars.occurrence import Occurrence
 from bot.meetings import OCC, after_prompt, occurrence_from_row, replan_user
 from bot.messages import Message
@@ -115,6 +116,7 @@ class NudgeComposer:
             join_url=_join_url(ctx.meeting),
             series_key=ctx.meeting.series_key,
         )
+        message = feedback.offer_words(self.services, row, previous, message)  # 1:1 feedback
         self._remember(row, [question.id, cue.id, intention.id])
         return message
 
@@ -128,6 +130,7 @@ class NudgeComposer:
             question=question.render(),
             series_key=ctx.meeting.series_key,
         )
+        message = feedback.offer_words(self.services, row, ctx.meeting, message)  # 1:1 feedback
         self._remember(row, [question.id])
         after_prompt(self.services, row)  # a long run of unanswered ones starts the back-off
         return message
