@@ -45,6 +45,7 @@ LABELS = {
     "webhook_source": "webhook secrets",
     "reflection": "reflections",
     "inbox": "received events",
+    "feedback_key": "feedback keys",
 }
 
 

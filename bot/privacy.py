@@ -5,6 +5,12 @@ Export holds everything Heedful stores about a person (settings, calendars witho
 their secret addresses, meetings, deliveries, reflections in clear, the wordings they
 were shown). Erase deletes all of it and cancels what was pending: nothing is sent to
 them afterwards unless they start again (connect a calendar).
+
+Feedback from others (``bot.feedback``): the export holds the series a person asked
+feedback for, the meetings to ask about, their weekly totals as they may see them, and
+whether they asked never to be asked; erase removes their series, meetings, totals and
+the questions about their meetings. A *never ask me again* names no one and survives
+any erase (it is what keeps a person from being asked again); an uninstall purges it.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bot import feedback
 from bot.crypto import CipherError
 from bot.reflections import TOMBSTONE_KEEP
 from bot.services import Services
@@ -24,6 +31,9 @@ from bot.storage.models import (
     CalendarSource,
     DeletedMessage,
     Delivery,
+    FeedbackKey,
+    FeedbackMeeting,
+    FeedbackSeries,
     InboxItem,
     Installation,
     OccurrenceRow,
@@ -44,6 +54,8 @@ USER_TABLES = (
     DeletedMessage,
     PromptShown,
     InboxItem,
+    FeedbackSeries,
+    FeedbackMeeting,
 )
 EXPORT_VERSION = 1
 PROMPT_HISTORY = timedelta(days=60)
@@ -80,6 +92,8 @@ def export_user(services: Services, *, team_id: str, user_id: str) -> dict[str, 
         "deleted_message": "deleted_messages",
         "prompt_shown": "wordings_shown",
         "inbox": "events_received",
+        "feedback_series": "feedback_series",
+        "feedback_meeting": "feedback_meetings",
     }
     with read_only(services.engine) as conn:
         for model in USER_TABLES:
@@ -108,6 +122,7 @@ def export_user(services: Services, *, team_id: str, user_id: str) -> dict[str, 
                 out[names[table.name]] = items[0] if items else None
             else:
                 out[names[table.name]] = items
+    out.update(feedback.export_extras(services, team_id=team_id, user_id=user_id))
     return out
 
 
@@ -125,6 +140,7 @@ def erase_user(services: Services, *, team_id: str, user_id: str) -> int:
                 sa.delete(table).where(table.c.team_id == team_id, _owner_column(table) == user_id)
             )
             removed += max(result.rowcount, 0)
+        removed += feedback.erase_leader(conn, team_id=team_id, user_id=user_id)
     logger.info("erased %d rows for a user of workspace %s at their request", removed, team_id)
     return removed
 
@@ -133,7 +149,7 @@ def purge_team(services: Services, *, team_id: str) -> int:
     """``app_uninstalled``: forget the whole workspace."""
     removed = 0
     with services.engine.begin() as conn:
-        for model in (*USER_TABLES, WebhookSource, InboxItem, Installation):
+        for model in (*USER_TABLES, *feedback.TEAM_TABLES, WebhookSource, InboxItem, Installation):
             table = _table(model)
             result = conn.execute(sa.delete(table).where(table.c.team_id == team_id))
             removed += max(result.rowcount, 0)
@@ -174,6 +190,7 @@ ENCRYPTED_COLUMNS: tuple[tuple[Any, str], ...] = (
     (WebhookSource, "secret"),
     (Reflection, "text"),
     (InboxItem, "body"),
+    (FeedbackKey, "secret"),
 )
 ROTATE_BATCH = 500
 

@@ -34,6 +34,8 @@ SECTIONS = {
     "deleted_message": "deleted_messages",
     "prompt_shown": "wordings_shown",
     "inbox": "events_received",
+    "feedback_series": "feedback_series",
+    "feedback_meeting": "feedback_meetings",
 }
 SECRET_COLUMNS = {"calendar_source": {"url", "etag"}}
 
