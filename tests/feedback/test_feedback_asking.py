@@ -4,6 +4,7 @@ inside 08:00–19:00 of their own zone, at most one a day whoever asks."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -24,6 +25,7 @@ from asking import (
     store,
 )
 
+from bot.app import Heedful
 from bot.calendars.occurrence import Status
 from bot.emulator import SlackEmulator
 from bot.messages import feedback as fkit
@@ -57,7 +59,7 @@ def test_each_colleague_of_a_meeting_gets_one_anonymous_question_that_says_who_a
         words = dm.words()
         assert "Team sync" in words and "<@U1>" in words  # the meeting, and who asked
         assert prompts.text("feedback.ask.question", title="Team sync") in words
-        assert "anonymous" in words and "five" in words
+        assert prompts.text("feedback.ask.anonymous", leader="<@U1>") in words
         assert dm.action_ids() == [
             *(fkit.answer_action(a) for a in fkit.ANSWERS),
             fkit.ACTION_NEVER,
@@ -209,3 +211,29 @@ def test_a_meeting_cancelled_before_it_ends_asks_no_one(
     assert emulator.calls_to("users.lookupByEmail") == []
     (skipped,) = rows(services, MEETING)
     assert (skipped.state, skipped.reason) == ("skipped", "cancelled")
+
+
+def test_two_instances_running_the_job_at_once_ask_each_person_once_a_meeting(
+    play: Play, second: Heedful, services: Services, emulator: SlackEmulator
+) -> None:
+    people = colleagues(emulator, 6)
+    addresses = [e for _, e in people]
+    leader(services, ANA)
+    leader(services, BEN, tz="America/New_York")
+    ask_for_feedback(services, ANA, [meeting(ANA, at(MONDAY, "11:00"), addresses)])
+    ask_for_feedback(
+        services, BEN, [meeting(BEN, at(MONDAY, "11:00"), addresses, series="ben", title="Ben's")]
+    )
+    play.clock.set(at(MONDAY, "11:35"))
+    apps = [play.heedful, second]
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for _ in range(3):
+            list(pool.map(lambda app: app.ask_for_feedback(), apps))
+
+    for user_id, _ in people:
+        mine = sorted(asks(services, user_id), key=lambda r: r.ref)
+        # Both meetings asked about, once each, on two different days.
+        assert [r.ref for r in mine] == ["2026-03-02", "2026-03-03"]
+        assert sorted(r.payload["leader"] for r in mine) == [ANA, BEN]
+    assert {r.state for r in rows(services, MEETING)} == {"asked"}
