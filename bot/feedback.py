@@ -56,7 +56,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from bot.calendars.occurrence import MeetingKind, Occurrence
+from bot.calendars.occurrence import Occurrence
 from bot.messages import Message
 from bot.messages import feedback as fkit
 from bot.messages.prompts import Prompts, load_prompts
@@ -93,7 +93,9 @@ ASK_FROM, ASK_UNTIL = time(8, 0), time(19, 0)  # in the person's own zone
 ASK_DAYS = frozenset(range(5))  # Monday to Friday, in the person's own zone
 TICK_SECONDS = 60.0
 BATCH = 10  # meetings per round of the job
-LEASE = timedelta(minutes=5)  # a meeting being asked about, held by one process
+# A meeting being asked about is held by one process: longer than its lookups can take
+# (``MAX_ASKED`` calls of at most ``bot.slack.DEFAULT_TIMEOUT_SECONDS`` each).
+LEASE = timedelta(minutes=15)
 RETRY = timedelta(minutes=5)  # Slack did not answer a lookup: try the meeting again then
 HOME_HORIZON = timedelta(days=14)
 KEEP_MEETINGS = timedelta(days=60)  # asked meetings, for the leader's own rating beside
@@ -220,7 +222,7 @@ def keep_invitees(
     on = set(
         conn.execute(
             sa.select(s.series_key).where(
-                s.team_id == team_id, s.user_id == user_id, s.series_key.in_(series)
+                s.team_id == team_id, s.user_id == user_id, s.series_key.in_(sorted(series))
             )
         ).scalars()
     )
@@ -289,7 +291,7 @@ def _sample(key: str, people: Iterable[str]) -> list[str]:
 def offer_words(services: Services, row: Any, meeting: Occurrence, message: Message) -> Message:
     """A reflection question (delivery ``row``) about ``meeting``: with the button that
     opens words to ask the other person, when it is a 1:1 of a series with feedback on."""
-    if meeting.kind is not MeetingKind.ONE_ON_ONE:
+    if meeting.attendees > 2:  # a 1:1, with a colleague or with someone from outside
         return message
     with read_only(services.engine) as conn:
         if not series_on(
@@ -449,8 +451,8 @@ def _settle(
     m = MEETING.c
     held = (
         sa.and_(m.state == WORKING, m.lease_until == lease)
-        if lease is not None
-        else m.state.in_((WAITING, WORKING))
+        if lease is not None  # else: no process holds it now
+        else sa.or_(m.state == WAITING, sa.and_(m.state == WORKING, m.lease_until < now))
     )
     stmt = (
         sa.update(MEETING)
@@ -813,9 +815,9 @@ def week_totals_many(services: Services, weeks: Sequence[Week]) -> dict[Week, To
             row
             for row in conn.execute(
                 sa.select(TALLY).where(
-                    t.team_id.in_({w[0] for w in wanted}),
-                    t.leader_id.in_({w[1] for w in wanted}),
-                    t.week.in_({w[2] for w in wanted}),
+                    t.team_id.in_(sorted({w[0] for w in wanted})),
+                    t.leader_id.in_(sorted({w[1] for w in wanted})),
+                    t.week.in_(sorted({w[2] for w in wanted})),
                 )
             )
             if (row.team_id, row.leader_id, row.week) in wanted
@@ -827,9 +829,9 @@ def week_totals_many(services: Services, weeks: Sequence[Week]) -> dict[Week, To
             for team, leader, week, people in conn.execute(
                 sa.select(b.team_id, b.leader_id, b.week, sa.func.count(sa.distinct(b.person)))
                 .where(
-                    b.team_id.in_({r.team_id for r in unfolded}),
-                    b.leader_id.in_({r.leader_id for r in unfolded}),
-                    b.week.in_({r.week for r in unfolded}),
+                    b.team_id.in_(sorted({r.team_id for r in unfolded})),
+                    b.leader_id.in_(sorted({r.leader_id for r in unfolded})),
+                    b.week.in_(sorted({r.week for r in unfolded})),
                 )
                 .group_by(b.team_id, b.leader_id, b.week)
             ):
@@ -868,9 +870,9 @@ def _own_presence(conn: sa.Connection, weeks: Sequence[Week]) -> dict[Week, floa
         )
         .where(
             m.state == ASKED,
-            m.team_id.in_({w[0] for w in weeks}),
-            m.user_id.in_({w[1] for w in weeks}),
-            m.week.in_({w[2] for w in weeks}),
+            m.team_id.in_(sorted({w[0] for w in weeks})),
+            m.user_id.in_(sorted({w[1] for w in weeks})),
+            m.week.in_(sorted({w[2] for w in weeks})),
             r.presence.is_not(None),
         )
     ).all()
