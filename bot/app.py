@@ -23,6 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from slack_bolt import App
 
+from bot import feedback
 from bot.calendars import sources
 from bot.calendars.webhook import HOOK_SOURCE, hook_dispatcher
 from bot.digest import DIGEST, DigestComposer, plan_digests
@@ -130,6 +131,7 @@ class Heedful:
                 **NudgeComposer(s).composers(),
                 DIGEST: DigestComposer(s),
                 ACK: AckComposer(s),
+                feedback.FEEDBACK_ASK: feedback.FeedbackComposer(s),
                 **self.composers,
             },
             cipher=s.cipher,
@@ -165,6 +167,10 @@ class Heedful:
     def housekeeping(self) -> int:
         return purge_expired(self.services)
 
+    def ask_for_feedback(self) -> int:
+        """Close the feedback weeks that ended; ask the people of meetings that did."""
+        return feedback.run_once(self.services)
+
     def _on_stored(self) -> None:
         if self.run_workers:
             self.ticker.wake("inbox")
@@ -189,6 +195,7 @@ class Heedful:
             )
             self.ticker.every(DIGEST_TICK_SECONDS, Drainer("digests", self.plan_digests))
             self.ticker.every(HOUSEKEEPING_TICK_SECONDS, Drainer("housekeeping", self.housekeeping))
+            self.ticker.every(feedback.TICK_SECONDS, Drainer("feedback", self.ask_for_feedback))
             self.ticker.start()
         if self.serve_http:
             self.server = HttpServer(self.router, host=s.host, port=s.port)

@@ -62,6 +62,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from bot import feedback
 from bot.calendars.occurrence import SMALL_MEETING_MAX, MeetingKind
 from bot.crypto import CipherError
 from bot.meetings import OCC
@@ -890,6 +891,8 @@ class DigestComposer:
         if shown:  # so next week's experiment is a different one
             with self.services.engine.begin() as conn:
                 conn.execute(sa.insert(SHOWN), shown)
+        # Feedback from others: last week's total, when there is one to show (bot.feedback).
+        feedback.add_to_digests(self.services, self.prompts, out, targets)
         return out
 
 

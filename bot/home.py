@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from bot import feedback
 from bot.calendars import sources
 from bot.focus import their_why
 from bot.meetings import OCC, replan_user
@@ -69,9 +70,11 @@ def on_home_opened(
 
 def home_view(services: Services, *, team_id: str, user_id: str) -> dict[str, Any]:
     prompts = load_prompts()
-    return kit.build_home_view(
+    view = kit.build_home_view(
         prompts, home_state(services, prompts, team_id=team_id, user_id=user_id)
     )
+    # Feedback from others: which series ask for it (bot.feedback).
+    return feedback.with_home(services, prompts, view, team_id=team_id, user_id=user_id)
 
 
 def _when(moment: datetime, zone: ZoneInfo, now: datetime) -> str:

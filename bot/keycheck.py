@@ -46,6 +46,7 @@ LABELS = {
     "reflection": "reflections",
     "inbox": "received events",
     "leader_why": "why statements",
+    "feedback_key": "feedback keys",
 }
 
 

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from bot import planner
+from bot import feedback, planner
 from bot.calendars.occurrence import (
     SMALL_MEETING_MAX,
     Category,
@@ -249,6 +249,7 @@ def apply_occurrences(
     """
     now = services.clock.now()
     incoming: dict[str, dict[str, Any]] = {}
+    invited: dict[str, tuple[str, int, tuple[str, ...]]] = {}  # for bot.feedback
     skipped = 0
     for occ in occurrences:
         try:
@@ -260,6 +261,7 @@ def apply_occurrences(
             )
             continue
         incoming[values["key"]] = values
+        invited[values["key"]] = (values["series_key"], occ.attendees, occ.people)
     source = _clean(source)
     c = OCC.c
     added = updated = removed = 0
@@ -293,6 +295,8 @@ def apply_occurrences(
             if gone:
                 conn.execute(sa.delete(OCC).where(c.id.in_(gone)))
                 removed = len(gone)
+        # Feedback from others: who to ask after the meetings of opted-in series.
+        feedback.keep_invitees(conn, team_id=team_id, user_id=user_id, meetings=invited, now=now)
     logger.info(
         "source %s for %s: %d added, %d changed, %d removed, %d skipped",
         source,

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from bot import feedback
 from bot.calendars.occurrence import Occurrence
 from bot.focus import Focus, focus_of
 from bot.meetings import OCC, after_prompt, occurrence_from_row, replan_user
@@ -135,6 +136,7 @@ class NudgeComposer:
             series_key=ctx.meeting.series_key,
             guide=self._guided(row),
         )
+        message = feedback.offer_words(self.services, row, previous, message)  # 1:1 feedback
         self._remember(row, [question.id, cue.id, intention.id])
         return message
 
@@ -149,6 +151,7 @@ class NudgeComposer:
             series_key=ctx.meeting.series_key,
             guide=self._guided(row),
         )
+        message = feedback.offer_words(self.services, row, ctx.meeting, message)  # 1:1 feedback
         self._remember(row, [question.id])
         after_prompt(self.services, row)  # a long run of unanswered ones starts the back-off
         return message

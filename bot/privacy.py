@@ -6,6 +6,12 @@ their secret addresses, meetings, deliveries, reflections in clear, the wordings
 were shown, their why in clear and their focus practice). Erase deletes all of it and
 cancels what was pending: nothing is sent to them afterwards unless they start again
 (connect a calendar).
+
+Feedback from others (``bot.feedback``): the export holds the series a person asked
+feedback for, the meetings to ask about, their weekly totals as they may see them, and
+whether they asked never to be asked; erase removes their series, meetings, totals and
+the questions about their meetings. A *never ask me again* names no one and survives
+any erase (it is what keeps a person from being asked again); an uninstall purges it.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bot import feedback
 from bot.crypto import CipherError
 from bot.messages.prompts import load_prompts
 from bot.reflections import TOMBSTONE_KEEP
@@ -27,6 +34,9 @@ from bot.storage.models import (
     CalendarSource,
     DeletedMessage,
     Delivery,
+    FeedbackKey,
+    FeedbackMeeting,
+    FeedbackSeries,
     InboxItem,
     Installation,
     LeaderWhy,
@@ -49,6 +59,8 @@ USER_TABLES = (
     PromptShown,
     InboxItem,
     LeaderWhy,
+    FeedbackSeries,
+    FeedbackMeeting,
 )
 # Tables whose ``text``/``body`` column holds private words, encrypted at rest: the export
 # holds them decrypted.
@@ -90,6 +102,8 @@ def export_user(services: Services, *, team_id: str, user_id: str) -> dict[str, 
         "prompt_shown": "wordings_shown",
         "inbox": "events_received",
         "leader_why": "why",
+        "feedback_series": "feedback_series",
+        "feedback_meeting": "feedback_meetings",
     }
     with read_only(services.engine) as conn:
         for model in USER_TABLES:
@@ -117,6 +131,7 @@ def export_user(services: Services, *, team_id: str, user_id: str) -> dict[str, 
                 out[names[table.name]] = items[0] if items else None
             else:
                 out[names[table.name]] = items
+    out.update(feedback.export_extras(services, team_id=team_id, user_id=user_id))
     return out
 
 
@@ -149,6 +164,7 @@ def erase_user(services: Services, *, team_id: str, user_id: str) -> int:
                 sa.delete(table).where(table.c.team_id == team_id, _owner_column(table) == user_id)
             )
             removed += max(result.rowcount, 0)
+        removed += feedback.erase_leader(conn, team_id=team_id, user_id=user_id)
     logger.info("erased %d rows for a user of workspace %s at their request", removed, team_id)
     return removed
 
@@ -157,7 +173,7 @@ def purge_team(services: Services, *, team_id: str) -> int:
     """``app_uninstalled``: forget the whole workspace."""
     removed = 0
     with services.engine.begin() as conn:
-        for model in (*USER_TABLES, WebhookSource, InboxItem, Installation):
+        for model in (*USER_TABLES, *feedback.TEAM_TABLES, WebhookSource, InboxItem, Installation):
             table = _table(model)
             result = conn.execute(sa.delete(table).where(table.c.team_id == team_id))
             removed += max(result.rowcount, 0)
@@ -199,6 +215,7 @@ ENCRYPTED_COLUMNS: tuple[tuple[Any, str], ...] = (
     (Reflection, "text"),
     (InboxItem, "body"),
     (LeaderWhy, "text"),
+    (FeedbackKey, "secret"),
 )
 ROTATE_BATCH = 500
 

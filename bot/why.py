@@ -75,6 +75,24 @@ def read_form(values: Mapping[str, Any]) -> tuple[WhyForm | None, dict[str, str]
     return WhyForm(text=text, focus=chosen if chosen in PRACTICE_ORDER else None), {}
 
 
+def form_errors(view: Mapping[str, Any]) -> dict[str, str]:
+    """What is wrong with a submitted why form, by block id (pure: it runs before the ack;
+    any error keeps the form open)."""
+    return read_form(view["state"]["values"])[1]
+
+
+def on_form(
+    services: Services, *, team_id: str, user_id: str, view: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The why form was submitted (and passed :func:`form_errors`): :func:`submit` it,
+    once per submitted view. Returns the Home tab to publish."""
+    form, errors = read_form(view["state"]["values"])
+    if form is None:
+        raise ValueError(f"a why form with errors was submitted: {sorted(errors)}")
+    submission = str(view.get("id") or view.get("hash") or "")
+    return submit(services, team_id=team_id, user_id=user_id, form=form, submission_id=submission)
+
+
 def submit(
     services: Services, *, team_id: str, user_id: str, form: WhyForm, submission_id: str
 ) -> dict[str, Any]:

@@ -165,7 +165,7 @@ def test_healthz_stays_200_while_the_slow_jobs_wait_for_their_own_interval(
         jobs = app.ticker._jobs
         wait_until(ran_at(START, *jobs.values()), what="every job's first run")
         now.advance(minutes=3)
-        frequent = [jobs[name] for name in ("outbox", "inbox", "calendars")]
+        frequent = [jobs[name] for name in ("outbox", "inbox", "calendars", "feedback")]
         for job in frequent:
             app.ticker.wake(job.name)
         wait_until(ran_at(now(), *frequent), what="the frequent jobs' runs")
@@ -174,7 +174,14 @@ def test_healthz_stays_200_while_the_slow_jobs_wait_for_their_own_interval(
             status, health = response.status, json.load(response)
         assert status == 200 and health["status"] == "ok" and health["database"] is True
         assert health["scheduler"] is True and set(health["jobs"].values()) == {"ok"}
-        assert set(health["jobs"]) == {"outbox", "inbox", "calendars", "digests", "housekeeping"}
+        assert set(health["jobs"]) == {
+            "outbox",
+            "inbox",
+            "calendars",
+            "digests",
+            "housekeeping",
+            "feedback",
+        }
 
         now.advance(minutes=10)  # nothing ran for 10 minutes (on this clock): 503
         with pytest.raises(urllib.error.HTTPError) as failed:

@@ -617,3 +617,16 @@ def _tell_owner(
         ],
         now=services.clock.now(),
     )
+
+
+def read_again(services: Services, *, team_id: str, user_id: str) -> int:
+    """Read the person's feeds in full at the next poll, changed or not (something now
+    needs more of what they hold: ``bot.feedback`` keeps an opted-in series' invitees).
+    Returns how many feeds will be read again."""
+    t = SOURCE.c
+    with services.engine.begin() as conn:
+        return conn.execute(
+            sa.update(SOURCE)
+            .where(t.team_id == team_id, t.user_id == user_id, t.kind == KIND, t.status != BROKEN)
+            .values(expanded_until=None, next_check_at=services.clock.now())
+        ).rowcount

@@ -26,6 +26,11 @@ Decisions where Slack is vague or the emulator simplifies, written down once:
   own. Each reaction added is recorded (``SlackEmulator.reactions``).
 * A method that needs a scope the bot lacks answers ``missing_scope`` with ``needed`` and
   ``provided`` (:data:`METHOD_SCOPES`; ``SlackEmulator.revoke_scope`` takes one away).
+* ``users.lookupByEmail`` needs the ``users:read.email`` scope; no ``email`` is
+  ``invalid_arguments``; an address that is not one (no single ``@`` between a local part
+  and a domain with a dot, whitespace, over 254 characters) is ``invalid_email``, stricter
+  than Slack's documented ``users_not_found``, which answers a well-formed address no one
+  in the workspace has.
 * ``chat.scheduleMessage`` never checks ``post_at`` against the clock (the demo runs a virtual
   one); due messages are posted by ``SlackEmulator.release_scheduled``.
 * Blocks and views are checked by :mod:`bot.emulator.blocks`, at least as strictly as Slack
@@ -127,6 +132,10 @@ REFUSALS = frozenset(
         "metadata_too_large",
     }
 )
+
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+MAX_EMAIL = 254
 
 
 class ApiError(Exception):
@@ -672,8 +681,17 @@ class WebApi:
         return {"user": self.ws.user_object(record.id)}
 
     def users_lookup_by_email(self, params: dict[str, Any]) -> dict[str, Any]:
-        """``users.lookupByEmail``."""
-        user_id = self.ws.find_user_by_email(str(params.get("email") or ""))
+        """``users.lookupByEmail`` (see the module's notes for what it refuses)."""
+        email = params.get("email")
+        if email is None or str(email) == "":
+            raise ApiError(
+                "invalid_arguments",
+                response_metadata={"messages": ["[ERROR] missing required field: email"]},
+            )
+        email = str(email)
+        if len(email) > MAX_EMAIL or not _EMAIL.fullmatch(email):
+            raise ApiError("invalid_email")
+        user_id = self.ws.find_user_by_email(email)
         if user_id is None:
             raise ApiError("users_not_found")
         return {"user": self.ws.user_object(user_id)}

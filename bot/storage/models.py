@@ -314,3 +314,119 @@ class LeaderWhy(SQLModel, table=True):
     focus_suggested: bool = False
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+# ----------------------------------------------------------------- feedback from others
+# (bot.feedback). A leader opts a meeting series in; after a meeting of five or more
+# colleagues each of them may get one anonymous question. What is kept, and for how long:
+# the leader's own choices and the addresses to ask (until asked), weekly totals with no
+# respondent in them, and keyed hashes for de-duplication until the week closes.
+
+
+class FeedbackSeries(SQLModel, table=True):
+    """A meeting series whose attendees a leader asked Heedful to ask for feedback."""
+
+    __tablename__ = "feedback_series"
+    __table_args__ = (
+        sa.UniqueConstraint("team_id", "user_id", "series_key", name="uq_feedback_series"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    user_id: str = Field(max_length=32)
+    series_key: str = Field(max_length=255)
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class FeedbackMeeting(SQLModel, table=True):
+    """One meeting of an opted-in series, with the addresses of the people to ask
+    (``people``, cleared once they were asked). ``state``: ``waiting`` (the meeting has not
+    ended, or its question is not planned yet), ``working`` (a process holds it until
+    ``lease_until``), ``asked`` or ``skipped`` (``reason`` says why)."""
+
+    __tablename__ = "feedback_meeting"
+    __table_args__ = (
+        sa.UniqueConstraint("team_id", "user_id", "occurrence_key", name="uq_feedback_meeting"),
+        sa.Index("ix_feedback_meeting_state", "state", "not_before"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    user_id: str = Field(max_length=32)
+    occurrence_key: str = Field(max_length=255)
+    series_key: str = Field(max_length=255)
+    people: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    state: str = Field(default="waiting", max_length=16)
+    reason: str | None = Field(default=None, max_length=32)
+    week: str | None = Field(default=None, max_length=10)
+    asked: int = 0
+    not_before: datetime | None = _ts()
+    lease_until: datetime | None = _ts()
+    updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class FeedbackTally(SQLModel, table=True):
+    """A leader's week of answers as counts only: no respondent, no time of answering.
+    ``people`` is filled when the week closes (from the ballots, which then go); a week
+    below the threshold is deleted then, unseen."""
+
+    __tablename__ = "feedback_tally"
+    __table_args__ = (
+        sa.UniqueConstraint("team_id", "leader_id", "week", name="uq_feedback_tally"),
+        sa.Index("ix_feedback_tally_closes", "closed_at", "closes_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    leader_id: str = Field(max_length=32)
+    week: str = Field(max_length=10)
+    heard: int = 0
+    somewhat: int = 0
+    not_heard: int = 0
+    people: int | None = None
+    closes_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    closed_at: datetime | None = _ts()
+
+
+class FeedbackBallot(SQLModel, table=True):
+    """De-duplication while a week is open: keyed hashes (HMAC-SHA256 with the team's
+    secret) of who answered about which meeting (``ballot``) and of who answered
+    (``person``, to count people). No answer and no respondent id; deleted at close."""
+
+    __tablename__ = "feedback_ballot"
+    __table_args__ = (
+        sa.UniqueConstraint("team_id", "ballot", name="uq_feedback_ballot"),
+        sa.Index("ix_feedback_ballot_week", "team_id", "leader_id", "week"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    leader_id: str = Field(max_length=32)
+    week: str = Field(max_length=10)
+    ballot: str = Field(max_length=64)
+    person: str = Field(max_length=64)
+
+
+class FeedbackOptOut(SQLModel, table=True):
+    """*Never ask me again*: a keyed hash of the person (no id), honoured for every
+    leader. Kept through anyone's erase (it is what keeps them from being asked);
+    gone only when the workspace uninstalls Heedful."""
+
+    __tablename__ = "feedback_opt_out"
+    __table_args__ = (sa.UniqueConstraint("team_id", "person", name="uq_feedback_opt_out"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    person: str = Field(max_length=64)
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class FeedbackKey(SQLModel, table=True):
+    """The workspace's random secret for the keyed hashes above (encrypted at rest when
+    HEEDFUL_ENCRYPTION_KEY is set): without it a hash cannot be tied to anyone."""
+
+    __tablename__ = "feedback_key"
+
+    team_id: str = Field(primary_key=True, max_length=32)
+    secret: str = Field(default="", sa_type=sa.Text, repr=False)
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)

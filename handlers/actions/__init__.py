@@ -5,6 +5,13 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.messages import blocks as kit
+from bot.messages import feedback as fkit
+from handlers.actions.feedback import (
+    handle_feedback_answer,
+    handle_feedback_never,
+    handle_feedback_series,
+    handle_feedback_words,
+)
 from handlers.actions.home import (
     handle_erase_confirm,
     handle_home_connect,
@@ -41,3 +48,9 @@ def register(app: App) -> None:
     app.action(kit.ACTION_HOME_ERASE)(handle_home_erase)
     app.action(kit.ACTION_ERASE_CONFIRM)(handle_erase_confirm)
     app.action(kit.ACTION_WHY_OPEN)(handle_why_open)  # the welcome DM's and the Home tab's
+    # Feedback from others (bot.feedback)
+    app.action(fkit.ACTION_SERIES_ON)(handle_feedback_series)
+    app.action(fkit.ACTION_SERIES_OFF)(handle_feedback_series)
+    app.action(fkit.ACTION_WORDS)(handle_feedback_words)
+    app.action(fkit.ACTION_ANSWER_PATTERN)(handle_feedback_answer)
+    app.action(fkit.ACTION_NEVER)(handle_feedback_never)

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 
 from bot import why
+from bot.listener import acked
+from bot.services import Services
 
-logger = logging.getLogger(__name__)
 
-
+@acked
 def handle_why_open(
-    ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient
+    services: Services, team_id: str, user_id: str, body: dict[str, Any], client: WebClient
 ) -> None:
-    ack()
-    try:
-        view = why.form_view(context["heedful"], team_id=context.team_id, user_id=context.user_id)
-        client.views_open(trigger_id=body["trigger_id"], view=view)
-    except Exception:
-        logger.exception("opening the why form failed")
+    view = why.form_view(services, team_id=team_id, user_id=user_id)
+    client.views_open(trigger_id=body["trigger_id"], view=view)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.messages import blocks as kit
+from bot.messages import feedback as fkit
+from handlers.views.feedback import handle_feedback_words_submission
 from handlers.views.forms import (
     handle_connect_submission,
     handle_erase_submission,
@@ -22,3 +24,4 @@ def register(app: App) -> None:
     app.view(kit.VIEW_SETTINGS)(handle_settings_submission)
     app.view(kit.VIEW_ERASE)(handle_erase_submission)
     app.view(kit.VIEW_WHY)(handle_why_submission)
+    app.view(fkit.VIEW_WORDS)(handle_feedback_words_submission)

@@ -1,34 +1,19 @@
-"""The "Your why" form was submitted: refuse it with field errors, or save and show Home."""
+"""The "Your why" form was submitted: refused with field errors, or saved and Home shown."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 
 from bot import why
+from bot.listener import acked
+from bot.services import Services
 
-logger = logging.getLogger(__name__)
 
-
+@acked(refuse=why.form_errors)
 def handle_why_submission(
-    ack: Ack, view: dict[str, Any], context: BoltContext, client: WebClient
+    services: Services, team_id: str, user_id: str, view: dict[str, Any], client: WebClient
 ) -> None:
-    form, errors = why.read_form(view["state"]["values"])
-    if form is None:
-        ack(response_action="errors", errors=errors)
-        return
-    ack()
-    try:
-        home = why.submit(
-            context["heedful"],
-            team_id=context.team_id,
-            user_id=context.user_id,
-            form=form,
-            submission_id=str(view.get("id") or view.get("hash") or ""),
-        )
-        client.views_publish(user_id=context.user_id, view=home)
-    except Exception:
-        logger.exception("saving the why failed")
+    home = why.on_form(services, team_id=team_id, user_id=user_id, view=view)
+    client.views_publish(user_id=user_id, view=home)

@@ -1,9 +1,9 @@
 """Two people with one of every kind of row Heedful keeps about someone: preferences, a
 calendar (whose address is a secret), meetings, deliveries of several kinds and states
 (sent, pending, skipped, failed; reminder, reflection, notice, digest), reflections, the
-wordings they were shown, and their why and focus practice. Built through the real paths
-where Slack is involved (the sender posts to the emulator; answers are captured as Heedful
-captures them).
+wordings they were shown, their why and focus practice, and a series they asked feedback
+for with its invitees. Built through the real paths where Slack is involved (the sender
+posts to the emulator; answers are captured as Heedful captures them).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from bot.app import Heedful
 from bot.calendars.occurrence import Status
 from bot.clock import VirtualClock
 from bot.emulator import SlackEmulator
+from bot.feedback import set_series
 from bot.focus import save_why, suggest_focus
 from bot.meetings import apply_occurrences, opt_in
 from bot.messages.prompts import load_prompts
@@ -162,7 +163,8 @@ def seed(
                 berlin(0, "13:00"),
                 uid="team",
                 title=f"Team meeting of {person.name}",
-                attendees=5,
+                attendees=7,
+                people=tuple(f"{n}.{person.name.lower()}@example.com" for n in "abcdef"),
                 source=person.source,
             ),
             make_occurrence(
@@ -185,6 +187,21 @@ def seed(
             user_id=person.user_id,
             source=person.source,
             occurrences=meetings,
+        )
+        # Feedback asked for the team meeting's series: its invitees are kept to ask.
+        set_series(
+            services,
+            team_id=TEAM,
+            user_id=person.user_id,
+            series_key=meetings[1].series_key,
+            on=True,
+        )
+        apply_occurrences(
+            services,
+            team_id=TEAM,
+            user_id=person.user_id,
+            source=person.source,
+            occurrences=[meetings[1]],
         )
         # A Wednesday meeting is cancelled: its nudges are withdrawn (skipped).
         apply_occurrences(

@@ -35,6 +35,8 @@ SECTIONS = {
     "prompt_shown": "wordings_shown",
     "inbox": "events_received",
     "leader_why": "why",
+    "feedback_series": "feedback_series",
+    "feedback_meeting": "feedback_meetings",
 }
 # Sections that hold one object (or null) rather than a list: one row per person.
 ONE_ROW = {"profile", "why"}

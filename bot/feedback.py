@@ -1,0 +1,1086 @@
+"""Feedback from others: the leader asks, instead of guessing how they came across.
+
+A leader turns feedback on per meeting series (the Home tab, :func:`set_series`). Then:
+
+* **1:1s.** The reflection question after a meeting of the series carries one more
+  button, *Ask them how it was*, which opens a form with a few words ready to edit and
+  copy (:func:`offer_words`). The leader sends them; Heedful never writes to the other
+  person on their behalf.
+* **Meetings with five or more colleagues.** When the calendar is read, the addresses of
+  the people invited to the series' meetings are kept (:func:`keep_invitees`, at most
+  ``MAX_ASKED``, only for opted-in series, only until they were asked). After a meeting,
+  the ``feedback`` job (:func:`run_once`) finds them in the workspace
+  (``users.lookupByEmail``: someone not found, deactivated, a bot or the leader is left
+  out), and when at least ``MIN_OTHERS`` are there, puts one anonymous question for
+  each in the outbox (kind ``feedback_ask``; every DM is a row first). Each question is
+  due inside 08:00–19:00, Monday to Friday, of the person's own Slack zone, within a day
+  of the meeting and before the leader's week closes; the outbox key (team, person,
+  ``feedback_ask``, the person's local date) lets no one get two such questions on one
+  day, from any number of leaders: a person already asked that day is asked the next
+  working day, or not at all. Someone who chose *never ask me again* is not asked, by
+  anyone, ever (:func:`never_ask`).
+
+**What is stored about an answer.** Nothing that names the person who gave it. An answer
+adds one to a count of the leader's week (``feedback_tally``: yes / somewhat / not
+really, no time of answering). While the week is open, a *ballot* row holds two keyed
+hashes, HMAC-SHA256 with the workspace's random secret (``feedback_key``, encrypted at
+rest like tokens): one of (leader, week, meeting, person), so that a second tap counts
+once, and one of (leader, week, person), to count how many *people* answered. When the
+week closes (:func:`close_weeks`: the end of the leader's Sunday, in their zone) the
+number of people is kept and the ballots are deleted; a week with fewer than
+``MIN_ANSWERS`` answers or ``MIN_PEOPLE`` people is deleted whole, unseen. *Never ask
+me again* is a keyed hash of the person too (``feedback_opt_out``): it names no one, so
+no erase removes it (neither the leader's nor the person's own: it is what keeps them
+from being asked); only an uninstall does.
+
+**What the leader sees.** Only a closed week's total of at least five answers from at
+least three people (:func:`week_totals`), in the next week's digest, beside how they
+rated their own presence after the same meetings. Never a running count: a total that
+moved between two looks would tell who answered what.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from bot.calendars.occurrence import Occurrence
+from bot.messages import Message
+from bot.messages import feedback as fkit
+from bot.messages.prompts import Prompts, load_prompts
+from bot.sender import Skip
+from bot.services import Services
+from bot.slack import lookup_by_email
+from bot.storage import repository as repo
+from bot.storage.db import read_only
+from bot.storage.models import (
+    Delivery,
+    FeedbackBallot,
+    FeedbackKey,
+    FeedbackMeeting,
+    FeedbackOptOut,
+    FeedbackSeries,
+    FeedbackTally,
+    OccurrenceRow,
+    Reflection,
+    SlackUser,
+)
+from bot.users import valid_zone
+
+logger = logging.getLogger(__name__)
+
+FEEDBACK_ASK = "feedback_ask"  # the outbox kind of the anonymous question
+MIN_OTHERS = 5  # colleagues from the workspace a meeting needs for anonymous questions
+MIN_ATTENDEES = MIN_OTHERS + 1  # as the calendar counts them: the leader included
+MAX_ASKED = 50  # people asked about one meeting (a fair sample of a larger one)
+MIN_ANSWERS = 5  # a week's total is shown from this many answers …
+MIN_PEOPLE = 3  # … given by at least this many people
+ASK_DELAY = timedelta(minutes=5)  # after the meeting ends
+ASK_WINDOW = timedelta(hours=24)  # a question later than this after the meeting is not sent
+ASK_FROM, ASK_UNTIL = time(8, 0), time(19, 0)  # in the person's own zone
+ASK_DAYS = frozenset(range(5))  # Monday to Friday, in the person's own zone
+TICK_SECONDS = 60.0
+BATCH = 10  # meetings per round of the job
+# A meeting being asked about is held by one process: longer than its lookups can take
+# (``MAX_ASKED`` calls of at most ``bot.slack.DEFAULT_TIMEOUT_SECONDS`` each).
+LEASE = timedelta(minutes=15)
+RETRY = timedelta(minutes=5)  # Slack did not answer a lookup: try the meeting again then
+HOME_HORIZON = timedelta(days=14)
+KEEP_MEETINGS = timedelta(days=60)  # asked meetings, for the leader's own rating beside
+MAX_ADDRESS = 320
+
+WAITING, WORKING, ASKED, SKIPPED = "waiting", "working", "asked", "skipped"
+
+SERIES = FeedbackSeries.__table__  # type: ignore[attr-defined]
+MEETING = FeedbackMeeting.__table__  # type: ignore[attr-defined]
+TALLY = FeedbackTally.__table__  # type: ignore[attr-defined]
+BALLOT = FeedbackBallot.__table__  # type: ignore[attr-defined]
+OPT_OUT = FeedbackOptOut.__table__  # type: ignore[attr-defined]
+KEY = FeedbackKey.__table__  # type: ignore[attr-defined]
+OCC = OccurrenceRow.__table__  # type: ignore[attr-defined]
+DEL = Delivery.__table__  # type: ignore[attr-defined]
+REF = Reflection.__table__  # type: ignore[attr-defined]
+USERS = SlackUser.__table__  # type: ignore[attr-defined]
+# Tables about a workspace that name no person (the others go with the person's rows).
+TEAM_TABLES = (FeedbackTally, FeedbackBallot, FeedbackOptOut, FeedbackKey)
+_ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>.]+")
+# A lookup that failed for want of an answer: the meeting is tried again later.
+_TRANSIENT = frozenset(
+    {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
+)
+
+
+# --------------------------------------------------------------------------- opting in
+
+
+def series_on(conn: sa.Connection, *, team_id: str, user_id: str, series_key: str) -> bool:
+    s = SERIES.c
+    found = conn.execute(
+        sa.select(s.id).where(
+            s.team_id == team_id, s.user_id == user_id, s.series_key == series_key
+        )
+    ).first()
+    return found is not None
+
+
+def set_series(
+    services: Services, *, team_id: str, user_id: str, series_key: str, on: bool
+) -> bool:
+    """Turn feedback on or off for one of the person's meeting series. Turning it on
+    asks for their calendars to be read again in full, so the invitees of the series'
+    meetings are known before the next one ends. False when the series is none of
+    theirs (nothing changes)."""
+    now = services.clock.now()
+    s, m, o = SERIES.c, MEETING.c, OCC.c
+    with services.engine.begin() as conn:
+        if on:
+            theirs = conn.execute(
+                sa.select(o.id)
+                .where(o.team_id == team_id, o.user_id == user_id, o.series_key == series_key)
+                .limit(1)
+            ).first()
+            if theirs is None:
+                return False
+            conn.execute(
+                repo.insert_ignoring_duplicates(conn, SERIES),
+                [
+                    {
+                        "team_id": team_id,
+                        "user_id": user_id,
+                        "series_key": series_key,
+                        "created_at": now,
+                    }
+                ],
+            )
+        else:
+            conn.execute(
+                sa.delete(SERIES).where(
+                    s.team_id == team_id, s.user_id == user_id, s.series_key == series_key
+                )
+            )
+            # Nobody is asked about the series' meetings any more; their invitees go.
+            conn.execute(
+                sa.delete(MEETING).where(
+                    m.team_id == team_id,
+                    m.user_id == user_id,
+                    m.series_key == series_key,
+                    m.state == WAITING,
+                )
+            )
+    if on:
+        from bot.calendars.sources import read_again
+
+        read_again(services, team_id=team_id, user_id=user_id)
+    logger.info("feedback %s for a series of a user of %s", "on" if on else "off", team_id)
+    return True
+
+
+def toggle_series(
+    services: Services, *, team_id: str, user_id: str, action: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A tap on the Home tab's *Ask for feedback* or *Stop asking* (``action``, as Slack
+    sends it): turn feedback on or off, and return the Home view anew."""
+    from bot.home import home_view
+
+    on = action.get("action_id") == fkit.ACTION_SERIES_ON
+    series_key = str(action.get("value") or "")
+    if series_key:
+        set_series(services, team_id=team_id, user_id=user_id, series_key=series_key, on=on)
+    return home_view(services, team_id=team_id, user_id=user_id)
+
+
+def keep_invitees(
+    conn: sa.Connection,
+    *,
+    team_id: str,
+    user_id: str,
+    meetings: Mapping[str, tuple[str, int, Sequence[str]]],
+    now: datetime,
+) -> None:
+    """Called as a calendar's meetings are stored (``bot.meetings.apply_occurrences``,
+    same transaction): ``meetings`` maps each stored occurrence key to its series key,
+    attendee count and the other invitees' addresses. For the meetings of series with
+    feedback on that are big enough, the addresses to ask are kept (or updated while
+    nobody was asked yet); a meeting no longer big enough is forgotten. One read when
+    no series of the person has feedback on."""
+    if not meetings:
+        return
+    s, m = SERIES.c, MEETING.c
+    series = {series_key for series_key, _, _ in meetings.values()}
+    on = set(
+        conn.execute(
+            sa.select(s.series_key).where(
+                s.team_id == team_id, s.user_id == user_id, s.series_key.in_(sorted(series))
+            )
+        ).scalars()
+    )
+    if not on:
+        return
+    keys = [key for key, (series_key, _, _) in meetings.items() if series_key in on]
+    stored = {
+        row.occurrence_key: row
+        for row in conn.execute(
+            sa.select(m.id, m.occurrence_key, m.state, m.people).where(
+                m.team_id == team_id, m.user_id == user_id, m.occurrence_key.in_(keys)
+            )
+        )
+    }
+    fresh, gone = [], []
+    for key in keys:
+        series_key, attendees, people = meetings[key]
+        chosen = _sample(key, people) if attendees >= MIN_ATTENDEES else []
+        row = stored.get(key)
+        if row is not None and row.state != WAITING:
+            continue  # asked, or being asked: what was asked stays as it was
+        if len(chosen) < MIN_OTHERS:
+            if row is not None:
+                gone.append(row.id)
+            continue
+        if row is None:
+            fresh.append(
+                {
+                    "team_id": team_id,
+                    "user_id": user_id,
+                    "occurrence_key": key,
+                    "series_key": series_key,
+                    "people": chosen,
+                    "state": WAITING,
+                    "asked": 0,
+                    "updated_at": now,
+                }
+            )
+        elif list(row.people or []) != chosen:
+            conn.execute(
+                sa.update(MEETING)
+                .where(m.id == row.id, m.state == WAITING)
+                .values(people=chosen, updated_at=now)
+            )
+    if fresh:
+        conn.execute(repo.insert_ignoring_duplicates(conn, MEETING), fresh)
+    if gone:
+        conn.execute(sa.delete(MEETING).where(m.id.in_(gone), m.state == WAITING))
+
+
+def _sample(key: str, people: Iterable[str]) -> list[str]:
+    """The addresses worth looking up (well-formed, lower-case, each once), at most
+    ``MAX_ASKED``: for a larger meeting a sample that changes from meeting to meeting."""
+    valid = {
+        p.strip().lower()
+        for p in people
+        if len(p.strip()) <= MAX_ADDRESS and _ADDRESS.fullmatch(p.strip())
+    }
+    ranked = sorted(valid, key=lambda p: hashlib.sha256(f"{key}|{p}".encode()).hexdigest())
+    return sorted(ranked[:MAX_ASKED])
+
+
+# ------------------------------------------------------------------------ the 1:1 words
+
+
+def offer_words(services: Services, row: Any, meeting: Occurrence, message: Message) -> Message:
+    """A reflection question (delivery ``row``) about ``meeting``: with the button that
+    opens words to ask the other person, when it is a 1:1 of a series with feedback on."""
+    if meeting.attendees > 2:  # a 1:1, with a colleague or with someone from outside
+        return message
+    with read_only(services.engine) as conn:
+        if not series_on(
+            conn, team_id=row.team_id, user_id=row.user_id, series_key=meeting.series_key
+        ):
+            return message
+    return fkit.build_words_offer(load_prompts(), message, delivery_id=row.id)
+
+
+def words_form() -> dict[str, Any]:
+    """The form with the words to send (nothing of it is stored)."""
+    return fkit.build_words_form(load_prompts())
+
+
+# ------------------------------------------------------------------------ asking people
+
+
+def run_once(services: Services) -> int:
+    """The ``feedback`` job: close the weeks that ended, then ask the people of the
+    meetings that ended. Returns how much it did (0 when nothing was due)."""
+    return close_weeks(services) + _ask_round(services)
+
+
+def ask_slots(
+    end: datetime, zone: ZoneInfo, closes_at: datetime, *, now: datetime
+) -> list[tuple[date, datetime, datetime]]:
+    """When a person in ``zone`` may be asked about a meeting that ended at ``end``:
+    (their local date, due, expires) for each working day, in their 08:00–19:00, from
+    ``ASK_DELAY`` after the end to ``ASK_WINDOW`` after it and before the week closes,
+    earliest first (pure)."""
+    earliest = max(end + ASK_DELAY, now)
+    latest = end + ASK_WINDOW
+    slots = []
+    day = earliest.astimezone(zone).date()
+    while True:
+        opens = datetime.combine(day, ASK_FROM, zone)
+        shuts = datetime.combine(day, ASK_UNTIL, zone)
+        due = max(earliest, opens)
+        if due > latest or due >= closes_at:
+            return slots
+        if day.weekday() in ASK_DAYS and due < shuts:
+            slots.append((day, due.astimezone(UTC), min(shuts, closes_at).astimezone(UTC)))
+        day += timedelta(days=1)
+
+
+def _week(moment: datetime, zone: ZoneInfo) -> tuple[str, datetime]:
+    """The leader's week of ``moment`` ("2026-W10") and when it closes: the end of its
+    Sunday, in their zone."""
+    from bot.digest import week_of
+
+    start, label = week_of(moment, zone)
+    closes = datetime.combine(start.astimezone(zone).date() + timedelta(days=7), time(0), zone)
+    return label, closes.astimezone(UTC)
+
+
+@dataclass
+class _Round:
+    """What one round learnt that the next meeting in it can use."""
+
+    found: dict[tuple[str, str], Any]  # (team, address) → lookup
+    blocked: dict[str, datetime]  # workspaces whose lookups wait out a rate limit, until
+
+
+def _ask_round(services: Services) -> int:
+    now = services.clock.now()
+    m, o = MEETING.c, OCC.c
+    free = sa.or_(m.state == WAITING, sa.and_(m.state == WORKING, m.lease_until < now))
+    with read_only(services.engine) as conn:
+        rows = conn.execute(
+            sa.select(
+                m.id,
+                m.team_id,
+                m.user_id,
+                m.occurrence_key,
+                m.series_key,
+                m.people,
+                o.id.label("occurrence_id"),
+                o.title,
+                o.start_at,
+                o.end_at,
+                o.skip_reason,
+            )
+            .select_from(
+                MEETING.outerjoin(
+                    OCC,
+                    sa.and_(
+                        o.team_id == m.team_id,
+                        o.user_id == m.user_id,
+                        o.key == m.occurrence_key,
+                    ),
+                )
+            )
+            .where(
+                free,
+                sa.or_(m.not_before.is_(None), m.not_before <= now),
+                sa.or_(o.id.is_(None), o.end_at <= now - ASK_DELAY),
+            )
+            .order_by(m.id)
+            .limit(BATCH)
+        ).all()
+    state = _Round(found={}, blocked={})
+    done = 0
+    for row in rows:
+        if row.occurrence_id is None:  # the meeting left the calendar
+            with services.engine.begin() as conn:
+                conn.execute(sa.delete(MEETING).where(m.id == row.id, free))
+            done += 1
+            continue
+        if row.end_at < now - ASK_WINDOW:
+            done += _settle(services, row.id, None, SKIPPED, now=now, reason="late")
+            continue
+        if row.skip_reason is not None:  # cancelled, declined …
+            done += _settle(services, row.id, None, SKIPPED, now=now, reason=row.skip_reason)
+            continue
+        lease = now + LEASE
+        with services.engine.begin() as conn:
+            claimed = conn.execute(
+                sa.update(MEETING)
+                .where(m.id == row.id, free)
+                .values(state=WORKING, lease_until=lease, updated_at=now)
+            ).rowcount
+        if claimed != 1:
+            continue  # another process took it
+        try:
+            done += _ask_meeting(services, row, lease, state)
+        except Exception:
+            logger.exception("feedback: asking about a meeting of %s failed", row.team_id)
+            _release(services, row.id, lease, now + RETRY)
+            done += 1
+    return done
+
+
+def _release(services: Services, meeting_id: int, lease: datetime, not_before: datetime) -> None:
+    """Give a meeting back (to be tried again at ``not_before``)."""
+    m = MEETING.c
+    with services.engine.begin() as conn:
+        conn.execute(
+            sa.update(MEETING)
+            .where(m.id == meeting_id, m.state == WORKING, m.lease_until == lease)
+            .values(state=WAITING, lease_until=None, not_before=not_before)
+        )
+
+
+def _settle(
+    services: Services,
+    meeting_id: int,
+    lease: datetime | None,
+    state: str,
+    *,
+    now: datetime,
+    reason: str | None = None,
+    conn: sa.Connection | None = None,
+    **values: Any,
+) -> int:
+    """Finish a meeting: asked or skipped, its addresses forgotten. With ``lease``, only
+    if this process still holds it. Returns 1 when it did."""
+    m = MEETING.c
+    held = (
+        sa.and_(m.state == WORKING, m.lease_until == lease)
+        if lease is not None  # else: no process holds it now
+        else sa.or_(m.state == WAITING, sa.and_(m.state == WORKING, m.lease_until < now))
+    )
+    stmt = (
+        sa.update(MEETING)
+        .where(m.id == meeting_id, held)
+        .values(
+            state=state,
+            reason=reason[:32] if reason else None,
+            people=[],
+            lease_until=None,
+            not_before=None,
+            updated_at=now,
+            **values,
+        )
+    )
+    if conn is not None:
+        return conn.execute(stmt).rowcount
+    with services.engine.begin() as own:
+        return own.execute(stmt).rowcount
+
+
+def _ask_meeting(services: Services, row: Any, lease: datetime, state: _Round) -> int:
+    """Look the meeting's invitees up, then queue one question for each person who may
+    be asked, in one transaction with the meeting marked asked."""
+    now = services.clock.now()
+    team_id, leader = row.team_id, row.user_id
+    if team_id in state.blocked:
+        _release(services, row.id, lease, state.blocked[team_id])
+        return 0
+    u = USERS.c
+    with read_only(services.engine) as conn:
+        on = series_on(conn, team_id=team_id, user_id=leader, series_key=row.series_key)
+        tz = conn.execute(
+            sa.select(u.tz).where(u.team_id == team_id, u.slack_user_id == leader)
+        ).first()
+    auth = services.authorize(enterprise_id=None, team_id=team_id)
+    if not on or tz is None or auth is None or not auth.bot_token:
+        why = "feedback_off" if not on else ("leader_gone" if tz is None else "not_installed")
+        return _settle(services, row.id, lease, SKIPPED, reason=why, now=now)
+    week, closes_at = _week(row.start_at, ZoneInfo(tz[0] or "UTC"))
+    if now >= closes_at:
+        return _settle(services, row.id, lease, SKIPPED, reason="week_closed", now=now)
+
+    client = services.clients.for_token(auth.bot_token)
+    people: dict[str, str] = {}  # Slack user id → IANA zone
+    for address in row.people or []:
+        cached = state.found.get((team_id, address))
+        found = cached if cached is not None else lookup_by_email(client, address)
+        if found.retry_after is not None:  # Slack's Retry-After, for this workspace
+            until = now + timedelta(seconds=max(found.retry_after, 1.0))
+            state.blocked[team_id] = until
+            logger.info("feedback: users.lookupByEmail rate-limited in %s", team_id)
+            _release(services, row.id, lease, until)
+            return 0
+        if found.error is not None:
+            if found.error.startswith(("io:", "http_5")) or found.error in _TRANSIENT:
+                _release(services, row.id, lease, now + RETRY)
+                return 0
+            logger.warning("feedback: users.lookupByEmail answered %s in %s", found.error, team_id)
+            return _settle(services, row.id, lease, SKIPPED, reason=f"slack:{found.error}", now=now)
+        state.found[(team_id, address)] = found
+        user = found.user
+        if user is None:
+            continue  # nobody in this workspace
+        person = str(user.get("id") or "")
+        if (
+            not person
+            or person == leader
+            or user.get("deleted")
+            or user.get("is_bot")
+            or user.get("is_app_user")
+        ):
+            continue
+        people[person] = valid_zone(user.get("tz")) or "UTC"
+    if len(people) < MIN_OTHERS:
+        return _settle(services, row.id, lease, SKIPPED, reason="too_few", now=now)
+
+    secret = team_secret(services, team_id)
+    never = _opted_out(services, team_id, secret, people)
+    payload = {
+        "leader": leader,
+        "series": row.series_key,
+        "occurrence": row.occurrence_key,
+        "title": row.title,
+        "week": week,
+        "closes_at": closes_at.isoformat(),
+    }
+    asked = 0
+    with services.engine.begin() as conn:
+        if not _settle(services, row.id, lease, ASKED, conn=conn, week=week, now=now):
+            return 0  # the lease ran out and another process has it
+        for person, zone in sorted(people.items()):
+            if person in never:
+                continue
+            for day, due, expires in ask_slots(row.end_at, ZoneInfo(zone), closes_at, now=now):
+                added = repo.enqueue_deliveries(
+                    conn,
+                    [
+                        {
+                            "team_id": team_id,
+                            "user_id": person,
+                            "kind": FEEDBACK_ASK,
+                            "ref": day.isoformat(),
+                            "due_at": due,
+                            "expires_at": expires,
+                            "payload": {**payload, "tz": zone},
+                        }
+                    ],
+                    now=now,
+                )
+                if added:  # else that day is taken: the next one
+                    asked += 1
+                    break
+        conn.execute(sa.update(MEETING).where(MEETING.c.id == row.id).values(asked=asked))
+    logger.info("feedback: %d people of a meeting in %s will be asked", asked, team_id)
+    if asked:
+        services.wake_outbox()
+    return 1
+
+
+# --------------------------------------------------------------------------- the question
+
+
+class FeedbackComposer:
+    """The sender's composer for ``feedback_ask``: the question, unless since it was
+    planned the person said *never ask me again*, the leader turned feedback off (or
+    erased their data), or the week closed."""
+
+    def __init__(self, services: Services, prompts: Prompts | None = None) -> None:
+        self.services = services
+        self.prompts = prompts or load_prompts()
+
+    def __call__(self, row: Any) -> Message:
+        payload = row.payload or {}
+        now = self.services.clock.now()
+        try:
+            closes_at = datetime.fromisoformat(str(payload["closes_at"]))
+            zone = ZoneInfo(str(payload.get("tz") or "UTC"))
+            leader, series = str(payload["leader"]), str(payload["series"])
+        except (KeyError, ValueError):
+            raise Skip("bad_payload") from None
+        local = now.astimezone(zone)
+        if now >= closes_at:
+            raise Skip("week_closed")
+        if local.weekday() not in ASK_DAYS or not ASK_FROM <= local.time() < ASK_UNTIL:
+            raise Skip("outside_hours")
+        secret = team_secret(self.services, row.team_id)
+        if row.user_id in _opted_out(self.services, row.team_id, secret, [row.user_id]):
+            raise Skip("never_ask")
+        with read_only(self.services.engine) as conn:
+            if not series_on(conn, team_id=row.team_id, user_id=leader, series_key=series):
+                raise Skip("feedback_off")
+        return fkit.build_feedback_ask(
+            self.prompts,
+            delivery_id=row.id,
+            title=str(payload.get("title") or ""),
+            leader_id=leader,
+        )
+
+
+def _question(services: Services, *, team_id: str, user_id: str, delivery_id: int) -> Any:
+    d = DEL.c
+    with read_only(services.engine) as conn:
+        return conn.execute(
+            sa.select(d.id, d.payload).where(
+                d.id == delivery_id,
+                d.team_id == team_id,
+                d.user_id == user_id,
+                d.kind == FEEDBACK_ASK,
+                d.state == "sent",
+            )
+        ).first()
+
+
+def on_answer(
+    services: Services,
+    *,
+    team_id: str,
+    user_id: str,
+    action: Mapping[str, Any],
+    message: Mapping[str, Any],
+) -> tuple[str, list[dict[str, Any]]]:
+    """A tap on yes / somewhat / not really (``action``, as Slack sends it; its value is
+    the question's delivery id). Counted once per person and meeting, with nothing that
+    names them; returns the question's new text and blocks."""
+    prompts = load_prompts()
+    matched = fkit.ACTION_ANSWER_PATTERN.fullmatch(str(action.get("action_id") or ""))
+    answer = matched.group(1) if matched else ""
+    value = str(action.get("value") or "")
+    delivery_id = int(value) if value.isdigit() else 0
+    row = _question(services, team_id=team_id, user_id=user_id, delivery_id=delivery_id)
+    payload = (row.payload or {}) if row is not None else {}
+    closed = fkit.build_feedback_done(
+        dict(message), prompts.text("feedback.closed"), keep_never=True
+    )
+    try:
+        closes_at = datetime.fromisoformat(str(payload["closes_at"]))
+        leader, week = str(payload["leader"]), str(payload["week"])
+        meeting = str(payload["occurrence"])
+    except (KeyError, ValueError):
+        return closed  # not a question of theirs (or one erased with its leader)
+    if answer not in fkit.ANSWERS or services.clock.now() >= closes_at:
+        return closed
+    secret = team_secret(services, team_id)
+    ballot = _keyed(secret, "ballot", team_id, leader, week, meeting, user_id)
+    person = _keyed(secret, "person", team_id, leader, week, user_id)
+    with services.engine.begin() as conn:
+        new = conn.execute(
+            repo.insert_ignoring_duplicates(conn, BALLOT).returning(BALLOT.c.id),
+            [
+                {
+                    "team_id": team_id,
+                    "leader_id": leader,
+                    "week": week,
+                    "ballot": ballot,
+                    "person": person,
+                }
+            ],
+        ).first()
+        if new is not None:
+            _count(conn, team_id=team_id, leader=leader, week=week, answer=answer, closes=closes_at)
+    logger.info("feedback: an answer for a week of a leader of %s", team_id)
+    return fkit.build_feedback_done(
+        dict(message), prompts.text("feedback.answered"), keep_never=True
+    )
+
+
+def _count(
+    conn: sa.Connection, *, team_id: str, leader: str, week: str, answer: str, closes: datetime
+) -> None:
+    """One more ``answer`` in the leader's week (created with its closing time)."""
+    t = TALLY.c
+    values = {
+        "team_id": team_id,
+        "leader_id": leader,
+        "week": week,
+        "heard": 0,
+        "somewhat": 0,
+        "not_heard": 0,
+        "closes_at": closes,
+        answer: 1,
+    }
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(TALLY).values(**values)
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[t.team_id, t.leader_id, t.week],
+            set_={answer: t[answer] + 1},
+        )
+    )
+
+
+def never_ask(
+    services: Services, *, team_id: str, user_id: str, message: Mapping[str, Any]
+) -> tuple[str, list[dict[str, Any]]]:
+    """*Never ask me again*: honoured for every leader, from now on; the questions
+    already planned for the person are withdrawn. Returns the question's new content."""
+    now = services.clock.now()
+    person = _keyed(team_secret(services, team_id), "never", team_id, user_id)
+    d = DEL.c
+    with services.engine.begin() as conn:
+        conn.execute(
+            repo.insert_ignoring_duplicates(conn, OPT_OUT),
+            [{"team_id": team_id, "person": person, "created_at": now}],
+        )
+        conn.execute(
+            sa.update(DEL)
+            .where(
+                d.team_id == team_id,
+                d.user_id == user_id,
+                d.kind == FEEDBACK_ASK,
+                d.state == "pending",
+            )
+            .values(state="skipped", error="never_ask", updated_at=now)
+        )
+    logger.info("feedback: someone in %s asked never to be asked again", team_id)
+    note = load_prompts().text("feedback.never_done")
+    return fkit.build_feedback_done(dict(message), note, keep_never=False)
+
+
+def _opted_out(services: Services, team_id: str, secret: bytes, people: Iterable[str]) -> set[str]:
+    """Which of ``people`` (Slack user ids) asked never to be asked again."""
+    hashes = {_keyed(secret, "never", team_id, person): person for person in people}
+    o = OPT_OUT.c
+    with read_only(services.engine) as conn:
+        found = conn.execute(
+            sa.select(o.person).where(o.team_id == team_id, o.person.in_(list(hashes)))
+        ).scalars()
+        return {hashes[h] for h in found}
+
+
+def team_secret(services: Services, team_id: str) -> bytes:
+    """The workspace's random secret for keyed hashes (made on first use)."""
+    k = KEY.c
+    with services.engine.begin() as conn:
+        stored = conn.execute(sa.select(k.secret).where(k.team_id == team_id)).scalar()
+        if stored is None:
+            conn.execute(
+                repo.insert_ignoring_duplicates(conn, KEY),
+                [
+                    {
+                        "team_id": team_id,
+                        "secret": services.cipher.encrypt(secrets.token_hex(32)),
+                        "created_at": services.clock.now(),
+                    }
+                ],
+            )
+            stored = conn.execute(sa.select(k.secret).where(k.team_id == team_id)).scalar_one()
+    return services.cipher.decrypt(stored).encode()
+
+
+def _keyed(secret: bytes, *parts: str) -> str:
+    """HMAC-SHA256 of the parts (unambiguously joined), hex."""
+    message = "\x1f".join(f"{len(p)}:{p}" for p in parts).encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+# ----------------------------------------------------------------------------- totals
+
+
+@dataclass(frozen=True)
+class Totals:
+    """A closed week's answers for one leader: counts only, shown when there are at
+    least ``MIN_ANSWERS`` of them from at least ``MIN_PEOPLE`` people. ``own_presence``
+    is the leader's own mean 1–5 after the meetings that were asked about (None when
+    they tapped none)."""
+
+    week: str
+    heard: int
+    somewhat: int
+    not_heard: int
+    people: int
+    own_presence: float | None = None
+
+    @property
+    def answers(self) -> int:
+        return self.heard + self.somewhat + self.not_heard
+
+    def view(self) -> fkit.TotalsView:
+        return fkit.TotalsView(self.heard, self.somewhat, self.not_heard, self.own_presence)
+
+
+Week = tuple[str, str, str]  # team, leader, week label
+
+
+def week_totals(services: Services, team_id: str, user_id: str, week: str) -> Totals | None:
+    """The leader's answers of ``week`` ("2026-W10"), once the week has closed, when there
+    are at least 5 from at least 3 people; else None (too few, still open, or none)."""
+    return week_totals_many(services, [(team_id, user_id, week)]).get((team_id, user_id, week))
+
+
+def week_totals_many(services: Services, weeks: Sequence[Week]) -> dict[Week, Totals]:
+    """:func:`week_totals` for many (team, leader, week) at once, in three reads."""
+    if not weeks:
+        return {}
+    now = services.clock.now()
+    wanted = set(weeks)
+    t, b = TALLY.c, BALLOT.c
+    with read_only(services.engine) as conn:
+        tallies = [
+            row
+            for row in conn.execute(
+                sa.select(TALLY).where(
+                    t.team_id.in_(sorted({w[0] for w in wanted})),
+                    t.leader_id.in_(sorted({w[1] for w in wanted})),
+                    t.week.in_(sorted({w[2] for w in wanted})),
+                )
+            )
+            if (row.team_id, row.leader_id, row.week) in wanted
+        ]
+        # Closed but not yet folded by the job: count the people from the ballots.
+        unfolded = [r for r in tallies if r.closed_at is None and r.closes_at <= now]
+        counted: dict[Week, int] = {}
+        if unfolded:
+            for team, leader, week, people in conn.execute(
+                sa.select(b.team_id, b.leader_id, b.week, sa.func.count(sa.distinct(b.person)))
+                .where(
+                    b.team_id.in_(sorted({r.team_id for r in unfolded})),
+                    b.leader_id.in_(sorted({r.leader_id for r in unfolded})),
+                    b.week.in_(sorted({r.week for r in unfolded})),
+                )
+                .group_by(b.team_id, b.leader_id, b.week)
+            ):
+                counted[(team, leader, week)] = int(people)
+        shown: dict[Week, Totals] = {}
+        for row in tallies:
+            key = (row.team_id, row.leader_id, row.week)
+            if row.closed_at is None and row.closes_at > now:
+                continue  # open: no running count
+            people = row.people if row.closed_at is not None else counted.get(key, 0)
+            totals = Totals(row.week, row.heard, row.somewhat, row.not_heard, people or 0)
+            if totals.answers >= MIN_ANSWERS and totals.people >= MIN_PEOPLE:
+                shown[key] = totals
+        if shown:
+            presence = _own_presence(conn, list(shown))
+            shown = {
+                key: replace(totals, own_presence=presence.get(key))
+                for key, totals in shown.items()
+            }
+    return shown
+
+
+def _own_presence(conn: sa.Connection, weeks: Sequence[Week]) -> dict[Week, float]:
+    """The leaders' mean 1–5 after the meetings of each week that people were asked about."""
+    m, r = MEETING.c, REF.c
+    rows = conn.execute(
+        sa.select(m.team_id, m.user_id, m.week, r.presence)
+        .join_from(
+            MEETING,
+            REF,
+            sa.and_(
+                r.team_id == m.team_id,
+                r.user_id == m.user_id,
+                r.occurrence_key == m.occurrence_key,
+            ),
+        )
+        .where(
+            m.state == ASKED,
+            m.team_id.in_(sorted({w[0] for w in weeks})),
+            m.user_id.in_(sorted({w[1] for w in weeks})),
+            m.week.in_(sorted({w[2] for w in weeks})),
+            r.presence.is_not(None),
+        )
+    ).all()
+    taps: dict[Week, list[int]] = defaultdict(list)
+    for team, user, week, presence in rows:
+        taps[(team, user, week)].append(int(presence))
+    return {key: sum(v) / len(v) for key, v in taps.items() if key in set(weeks)}
+
+
+def close_weeks(services: Services) -> int:
+    """Close the weeks whose end has come: keep the number of people who answered, drop
+    the ballots (the keyed hashes), and delete a week below the threshold, unseen. Also
+    forgets asked meetings after ``KEEP_MEETINGS`` and totals past the retention period.
+    Returns how many weeks it closed."""
+    now = services.clock.now()
+    t, b, m = TALLY.c, BALLOT.c, MEETING.c
+    with read_only(services.engine) as conn:
+        due = conn.execute(
+            sa.select(t.id, t.team_id, t.leader_id, t.week)
+            .where(t.closed_at.is_(None), t.closes_at <= now)
+            .order_by(t.closes_at)
+            .limit(200)
+        ).all()
+    for row in due:
+        scope = (b.team_id == row.team_id, b.leader_id == row.leader_id, b.week == row.week)
+        with services.engine.begin() as conn:
+            tally = conn.execute(
+                sa.select(t.heard, t.somewhat, t.not_heard)
+                .where(t.id == row.id, t.closed_at.is_(None))
+                .with_for_update()
+            ).first()
+            if tally is None:
+                continue
+            people = conn.execute(
+                sa.select(sa.func.count(sa.distinct(b.person))).where(*scope)
+            ).scalar_one()
+            if sum(tally) >= MIN_ANSWERS and people >= MIN_PEOPLE:
+                conn.execute(
+                    sa.update(TALLY).where(t.id == row.id).values(people=people, closed_at=now)
+                )
+            else:
+                conn.execute(sa.delete(TALLY).where(t.id == row.id))
+            conn.execute(sa.delete(BALLOT).where(*scope))
+    keep = timedelta(days=services.settings.retention_days)
+    with services.engine.begin() as conn:
+        conn.execute(
+            sa.delete(MEETING).where(
+                m.state.in_((ASKED, SKIPPED)), m.updated_at < now - KEEP_MEETINGS
+            )
+        )
+        conn.execute(sa.delete(TALLY).where(t.closed_at.is_not(None), t.closes_at < now - keep))
+    if due:
+        logger.info("feedback: %d week(s) closed", len(due))
+    return len(due)
+
+
+# ------------------------------------------------------------------------------- Home
+
+
+def home_items(services: Services, *, team_id: str, user_id: str) -> list[fkit.SeriesItem]:
+    """The person's series that can ask for feedback: those with feedback on first, then
+    the recurring 1:1s and meetings of six or more in the next two weeks, soonest first."""
+    now = services.clock.now()
+    o, s = OCC.c, SERIES.c
+    with read_only(services.engine) as conn:
+        on = set(
+            conn.execute(
+                sa.select(s.series_key).where(s.team_id == team_id, s.user_id == user_id)
+            ).scalars()
+        )
+        mine = (o.team_id == team_id, o.user_id == user_id)
+        upcoming = conn.execute(
+            sa.select(
+                o.series_key,
+                sa.func.max(o.title).label("title"),
+                sa.func.max(o.attendees).label("attendees"),
+                sa.func.min(o.start_at).label("first"),
+            )
+            .where(
+                *mine,
+                o.start_at >= now,
+                o.start_at < now + HOME_HORIZON,
+                o.skip_reason.is_(None),
+                o.recurring.is_(True),
+                sa.or_(o.attendees <= 2, o.attendees >= MIN_ATTENDEES),
+            )
+            .group_by(o.series_key)
+            .order_by(sa.func.min(o.start_at), o.series_key)
+            .limit(fkit.MAX_HOME_SERIES + len(on))
+        ).all()
+        known = {row.series_key for row in upcoming}
+        elsewhere = [key for key in sorted(on) if key not in known]
+        others = (
+            conn.execute(
+                sa.select(
+                    o.series_key,
+                    sa.func.max(o.title).label("title"),
+                    sa.func.max(o.attendees).label("attendees"),
+                )
+                .where(*mine, o.series_key.in_(elsewhere))
+                .group_by(o.series_key)
+            ).all()
+            if elsewhere
+            else []
+        )
+    items = [
+        fkit.SeriesItem(
+            row.series_key, row.title or "", row.attendees, row.attendees <= 2, row.series_key in on
+        )
+        for row in [*upcoming, *others]
+    ]
+    items.sort(key=lambda item: not item.on)  # stable: soonest first within each
+    return items[: fkit.MAX_HOME_SERIES]
+
+
+def with_home(
+    services: Services, prompts: Prompts, view: dict[str, Any], *, team_id: str, user_id: str
+) -> dict[str, Any]:
+    """The Home view with the "Feedback from others" section, for a person whose calendar
+    is connected."""
+    u = USERS.c
+    with read_only(services.engine) as conn:
+        connected = conn.execute(
+            sa.select(u.id).where(
+                u.team_id == team_id, u.slack_user_id == user_id, u.opted_in_at.is_not(None)
+            )
+        ).first()
+    if connected is None:
+        return view
+    items = home_items(services, team_id=team_id, user_id=user_id)
+    return fkit.with_home_section(view, fkit.build_feedback_home(prompts, items))
+
+
+# ----------------------------------------------------------------------------- digest
+
+
+def add_to_digests(
+    services: Services, prompts: Prompts, messages: dict[int, Any], targets: Mapping[int, Any]
+) -> None:
+    """Last week's total from others into each digest of a batch that has one (by
+    delivery id; ``targets`` are ``bot.digest.Target``). A digest skipped or deferred is
+    left as it is."""
+    weeks: dict[int, Week] = {}
+    for delivery_id, target in targets.items():
+        if isinstance(messages.get(delivery_id), Message):
+            before = target.start - timedelta(days=1)
+            label, _ = _week(before, target.zone)
+            weeks[delivery_id] = (target.team_id, target.user_id, label)
+    totals = week_totals_many(services, list(set(weeks.values())))
+    for delivery_id, week in weeks.items():
+        found = totals.get(week)
+        if found is not None:
+            messages[delivery_id] = fkit.build_feedback_totals(
+                prompts, messages[delivery_id], found.view()
+            )
+
+
+# ----------------------------------------------------------------------------- privacy
+
+
+def export_extras(services: Services, *, team_id: str, user_id: str) -> dict[str, Any]:
+    """For the person's export: their weekly totals as they may see them, and whether
+    they asked never to be asked again."""
+    t = TALLY.c
+    with read_only(services.engine) as conn:
+        labels = conn.execute(
+            sa.select(t.week).where(t.team_id == team_id, t.leader_id == user_id).order_by(t.week)
+        ).scalars()
+        weeks = [(team_id, user_id, label) for label in labels]
+    totals = week_totals_many(services, weeks)
+    never = bool(_opted_out(services, team_id, team_secret(services, team_id), [user_id]))
+    return {
+        "feedback_totals": [
+            {
+                "week": found.week,
+                "answers": found.answers,
+                "heard": found.heard,
+                "somewhat": found.somewhat,
+                "not_heard": found.not_heard,
+                "people": found.people,
+                "own_presence": found.own_presence,
+            }
+            for week in weeks
+            if (found := totals.get(week)) is not None
+        ],
+        "feedback_never_ask": never,
+    }
+
+
+def erase_leader(conn: sa.Connection, *, team_id: str, user_id: str) -> int:
+    """Erasing a person (``bot.privacy.erase_user``, same transaction): their weekly
+    totals and ballots, and the questions about their meetings, sent or not (they hold
+    the leader's id and meeting titles). Opt-outs name no one and stay. Returns how many
+    rows went."""
+    t, b, d = TALLY.c, BALLOT.c, DEL.c
+    removed = conn.execute(
+        sa.delete(TALLY).where(t.team_id == team_id, t.leader_id == user_id)
+    ).rowcount
+    removed += conn.execute(
+        sa.delete(BALLOT).where(b.team_id == team_id, b.leader_id == user_id)
+    ).rowcount
+    theirs = [
+        row.id
+        for row in conn.execute(
+            sa.select(d.id, d.payload).where(d.team_id == team_id, d.kind == FEEDBACK_ASK)
+        )
+        if (row.payload or {}).get("leader") == user_id
+    ]
+    if theirs:
+        removed += conn.execute(sa.delete(DEL).where(d.id.in_(theirs))).rowcount
+    return max(removed, 0)

@@ -1,0 +1,56 @@
+"""Taps about feedback from others: a series turned on or off on the Home tab, a 1:1's
+*Ask them how it was*, and an attendee's answer or *never ask me again*. Each: one call
+into ``bot.feedback``, one Slack call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_sdk import WebClient
+
+from bot import feedback
+from bot.listener import acked
+from bot.services import Services
+
+
+@acked
+def handle_feedback_series(
+    services: Services, team_id: str, user_id: str, body: dict[str, Any], client: WebClient
+) -> None:
+    view = feedback.toggle_series(
+        services, team_id=team_id, user_id=user_id, action=body["actions"][0]
+    )
+    client.views_publish(user_id=user_id, view=view)
+
+
+@acked
+def handle_feedback_words(body: dict[str, Any], client: WebClient) -> None:
+    client.views_open(trigger_id=body["trigger_id"], view=feedback.words_form())
+
+
+@acked
+def handle_feedback_answer(
+    services: Services, team_id: str, user_id: str, body: dict[str, Any], client: WebClient
+) -> None:
+    text, blocks = feedback.on_answer(
+        services,
+        team_id=team_id,
+        user_id=user_id,
+        action=body["actions"][0],
+        message=body.get("message") or {},
+    )
+    client.chat_update(
+        channel=body["channel"]["id"], ts=body["message"]["ts"], text=text, blocks=blocks
+    )
+
+
+@acked
+def handle_feedback_never(
+    services: Services, team_id: str, user_id: str, body: dict[str, Any], client: WebClient
+) -> None:
+    text, blocks = feedback.never_ask(
+        services, team_id=team_id, user_id=user_id, message=body.get("message") or {}
+    )
+    client.chat_update(
+        channel=body["channel"]["id"], ts=body["message"]["ts"], text=text, blocks=blocks
+    )
