@@ -39,6 +39,7 @@ MAX_LABEL = 2000
 MAX_OPTION = 75
 MAX_PLACEHOLDER = 150
 MAX_MODAL_TITLE = 24
+MAX_INPUT_VALUE = 3000  # a plain_text_input's initial_value
 MAX_TITLE = 200  # a meeting title or a calendar name as shown, cut before escaping
 
 
@@ -616,7 +617,7 @@ def build_why_form(
         "placeholder": _plain(prompts.text("why.placeholder"), MAX_PLACEHOLDER),
     }
     if text:
-        words["initial_value"] = text
+        words["initial_value"] = clip(text, MAX_INPUT_VALUE)
     return _modal(
         prompts,
         callback_id=VIEW_WHY,

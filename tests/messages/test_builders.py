@@ -45,8 +45,20 @@ from bot.messages.blocks import (
     build_settings_form,
     build_transition,
     build_welcome,
+    build_why_form,
 )
 from bot.messages.digest import build_digest, build_digest_note
+from bot.messages.feedback import (
+    MAX_HOME_SERIES,
+    SeriesItem,
+    TotalsView,
+    build_feedback_ask,
+    build_feedback_done,
+    build_feedback_home,
+    build_feedback_totals,
+    build_words_form,
+    build_words_offer,
+)
 from bot.messages.library import PRACTICE_ORDER
 from bot.messages.prompts import load_prompts
 from bot.prefs import Prefs
@@ -145,7 +157,61 @@ EXAMPLES: dict[str, dict[str, Callable[[], Built]]] = {
         "a quiet week": lambda: build_digest_note(P, EMPTY_WEEK),
         "the biggest week": lambda: build_digest_note(P, HUGE_WEEK),
     },
+    "bot.messages.blocks.build_why_form": {
+        "first time": lambda: build_why_form(P, text="", focus=None, suggestion=None),
+        "long words": lambda: build_why_form(
+            P, text=LONG, focus="feelings", suggestion="observe-listen-ask"
+        ),
+    },
+    "bot.messages.feedback.build_feedback_home": {
+        "none": lambda: _home_section([]),
+        "more than shown": lambda: _home_section(
+            [
+                SeriesItem(f"{SERIES}{n}", LONG, people=n + 2, one_on_one=n == 0, on=n % 2 == 0)
+                for n in range(MAX_HOME_SERIES + 3)
+            ]
+        ),
+    },
+    "bot.messages.feedback.build_words_offer": {
+        "on a question": lambda: build_words_offer(P, _reflection(), delivery_id=7),
+    },
+    "bot.messages.feedback.build_words_form": {"form": lambda: build_words_form(P)},
+    "bot.messages.feedback.build_feedback_ask": {
+        "long title": lambda: build_feedback_ask(P, delivery_id=7, title=LONG, leader_id="U1"),
+    },
+    "bot.messages.feedback.build_feedback_done": {
+        "answered": lambda: Message(
+            *build_feedback_done(_asked(), "Thanks: somewhat.", keep_never=True)
+        ),
+        "never again": lambda: Message(
+            *build_feedback_done(_asked(), LONG[:200], keep_never=False)
+        ),
+    },
+    "bot.messages.feedback.build_feedback_totals": {
+        "with own taps": lambda: build_feedback_totals(
+            P, build_digest(P, WEEK), TotalsView(4, 3, 1, own_presence=4.0)
+        ),
+        "without": lambda: build_feedback_totals(P, build_digest(P, WEEK), TotalsView(5, 0, 0)),
+    },
 }
+
+
+def _home_section(items: list[SeriesItem]) -> dict[str, Any]:
+    """The Home tab's feedback section, as a Home view of its own."""
+    return {"type": "home", "blocks": build_feedback_home(P, items)}
+
+
+def _reflection() -> Message:
+    return build_reflection(
+        P, delivery_id=7, title=LONG, question="How did you listen?", series_key=SERIES
+    )
+
+
+def _asked() -> dict[str, Any]:
+    """A feedback question as Slack sends it back with a tap."""
+    ask = build_feedback_ask(P, delivery_id=7, title="All-hands", leader_id="U1")
+    return {"text": ask.text, "blocks": ask.blocks}
+
 
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
