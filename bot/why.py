@@ -21,6 +21,7 @@ that.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,8 @@ from bot.messages.prompts import PRACTICE_ORDER, load_prompts
 from bot.reflections import written
 from bot.replies import reply
 from bot.services import Services
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,10 @@ def submit(
         text=form.text,
         focus=focus,
         suggested=suggested,
+    )
+    # Never the words: only that they were saved, and the practice.
+    logger.info(
+        "why saved for %s of %s (focus %s, suggested %s)", user_id, team_id, focus, suggested
     )
     name = prompts.text(f"focus.name.{focus}")
     reply(

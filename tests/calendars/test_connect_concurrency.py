@@ -77,7 +77,7 @@ def test_slow_connects_leave_everyone_elses_commands_answered_within_slacks_limi
     # command or by the Home tab's form; nobody else is held up by it.
     again = command(emulator, heedful, "U1", f"connect {url}")
     assert again.body == PROMPTS.text("slow_work.busy.yours")
-    form = {"type": "modal", "callback_id": kit.VIEW_CONNECT}
+    form = kit.build_connect_form(PROMPTS)  # the Home tab's form, as Slack shows it
     values = {kit.BLOCK_URL: {kit.INPUT_URL: url}}
     refused = emulator.submit_view(events_url, "U1", form, values)
     assert refused.json == {

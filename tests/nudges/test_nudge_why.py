@@ -5,6 +5,7 @@ reopens it, bad input gets a field error, and the why is in the export and gone 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -128,8 +129,9 @@ def test_the_welcome_invites_with_one_button_that_opens_the_form(ana: Driver) ->
 
 @pytest.mark.parametrize("encrypted", [True, False], ids=["key", "no-key"])
 def test_a_submission_is_stored_encrypted_and_the_home_tab_shows_it(
-    ana: Driver, encrypted: bool
+    ana: Driver, encrypted: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     assert ana.services.cipher.enabled is encrypted
     ana.open_home()
     form = _open_form(ana)
@@ -153,6 +155,16 @@ def test_a_submission_is_stored_encrypted_and_the_home_tab_shows_it(
     assert kit.ACTION_WHY_OPEN in _buttons(_home(ana))  # Edit
     # … and confirmed once in the DM, naming the focus.
     assert [r.text for r in ana.replies] == [PROMPTS.text("why.saved_suggested", practice=name)]
+    # Heedful logged that it was saved, never the words. (Slack's client library logs
+    # request bodies at DEBUG; `heedful run` keeps it above that, as the at-rest tests check.)
+    logged = "\n".join(
+        f"{r.getMessage()} {r.exc_text or ''}"
+        for r in caplog.records
+        if r.name.startswith(("bot", "handlers", "slack_bolt"))
+        and not r.name.startswith("bot.emulator")
+    )
+    assert "why saved for U1" in logged
+    assert "patient" not in logged and "rush" not in logged
 
 
 def test_edit_reopens_the_words_and_the_focus_restarts_only_when_the_practice_changes(
