@@ -69,6 +69,7 @@ def upload_to_dm(client: WebClient, user_id: str, upload: Upload) -> None:
     )
 
 
+@dataclass(frozen=True)
 class Lookup:
     """What ``users.lookupByEmail`` said about one address: the person (``user``, Slack's
     user object), or nobody in the workspace (``found`` False, ``error`` None), or a rate
