@@ -5,9 +5,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from handling import USER, Slack
 
-from bot.storage.models import Reflection
+from bot.storage.models import Delivery, Reflection
 
 REF = Reflection.__table__
+
+
+DEL = Delivery.__table__  # type: ignore[attr-defined]
 
 
 def _answer(slack: Slack, question: dict, text: str, ts: str) -> dict:
@@ -28,7 +31,16 @@ def _kept(slack: Slack) -> int:
         return conn.execute(sa.select(sa.func.count()).select_from(REF)).scalar_one()
 
 
-def test_an_answer_in_the_thread_is_kept_and_confirmed_there_once(slack: Slack) -> None:
+def _acknowledgements(slack: Slack) -> list[dict]:
+    """The reactions Heedful queued on the person's messages (outbox ``ack`` rows)."""
+    with slack.services.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(DEL.c.ref, DEL.c.payload).where(DEL.c.kind == "ack").order_by(DEL.c.id)
+        ).all()
+    return [{"ref": ref, **payload} for ref, payload in rows]
+
+
+def test_an_answer_in_the_thread_is_kept_and_acknowledged_on_it_once(slack: Slack) -> None:
     question = slack.question()
     answer = _answer(slack, question, "Asked Ben what he needed first.", "1772446400.000100")
 
@@ -36,9 +48,12 @@ def test_an_answer_in_the_thread_is_kept_and_confirmed_there_once(slack: Slack) 
     slack.event(answer)  # the same message again, under another event id
 
     assert _kept(slack) == 1
-    (reply,) = slack.replies()
-    assert reply["ref"] == "reply:message:1772446400.000100:"
-    assert reply["thread_ts"] == question["ts"]
+    (ack,) = _acknowledgements(slack)
+    assert ack["ref"] == "ack:1772446400.000100"
+    assert ack["react"]["timestamp"] == answer["ts"]
+    assert ack["react"]["channel"] == answer["channel"]
+    assert ack["thread_ts"] == question["ts"]  # where the line goes if the reaction cannot
+    assert slack.queued_replies() == []  # a reaction, not a line
 
 
 def test_a_message_outside_the_dm_is_not_taken_as_an_answer(slack: Slack) -> None:
@@ -71,4 +86,5 @@ def test_a_deleted_answer_is_forgotten_quietly(slack: Slack) -> None:
     )
 
     assert _kept(slack) == 0
-    assert len(slack.queued_replies()) == 1  # the answer's confirmation; none for the delete
+    assert len(_acknowledgements(slack)) == 1  # the answer's reaction; nothing for the delete
+    assert slack.queued_replies() == []
