@@ -65,6 +65,7 @@ import sqlalchemy as sa
 from bot import feedback
 from bot.calendars.occurrence import SMALL_MEETING_MAX, MeetingKind
 from bot.crypto import CipherError
+from bot.focus import focus_practices
 from bot.meetings import OCC
 from bot.messages import Message
 from bot.messages.digest import build_digest, build_digest_note
@@ -326,8 +327,7 @@ class WeekData:
     questions: dict[int, str] = field(default_factory=dict)  # delivery id → question id
     experiments_shown: dict[str, datetime] = field(default_factory=dict)
     experiment_recorded: bool = False  # this digest's experiment is already remembered
-    # The practice the person chose to focus on. None is stored yet (issue 9, item 1 adds
-    # it): ``_load_chunk`` is where it will be read, once per target.
+    # The practice the person chose to focus on (``bot.focus``), when they chose one.
     focus_practice: str | None = None
 
 
@@ -521,6 +521,9 @@ def _load_chunk(services: Services, chunk: Sequence[Target], weeks: dict[Target,
                 week.experiment_recorded = True  # an earlier attempt of this digest
             elif (seen := week.experiments_shown.get(prompt_id)) is None or shown_at > seen:
                 week.experiments_shown[prompt_id] = shown_at
+        focus = focus_practices(conn, [(t.team_id, t.user_id) for t in chunk])
+        for target, week in zip(chunk, data, strict=True):
+            week.focus_practice = focus.get((target.team_id, target.user_id))
     if unreadable:
         logger.warning(
             "digest: %d reflection(s) could not be decrypted with the configured keys", unreadable

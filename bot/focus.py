@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -88,6 +89,22 @@ def their_why(services: Services, *, team_id: str, user_id: str) -> Why | None:
         focus_since=row.focus_since,
         suggested=bool(row.focus_suggested),
     )
+
+
+def focus_practices(
+    conn: sa.Connection, people: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    """The focus practice of each (team id, user id) of ``people`` that has one, in one
+    query (the digest reads a batch of people at once; no private text is read)."""
+    if not people:
+        return {}
+    t = WHY.c
+    rows = conn.execute(
+        sa.select(t.team_id, t.user_id, t.focus_practice).where(
+            sa.tuple_(t.team_id, t.user_id).in_(list(set(people)))
+        )
+    )
+    return {(team, user): practice for team, user, practice in rows}
 
 
 def focus_of(conn: sa.Connection, *, team_id: str, user_id: str) -> Focus | None:

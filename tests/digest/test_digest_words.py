@@ -26,6 +26,7 @@ from factories import make_occurrence
 from bot.app import Heedful
 from bot.clock import VirtualClock
 from bot.emulator import SlackEmulator
+from bot.focus import save_why
 from bot.logging_setup import protect_private_logs
 from bot.meetings import apply_occurrences
 from bot.messages import blocks as kit
@@ -255,8 +256,8 @@ def test_without_words_of_the_lexicon_the_experiment_is_chosen_as_before(
     clock: VirtualClock,
     driver: Driver,
 ) -> None:
-    """No focus practice is stored yet (``focus_practice`` is null), so a week whose words
-    show nothing gets the experiment of the practice its questions touched least."""
+    """Without a focus practice (``focus_practice`` is null), a week whose words show
+    nothing gets the experiment of the practice its questions touched least."""
     digest = _play(heedful, emulator, services, clock, driver, NO_WORDS)
     touched = [primary_practice(PROMPTS[q]) for q in _questions_answered(services)]
     least = min(PRACTICE_ORDER, key=lambda p: (touched.count(p), PRACTICE_ORDER.index(p)))
@@ -268,6 +269,34 @@ def test_without_words_of_the_lexicon_the_experiment_is_chosen_as_before(
     # The pattern comes from the week's shape, as before: every 1:1 answered.
     pattern = digest.section(PROMPTS.text("digest.pattern_header"))
     assert pattern == "You reflected after every 1:1 and after none of the small meetings."
+
+
+def test_without_words_of_the_lexicon_the_experiment_serves_their_focus(
+    heedful: Heedful,
+    emulator: SlackEmulator,
+    services: Services,
+    clock: VirtualClock,
+    driver: Driver,
+) -> None:
+    """With a focus practice chosen (``bot.focus``), a week whose words show no struggle
+    gets an experiment for the focus, and the metadata names it."""
+    save_why(
+        services,
+        team_id=TEAM,
+        user_id=ANA,
+        text="A lead people trust to hear them out.",
+        focus="appreciation",
+        suggested=False,
+    )
+    digest = _play(heedful, emulator, services, clock, driver, NO_WORDS)
+    touched = [primary_practice(PROMPTS[q]) for q in _questions_answered(services)]
+    least = min(PRACTICE_ORDER, key=lambda p: (touched.count(p), PRACTICE_ORDER.index(p)))
+    assert least != "appreciation"  # so the focus, not the old rule, chose it
+    payload = digest.payload
+    assert payload["themes"] == []
+    assert payload["focus_practice"] == "appreciation"
+    assert payload["experiment_practice"] == "appreciation"
+    assert "appreciation" in _experiment_practices(digest)
 
 
 def test_a_message_adds_to_the_delivery_metadata_and_never_replaces_it() -> None:
