@@ -8,8 +8,9 @@ the tests drive a :class:`VirtualClock`. All values are timezone-aware UTC.
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 class Clock(Protocol):
@@ -55,3 +56,23 @@ def ensure_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+def week_of(moment: datetime, zone: ZoneInfo) -> tuple[datetime, str]:
+    """The start (Monday 00:00 local, as UTC) and ISO label ("2026-W13") of the week."""
+    local = moment.astimezone(zone)
+    monday = local.date() - timedelta(days=local.weekday())
+    year, week, _ = monday.isocalendar()
+    start = datetime.combine(monday, time(0), zone)
+    return start, f"{year}-W{week:02d}"
+
+
+def valid_zone(name: str | None) -> str | None:
+    """The IANA zone name if Python knows it, else None."""
+    if not name:
+        return None
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    return name

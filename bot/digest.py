@@ -64,6 +64,7 @@ import sqlalchemy as sa
 
 from bot import feedback
 from bot.calendars.occurrence import SMALL_MEETING_MAX, MeetingKind
+from bot.clock import week_of
 from bot.crypto import CipherError
 from bot.focus import focus_practices
 from bot.meetings import OCC
@@ -99,15 +100,6 @@ REF = Reflection.__table__  # type: ignore[attr-defined]
 SHOWN = PromptShown.__table__  # type: ignore[attr-defined]
 USERS = SlackUser.__table__  # type: ignore[attr-defined]
 KIND_ORDER = (MeetingKind.ONE_ON_ONE, MeetingKind.SMALL, MeetingKind.LARGE, MeetingKind.EXTERNAL)
-
-
-def week_of(moment: datetime, zone: ZoneInfo) -> tuple[datetime, str]:
-    """The start (Monday 00:00 local, as UTC) and ISO label ("2026-W13") of the week."""
-    local = moment.astimezone(zone)
-    monday = local.date() - timedelta(days=local.weekday())
-    year, week, _ = monday.isocalendar()
-    start = datetime.combine(monday, time(0), zone)
-    return start, f"{year}-W{week:02d}"
 
 
 def digest_due(week_start: datetime, zone: ZoneInfo, prefs: Prefs) -> datetime:

@@ -57,6 +57,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.calendars.occurrence import Occurrence
+from bot.clock import valid_zone, week_of
 from bot.messages import Message
 from bot.messages import feedback as fkit
 from bot.messages.prompts import Prompts, load_prompts
@@ -77,7 +78,6 @@ from bot.storage.models import (
     Reflection,
     SlackUser,
 )
-from bot.users import valid_zone
 
 logger = logging.getLogger(__name__)
 
@@ -138,10 +138,10 @@ def series_on(conn: sa.Connection, *, team_id: str, user_id: str, series_key: st
 def set_series(
     services: Services, *, team_id: str, user_id: str, series_key: str, on: bool
 ) -> bool:
-    """Turn feedback on or off for one of the person's meeting series. Turning it on
-    asks for their calendars to be read again in full, so the invitees of the series'
-    meetings are known before the next one ends. False when the series is none of
-    theirs (nothing changes)."""
+    """Turn feedback on or off for one of the person's meeting series. Whoever turns it
+    on then has their calendars read again in full (``bot.home.on_feedback_toggle``), so
+    the invitees of the series' meetings are known before the next one ends. False when
+    the series is none of theirs (nothing changes)."""
     now = services.clock.now()
     s, m, o = SERIES.c, MEETING.c, OCC.c
     with services.engine.begin() as conn:
@@ -179,26 +179,8 @@ def set_series(
                     m.state == WAITING,
                 )
             )
-    if on:
-        from bot.calendars.sources import read_again
-
-        read_again(services, team_id=team_id, user_id=user_id)
     logger.info("feedback %s for a series of a user of %s", "on" if on else "off", team_id)
     return True
-
-
-def toggle_series(
-    services: Services, *, team_id: str, user_id: str, action: Mapping[str, Any]
-) -> dict[str, Any]:
-    """A tap on the Home tab's *Ask for feedback* or *Stop asking* (``action``, as Slack
-    sends it): turn feedback on or off, and return the Home view anew."""
-    from bot.home import home_view
-
-    on = action.get("action_id") == fkit.ACTION_SERIES_ON
-    series_key = str(action.get("value") or "")
-    if series_key:
-        set_series(services, team_id=team_id, user_id=user_id, series_key=series_key, on=on)
-    return home_view(services, team_id=team_id, user_id=user_id)
 
 
 def keep_invitees(
@@ -340,8 +322,6 @@ def ask_slots(
 def _week(moment: datetime, zone: ZoneInfo) -> tuple[str, datetime]:
     """The leader's week of ``moment`` ("2026-W10") and when it closes: the end of its
     Sunday, in their zone."""
-    from bot.digest import week_of
-
     start, label = week_of(moment, zone)
     closes = datetime.combine(start.astimezone(zone).date() + timedelta(days=7), time(0), zone)
     return label, closes.astimezone(UTC)

@@ -17,6 +17,7 @@ from bot.calendars import sources
 from bot.focus import their_why
 from bot.meetings import OCC, replan_user
 from bot.messages import blocks as kit
+from bot.messages import feedback as fkit
 from bot.messages.prompts import Prompts, load_prompts
 from bot.nudges import pause_until, unmute_series, welcome_once
 from bot.planner import NUDGE_KINDS
@@ -340,3 +341,20 @@ def on_erase(services: Services, *, team_id: str, user_id: str) -> Erased:
     """The erase form was submitted: erase everything about the person."""
     text = forget(services, team_id=team_id, user_id=user_id)
     return Erased(home=home_view(services, team_id=team_id, user_id=user_id), text=text)
+
+
+def on_feedback_toggle(
+    services: Services, *, team_id: str, user_id: str, action: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A tap on the Home tab's *Ask for feedback* or *Stop asking* (``action``, as Slack
+    sends it): turn feedback on or off for the series, read the calendar again when it
+    was turned on (so the series' next meetings and their invitees are kept at once), and
+    return the Home view anew."""
+    on = action.get("action_id") == fkit.ACTION_SERIES_ON
+    series_key = str(action.get("value") or "")
+    changed = bool(series_key) and feedback.set_series(
+        services, team_id=team_id, user_id=user_id, series_key=series_key, on=on
+    )
+    if changed and on:
+        sources.read_again(services, team_id=team_id, user_id=user_id)
+    return home_view(services, team_id=team_id, user_id=user_id)

@@ -5,25 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.clock import valid_zone
 from bot.services import Services
 from bot.storage import repository as repo
 from bot.storage.db import session_scope
 from bot.storage.models import SlackUser
 
 PROFILE_MAX_AGE = timedelta(hours=24)
-
-
-def valid_zone(name: str | None) -> str | None:
-    """The IANA zone name if Python knows it, else None."""
-    if not name:
-        return None
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-    return name
 
 
 def needs_profile(services: Services, *, team_id: str, user_id: str) -> bool:

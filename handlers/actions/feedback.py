@@ -8,7 +8,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 
-from bot import feedback
+from bot import feedback, home
 from bot.listener import acked
 from bot.services import Services
 
@@ -17,7 +17,7 @@ from bot.services import Services
 def handle_feedback_series(
     services: Services, team_id: str, user_id: str, body: dict[str, Any], client: WebClient
 ) -> None:
-    view = feedback.toggle_series(
+    view = home.on_feedback_toggle(
         services, team_id=team_id, user_id=user_id, action=body["actions"][0]
     )
     client.views_publish(user_id=user_id, view=view)
