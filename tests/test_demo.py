@@ -258,10 +258,11 @@ def test_an_answers_file_gives_the_answers_in_the_order_of_the_questions(
 ) -> None:
     answers = tmp_path / "answers.txt"
     answers.write_text("Listened first.\n\nFewer topics next time.\n", encoding="utf-8")
-    lines = _demo("--days", "1", "--answers", str(answers), cwd=tmp_path)
+    lines = _demo("--days", "2", "--answers", str(answers), cwd=tmp_path)
     asked = [line for line in lines if line["kind"] in QUESTIONS]
     given = [line for line in lines if line["kind"] == "answer"]
-    assert len(asked) == 3  # Monday: the stand-up, Ben, Northwind
+    # Two questions a day: Monday Ben and Northwind, Tuesday the stand-up and Cleo.
+    assert len(asked) == 4
     assert [a["text"] for a in given] == ["Listened first.", "Fewer topics next time."]
     assert [_at(a) - timedelta(minutes=3) for a in given] == [_at(asked[0]), _at(asked[2])]
 

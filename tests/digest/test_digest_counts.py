@@ -180,7 +180,8 @@ def test_every_count_agrees_with_every_other_over_a_realistic_week(
     driver: Driver,
 ) -> None:
     clock.set(berlin(0, "07:00"))
-    make_user(services, ANA, BERLIN)
+    # Four questions a day, the most one may choose: the counts, not the cap, are tested.
+    make_user(services, ANA, BERLIN, max_reflections_per_day=4)
     calendar = dict(CALENDAR)
     _sync(services, calendar)
     for when, name, how in CHANGES:
