@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.calendars.occurrence import Occurrence
+from bot.prefs import Prefs
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -36,3 +37,26 @@ def make_occurrence(
         attendees=attendees,
         **fields,
     )
+
+
+def settings_values(**chosen: Any) -> dict[str, Any]:
+    """The ``state.values`` of a submitted settings form: the defaults, with ``chosen``."""
+    prefs = {**Prefs().to_json(), **chosen}
+
+    def option(value: Any) -> dict[str, Any]:
+        return {"type": "static_select", "selected_option": {"value": str(value)}}
+
+    def clock(value: str) -> dict[str, Any]:
+        return {"type": "timepicker", "selected_time": value}
+
+    days = [{"value": str(d)} for d in prefs["working_days"]]
+    return {
+        "lead_minutes": {"value": option(prefs["lead_minutes"])},
+        "reflection_delay_minutes": {"value": option(prefs["reflection_delay_minutes"])},
+        "max_reflections_per_day": {"value": option(prefs["max_reflections_per_day"])},
+        "quiet_start": {"value": clock(prefs["quiet_start"])},
+        "quiet_end": {"value": clock(prefs["quiet_end"])},
+        "working_days": {"value": {"type": "checkboxes", "selected_options": days}},
+        "digest_weekday": {"value": option(prefs["digest_weekday"])},
+        "digest_time": {"value": clock(prefs["digest_time"])},
+    }

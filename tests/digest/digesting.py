@@ -25,7 +25,7 @@ from bot.sender import METADATA_EVENT_TYPE, SentDM
 from bot.services import Services
 from bot.storage import repository as repo
 from bot.storage.db import session_scope
-from bot.storage.models import Delivery
+from bot.storage.models import Delivery, PromptShown, Reflection
 
 TEAM = "T0001"
 DEL = Delivery.__table__
@@ -180,3 +180,16 @@ def deliveries(services: Services, user: str, kind: str | None = None) -> list[A
         query = query.where(d.kind == kind)
     with services.engine.connect() as conn:
         return list(conn.execute(query))
+
+
+def questions_answered(services: Services, user_id: str) -> list[str]:
+    """The question ids of the prompts ``user_id`` answered (from what Heedful recorded)."""
+    r, s = Reflection.__table__.c, PromptShown.__table__.c  # type: ignore[attr-defined]
+    with services.engine.connect() as conn:
+        answered = set(conn.execute(sa.select(r.delivery_id).where(r.user_id == user_id)).scalars())
+        shown = conn.execute(
+            sa.select(s.delivery_id, s.prompt_id).where(
+                s.user_id == user_id, s.prompt_id.like("question.%")
+            )
+        ).all()
+    return [prompt for delivery, prompt in shown if delivery in answered]

@@ -15,8 +15,16 @@ import time
 from datetime import timedelta
 from typing import Any
 
-import sqlalchemy as sa
-from digesting import DM, TEAM, Driver, at, deliveries, make_user, store_meetings
+from digesting import (
+    DM,
+    TEAM,
+    Driver,
+    at,
+    deliveries,
+    make_user,
+    questions_answered,
+    store_meetings,
+)
 from factories import make_occurrence
 from waiting import wait_until
 
@@ -33,7 +41,6 @@ from bot.planner import REFLECTION, REMINDER, TRANSITION
 from bot.reflections import capture_form, capture_message
 from bot.sender import METADATA_EVENT_TYPE, SentDM
 from bot.services import Services
-from bot.storage.models import PromptShown
 
 BERLIN = "Europe/Berlin"
 ANA = "U1"
@@ -171,21 +178,6 @@ def _play_the_week(
     return digest
 
 
-def _questions_answered(services: Services) -> list[str]:
-    """The question ids of the prompts Ana answered (from what Heedful recorded)."""
-    from bot.storage.models import Reflection
-
-    r, s = Reflection.__table__.c, PromptShown.__table__.c
-    with services.engine.connect() as conn:
-        answered = set(conn.execute(sa.select(r.delivery_id).where(r.user_id == ANA)).scalars())
-        shown = conn.execute(
-            sa.select(s.delivery_id, s.prompt_id).where(
-                s.user_id == ANA, s.prompt_id.like("question.%")
-            )
-        ).all()
-    return [prompt for delivery, prompt in shown if delivery in answered]
-
-
 def test_the_digest_of_a_known_week(
     heedful: Heedful,
     emulator: SlackEmulator,
@@ -216,7 +208,7 @@ def test_the_digest_of_a_known_week(
         "body-language",  # "Dana went quiet"
         "feelings",  # "what worried him"
     ]
-    touched = [primary_practice(prompts[q]) for q in _questions_answered(services)]
+    touched = [primary_practice(prompts[q]) for q in questions_answered(services, ANA)]
     least = min(PRACTICE_ORDER, key=lambda p: (touched.count(p), PRACTICE_ORDER.index(p)))
     assert meta["event_payload"] == {
         "delivery_id": row.id,

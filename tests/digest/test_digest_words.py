@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from digesting import DM, TEAM, Driver, at, deliveries, make_user
+from digesting import DM, TEAM, Driver, at, deliveries, make_user, questions_answered
 from factories import make_occurrence
 
 from bot.app import Heedful
@@ -35,7 +35,7 @@ from bot.messages.prompts import load_prompts
 from bot.planner import REFLECTION, TRANSITION
 from bot.sender import METADATA_EVENT_TYPE, SentDM, delivery_metadata
 from bot.services import Services
-from bot.storage.models import PromptShown, Reflection
+from bot.storage.models import Reflection
 
 BERLIN = "Europe/Berlin"
 ANA = "U1"
@@ -237,18 +237,6 @@ def test_a_week_of_feelings_gets_a_feelings_experiment(
     }
 
 
-def _questions_answered(services: Services) -> list[str]:
-    r, s = Reflection.__table__.c, PromptShown.__table__.c
-    with services.engine.connect() as conn:
-        answered = set(conn.execute(sa.select(r.delivery_id).where(r.user_id == ANA)).scalars())
-        shown = conn.execute(
-            sa.select(s.delivery_id, s.prompt_id).where(
-                s.user_id == ANA, s.prompt_id.like("question.%")
-            )
-        ).all()
-    return [prompt for delivery, prompt in shown if delivery in answered]
-
-
 def test_without_words_of_the_lexicon_the_experiment_is_chosen_as_before(
     heedful: Heedful,
     emulator: SlackEmulator,
@@ -259,7 +247,7 @@ def test_without_words_of_the_lexicon_the_experiment_is_chosen_as_before(
     """Without a focus practice (``focus_practice`` is null), a week whose words show
     nothing gets the experiment of the practice its questions touched least."""
     digest = _play(heedful, emulator, services, clock, driver, NO_WORDS)
-    touched = [primary_practice(PROMPTS[q]) for q in _questions_answered(services)]
+    touched = [primary_practice(PROMPTS[q]) for q in questions_answered(services, ANA)]
     least = min(PRACTICE_ORDER, key=lambda p: (touched.count(p), PRACTICE_ORDER.index(p)))
     payload = digest.payload
     assert payload["themes"] == []
@@ -289,7 +277,7 @@ def test_without_words_of_the_lexicon_the_experiment_serves_their_focus(
         suggested=False,
     )
     digest = _play(heedful, emulator, services, clock, driver, NO_WORDS)
-    touched = [primary_practice(PROMPTS[q]) for q in _questions_answered(services)]
+    touched = [primary_practice(PROMPTS[q]) for q in questions_answered(services, ANA)]
     least = min(PRACTICE_ORDER, key=lambda p: (touched.count(p), PRACTICE_ORDER.index(p)))
     assert least != "appreciation"  # so the focus, not the old rule, chose it
     payload = digest.payload

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from factories import settings_values
 from nudging import Driver, Event, FeedServer, at, colleagues
 
 from bot.home import settings_summary
@@ -63,28 +64,6 @@ def _summary(prefs: Prefs) -> str:
 def _ephemeral(driver: Driver) -> dict[str, Any]:
     """The latest answer posted to a command's response_url."""
     return driver.emulator.responses[-1]["payload"]
-
-
-def _settings_values(**chosen: Any) -> dict[str, Any]:
-    prefs = {**Prefs().to_json(), **chosen}
-
-    def option(value: Any) -> dict[str, Any]:
-        return {"type": "static_select", "selected_option": {"value": str(value)}}
-
-    def clock(value: str) -> dict[str, Any]:
-        return {"type": "timepicker", "selected_time": value}
-
-    days = [{"value": str(d)} for d in prefs["working_days"]]
-    return {
-        "lead_minutes": {"value": option(prefs["lead_minutes"])},
-        "reflection_delay_minutes": {"value": option(prefs["reflection_delay_minutes"])},
-        "max_reflections_per_day": {"value": option(prefs["max_reflections_per_day"])},
-        "quiet_start": {"value": clock(prefs["quiet_start"])},
-        "quiet_end": {"value": clock(prefs["quiet_end"])},
-        "working_days": {"value": {"type": "checkboxes", "selected_options": days}},
-        "digest_weekday": {"value": option(prefs["digest_weekday"])},
-        "digest_time": {"value": clock(prefs["digest_time"])},
-    }
 
 
 def test_app_home_shows_what_comes_next_and_welcomes_once(
@@ -258,9 +237,9 @@ def test_settings_from_the_home_tab(ana: Driver, feed_server: FeedServer) -> Non
     assert form["callback_id"] == "settings_form"
 
     # Quiet hours that end before they start, and no working day: refused, form stays.
-    bad = ana.submit(form, _settings_values(quiet_start="18:00", quiet_end="09:00"))
+    bad = ana.submit(form, settings_values(quiet_start="18:00", quiet_end="09:00"))
     assert bad.json["response_action"] == "errors" and "quiet_end" in bad.json["errors"]
-    none = _settings_values()
+    none = settings_values()
     none["working_days"]["value"]["selected_options"] = []
     refused = ana.submit(form, none)
     assert "working_days" in refused.json["errors"]
@@ -273,7 +252,7 @@ def test_settings_from_the_home_tab(ana: Driver, feed_server: FeedServer) -> Non
     assert questions["element"]["initial_option"]["value"] == "2"
     good = ana.submit(
         form,
-        _settings_values(lead_minutes=10, reflection_delay_minutes=5, max_reflections_per_day=3),
+        settings_values(lead_minutes=10, reflection_delay_minutes=5, max_reflections_per_day=3),
     )
     assert not good.body
     prefs = Prefs.from_json(ana.user_row().prefs)

@@ -7,7 +7,7 @@ import socket
 from typing import Any
 
 import sqlalchemy as sa
-from factories import local
+from factories import local, settings_values
 from handling import USER, Slack
 from waiting import wait_until
 
@@ -69,32 +69,11 @@ def test_a_pause_until_a_date_pauses_and_confirms_once(slack: Slack) -> None:
     assert slack.user().paused_until == local("2026-03-05", "00:00")
 
 
-def _settings(**chosen: Any) -> dict[str, Any]:
-    prefs = {**Prefs().to_json(), **chosen}
-
-    def option(value: Any) -> dict[str, Any]:
-        return {"type": "static_select", "selected_option": {"value": str(value)}}
-
-    def clock(value: str) -> dict[str, Any]:
-        return {"type": "timepicker", "selected_time": value}
-
-    days = [{"value": str(d)} for d in prefs["working_days"]]
-    return {
-        "lead_minutes": {"value": option(prefs["lead_minutes"])},
-        "reflection_delay_minutes": {"value": option(prefs["reflection_delay_minutes"])},
-        "quiet_start": {"value": clock(prefs["quiet_start"])},
-        "quiet_end": {"value": clock(prefs["quiet_end"])},
-        "working_days": {"value": {"type": "checkboxes", "selected_options": days}},
-        "digest_weekday": {"value": option(prefs["digest_weekday"])},
-        "digest_time": {"value": clock(prefs["digest_time"])},
-    }
-
-
 def test_settings_with_no_working_day_keep_the_form_open(slack: Slack) -> None:
     slack.has_a_meeting()
     slack.open_home()
     form = _opened(slack, "home_settings")
-    refused = slack.submit(form, _settings(working_days=[]))
+    refused = slack.submit(form, settings_values(working_days=[]))
     assert refused.json["errors"] == {"working_days": PROMPTS.text("settings.no_days")}
     assert Prefs.from_json(slack.user().prefs) == Prefs()
 
@@ -106,7 +85,7 @@ def test_settings_are_saved_and_the_home_tab_republished(slack: Slack) -> None:
     chosen = settings_summary(PROMPTS, Prefs(lead_minutes=10))
     summary = PROMPTS.text("home.settings_summary", **chosen)
 
-    assert slack.submit(form, _settings(lead_minutes=10)).body == ""
+    assert slack.submit(form, settings_values(lead_minutes=10)).body == ""
 
     wait_until(lambda: summary in str(slack.emulator.views[USER]), what="the new settings shown")
     assert Prefs.from_json(slack.user().prefs).lead_minutes == 10
