@@ -127,10 +127,10 @@ def with_home_section(view: dict[str, Any], blocks: list[dict[str, Any]]) -> dic
 
 
 def build_words_offer(prompts: Prompts, message: Message, *, delivery_id: int) -> Message:
-    """A reflection question with one more button: words to ask the other person."""
+    """A reflection question with one more button: words to ask the other person, after
+    the presence taps (before a closing context line, for a message that ends with one)."""
     button = _button(prompts.text("button.feedback.words"), ACTION_WORDS, str(delivery_id))
     blocks = list(message.blocks)
-    # Before the closing privacy line, when the question ends with one.
     at = len(blocks) - 1 if blocks and blocks[-1].get("type") == "context" else len(blocks)
     blocks.insert(at, _actions(BLOCK_OFFER, button))
     return Message(text=message.text, blocks=blocks)

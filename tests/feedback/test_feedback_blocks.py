@@ -22,6 +22,16 @@ LONG = "R&D <review> " * 400  # over every limit, with all three of Slack's cont
 ITEMS = [fkit.SeriesItem(f"src|{n}", LONG, 12, one_on_one=n % 2 == 0, on=n < 3) for n in range(20)]
 
 
+# A stand-in digest: like the real one, it closes with its privacy line in a context block.
+DIGEST = Message(
+    text="Your week",
+    blocks=[
+        {"type": "section", "text": {"type": "mrkdwn", "text": "*Your week*"}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": "Only you can see this."}]},
+    ],
+)
+
+
 def _messages() -> dict[str, Message]:
     prompts = load_prompts()
     reflection = build_reflection(prompts, delivery_id=7, title=LONG, question="Q?", series_key="s")
@@ -33,7 +43,7 @@ def _messages() -> dict[str, Message]:
             prompts, delivery_id=7, title="Sync", leader_id="<!channel>"
         ),
         "words offer": fkit.build_words_offer(prompts, reflection, delivery_id=7),
-        "digest with totals": fkit.build_feedback_totals(prompts, reflection, totals),
+        "digest with totals": fkit.build_feedback_totals(prompts, DIGEST, totals),
         "digest with totals, no own rating": fkit.build_feedback_totals(
             prompts, Message(text="t"), fkit.TotalsView(5, 0, 0)
         ),
@@ -82,7 +92,8 @@ def test_the_home_section_sits_before_the_data_row_with_at_most_eight_series() -
     header = next(i for i, b in enumerate(blocks) if "Feedback from others" in str(b))
     data = next(i for i, b in enumerate(blocks) if b.get("block_id") == fkit.HOME_DATA_BLOCK)
     assert header < data and blocks[header - 1]["type"] == "divider"
-    buttons = [b["accessory"] for b in blocks if "accessory" in b]
+    series = (fkit.ACTION_SERIES_ON, fkit.ACTION_SERIES_OFF)
+    buttons = [b["accessory"] for b in blocks if b.get("accessory", {}).get("action_id") in series]
     assert len(buttons) == fkit.MAX_HOME_SERIES
     assert [b["action_id"] for b in buttons][:4] == [
         fkit.ACTION_SERIES_OFF,
@@ -93,10 +104,10 @@ def test_the_home_section_sits_before_the_data_row_with_at_most_eight_series() -
     assert "Feedback from others" in str(_views()["home, none"])
 
 
-def test_the_words_go_before_the_privacy_line_and_the_total_before_the_digests_last_line() -> None:
+def test_the_words_go_after_the_taps_and_the_total_before_the_digests_last_line() -> None:
     offered = _messages()["words offer"]
-    assert offered.blocks[-1]["type"] == "context"
-    assert offered.blocks[-2]["block_id"] == fkit.BLOCK_OFFER
+    assert offered.blocks[-1]["block_id"] == fkit.BLOCK_OFFER
+    assert offered.blocks[-2]["type"] == "actions"  # the presence taps come first
     digest = _messages()["digest with totals"]
     assert digest.blocks[-1]["type"] == "context"
     assert "4.5/5" in digest.blocks[-2]["text"]["text"]

@@ -127,7 +127,7 @@ def test_a_one_on_one_offers_words_to_send_and_heedful_never_writes_to_the_other
     assert "1:1 with Cleo" in asked.words() and "1:1 with Dan" in not_asked.words()
     assert fkit.ACTION_WORDS in asked.action_ids()
     assert fkit.ACTION_WORDS not in not_asked.action_ids()
-    assert asked.blocks[-1]["type"] == "context"  # the privacy line still closes it
+    assert asked.blocks[-1]["block_id"] == fkit.BLOCK_OFFER  # after the presence taps
 
     result = emulator.click_button(play.url, ANA, fkit.ACTION_WORDS, message=asked.message)
     assert result.status == 200
