@@ -66,12 +66,15 @@ DEMO_EMAIL = "ana@example.com"
 DEMO_ZONE = "Europe/Berlin"
 ANSWER_AFTER = timedelta(minutes=3)
 SKIP_EVERY = 4  # by default the simulated person leaves every fourth question unanswered
+# What the colleagues asked for feedback answer, in turn (two in three of them answer).
+PEER_ANSWERS = ("heard", "heard", "somewhat", "heard", "not_heard", "somewhat")
 MAX_STEP = timedelta(hours=1)  # the digest planner runs at least hourly
 # The calendar poll. `heedful run` polls every few minutes; the demo's feed never
 # changes, so a poll every six hours of its clock moves the window on as well.
 POLL_EVERY = timedelta(hours=6)
 RESPONSE_WAIT = 10.0  # seconds for the answer to /heedful digest (real time)
 MAX_DAYS = 60
+DEFAULT_DAYS = 14
 WIDTH = 100
 PAD = 25
 
@@ -94,7 +97,11 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
         help="first day, YYYY-MM-DD (default: next Monday)",
     )
     parser.add_argument(
-        "--days", type=int, default=7, help=f"how many days to play, 1-{MAX_DAYS} (default 7)"
+        "--days",
+        type=int,
+        default=DEFAULT_DAYS,
+        help=f"how many days to play, 1-{MAX_DAYS} (default {DEFAULT_DAYS}: two weeks, so "
+        "that the second week's digest holds what colleagues said in the first)",
     )
     parser.add_argument(
         "--answers",
@@ -140,6 +147,20 @@ class _Pending:
     text: str
 
 
+@dataclass
+class _Tap:
+    """A button someone in the demo taps, when it is due: the played person (a *bring
+    this back* offer, a check-in) or a colleague (the anonymous question)."""
+
+    due: datetime
+    user_id: str
+    action_id: str
+    value: str | None
+    message: dict[str, Any] | None  # the message the button is on (None: Slack finds it)
+    label: str  # the tap in words: the played person's line, a colleague's button
+    peer: bool = False  # a colleague answering the anonymous question
+
+
 class Demo:
     def __init__(
         self, args: argparse.Namespace, out: Any = sys.stdout, answers: list[str] | None = None
@@ -154,6 +175,9 @@ class Demo:
         self.first_day = args.start or today + timedelta(days=(7 - today.weekday()) % 7 or 7)
         self.scripted = answers  # --answers: the lines of the file
         self.pending: list[_Pending] = []
+        self.taps: list[_Tap] = []
+        self.colleagues: dict[str, str] = {}  # user id → address, the workspace's others
+        self.peers = {"asked": 0, "answered": 0}  # the anonymous question, this round
         self.counts = {"dms": 0, "answers": 0, "digests": 0}
         self.asked = 0
         self.given: dict[tuple[int, int], set[str]] = {}  # answers given, by local ISO week
@@ -173,13 +197,21 @@ class Demo:
         return year, week
 
     def _emit(
-        self, at: datetime, who: str, kind: str, text: str, *, dim: bool = False, **extra: Any
+        self,
+        at: datetime,
+        who: str,
+        kind: str,
+        text: str,
+        *,
+        dim: bool = False,
+        user: str | None = None,
+        **extra: Any,
     ) -> None:
         self.weeks_shown.add(self._week(at))
         if self.args.json:
             line = {
                 "at": at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-                "user": self.user_id,
+                "user": user or self.user_id,
                 "kind": kind,
                 "occurrence": None,
                 "text": text,
@@ -288,7 +320,8 @@ class Demo:
                     emu.open_home(self.app_url, self.user_id)
                     app.process_inbox()
                     app.send_due()
-                with self._feed() as url:
+                self._write_why(app)
+                with self._feed() as (url, data):
                     connected = sources.connect_feed(
                         services, team_id=self.team_id, user_id=self.user_id, url=url
                     )
@@ -297,6 +330,8 @@ class Demo:
                         load_prompts(), name=what, upcoming=connected.upcoming
                     )
                     self._say(prompts.text("demo.calendar", connected=summary))
+                    self._meet_colleagues(data)
+                    self._turn_feedback_on(app)
                     self._play(app, end)
                     self._week_so_far(end)
             finally:
@@ -337,15 +372,17 @@ class Demo:
             if now >= hourly:
                 app.plan_digests()
                 hourly = now + MAX_STEP
+            app.ask_for_feedback()  # the feedback job: `heedful run` runs it every minute
             app.send_due()
             self._answer_due(now)
+            self._taps_due(now)
             app.process_inbox()
             self._silences_due(now)
             candidates = [hourly, end]
             due = repo.next_due(self.services.engine)
             if due is not None:
                 candidates.append(due if due > now else now + timedelta(seconds=1))
-            candidates += [p.due for p in self.pending if p.due > now]
+            candidates += [p.due for p in [*self.pending, *self.taps] if p.due > now]
             candidates += [m.start for m in self.upcoming.values() if m.start > now]
             clock.set(max(min(candidates), now + timedelta(seconds=1)))
 
@@ -400,9 +437,9 @@ class Demo:
     # ------------------------------------------------------------------ the calendar
 
     @contextmanager
-    def _feed(self) -> Iterator[str]:
+    def _feed(self) -> Iterator[tuple[str, bytes]]:
         """Serve the calendar on loopback so it is connected and polled through the
-        real path."""
+        real path: its address, and what it serves."""
         from bot.demo_week import sample_calendar
 
         if self.args.ics:
@@ -425,10 +462,131 @@ class Demo:
         thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
         thread.start()
         try:
-            yield f"http://127.0.0.1:{server.server_address[1]}/calendar.ics"
+            yield f"http://127.0.0.1:{server.server_address[1]}/calendar.ics", data
         finally:
             server.shutdown()
             server.server_close()
+
+    def _meet_colleagues(self, calendar: bytes) -> None:
+        """With the built-in emulator, the people of the calendar who share the played
+        person's e-mail domain are in the workspace too (each in the person's zone), so
+        that a meeting with five or more of them can ask them for feedback; guests from
+        other domains are not."""
+        if self.emulator is None:
+            return
+        domain = self.email.partition("@")[2]
+        found = re.findall(rb"mailto:([^\s;:<>\"]+)", calendar, flags=re.I)
+        addresses = sorted({a.decode(errors="replace").lower() for a in found})
+        for number, address in enumerate(a for a in addresses if a != self.email):
+            if address.partition("@")[2] != domain:
+                continue
+            user_id = f"U0PEER{number:04d}"
+            self.emulator.add_user(
+                user_id, tz=self.args.tz, email=address, real_name=person_name(address)
+            )
+            self.colleagues[user_id] = address
+
+    def _write_why(self, app: Any) -> None:
+        """The person taps *Write my why* in the welcome, writes a few lines and leaves
+        the practice to focus on to Heedful's suggestion (the form's first option)."""
+        from bot import why
+        from bot.messages import blocks as kit
+
+        prompts = load_prompts()
+        words = prompts.text("demo.why_words")
+        view: dict[str, Any] | None = None
+        if self.emulator is not None:
+            before = len(self.emulator.opened_views)
+            self.emulator.click_button(self.app_url, self.user_id, kit.ACTION_WHY_OPEN)
+            self._wait(lambda: len(self.emulator.opened_views) > before, "the why form")
+            view = self.emulator.opened_views[-1]
+        else:  # another Slack API shows the form to nobody: submit what it was sent
+            view = why.form_view(self.services, team_id=self.team_id, user_id=self.user_id)
+        focus = view["blocks"][1]["element"]["initial_option"]
+        values = {
+            kit.BLOCK_WHY: {kit.INPUT_WHY: words},
+            kit.BLOCK_FOCUS: {kit.INPUT_FOCUS: {"type": "static_select", "selected_option": focus}},
+        }
+        self._emit(self.clock.now(), self.name + " → Heedful", "why", words)
+        slack = self.emulator or self.signer
+        if slack.submit_view(self.app_url, self.user_id, view, values).status != 200:
+            raise DemoError("the why form was refused")
+        app.send_due()  # the confirmation
+
+    def _turn_feedback_on(self, app: Any) -> None:
+        """On the Home tab, the person turns on feedback from others for the series with
+        the most colleagues in it (five or more, so that they can be asked)."""
+        from bot import feedback
+        from bot.messages import feedback as fkit
+
+        if self.emulator is None:
+            return
+        items = feedback.home_items(self.services, team_id=self.team_id, user_id=self.user_id)
+        groups = [i for i in items if not i.one_on_one and i.people >= feedback.MIN_ATTENDEES]
+        if not groups:
+            return
+        chosen = max(groups, key=lambda i: i.people)
+        self.emulator.open_home(self.app_url, self.user_id)
+        self._wait(lambda: bool(self.emulator.views.get(self.user_id)), "the Home tab")
+        self._emit(
+            self.clock.now(),
+            self.name,
+            "tap",
+            load_prompts().text("demo.feedback_on", title=chosen.title),
+        )
+        result = self.emulator.click_button(
+            self.app_url, self.user_id, fkit.ACTION_SERIES_ON, value=chosen.series_key
+        )
+        if result.status != 200:
+            raise DemoError("turning feedback on was refused")
+        self._wait(
+            lambda: (
+                feedback.home_items(self.services, team_id=self.team_id, user_id=self.user_id)[0].on
+            ),
+            "feedback to turn on",
+        )
+
+    def _wait(self, done: Any, what: str) -> None:
+        """Until ``done()`` (something the app does in its own threads), in real time."""
+        deadline = wall.monotonic() + RESPONSE_WAIT
+        while not done():
+            if wall.monotonic() > deadline:
+                raise DemoError(f"Heedful did not answer: {what}")
+            wall.sleep(0.01)
+
+    def _taps_due(self, now: datetime) -> None:
+        """The buttons due to be tapped: the played person's, each with its line; the
+        colleagues' (anonymous answers), told as one line for the round."""
+        due = [t for t in self.taps if t.due <= now]
+        self.taps = [t for t in self.taps if t.due > now]
+        slack = self.emulator or self.signer
+        for tap in due:
+            if not tap.peer:
+                self._emit(now, self.name, "tap", tap.label)
+            result = slack.click_button(
+                self.app_url, tap.user_id, tap.action_id, value=tap.value, message=tap.message
+            )
+            if result.status != 200:
+                logger.warning("the simulated tap was refused")
+                continue
+            if tap.peer:
+                self.peers["answered"] += 1
+                if self.args.json:  # who tapped what: the demo's own script, not Heedful's
+                    self._emit(now, "", "peer-answer", tap.label, user=tap.user_id)
+        if any(t.peer for t in due) and not self.args.json:
+            self._emit(
+                now,
+                "Heedful",
+                "peer-answer",
+                load_prompts().text(
+                    "demo.peers_answered",
+                    asked=_plural(self.peers["asked"], "colleague"),
+                    answered=self.peers["answered"],
+                ),
+                dim=True,
+            )
+        if any(t.peer for t in due):
+            self.peers = {"asked": 0, "answered": 0}
 
     def _load_meetings(self, now: datetime, end: datetime) -> None:
         """The stored meetings still to come in the days played (a poll may have moved,
@@ -474,6 +632,7 @@ class Demo:
 
     def _on_sent(self, sent: Any) -> None:
         from bot.digest import DIGEST
+        from bot.feedback import FEEDBACK_ASK
         from bot.planner import REFLECTION, TRANSITION
 
         row, message = sent.row, sent.message
@@ -489,6 +648,9 @@ class Demo:
                 else load_prompts().text("demo.reacted", emoji=_render_text(emoji), name=self.name),
                 dim=True,
             )
+            return
+        if row.kind == FEEDBACK_ASK:  # to a colleague, after a meeting with feedback on
+            self._colleague_asked(sent, now)
             return
         self.counts["dms"] += 1
         self.dm_channel = sent.channel or self.dm_channel
@@ -510,6 +672,37 @@ class Demo:
             if answer:
                 channel = sent.channel or self.user_id
                 self.pending.append(_Pending(now + ANSWER_AFTER, channel, sent.ts, answer))
+
+    def _colleague_asked(self, sent: Any, now: datetime) -> None:
+        """The anonymous question reached a colleague: shown (on a terminal, the first of
+        a round only: the rest say the same), and two colleagues in three answer it a few
+        minutes later, with the answers of :data:`PEER_ANSWERS` in turn."""
+        from bot.messages import feedback as fkit
+
+        row, message = sent.row, sent.message
+        self.counts["dms"] += 1
+        self.peers["asked"] += 1
+        asked = self.peers["asked"]
+        name = person_name(self.colleagues.get(row.user_id, row.user_id))
+        if self.args.json or asked == 1:
+            text = message.text if self.args.json else _render(message)
+            self._emit(
+                now,
+                "Heedful → " + name,
+                row.kind,
+                text.replace(f"<@{self.user_id}>", "@" + self.name),
+                user=row.user_id,
+                occurrence=row.occurrence_key,
+                blocks=message.blocks,
+            )
+        if asked % 3 == 0:
+            return
+        answer = PEER_ANSWERS[(asked - asked // 3 - 1) % len(PEER_ANSWERS)]
+        action = fkit.answer_action(answer)
+        label = load_prompts().text(f"button.feedback.{answer}")
+        self.taps.append(
+            _Tap(now + ANSWER_AFTER, row.user_id, action, str(row.id), None, label, peer=True)
+        )
 
     def _answer_for(self, delivery_id: int, at: datetime) -> str | None:
         """The person's answer to the ``self.asked``-th question (delivery ``delivery_id``),

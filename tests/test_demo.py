@@ -43,6 +43,7 @@ ANA = "ana@example.com"
 HUNG = 600
 DM_KEYS = {"at", "user", "kind", "occurrence", "text", "blocks"}  # DESIGN.md
 QUESTIONS = ("reflection", "transition")
+COLLEAGUES = ("feedback_ask", "peer-answer")
 NUMBERS = re.compile(
     r"\*(?P<meetings>\d+) meetings with others\*.*\n"
     r"(?P<reminders>\d+) reminders before meetings; you reflected after "
@@ -98,7 +99,8 @@ def _check_the_story(
     for line in lines:
         extra = {"reason"} if line["kind"] == "silent" else set()
         assert set(line) == DM_KEYS | extra, line
-        assert line["user"] == user
+        # Colleagues asked for feedback, and their taps, are theirs; the rest the person's.
+        assert (line["user"] != user) == (line["kind"] in COLLEAGUES), line
         assert _at(line).tzinfo is not None
         assert isinstance(line["text"], str) and line["text"]
         assert validate_blocks(line["blocks"]) == [], line  # what Slack would accept
@@ -149,6 +151,38 @@ def test_two_weeks_show_two_weeks_and_two_digests(tmp_path: Path) -> None:
     assert text.count("YOUR WEEK OF") == 2
     assert "YOUR WEEK OF 23 MARCH 2026" in text and "YOUR WEEK OF 30 MARCH 2026" in text
     assert "2 weekly digests" in text.splitlines()[-1]
+
+
+TOTALS = re.compile(r"answered (\d+) times: (\d+) felt heard, (\d+) somewhat, (\d+) not really")
+
+
+def test_by_default_two_weeks_show_the_why_and_feedback_from_colleagues(tmp_path: Path) -> None:
+    """The default run: the person writes their why and Heedful names the focus it
+    suggests; they turn feedback on for the all-hands; after it, the colleagues in the
+    workspace are asked, some answer, and the next week's digest (not the first) holds
+    exactly their total."""
+    lines = _demo(cwd=tmp_path)
+    weeks = _check_the_story(lines, user="U0DEMOANA", zone=BERLIN, ics=_sample(), email=ANA)
+    assert len(weeks) == 2
+    prompts = load_prompts()
+    kinds = [line["kind"] for line in lines]
+    why = kinds.index("why")
+    assert lines[why]["text"] == prompts.text("demo.why_words")
+    assert kinds[why + 1] == "notice" and "focus" in lines[why + 1]["text"]
+    (tap,) = [line for line in lines if line["kind"] == "tap" and "All-hands" in line["text"]]
+    asked = [line for line in lines if line["kind"] == "feedback_ask"]
+    answered = [line for line in lines if line["kind"] == "peer-answer"]
+    all_hands = datetime(2026, 3, 24, 10, tzinfo=BERLIN)
+    assert _at(tap) < all_hands < min(_at(line) for line in asked)
+    assert len({line["user"] for line in asked}) == len(asked) >= 5
+    assert {line["user"] for line in answered} < {line["user"] for line in asked}
+    first, second = (line for line in lines if line["kind"] == "digest")
+    assert not TOTALS.search(first["text"])
+    total = TOTALS.search(second["text"])
+    assert total, second["text"]
+    said = Counter(line["text"] for line in answered)
+    labels = [prompts.text(f"button.feedback.{a}") for a in ("heard", "somewhat", "not_heard")]
+    assert [int(n) for n in total.groups()] == [len(answered), *(said[x] for x in labels)]
 
 
 @pytest.mark.parametrize(("days", "digests"), [(3, 0), (10, 1), (21, 3)])
@@ -326,7 +360,7 @@ def test_the_demo_reads_a_calendar_file_for_an_address_and_names_that_person(
 ) -> None:
     ics = tmp_path / "zoe.ics"
     ics.write_bytes(_zoes_week())
-    args = ("--ics", str(ics), "--user-email", ZOE, "--tz", "America/New_York")
+    args = ("--ics", str(ics), "--user-email", ZOE, "--tz", "America/New_York", "--days", "7")
     lines = _demo(*args, cwd=tmp_path)
     weeks = _check_the_story(lines, user="U0DEMOZOE", zone=NEW_YORK, ics=_zoes_week(), email=ZOE)
     ((digest, counts),) = weeks.values()
@@ -376,7 +410,7 @@ def test_the_demo_against_another_slack_api_sends_there_and_says_so(
 ) -> None:
     ics = tmp_path / "zoe.ics"
     ics.write_bytes(_zoes_week())
-    args = ("--ics", str(ics), "--user-email", ZOE, "--slack-api-url", other_slack)
+    args = ("--ics", str(ics), "--user-email", ZOE, "--slack-api-url", other_slack, "--days", "7")
     lines = _demo(*args, cwd=tmp_path)
     weeks = _check_the_story(lines, user="U0ZOE", zone=NEW_YORK, ics=_zoes_week(), email=ZOE)
     ((digest, _),) = weeks.values()
@@ -385,13 +419,15 @@ def test_the_demo_against_another_slack_api_sends_there_and_says_so(
     assert _at(digest) == datetime(2026, 3, 27, 20, 0, tzinfo=UTC)
 
     # The DMs are in her DM with the bot on that Slack (the quiet "kept" notices are
-    # thread replies, which the history leaves out), and the demo says they went there.
+    # thread replies, which the history leaves out; the one notice there says her why was
+    # kept), and the demo says they went there.
     client = WebClient(base_url=other_slack, token="xoxb-emulator")
     channel = client.conversations_open(users="U0ZOE")["channel"]["id"]
     history = client.conversations_history(channel=channel, limit=1000)["messages"]
-    sent = [line["text"] for line in lines if line["kind"] in ("reminder", *QUESTIONS, "digest")]
+    kinds = ("reminder", *QUESTIONS, "digest", "notice")
+    sent = [line["text"] for line in lines if line["kind"] in kinds]
     assert sorted(m["text"] for m in history if m.get("bot_id")) == sorted(sent)
-    text = _run(*args, "--days", "2", cwd=tmp_path)
+    text = _run(*args[:-2], "--days", "2", cwd=tmp_path)
     last = text.splitlines()[-1]
     assert "Nothing was sent to Slack" not in text
     assert last.endswith(f"Heedful's DMs went to the Slack API at {other_slack}.")
