@@ -5,6 +5,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.messages import blocks as kit
+from bot.messages import digest as dkit
 from bot.messages import feedback as fkit
 from handlers.actions.feedback import (
     handle_feedback_answer,
@@ -29,7 +30,7 @@ from handlers.actions.nudges import (
     handle_tap,
     handle_write,
 )
-from handlers.actions.why import handle_why_open
+from handlers.actions.why import handle_focus_keep, handle_focus_next, handle_why_open
 
 
 def register(app: App) -> None:
@@ -47,7 +48,9 @@ def register(app: App) -> None:
     app.action(kit.ACTION_HOME_EXPORT)(handle_home_export)
     app.action(kit.ACTION_HOME_ERASE)(handle_home_erase)
     app.action(kit.ACTION_ERASE_CONFIRM)(handle_erase_confirm)
-    app.action(kit.ACTION_WHY_OPEN)(handle_why_open)  # the welcome DM's and the Home tab's
+    app.action(kit.ACTION_WHY_OPEN)(handle_why_open)  # the welcome DM's, Home's, the digest's
+    app.action(dkit.ACTION_FOCUS_KEEP)(handle_focus_keep)  # the digest's three-week offer
+    app.action(dkit.ACTION_FOCUS_NEXT)(handle_focus_next)
     # Feedback from others (bot.feedback)
     app.action(fkit.ACTION_SERIES_ON)(handle_feedback_series)
     app.action(fkit.ACTION_SERIES_OFF)(handle_feedback_series)
