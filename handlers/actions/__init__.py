@@ -10,6 +10,7 @@ from bot.messages import feedback as fkit
 from handlers.actions.feedback import (
     handle_feedback_answer,
     handle_feedback_never,
+    handle_feedback_opt_in,
     handle_feedback_series,
     handle_feedback_words,
 )
@@ -55,5 +56,6 @@ def register(app: App) -> None:
     app.action(fkit.ACTION_SERIES_ON)(handle_feedback_series)
     app.action(fkit.ACTION_SERIES_OFF)(handle_feedback_series)
     app.action(fkit.ACTION_WORDS)(handle_feedback_words)
+    app.action(fkit.ACTION_OPT_IN)(handle_feedback_opt_in)  # on a reflection question
     app.action(fkit.ACTION_ANSWER_PATTERN)(handle_feedback_answer)
     app.action(fkit.ACTION_NEVER)(handle_feedback_never)
