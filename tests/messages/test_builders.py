@@ -56,6 +56,7 @@ from bot.messages.feedback import (
     build_feedback_done,
     build_feedback_home,
     build_feedback_totals,
+    build_opt_in_offer,
     build_words_form,
     build_words_offer,
 )
@@ -187,6 +188,9 @@ EXAMPLES: dict[str, dict[str, Callable[[], Built]]] = {
         "on a question": lambda: build_words_offer(P, _reflection(), delivery_id=7),
     },
     "bot.messages.feedback.build_words_form": {"form": lambda: build_words_form(P)},
+    "bot.messages.feedback.build_opt_in_offer": {
+        "on a question": lambda: build_opt_in_offer(P, _reflection(), series_key=SERIES),
+    },
     "bot.messages.feedback.build_feedback_ask": {
         "long title": lambda: build_feedback_ask(P, delivery_id=7, title=LONG, leader_id="U1"),
     },
