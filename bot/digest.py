@@ -41,6 +41,25 @@ questions they answered touched least (as before the lexicon). The digest's meta
 the choice (``Digest.metadata``). A week whose words name nothing gets its pattern from its
 shape (``_pattern``).
 
+**Their why first.** A person who wrote their why (``bot.focus``) gets a digest that opens
+with it: their words, quoted (escaped once, at most ``WHY_QUOTE_CHARS`` characters), and
+one sentence relating the week to their focus practice (``_relate``: where their words
+show it got in the way, else where they named it, else how many of their answered
+questions served it, else how many meetings they had to practise it in). A person
+without a why gets the digest as before.
+
+**Three weeks on one focus.** When the focus has been the same for three weeks since it
+was set or since the digest last offered this (``FOCUS_OFFER_WEEKS``, with a day of slack
+for a digest that went a little later than the last), the digest offers *Keep it*,
+*Move on to <next>* (``bot.focus.next_focus``: the practice their words show them
+struggling with, else the one their why suggests, else the next in the design's order) and
+*Choose another* (the why form, whose select picks any practice). The offer is remembered
+as a ``prompt_shown`` row (``FOCUS_OFFER``, in the insert that remembers the experiment),
+so it restarts the three-week count: keeping the focus, or not answering at all, brings
+the offer back three weeks later, never the week after. ``/heedful digest`` (a week so
+far) quotes the why but makes no offer. The metadata says both (``why_quoted``,
+``focus_offer``).
+
 The picture of the week is a compact chart drawn in blocks (a line per day: ▮ per
 meeting, ✎ per reflection) rather than an uploaded image: it reads at a glance in the
 DM and in notifications, needs no ``files:write`` scope, and works with screen readers
@@ -66,7 +85,7 @@ from bot import feedback
 from bot.calendars.occurrence import SMALL_MEETING_MAX, MeetingKind
 from bot.clock import week_of
 from bot.crypto import CipherError
-from bot.focus import focus_practices
+from bot.focus import Why, next_focus, whys_of
 from bot.meetings import OCC
 from bot.messages import Message
 from bot.messages.digest import build_digest, build_digest_note
@@ -95,6 +114,10 @@ CHUNK = 1000  # targets per round of queries
 QUOTE_CHARS = 280
 EVIDENCE_CHARS = 200  # the sentence of theirs a pattern shows
 THEME_ANSWERS = 2  # a theme named in fewer answers is no pattern (a struggle is one)
+WHY_QUOTE_CHARS = 300  # their why, quoted at the top (it may hold up to 500)
+FOCUS_OFFER = "digest.focus.offer"  # the prompt_shown id that remembers the offer
+FOCUS_OFFER_WEEKS = 3
+OFFER_SLACK = timedelta(days=1)  # last week's digest may have gone a little later
 DEL = Delivery.__table__  # type: ignore[attr-defined]
 REF = Reflection.__table__  # type: ignore[attr-defined]
 SHOWN = PromptShown.__table__  # type: ignore[attr-defined]
@@ -321,6 +344,9 @@ class WeekData:
     experiment_recorded: bool = False  # this digest's experiment is already remembered
     # The practice the person chose to focus on (``bot.focus``), when they chose one.
     focus_practice: str | None = None
+    why: Why | None = None  # their why (words decrypted), when they wrote one
+    focus_offered_at: datetime | None = None  # the last digest that offered a new focus
+    offer_recorded: bool = False  # an earlier attempt of this digest made the offer
 
 
 def load_weeks(services: Services, targets: Sequence[Target]) -> dict[Target, WeekData]:
@@ -442,7 +468,7 @@ def _queries(dialect: str) -> _Queries:
         ),
         else_=d.occurrence_key,
     )
-    is_experiment = s.prompt_id.like("experiment.%")
+    is_experiment = sa.or_(s.prompt_id.like("experiment.%"), s.prompt_id == FOCUS_OFFER)
     return _Queries(
         meetings=sa.select(w.idx, o.key, o.title, o.start_at, o.external, o.attendees)
         .join_from(spans, OCC, owned(OCC))
@@ -509,13 +535,19 @@ def _load_chunk(services: Services, chunk: Sequence[Target], weeks: dict[Target,
             if shown_at is None:
                 if delivery_id is not None:
                     week.questions[delivery_id] = prompt_id
+            elif prompt_id == FOCUS_OFFER:  # the three-week offer (see the docstring)
+                if delivery_id is not None and delivery_id == chunk[idx].delivery_id:
+                    week.offer_recorded = True
+                elif week.focus_offered_at is None or shown_at > week.focus_offered_at:
+                    week.focus_offered_at = shown_at
             elif delivery_id is not None and delivery_id == chunk[idx].delivery_id:
                 week.experiment_recorded = True  # an earlier attempt of this digest
             elif (seen := week.experiments_shown.get(prompt_id)) is None or shown_at > seen:
                 week.experiments_shown[prompt_id] = shown_at
-        focus = focus_practices(conn, [(t.team_id, t.user_id) for t in chunk])
+        whys = whys_of(conn, services.cipher, [(t.team_id, t.user_id) for t in chunk])
         for target, week in zip(chunk, data, strict=True):
-            week.focus_practice = focus.get((target.team_id, target.user_id))
+            week.why = whys.get((target.team_id, target.user_id))
+            week.focus_practice = week.why.focus if week.why is not None else None
     if unreadable:
         logger.warning(
             "digest: %d reflection(s) could not be decrypted with the configured keys", unreadable
@@ -556,6 +588,9 @@ class Digest:
     themes: tuple[str, ...] = ()  # practices their words and taps show, most answers first
     experiment_practice: str | None = None  # the practice the experiment serves
     focus_practice: str | None = None  # the person's focus practice, when they chose one
+    why: str | None = None  # their why, clipped to WHY_QUOTE_CHARS (raw: the builder escapes)
+    relate: tuple[str, dict[str, Any]] | None = None  # the week against it: prompt id, values
+    offer: str | None = None  # after three weeks on the focus: the practice to move on to
 
     def metadata(self) -> dict[str, Any]:
         """What the digest DM's metadata ``event_payload`` carries besides the delivery's
@@ -564,6 +599,8 @@ class Digest:
             "themes": list(self.themes),
             "experiment_practice": self.experiment_practice,
             "focus_practice": self.focus_practice,
+            "why_quoted": self.why is not None,
+            "focus_offer": self.offer is not None,
         }
 
 
@@ -674,7 +711,59 @@ def summarize(
         themes=reading.themes,
         experiment_practice=aim,
         focus_practice=focus,
+        **_why_parts(week, reading, prompts, focus, answered_ids, len(meetings), now, so_far),
     )
+
+
+def _why_parts(
+    week: WeekData,
+    reading: Reading,
+    prompts: Prompts,
+    focus: str | None,
+    answered: set[int | None],
+    meetings: int,
+    now: datetime,
+    so_far: bool,
+) -> dict[str, Any]:
+    """The opening of a digest for a person with a why (their words and the week against
+    them) and the three-week offer (see the module docstring). Pure."""
+    why = week.why
+    if why is None or focus is None:
+        return {}
+    parts: dict[str, Any] = {"relate": _relate(week, reading, prompts, focus, answered, meetings)}
+    if why.text and why.text.strip():
+        parts["why"] = clip(why.text.strip(), WHY_QUOTE_CHARS)
+    weeks = why.weeks_on_focus(now + OFFER_SLACK, offered_at=week.focus_offered_at)
+    if not so_far and (week.offer_recorded or weeks >= FOCUS_OFFER_WEEKS):
+        parts["offer"] = next_focus(
+            prompts, focus=focus, struggling=reading.struggling, text=why.text
+        )
+    return parts
+
+
+def _relate(
+    week: WeekData,
+    reading: Reading,
+    prompts: Prompts,
+    focus: str,
+    answered: set[int | None],
+    meetings: int,
+) -> tuple[str, dict[str, Any]]:
+    """One sentence relating the week to the person's focus practice: (prompt id, values)."""
+    if reading.struggles.get(focus):
+        return "digest.why.struggled", {"practice": focus, "answers": reading.struggles[focus]}
+    if reading.mentions.get(focus):
+        return "digest.why.named", {"practice": focus, "answers": reading.mentions[focus]}
+    served = sum(
+        1
+        for i in answered
+        if i is not None
+        and week.questions.get(i) in prompts
+        and focus in prompts[week.questions[i]].practices
+    )
+    if served:
+        return "digest.why.asked", {"practice": focus, "count": served}
+    return "digest.why.meetings", {"practice": focus, "meetings": meetings}
 
 
 def _written(answer: Answer) -> datetime:
@@ -869,6 +958,17 @@ class DigestComposer:
                 out[delivery_id] = Skip("no_meetings")
                 continue
             digest = summarize(target, week, self.prompts, now=now)
+            if digest.offer is not None and not week.offer_recorded:
+                # Remembered with the experiment: the three weeks start again now.
+                shown.append(
+                    {
+                        "team_id": target.team_id,
+                        "user_id": target.user_id,
+                        "prompt_id": FOCUS_OFFER,
+                        "delivery_id": delivery_id,
+                        "shown_at": now,
+                    }
+                )
             if digest.answered == 0:
                 out[delivery_id] = build_digest_note(self.prompts, digest)
                 continue

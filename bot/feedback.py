@@ -1,6 +1,14 @@
 """Feedback from others: the leader asks, instead of guessing how they came across.
 
-A leader turns feedback on per meeting series (the Home tab, :func:`set_series`). Then:
+A leader turns feedback on per meeting series (the Home tab, :func:`set_series`), or from
+the reflection question: a question about a meeting of a series that could ask for it (a
+recurring 1:1, or a recurring meeting of ``MIN_ATTENDEES`` or more people, as the Home tab
+lists them) and does not yet carries one more button, *Ask for feedback next time*
+(:func:`offer_words`). Once per series, so the question stays short: the offer is
+remembered as a ``prompt_shown`` row (``OPT_IN_SHOWN``) of the question that made it, and a
+series whose question carried it is not offered again while Heedful keeps that history
+(``bot.privacy.PROMPT_HISTORY``, 60 days). Tapped, it turns feedback on as the Home tab's
+button does (``bot.home.on_feedback_opt_in``). Then:
 
 * **1:1s.** The reflection question after a meeting of the series carries one more
   button, *Ask them how it was*, which opens a form with a few words ready to edit and
@@ -75,6 +83,7 @@ from bot.storage.models import (
     FeedbackSeries,
     FeedbackTally,
     OccurrenceRow,
+    PromptShown,
     Reflection,
     SlackUser,
 )
@@ -98,6 +107,7 @@ BATCH = 10  # meetings per round of the job
 LEASE = timedelta(minutes=15)
 RETRY = timedelta(minutes=5)  # Slack did not answer a lookup: try the meeting again then
 HOME_HORIZON = timedelta(days=14)
+OPT_IN_SHOWN = "button.feedback.next_time"  # prompt_shown id: a question offered the opt-in
 KEEP_MEETINGS = timedelta(days=60)  # asked meetings, for the leader's own rating beside
 MAX_ADDRESS = 320
 
@@ -112,6 +122,7 @@ KEY = FeedbackKey.__table__  # type: ignore[attr-defined]
 OCC = OccurrenceRow.__table__  # type: ignore[attr-defined]
 DEL = Delivery.__table__  # type: ignore[attr-defined]
 REF = Reflection.__table__  # type: ignore[attr-defined]
+SHOWN = PromptShown.__table__  # type: ignore[attr-defined]
 USERS = SlackUser.__table__  # type: ignore[attr-defined]
 # Tables about a workspace that name no person (the others go with the person's rows).
 TEAM_TABLES = (FeedbackTally, FeedbackBallot, FeedbackOptOut, FeedbackKey)
@@ -270,17 +281,63 @@ def _sample(key: str, people: Iterable[str]) -> list[str]:
 # ------------------------------------------------------------------------ the 1:1 words
 
 
+def eligible(meeting: Occurrence) -> bool:
+    """Whether the meeting's series can ask for feedback, as the Home tab lists them: a
+    recurring 1:1, or a recurring meeting of ``MIN_ATTENDEES`` or more people."""
+    return meeting.recurring and (meeting.attendees <= 2 or meeting.attendees >= MIN_ATTENDEES)
+
+
 def offer_words(services: Services, row: Any, meeting: Occurrence, message: Message) -> Message:
     """A reflection question (delivery ``row``) about ``meeting``: with the button that
-    opens words to ask the other person, when it is a 1:1 of a series with feedback on."""
-    if meeting.attendees > 2:  # a 1:1, with a colleague or with someone from outside
+    opens words to ask the other person, when it is a 1:1 of a series with feedback on; or,
+    once per series, with the button that turns feedback on (see the module docstring)."""
+    one_on_one = meeting.attendees <= 2  # with a colleague or with someone from outside
+    if not one_on_one and not eligible(meeting):
         return message
+    team_id, user_id, series_key = row.team_id, row.user_id, meeting.series_key
     with read_only(services.engine) as conn:
-        if not series_on(
-            conn, team_id=row.team_id, user_id=row.user_id, series_key=meeting.series_key
-        ):
+        if series_on(conn, team_id=team_id, user_id=user_id, series_key=series_key):
+            if not one_on_one:
+                return message  # the attendees are asked; nothing to add to the question
+            return fkit.build_words_offer(load_prompts(), message, delivery_id=row.id)
+        if not eligible(meeting) or _opt_in_offered(conn, row, series_key):
             return message
-    return fkit.build_words_offer(load_prompts(), message, delivery_id=row.id)
+    with services.engine.begin() as conn:
+        conn.execute(
+            sa.insert(SHOWN),
+            [
+                {
+                    "team_id": team_id,
+                    "user_id": user_id,
+                    "prompt_id": OPT_IN_SHOWN,
+                    "delivery_id": row.id,
+                    "shown_at": services.clock.now(),
+                }
+            ],
+        )
+    return fkit.build_opt_in_offer(load_prompts(), message, series_key=series_key)
+
+
+def _opt_in_offered(conn: sa.Connection, row: Any, series_key: str) -> bool:
+    """Whether another question already offered to turn feedback on for the series: the
+    questions that offered it, and the meeting each asked about (a transition asks about
+    the meeting before its own)."""
+    s, d = SHOWN.c, DEL.c
+    offered = conn.execute(
+        sa.select(d.kind, d.occurrence_key, d.payload)
+        .join_from(SHOWN, DEL, d.id == s.delivery_id)
+        .where(
+            s.team_id == row.team_id,
+            s.user_id == row.user_id,
+            s.prompt_id == OPT_IN_SHOWN,
+            s.delivery_id != row.id,  # this question's own, from a send that is retried
+        )
+    )
+    for kind, key, payload in offered:
+        about = (payload or {}).get("previous") if kind == "transition" else None
+        if (about or key or "").rpartition("|")[0] == series_key:  # Occurrence.key's form
+            return True
+    return False
 
 
 def words_form() -> dict[str, Any]:

@@ -10,7 +10,14 @@ on erase (``bot.privacy``). The focus is one of the nine practice ids, with ``fo
 **For the weekly digest**: :func:`their_why` returns :class:`Why` (their words, the focus
 practice, since when, whether Heedful suggested it) or None when they have not written one;
 :meth:`Why.weeks_on_focus` counts whole weeks on the current focus (the "three weeks on one
-focus" offer).
+focus" offer); :func:`whys_of` reads the why of a whole batch of people in one statement
+(the digest's way, words decrypted).
+
+**The three-week offer** (``bot.digest``): after three weeks on one focus the digest offers
+to keep it or move on to :func:`next_focus`. :func:`keep_focus` answers "keep" (the focus
+becomes the person's own choice; the counter restarted when the offer was made, so it comes
+back three weeks after it), :func:`set_focus` answers "move on" (a new practice, a new
+``focus_since``).
 
 **Suggesting a focus** (:func:`suggest_focus`, pure and deterministic): the words are matched
 against a short lexicon per practice kept in ``prompts/why.toml`` (``focus.words.*``; the
@@ -26,6 +33,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -62,9 +70,11 @@ class Why:
     focus_since: datetime  # UTC: when this practice became the focus
     suggested: bool  # Heedful suggested it from the words; they did not pick it
 
-    def weeks_on_focus(self, now: datetime) -> int:
-        """Whole weeks since the focus was set (0 in its first week)."""
-        return max(0, (now - self.focus_since) // timedelta(weeks=1))
+    def weeks_on_focus(self, now: datetime, *, offered_at: datetime | None = None) -> int:
+        """Whole weeks since the focus was set (0 in its first week), or since the digest
+        last offered to keep it or move on (``offered_at``), whichever came later."""
+        since = max(self.focus_since, offered_at) if offered_at else self.focus_since
+        return max(0, (now - since) // timedelta(weeks=1))
 
 
 def their_why(services: Services, *, team_id: str, user_id: str) -> Why | None:
@@ -91,20 +101,33 @@ def their_why(services: Services, *, team_id: str, user_id: str) -> Why | None:
     )
 
 
-def focus_practices(
-    conn: sa.Connection, people: Sequence[tuple[str, str]]
-) -> dict[tuple[str, str], str]:
-    """The focus practice of each (team id, user id) of ``people`` that has one, in one
-    query (the digest reads a batch of people at once; no private text is read)."""
+def whys_of(
+    conn: sa.Connection, cipher: Any, people: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], Why]:
+    """The why of each (team id, user id) of ``people`` that has one, in one statement
+    (the digest reads a batch of people at once). The words are decrypted with
+    ``cipher``; a value no configured key opens gives ``text=None``."""
     if not people:
         return {}
     t = WHY.c
     rows = conn.execute(
-        sa.select(t.team_id, t.user_id, t.focus_practice).where(
-            sa.tuple_(t.team_id, t.user_id).in_(list(set(people)))
-        )
+        sa.select(
+            t.team_id, t.user_id, t.text, t.focus_practice, t.focus_since, t.focus_suggested
+        ).where(sa.tuple_(t.team_id, t.user_id).in_(list(set(people))))
     )
-    return {(team, user): practice for team, user, practice in rows}
+    found = {}
+    for row in rows:
+        try:
+            text: str | None = cipher.decrypt(row.text)
+        except CipherError:
+            text = None
+        found[(row.team_id, row.user_id)] = Why(
+            text=text,
+            focus=row.focus_practice,
+            focus_since=row.focus_since,
+            suggested=bool(row.focus_suggested),
+        )
+    return found
 
 
 def focus_of(conn: sa.Connection, *, team_id: str, user_id: str) -> Focus | None:
@@ -164,6 +187,62 @@ def save_why(
                 updated_at=now,
             )
         )
+
+
+def set_focus(services: Services, *, team_id: str, user_id: str, practice: str) -> bool:
+    """Make ``practice`` the person's focus, as their own choice, keeping their words:
+    ``focus_since`` becomes now unless it already was their focus. False when they have
+    no why (nothing is stored: a focus belongs to a why)."""
+    if practice not in PRACTICE_ORDER:
+        raise ValueError(f"unknown practice {practice!r}")
+    now = services.clock.now()
+    t = WHY.c
+    since = sa.case(
+        (t.focus_practice == practice, t.focus_since),
+        else_=sa.literal(now, type_=UTCDateTime()),
+    )
+    with services.engine.begin() as conn:
+        changed = conn.execute(
+            sa.update(WHY)
+            .where(t.team_id == team_id, t.user_id == user_id)
+            .values(
+                focus_practice=practice,
+                focus_since=since,
+                focus_suggested=False,
+                updated_at=now,
+            )
+        ).rowcount
+    return changed == 1
+
+
+def keep_focus(services: Services, *, team_id: str, user_id: str, practice: str) -> str | None:
+    """ "Keep it" on the digest's offer: ``practice`` stays the focus and becomes the
+    person's own choice (``focus_suggested`` false; ``focus_since`` stays, as the Home tab
+    shows it). Returns the focus as it now is (another one, when it changed since the
+    offer), or None without a why."""
+    now = services.clock.now()
+    t = WHY.c
+    with services.engine.begin() as conn:
+        conn.execute(
+            sa.update(WHY)
+            .where(t.team_id == team_id, t.user_id == user_id, t.focus_practice == practice)
+            .values(focus_suggested=False, updated_at=now)
+        )
+        current = focus_of(conn, team_id=team_id, user_id=user_id)
+    return current.practice if current is not None else None
+
+
+def next_focus(prompts: Prompts, *, focus: str, struggling: str | None, text: str | None) -> str:
+    """The practice to move on to after ``focus`` (pure): the one the week's words show
+    the person struggling with most, else the one their why suggests, else the practice
+    after ``focus`` in :data:`PRACTICE_ORDER` (never ``focus`` itself)."""
+    if struggling in PRACTICE_ORDER and struggling != focus:
+        return struggling
+    if text:
+        suggested = suggest_focus(prompts, text)
+        if suggested != focus:
+            return suggested
+    return PRACTICE_ORDER[(PRACTICE_ORDER.index(focus) + 1) % len(PRACTICE_ORDER)]
 
 
 # ----------------------------------------------------------------------------- suggesting

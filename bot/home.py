@@ -352,9 +352,40 @@ def on_feedback_toggle(
     return the Home view anew."""
     on = action.get("action_id") == fkit.ACTION_SERIES_ON
     series_key = str(action.get("value") or "")
+    _feedback_series(services, team_id=team_id, user_id=user_id, series_key=series_key, on=on)
+    return home_view(services, team_id=team_id, user_id=user_id)
+
+
+def on_feedback_opt_in(
+    services: Services,
+    *,
+    team_id: str,
+    user_id: str,
+    action: Mapping[str, Any],
+    message: Mapping[str, Any],
+) -> tuple[str, list[dict[str, Any]]]:
+    """*Ask for feedback next time* on a reflection question (``action``, its value the
+    series key): feedback on for the series, as from the Home tab. Returns the question's
+    text and blocks for ``chat.update``, the button turned into a short line."""
+    series_key = str(action.get("value") or "")
+    on = _feedback_series(
+        services, team_id=team_id, user_id=user_id, series_key=series_key, on=True
+    )
+    prompts = load_prompts()
+    note = prompts.text("feedback.opted_in" if on else "feedback.opt_in_gone")
+    blocks = kit.replace_actions(list(message.get("blocks") or []), fkit.BLOCK_OPT_IN, note)
+    return str(message.get("text") or note), blocks
+
+
+def _feedback_series(
+    services: Services, *, team_id: str, user_id: str, series_key: str, on: bool
+) -> bool:
+    """Feedback on or off for one of the person's series; turned on, their calendars are
+    read again (so the series' next meetings and their invitees are kept at once). False
+    when the series is none of theirs."""
     changed = bool(series_key) and feedback.set_series(
         services, team_id=team_id, user_id=user_id, series_key=series_key, on=on
     )
     if changed and on:
         sources.read_again(services, team_id=team_id, user_id=user_id)
-    return home_view(services, team_id=team_id, user_id=user_id)
+    return changed

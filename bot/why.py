@@ -17,6 +17,10 @@ who picked a practice sees it selected. Suggesting while they type would need
 ``dispatch_action`` and a ``views.update`` per pause in typing, racing what they type next;
 a suggestion on save, shown at once and changeable any time, does the same job with none of
 that.
+
+The weekly digest's three-week offer (``bot.digest``) is answered here too: *Keep it*
+(:func:`on_focus_keep`) and *Move on* (:func:`on_focus_next`) change the focus and turn the
+offer's buttons into a short line saying what happened; *Choose another* opens this form.
 """
 
 from __future__ import annotations
@@ -26,9 +30,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.focus import WHY_MAX_CHARS, save_why, suggest_focus, their_why
+from bot.focus import WHY_MAX_CHARS, keep_focus, save_why, set_focus, suggest_focus, their_why
 from bot.home import home_view
 from bot.messages import blocks as kit
+from bot.messages.digest import BLOCK_FOCUS_OFFER
 from bot.messages.prompts import PRACTICE_ORDER, load_prompts
 from bot.reflections import written
 from bot.replies import reply
@@ -125,3 +130,58 @@ def submit(
         key=f"why:{submission_id}",
     )
     return home_view(services, team_id=team_id, user_id=user_id)
+
+
+# ------------------------------------------------------------------- the digest's offer
+
+
+def on_focus_keep(
+    services: Services,
+    *,
+    team_id: str,
+    user_id: str,
+    action: Mapping[str, Any],
+    message: Mapping[str, Any],
+) -> tuple[str, list[dict[str, Any]]]:
+    """ "Keep it" on the digest's offer (the button's value is the focus practice): it
+    stays, as their own choice. Returns the digest's text and blocks for ``chat.update``,
+    the offer's buttons turned into a line."""
+    prompts = load_prompts()
+    kept = keep_focus(
+        services, team_id=team_id, user_id=user_id, practice=str(action.get("value") or "")
+    )
+    note = (
+        prompts.text("focus.kept", practice=prompts.text(f"focus.name.{kept}"))
+        if kept is not None
+        else prompts.text("focus.none")
+    )
+    return _answered(message, note)
+
+
+def on_focus_next(
+    services: Services,
+    *,
+    team_id: str,
+    user_id: str,
+    action: Mapping[str, Any],
+    message: Mapping[str, Any],
+) -> tuple[str, list[dict[str, Any]]]:
+    """ "Move on" on the digest's offer (the button's value is the next practice): it
+    becomes the focus from now. Returns the digest's text and blocks for ``chat.update``."""
+    prompts = load_prompts()
+    practice = str(action.get("value") or "")
+    if practice not in PRACTICE_ORDER:
+        raise ValueError("a focus offer named no practice")
+    moved = set_focus(services, team_id=team_id, user_id=user_id, practice=practice)
+    logger.info("focus moved on for %s of %s (to %s)", user_id, team_id, practice)
+    note = (
+        prompts.text("focus.moved", practice=prompts.text(f"focus.name.{practice}"))
+        if moved
+        else prompts.text("focus.none")
+    )
+    return _answered(message, note)
+
+
+def _answered(message: Mapping[str, Any], note: str) -> tuple[str, list[dict[str, Any]]]:
+    blocks = kit.replace_actions(list(message.get("blocks") or []), BLOCK_FOCUS_OFFER, note)
+    return str(message.get("text") or note), blocks

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.focus import NO_MATCH, Why, focus_scores, lexicon, suggest_focus
+from bot.focus import NO_MATCH, Why, focus_scores, lexicon, next_focus, suggest_focus
 from bot.messages.prompts import PRACTICE_ORDER, Prompt, Prompts, load_prompts
 
 PROMPTS = load_prompts()
@@ -85,3 +85,26 @@ def test_weeks_on_a_focus() -> None:
     assert why.weeks_on_focus(since + timedelta(days=20, hours=23)) == 2
     assert why.weeks_on_focus(since + timedelta(weeks=3)) == 3
     assert why.weeks_on_focus(since - timedelta(days=1)) == 0
+
+
+def test_an_offer_restarts_the_weeks_on_a_focus() -> None:
+    since = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    why = Why(text="", focus="slow-down", focus_since=since, suggested=True)
+    offered = since + timedelta(weeks=3)
+    assert why.weeks_on_focus(offered + timedelta(weeks=1), offered_at=offered) == 1
+    assert why.weeks_on_focus(offered + timedelta(weeks=3), offered_at=offered) == 3
+    # An offer older than the focus (made for the one before) counts for nothing.
+    assert (
+        why.weeks_on_focus(since + timedelta(weeks=1), offered_at=since - timedelta(weeks=2)) == 1
+    )
+
+
+def test_the_next_focus_is_the_struggle_else_the_words_else_the_next_in_order() -> None:
+    words = "Patient, never rushing anyone; pauses that leave space."  # suggests slow-down
+    assert next_focus(PROMPTS, focus="be-present", struggling="feelings", text=words) == "feelings"
+    assert next_focus(PROMPTS, focus="be-present", struggling="be-present", text=words) == (
+        "slow-down"
+    )
+    assert next_focus(PROMPTS, focus="slow-down", struggling=None, text=words) == "ask-feedback"
+    last = PRACTICE_ORDER[-1]
+    assert next_focus(PROMPTS, focus=last, struggling=None, text=None) == PRACTICE_ORDER[0]

@@ -1,13 +1,27 @@
-"""Pure Block Kit builders for the weekly digest (data from ``bot.digest.summarize``)."""
+"""Pure Block Kit builders for the weekly digest (data from ``bot.digest.summarize``).
+
+A digest for a person with a why opens with it (their words quoted, one sentence relating
+the week to their focus) and, after three weeks on one focus, ends with the offer to keep
+it or move on (``ACTION_FOCUS_KEEP``, ``ACTION_FOCUS_NEXT``, and the why form's own
+button). Their words stay out of the fallback ``text``, which notifications show on a
+locked screen."""
 
 from __future__ import annotations
 
 import functools
 from typing import TYPE_CHECKING, Any
 
-from bot.messages.blocks import context, header, section, title_text
+from bot.messages.blocks import (
+    ACTION_WHY_OPEN,
+    _actions,
+    _button,
+    context,
+    header,
+    section,
+    title_text,
+)
 from bot.messages.message import Message
-from bot.messages.mrkdwn import escape
+from bot.messages.mrkdwn import escape, quote
 from bot.messages.prompts import Prompts
 
 if TYPE_CHECKING:
@@ -15,6 +29,9 @@ if TYPE_CHECKING:
 
 BAR, PEN = "▮", "✎"
 MAX_BAR = 12
+ACTION_FOCUS_KEEP = "focus_keep"  # value: the focus practice kept
+ACTION_FOCUS_NEXT = "focus_next"  # value: the practice to move on to
+BLOCK_FOCUS_OFFER = "focus_offer"
 
 
 @functools.lru_cache(maxsize=512)
@@ -70,6 +87,48 @@ def _pattern(prompts: Prompts, digest: Digest) -> str | None:
     return prompts.text(key, **words)
 
 
+def _why(prompts: Prompts, digest: Digest) -> list[dict[str, Any]]:
+    """Their why, quoted, and the week against it (nothing without a why)."""
+    if digest.relate is None:
+        return []
+    key, values = digest.relate
+    words = dict(values)
+    words["practice"] = _fixed(prompts, f"focus.name.{words['practice']}")
+    for noun in ("answers", "meetings"):
+        if noun in words:
+            words[noun] = _count(prompts, noun.removesuffix("s"), int(words[noun]))
+    lines = [f"*{_fixed(prompts, 'digest.why_header')}*"]
+    if digest.why:
+        lines.append(quote(digest.why))
+    lines.append(prompts.text(key, **words))
+    return [section("\n".join(lines))]
+
+
+def _offer(prompts: Prompts, digest: Digest) -> list[dict[str, Any]]:
+    """After three weeks on one focus: keep it, move on to the next, or choose another."""
+    if digest.offer is None or digest.focus_practice is None:
+        return []
+    focus = _fixed(prompts, f"focus.name.{digest.focus_practice}")
+    after = _fixed(prompts, f"focus.name.{digest.offer}")
+    text = prompts.text("digest.focus.offer", practice=focus, next=after)
+    return [
+        section(f"*{prompts.text('digest.focus.header', practice=focus)}*\n{text}"),
+        _actions(
+            BLOCK_FOCUS_OFFER,
+            _button(
+                prompts.text("button.focus.keep"),
+                ACTION_FOCUS_KEEP,
+                digest.focus_practice,
+                style="primary",
+            ),
+            _button(
+                prompts.text("button.focus.next", practice=after), ACTION_FOCUS_NEXT, digest.offer
+            ),
+            _button(prompts.text("button.focus.choose"), ACTION_WHY_OPEN, "digest"),
+        ),
+    ]
+
+
 def build_digest(prompts: Prompts, digest: Digest) -> Message:
     """The weekly (or so-far) digest: numbers, own words, a pattern, one experiment."""
     lines = [
@@ -94,7 +153,11 @@ def build_digest(prompts: Prompts, digest: Digest) -> Message:
     if digest.practices:
         names = ", ".join(_fixed(prompts, f"practice.{p}") for p in digest.practices)
         lines.append(prompts.text("digest.practices", practices=names))
-    blocks: list[dict[str, Any]] = [_header(prompts, digest), section("\n".join(lines))]
+    blocks: list[dict[str, Any]] = [
+        _header(prompts, digest),
+        *_why(prompts, digest),
+        section("\n".join(lines)),
+    ]
     if digest.quotes:
         quoted = "\n\n".join(
             prompts.text(
@@ -119,7 +182,7 @@ def build_digest(prompts: Prompts, digest: Digest) -> Message:
                 f":seedling: {prompts[digest.experiment].render()}"
             )
         )
-    blocks.append(context(_fixed(prompts, "digest.private")))
+    blocks += [*_offer(prompts, digest), context(_fixed(prompts, "digest.private"))]
     text = "\n".join(
         [
             prompts.text(
@@ -134,10 +197,10 @@ def build_digest(prompts: Prompts, digest: Digest) -> Message:
 def build_digest_note(prompts: Prompts, digest: Digest) -> Message:
     """A week of meetings and no answers: a short, kind note (and the week's picture)."""
     note = prompts.text("digest.no_answers", meetings=_count(prompts, "meeting", digest.meetings))
-    blocks = [_header(prompts, digest), section(note)]
+    blocks = [_header(prompts, digest), *_why(prompts, digest), section(note)]
     if digest.chart:
         blocks.append(
             section(f"*{_fixed(prompts, 'digest.chart_header')}*\n{_chart(prompts, digest)}")
         )
-    blocks.append(context(_fixed(prompts, "digest.private")))
+    blocks += [*_offer(prompts, digest), context(_fixed(prompts, "digest.private"))]
     return Message(text=note, blocks=blocks, metadata=digest.metadata())

@@ -30,6 +30,8 @@ from bot.messages.prompts import Prompts
 ACTION_SERIES_ON = "feedback_series_on"  # value: the series key
 ACTION_SERIES_OFF = "feedback_series_off"
 ACTION_WORDS = "feedback_words"  # value: the reflection delivery's id
+ACTION_OPT_IN = "feedback_opt_in"  # on a reflection question; value: the series key
+BLOCK_OPT_IN = "feedback_opt_in"
 VIEW_WORDS = "feedback_words_form"
 BLOCK_WORDS, INPUT_WORDS = "feedback_words", "feedback_words_value"
 ACTION_ANSWER = "feedback_answer"  # + "_<answer>"; value: the question delivery's id
@@ -133,6 +135,16 @@ def build_words_offer(prompts: Prompts, message: Message, *, delivery_id: int) -
     blocks = list(message.blocks)
     at = len(blocks) - 1 if blocks and blocks[-1].get("type") == "context" else len(blocks)
     blocks.insert(at, _actions(BLOCK_OFFER, button))
+    return Message(text=message.text, blocks=blocks)
+
+
+def build_opt_in_offer(prompts: Prompts, message: Message, *, series_key: str) -> Message:
+    """A reflection question with one more button, after the presence taps (before a
+    closing context line): ask for feedback after the series' next meetings."""
+    button = _button(prompts.text("button.feedback.next_time"), ACTION_OPT_IN, series_key)
+    blocks = list(message.blocks)
+    at = len(blocks) - 1 if blocks and blocks[-1].get("type") == "context" else len(blocks)
+    blocks.insert(at, _actions(BLOCK_OPT_IN, button))
     return Message(text=message.text, blocks=blocks)
 
 

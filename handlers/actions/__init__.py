@@ -5,10 +5,12 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.messages import blocks as kit
+from bot.messages import digest as dkit
 from bot.messages import feedback as fkit
 from handlers.actions.feedback import (
     handle_feedback_answer,
     handle_feedback_never,
+    handle_feedback_opt_in,
     handle_feedback_series,
     handle_feedback_words,
 )
@@ -29,7 +31,7 @@ from handlers.actions.nudges import (
     handle_tap,
     handle_write,
 )
-from handlers.actions.why import handle_why_open
+from handlers.actions.why import handle_focus_keep, handle_focus_next, handle_why_open
 
 
 def register(app: App) -> None:
@@ -47,10 +49,13 @@ def register(app: App) -> None:
     app.action(kit.ACTION_HOME_EXPORT)(handle_home_export)
     app.action(kit.ACTION_HOME_ERASE)(handle_home_erase)
     app.action(kit.ACTION_ERASE_CONFIRM)(handle_erase_confirm)
-    app.action(kit.ACTION_WHY_OPEN)(handle_why_open)  # the welcome DM's and the Home tab's
+    app.action(kit.ACTION_WHY_OPEN)(handle_why_open)  # the welcome DM's, Home's, the digest's
+    app.action(dkit.ACTION_FOCUS_KEEP)(handle_focus_keep)  # the digest's three-week offer
+    app.action(dkit.ACTION_FOCUS_NEXT)(handle_focus_next)
     # Feedback from others (bot.feedback)
     app.action(fkit.ACTION_SERIES_ON)(handle_feedback_series)
     app.action(fkit.ACTION_SERIES_OFF)(handle_feedback_series)
     app.action(fkit.ACTION_WORDS)(handle_feedback_words)
+    app.action(fkit.ACTION_OPT_IN)(handle_feedback_opt_in)  # on a reflection question
     app.action(fkit.ACTION_ANSWER_PATTERN)(handle_feedback_answer)
     app.action(fkit.ACTION_NEVER)(handle_feedback_never)

@@ -1,4 +1,5 @@
-"""Taps about feedback from others: a series turned on or off on the Home tab, a 1:1's
+"""Taps about feedback from others: a series turned on or off on the Home tab or from a
+reflection question's *Ask for feedback next time*, a 1:1's
 *Ask them how it was*, and an attendee's answer or *never ask me again*. Each: one call
 into ``bot.feedback``, one Slack call."""
 
@@ -21,6 +22,22 @@ def handle_feedback_series(
         services, team_id=team_id, user_id=user_id, action=body["actions"][0]
     )
     client.views_publish(user_id=user_id, view=view)
+
+
+@acked
+def handle_feedback_opt_in(
+    services: Services, team_id: str, user_id: str, body: dict[str, Any], client: WebClient
+) -> None:
+    text, blocks = home.on_feedback_opt_in(
+        services,
+        team_id=team_id,
+        user_id=user_id,
+        action=body["actions"][0],
+        message=body.get("message") or {},
+    )
+    client.chat_update(
+        channel=body["channel"]["id"], ts=body["message"]["ts"], text=text, blocks=blocks
+    )
 
 
 @acked

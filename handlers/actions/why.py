@@ -1,4 +1,6 @@
-"""The "Write my why" / "Edit" button (welcome DM and Home tab): open the form."""
+"""The "Write my why" / "Edit" / "Choose another" button (welcome DM, Home tab, digest):
+open the form; and the digest's three-week offer, *Keep it* or *Move on*: one call into
+``bot.why``, one Slack call."""
 
 from __future__ import annotations
 
@@ -17,3 +19,35 @@ def handle_why_open(
 ) -> None:
     view = why.form_view(services, team_id=team_id, user_id=user_id)
     client.views_open(trigger_id=body["trigger_id"], view=view)
+
+
+@acked
+def handle_focus_keep(
+    services: Services, team_id: str, user_id: str, body: dict[str, Any], client: WebClient
+) -> None:
+    text, blocks = why.on_focus_keep(
+        services,
+        team_id=team_id,
+        user_id=user_id,
+        action=body["actions"][0],
+        message=body.get("message") or {},
+    )
+    client.chat_update(
+        channel=body["channel"]["id"], ts=body["message"]["ts"], text=text, blocks=blocks
+    )
+
+
+@acked
+def handle_focus_next(
+    services: Services, team_id: str, user_id: str, body: dict[str, Any], client: WebClient
+) -> None:
+    text, blocks = why.on_focus_next(
+        services,
+        team_id=team_id,
+        user_id=user_id,
+        action=body["actions"][0],
+        message=body.get("message") or {},
+    )
+    client.chat_update(
+        channel=body["channel"]["id"], ts=body["message"]["ts"], text=text, blocks=blocks
+    )

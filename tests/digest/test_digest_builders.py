@@ -170,10 +170,18 @@ def test_the_digest_and_the_note_carry_what_the_experiment_was_chosen_from() -> 
         "themes": ["single-tasking", "feelings"],
         "experiment_practice": "single-tasking",
         "focus_practice": "feelings",
+        "why_quoted": False,
+        "focus_offer": False,
     }
     assert build_digest(PROMPTS, week).metadata == expected
     assert build_digest(PROMPTS, week).plain().metadata == expected  # kept without blocks
-    none = {"themes": [], "experiment_practice": None, "focus_practice": None}
+    none = {
+        "themes": [],
+        "experiment_practice": None,
+        "focus_practice": None,
+        "why_quoted": False,
+        "focus_offer": False,
+    }
     assert build_digest_note(PROMPTS, replace(WEEK, answered=0)).metadata == none
 
 

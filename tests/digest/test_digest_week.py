@@ -217,6 +217,8 @@ def test_the_digest_of_a_known_week(
         "themes": themes,
         "experiment_practice": least,
         "focus_practice": None,
+        "why_quoted": False,
+        "focus_offer": False,
     }
 
     # Valid Block Kit within Slack's limits, and a plain-text fallback.

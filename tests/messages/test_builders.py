@@ -56,6 +56,7 @@ from bot.messages.feedback import (
     build_feedback_done,
     build_feedback_home,
     build_feedback_totals,
+    build_opt_in_offer,
     build_words_form,
     build_words_offer,
 )
@@ -108,6 +109,15 @@ HUGE_WEEK = replace(
 EMPTY_WEEK = replace(
     WEEK, answered=0, quotes=[], practices=[], pattern=None, experiment=None, chart=[]
 )
+# Their why (as long as it may be, clipped as the digest clips it), the week against it and
+# the three-week offer.
+WHY_WEEK = replace(
+    HUGE_WEEK,
+    focus_practice="body-language",
+    why=LONG[:300],
+    relate=("digest.why.struggled", {"practice": "body-language", "answers": 3}),
+    offer="observe-listen-ask",
+)
 
 Built = Message | dict[str, Any]
 
@@ -152,10 +162,12 @@ EXAMPLES: dict[str, dict[str, Callable[[], Built]]] = {
         "so far": lambda: build_digest(P, replace(WEEK, so_far=True)),
         "the biggest week": lambda: build_digest(P, HUGE_WEEK),
         "no words": lambda: build_digest(P, EMPTY_WEEK),
+        "their why and the offer": lambda: build_digest(P, WHY_WEEK),
     },
     "bot.messages.digest.build_digest_note": {
         "a quiet week": lambda: build_digest_note(P, EMPTY_WEEK),
         "the biggest week": lambda: build_digest_note(P, HUGE_WEEK),
+        "their why and the offer": lambda: build_digest_note(P, WHY_WEEK),
     },
     "bot.messages.blocks.build_why_form": {
         "first time": lambda: build_why_form(P, text="", focus=None, suggestion=None),
@@ -176,6 +188,9 @@ EXAMPLES: dict[str, dict[str, Callable[[], Built]]] = {
         "on a question": lambda: build_words_offer(P, _reflection(), delivery_id=7),
     },
     "bot.messages.feedback.build_words_form": {"form": lambda: build_words_form(P)},
+    "bot.messages.feedback.build_opt_in_offer": {
+        "on a question": lambda: build_opt_in_offer(P, _reflection(), series_key=SERIES),
+    },
     "bot.messages.feedback.build_feedback_ask": {
         "long title": lambda: build_feedback_ask(P, delivery_id=7, title=LONG, leader_id="U1"),
     },
