@@ -245,3 +245,14 @@ def test_an_uninstall_purges_them(ana: Driver) -> None:
     _said_and_kept(ana)
     privacy.purge_team(ana.services, team_id=TEAM)
     assert _rows(ana) == []
+
+
+def test_a_reminder_composed_again_after_a_failed_send_quotes_it_again(ana: Driver) -> None:
+    _said_and_kept(ana)
+    ana.run_until(at("2026-03-03", "10:50"))
+    ana.emulator.fault("chat.postMessage", status=500)  # Planning's reminder, first try
+    ana.run_until(at("2026-03-03", "11:05"))
+    assert len(ana.emulator.calls_to("chat.postMessage")) >= 2  # it was tried again
+    assert _quoted(ana.nudge("reminder", "Planning"))
+    (row,) = _rows(ana)
+    assert row.quoted_for == ana.key_of("Planning")
