@@ -217,6 +217,7 @@ def test_the_digest_of_a_known_week(
         "themes": themes,
         "experiment_practice": least,
         "focus_practice": None,
+        "commitments_kept": 0,  # none this week (bot.commitments)
     }
 
     # Valid Block Kit within Slack's limits, and a plain-text fallback.

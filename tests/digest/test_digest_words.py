@@ -189,6 +189,7 @@ def test_a_week_of_phones_email_and_slack_gets_a_single_tasking_experiment(
         "themes": ["single-tasking", "observe-listen-ask"],
         "experiment_practice": "single-tasking",
         "focus_practice": None,
+        "commitments_kept": 0,  # none this week (bot.commitments)
     }
     assert "single-tasking" in _experiment_practices(digest)
 
