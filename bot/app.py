@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from slack_bolt import App
 
-from bot import feedback
+from bot import commitments, feedback
 from bot.calendars import sources
 from bot.calendars.webhook import HOOK_SOURCE, hook_dispatcher
 from bot.digest import DIGEST, DigestComposer, plan_digests
@@ -131,6 +131,7 @@ class Heedful:
                 **NudgeComposer(s).composers(),
                 DIGEST: DigestComposer(s),
                 ACK: AckComposer(s),
+                commitments.OFFER: commitments.OfferComposer(s),
                 feedback.FEEDBACK_ASK: feedback.FeedbackComposer(s),
                 **self.composers,
             },

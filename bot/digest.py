@@ -81,7 +81,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from bot import feedback
+from bot import commitments, feedback
 from bot.calendars.occurrence import SMALL_MEETING_MAX, MeetingKind
 from bot.clock import week_of
 from bot.crypto import CipherError
@@ -988,6 +988,8 @@ class DigestComposer:
                 conn.execute(sa.insert(SHOWN), shown)
         # Feedback from others: last week's total, when there is one to show (bot.feedback).
         feedback.add_to_digests(self.services, self.prompts, out, targets)
+        # Commitments kept this week (bot.commitments).
+        commitments.add_to_digests(self.services, self.prompts, out, targets)
         return out
 
 

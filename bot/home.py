@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from bot import feedback
+from bot import commitments, feedback
 from bot.calendars import sources
 from bot.focus import their_why
 from bot.meetings import OCC, replan_user
@@ -73,6 +73,10 @@ def home_view(services: Services, *, team_id: str, user_id: str) -> dict[str, An
     prompts = load_prompts()
     view = kit.build_home_view(
         prompts, home_state(services, prompts, team_id=team_id, user_id=user_id)
+    )
+    # What they meant to do, still open (bot.commitments).
+    view = fkit.with_home_section(
+        view, commitments.home_blocks(services, prompts, team_id=team_id, user_id=user_id)
     )
     # Feedback from others: which series ask for it (bot.feedback).
     return feedback.with_home(services, prompts, view, team_id=team_id, user_id=user_id)
@@ -389,3 +393,12 @@ def _feedback_series(
     if changed and on:
         sources.read_again(services, team_id=team_id, user_id=user_id)
     return changed
+
+
+def on_commitment(
+    services: Services, *, team_id: str, user_id: str, action: Mapping[str, Any]
+) -> dict[str, Any]:
+    """*Did it* or *Drop* beside an open commitment (``action``, as Slack sends it): close
+    it, and return the Home view anew."""
+    commitments.close(services, team_id=team_id, user_id=user_id, action=action)
+    return home_view(services, team_id=team_id, user_id=user_id)

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot import nudges, reflections, replies
+from bot import commitments, nudges, reflections, replies
 from bot.messages import blocks as kit
 from bot.messages.prompts import load_prompts
 from bot.replies import reply
@@ -134,6 +134,15 @@ def on_reflection_form(
         services, team_id=team_id, user_id=user_id, delivery_id=int(metadata)
     )
     thread_ts = prompt.message_ts if prompt else None
+    if kept in (reflections.Kept.NEW, reflections.Kept.UPDATED):
+        # An intention for next time in what they wrote: offer to bring it back.
+        commitments.offer(
+            services,
+            team_id=team_id,
+            user_id=user_id,
+            delivery_id=int(metadata),
+            thread_ts=thread_ts,
+        )
     reply(
         services,
         team_id=team_id,
@@ -268,6 +277,17 @@ def _answer(
             ts=str(event["ts"]),
             thread_ts=thread_ts,
         )
+    if kept in (reflections.Kept.NEW, reflections.Kept.TRUNCATED):
+        # An intention for next time in their answer: offer to bring it back (after the
+        # acknowledgement, in the same thread).
+        commitments.offer(
+            services,
+            team_id=team_id,
+            user_id=event["user"],
+            message_ts=str(event["ts"]),
+            thread_ts=thread_ts,
+        )
+    if kept is reflections.Kept.NEW and isinstance(channel, str) and channel:
         return None
     text = reflections.confirmation(kept)
     if kept is reflections.Kept.NEW:  # no channel named: the line, in the thread

@@ -47,6 +47,7 @@ LABELS = {
     "inbox": "received events",
     "leader_why": "why statements",
     "feedback_key": "feedback keys",
+    "commitment": "commitments",
 }
 
 

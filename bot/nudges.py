@@ -10,6 +10,9 @@ person with a focus practice (``bot.focus``), every other intention and every ot
 at each size of meeting serves it, still fitted to the meeting and fresh
 (``bot.messages.library.focus_lean``).
 
+A commitment the person asked to bring back (``bot.commitments``) is quoted in the next
+reminder for a meeting with the same people, and asked about in the question after it.
+
 How to answer and who can read the answer come with a person's first
 ``GUIDED_QUESTIONS`` questions only (counted from the questions sent to them, transitions
 included); ``/heedful help`` and the Home tab always say both. Said with every question
@@ -27,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from bot import feedback
+from bot import commitments, feedback
 from bot.calendars.occurrence import Occurrence
 from bot.focus import Focus, focus_of
 from bot.meetings import OCC, after_prompt, occurrence_from_row, replan_user
@@ -111,6 +114,7 @@ class NudgeComposer:
             join_url=_join_url(ctx.meeting),
             series_key=ctx.meeting.series_key,
         )
+        message = commitments.quote_in_reminder(self.services, row, ctx.meeting, message)
         self._remember(row, [cue.id, intention.id])
         return message
 
@@ -137,6 +141,8 @@ class NudgeComposer:
             guide=self._guided(row),
         )
         message = feedback.offer_words(self.services, row, previous, message)  # 1:1 feedback
+        message = commitments.check_in_reflection(self.services, row, previous, message)
+        message = commitments.quote_in_reminder(self.services, row, ctx.meeting, message)
         self._remember(row, [question.id, cue.id, intention.id])
         return message
 
@@ -152,6 +158,7 @@ class NudgeComposer:
             guide=self._guided(row),
         )
         message = feedback.offer_words(self.services, row, ctx.meeting, message)  # 1:1 feedback
+        message = commitments.check_in_reflection(self.services, row, ctx.meeting, message)
         self._remember(row, [question.id])
         after_prompt(self.services, row)  # a long run of unanswered ones starts the back-off
         return message

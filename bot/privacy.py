@@ -3,9 +3,9 @@ Heedful from holding more than it needs (retention, uninstall).
 
 Export holds everything Heedful stores about a person (settings, calendars without
 their secret addresses, meetings, deliveries, reflections in clear, the wordings they
-were shown, their why in clear and their focus practice). Erase deletes all of it and
-cancels what was pending: nothing is sent to them afterwards unless they start again
-(connect a calendar).
+were shown, their why in clear and their focus practice, their commitments in clear).
+Erase deletes all of it and cancels what was pending: nothing is sent to them afterwards
+unless they start again (connect a calendar).
 
 Feedback from others (``bot.feedback``): the export holds the series a person asked
 feedback for, the meetings to ask about, their weekly totals as they may see them, and
@@ -32,6 +32,7 @@ from bot.slack import Upload
 from bot.storage.db import read_only
 from bot.storage.models import (
     CalendarSource,
+    Commitment,
     DeletedMessage,
     Delivery,
     FeedbackKey,
@@ -61,10 +62,11 @@ USER_TABLES = (
     LeaderWhy,
     FeedbackSeries,
     FeedbackMeeting,
+    Commitment,
 )
 # Tables whose ``text``/``body`` column holds private words, encrypted at rest: the export
 # holds them decrypted.
-PRIVATE_TEXT = {"reflection": "text", "inbox": "body", "leader_why": "text"}
+PRIVATE_TEXT = {"reflection": "text", "inbox": "body", "leader_why": "text", "commitment": "text"}
 EXPORT_VERSION = 1
 EXPORT_FILENAME = "heedful-export.json"
 PROMPT_HISTORY = timedelta(days=60)
@@ -104,6 +106,7 @@ def export_user(services: Services, *, team_id: str, user_id: str) -> dict[str, 
         "leader_why": "why",
         "feedback_series": "feedback_series",
         "feedback_meeting": "feedback_meetings",
+        "commitment": "commitments",
     }
     with read_only(services.engine) as conn:
         for model in USER_TABLES:
@@ -183,17 +186,18 @@ def purge_team(services: Services, *, team_id: str) -> int:
 
 
 def purge_expired(services: Services) -> int:
-    """Daily: reflections past the retention period, old prompt history, tombstones of
-    deleted messages once they guard nothing, and inbox rows a week after they were
-    processed or given up on."""
+    """Daily: reflections and commitments past the retention period, old prompt history,
+    tombstones of deleted messages once they guard nothing, and inbox rows a week after
+    they were processed or given up on."""
     now = services.clock.now()
     keep = timedelta(days=services.settings.retention_days)
     r, s, i = _table(Reflection).c, _table(PromptShown).c, _table(InboxItem).c
-    gone = _table(DeletedMessage).c
+    gone, kept = _table(DeletedMessage).c, _table(Commitment).c
     removed = 0
     with services.engine.begin() as conn:
         for stmt in (
             sa.delete(_table(Reflection)).where(r.created_at < now - keep),
+            sa.delete(_table(Commitment)).where(kept.accepted_at < now - keep),
             sa.delete(_table(PromptShown)).where(s.shown_at < now - max(keep, PROMPT_HISTORY)),
             sa.delete(_table(DeletedMessage)).where(gone.deleted_at < now - TOMBSTONE_KEEP),
             # A failed row keeps its body (it may hold a DM with a reflection): it goes too.
@@ -216,6 +220,7 @@ ENCRYPTED_COLUMNS: tuple[tuple[Any, str], ...] = (
     (InboxItem, "body"),
     (LeaderWhy, "text"),
     (FeedbackKey, "secret"),
+    (Commitment, "text"),
 )
 ROTATE_BATCH = 500
 

@@ -31,8 +31,9 @@ PRACTICE_ORDER = (
 )
 PRACTICES = frozenset({"general", *PRACTICE_ORDER})
 # Files of ``prompts/`` that hold words Heedful listens for, not words it says: each has its
-# own loader (``lexicon.toml``: ``bot.themes``), and the prompt library skips them.
-WORD_LISTS = frozenset({"lexicon.toml"})
+# own loader (``lexicon.toml``: ``bot.themes``; ``commitments.toml``: ``bot.commitments``), and
+# the prompt library skips them.
+WORD_LISTS = frozenset({"lexicon.toml", "commitments.toml"})
 
 
 class PromptError(LookupError):

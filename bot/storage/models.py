@@ -430,3 +430,36 @@ class FeedbackKey(SQLModel, table=True):
     team_id: str = Field(primary_key=True, max_length=32)
     secret: str = Field(default="", sa_type=sa.Text, repr=False)
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class Commitment(SQLModel, table=True):
+    """Something a person said they mean to do next time, which they asked Heedful to bring
+    back (``bot.commitments``): their sentence (``text``, encrypted at rest like a
+    reflection's, never logged), the answer it came from (``reflection_id``: one commitment
+    per answer), the meeting it was about and that meeting's series and other people as the
+    occurrence keeps them (``people``: lower-case addresses, only for meetings of up to
+    ``SMALL_MEETING_MAX`` people). ``state``: ``open``, ``kept``, ``partly`` or ``dropped``;
+    ``quoted_for`` is the occurrence whose reminder quoted it (cleared by a "not yet", so it
+    may come back once more); ``closed_at`` is when it stopped being open."""
+
+    __tablename__ = "commitment"
+    __table_args__ = (
+        sa.UniqueConstraint("team_id", "user_id", "reflection_id", name="uq_commitment_answer"),
+        sa.Index("ix_commitment_owner", "team_id", "user_id", "accepted_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    user_id: str = Field(max_length=32)
+    reflection_id: int | None = None
+    text: str = Field(default="", sa_type=sa.Text, repr=False)
+    occurrence_key: str | None = Field(default=None, max_length=255)
+    series_key: str = Field(default="", max_length=255)
+    people: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    state: str = Field(default="open", max_length=16)
+    quoted_for: str | None = Field(default=None, max_length=255)
+    quoted_at: datetime | None = _ts()
+    accepted_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    closed_at: datetime | None = _ts()

@@ -5,8 +5,14 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.messages import blocks as kit
+from bot.messages import commitments as ckit
 from bot.messages import digest as dkit
 from bot.messages import feedback as fkit
+from handlers.actions.commitments import (
+    handle_commitment_check,
+    handle_commitment_home,
+    handle_commitment_keep,
+)
 from handlers.actions.feedback import (
     handle_feedback_answer,
     handle_feedback_never,
@@ -59,3 +65,8 @@ def register(app: App) -> None:
     app.action(fkit.ACTION_OPT_IN)(handle_feedback_opt_in)  # on a reflection question
     app.action(fkit.ACTION_ANSWER_PATTERN)(handle_feedback_answer)
     app.action(fkit.ACTION_NEVER)(handle_feedback_never)
+    # Commitments (bot.commitments)
+    app.action(ckit.ACTION_KEEP)(handle_commitment_keep)
+    app.action(ckit.ACTION_CHECK_PATTERN)(handle_commitment_check)  # _yes, _partly, _not_yet
+    app.action(ckit.ACTION_DONE)(handle_commitment_home)
+    app.action(ckit.ACTION_DROP)(handle_commitment_home)

@@ -128,8 +128,9 @@ def test_a_batch_takes_the_same_statements_for_three_people_or_thirty(
     # zones, what they are busy with now, 5 reads, 1 insert (+ transaction control)
     assert len(statements) == for_few
     reads = [s for s in statements if s.lstrip().upper().startswith(("SELECT", "WITH"))]
-    # + last week's totals from others (bot.feedback), + focus practices (bot.focus)
-    assert len(reads) == 7 + 2
+    # + last week's totals from others (bot.feedback), + focus practices (bot.focus),
+    # + the week's kept commitments (bot.commitments)
+    assert len(reads) == 7 + 2 + 1
     assert all(isinstance(m, Message) for m in [*few.values(), *many.values()])
     notes = [m for m in many.values() if "no reflections" in m.text]
     assert len(notes) == 9  # every third person answered nothing: the kind note

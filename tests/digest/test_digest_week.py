@@ -219,6 +219,7 @@ def test_the_digest_of_a_known_week(
         "focus_practice": None,
         "why_quoted": False,
         "focus_offer": False,
+        "commitments_kept": 0,  # none this week (bot.commitments)
     }
 
     # Valid Block Kit within Slack's limits, and a plain-text fallback.

@@ -191,6 +191,7 @@ def test_a_week_of_phones_email_and_slack_gets_a_single_tasking_experiment(
         "focus_practice": None,
         "why_quoted": False,
         "focus_offer": False,
+        "commitments_kept": 0,  # none this week (bot.commitments)
     }
     assert "single-tasking" in _experiment_practices(digest)
 

@@ -47,6 +47,15 @@ from bot.messages.blocks import (
     build_welcome,
     build_why_form,
 )
+from bot.messages.commitments import (
+    MAX_HOME_COMMITMENTS,
+    HomeCommitment,
+    build_commitment_check,
+    build_commitment_offer,
+    build_commitment_quote,
+    build_commitments_digest,
+    build_commitments_home,
+)
 from bot.messages.digest import build_digest, build_digest_note
 from bot.messages.feedback import (
     MAX_HOME_SERIES,
@@ -207,6 +216,51 @@ EXAMPLES: dict[str, dict[str, Callable[[], Built]]] = {
             P, build_digest(P, WEEK), TotalsView(4, 3, 1, own_presence=4.0)
         ),
         "without": lambda: build_feedback_totals(P, build_digest(P, WEEK), TotalsView(5, 0, 0)),
+    },
+    "bot.messages.commitments.build_commitment_offer": {
+        "short": lambda: build_commitment_offer(
+            P, lead="A promise to yourself:", words="I'll ask <Ben> & wait.", reflection_id=7
+        ),
+        "long words": lambda: build_commitment_offer(P, lead="Lead:", words=LONG, reflection_id=7),
+    },
+    "bot.messages.commitments.build_commitment_quote": {
+        "on a reminder": lambda: build_commitment_quote(
+            P, build_reminder(P, title=LONG, **NUDGE, **LINKED), words=LONG
+        ),
+        "on a transition": lambda: build_commitment_quote(
+            P,
+            build_transition(P, previous=LONG, question="Q?", title=LONG, **NUDGE, **LINKED),
+            words="I'll let her finish.",
+        ),
+    },
+    "bot.messages.commitments.build_commitment_check": {
+        "on a question": lambda: build_commitment_check(
+            P, _reflection(), commitment_id=3, words=LONG
+        ),
+        "with the feedback offer": lambda: build_commitment_check(
+            P, build_words_offer(P, _reflection(), delivery_id=7), commitment_id=3, words="x"
+        ),
+    },
+    "bot.messages.commitments.build_commitments_home": {
+        "none": lambda: {
+            "type": "home",
+            "blocks": build_commitments_home(P, []) or [{"type": "divider"}],
+        },
+        "more than shown": lambda: {
+            "type": "home",
+            "blocks": build_commitments_home(
+                P,
+                [
+                    HomeCommitment(n, LONG, "Monday 2 March")
+                    for n in range(MAX_HOME_COMMITMENTS + 3)
+                ],
+            ),
+        },
+    },
+    "bot.messages.commitments.build_commitments_digest": {
+        "one kept": lambda: build_commitments_digest(P, build_digest(P, WEEK), kept=1),
+        "many kept": lambda: build_commitments_digest(P, build_digest(P, HUGE_WEEK), kept=12),
+        "none kept": lambda: build_commitments_digest(P, build_digest(P, WEEK), kept=0),
     },
 }
 

@@ -1,9 +1,10 @@
 """Two people with one of every kind of row Heedful keeps about someone: preferences, a
 calendar (whose address is a secret), meetings, deliveries of several kinds and states
 (sent, pending, skipped, failed; reminder, reflection, notice, digest), reflections, the
-wordings they were shown, their why and focus practice, and a series they asked feedback
-for with its invitees. Built through the real paths where Slack is involved (the sender
-posts to the emulator; answers are captured as Heedful captures them).
+wordings they were shown, their why and focus practice, a series they asked feedback
+for with its invitees, and a commitment they asked to have brought back. Built through the
+real paths where Slack is involved (the sender posts to the emulator; answers are captured as
+Heedful captures them).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from bot.reflections import capture_form, forget_message
 from bot.services import Services
 from bot.storage import repository as repo
 from bot.storage.db import session_scope
-from bot.storage.models import CalendarSource, Delivery
+from bot.storage.models import CalendarSource, Commitment, Delivery
 
 TEAM = "T0001"
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -258,6 +259,21 @@ def seed(
             presence=4,
             text=person.answer,
         )
+        # Something they meant to do next time, to be brought back (bot.commitments).
+        with services.engine.begin() as conn:
+            conn.execute(
+                sa.insert(Commitment.__table__).values(  # type: ignore[attr-defined]
+                    team_id=TEAM,
+                    user_id=person.user_id,
+                    reflection_id=question.id,
+                    text=services.cipher.encrypt(f"Next time I'll ask {person.name}'s team."),
+                    occurrence_key=question.occurrence_key,
+                    series_key=f"{person.source}|one",
+                    people=[f"a.{person.name.lower()}@example.com"],
+                    state="open",
+                    accepted_at=clock.now(),
+                )
+            )
         # A DM they deleted: its tombstone (a timestamp, no text).
         forget_message(
             services, team_id=TEAM, user_id=person.user_id, channel=None, ts="1772456400.000100"

@@ -37,11 +37,12 @@ SECTIONS = {
     "leader_why": "why",
     "feedback_series": "feedback_series",
     "feedback_meeting": "feedback_meetings",
+    "commitment": "commitments",
 }
 # Sections that hold one object (or null) rather than a list: one row per person.
 ONE_ROW = {"profile", "why"}
 # Columns of private words, encrypted at rest and exported decrypted.
-PRIVATE_TEXT = {("reflection", "text"), ("leader_why", "text")}
+PRIVATE_TEXT = {("reflection", "text"), ("leader_why", "text"), ("commitment", "text")}
 SECRET_COLUMNS = {"calendar_source": {"url", "etag"}}
 
 
