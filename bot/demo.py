@@ -66,6 +66,7 @@ DEMO_EMAIL = "ana@example.com"
 DEMO_ZONE = "Europe/Berlin"
 ANSWER_AFTER = timedelta(minutes=3)
 SKIP_EVERY = 4  # by default the simulated person leaves every fourth question unanswered
+TAP_AFTER = timedelta(minutes=1)  # the played person taps an offer or a check-in
 # What the colleagues asked for feedback answer, in turn (two in three of them answer).
 PEER_ANSWERS = ("heard", "heard", "somewhat", "heard", "not_heard", "somewhat")
 MAX_STEP = timedelta(hours=1)  # the digest planner runs at least hourly
@@ -666,12 +667,43 @@ class Demo:
             occurrence=row.occurrence_key,
             blocks=message.blocks,
         )
+        self._buttons_to_tap(sent, now)
         if row.kind in (REFLECTION, TRANSITION) and sent.ts:
             self.asked += 1
             answer = self._answer_for(row.id, now + ANSWER_AFTER)
             if answer:
                 channel = sent.channel or self.user_id
                 self.pending.append(_Pending(now + ANSWER_AFTER, channel, sent.ts, answer))
+
+    def _buttons_to_tap(self, sent: Any, now: datetime) -> None:
+        """The played person accepts every *bring this back* offer at once, and says
+        *yes* when asked whether they did what they said (before answering the question
+        the check-in comes with)."""
+        from bot.messages import commitments as ckit
+
+        wanted = {ckit.ACTION_KEEP: TAP_AFTER, ckit.check_action("yes"): TAP_AFTER}
+        shown = {
+            "ts": sent.ts,
+            "text": sent.message.text,
+            "blocks": sent.message.blocks,
+            **({"thread_ts": sent.row.payload["thread_ts"]} if _thread(sent.row) else {}),
+        }
+        for block in sent.message.blocks or []:
+            for element in block.get("elements") or [] if block.get("type") == "actions" else []:
+                after = wanted.get(element.get("action_id"))
+                if after is None or not sent.ts:
+                    continue
+                label = load_prompts().text("demo.tapped", button=element["text"]["text"])
+                self.taps.append(
+                    _Tap(
+                        now + after,
+                        self.user_id,
+                        element["action_id"],
+                        element.get("value"),
+                        shown,
+                        label,
+                    )
+                )
 
     def _colleague_asked(self, sent: Any, now: datetime) -> None:
         """The anonymous question reached a colleague: shown (on a terminal, the first of
@@ -804,6 +836,11 @@ class Demo:
         self._emit(now, "Heedful → " + self.name, "week-so-far", text, blocks=message.blocks)
 
 
+def _thread(row: Any) -> bool:
+    """Whether a delivery was posted in a thread (its payload names it)."""
+    return isinstance(row.payload, dict) and bool(row.payload.get("thread_ts"))
+
+
 def _is_terminal(out: Any) -> bool:
     try:
         return bool(out.isatty())
@@ -841,6 +878,7 @@ EMOJI = {
     ":warning:": "⚠️",
     ":double_vertical_bar:": "⏸️",
     ":white_check_mark:": "✅",
+    ":leftwards_arrow_with_hook:": "↩️",
 }
 
 

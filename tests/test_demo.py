@@ -184,6 +184,23 @@ def test_by_default_two_weeks_show_the_why_and_feedback_from_colleagues(tmp_path
     labels = [prompts.text(f"button.feedback.{a}") for a in ("heard", "somewhat", "not_heard")]
     assert [int(n) for n in total.groups()] == [len(answered), *(said[x] for x in labels)]
 
+    # A commitment in one of the person's answers is offered, accepted, quoted in the next
+    # reminder for a meeting with the same people, asked about after it, and counted.
+    offer = next(line for line in lines if line["kind"] == "commitment_offer")
+    keep = load_prompts().text("button.commitment.keep")
+    assert any(keep in t["text"] and _at(t) > _at(offer) for t in kinds_of(lines, "tap"))
+    (words,) = re.findall(r"\n> (.+)", offer["blocks"][0]["text"]["text"])
+    back = [r for r in kinds_of(lines, "reminder") if words in json.dumps(r["blocks"])]
+    assert back and _at(back[0]) > _at(offer)
+    check = next(q for q in lines if q["kind"] in QUESTIONS and _at(q) > _at(back[0]))
+    assert words in json.dumps(check["blocks"])
+    kept = [d for d in (first, second) if "You kept" in d["text"]]
+    assert kept and _at(kept[0]) > _at(check)
+
+
+def kinds_of(lines: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [line for line in lines if line["kind"] == kind]
+
 
 @pytest.mark.parametrize(("days", "digests"), [(3, 0), (10, 1), (21, 3)])
 def test_any_number_of_days_shows_each_week_with_its_digest(
@@ -349,6 +366,53 @@ def _zoes_week() -> bytes:
     return ("\r\n".join([*lines, "END:VCALENDAR"]) + "\r\n").encode()
 
 
+def test_answers_from_a_file_on_ones_own_calendar_bring_a_commitment_back(tmp_path: Path) -> None:
+    """`heedful demo --answers FILE --ics FILE --user-email ADDR --json`: the file's answers,
+    in order; the person accepts the offer to bring their commitment back; the next
+    reminder for the 1:1 with the same person quotes it, and the question after that
+    meeting asks whether they did it (they tap yes)."""
+    ics = tmp_path / "zoe.ics"
+    ics.write_bytes(_zoes_week())
+    said = "Next time I'll let Sam finish before I answer."
+    answers = tmp_path / "answers.txt"
+    answers.write_text(f"{said}\n\nTalked over Kim twice.\n", encoding="utf-8")
+    args = ("--ics", str(ics), "--user-email", ZOE, "--tz", "America/New_York", "--days", "7")
+    lines = _demo(*args, "--answers", str(answers), cwd=tmp_path)
+    _check_the_story(lines, user="U0DEMOZOE", zone=NEW_YORK, ics=_zoes_week(), email=ZOE)
+    asked = [line for line in lines if line["kind"] in QUESTIONS]
+    given = [line for line in lines if line["kind"] == "answer"]
+    assert [a["text"] for a in given] == [said, "Talked over Kim twice."]
+    assert [_at(a) - timedelta(minutes=3) for a in given] == [_at(asked[0]), _at(asked[2])]
+    assert "1:1 with Sam" in asked[0]["text"]
+
+    (offer,) = [line for line in lines if line["kind"] == "commitment_offer"]
+    assert timedelta(0) <= _at(offer) - _at(given[0]) < timedelta(minutes=1)
+    assert said in offer["text"]
+    taps = [line for line in lines if line["kind"] == "tap"]
+    keep = load_prompts().text("button.commitment.keep")
+    assert any(keep in t["text"] and _at(t) > _at(offer) for t in taps)
+    # The next reminder for a 1:1 with Sam (Tuesday's) quotes it; only that one.
+    reminders = [line for line in lines if line["kind"] == "reminder" and _at(line) > _at(offer)]
+    quoting = [r for r in reminders if said in json.dumps(r["blocks"], ensure_ascii=False)]
+    assert [q["text"].startswith("1:1 with Sam at 10:00") for q in quoting] == [True]
+    assert _at(quoting[0]).astimezone(NEW_YORK).date() == MONDAY + timedelta(days=1)
+    # The question after it asks whether they did it, and they tap yes.
+    (check,) = [q for q in asked if said in q["text"] and _at(q) > _at(quoting[0])]
+    actions = {
+        element["action_id"]
+        for block in check["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+    }
+    assert {
+        "commitment_check_yes",
+        "commitment_check_partly",
+        "commitment_check_not_yet",
+    } <= actions
+    yes = load_prompts().text("button.commitment.yes")
+    assert any(yes in t["text"] and _at(t) > _at(check) for t in taps)
+
+
 def test_a_person_is_named_from_their_address() -> None:
     assert person_name("ana@example.com") == "Ana"
     assert person_name("zoe.martin+work@acme.test") == "Zoe Martin"
@@ -443,7 +507,7 @@ def test_the_readme_excerpt_is_what_the_demo_prints(tmp_path: Path) -> None:
         r"An excerpt of `heedful demo --start 2026-03-23`.*?```\n(.*?)```", readme, re.S
     )
     assert found, "the README has no excerpt of `heedful demo --start 2026-03-23`"
-    output = _run("--days", "7", cwd=tmp_path)
+    output = _run(cwd=tmp_path)
     pieces = [p.strip("\n") for p in re.split(r"^\s*…\n", found.group(1), flags=re.M)]
     assert len(pieces) > 3
     for piece in filter(None, pieces):
