@@ -8,13 +8,34 @@ answers most reflection questions by replying in the thread, through signed even
 the real inbound path. The clock jumps from one thing to do to the next, so a week
 takes seconds.
 
+Two weeks by default (``DEFAULT_DAYS``): what colleagues say about a meeting is shown
+only once its week has closed, in the next week's digest, so one week could not show it.
+
+What the played person does, through signed requests on the real inbound path, as a
+person in Slack would:
+
+* opens the Home tab (the welcome DM), taps *Write my why*, writes it
+  (``demo.why_words``) and leaves the focus practice to Heedful's suggestion, so the
+  reminders and questions lean toward it and each digest opens with their words;
+* turns on feedback from others, on the Home tab, for the series with the most
+  colleagues (five or more). With the built-in emulator, everyone in the calendar who
+  shares the person's e-mail domain is in the workspace; after such a meeting each is
+  asked the anonymous question, two in three answer (:data:`PEER_ANSWERS` in turn), and
+  the next week's digest shows the total;
+* answers reflection questions (below), accepts every offer to *bring this back* (a
+  commitment in an answer), and taps *yes* when the question after the next meeting
+  with the same people asks whether they did it.
+
 What it prints, in time order:
 
-* every DM Heedful sends, and each week's digest on its day;
-* the person's answers. By default an answer fits the practice of the question it
-  answers (``demo.answer.<practice>`` in ``prompts/demo.toml``) and none repeats within
-  a week; every fourth question stays unanswered. ``--answers FILE`` gives them instead:
-  one per line, in the order of the questions, an empty line for no answer;
+* every DM Heedful sends, and each week's digest on its day; of a round of anonymous
+  questions to colleagues, the first (with ``--json``, each) and one line that counts
+  them and their answers;
+* the person's why, taps and answers. By default an answer fits the practice of the
+  question it answers (``demo.answer.<practice>`` in ``prompts/demo.toml``) and none
+  repeats within a week; every fourth question stays unanswered. ``--answers FILE``
+  gives them instead: one per line, in the order of the questions, an empty line for no
+  answer;
 * a "stays silent" line for each meeting Heedful sends nothing about, at its start,
   with the reason Heedful had (``bot.meetings.silences``: the occurrence's own reason,
   or the planner rule that dropped its nudges), dim on a terminal;
@@ -23,8 +44,12 @@ What it prints, in time order:
   answer: that week so far. So every week shown has its digest.
 
 ``--json`` prints one object per line. DMs are as DESIGN.md says: ``at``, ``user``,
-``kind``, ``occurrence``, ``text``, ``blocks``. The other lines have the same six keys:
-the person's answers (``"kind": "answer"``), the ``/heedful digest`` command
+``kind``, ``occurrence``, ``text``, ``blocks`` (a question to a colleague,
+``"kind": "feedback_ask"``, has that colleague's ``user``). The other lines have the same
+six keys: the person's why (``"kind": "why"``), their taps (``"kind": "tap"``, ``text``
+says which button), a colleague's anonymous answer (``"kind": "peer-answer"``, their
+``user``, the button's words as ``text``: the demo's own script, never something Heedful
+stores), the person's answers (``"kind": "answer"``), the ``/heedful digest`` command
 (``"kind": "command"``) and its ephemeral answer (``"kind": "week-so-far"``), and the
 silences (``"kind": "silent"``, ``at`` the meeting's start, ``occurrence`` its key,
 ``blocks`` empty), which carry one more key, ``reason``: the planner's reason code.
@@ -185,6 +210,7 @@ class Demo:
         self.weeks_shown: set[tuple[int, int]] = set()
         self.weeks_digested: set[tuple[int, int]] = set()
         self.upcoming: dict[str, Any] = {}  # meetings not yet judged, by key
+        self.asks: set[datetime] = set()  # when the feedback job has colleagues to ask
         self.judged: set[str] = set()
         self.dm_channel: str | None = None
         self.last_day: date | None = None
@@ -370,10 +396,15 @@ class Demo:
                 sources.refresh_due_sources(self.services)
                 self._load_meetings(now, end)
                 poll = now + POLL_EVERY
+            # The feedback job (every minute in `heedful run`): hourly, and as soon as a
+            # meeting's colleagues may be asked (its end and the job's delay).
+            asking = sorted(t for t in self.asks if t <= now)
+            if now >= hourly or asking:
+                app.ask_for_feedback()
+                self.asks -= set(asking)
             if now >= hourly:
                 app.plan_digests()
                 hourly = now + MAX_STEP
-            app.ask_for_feedback()  # the feedback job: `heedful run` runs it every minute
             app.send_due()
             self._answer_due(now)
             self._taps_due(now)
@@ -385,6 +416,7 @@ class Demo:
                 candidates.append(due if due > now else now + timedelta(seconds=1))
             candidates += [p.due for p in [*self.pending, *self.taps] if p.due > now]
             candidates += [m.start for m in self.upcoming.values() if m.start > now]
+            candidates += [t for t in self.asks if t > now]
             clock.set(max(min(candidates), now + timedelta(seconds=1)))
 
     # ------------------------------------------------------------------ Slack
@@ -592,11 +624,13 @@ class Demo:
     def _load_meetings(self, now: datetime, end: datetime) -> None:
         """The stored meetings still to come in the days played (a poll may have moved,
         added or removed some)."""
+        from bot.feedback import ASK_DELAY
         from bot.meetings import user_meetings
 
         found = user_meetings(
             self.services, team_id=self.team_id, user_id=self.user_id, start=now, end=end
         )
+        self.asks |= {m.end + ASK_DELAY for m in found if m.end + ASK_DELAY >= now}
         self.upcoming = {
             m.key: m for m in found if m.start >= max(now, self.start) and m.key not in self.judged
         }
