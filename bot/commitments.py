@@ -67,7 +67,7 @@ from bot.messages import Message
 from bot.messages import commitments as ckit
 from bot.messages.blocks import replace_actions
 from bot.messages.prompts import Prompts, load_prompts
-from bot.replies import TAPPED, rotated
+from bot.replies import TAPPED, rotated, rotated_id
 from bot.sender import Skip
 from bot.services import Services
 from bot.storage import repository as repo
@@ -396,7 +396,17 @@ def check_in_reflection(
     words = _decrypt(services, found.text) if found is not None else None
     if found is None or words is None:
         return message
-    return ckit.build_commitment_check(load_prompts(), message, commitment_id=found.id, words=words)
+    # Rotated, like every line that could otherwise come more than three times a week.
+    question_id = rotated_id(
+        services,
+        team_id=row.team_id,
+        user_id=row.user_id,
+        family=ckit.CHECK_LINES,
+        delivery_id=row.id,
+    )
+    return ckit.build_commitment_check(
+        load_prompts(), message, commitment_id=found.id, words=words, question_id=question_id
+    )
 
 
 def on_check(

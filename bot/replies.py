@@ -118,6 +118,22 @@ def rotated(
 ) -> str:
     """One of the wordings ``<family>.*`` for this person: one they have not been shown
     yet (in id order), else the one shown longest ago; remembered as shown now."""
+    chosen = rotated_id(
+        services, team_id=team_id, user_id=user_id, family=family, delivery_id=delivery_id
+    )
+    return load_prompts().text(chosen, **values)
+
+
+def rotated_id(
+    services: Services,
+    *,
+    team_id: str,
+    user_id: str,
+    family: str,
+    delivery_id: int | None = None,
+) -> str:
+    """The id of the wording :func:`rotated` picks (for a builder that words it itself),
+    remembered as shown now."""
     prompts = load_prompts()
     ids = sorted(p.id for p in prompts if p.id.startswith(f"{family}."))
     s = SHOWN.c
@@ -144,7 +160,7 @@ def rotated(
                 }
             ],
         )
-    return prompts.text(chosen, **values)
+    return chosen
 
 
 class AckComposer:

@@ -26,6 +26,7 @@ ACTION_DROP = "commitment_drop"
 BLOCK_OFFER, BLOCK_CHECK, BLOCK_QUOTE = "commitment_offer", "commitment_check", "commitment_quote"
 NUDGE_BLOCK = "nudge"  # a reminder's buttons (bot.messages.blocks)
 REFLECT_BLOCK = "reflect"  # a question's presence taps (bot.messages.blocks)
+CHECK_LINES = "commitment.check"  # the wordings of *Did you do it?* (commitment.check.*)
 MAX_HOME_COMMITMENTS = 8
 MAX_WORDS = 500  # characters of their sentence shown in one place (it is quoted, not kept)
 
@@ -68,11 +69,17 @@ def build_commitment_quote(prompts: Prompts, message: Message, *, words: str) ->
 
 
 def build_commitment_check(
-    prompts: Prompts, message: Message, *, commitment_id: int, words: str
+    prompts: Prompts,
+    message: Message,
+    *,
+    commitment_id: int,
+    words: str,
+    question_id: str = f"{CHECK_LINES}.a",
 ) -> Message:
     """A reflection question with *Did you do it?* (yes / partly / not yet) about their
-    sentence, after the presence taps."""
-    line = prompts.text("commitment.check", words=_words(words))
+    sentence, after the presence taps, in the wording ``question_id`` (one of
+    ``commitment.check.*``, rotated by the caller)."""
+    line = prompts.text(question_id, words=_words(words))
     buttons = [
         _button(
             prompts.text(f"button.commitment.{outcome}"),

@@ -154,7 +154,9 @@ def test_it_comes_back_with_the_same_people_is_asked_about_and_counted(ana: Driv
     question = ana.nudge("reflection", "Planning")
     ids = _check_ids(question.message)
     assert ids == [ckit.check_action(o) for o in ("yes", "partly", "not_yet")]
-    assert PROMPTS.text("commitment.check", words=SAID) in "\n".join(question.section_texts())
+    # The first of the rotated wordings, the person's first check-in.
+    first = PROMPTS.text("commitment.check.a", words=SAID)
+    assert first in "\n".join(question.section_texts())
     ana.click(ckit.check_action("not_yet"), question, value=str(_rows(ana)[0].id))
     now = _now(ana, question)
     assert _check_ids(now) == []
@@ -173,6 +175,9 @@ def test_it_comes_back_with_the_same_people_is_asked_about_and_counted(ana: Driv
     reminders = [s for s in ana.sent if s.kind == "reminder" and ana.title(s) == "1:1 Ana / Ben"]
     assert [_quoted(r) for r in reminders] == [False, True]
     questions = [s for s in ana.sent if s.kind == "reflection" and ana.title(s) == "1:1 Ana / Ben"]
+    # Asked again in the next of the rotated wordings, not the same sentence twice.
+    second = PROMPTS.text("commitment.check.b", words=SAID)
+    assert second in "\n".join(questions[-1].section_texts())
     ana.click(ckit.check_action("yes"), questions[-1], value=str(_rows(ana)[0].id))
     assert (_rows(ana)[0].state, _rows(ana)[0].closed_at) == ("kept", ana.clock.now())
 
