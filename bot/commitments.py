@@ -25,7 +25,8 @@ answer. The offer's button becomes a short line (``commitment.accepted.*``, rota
 for a meeting of the same series or with any of those people, quotes it: "Last time you
 said: …" (:func:`quote_in_reminder`). One per reminder, the most recently accepted. The
 occurrence it was quoted for is recorded: composing the same reminder again (a retry) quotes
-it again; another meeting does not, unless the answer about it was *not yet*.
+it again; another meeting does not, unless the answer about it was *not yet*. The rule is
+``bot.comeback``'s, the one the planner follows too (below).
 
 **Asking.** The reflection question about that meeting (alone or in a transition) carries
 *Did you do it?*: *yes* closes it as kept, *partly* closes it as partly kept, *not yet*
@@ -35,11 +36,15 @@ tap turns the buttons into a short rotated line (``done.tapped.*``).
 **Decisions.** The digest counts as kept only *yes* (and *Did it* on the Home tab), in the
 week the person said so (``commitments_kept`` in its metadata too); *partly* closes the
 commitment without counting it as kept (it is in the export as ``partly``). The planner
-does not rank a meeting with a quoted commitment ahead of others for the day's questions
-(its ranking stays the issue's: 1:1s, first meetings, external, small groups, large): when
-no question follows that meeting, the commitment stays open on the Home tab, with *Did it*
-and *Drop*, and does not come back at another meeting. The Home tab lists every open
-commitment, also past the 30 days (when it no longer comes back), so the person can close it.
+ranks the meeting where an open commitment will come back (``bot.planner.comebacks``, by
+``bot.comeback``'s rule) ahead of every other meeting of its day, for its reminder and its
+question, so the daily caps (2 questions by default) do not drop the check-in after it;
+accepting, quoting, closing (*yes*, *partly*, *Did it*, *Drop*) and *not yet* re-plan the
+person, so the plan follows. When no question follows that meeting all the same (the
+back-off after unanswered ones, the person's hours, a meeting moved or muted), the
+commitment stays open on the Home tab, with *Did it* and *Drop*, and does not come back at
+another meeting. The Home tab lists every open commitment, also past the 30 days (when it
+no longer comes back), so the person can close it.
 
 Every commitment is in the person's export (decrypted) and goes with an erase, an uninstall
 and the retention period of reflections (``bot.privacy``).
@@ -52,7 +57,7 @@ import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -60,9 +65,11 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from bot import comeback
 from bot.calendars.occurrence import Occurrence
+from bot.comeback import OPEN, WINDOW
 from bot.crypto import CipherError
-from bot.meetings import OCC, occurrence_from_row
+from bot.meetings import OCC, occurrence_from_row, replan_user
 from bot.messages import Message
 from bot.messages import commitments as ckit
 from bot.messages.blocks import replace_actions
@@ -78,8 +85,7 @@ logger = logging.getLogger(__name__)
 
 PATTERNS_FILE = "commitments.toml"
 OFFER = "commitment_offer"  # the outbox kind of the offer
-WINDOW = timedelta(days=30)
-OPEN, KEPT, PARTLY, DROPPED = "open", "kept", "partly", "dropped"
+KEPT, PARTLY, DROPPED = "kept", "partly", "dropped"  # and OPEN (bot.comeback)
 OFFER_LINES = "commitment.offer"  # commitment.offer.*
 ACCEPTED_LINES = "commitment.accepted"  # commitment.accepted.*
 COMMIT = Commitment.__table__  # type: ignore[attr-defined]
@@ -312,6 +318,7 @@ def accept(
     if answer is not None and words is not None:
         logger.info("a commitment was kept for a user of workspace %s", team_id)
         note = rotated(services, team_id=team_id, user_id=user_id, family=ACCEPTED_LINES)
+        replan_user(services, team_id=team_id, user_id=user_id)  # its meeting ranks first
     blocks = replace_actions(list(message.get("blocks") or []), ckit.BLOCK_OFFER, note)
     return str(message.get("text") or note), blocks
 
@@ -339,27 +346,30 @@ def _decrypt(services: Services, stored: str) -> str | None:
 def quote_in_reminder(
     services: Services, row: Any, meeting: Occurrence, message: Message
 ) -> Message:
-    """A reminder (delivery ``row``) for ``meeting``: with the most recent open commitment
-    made within ``WINDOW`` for its series or with any of its people, recorded as quoted for
-    this meeting (see the module docstring)."""
+    """A reminder (delivery ``row``) for ``meeting``: with the open commitment that comes
+    back at it (``bot.comeback``: made within ``WINDOW`` for its series or with any of its
+    people; the one quoted for it before, else the newest), recorded as quoted for this
+    meeting (see the module docstring). A commitment newly quoted re-plans the person, so
+    the question after this meeting keeps its place (``bot.planner``)."""
     now = services.clock.now()
-    people = set(meeting.people)
     with read_only(services.engine) as conn:
-        candidates = [
-            item
+        rows = {
+            item.id: item
             for item in _open_for(
                 conn, team_id=row.team_id, user_id=row.user_id, since=now - WINDOW
             )
-            if item.accepted_at <= now
-            and item.occurrence_key != meeting.key
-            and item.quoted_for in (None, meeting.key)
-            and (item.series_key == meeting.series_key or people & set(item.people or ()))
-        ]
-    # The one quoted for this meeting before (a retry quotes the same), else the newest.
-    candidates.sort(key=lambda c: c.quoted_for != meeting.key)
+        }
+    candidates = comeback.preferred(
+        (
+            pending
+            for pending in map(comeback.Pending.from_row, rows.values())
+            if comeback.comes_back_at(pending, meeting, at=now)
+        ),
+        meeting,
+    )
     c = COMMIT.c
     for found in candidates:
-        words = _decrypt(services, found.text)
+        words = _decrypt(services, rows[found.id].text)
         if words is None:
             continue
         if found.quoted_for is None:
@@ -371,6 +381,7 @@ def quote_in_reminder(
                 ).rowcount
             if not taken:  # another reminder took it meanwhile
                 continue
+            replan_user(services, team_id=row.team_id, user_id=row.user_id)
         return ckit.build_commitment_quote(load_prompts(), message, words=words)
     return message
 
@@ -431,7 +442,7 @@ def on_check(
     }[outcome]
     c = COMMIT.c
     with services.engine.begin() as conn:
-        conn.execute(
+        changed = conn.execute(
             sa.update(COMMIT)
             .where(
                 c.id == commitment_id,
@@ -440,7 +451,9 @@ def on_check(
                 c.state == OPEN,
             )
             .values(**changes)
-        )
+        ).rowcount
+    if changed:  # closed, or free to come back at another meeting: the plan follows
+        replan_user(services, team_id=team_id, user_id=user_id)
     note = rotated(
         services,
         team_id=team_id,
@@ -471,6 +484,8 @@ def close(services: Services, *, team_id: str, user_id: str, action: Mapping[str
             )
             .values(state=state, closed_at=services.clock.now())
         ).rowcount
+    if changed:  # its meeting no longer ranks first (bot.planner)
+        replan_user(services, team_id=team_id, user_id=user_id)
     return bool(changed)
 
 

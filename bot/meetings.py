@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from bot import feedback, planner
+from bot import comeback, feedback, planner
 from bot.calendars.occurrence import (
     SMALL_MEETING_MAX,
     Category,
@@ -45,7 +45,7 @@ from bot.prefs import Prefs
 from bot.services import Services
 from bot.storage import repository as repo
 from bot.storage.db import session_scope
-from bot.storage.models import Delivery, OccurrenceRow, Reflection
+from bot.storage.models import Commitment, Delivery, OccurrenceRow, Reflection
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ BACKOFF_LOOKBACK = timedelta(hours=1)  # the longest reflection delay a user can
 UNPLANNED = "unplanned"
 OCC = OccurrenceRow.__table__  # type: ignore[attr-defined]
 DEL = Delivery.__table__  # type: ignore[attr-defined]
+COMMIT = Commitment.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -446,6 +447,19 @@ def _plan_input(services: Services, user: Any, *, prompting: Any | None = None) 
         ).scalars()
         known = frozenset(person for people in met for person in people or ())
         history_since = conn.execute(sa.select(sa.func.min(c.start_at)).where(*mine)).scalar()
+        # Open commitments that may come back in the days planned (bot.planner: their
+        # meeting ranks first); ``bot.comeback`` decides where.
+        k = COMMIT.c
+        pending = conn.execute(
+            sa.select(
+                k.id, k.occurrence_key, k.series_key, k.people, k.accepted_at, k.quoted_for
+            ).where(
+                k.team_id == team_id,
+                k.user_id == user_id,
+                k.state == comeback.OPEN,
+                k.accepted_at >= since - comeback.WINDOW,
+            )
+        ).all()
     return PlanInput(
         meetings=[occurrence_from_row(r) for r in rows],
         prefs=Prefs.from_json(user.prefs),
@@ -460,6 +474,7 @@ def _plan_input(services: Services, user: Any, *, prompting: Any | None = None) 
         ],
         known_people=known,
         history_since=history_since,
+        commitments=[comeback.Pending.from_row(r) for r in pending],
     )
 
 

@@ -17,9 +17,10 @@ caller can re-plan after every calendar change and compare with what is stored
    ``bot.prefs``) is dropped, not delayed: a late reminder or a reflection at
    breakfast helps nobody. So is anything due while Heedful is paused.
 5. **Daily caps** (per local day; default 6 reminders, 2 questions; ``bot.prefs``). Over
-   a cap, the meetings that matter most come first (:func:`importance`): 1:1s, then a
-   first meeting with someone, then meetings with people from outside, then small
-   groups; large meetings last; ties go to the earlier meeting. A question asked in a
+   a cap, the meeting where an open commitment comes back (below) comes first, then the
+   meetings that matter most (:func:`importance`): 1:1s, then a first meeting with
+   someone, then meetings with people from outside, then small groups; large meetings
+   last; ties go to the earlier meeting. A question asked in a
    transition (rule 3) counts as a question. The whole day is planned, past meetings
    included, so the choice does not drift as the day goes on; what rule 4 drops takes no
    place; and what was already sent (``PlanInput.held``) keeps its place, so a re-plan
@@ -42,6 +43,22 @@ are not kept and never make a first meeting. Heedful only knows the meetings it 
 ``FIRST_MEETING_MIN_HISTORY`` (14 days) before a meeting (``PlanInput.history_since``),
 it cannot tell a new face from one not seen yet, and no meeting counts as a first.
 
+**A commitment coming back**: an open commitment (``PlanInput.commitments``) is quoted by
+the reminder of the first meeting that matches it (``bot.comeback``: within 30 days of
+accepting it, of the same series or with any of its people), and the question after that
+meeting asks whether they did it (``bot.commitments``). That meeting (:func:`comebacks`)
+ranks ahead of every other meeting of its day, for its reminder (which quotes the
+commitment) and for its question (which asks), so the day's caps cannot drop the check-in
+for a 1:1 or a meeting with guests; the caps themselves hold. The meeting is found as the
+reminders will find it: in time order, each reminder quoting one commitment (the one it
+quoted before, else the newest), among the meetings whose reminder is still to go out
+(not sent, not past, in the user's hours, as rules 4 and 7 decide at its due time); a
+commitment already quoted stays with the meeting it was quoted for until its question is
+answered. Only the ranking changes: a question the back-off (rule 6) skips, or a meeting
+of a muted series, stays so; a large meeting keeps no people (see above), so it can be
+where a commitment comes back only by its series. ``bot.commitments`` re-plans the person
+when a commitment is accepted, quoted, closed or answered *not yet*, so the plan follows.
+
 ``silences`` gives, for each meeting that gets nothing at all, the reason: the
 occurrence's own ``skip_reason``, or the rule above that dropped its nudges (the demo
 prints these as "stays silent" lines).
@@ -58,6 +75,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.calendars.occurrence import SMALL_MEETING_MAX, Occurrence
+from bot.comeback import Pending, where_they_come_back
 from bot.prefs import Prefs
 
 REMINDER = "reminder"
@@ -114,6 +132,8 @@ class PlanInput:
     # Heedful has read for the user (None: none): see "A first meeting with someone".
     known_people: frozenset[str] = frozenset()
     history_since: datetime | None = None
+    # The user's open commitments (``bot.comeback``): see "A commitment coming back".
+    commitments: Sequence[Pending] = ()
 
 
 def plan(data: PlanInput) -> list[Wanted]:
@@ -149,11 +169,7 @@ def silences(data: PlanInput) -> dict[str, str]:
 def _plan(data: PlanInput, dropped: dict[tuple[str, str], str]) -> list[Wanted]:
     """:func:`plan`, noting in ``dropped`` why each nudge it drops goes, by (kind, ref)."""
     prefs = data.prefs
-    muted = set(prefs.muted_series)
-    meetings = sorted(
-        (m for m in data.meetings if m.eligible and m.series_key not in muted),
-        key=lambda m: (m.start, m.key),
-    )
+    meetings = _planned(data)
     lead = timedelta(minutes=prefs.lead_minutes)
     delay = timedelta(minutes=prefs.reflection_delay_minutes)
     folded: dict[str, Occurrence] = {}  # next meeting key → previous meeting
@@ -172,10 +188,12 @@ def _plan(data: PlanInput, dropped: dict[tuple[str, str], str]) -> list[Wanted]:
     ]
     by_key = {m.key: m for m in meetings}
     firsts = first_meetings(data)
+    returning = comebacks(data)
 
-    def rank(item: Wanted) -> tuple[int, datetime, str]:
+    def rank(item: Wanted) -> tuple[bool, int, datetime, str]:
         meeting = by_key[item.occurrence_key]
-        return importance(meeting, first=meeting.key in firsts), meeting.start, meeting.key
+        importance_ = importance(meeting, first=meeting.key in firsts)
+        return meeting.key not in returning, importance_, meeting.start, meeting.key
 
     def outside(item: Wanted) -> str:
         paused = data.paused_until is not None and item.due_at < data.paused_until
@@ -256,6 +274,26 @@ def importance(meeting: Occurrence, *, first: bool = False) -> int:
     return EXTERNAL if meeting.external else SMALL_GROUP
 
 
+def comebacks(data: PlanInput) -> dict[str, int]:
+    """Where each open commitment (``PlanInput.commitments``) will come back: the key of
+    the planned meeting whose reminder will quote it → the commitment's id (see "A
+    commitment coming back" in the module docstring). ``bot.comeback`` decides, in time
+    order, from when each reminder is due (now, if that has passed) and whether it is
+    still to go out: not sent already, not past (rule 7), in the user's hours (rule 4)."""
+    if not data.commitments:
+        return {}
+    lead = timedelta(minutes=data.prefs.lead_minutes)
+    reminded = {w.ref for w in data.held if w.kind in (REMINDER, TRANSITION)}
+    reminders = []
+    for meeting in _planned(data):
+        reminder = Wanted(
+            REMINDER, meeting.key, meeting.start - lead, meeting.start + REMINDER_GRACE, meeting.key
+        )
+        to_go = meeting.key not in reminded and _allowed(reminder, data)
+        reminders.append((meeting, max(reminder.due_at, data.now), to_go))
+    return where_they_come_back(data.commitments, reminders)
+
+
 def first_meetings(data: PlanInput) -> set[str]:
     """The keys of the planned meetings that are a first meeting with someone (see the
     module docstring): in time order, a meeting of up to ``SMALL_MEETING_MAX`` people with
@@ -273,6 +311,15 @@ def first_meetings(data: PlanInput) -> set[str]:
             firsts.add(meeting.key)
         met |= new
     return firsts
+
+
+def _planned(data: PlanInput) -> list[Occurrence]:
+    """The meetings that may get a nudge (rule 1), in time order."""
+    muted = set(data.prefs.muted_series)
+    return sorted(
+        (m for m in data.meetings if m.eligible and m.series_key not in muted),
+        key=lambda m: (m.start, m.key),
+    )
 
 
 def _note(
