@@ -15,15 +15,27 @@ when it loads the plan input) and hands them in as :class:`Pending`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
-
-from bot.calendars.occurrence import Occurrence
+from typing import Any, Protocol
 
 OPEN = "open"  # the state of a commitment still to come back or be asked about
 WINDOW = timedelta(days=30)
+
+
+class Meeting(Protocol):
+    """What the rule reads of a meeting (a ``bot.calendars.occurrence.Occurrence``; this
+    module stays below the calendars, importing nothing of theirs)."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def series_key(self) -> str: ...
+
+    @property
+    def people(self) -> Collection[str]: ...
 
 
 @dataclass(frozen=True)
@@ -50,7 +62,7 @@ class Pending:
         )
 
 
-def comes_back_at(item: Pending, meeting: Occurrence, *, at: datetime) -> bool:
+def comes_back_at(item: Pending, meeting: Meeting, *, at: datetime) -> bool:
     """Whether a reminder for ``meeting`` composed at ``at`` may quote ``item``."""
     return (
         at - WINDOW <= item.accepted_at <= at
@@ -60,7 +72,7 @@ def comes_back_at(item: Pending, meeting: Occurrence, *, at: datetime) -> bool:
     )
 
 
-def preferred(items: Iterable[Pending], meeting: Occurrence) -> list[Pending]:
+def preferred(items: Iterable[Pending], meeting: Meeting) -> list[Pending]:
     """``items`` (that may come back at ``meeting``) in the order a reminder tries them:
     the one quoted for it before first, then the most recently accepted."""
     return sorted(
@@ -70,7 +82,7 @@ def preferred(items: Iterable[Pending], meeting: Occurrence) -> list[Pending]:
 
 
 def where_they_come_back(
-    items: Sequence[Pending], reminders: Sequence[tuple[Occurrence, datetime, bool]]
+    items: Sequence[Pending], reminders: Sequence[tuple[Meeting, datetime, bool]]
 ) -> dict[str, int]:
     """Which meeting each commitment will come back at: meeting key → commitment id.
 
