@@ -120,7 +120,7 @@ def test_the_meeting_it_comes_back_at_gets_one_of_the_two_questions(ana: Driver)
     assert _quoted(ana.nudge("reminder", "Planning"))
     question = ana.nudge("reflection", "Planning")
     assert _check_ids(question) == CHECK  # yes / partly / not yet
-    assert PROMPTS.text("commitment.check", words=SAID) in "\n".join(question.section_texts())
+    assert PROMPTS.text("commitment.check.a", words=SAID) in "\n".join(question.section_texts())
     # The others of the day still had their reminders, not a question.
     reminded = [ana.title(s) for s in ana.sent if s.kind == "reminder" and s.at >= at(TUE, "00:00")]
     assert reminded == ["1:1 Ana / Cleo", "1:1 Ana / Dan", "Partner call", "Planning"]
