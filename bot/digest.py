@@ -88,7 +88,7 @@ from bot.crypto import CipherError
 from bot.focus import Why, next_focus, whys_of
 from bot.meetings import OCC
 from bot.messages import Message
-from bot.messages.digest import build_digest, build_digest_note
+from bot.messages.digest import Digest, build_digest, build_digest_note
 from bot.messages.library import PRACTICE_ORDER, choose, primary_practice
 from bot.messages.mrkdwn import clip
 from bot.messages.prompts import Prompts, load_prompts
@@ -566,42 +566,6 @@ def _kind(external: bool, attendees: int) -> MeetingKind:
 
 
 # ------------------------------------------------------------------------ summarising
-
-
-@dataclass(frozen=True)
-class Digest:
-    """A week in numbers and words, ready for the builder. Pure data."""
-
-    label: str
-    so_far: bool
-    meetings: int
-    by_kind: dict[str, int]
-    reminders: int
-    asked: int
-    answered: int
-    presence_by_day: list[tuple[int, float]]  # weekday (0 = Monday), mean 1–5
-    practices: list[str]
-    quotes: list[tuple[str, str, int]]  # text, meeting title, weekday
-    pattern: tuple[str, dict[str, Any]] | None  # prompt id and its values
-    experiment: str | None  # prompt id
-    chart: list[tuple[int, int, int]]  # weekday, meetings, reflections
-    themes: tuple[str, ...] = ()  # practices their words and taps show, most answers first
-    experiment_practice: str | None = None  # the practice the experiment serves
-    focus_practice: str | None = None  # the person's focus practice, when they chose one
-    why: str | None = None  # their why, clipped to WHY_QUOTE_CHARS (raw: the builder escapes)
-    relate: tuple[str, dict[str, Any]] | None = None  # the week against it: prompt id, values
-    offer: str | None = None  # after three weeks on the focus: the practice to move on to
-
-    def metadata(self) -> dict[str, Any]:
-        """What the digest DM's metadata ``event_payload`` carries besides the delivery's
-        own fields (DESIGN.md "Messages"), so the choice can be checked."""
-        return {
-            "themes": list(self.themes),
-            "experiment_practice": self.experiment_practice,
-            "focus_practice": self.focus_practice,
-            "why_quoted": self.why is not None,
-            "focus_offer": self.offer is not None,
-        }
 
 
 def summarize(

@@ -1,4 +1,6 @@
-"""Pure Block Kit builders for the weekly digest (data from ``bot.digest.summarize``).
+"""Pure Block Kit builders for the weekly digest, and the data they build from
+(:class:`Digest`, made by ``bot.digest.summarize``; it lives here so that the builders
+import nothing from the use case above them).
 
 A digest for a person with a why opens with it (their words quoted, one sentence relating
 the week to their focus) and, after three weeks on one focus, ends with the offer to keep
@@ -9,7 +11,8 @@ locked screen."""
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from bot.messages.blocks import (
     ACTION_WHY_OPEN,
@@ -24,14 +27,47 @@ from bot.messages.message import Message
 from bot.messages.mrkdwn import escape, quote
 from bot.messages.prompts import Prompts
 
-if TYPE_CHECKING:
-    from bot.digest import Digest
-
 BAR, PEN = "▮", "✎"
 MAX_BAR = 12
 ACTION_FOCUS_KEEP = "focus_keep"  # value: the focus practice kept
 ACTION_FOCUS_NEXT = "focus_next"  # value: the practice to move on to
 BLOCK_FOCUS_OFFER = "focus_offer"
+
+
+@dataclass(frozen=True)
+class Digest:
+    """A week in numbers and words, ready for the builder. Pure data."""
+
+    label: str
+    so_far: bool
+    meetings: int
+    by_kind: dict[str, int]
+    reminders: int
+    asked: int
+    answered: int
+    presence_by_day: list[tuple[int, float]]  # weekday (0 = Monday), mean 1–5
+    practices: list[str]
+    quotes: list[tuple[str, str, int]]  # text, meeting title, weekday
+    pattern: tuple[str, dict[str, Any]] | None  # prompt id and its values
+    experiment: str | None  # prompt id
+    chart: list[tuple[int, int, int]]  # weekday, meetings, reflections
+    themes: tuple[str, ...] = ()  # practices their words and taps show, most answers first
+    experiment_practice: str | None = None  # the practice the experiment serves
+    focus_practice: str | None = None  # the person's focus practice, when they chose one
+    why: str | None = None  # their why, clipped to WHY_QUOTE_CHARS (raw: the builder escapes)
+    relate: tuple[str, dict[str, Any]] | None = None  # the week against it: prompt id, values
+    offer: str | None = None  # after three weeks on the focus: the practice to move on to
+
+    def metadata(self) -> dict[str, Any]:
+        """What the digest DM's metadata ``event_payload`` carries besides the delivery's
+        own fields (DESIGN.md "Messages"), so the choice can be checked."""
+        return {
+            "themes": list(self.themes),
+            "experiment_practice": self.experiment_practice,
+            "focus_practice": self.focus_practice,
+            "why_quoted": self.why is not None,
+            "focus_offer": self.offer is not None,
+        }
 
 
 @functools.lru_cache(maxsize=512)
