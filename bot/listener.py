@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, overload
 
 from slack_bolt import Ack, BoltContext
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.services import Services
@@ -116,3 +117,13 @@ def _without_message(exc: Exception) -> ListenerFailed:
     if isinstance(exc, SlackApiError):
         what += f" ({exc.response.get('error')})"
     return ListenerFailed(what).with_traceback(exc.__traceback__)
+
+
+def replace_tapped(
+    client: WebClient, body: Mapping[str, Any], text: str, blocks: list[dict[str, Any]]
+) -> None:
+    """Show the message a button was tapped on as ``text`` and ``blocks`` (``chat.update``):
+    what a use case returns for a tap that turns its buttons into a short line."""
+    client.chat_update(
+        channel=body["channel"]["id"], ts=body["message"]["ts"], text=text, blocks=blocks
+    )

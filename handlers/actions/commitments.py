@@ -9,7 +9,7 @@ from typing import Any
 from slack_sdk import WebClient
 
 from bot import commitments, home
-from bot.listener import acked
+from bot.listener import acked, replace_tapped
 from bot.services import Services
 
 
@@ -17,15 +17,16 @@ from bot.services import Services
 def handle_commitment_keep(
     services: Services, team_id: str, user_id: str, body: dict[str, Any], client: WebClient
 ) -> None:
-    text, blocks = commitments.accept(
-        services,
-        team_id=team_id,
-        user_id=user_id,
-        action=body["actions"][0],
-        message=body.get("message") or {},
-    )
-    client.chat_update(
-        channel=body["channel"]["id"], ts=body["message"]["ts"], text=text, blocks=blocks
+    replace_tapped(
+        client,
+        body,
+        *commitments.accept(
+            services,
+            team_id=team_id,
+            user_id=user_id,
+            action=body["actions"][0],
+            message=body.get("message") or {},
+        ),
     )
 
 
@@ -33,15 +34,16 @@ def handle_commitment_keep(
 def handle_commitment_check(
     services: Services, team_id: str, user_id: str, body: dict[str, Any], client: WebClient
 ) -> None:
-    text, blocks = commitments.on_check(
-        services,
-        team_id=team_id,
-        user_id=user_id,
-        action=body["actions"][0],
-        message=body.get("message") or {},
-    )
-    client.chat_update(
-        channel=body["channel"]["id"], ts=body["message"]["ts"], text=text, blocks=blocks
+    replace_tapped(
+        client,
+        body,
+        *commitments.on_check(
+            services,
+            team_id=team_id,
+            user_id=user_id,
+            action=body["actions"][0],
+            message=body.get("message") or {},
+        ),
     )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from slack_sdk import WebClient
 
 from bot import feedback, home
-from bot.listener import acked
+from bot.listener import acked, replace_tapped
 from bot.services import Services
 
 
@@ -28,15 +28,16 @@ def handle_feedback_series(
 def handle_feedback_opt_in(
     services: Services, team_id: str, user_id: str, body: dict[str, Any], client: WebClient
 ) -> None:
-    text, blocks = home.on_feedback_opt_in(
-        services,
-        team_id=team_id,
-        user_id=user_id,
-        action=body["actions"][0],
-        message=body.get("message") or {},
-    )
-    client.chat_update(
-        channel=body["channel"]["id"], ts=body["message"]["ts"], text=text, blocks=blocks
+    replace_tapped(
+        client,
+        body,
+        *home.on_feedback_opt_in(
+            services,
+            team_id=team_id,
+            user_id=user_id,
+            action=body["actions"][0],
+            message=body.get("message") or {},
+        ),
     )
 
 
@@ -49,15 +50,16 @@ def handle_feedback_words(body: dict[str, Any], client: WebClient) -> None:
 def handle_feedback_answer(
     services: Services, team_id: str, user_id: str, body: dict[str, Any], client: WebClient
 ) -> None:
-    text, blocks = feedback.on_answer(
-        services,
-        team_id=team_id,
-        user_id=user_id,
-        action=body["actions"][0],
-        message=body.get("message") or {},
-    )
-    client.chat_update(
-        channel=body["channel"]["id"], ts=body["message"]["ts"], text=text, blocks=blocks
+    replace_tapped(
+        client,
+        body,
+        *feedback.on_answer(
+            services,
+            team_id=team_id,
+            user_id=user_id,
+            action=body["actions"][0],
+            message=body.get("message") or {},
+        ),
     )
 
 
@@ -65,9 +67,10 @@ def handle_feedback_answer(
 def handle_feedback_never(
     services: Services, team_id: str, user_id: str, body: dict[str, Any], client: WebClient
 ) -> None:
-    text, blocks = feedback.never_ask(
-        services, team_id=team_id, user_id=user_id, message=body.get("message") or {}
-    )
-    client.chat_update(
-        channel=body["channel"]["id"], ts=body["message"]["ts"], text=text, blocks=blocks
+    replace_tapped(
+        client,
+        body,
+        *feedback.never_ask(
+            services, team_id=team_id, user_id=user_id, message=body.get("message") or {}
+        ),
     )

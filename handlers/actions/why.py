@@ -9,7 +9,7 @@ from typing import Any
 from slack_sdk import WebClient
 
 from bot import why
-from bot.listener import acked
+from bot.listener import acked, replace_tapped
 from bot.services import Services
 
 
@@ -25,15 +25,16 @@ def handle_why_open(
 def handle_focus_keep(
     services: Services, team_id: str, user_id: str, body: dict[str, Any], client: WebClient
 ) -> None:
-    text, blocks = why.on_focus_keep(
-        services,
-        team_id=team_id,
-        user_id=user_id,
-        action=body["actions"][0],
-        message=body.get("message") or {},
-    )
-    client.chat_update(
-        channel=body["channel"]["id"], ts=body["message"]["ts"], text=text, blocks=blocks
+    replace_tapped(
+        client,
+        body,
+        *why.on_focus_keep(
+            services,
+            team_id=team_id,
+            user_id=user_id,
+            action=body["actions"][0],
+            message=body.get("message") or {},
+        ),
     )
 
 
@@ -41,13 +42,14 @@ def handle_focus_keep(
 def handle_focus_next(
     services: Services, team_id: str, user_id: str, body: dict[str, Any], client: WebClient
 ) -> None:
-    text, blocks = why.on_focus_next(
-        services,
-        team_id=team_id,
-        user_id=user_id,
-        action=body["actions"][0],
-        message=body.get("message") or {},
-    )
-    client.chat_update(
-        channel=body["channel"]["id"], ts=body["message"]["ts"], text=text, blocks=blocks
+    replace_tapped(
+        client,
+        body,
+        *why.on_focus_next(
+            services,
+            team_id=team_id,
+            user_id=user_id,
+            action=body["actions"][0],
+            message=body.get("message") or {},
+        ),
     )
