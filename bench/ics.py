@@ -37,8 +37,8 @@ from zoneinfo import ZoneInfo
 
 from _common import header, median, quiet_logging, verdict
 
-from bot.calendars.fetch import fetch_feed
 from bot.calendars.ics import parse_ics
+from bot.sync.fetch import fetch_feed
 
 PARSE_GOAL = 1.2
 REFRESH_GOAL = 0.05

@@ -24,8 +24,6 @@ import sqlalchemy as sa
 from slack_bolt import App
 
 from bot import commitments, feedback
-from bot.calendars import sources
-from bot.calendars.webhook import HOOK_SOURCE, hook_dispatcher
 from bot.digest import DIGEST, DigestComposer, plan_digests
 from bot.inbox import SLACK, InboxProcessor, bolt_dispatcher, inbox_middleware, replay_guard
 from bot.ingress import slack_events_route
@@ -39,6 +37,8 @@ from bot.scheduler import Drainer, Ticker
 from bot.sender import Composer, Sender
 from bot.server import HttpRequest, HttpResponse, HttpServer, Router
 from bot.services import Services
+from bot.sync import feeds
+from bot.sync.hooks import HOOK_SOURCE, hook_dispatcher
 from handlers import hooks, register_handlers
 
 logger = logging.getLogger(__name__)
@@ -187,11 +187,11 @@ class Heedful:
             )
             self.ticker.every(INBOX_TICK_SECONDS, Drainer("inbox", self.inbox.run_once))
             self.ticker.every(
-                sources.TICK_SECONDS,
+                feeds.TICK_SECONDS,
                 Drainer(
                     "calendars",
-                    lambda: sources.refresh_due_sources(self.services),
-                    max_rounds=sources.MAX_ROUNDS,
+                    lambda: feeds.refresh_due_sources(self.services),
+                    max_rounds=feeds.MAX_ROUNDS,
                 ),
             )
             self.ticker.every(DIGEST_TICK_SECONDS, Drainer("digests", self.plan_digests))

@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     calendar = commands.add_parser("calendar", help="calendar feeds: see what Heedful reads")
     calendar.set_defaults(own_help=(calendar, "calendar_command"))
     calendar_commands = calendar.add_subparsers(dest="calendar_command", metavar="ACTION")
-    from bot.calendars.preview import add_preview_arguments
+    from bot.sync.preview import add_preview_arguments
 
     add_preview_arguments(
         calendar_commands.add_parser("preview", help="list a feed's meetings and their nudges")
@@ -98,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"heedful: the demo stopped: {_one_line(exc)}", file=sys.stderr)
                 return 1
         if args.command == "calendar" and args.calendar_command == "preview":
-            from bot.calendars.preview import run_preview
+            from bot.sync.preview import run_preview
 
             return run_preview(args)
         settings = load_settings(args.env_file)
@@ -148,11 +148,11 @@ def _calendar_hook(settings: Settings, args: argparse.Namespace) -> int:
 
     from sqlalchemy import select
 
-    from bot.calendars import webhook
     from bot.logging_setup import configure_logging
     from bot.services import build_services
     from bot.storage.db import pending_migrations, upgrade
     from bot.storage.models import Installation
+    from bot.sync import hooks
 
     # An admin command: its output is the answer; only warnings go to stderr.
     configure_logging("DEBUG" if settings.log_level.upper() == "DEBUG" else "WARNING")
@@ -180,9 +180,7 @@ def _calendar_hook(settings: Settings, args: argparse.Namespace) -> int:
                 return 2
             team = teams[0]
         if args.hook_command == "create":
-            source_id, secret = webhook.create_webhook_source(
-                services, team_id=team, name=args.name
-            )
+            source_id, secret = hooks.create_webhook_source(services, team_id=team, name=args.name)
             path = f"/hooks/calendar?source={source_id}"
             if args.json:
                 print(json.dumps({"id": source_id, "team": team, "path": path, "secret": secret}))
@@ -193,14 +191,14 @@ def _calendar_hook(settings: Settings, args: argparse.Namespace) -> int:
                 print("  The secret is shown only this once; keep it with your automation.")
             return 0
         if args.hook_command == "list":
-            for info in webhook.list_webhook_sources(services, team_id=team):
+            for info in hooks.list_webhook_sources(services, team_id=team):
                 created = info.created_at.isoformat() if info.created_at else None
                 if args.json:
                     print(json.dumps({"id": info.id, "name": info.name, "created_at": created}))
                 else:
                     print(f"{info.id}\t{info.name}\t{created or ''}")
             return 0
-        if not webhook.delete_webhook_source(services, team_id=team, source_id=args.source_id):
+        if not hooks.delete_webhook_source(services, team_id=team, source_id=args.source_id):
             print(f"heedful: no webhook source {args.source_id} in {team}", file=sys.stderr)
             return 1
         if args.json:

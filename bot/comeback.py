@@ -9,7 +9,7 @@ quoted for, and the meeting is of the same series or has any of its people. Of s
 the reminder quotes one (:func:`preferred`): the one it quoted before (a retry quotes the
 same), else the most recently accepted.
 
-No I/O: the caller reads the commitments (``bot.commitments`` at send time, ``bot.meetings``
+No I/O: the caller reads the commitments (``bot.commitments`` at send time, ``bot.occurrences``
 when it loads the plan input) and hands them in as :class:`Pending`.
 """
 

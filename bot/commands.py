@@ -13,7 +13,6 @@ from datetime import date, timedelta
 from typing import Any
 
 from bot import interactions
-from bot.calendars import sources
 from bot.digest import digest_so_far
 from bot.focus import their_why
 from bot.home import day_words, hours_in_words, save_settings, settings_summary
@@ -26,6 +25,7 @@ from bot.services import Services
 from bot.slack import Upload
 from bot.storage import repository as repo
 from bot.storage.db import session_scope
+from bot.sync import feeds
 
 MAX_PAUSE_DAYS = 366
 
@@ -138,20 +138,20 @@ def _run_text(services: Services, *, team_id: str, user_id: str, command: Comman
         return _hours(services, team_id=team_id, user_id=user_id, hours=command.hours)
     if command.name == "connect":
         try:
-            connected = sources.connect_feed(
+            connected = feeds.connect_feed(
                 services, team_id=team_id, user_id=user_id, url=command.argument
             )
-        except sources.FeedConnectError as exc:
+        except feeds.FeedConnectError as exc:
             return str(exc)
         name = next(
             (
                 s.name
-                for s in sources.list_sources(services, team_id=team_id, user_id=user_id)
+                for s in feeds.list_sources(services, team_id=team_id, user_id=user_id)
                 if s.id == connected.source_id
             ),
             "",
         )
-        return sources.connected_text(prompts, name=name, upcoming=connected.upcoming)
+        return feeds.connected_text(prompts, name=name, upcoming=connected.upcoming)
     if command.name == "unknown":
         return (
             prompts.text("command.unknown", word=escape(command.argument))

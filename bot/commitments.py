@@ -69,11 +69,11 @@ from bot import comeback
 from bot.calendars.occurrence import Occurrence
 from bot.comeback import OPEN, WINDOW
 from bot.crypto import CipherError
-from bot.meetings import OCC, occurrence_from_row, replan_user
 from bot.messages import Message
 from bot.messages import commitments as ckit
 from bot.messages.blocks import replace_actions
 from bot.messages.prompts import Prompts, load_prompts
+from bot.occurrences import OCC, occurrence_from_row, replan_user
 from bot.replies import TAPPED, rotated, rotated_id
 from bot.sender import Skip
 from bot.services import Services

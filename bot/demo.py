@@ -37,7 +37,7 @@ What it prints, in time order:
   gives them instead: one per line, in the order of the questions, an empty line for no
   answer;
 * a "stays silent" line for each meeting Heedful sends nothing about, at its start,
-  with the reason Heedful had (``bot.meetings.silences``: the occurrence's own reason,
+  with the reason Heedful had (``bot.occurrences.silences``: the occurrence's own reason,
   or the planner rule that dropped its nudges), dim on a terminal;
 * when the days played end inside a week whose digest has not come yet, the person
   asks ``/heedful digest`` (a real slash command) and the demo shows Heedful's
@@ -279,12 +279,12 @@ class Demo:
 
     def run(self) -> int:
         from bot.app import Heedful
-        from bot.calendars import sources
         from bot.clock import VirtualClock
         from bot.config import Settings
         from bot.emulator import SlackEmulator
         from bot.services import build_services
         from bot.storage.db import upgrade
+        from bot.sync import feeds
         from bot.users import remember_user
 
         self.start = datetime.combine(self.first_day, time(7, 0), self.zone)
@@ -349,11 +349,11 @@ class Demo:
                     app.send_due()
                 self._write_why(app)
                 with self._feed() as (url, data):
-                    connected = sources.connect_feed(
+                    connected = feeds.connect_feed(
                         services, team_id=self.team_id, user_id=self.user_id, url=url
                     )
                     what = str(self.args.ics) if self.args.ics else prompts.text("demo.sample")
-                    summary = sources.connected_text(
+                    summary = feeds.connected_text(
                         load_prompts(), name=what, upcoming=connected.upcoming
                     )
                     self._say(prompts.text("demo.calendar", connected=summary))
@@ -383,8 +383,8 @@ class Demo:
         return 0
 
     def _play(self, app: Any, end: datetime) -> None:
-        from bot.calendars import sources
         from bot.storage import repository as repo
+        from bot.sync import feeds
 
         clock = self.clock
         hourly = poll = clock.now()
@@ -393,7 +393,7 @@ class Demo:
             # What `heedful run` does on its own schedule: poll the calendar (its window
             # moves on with the days) and plan the week's digest.
             if now >= poll:
-                sources.refresh_due_sources(self.services)
+                feeds.refresh_due_sources(self.services)
                 self._load_meetings(now, end)
                 poll = now + POLL_EVERY
             # The feedback job (every minute in `heedful run`): hourly, and as soon as a
@@ -625,9 +625,9 @@ class Demo:
         """The stored meetings still to come in the days played (a poll may have moved,
         added or removed some)."""
         from bot.feedback import ASK_DELAY
-        from bot.meetings import user_meetings
+        from bot.occurrences import user_occurrences
 
-        found = user_meetings(
+        found = user_occurrences(
             self.services, team_id=self.team_id, user_id=self.user_id, start=now, end=end
         )
         self.asks |= {m.end + ASK_DELAY for m in found if m.end + ASK_DELAY >= now}
@@ -638,7 +638,7 @@ class Demo:
     def _silences_due(self, now: datetime) -> None:
         """At a meeting's start: if Heedful sent nothing about it and plans nothing, say
         so, with Heedful's own reason."""
-        from bot.meetings import silences
+        from bot.occurrences import silences
 
         due = sorted(
             (m for m in self.upcoming.values() if m.start <= now), key=lambda m: (m.start, m.key)
@@ -958,7 +958,7 @@ def answers_for(practice: str) -> tuple[str, ...]:
 
 
 def _why(reason: str) -> str:
-    """The words of a "stays silent" line for a reason code of ``bot.meetings.silences``."""
+    """The words of a "stays silent" line for a reason code of ``bot.occurrences.silences``."""
     prompts = load_prompts()
     key = f"demo.why.{reason}"
     return prompts.text(key) if key in prompts else reason

@@ -82,16 +82,16 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from bot import commitments, feedback
-from bot.calendars.occurrence import SMALL_MEETING_MAX, MeetingKind
+from bot.calendars.occurrence import MeetingKind, meeting_kind
 from bot.clock import week_of
 from bot.crypto import CipherError
 from bot.focus import Why, next_focus, whys_of
-from bot.meetings import OCC
 from bot.messages import Message
 from bot.messages.digest import Digest, build_digest, build_digest_note
 from bot.messages.library import PRACTICE_ORDER, choose, primary_practice
 from bot.messages.mrkdwn import clip
 from bot.messages.prompts import Prompts, load_prompts
+from bot.occurrences import OCC
 from bot.planner import REFLECTION, REMINDER, TRANSITION
 from bot.prefs import Prefs, parse_hhmm
 from bot.sender import Defer, Skip
@@ -522,7 +522,9 @@ def _load_chunk(services: Services, chunk: Sequence[Target], weeks: dict[Target,
 
     with read_only(services.engine) as conn:
         for idx, key, title, start, external, attendees in conn.execute(queries.meetings, params):
-            data[idx].meetings.append(Meeting(key, title, start, _kind(external, attendees)))
+            data[idx].meetings.append(
+                Meeting(key, title, start, meeting_kind(attendees, external=external))
+            )
         for idx, key in conn.execute(queries.reminders, params):
             if key is not None:
                 data[idx].reminded.add(key)
@@ -552,17 +554,6 @@ def _load_chunk(services: Services, chunk: Sequence[Target], weeks: dict[Target,
         logger.warning(
             "digest: %d reflection(s) could not be decrypted with the configured keys", unreadable
         )
-
-
-def _kind(external: bool, attendees: int) -> MeetingKind:
-    """``Occurrence.kind`` from the two columns it depends on (no Occurrence built)."""
-    if external:
-        return MeetingKind.EXTERNAL
-    if attendees <= 2:
-        return MeetingKind.ONE_ON_ONE
-    if attendees <= SMALL_MEETING_MAX:
-        return MeetingKind.SMALL
-    return MeetingKind.LARGE
 
 
 # ------------------------------------------------------------------------ summarising

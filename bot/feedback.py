@@ -202,7 +202,7 @@ def keep_invitees(
     meetings: Mapping[str, tuple[str, int, Sequence[str]]],
     now: datetime,
 ) -> None:
-    """Called as a calendar's meetings are stored (``bot.meetings.apply_occurrences``,
+    """Called as a calendar's meetings are stored (``bot.occurrences.apply_occurrences``,
     same transaction): ``meetings`` maps each stored occurrence key to its series key,
     attendee count and the other invitees' addresses. For the meetings of series with
     feedback on that are big enough, the addresses to ask are kept (or updated while

@@ -13,13 +13,12 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from bot import commitments, feedback
-from bot.calendars import sources
 from bot.focus import their_why
-from bot.meetings import OCC, replan_user
 from bot.messages import blocks as kit
 from bot.messages import feedback as fkit
 from bot.messages.prompts import Prompts, load_prompts
 from bot.nudges import pause_until, unmute_series, welcome_once
+from bot.occurrences import OCC, replan_user
 from bot.planner import NUDGE_KINDS
 from bot.prefs import DAY_END, DAY_START, Prefs
 from bot.privacy import forget
@@ -27,6 +26,7 @@ from bot.services import Services
 from bot.storage import repository as repo
 from bot.storage.db import read_only, session_scope
 from bot.storage.models import Delivery
+from bot.sync import feeds
 from bot.users import needs_profile, remember_user
 
 DEL = Delivery.__table__  # type: ignore[attr-defined]
@@ -144,7 +144,7 @@ def home_state(
     }
     calendars = [
         (s.id, s.name, statuses.get(s.status, s.status))
-        for s in sources.list_sources(services, team_id=team_id, user_id=user_id)
+        for s in feeds.list_sources(services, team_id=team_id, user_id=user_id)
     ]
     why = their_why(services, team_id=team_id, user_id=user_id)
     return kit.HomeState(
@@ -308,7 +308,7 @@ def on_remove_calendar(
     """ "Remove" beside a calendar (the button's value is its source id); returns the
     Home tab."""
     source_id = int(body["actions"][0]["value"])
-    sources.disconnect_source(services, team_id=team_id, user_id=user_id, source_id=source_id)
+    feeds.disconnect_source(services, team_id=team_id, user_id=user_id, source_id=source_id)
     return home_view(services, team_id=team_id, user_id=user_id)
 
 
@@ -391,7 +391,7 @@ def _feedback_series(
         services, team_id=team_id, user_id=user_id, series_key=series_key, on=on
     )
     if changed and on:
-        sources.read_again(services, team_id=team_id, user_id=user_id)
+        feeds.read_again(services, team_id=team_id, user_id=user_id)
     return changed
 
 

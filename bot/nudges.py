@@ -33,7 +33,6 @@ import sqlalchemy as sa
 from bot import commitments, feedback
 from bot.calendars.occurrence import Occurrence
 from bot.focus import Focus, focus_of
-from bot.meetings import OCC, after_prompt, occurrence_from_row, replan_user
 from bot.messages import Message
 from bot.messages import blocks as kit
 from bot.messages.library import choose as choose_prompt
@@ -45,6 +44,7 @@ from bot.messages.library import (
     rotate_practice,
 )
 from bot.messages.prompts import Prompts, load_prompts
+from bot.occurrences import OCC, after_prompt, occurrence_from_row, replan_user
 from bot.planner import REFLECTION, REMINDER, TRANSITION
 from bot.prefs import Prefs
 from bot.sender import Composer, Skip

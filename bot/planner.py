@@ -2,7 +2,7 @@
 
 No I/O and no clock of its own: the same inputs always give the same plan, so the
 caller can re-plan after every calendar change and compare with what is stored
-(``bot.meetings``). The rules, in order:
+(``bot.occurrences``). The rules, in order:
 
 1. Only eligible meetings (``Occurrence.skip_reason`` is None) of series the user has
    not muted.

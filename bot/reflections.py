@@ -35,10 +35,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bot.meetings import replan_user
 from bot.messages.blocks import REFLECTION_MAX_CHARS
 from bot.messages.mrkdwn import unescape
 from bot.messages.prompts import load_prompts
+from bot.occurrences import replan_user
 from bot.planner import REFLECTION, TRANSITION
 from bot.services import Services
 from bot.storage.db import read_only

@@ -71,7 +71,7 @@ def on_user_change(services: Services, *, team_id: str, event: Mapping[str, Any]
         session.add(user)
         moved = user.tz != before
     if moved:  # quiet hours and caps are local: plan again in the new zone
-        from bot.meetings import replan_user
+        from bot.occurrences import replan_user
 
         replan_user(services, team_id=team_id, user_id=user_id)
     return True

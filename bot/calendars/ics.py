@@ -55,6 +55,7 @@ from recurring_ical_events.occurrence import Occurrence as _RieOccurrence
 from recurring_ical_events.series import Series
 
 from bot.calendars import zones
+from bot.calendars.attendance import Invitee, attendance, category, response
 from bot.calendars.occurrence import Category, Occurrence, Response, Status, conference_link
 
 logger = logging.getLogger(__name__)
@@ -315,13 +316,11 @@ def _custom_zone(name: str, block: str) -> str | None:
 @dataclass
 class _User:
     addresses: frozenset[str]
-    domains: frozenset[str]
 
     @classmethod
     def of(cls, emails: Iterable[str]) -> _User:
         addresses = frozenset(a for a in (_address_text(e) for e in emails) if a)
-        domains = frozenset(a.rpartition("@")[2] for a in addresses if "@" in a)
-        return cls(addresses, domains)
+        return cls(addresses)
 
 
 @dataclass
@@ -695,12 +694,7 @@ def _recurrence_id(original: date | datetime, zone: tzinfo) -> str:
 
 
 _STATUSES = {"CANCELLED": Status.CANCELLED, "TENTATIVE": Status.TENTATIVE}
-_RESPONSES = {r.value.upper(): r for r in Response}
 _NOT_PEOPLE = ("ROOM", "RESOURCE")
-_FOCUS_TITLE = re.compile(r"^\W*focus(?:\s+time)?\W*$", re.IGNORECASE)
-_OOO_TITLE = re.compile(r"^\W*(?:out\s+of\s+(?:the\s+)?office|ooo|oof)\b", re.IGNORECASE)
-_GOOGLE_FOCUS = {"focustime", "focus_time", "focus-time"}
-_GOOGLE_OOO = {"outofoffice", "out_of_office", "out-of-office"}
 _MEETING_LINK = re.compile(
     r"https://(?:[\w-]+\.)*(?:zoom\.us|zoom\.com|meet\.google\.com|teams\.microsoft\.com|"
     r"teams\.live\.com|webex\.com)(?:[/?#][^\s<>|\"'\\]*)?",
@@ -708,62 +702,42 @@ _MEETING_LINK = re.compile(
 )
 
 
-def _details(event: icalendar.Event, user: _User) -> _Details:
-    people: set[str] = set()
-    user_seen = False
-    partstats: list[str] = []
+def _invitees(event: icalendar.Event) -> list[Invitee]:
+    found = []
     attendees = event.get("ATTENDEE")
     for attendee in attendees if isinstance(attendees, list) else [attendees]:
         if attendee is None:
             continue
         params = getattr(attendee, "params", {})
-        if str(params.get("CUTYPE", "INDIVIDUAL")).upper() in _NOT_PEOPLE:
-            continue
         address = _address(attendee)
-        if not address or _is_calendar_address(address):
-            continue
-        if address in user.addresses:
-            user_seen = True
-            partstats.append(str(params.get("PARTSTAT", "NEEDS-ACTION")).upper())
-        else:
-            people.add(address)
-    organizer = _address(event.get("ORGANIZER"))
-    if organizer and _is_calendar_address(organizer):
-        organizer = None
-    organizer_is_user = organizer is not None and organizer in user.addresses
-    if organizer and not organizer_is_user:
-        people.add(organizer)
-    count = len(people) + (1 if user_seen or organizer_is_user else 0)
+        if address:
+            found.append(
+                Invitee(
+                    address,
+                    response(str(params.get("PARTSTAT", "NEEDS-ACTION"))),
+                    person=str(params.get("CUTYPE", "INDIVIDUAL")).upper() not in _NOT_PEOPLE,
+                )
+            )
+    return found
 
-    self_response: Response | None = None
-    if partstats:
-        answered = [p for p in partstats if p != "NEEDS-ACTION"]
-        self_response = _RESPONSES.get((answered or partstats)[0])
-    elif organizer_is_user:
-        self_response = Response.ACCEPTED
 
-    external = bool(user.domains) and any(
-        "@" in p and p.rpartition("@")[2] not in user.domains for p in people
+def _details(event: icalendar.Event, user: _User) -> _Details:
+    who = attendance(
+        _invitees(event), organizer=_address(event.get("ORGANIZER")), own=user.addresses
     )
     title = _text(event.get("SUMMARY")).strip()
     busy = _text(event.get("X-MICROSOFT-CDO-BUSYSTATUS")).strip().upper()
-    google_type = _text(event.get("X-GOOGLE-EVENT-TYPE")).strip().lower()
-    category: Category | None = None
-    if busy == "OOF" or google_type in _GOOGLE_OOO or _OOO_TITLE.match(title):
-        category = Category.OUT_OF_OFFICE
-    elif google_type in _GOOGLE_FOCUS or _FOCUS_TITLE.match(title):
-        category = Category.FOCUS
     return _Details(
         title=title,
         status=_STATUSES.get(_text(event.get("STATUS")).strip().upper(), Status.CONFIRMED),
-        attendees=count,
-        people=tuple(sorted(people)),
-        organizer=organizer,
-        self_response=self_response,
+        attendees=who.attendees,
+        people=who.people,
+        organizer=who.organizer,
+        self_response=who.self_response,
         transparent=_text(event.get("TRANSP")).strip().upper() == "TRANSPARENT" or busy == "FREE",
         conference_url=_conference_url(event),
-        external=external,
-        category=category,
+        external=who.external,
+        category=category(title, kind=_text(event.get("X-GOOGLE-EVENT-TYPE")), busy=busy),
         all_day_flag=_text(event.get("X-MICROSOFT-CDO-ALLDAYEVENT")).strip().upper() == "TRUE",
     )
 
@@ -803,11 +777,6 @@ def _address_text(text: str) -> str:
     if text[:7].lower() == "mailto:":
         text = text[7:].strip()
     return text.lower()
-
-
-def _is_calendar_address(address: str) -> bool:
-    """Google's addresses of calendars, rooms and groups are not people."""
-    return address.endswith(".calendar.google.com")
 
 
 def _text(value: Any) -> str:

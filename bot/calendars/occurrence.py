@@ -1,4 +1,10 @@
-"""Our own type for one meeting instance, and whether it deserves a nudge."""
+"""Our own type for one occurrence of a calendar event, and whether it deserves a nudge.
+
+This package (:mod:`bot.calendars`) is the calendar boundary: pure conversion of what a
+calendar says (an iCalendar feed, a webhook body, Google's events) into
+:class:`Occurrence` values. It imports nothing of Heedful's above it: no storage, no
+services, no clock, no network. Reading calendars and acting on them is :mod:`bot.sync`.
+"""
 
 from __future__ import annotations
 
@@ -50,6 +56,24 @@ class MeetingKind(StrEnum):
 
 
 SMALL_MEETING_MAX = 8  # people, the user included
+
+# The longest values an occurrence keeps (its stored row's columns are this wide).
+MAX_TITLE = 500
+MAX_ADDRESS = 320  # an e-mail address (RFC 5321's 64 + 1 + 255)
+MAX_LINK = 1000
+MAX_RECURRENCE_ID = 64
+
+
+def meeting_kind(attendees: int, *, external: bool) -> MeetingKind:
+    """What sort of meeting an occurrence with ``attendees`` people is, for fitting the
+    words to it: the one rule (``Occurrence.kind`` and the digest's stored rows use it)."""
+    if external:
+        return MeetingKind.EXTERNAL
+    if attendees <= 2:
+        return MeetingKind.ONE_ON_ONE
+    if attendees <= SMALL_MEETING_MAX:
+        return MeetingKind.SMALL
+    return MeetingKind.LARGE
 
 
 @dataclass(frozen=True)
@@ -119,14 +143,8 @@ class Occurrence:
 
     @property
     def kind(self) -> MeetingKind:
-        """What sort of meeting this is, for fitting the words to it."""
-        if self.external:
-            return MeetingKind.EXTERNAL
-        if self.attendees <= 2:
-            return MeetingKind.ONE_ON_ONE
-        if self.attendees <= SMALL_MEETING_MAX:
-            return MeetingKind.SMALL
-        return MeetingKind.LARGE
+        """What sort of meeting this is (:func:`meeting_kind`)."""
+        return meeting_kind(self.attendees, external=self.external)
 
 
 # Slack's link markup is ``<url|text>``: these characters would end or split it.

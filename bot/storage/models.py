@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import JSON, Column, Field, SQLModel
 
+from bot.calendars.occurrence import MAX_ADDRESS, MAX_LINK, MAX_RECURRENCE_ID, MAX_TITLE
 from bot.clock import ensure_utc
 
 
@@ -241,8 +242,8 @@ class OccurrenceRow(SQLModel, table=True):
     key: str = Field(max_length=255)
     series_key: str = Field(max_length=255)
     uid: str = Field(max_length=255)
-    recurrence_id: str | None = Field(default=None, max_length=64)
-    title: str = Field(default="", max_length=500)
+    recurrence_id: str | None = Field(default=None, max_length=MAX_RECURRENCE_ID)
+    title: str = Field(default="", max_length=MAX_TITLE)
     start_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     end_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     all_day: bool = False
@@ -253,10 +254,10 @@ class OccurrenceRow(SQLModel, table=True):
     people: list[str] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
     )
-    organizer: str | None = Field(default=None, max_length=320)
+    organizer: str | None = Field(default=None, max_length=MAX_ADDRESS)
     self_response: str | None = Field(default=None, max_length=16)
     transparent: bool = False
-    conference_url: str | None = Field(default=None, max_length=1000)
+    conference_url: str | None = Field(default=None, max_length=MAX_LINK)
     external: bool = False
     recurring: bool = False
     category: str | None = Field(default=None, max_length=16)

@@ -1,4 +1,4 @@
-"""``POST /hooks/calendar?source=<id>``: the signed calendar webhook (bot.calendars.webhook).
+"""``POST /hooks/calendar?source=<id>``: the signed calendar webhook (bot.sync.hooks).
 
 Verify, validate and store in one call, then answer: 202 when stored, 200 for a
 repeated ``webhook-id``, 400/401 with one line of reason. A refusal is one INFO line
@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from bot.calendars.webhook import HookRejected, receive
+from bot.sync.hooks import HookRejected, receive
 from bot.server import HttpRequest, HttpResponse, Route
 from bot.services import Services
 

@@ -25,10 +25,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from bot.calendars import fetch
-from bot.calendars.fetch import FeedError, fetch_feed
-from bot.calendars.sources import FeedConnectError, normalise_feed_url
 from bot.messages.prompts import load_prompts
+from bot.sync import fetch
+from bot.sync.feeds import FeedConnectError, normalise_feed_url
+from bot.sync.fetch import FeedError, fetch_feed
 
 ICS = (Path(__file__).parent / "fixtures" / "apple_icloud.ics").read_bytes()
 PUBLIC, PRIVATE = "127.0.0.2", "127.0.0.1"

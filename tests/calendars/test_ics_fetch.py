@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from bot.calendars.fetch import FeedError, fetch_feed, normalize_url, read_source, url_label
+from bot.sync.fetch import FeedError, fetch_feed, normalize_url, read_source, url_label
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ICS = (FIXTURES / "google_x_wr_timezone.ics").read_bytes()

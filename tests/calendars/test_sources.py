@@ -18,17 +18,7 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
 from bot.app import Heedful
-from bot.calendars import ics, sources
-from bot.calendars.sources import (
-    FeedConnectError,
-    build_feed_broken_notice,
-    claim_due_sources,
-    connect_feed,
-    connected_text,
-    disconnect_source,
-    list_sources,
-    refresh_due_sources,
-)
+from bot.calendars import ics
 from bot.clock import VirtualClock
 from bot.config import Settings
 from bot.crypto import Cipher
@@ -39,6 +29,17 @@ from bot.services import Services, build_services
 from bot.storage import repository as repo
 from bot.storage.db import make_engine, session_scope
 from bot.storage.models import CalendarSource, Delivery, OccurrenceRow
+from bot.sync import feeds
+from bot.sync.feeds import (
+    FeedConnectError,
+    build_feed_broken_notice,
+    claim_due_sources,
+    connect_feed,
+    connected_text,
+    disconnect_source,
+    list_sources,
+    refresh_due_sources,
+)
 
 TEAM, USER = "T0001", "U1"
 SECRET_PATH = "/calendar/ical/ana%40example.com/private-5ecret70ken/basic.ics"
@@ -214,7 +215,7 @@ def fixture_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return calls
 
 
-def connect(services: Services, feed: FeedServer, **kw: Any) -> sources.Connected:
+def connect(services: Services, feed: FeedServer, **kw: Any) -> feeds.Connected:
     return connect_feed(services, team_id=TEAM, user_id=USER, url=feed.url, **kw)
 
 
@@ -332,9 +333,9 @@ def test_a_feed_that_cannot_be_read_is_one_line_for_the_person_and_nothing_is_ke
 
 
 def test_webcal_links_become_https_and_other_schemes_are_refused() -> None:
-    assert sources.normalise_feed_url(" webcal://example.com/a.ics ") == "https://example.com/a.ics"
+    assert feeds.normalise_feed_url(" webcal://example.com/a.ics ") == "https://example.com/a.ics"
     with pytest.raises(FeedConnectError):
-        sources.normalise_feed_url("javascript:alert(1)")
+        feeds.normalise_feed_url("javascript:alert(1)")
 
 
 # --------------------------------------------------------------------------- polling
@@ -531,8 +532,8 @@ def test_a_feed_failing_for_about_a_day_is_reported_once(
     connect(services, feed)
     feed.status = 503
     started = clock.now()
-    for _ in range(sources.FAILING_NOTICE_AFTER + 3):  # every retry as soon as it is due
-        clock.advance(sources.MAX_BACKOFF)
+    for _ in range(feeds.FAILING_NOTICE_AFTER + 3):  # every retry as soon as it is due
+        clock.advance(feeds.MAX_BACKOFF)
         assert refresh_due_sources(services) == 1
         heedful.send_due()
     (notice,) = notices(emulator)
@@ -733,7 +734,7 @@ def test_addresses_on_private_networks_are_refused_by_default(services: Services
 
     services.settings = dataclasses.replace(services.settings, allow_private_feeds=False)
     for url in ("http://127.0.0.1:9/calendar.ics", "http://169.254.169.254/latest/meta-data"):
-        with pytest.raises(sources.FeedConnectError) as info:
-            sources.connect_feed(services, team_id="T0001", user_id="U1", url=url)
+        with pytest.raises(feeds.FeedConnectError) as info:
+            feeds.connect_feed(services, team_id="T0001", user_id="U1", url=url)
         assert load_prompts().text("feed.error.private_address") in str(info.value)
-    assert sources.list_sources(services, team_id="T0001", user_id="U1") == []
+    assert feeds.list_sources(services, team_id="T0001", user_id="U1") == []

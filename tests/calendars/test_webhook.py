@@ -28,23 +28,18 @@ from standardwebhooks import Webhook
 from bot.app import Heedful
 from bot.calendars import webhook
 from bot.calendars.occurrence import Response, Status
-from bot.calendars.webhook import (
-    InvalidPayload,
-    create_webhook_source,
-    delete_webhook_source,
-    event_occurrence,
-    list_webhook_sources,
-    parse_payload,
-)
+from bot.calendars.webhook import InvalidPayload, event_occurrence, parse_payload
 from bot.clock import VirtualClock
 from bot.crypto import Cipher
 from bot.emulator import SlackEmulator
-from bot.meetings import opt_in
 from bot.messages import Message
+from bot.occurrences import opt_in
 from bot.services import Services
 from bot.storage import repository as repo
 from bot.storage.db import session_scope
 from bot.storage.models import Delivery, InboxItem, OccurrenceRow, WebhookSource
+from bot.sync import hooks
+from bot.sync.hooks import create_webhook_source, delete_webhook_source, list_webhook_sources
 
 TEAM = "T0001"
 
@@ -216,7 +211,7 @@ def test_forged_tampered_and_unsigned_requests_get_401_and_nothing_is_stored(
     hook: Hook, ana: str, services: Services, clock: VirtualClock
 ) -> None:
     body = json.dumps(for_ana(event(clock)))
-    forger = Hook(hook.heedful, hook.source_id, webhook.new_secret())
+    forger = Hook(hook.heedful, hook.source_id, hooks.new_secret())
     assert forger.push(body)[0] == 401
 
     headers = hook.headers(body, "msg_1")
@@ -501,7 +496,7 @@ def test_an_unknown_user_is_acknowledged_then_skipped_with_a_warning(
 ) -> None:
     for n, who in enumerate([{"slack_id": "U404"}, {"email": "stranger@example.com"}]):
         assert hook.push({"user": who, "events": [event(clock)]}, f"msg_who{n}")[0] == 202
-    with caplog.at_level(logging.WARNING, logger="bot.calendars.webhook"):
+    with caplog.at_level(logging.WARNING, logger="bot.sync.hooks"):
         assert hook.heedful.process_inbox() == 2
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("msg_who0" in w and "skipped" in w for w in warnings)

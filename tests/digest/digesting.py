@@ -19,7 +19,7 @@ from bot.app import Heedful
 from bot.calendars.occurrence import Occurrence
 from bot.clock import VirtualClock
 from bot.emulator import SlackEmulator
-from bot.meetings import OCC, opt_in
+from bot.occurrences import OCC, opt_in
 from bot.prefs import Prefs
 from bot.sender import METADATA_EVENT_TYPE, SentDM
 from bot.services import Services
@@ -50,7 +50,7 @@ def make_user(services: Services, user_id: str, tz: str, **prefs: Any) -> None:
 def store_meetings(services: Services, user_id: str, occurrences: Iterable[Occurrence]) -> None:
     """Meetings straight into the table, without planning nudges for them (for tests
     that only care about the digest)."""
-    from bot.meetings import occurrence_row
+    from bot.occurrences import occurrence_row
 
     rows = [occurrence_row(TEAM, user_id, occ, services.clock.now()) for occ in occurrences]
     with services.engine.begin() as conn:

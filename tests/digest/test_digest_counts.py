@@ -24,8 +24,8 @@ from bot.app import Heedful
 from bot.calendars.occurrence import Occurrence, Response, Status
 from bot.clock import VirtualClock
 from bot.emulator import SlackEmulator
-from bot.meetings import apply_occurrences
 from bot.messages.prompts import load_prompts
+from bot.occurrences import apply_occurrences
 from bot.planner import REFLECTION, REMINDER, TRANSITION
 from bot.reflections import capture_form
 from bot.sender import SentDM

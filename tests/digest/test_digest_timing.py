@@ -15,7 +15,7 @@ from factories import make_occurrence
 from bot.calendars.occurrence import Occurrence, Response, Status
 from bot.clock import VirtualClock
 from bot.digest import end_of_day, first_free, free_from
-from bot.meetings import apply_occurrences
+from bot.occurrences import apply_occurrences
 from bot.services import Services
 
 BERLIN = "Europe/Berlin"

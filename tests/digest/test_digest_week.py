@@ -33,10 +33,10 @@ from bot.calendars.occurrence import Response
 from bot.clock import VirtualClock
 from bot.emulator import SlackEmulator
 from bot.emulator.blocks import validate_blocks
-from bot.meetings import apply_occurrences
 from bot.messages import blocks as kit
 from bot.messages.library import PRACTICE_ORDER, primary_practice
 from bot.messages.prompts import load_prompts
+from bot.occurrences import apply_occurrences
 from bot.planner import REFLECTION, REMINDER, TRANSITION
 from bot.reflections import capture_form, capture_message
 from bot.sender import METADATA_EVENT_TYPE, SentDM

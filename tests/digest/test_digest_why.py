@@ -22,10 +22,10 @@ from bot.app import Heedful
 from bot.clock import VirtualClock
 from bot.emulator import SlackEmulator
 from bot.focus import save_why, their_why
-from bot.meetings import apply_occurrences
 from bot.messages import blocks as kit
 from bot.messages.digest import ACTION_FOCUS_KEEP, ACTION_FOCUS_NEXT, BLOCK_FOCUS_OFFER
 from bot.messages.prompts import load_prompts
+from bot.occurrences import apply_occurrences
 from bot.planner import REFLECTION, TRANSITION
 from bot.sender import SentDM
 from bot.services import Services

@@ -28,10 +28,10 @@ from bot.clock import VirtualClock
 from bot.emulator import SlackEmulator
 from bot.focus import save_why
 from bot.logging_setup import protect_private_logs
-from bot.meetings import apply_occurrences
 from bot.messages import blocks as kit
 from bot.messages.library import PRACTICE_ORDER, primary_practice
 from bot.messages.prompts import load_prompts
+from bot.occurrences import apply_occurrences
 from bot.planner import REFLECTION, TRANSITION
 from bot.sender import METADATA_EVENT_TYPE, SentDM, delivery_metadata
 from bot.services import Services

@@ -21,8 +21,8 @@ from bot.app import Heedful
 from bot.calendars.occurrence import Occurrence
 from bot.clock import VirtualClock
 from bot.emulator import SlackEmulator
-from bot.meetings import apply_occurrences, opt_in
 from bot.messages import feedback as fkit
+from bot.occurrences import apply_occurrences, opt_in
 from bot.sender import METADATA_EVENT_TYPE, SentDM
 from bot.services import Services
 from bot.storage import repository as repo

@@ -24,7 +24,7 @@ from bot.app import Heedful
 from bot.clock import VirtualClock
 from bot.emulator import SlackEmulator
 from bot.emulator.models import Call, InboundResult
-from bot.meetings import apply_occurrences, opt_in
+from bot.occurrences import apply_occurrences, opt_in
 from bot.storage import repository as repo
 from bot.storage.db import session_scope
 from bot.storage.models import Delivery, SlackUser

@@ -24,13 +24,13 @@ import sqlalchemy as sa
 
 from bot import home
 from bot.app import Heedful
-from bot.calendars import sources
 from bot.clock import VirtualClock
 from bot.emulator import SlackEmulator
 from bot.sender import METADATA_EVENT_TYPE
 from bot.storage import repository as repo
 from bot.storage.db import session_scope
 from bot.storage.models import CalendarSource, Delivery, OccurrenceRow, Reflection
+from bot.sync import feeds
 
 TEAM = "T0001"
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -449,7 +449,7 @@ class Driver:
             now = self.clock.now()
             poll = self._next_poll()
             if poll is not None and poll <= now:
-                sources.refresh_due_sources(self.services)
+                feeds.refresh_due_sources(self.services)
             self.heedful.process_inbox()
             self.heedful.send_due()
             for sent in self.collect():
@@ -470,10 +470,10 @@ class Driver:
         with self.services.engine.connect() as conn:
             return conn.execute(sa.select(sa.func.min(t.next_check_at))).scalar()
 
-    def connect(self, feed_server: FeedServer, events: Iterable[Event]) -> sources.Connected:
+    def connect(self, feed_server: FeedServer, events: Iterable[Event]) -> feeds.Connected:
         """Connect a feed of ``events`` through the real path (fetch, parse, opt in, plan)."""
         url = feed_server.publish(events)
-        return sources.connect_feed(
+        return feeds.connect_feed(
             self.services, team_id=TEAM, user_id=self.user, url=url, label="Work"
         )
 

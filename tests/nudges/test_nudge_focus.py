@@ -33,10 +33,10 @@ import sqlalchemy as sa
 from nudging import Driver, Event, FeedServer, Sent, at, colleagues
 
 from bot.calendars.occurrence import Occurrence
-from bot.meetings import occurrence_from_row
 from bot.messages import blocks as kit
 from bot.messages.library import AVOID_WITHIN, fits, group_of
 from bot.messages.prompts import load_prompts
+from bot.occurrences import occurrence_from_row
 from bot.storage.models import OccurrenceRow, PromptShown
 
 PROMPTS = load_prompts()

@@ -9,8 +9,8 @@ import pytest
 from factories import make_occurrence
 from nudging import NEW_YORK, Driver, Event, FeedServer, at, colleagues, local_hhmm
 
-from bot.meetings import apply_occurrences
 from bot.messages.prompts import load_prompts
+from bot.occurrences import apply_occurrences
 
 MONDAY, TUESDAY, WEDNESDAY = "2026-03-02", "2026-03-03", "2026-03-04"
 PROMPTS = load_prompts()

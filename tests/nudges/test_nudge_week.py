@@ -30,9 +30,9 @@ from nudging import (
 )
 
 from bot.calendars.occurrence import Occurrence
-from bot.meetings import occurrence_from_row
 from bot.messages.library import fits, group_of
 from bot.messages.prompts import load_prompts
+from bot.occurrences import occurrence_from_row
 from bot.replies import REACTION
 from bot.storage.models import OccurrenceRow
 

@@ -25,8 +25,8 @@ from bot.clock import VirtualClock
 from bot.emulator import SlackEmulator
 from bot.feedback import set_series
 from bot.focus import save_why, suggest_focus
-from bot.meetings import apply_occurrences, opt_in
 from bot.messages.prompts import load_prompts
+from bot.occurrences import apply_occurrences, opt_in
 from bot.prefs import Prefs
 from bot.reflections import capture_form, forget_message
 from bot.services import Services

@@ -30,7 +30,7 @@ from bot.crypto import PREFIX, Cipher, CipherError
 from bot.emulator import SlackEmulator
 from bot.keycheck import SAMPLE, check_keys
 from bot.logging_setup import configure_logging
-from bot.meetings import apply_occurrences, opt_in
+from bot.occurrences import apply_occurrences, opt_in
 from bot.privacy import export_user, rotate_keys
 from bot.services import Services, build_services
 from bot.storage import repository as repo

@@ -150,13 +150,13 @@ def fixture_feed() -> Iterator[str]:
 def test_a_feed_being_read_while_its_owner_erases_leaves_nothing_behind(
     services: Services, clock: VirtualClock, feed: str
 ) -> None:
-    from bot.calendars import sources
     from bot.privacy import erase_user
+    from bot.sync import feeds
 
     clock.set(datetime(2026, 3, 2, 7, 0, tzinfo=UTC))
-    sources.connect_feed(services, team_id=TEAM, user_id=ANA.user_id, url=feed)
+    feeds.connect_feed(services, team_id=TEAM, user_id=ANA.user_id, url=feed)
     clock.advance(timedelta(hours=1))
-    (row,) = sources.claim_due_sources(services)  # a refresh starts reading the feed …
+    (row,) = feeds.claim_due_sources(services)  # a refresh starts reading the feed …
     erase_user(services, team_id=TEAM, user_id=ANA.user_id)  # … she erases meanwhile
-    sources.refresh_source(services, row)
+    feeds.refresh_source(services, row)
     _nothing_left_of_ana(services)

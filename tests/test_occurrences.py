@@ -11,7 +11,7 @@ from factories import local, make_occurrence
 
 from bot.calendars.occurrence import Response, Status
 from bot.clock import VirtualClock
-from bot.meetings import (
+from bot.occurrences import (
     apply_occurrences,
     occurrence_from_row,
     opt_in,

@@ -123,10 +123,10 @@ def run_preview(args: argparse.Namespace) -> int:
 def _preview(args: argparse.Namespace) -> int:
     import warnings
 
-    from bot.calendars.fetch import FeedError, read_source
     from bot.calendars.ics import CalendarError, parse_ics
     from bot.clock import SystemClock
     from bot.messages.prompts import load_prompts
+    from bot.sync.fetch import FeedError, read_source
 
     warnings.simplefilter("ignore")  # library warnings would be multi-line noise here
     zone_name = args.tz or local_zone_name()

@@ -1,12 +1,15 @@
-"""Meetings a user has, and keeping their pending nudges in step with them.
+"""A user's occurrences (their calendars' events, one row per instance), and keeping
+their pending nudges in step with them.
 
-``apply_occurrences`` stores what a calendar source says and re-plans the user's
+The one mapping between :class:`~bot.calendars.occurrence.Occurrence` and its stored row
+is :data:`COLUMNS` (:func:`occurrence_row` makes each value fit its column,
+:func:`occurrence_from_row` reads it back). ``apply_occurrences`` stores what a calendar source says and re-plans the user's
 nudges; ``replan_user`` compares what the planner wants with what the outbox holds:
 
 * wanted and pending → moved if its time or content changed;
 * wanted and absent → added (a key that was already sent is never sent again: the
   outbox's unique key refuses it);
-* wanted and earlier withdrawn → put back (the meeting was re-accepted);
+* wanted and earlier withdrawn → put back (the invitation was accepted again);
 * pending and no longer wanted → withdrawn (state ``skipped``, error ``unplanned``);
 * sent, failed or being sent → never touched.
 """
@@ -16,8 +19,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -163,72 +166,52 @@ def occurrence_row(team_id: str, user_id: str, occ: Occurrence, now: datetime) -
         people = sorted(
             {_clean(p).lower() for p in occ.people if 0 < len(p) <= _length("organizer")}
         )
+    row = {column: getattr(occ, f) for f, column in COLUMNS}  # then made to fit:
+    row.update(
+        source=source,
+        uid=uid,
+        recurrence_id=recurrence_id,
+        title=title,
+        people=people,
+        organizer=organizer,
+        conference_url=link,
+        status=occ.status.value,
+        self_response=occ.self_response.value if occ.self_response else None,
+        category=occ.category.value if occ.category else None,
+    )
     return {
         "team_id": team_id,
         "user_id": user_id,
-        "source": source,
         "key": key,
         "series_key": f"{source}|{uid}",
-        "uid": uid,
-        "recurrence_id": recurrence_id,
-        "title": title,
-        "start_at": occ.start,
-        "end_at": occ.end,
-        "all_day": occ.all_day,
-        "status": occ.status.value,
-        "attendees": occ.attendees,
-        "people": people,
-        "organizer": organizer,
-        "self_response": occ.self_response.value if occ.self_response else None,
-        "transparent": occ.transparent,
-        "conference_url": link,
-        "external": occ.external,
-        "recurring": occ.recurring,
-        "category": occ.category.value if occ.category else None,
+        **row,
         "skip_reason": occ.skip_reason.value if occ.skip_reason else None,
         "updated_at": now,
     }
 
 
-_COMPARED = (
-    "title",
-    "start_at",
-    "end_at",
-    "all_day",
-    "status",
-    "attendees",
-    "people",
-    "organizer",
-    "self_response",
-    "transparent",
-    "conference_url",
-    "external",
-    "recurring",
-    "category",
+# The one mapping between an Occurrence's fields and its row's columns, both ways.
+_COLUMN_OF = {"start": "start_at", "end": "end_at"}
+COLUMNS: tuple[tuple[str, str], ...] = tuple(
+    (f.name, _COLUMN_OF.get(f.name, f.name)) for f in fields(Occurrence)
 )
+_READ: dict[str, Callable[[Any], Any]] = {
+    "status": Status,
+    "self_response": lambda v: Response(v) if v else None,
+    "category": lambda v: Category(v) if v else None,
+    "people": lambda v: tuple(v or ()),
+}
+# A stored row is rewritten when one of these differs (identity columns are its key).
+_COMPARED = tuple(c for f, c in COLUMNS if f not in ("source", "uid", "recurrence_id"))
 
 
 def occurrence_from_row(row: Any) -> Occurrence:
-    """Our type back from a stored row."""
-    return Occurrence(
-        source=row.source,
-        uid=row.uid,
-        recurrence_id=row.recurrence_id,
-        title=row.title,
-        start=row.start_at,
-        end=row.end_at,
-        all_day=row.all_day,
-        status=Status(row.status),
-        attendees=row.attendees,
-        people=tuple(row.people or ()),
-        organizer=row.organizer,
-        self_response=Response(row.self_response) if row.self_response else None,
-        transparent=row.transparent,
-        conference_url=row.conference_url,
-        external=row.external,
-        recurring=row.recurring,
-        category=Category(row.category) if row.category else None,
-    )
+    """Our type back from a stored row (:data:`COLUMNS`)."""
+    return Occurrence(**{f: _READ.get(f, _same)(getattr(row, column)) for f, column in COLUMNS})
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def apply_occurrences(
@@ -552,7 +535,7 @@ def sync_deliveries(
     return SyncResult(added, moved, withdrawn)
 
 
-def user_meetings(
+def user_occurrences(
     services: Services, *, team_id: str, user_id: str, start: datetime, end: datetime
 ) -> list[Occurrence]:
     """The user's stored meetings overlapping [start, end), by start."""

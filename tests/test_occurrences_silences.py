@@ -9,7 +9,7 @@ from factories import local, make_occurrence
 
 from bot.calendars.occurrence import Response
 from bot.clock import VirtualClock
-from bot.meetings import apply_occurrences, opt_in, replan_user, silences
+from bot.occurrences import apply_occurrences, opt_in, replan_user, silences
 from bot.prefs import Prefs
 from bot.services import Services
 from bot.storage import repository as repo

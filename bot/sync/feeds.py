@@ -16,7 +16,7 @@ feeds whose ``next_check_at`` has come, exactly once across processes (one
 * a conditional GET with the stored ETag / Last-Modified. A 304, or a body whose
   SHA-256 equals the stored one, costs nothing more: no parse, no write to the meetings.
 * a changed body is parsed over the window [now − 1 day, now + 14 days) and handed to
-  ``bot.meetings.apply_occurrences`` as a complete snapshot of that window (moved,
+  ``bot.occurrences.apply_occurrences`` as a complete snapshot of that window (moved,
   cancelled and new meetings move, withdraw and add pending nudges). A broken event is
   logged (uid and title, never the URL) and skipped; the rest of the feed is read.
 * the window moves with time while the feed may not change: once the last expanded
@@ -44,15 +44,19 @@ from urllib.parse import urlsplit, urlunsplit
 
 import sqlalchemy as sa
 
+from bot.calendars.ics import CalendarError, parse_ics
 from bot.calendars.occurrence import Occurrence
 from bot.crypto import CipherError
 from bot.messages import Message
 from bot.messages.mrkdwn import clip, escape
 from bot.messages.prompts import Prompts, load_prompts
+from bot.occurrences import apply_occurrences, opt_in, remove_source
+from bot.prefs import Prefs
 from bot.services import Services
 from bot.storage import repository as repo
 from bot.storage.db import is_postgres, read_only, session_scope
 from bot.storage.models import CalendarSource
+from bot.sync.fetch import FeedError, fetch_feed, normalize_url
 
 logger = logging.getLogger(__name__)
 
@@ -120,8 +124,6 @@ def normalise_feed_url(url: str) -> str:
         raise FeedConnectError(prompts.text("calendar.connect.bad_url"))
     if any(c.isspace() for c in url):
         raise FeedConnectError(prompts.text("calendar.connect.bad_url"))
-    from bot.calendars.fetch import FeedError, normalize_url
-
     normal = urlunsplit((scheme, parts.netloc, parts.path or "/", parts.query, ""))
     try:
         normalize_url(normal)  # what the fetch would refuse (http://0177.0.0.1/)
@@ -151,8 +153,6 @@ def _person(
     ``create=False`` (a background refresh) returns None for someone Heedful no longer
     knows, e.g. who erased their data while their feed was being read.
     """
-    from bot.prefs import Prefs
-
     with session_scope(services.engine) as session:
         if create:
             now = services.clock.now()
@@ -183,10 +183,6 @@ def connect_feed(
 ) -> Connected:
     """Check a feed on the spot, keep it (URL encrypted), opt the user in and store
     its meetings. Connecting an address the user already has refreshes that source."""
-    from bot.calendars.fetch import FeedError, fetch_feed
-    from bot.calendars.ics import CalendarError, parse_ics
-    from bot.meetings import apply_occurrences, opt_in
-
     prompts = load_prompts()
     url = normalise_feed_url(url)
     label = (label or "").strip()[:255] or None
@@ -304,8 +300,6 @@ def _find_source(services: Services, *, team_id: str, user_id: str, url: str) ->
 
 def disconnect_source(services: Services, *, team_id: str, user_id: str, source_id: int) -> bool:
     """Forget a feed and the meetings (and pending nudges) it brought. False if unknown."""
-    from bot.meetings import remove_source
-
     t = SOURCE.c
     with services.engine.begin() as conn:
         gone = conn.execute(
@@ -394,10 +388,6 @@ def _refresh_guarded(services: Services, row: sa.Row[Any]) -> str:
 
 def refresh_source(services: Services, row: sa.Row[Any]) -> str:
     """Check one claimed feed. Returns "unchanged", "changed", FAILING or BROKEN."""
-    from bot.calendars.fetch import FeedError, fetch_feed
-    from bot.calendars.ics import CalendarError, parse_ics
-    from bot.meetings import apply_occurrences, remove_source
-
     try:
         url = services.cipher.decrypt(row.url)
     except CipherError:
