@@ -37,7 +37,7 @@ from bot.scheduler import Drainer, Ticker
 from bot.sender import Composer, Sender
 from bot.server import HttpRequest, HttpResponse, HttpServer, Router
 from bot.services import Services
-from bot.sync import feeds
+from bot.sync import feeds, google
 from bot.sync.hooks import HOOK_SOURCE, hook_dispatcher
 from handlers import hooks, register_handlers
 
@@ -120,6 +120,7 @@ class Heedful:
             dispatchers={
                 SLACK: bolt_dispatcher(self.worker, s.cipher),
                 HOOK_SOURCE: hook_dispatcher(s),
+                google.INBOX_SOURCE: google.dispatcher(s),
             },
         )
         self.sender = Sender(
@@ -141,6 +142,7 @@ class Heedful:
         )
         if self.run_workers:
             s.wake_outbox = lambda: self.ticker.wake("outbox")
+            s.wake_inbox = lambda: self.ticker.wake("inbox")
         self.router = Router()
         if not s.settings.socket_mode:
             self.router.add(
@@ -172,6 +174,10 @@ class Heedful:
         """Close the feedback weeks that ended; ask the people of meetings that did."""
         return feedback.run_once(self.services)
 
+    def sync_google(self) -> int:
+        """Renew Google push channels near their end and sync the calendars that are due."""
+        return google.refresh_due(self.services)
+
     def _on_stored(self) -> None:
         if self.run_workers:
             self.ticker.wake("inbox")
@@ -194,6 +200,11 @@ class Heedful:
                     max_rounds=feeds.MAX_ROUNDS,
                 ),
             )
+            if s.google_enabled:
+                self.ticker.every(
+                    feeds.TICK_SECONDS,
+                    Drainer("google", self.sync_google, max_rounds=feeds.MAX_ROUNDS),
+                )
             self.ticker.every(DIGEST_TICK_SECONDS, Drainer("digests", self.plan_digests))
             self.ticker.every(HOUSEKEEPING_TICK_SECONDS, Drainer("housekeeping", self.housekeeping))
             self.ticker.every(feedback.TICK_SECONDS, Drainer("feedback", self.ask_for_feedback))

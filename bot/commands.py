@@ -25,7 +25,7 @@ from bot.services import Services
 from bot.slack import Upload
 from bot.storage import repository as repo
 from bot.storage.db import session_scope
-from bot.sync import feeds
+from bot.sync import feeds, google
 
 MAX_PAUSE_DAYS = 366
 
@@ -136,6 +136,8 @@ def _run_text(services: Services, *, team_id: str, user_id: str, command: Comman
         return answer + _focus_line(services, team_id=team_id, user_id=user_id)
     if command.name == "hours":
         return _hours(services, team_id=team_id, user_id=user_id, hours=command.hours)
+    if command.name == "connect" and command.argument.strip().lower() == "google":
+        return _google_link(services, team_id=team_id, user_id=user_id)
     if command.name == "connect":
         try:
             connected = feeds.connect_feed(
@@ -164,6 +166,17 @@ def _run_text(services: Services, *, team_id: str, user_id: str, command: Comman
         + "\n"
         + prompts.text("hours.help", hours=hours_in_words(prompts, prefs))
     )
+
+
+def _google_link(services: Services, *, team_id: str, user_id: str) -> str:
+    """``/heedful connect google``: a single-use sign-in link (``bot.sync.google``)."""
+    prompts = load_prompts()
+    try:
+        url = google.connect_link(services, team_id=team_id, user_id=user_id)
+    except google.NotConfigured:
+        return prompts.text("google.connect.not_configured")
+    shown = link(url, prompts.text("google.connect.button")) or escape(url)
+    return prompts.text("google.connect.link", link=shown)
 
 
 def _focus_line(services: Services, *, team_id: str, user_id: str) -> str:

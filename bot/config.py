@@ -11,8 +11,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+# Google's own endpoints (a downloaded OAuth client JSON names the same ones).
+DEFAULT_GOOGLE_AUTH_URI = "https://accounts.google.com/o/oauth2/auth"
+DEFAULT_GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
+DEFAULT_GOOGLE_CALENDAR_API_URL = "https://www.googleapis.com/calendar/v3/"
 
 
 class ConfigError(Exception):
@@ -36,6 +41,17 @@ class Settings:
     calendar_poll_minutes: int = 5
     retention_days: int = 365
     allow_private_feeds: bool = False
+    public_url: str | None = None
+    google_client_id: str | None = None
+    google_client_secret: str | None = field(default=None, repr=False)
+    google_auth_uri: str = DEFAULT_GOOGLE_AUTH_URI
+    google_token_uri: str = DEFAULT_GOOGLE_TOKEN_URI
+    google_calendar_api_url: str = DEFAULT_GOOGLE_CALENDAR_API_URL
+
+    @property
+    def google_enabled(self) -> bool:
+        """Google Calendar can be connected: a client and a public address are set."""
+        return bool(self.google_client_id and self.google_client_secret and self.public_url)
 
     @property
     def socket_mode(self) -> bool:
@@ -69,7 +85,18 @@ class Settings:
         if not api_url.endswith("/"):
             api_url += "/"
         keys = tuple(k.strip() for k in (get("HEEDFUL_ENCRYPTION_KEY") or "").split(",") if k)
+        google_api = get("GOOGLE_CALENDAR_API_URL") or DEFAULT_GOOGLE_CALENDAR_API_URL
+        if not google_api.endswith("/"):
+            google_api += "/"
         return cls(
+            public_url=_public_url(get("HEEDFUL_PUBLIC_URL")),
+            google_client_id=get("GOOGLE_CLIENT_ID"),
+            google_client_secret=get("GOOGLE_CLIENT_SECRET"),
+            google_auth_uri=_endpoint(get("GOOGLE_AUTH_URI"), "GOOGLE_AUTH_URI")
+            or DEFAULT_GOOGLE_AUTH_URI,
+            google_token_uri=_endpoint(get("GOOGLE_TOKEN_URI"), "GOOGLE_TOKEN_URI")
+            or DEFAULT_GOOGLE_TOKEN_URI,
+            google_calendar_api_url=_endpoint(google_api, "GOOGLE_CALENDAR_API_URL") or google_api,
             slack_bot_token=get("SLACK_BOT_TOKEN"),
             slack_signing_secret=get("SLACK_SIGNING_SECRET"),
             slack_app_token=get("SLACK_APP_TOKEN"),
@@ -225,3 +252,38 @@ def _bool(raw: str | None, name: str, default: bool) -> bool:
     if lowered in {"0", "false", "no", "off"}:
         return False
     raise ConfigError(f"heedful: {name} must be true or false, not {raw!r}")
+
+
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def is_loopback_http(url: str) -> bool:
+    """``http://`` on this machine: a local fake (tests, the demo), never a real provider."""
+    parts = urlsplit(url)
+    return parts.scheme == "http" and (parts.hostname or "") in _LOOPBACK
+
+
+def _endpoint(raw: str | None, name: str) -> str | None:
+    """A provider endpoint: https, or http on loopback (a local fake)."""
+    if raw is None:
+        return None
+    parts = urlsplit(raw)
+    if not parts.hostname or not (parts.scheme == "https" or is_loopback_http(raw)):
+        raise ConfigError(
+            f"heedful: {name} must be an https:// address (http:// only on 127.0.0.1 or "
+            f"localhost, for a local fake), not {raw!r}"
+        )
+    return raw
+
+
+def _public_url(raw: str | None) -> str | None:
+    """HEEDFUL_PUBLIC_URL: where Google and browsers reach Heedful (no trailing slash)."""
+    if raw is None:
+        return None
+    parts = urlsplit(raw)
+    if not parts.hostname or parts.query or not (parts.scheme == "https" or is_loopback_http(raw)):
+        raise ConfigError(
+            "heedful: HEEDFUL_PUBLIC_URL must be the https:// address at which browsers and "
+            f"Google reach Heedful, such as https://heedful.example.com, not {raw!r}"
+        )
+    return raw.rstrip("/")

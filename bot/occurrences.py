@@ -3,8 +3,9 @@ their pending nudges in step with them.
 
 The one mapping between :class:`~bot.calendars.occurrence.Occurrence` and its stored row
 is :data:`COLUMNS` (:func:`occurrence_row` makes each value fit its column,
-:func:`occurrence_from_row` reads it back). ``apply_occurrences`` stores what a calendar source says and re-plans the user's
-nudges; ``replan_user`` compares what the planner wants with what the outbox holds:
+:func:`occurrence_from_row` reads it back). ``apply_occurrences`` stores what a
+calendar source says and re-plans the user's nudges; ``replan_user`` compares what the
+planner wants with what the outbox holds:
 
 * wanted and pending → moved if its time or content changed;
 * wanted and absent → added (a key that was already sent is never sent again: the
@@ -20,7 +21,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -292,6 +293,37 @@ def apply_occurrences(
     )
     sync = replan_user(services, team_id=team_id, user_id=user_id)
     return ApplyResult(added, updated, removed, sync, skipped)
+
+
+def cancelled_instances(
+    services: Services,
+    *,
+    team_id: str,
+    user_id: str,
+    source: str,
+    refs: Sequence[tuple[str, str | None]],
+) -> list[Occurrence]:
+    """The stored occurrences that cancellations name, marked cancelled: ``(uid, None)``
+    names every instance of a series, ``(uid, recurrence id)`` one instance. A ``uid``
+    never stored names nothing. Handing them to :func:`apply_occurrences` withdraws
+    their pending nudges and keeps the rows (a later change can revive them)."""
+    if not refs:
+        return []
+    c = OCC.c
+    whole = sorted({stored_uid(source, uid) for uid, rid in refs if rid is None})
+    single = [(stored_uid(source, uid), rid) for uid, rid in refs if rid is not None]
+    matches = [c.uid.in_(whole)] if whole else []
+    matches += [sa.and_(c.uid == uid, c.recurrence_id == rid) for uid, rid in single]
+    with services.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(OCC).where(
+                c.team_id == team_id,
+                c.user_id == user_id,
+                c.source == source,
+                sa.or_(*matches),
+            )
+        ).all()
+    return [replace(occurrence_from_row(r), status=Status.CANCELLED) for r in rows]
 
 
 def remove_source(services: Services, *, team_id: str, user_id: str, source: str) -> None:

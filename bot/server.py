@@ -75,6 +75,7 @@ _REASONS = {
     200: "OK",
     202: "Accepted",
     204: "No Content",
+    302: "Found",
     400: "Bad Request",
     401: "Unauthorized",
     404: "Not Found",
@@ -83,6 +84,7 @@ _REASONS = {
     413: "Content Too Large",
     415: "Unsupported Media Type",
     500: "Internal Server Error",
+    502: "Bad Gateway",
     503: "Service Unavailable",
 }
 

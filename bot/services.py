@@ -44,6 +44,8 @@ class Services:
     worker_id: str = field(default_factory=lambda: default_worker_id())
     # Set by the running app: bring the outbox job forward (a reply is due now).
     wake_outbox: Callable[[], None] = field(default=lambda: None, repr=False)
+    # Set by the running app: bring the inbox job forward (something was stored for it).
+    wake_inbox: Callable[[], None] = field(default=lambda: None, repr=False)
     # Slow work people start from Slack (connecting a calendar), off Bolt's listener
     # pool; the app shuts it down when it stops.
     slow_work: SlowWork = field(default_factory=SlowWork, repr=False)

@@ -47,6 +47,7 @@ _FOCUS_TITLE = re.compile(r"^\W*focus(?:\s+time)?\W*$", re.IGNORECASE)
 _OOO_TITLE = re.compile(r"^\W*(?:out\s+of\s+(?:the\s+)?office|ooo|oof)\b", re.IGNORECASE)
 _FOCUS_TYPES = {"focustime", "focus"}
 _OOO_TYPES = {"outofoffice", "oof"}
+_WHERE_TYPES = {"workinglocation"}
 
 
 def response(text: str | None) -> Response | None:
@@ -127,13 +128,16 @@ def attendance(
 
 
 def category(title: str, *, kind: str = "", busy: str = "") -> Category | None:
-    """Focus time or out of office, from the calendar's event type (Google's
-    ``eventType``: ``focusTime``, ``outOfOffice``), its busy status (Microsoft's ``oof``)
-    or a title that says so ("Focus time", "OOO"); None for anything else."""
+    """Focus time, out of office or a working location, from the calendar's event type
+    (Google's ``eventType``: ``focusTime``, ``outOfOffice``, ``workingLocation``), its
+    busy status (Microsoft's ``oof``) or a title that says so ("Focus time", "OOO");
+    None for anything else."""
     kind = kind.strip().lower().replace("-", "").replace("_", "")
     busy = busy.strip().lower()
     if busy == "oof" or kind in _OOO_TYPES or _OOO_TITLE.match(title):
         return Category.OUT_OF_OFFICE
     if kind in _FOCUS_TYPES or _FOCUS_TITLE.match(title):
         return Category.FOCUS
+    if kind in _WHERE_TYPES:
+        return Category.WORKING_LOCATION
     return None

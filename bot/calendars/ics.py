@@ -56,7 +56,14 @@ from recurring_ical_events.series import Series
 
 from bot.calendars import zones
 from bot.calendars.attendance import Invitee, attendance, category, response
-from bot.calendars.occurrence import Category, Occurrence, Response, Status, conference_link
+from bot.calendars.occurrence import (
+    Category,
+    Occurrence,
+    Response,
+    Status,
+    conference_link,
+    find_meeting_link,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -695,11 +702,6 @@ def _recurrence_id(original: date | datetime, zone: tzinfo) -> str:
 
 _STATUSES = {"CANCELLED": Status.CANCELLED, "TENTATIVE": Status.TENTATIVE}
 _NOT_PEOPLE = ("ROOM", "RESOURCE")
-_MEETING_LINK = re.compile(
-    r"https://(?:[\w-]+\.)*(?:zoom\.us|zoom\.com|meet\.google\.com|teams\.microsoft\.com|"
-    r"teams\.live\.com|webex\.com)(?:[/?#][^\s<>|\"'\\]*)?",
-    re.IGNORECASE,
-)
 
 
 def _invitees(event: icalendar.Event) -> list[Invitee]:
@@ -752,12 +754,7 @@ def _conference_url(event: icalendar.Event) -> str | None:
             link = conference_link(_text(value).strip())
             if link is not None:
                 return link
-    for name in ("LOCATION", "URL", "DESCRIPTION"):
-        for found in _MEETING_LINK.finditer(_text(event.get(name))):
-            link = conference_link(found.group(0).rstrip(".,;:)]>"))
-            if link is not None:
-                return link
-    return None
+    return find_meeting_link(*(_text(event.get(n)) for n in ("LOCATION", "URL", "DESCRIPTION")))
 
 
 def _address(value: Any) -> str | None:

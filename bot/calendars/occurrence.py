@@ -36,6 +36,7 @@ class Category(StrEnum):
 
     FOCUS = "focus"
     OUT_OF_OFFICE = "out-of-office"
+    WORKING_LOCATION = "working-location"  # Google's "working from …" entries
 
 
 class SkipReason(StrEnum):
@@ -46,6 +47,7 @@ class SkipReason(StrEnum):
     FREE = "free"
     FOCUS = "focus"
     OUT_OF_OFFICE = "out-of-office"
+    WORKING_LOCATION = "working-location"
 
 
 class MeetingKind(StrEnum):
@@ -131,6 +133,8 @@ class Occurrence:
             return SkipReason.OUT_OF_OFFICE
         if self.category is Category.FOCUS:
             return SkipReason.FOCUS
+        if self.category is Category.WORKING_LOCATION:
+            return SkipReason.WORKING_LOCATION
         if self.transparent:
             return SkipReason.FREE
         if self.attendees < 2:
@@ -170,3 +174,21 @@ def conference_link(text: str | None) -> str | None:
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return None
     return text
+
+
+_MEETING_LINK = re.compile(
+    r"https://(?:[\w-]+\.)*(?:zoom\.us|zoom\.com|meet\.google\.com|teams\.microsoft\.com|"
+    r"teams\.live\.com|webex\.com)(?:[/?#][^\s<>|\"'\\]*)?",
+    re.IGNORECASE,
+)
+
+
+def find_meeting_link(*texts: str) -> str | None:
+    """The first link to a known meeting service (Zoom, Meet, Teams, Webex) in free text
+    (a location, a description) that :func:`conference_link` accepts, else None."""
+    for text in texts:
+        for found in _MEETING_LINK.finditer(text or ""):
+            link = conference_link(found.group(0).rstrip(".,;:)]>"))
+            if link is not None:
+                return link
+    return None

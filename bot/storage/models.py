@@ -226,6 +226,55 @@ class CalendarSource(SQLModel, table=True):
     created_at: datetime | None = _ts()
 
 
+class GoogleCalendar(SQLModel, table=True):
+    """The Google side of a ``calendar_source`` of kind ``google`` (``bot.sync.google``).
+
+    ``tokens`` (the OAuth grant: refresh and access token, expiry) and ``channel_token``
+    are encrypted at rest when HEEDFUL_ENCRYPTION_KEY is set; never logged. ``old_*``
+    hold the channel a renewal replaced until it is stopped (notifications on either
+    are accepted). ``last_message`` is the highest X-Goog-Message-Number seen on the
+    current channel.
+    """
+
+    __tablename__ = "google_calendar"
+
+    source_id: int = Field(primary_key=True)
+    team_id: str = Field(max_length=32)
+    user_id: str = Field(max_length=32)
+    account: str = Field(default="", max_length=MAX_ADDRESS)
+    zone: str = Field(default="UTC", max_length=64)
+    tokens: str = Field(default="", sa_type=sa.Text, repr=False)
+    sync_token: str | None = Field(default=None, sa_type=sa.Text, repr=False)
+    channel_id: str | None = Field(default=None, max_length=64, index=True)
+    channel_token: str | None = Field(default=None, sa_type=sa.Text, repr=False)
+    resource_id: str | None = Field(default=None, max_length=255)
+    channel_expires_at: datetime | None = _ts()
+    last_message: int = 0
+    old_channel_id: str | None = Field(default=None, max_length=64, index=True)
+    old_channel_token: str | None = Field(default=None, sa_type=sa.Text, repr=False)
+    old_resource_id: str | None = Field(default=None, max_length=255)
+    old_last_message: int = 0
+    synced_at: datetime | None = _ts()
+    created_at: datetime | None = _ts()
+
+
+class OAuthState(SQLModel, table=True):
+    """One sign-in in progress (``/oauth/<provider>/start`` → callback): single use,
+    expiring, bound to the person who asked. ``state_hash`` is the SHA-256 of the state
+    (the state itself is never stored); ``verifier`` the PKCE code verifier, encrypted."""
+
+    __tablename__ = "oauth_state"
+
+    state_hash: str = Field(primary_key=True, max_length=64)
+    provider: str = Field(max_length=16)
+    team_id: str = Field(max_length=32)
+    user_id: str = Field(max_length=32)
+    verifier: str | None = Field(default=None, sa_type=sa.Text, repr=False)
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    used_at: datetime | None = _ts()
+
+
 class OccurrenceRow(SQLModel, table=True):
     """A meeting instance Heedful knows of, for one user (``bot.calendars.Occurrence``)."""
 

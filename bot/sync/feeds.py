@@ -140,14 +140,14 @@ def _host(url: str) -> str:
 
 
 @dataclass(frozen=True)
-class _Person:
+class CalendarPerson:
     emails: tuple[str, ...]
     zone: str
 
 
-def _person(
+def calendar_person(
     services: Services, *, team_id: str, user_id: str, create: bool = True
-) -> _Person | None:
+) -> CalendarPerson | None:
     """The user's e-mail addresses (Slack's and any they added) and IANA zone.
 
     ``create=False`` (a background refresh) returns None for someone Heedful no longer
@@ -163,7 +163,7 @@ def _person(
                 return None
         emails = [user.email, *Prefs.from_json(user.prefs).emails]
         zone = user.tz or "UTC"
-    return _Person(tuple(dict.fromkeys(e.lower() for e in emails if e)), zone)
+    return CalendarPerson(tuple(dict.fromkeys(e.lower() for e in emails if e)), zone)
 
 
 def _window(now: datetime) -> tuple[datetime, datetime]:
@@ -195,7 +195,7 @@ def connect_feed(
         message = prompts.text("calendar.connect.unreachable", reason=reason)
         raise FeedConnectError(message) from None
     body = fetched.body or b""
-    person = _person(services, team_id=team_id, user_id=user_id)
+    person = calendar_person(services, team_id=team_id, user_id=user_id)
     assert person is not None  # created when missing
     now = services.clock.now()
     window = _window(now)
@@ -420,7 +420,7 @@ def refresh_source(services: Services, row: sa.Row[Any]) -> str:
         logger.debug("feed %s unchanged", row.id)
         return "unchanged"
 
-    person = _person(services, team_id=row.team_id, user_id=row.user_id, create=False)
+    person = calendar_person(services, team_id=row.team_id, user_id=row.user_id, create=False)
     if person is None:
         logger.info("feed %s: its owner is gone; not applying it", row.id)
         return "gone"

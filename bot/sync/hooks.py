@@ -50,16 +50,14 @@ import logging
 import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from bot.calendars.occurrence import Status
 from bot.calendars.webhook import (
-    CancelRef,
     HookPayload,
     InvalidPayload,
     UserRef,
@@ -70,10 +68,9 @@ from bot.calendars.webhook import (
 from bot.occurrences import (
     Unstorable,
     apply_occurrences,
-    occurrence_from_row,
+    cancelled_instances,
     occurrence_row,
     remove_source,
-    stored_uid,
 )
 from bot.prefs import Prefs
 from bot.services import Services
@@ -317,12 +314,10 @@ def process_stored(services: Services, row: Any) -> None:
         event_occurrence(e, source=source, user_emails=emails, zone=zone) for e in payload.events
     ]
     if payload.cancel:
-        occurrences += [
-            replace(occurrence_from_row(r), status=Status.CANCELLED)
-            for r in _stored_instances(
-                services, team_id=team_id, user_id=user_id, source=source, refs=payload.cancel
-            )
-        ]
+        refs = [(r.uid, r.recurrence_id) for r in payload.cancel]
+        occurrences += cancelled_instances(
+            services, team_id=team_id, user_id=user_id, source=source, refs=refs
+        )
     result = apply_occurrences(
         services, team_id=team_id, user_id=user_id, source=source, occurrences=occurrences
     )
@@ -361,28 +356,3 @@ def _find_user(
     row = rows[0]
     emails = [e.lower() for e in (row.email, *Prefs.from_json(row.prefs).emails) if e]
     return row.slack_user_id, list(dict.fromkeys(emails)), row.tz or "UTC"
-
-
-def _stored_instances(
-    services: Services, *, team_id: str, user_id: str, source: str, refs: Sequence[CancelRef]
-) -> list[Any]:
-    o = OCC.c
-    whole = sorted({stored_uid(source, r.uid) for r in refs if r.recurrence_id is None})
-    single = [
-        (stored_uid(source, r.uid), r.recurrence_id) for r in refs if r.recurrence_id is not None
-    ]
-    matches = []
-    if whole:
-        matches.append(o.uid.in_(whole))
-    matches += [sa.and_(o.uid == uid, o.recurrence_id == rid) for uid, rid in single]
-    with read_only(services.engine) as conn:
-        return list(
-            conn.execute(
-                sa.select(OCC).where(
-                    o.team_id == team_id,
-                    o.user_id == user_id,
-                    o.source == source,
-                    sa.or_(*matches),
-                )
-            )
-        )

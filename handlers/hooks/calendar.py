@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from bot.sync.hooks import HookRejected, receive
 from bot.server import HttpRequest, HttpResponse, Route
 from bot.services import Services
+from bot.sync.hooks import HookRejected, receive
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,1022 @@
+"""Google Calendar: connect with Google sign-in, sync incrementally, follow push.
+
+**Connect.** :func:`connect_link` makes a single-use ``state`` (random, kept only as its
+SHA-256, bound to the person's team and user, valid :data:`STATE_TTL`) and the link
+``{HEEDFUL_PUBLIC_URL}/oauth/google/start?state=…``. :func:`start` (the browser opens
+the link) makes a PKCE verifier, keeps it encrypted with the state, and redirects to
+Google's consent screen (read-only calendar scope, offline access, S256 challenge) through
+``google_auth_oauthlib.flow.Flow``. :func:`finish` (Google redirects back to
+``/oauth/google/callback``) takes the state once and only before it expires, exchanges the
+code with the verifier, keeps the grant encrypted (``google_calendar.tokens``), opts the
+person in and queues the first sync in the inbox; the worker then reads the calendar,
+opens the push channel and DMs "Connected …". A reused, expired, unknown or refused
+state stores nothing and gets a page that says what to do.
+
+**Sync** (:func:`sync`), the primary calendar with ``singleEvents=true``:
+
+* the first time, and after Google answers ``410 Gone``: a full read of the window
+  [now − 1 day, now + 14 days), applied as a complete snapshot of it (what is missing is
+  removed), and its ``nextSyncToken`` kept;
+* after that, incremental reads with the token: changed events are upserted, cancelled or
+  deleted ones (``status: cancelled``) cancel what is stored (withdrawing pending
+  nudges). Events that start beyond the window are left for a later read;
+* ``eventType`` focusTime, outOfOffice and workingLocation, the person's own
+  ``responseStatus: declined``, all-day and free events are kept with their skip reason,
+  as for feeds (:mod:`bot.calendars.google`).
+
+The grant is used through ``google.oauth2.credentials.Credentials``: its access token is
+refreshed before it expires (and on a 401), and a refreshed token is kept. A revoked
+grant (``invalid_grant``) marks the calendar *broken* and tells the person once, with a
+button to connect again.
+
+**Push.** :func:`open_channel` calls ``events.watch`` with a new channel id (a UUID), a
+random channel token and ``{HEEDFUL_PUBLIC_URL}/hooks/google``. The id and token are
+stored *before* the call, because Google's ``sync`` message (number 1) may arrive before
+the call returns. :func:`receive` checks a notification (headers only) in constant
+time against the stored channel id, token and resource id; a message number at or
+below the last one seen on that channel is dropped; an ``exists`` message is stored in
+the inbox (key ``<channel id>:<number>``) before the 200, and the worker then runs an
+incremental sync. Pushes that arrive while a sync is pending are folded into it: a
+stored push older than the last sync's start is done already.
+
+**Renew.** A channel expiring within :data:`RENEW_BEFORE` is replaced: the new one is
+opened first (the old one keeps being accepted until it is stopped, so there is no
+gap), then the old one is stopped. The periodic job (:func:`refresh_due`) renews and
+runs an incremental sync every poll interval anyway: push is a hint, not a guarantee.
+
+**Disconnect, erase, uninstall** (:func:`release`): stop the channels, revoke the grant
+at Google, delete what was stored. Failures there are logged and do not keep data.
+
+Nothing here logs a token, an event's text or a request body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import secrets
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import sqlalchemy as sa
+
+from bot.calendars import google as convert
+from bot.config import Settings, is_loopback_http
+from bot.crypto import CipherError
+from bot.messages import Message
+from bot.messages.mrkdwn import escape
+from bot.messages.prompts import Prompts, load_prompts
+from bot.occurrences import apply_occurrences, cancelled_instances, opt_in, remove_source
+from bot.services import Services
+from bot.storage import repository as repo
+from bot.storage.db import is_postgres, read_only
+from bot.storage.models import CalendarSource, GoogleCalendar, OAuthState
+from bot.sync.feeds import calendar_person, count_upcoming
+
+logger = logging.getLogger(__name__)
+
+KIND = "google"
+PROVIDER = "google"
+INBOX_SOURCE = "google-push"
+SCOPES = ("https://www.googleapis.com/auth/calendar.readonly",)
+STATE_TTL = timedelta(minutes=15)
+PAST = timedelta(days=1)
+HORIZON = timedelta(days=14)
+CHANNEL_TTL = timedelta(days=7)
+RENEW_BEFORE = timedelta(days=1)
+BATCH = 25
+OK, BROKEN = "ok", "broken"
+NOTICE = "notice"
+HTTP_TIMEOUT_SECONDS = 20
+
+SOURCE = CalendarSource.__table__  # type: ignore[attr-defined]
+GCAL = GoogleCalendar.__table__  # type: ignore[attr-defined]
+STATES = OAuthState.__table__  # type: ignore[attr-defined]
+
+
+class NotConfigured(Exception):
+    """Google is not set up on this Heedful (GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET,
+    HEEDFUL_PUBLIC_URL)."""
+
+
+class GrantRevoked(Exception):
+    """Google refused the grant (``invalid_grant``): the person must connect again."""
+
+
+@dataclass(frozen=True)
+class Page:
+    """What a browser gets: a redirect (``location``) or a small HTML page."""
+
+    status: int
+    html: str = ""
+    location: str | None = None
+
+
+# --------------------------------------------------------------------------- config
+
+
+def _config(settings: Settings) -> dict[str, Any]:
+    """The OAuth client as ``google_auth_oauthlib`` reads it."""
+    if not settings.google_enabled:
+        raise NotConfigured
+    if is_loopback_http(settings.google_auth_uri) or is_loopback_http(settings.google_token_uri):
+        # oauthlib refuses http:// endpoints unless this is set. Settings allow http only
+        # on loopback (a local fake Google: the tests, the demo), never for a real one.
+        os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    return {
+        "web": {
+            "client_id": settings.google_client_id,
+            "client_secret": settings.google_client_secret,
+            "auth_uri": settings.google_auth_uri,
+            "token_uri": settings.google_token_uri,
+            "redirect_uris": [callback_url(settings)],
+        }
+    }
+
+
+def callback_url(settings: Settings) -> str:
+    return f"{settings.public_url}/oauth/google/callback"
+
+
+def hook_url(settings: Settings) -> str:
+    return f"{settings.public_url}/hooks/google"
+
+
+def revoke_url(settings: Settings) -> str:
+    """Google's revoke endpoint beside its token endpoint (``…/token`` → ``…/revoke``)."""
+    base = settings.google_token_uri.rsplit("/", 1)[0]
+    return f"{base}/revoke"
+
+
+def _flow(settings: Settings, *, verifier: str | None) -> Any:
+    from google_auth_oauthlib.flow import Flow
+
+    return Flow.from_client_config(
+        _config(settings),
+        scopes=list(SCOPES),
+        redirect_uri=callback_url(settings),
+        code_verifier=verifier,
+        autogenerate_code_verifier=verifier is None,
+    )
+
+
+# --------------------------------------------------------------------------- connecting
+
+
+def _hash(state: str) -> str:
+    return hashlib.sha256(state.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def connect_link(services: Services, *, team_id: str, user_id: str) -> str:
+    """A new single-use sign-in link for this person. Raises :class:`NotConfigured`."""
+    settings = services.settings
+    if not settings.google_enabled:
+        raise NotConfigured
+    state = secrets.token_urlsafe(32)
+    now = services.clock.now()
+    with services.engine.begin() as conn:
+        conn.execute(sa.delete(STATES).where(STATES.c.expires_at < now))
+        conn.execute(
+            sa.insert(STATES).values(
+                state_hash=_hash(state),
+                provider=PROVIDER,
+                team_id=team_id,
+                user_id=user_id,
+                created_at=now,
+                expires_at=now + STATE_TTL,
+            )
+        )
+    return f"{settings.public_url}/oauth/google/start?{urlencode({'state': state})}"
+
+
+def start(services: Services, *, state: str | None) -> Page:
+    """``GET /oauth/google/start``: redirect to Google's consent screen with PKCE."""
+    prompts = load_prompts()
+    if not services.settings.google_enabled:
+        return _page(404, prompts, "google.page.not_configured")
+    now = services.clock.now()
+    s = STATES.c
+    if not state or len(state) > 200:
+        return _page(400, prompts, "google.page.bad_state")
+    flow = _flow(services.settings, verifier=None)
+    url, _ = flow.authorization_url(
+        state=state, access_type="offline", prompt="consent", include_granted_scopes="false"
+    )
+    with services.engine.begin() as conn:
+        found = conn.execute(
+            sa.update(STATES)
+            .where(
+                s.state_hash == _hash(state),
+                s.provider == PROVIDER,
+                s.used_at.is_(None),
+                s.expires_at > now,
+            )
+            .values(verifier=services.cipher.encrypt(flow.code_verifier))
+        ).rowcount
+    if not found:
+        return _page(400, prompts, "google.page.bad_state")
+    return Page(302, location=url)
+
+
+def finish(services: Services, *, query: Mapping[str, Sequence[str]]) -> Page:
+    """``GET /oauth/google/callback``: take the state once, exchange the code, keep the
+    grant, queue the first sync. Stores nothing unless all of that works."""
+    prompts = load_prompts()
+    if not services.settings.google_enabled:
+        return _page(404, prompts, "google.page.not_configured")
+    state = _one(query, "state")
+    now = services.clock.now()
+    s = STATES.c
+    if not state or len(state) > 200:
+        return _page(400, prompts, "google.page.bad_state")
+    with services.engine.begin() as conn:
+        taken = conn.execute(
+            sa.update(STATES)
+            .where(
+                s.state_hash == _hash(state),
+                s.provider == PROVIDER,
+                s.used_at.is_(None),
+                s.expires_at > now,
+                s.verifier.is_not(None),
+            )
+            .values(used_at=now)
+            .returning(s.team_id, s.user_id, s.verifier)
+        ).first()
+    if taken is None:
+        logger.info("google sign-in: a reused, expired or unknown state was refused")
+        return _page(400, prompts, "google.page.bad_state")
+    if _one(query, "error") or not _one(query, "code"):
+        logger.info("google sign-in for %s ended without consent", taken.user_id)
+        return _page(400, prompts, "google.page.declined")
+    flow = _flow(services.settings, verifier=services.cipher.decrypt(taken.verifier))
+    try:
+        flow.fetch_token(code=_one(query, "code"))
+    except Exception as exc:  # oauthlib and requests raise many kinds; none is the user's
+        logger.warning(
+            "google sign-in for %s: the code exchange failed (%s)", taken.user_id, _kind(exc)
+        )
+        return _page(502, prompts, "google.page.failed")
+    credentials = flow.credentials
+    if not credentials.refresh_token:
+        logger.warning("google sign-in for %s: Google gave no refresh token", taken.user_id)
+        return _page(502, prompts, "google.page.failed")
+    source_id = _keep(
+        services, team_id=taken.team_id, user_id=taken.user_id, credentials=credentials
+    )
+    repo.store_inbox(
+        services.engine,
+        source=INBOX_SOURCE,
+        external_id=f"connect:{source_id}:{uuid.uuid4().hex}",
+        body=json.dumps({"source_id": source_id, "connect": True}),
+        now=now,
+        team_id=taken.team_id,
+        user_id=taken.user_id,
+        kind="connect",
+    )
+    services.wake_inbox()
+    logger.info("google calendar %s connected for %s", source_id, taken.user_id)
+    return _page(200, prompts, "google.page.connected")
+
+
+def _keep(services: Services, *, team_id: str, user_id: str, credentials: Any) -> int:
+    """Store the grant: a person has one Google calendar; connecting again replaces the
+    grant of the one they have (and starts its sync afresh)."""
+    now = services.clock.now()
+    tokens = services.cipher.encrypt(_tokens_json(credentials))
+    t, g = SOURCE.c, GCAL.c
+    opt_in(services, team_id=team_id, user_id=user_id)
+    with services.engine.begin() as conn:
+        existing = conn.execute(
+            sa.select(t.id).where(t.team_id == team_id, t.user_id == user_id, t.kind == KIND)
+        ).scalar()
+        if existing is not None:
+            conn.execute(
+                sa.update(SOURCE)
+                .where(t.id == existing)
+                .values(status=OK, error=None, broken_notified_at=None, next_check_at=now)
+            )
+            conn.execute(
+                sa.update(GCAL)
+                .where(g.source_id == existing)
+                .values(tokens=tokens, sync_token=None)
+            )
+            return int(existing)
+        source_id = conn.execute(
+            sa.insert(SOURCE)
+            .values(
+                team_id=team_id,
+                user_id=user_id,
+                kind=KIND,
+                url="",
+                status=OK,
+                created_at=now,
+                next_check_at=now + _poll(services),
+            )
+            .returning(t.id)
+        ).scalar_one()
+        conn.execute(
+            sa.insert(GCAL).values(
+                source_id=source_id,
+                team_id=team_id,
+                user_id=user_id,
+                tokens=tokens,
+                created_at=now,
+                last_message=0,
+                old_last_message=0,
+            )
+        )
+    return int(source_id)
+
+
+# --------------------------------------------------------------------------- the API
+
+
+def _tokens_json(credentials: Any) -> str:
+    expiry = credentials.expiry
+    return json.dumps(
+        {
+            "token": credentials.token,
+            "refresh_token": credentials.refresh_token,
+            "expiry": expiry.replace(tzinfo=UTC).isoformat() if expiry else None,
+        }
+    )
+
+
+class _Api:
+    """One calendar's grant and a Calendar API client on it; keeps a refreshed token."""
+
+    def __init__(self, services: Services, row: Any) -> None:
+        from google.oauth2.credentials import Credentials
+
+        self.services = services
+        self.row = row
+        settings = services.settings
+        _config(settings)
+        data = json.loads(services.cipher.decrypt(row.tokens))
+        expiry = data.get("expiry")
+        self._stored = data.get("token")
+        self.credentials = Credentials(
+            token=data.get("token"),
+            refresh_token=data.get("refresh_token"),
+            token_uri=settings.google_token_uri,
+            client_id=settings.google_client_id,
+            client_secret=settings.google_client_secret,
+            scopes=list(SCOPES),
+            # google-auth compares naive UTC times
+            expiry=datetime.fromisoformat(expiry).replace(tzinfo=None) if expiry else None,
+        )
+        self._service: Any = None
+
+    @property
+    def calendar(self) -> Any:
+        if self._service is None:
+            import google_auth_httplib2
+            import httplib2
+            from googleapiclient.discovery import build
+
+            http = google_auth_httplib2.AuthorizedHttp(
+                self.credentials, http=httplib2.Http(timeout=HTTP_TIMEOUT_SECONDS)
+            )
+            self._service = build(
+                "calendar",
+                "v3",
+                http=http,
+                static_discovery=True,
+                cache_discovery=False,
+                client_options={"api_endpoint": self.services.settings.google_calendar_api_url},
+            )
+        return self._service
+
+    def call(self, request: Any) -> Any:
+        """Execute one API request; a revoked grant raises :class:`GrantRevoked`."""
+        from google.auth.exceptions import RefreshError
+
+        try:
+            return request.execute(num_retries=2)
+        except RefreshError as exc:
+            raise GrantRevoked(str(exc)[:80]) from None
+        finally:
+            self._keep_token()
+
+    def _keep_token(self) -> None:
+        if self.credentials.token and self.credentials.token != self._stored:
+            self._stored = self.credentials.token
+            with self.services.engine.begin() as conn:
+                conn.execute(
+                    sa.update(GCAL)
+                    .where(GCAL.c.source_id == self.row.source_id)
+                    .values(tokens=self.services.cipher.encrypt(_tokens_json(self.credentials)))
+                )
+
+
+class _SyncGone(Exception):
+    """Google answered 410 Gone: the sync token is no longer valid."""
+
+
+def _pages(api: _Api, **params: Any) -> Iterator[dict[str, Any]]:
+    from googleapiclient.errors import HttpError
+
+    token = None
+    while True:
+        try:
+            page = api.call(
+                api.calendar.events().list(
+                    calendarId="primary",
+                    singleEvents=True,
+                    maxResults=2500,
+                    pageToken=token,
+                    **params,
+                )
+            )
+        except HttpError as exc:
+            if exc.resp.status == 410:
+                raise _SyncGone from None
+            raise
+        yield page
+        token = page.get("nextPageToken")
+        if not token:
+            return
+
+
+# --------------------------------------------------------------------------- syncing
+
+
+@dataclass(frozen=True)
+class Synced:
+    full: bool
+    changed: int
+    upcoming: int
+
+
+def _row(services: Services, source_id: int) -> Any:
+    with read_only(services.engine) as conn:
+        return conn.execute(
+            sa.select(GCAL, SOURCE.c.status, SOURCE.c.broken_notified_at)
+            .join(SOURCE, SOURCE.c.id == GCAL.c.source_id)
+            .where(GCAL.c.source_id == source_id)
+        ).first()
+
+
+def sync(services: Services, source_id: int, *, api: _Api | None = None) -> Synced | None:
+    """Bring one calendar's occurrences up to date (module docstring). None when the
+    calendar is gone or broken. Raises :class:`GrantRevoked` after marking it broken."""
+    row = _row(services, source_id)
+    if row is None or row.status == BROKEN:
+        return None
+    person = calendar_person(services, team_id=row.team_id, user_id=row.user_id, create=False)
+    if person is None:
+        return None
+    api = api or _Api(services, row)
+    began = services.clock.now()
+    try:
+        if not row.account:
+            row = _read_account(services, api, row)
+        result = _read(services, api, row, person.emails, began)
+    except GrantRevoked:
+        _mark_broken(services, row)
+        raise
+    return result
+
+
+def _read_account(services: Services, api: _Api, row: Any) -> Any:
+    """The primary calendar's id (the account's address) and zone, read once."""
+    entry = api.call(api.calendar.calendarList().get(calendarId="primary"))
+    with services.engine.begin() as conn:
+        conn.execute(
+            sa.update(GCAL)
+            .where(GCAL.c.source_id == row.source_id)
+            .values(
+                account=str(entry.get("id", ""))[:320],
+                zone=str(entry.get("timeZone") or "UTC")[:64],
+            )
+        )
+        conn.execute(
+            sa.update(SOURCE)
+            .where(SOURCE.c.id == row.source_id)
+            .values(label=str(entry.get("id", ""))[:255])
+        )
+    return _row(services, row.source_id)
+
+
+def _read(
+    services: Services, api: _Api, row: Any, emails: Sequence[str], began: datetime
+) -> Synced:
+    source = convert.source_name(row.source_id)
+    own = [*emails, row.account]
+    window = (began - PAST, began + HORIZON)
+    full = row.sync_token is None
+    items: list[dict[str, Any]] = []
+    next_token = None
+    if not full:
+        try:
+            for page in _pages(api, syncToken=row.sync_token):
+                items += page.get("items", [])
+                next_token = page.get("nextSyncToken") or next_token
+        except _SyncGone:
+            logger.info(
+                "google calendar %s: sync token expired (410); reading it in full", row.source_id
+            )
+            full, items = True, []
+    if full:
+        for page in _pages(
+            api,
+            timeMin=window[0].isoformat().replace("+00:00", "Z"),
+            timeMax=window[1].isoformat().replace("+00:00", "Z"),
+        ):
+            items += page.get("items", [])
+            next_token = page.get("nextSyncToken") or next_token
+    occurrences = []
+    cancelled = []
+    skipped = 0
+    for item in items:
+        try:
+            if convert.is_cancelled(item):
+                found = convert.cancellation(item)
+                cancelled.append((found.uid, found.recurrence_id))
+                continue
+            occ = convert.event_occurrence(item, source=source, own=own, zone=row.zone or "UTC")
+        except convert.UnreadableEvent as exc:
+            skipped += 1
+            logger.info("google calendar %s: skipped an event: %s", row.source_id, exc)
+            continue
+        if full or (occ.start < window[1] and occ.end > window[0]):
+            occurrences.append(occ)
+    if cancelled:
+        occurrences += cancelled_instances(
+            services, team_id=row.team_id, user_id=row.user_id, source=source, refs=cancelled
+        )
+    changed = 0
+    if full or occurrences:
+        result = apply_occurrences(
+            services,
+            team_id=row.team_id,
+            user_id=row.user_id,
+            source=source,
+            occurrences=occurrences,
+            window=window if full else None,
+        )
+        changed = result.added + result.updated + result.removed
+    with services.engine.begin() as conn:
+        conn.execute(
+            sa.update(GCAL)
+            .where(GCAL.c.source_id == row.source_id)
+            .values(sync_token=next_token, synced_at=began)
+        )
+        conn.execute(
+            sa.update(SOURCE)
+            .where(SOURCE.c.id == row.source_id)
+            .values(status=OK, error=None, last_checked_at=began, failures=0)
+        )
+    logger.info(
+        "google calendar %s for %s: %s sync, %d items, %d changed",
+        row.source_id,
+        row.user_id,
+        "full" if full else "incremental",
+        len(items),
+        changed,
+    )
+    return Synced(full=full, changed=changed, upcoming=count_upcoming(occurrences, now=began))
+
+
+# --------------------------------------------------------------------------- channels
+
+
+def open_channel(services: Services, source_id: int, *, api: _Api | None = None) -> None:
+    """Watch the primary calendar (a new channel); the current one, if any, becomes the
+    old one and is stopped once the new one is open."""
+    row = _row(services, source_id)
+    if row is None or row.status == BROKEN:
+        return
+    channel_id = str(uuid.uuid4())
+    token = secrets.token_urlsafe(32)
+    g = GCAL.c
+    with services.engine.begin() as conn:
+        conn.execute(
+            sa.update(GCAL)
+            .where(g.source_id == source_id)
+            .values(
+                old_channel_id=row.channel_id,
+                old_channel_token=row.channel_token,
+                old_resource_id=row.resource_id,
+                old_last_message=row.last_message,
+                channel_id=channel_id,
+                channel_token=services.cipher.encrypt(token),
+                resource_id=None,
+                channel_expires_at=None,
+                last_message=0,
+            )
+        )
+    api = api or _Api(services, row)
+    body = {
+        "id": channel_id,
+        "type": "web_hook",
+        "address": hook_url(services.settings),
+        "token": token,
+        "params": {"ttl": str(int(CHANNEL_TTL.total_seconds()))},
+    }
+    try:
+        answer = api.call(api.calendar.events().watch(calendarId="primary", body=body))
+    except GrantRevoked:
+        _mark_broken(services, row)
+        raise
+    expires = None
+    if str(answer.get("expiration", "")).isdigit():
+        expires = datetime.fromtimestamp(int(answer["expiration"]) / 1000, UTC)
+    with services.engine.begin() as conn:
+        conn.execute(
+            sa.update(GCAL)
+            .where(g.source_id == source_id, g.channel_id == channel_id)
+            .values(resource_id=str(answer.get("resourceId", ""))[:255], channel_expires_at=expires)
+        )
+    if row.channel_id and row.resource_id:
+        _stop(api, row.channel_id, row.resource_id)
+    with services.engine.begin() as conn:
+        conn.execute(
+            sa.update(GCAL)
+            .where(g.source_id == source_id, g.old_channel_id == row.channel_id)
+            .values(
+                old_channel_id=None,
+                old_channel_token=None,
+                old_resource_id=None,
+                old_last_message=0,
+            )
+        )
+    logger.info("google calendar %s: push channel opened", source_id)
+
+
+def _stop(api: _Api, channel_id: str, resource_id: str) -> None:
+    try:
+        api.call(api.calendar.channels().stop(body={"id": channel_id, "resourceId": resource_id}))
+    except Exception as exc:  # a channel Google no longer knows is stopped already
+        logger.info("google: stopping a channel failed (%s); it expires by itself", _kind(exc))
+
+
+# --------------------------------------------------------------------------- push
+
+
+@dataclass(frozen=True)
+class Notified:
+    status: int
+    stored: bool = False
+
+
+def receive(services: Services, *, headers: Mapping[str, str]) -> Notified:
+    """Check one push notification (module docstring) and store it in the inbox.
+
+    ``headers`` with lower-case names. 404 for a channel Heedful does not know, 401 when
+    its token or resource does not match, 200 otherwise (a stale or ``sync`` message is
+    answered and dropped)."""
+    channel_id = headers.get("x-goog-channel-id", "")
+    number = headers.get("x-goog-message-number", "")
+    state = headers.get("x-goog-resource-state", "")
+    if not channel_id or len(channel_id) > 64 or not number.isdigit() or len(number) > 18:
+        return Notified(400)
+    g = GCAL.c
+    with read_only(services.engine) as conn:
+        row = conn.execute(
+            sa.select(GCAL).where(
+                sa.or_(g.channel_id == channel_id, g.old_channel_id == channel_id)
+            )
+        ).first()
+    if row is None:
+        logger.info("google push for an unknown channel refused")
+        return Notified(404)
+    current = row.channel_id == channel_id
+    stored_token = row.channel_token if current else row.old_channel_token
+    stored_resource = row.resource_id if current else row.old_resource_id
+    try:
+        token = services.cipher.decrypt(stored_token or "")
+    except CipherError:
+        token = ""
+    given_token = headers.get("x-goog-channel-token", "")
+    given_resource = headers.get("x-goog-resource-id", "")
+    token_ok = bool(token) and hmac.compare_digest(given_token.encode(), token.encode())
+    # The resource id is known once events.watch has returned; "sync" may come first.
+    resource_ok = (
+        hmac.compare_digest(given_resource.encode(), stored_resource.encode())
+        if stored_resource
+        else state == "sync"
+    )
+    if not (token_ok and resource_ok):
+        logger.info("google push refused: channel token or resource does not match")
+        return Notified(401)
+    if state == "sync":
+        return Notified(200)
+    n = int(number)
+    last = g.last_message if current else g.old_last_message
+    with services.engine.begin() as conn:
+        moved = conn.execute(
+            sa.update(GCAL)
+            .where(
+                g.source_id == row.source_id,
+                last < n,
+                (g.channel_id if current else g.old_channel_id) == channel_id,
+            )
+            .values({last.key: n})
+        ).rowcount
+    if not moved:
+        logger.info("google push %s on calendar %s is stale; dropped", n, row.source_id)
+        return Notified(200)
+    new = repo.store_inbox(
+        services.engine,
+        source=INBOX_SOURCE,
+        external_id=f"{channel_id}:{n}",
+        body=json.dumps({"source_id": row.source_id}),
+        now=services.clock.now(),
+        team_id=row.team_id,
+        user_id=row.user_id,
+        kind="push",
+    )
+    return Notified(200, stored=new)
+
+
+def dispatcher(services: Services) -> Any:
+    """The inbox dispatcher for ``google-push`` rows (a push, or the first sync)."""
+
+    def dispatch(row: Any) -> None:
+        process_stored(services, row)
+
+    return dispatch
+
+
+def process_stored(services: Services, row: Any) -> None:
+    """A stored push: an incremental sync, unless one has started since it arrived. The
+    first sync after connecting also opens the channel and tells the person."""
+    data = json.loads(row.body)
+    source_id = int(data["source_id"])
+    found = _row(services, source_id)
+    if found is None or found.status == BROKEN:
+        return
+    connecting = bool(data.get("connect"))
+    if not connecting and found.synced_at is not None and found.synced_at >= row.received_at:
+        return  # a sync that started after this push arrived has read its change
+    api = _Api(services, found)
+    try:
+        synced = sync(services, source_id, api=api)
+        if synced is not None and (connecting or not found.channel_id):
+            open_channel(services, source_id, api=api)
+    except GrantRevoked:
+        return
+    if connecting and synced is not None:
+        _tell(services, _row(services, source_id), "google.connected", upcoming=synced.upcoming)
+
+
+# --------------------------------------------------------------------------- periodic
+
+
+def _poll(services: Services) -> timedelta:
+    return timedelta(minutes=services.settings.calendar_poll_minutes)
+
+
+def claim_due(services: Services, *, limit: int = BATCH) -> list[int]:
+    """Take the Google calendars due a periodic sync, each by one process only."""
+    now = services.clock.now()
+    t = SOURCE.c
+    pick = (
+        sa.select(t.id)
+        .where(t.kind == KIND, t.status == OK, t.next_check_at <= now)
+        .order_by(t.next_check_at)
+        .limit(limit)
+    )
+    if is_postgres(services.engine):
+        pick = pick.with_for_update(skip_locked=True)
+    with services.engine.begin() as conn:
+        return list(
+            conn.execute(
+                sa.update(SOURCE)
+                .where(t.id.in_(pick.scalar_subquery()))
+                .values(next_check_at=now + _poll(services))
+                .returning(t.id)
+            ).scalars()
+        )
+
+
+def refresh_due(services: Services, *, limit: int = BATCH) -> int:
+    """The scheduler step: renew channels near their end, then an incremental sync."""
+    ids = claim_due(services, limit=limit)
+    for source_id in ids:
+        try:
+            row = _row(services, source_id)
+            if row is None:
+                continue
+            api = _Api(services, row)
+            sync(services, source_id, api=api)
+            expires = row.channel_expires_at
+            if expires is None or expires - services.clock.now() < RENEW_BEFORE:
+                open_channel(services, source_id, api=api)
+        except GrantRevoked:
+            continue
+        except Exception as exc:
+            logger.warning("google calendar %s: periodic sync failed (%s)", source_id, _kind(exc))
+            _failed(services, source_id, exc)
+    return len(ids)
+
+
+def _failed(services: Services, source_id: int, exc: BaseException) -> None:
+    with services.engine.begin() as conn:
+        conn.execute(
+            sa.update(SOURCE)
+            .where(SOURCE.c.id == source_id)
+            .values(error=_kind(exc)[:255], failures=SOURCE.c.failures + 1)
+        )
+
+
+# --------------------------------------------------------------------------- broken, release
+
+
+def _mark_broken(services: Services, row: Any) -> None:
+    """A revoked grant: mark the calendar broken and, the first time, tell the person."""
+    now = services.clock.now()
+    t = SOURCE.c
+    with services.engine.begin() as conn:
+        conn.execute(
+            sa.update(SOURCE)
+            .where(t.id == row.source_id)
+            .values(status=BROKEN, error="invalid_grant")
+        )
+        first = conn.execute(
+            sa.update(SOURCE)
+            .where(t.id == row.source_id, t.broken_notified_at.is_(None))
+            .values(broken_notified_at=now)
+        ).rowcount
+    if first:
+        _tell(
+            services, row, "google.broken", ref=f"google-broken:{row.source_id}:{now.isoformat()}"
+        )
+        logger.warning(
+            "google calendar %s: the grant was revoked; %s is told", row.source_id, row.user_id
+        )
+
+
+def release(services: Services, *, team_id: str, user_id: str | None = None) -> int:
+    """Stop the push channels and revoke the grants of a person's (or, without
+    ``user_id``, a workspace's) Google calendars, then delete them and what they
+    brought. Returns how many went. Google's failures are logged, never kept."""
+    g = GCAL.c
+    query = sa.select(GCAL).where(g.team_id == team_id)
+    if user_id is not None:
+        query = query.where(g.user_id == user_id)
+    with read_only(services.engine) as conn:
+        rows = conn.execute(query).all()
+    for row in rows:
+        _let_go(services, row)
+        with services.engine.begin() as conn:
+            conn.execute(sa.delete(GCAL).where(g.source_id == row.source_id))
+            conn.execute(sa.delete(SOURCE).where(SOURCE.c.id == row.source_id))
+        remove_source(
+            services,
+            team_id=row.team_id,
+            user_id=row.user_id,
+            source=convert.source_name(row.source_id),
+        )
+    if rows:
+        logger.info("google: released %d calendar(s) of team %s", len(rows), team_id)
+    return len(rows)
+
+
+def disconnect(services: Services, *, team_id: str, user_id: str) -> bool:
+    """The person disconnects their Google calendar. False when they had none."""
+    return release(services, team_id=team_id, user_id=user_id) > 0
+
+
+def _let_go(services: Services, row: Any) -> None:
+    try:
+        api = _Api(services, row)
+    except Exception as exc:
+        logger.info("google calendar %s: its grant cannot be read (%s)", row.source_id, _kind(exc))
+        return
+    for channel_id, resource_id in (
+        (row.channel_id, row.resource_id),
+        (row.old_channel_id, row.old_resource_id),
+    ):
+        if channel_id and resource_id:
+            _stop(api, channel_id, resource_id)
+    token = api.credentials.refresh_token or api.credentials.token
+    if not token:
+        return
+    import httplib2
+
+    try:
+        response, _ = httplib2.Http(timeout=HTTP_TIMEOUT_SECONDS).request(
+            revoke_url(services.settings),
+            "POST",
+            body=urlencode({"token": token}),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        if response.status != 200:
+            logger.info("google calendar %s: revoke answered %s", row.source_id, response.status)
+    except Exception as exc:
+        logger.info("google calendar %s: revoke failed (%s)", row.source_id, _kind(exc))
+
+
+@dataclass(frozen=True)
+class GoogleInfo:
+    source_id: int
+    account: str
+    status: str
+
+
+def connected(services: Services, *, team_id: str, user_id: str) -> GoogleInfo | None:
+    """The person's Google calendar, if they connected one."""
+    t = SOURCE.c
+    with read_only(services.engine) as conn:
+        row = conn.execute(
+            sa.select(t.id, t.label, t.status).where(
+                t.team_id == team_id, t.user_id == user_id, t.kind == KIND
+            )
+        ).first()
+    return None if row is None else GoogleInfo(row.id, row.label or "", row.status)
+
+
+# --------------------------------------------------------------------------- words
+
+
+def build_google_notice(
+    prompts: Prompts, words: str, *, account: str, upcoming: int = 0, link: str | None = None
+) -> Message:
+    """The DM that a Google calendar is connected (``google.connected``) or that its
+    grant was revoked (``google.broken``, with a button to connect again). Pure."""
+    name = escape(account or prompts.text("google.account_unknown"))
+    count = "none" if upcoming == 0 else "one" if upcoming == 1 else "many"
+    text = prompts.text(
+        f"{words}.{count}" if words == "google.connected" else f"{words}.summary",
+        name=name,
+        count=upcoming,
+    )
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    if link is not None:
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": "google_reconnect",
+                        "text": {"type": "plain_text", "text": prompts.text("google.reconnect")},
+                        "url": link,
+                    }
+                ],
+            }
+        )
+    return Message(text=text, blocks=blocks)
+
+
+def _tell(
+    services: Services, row: Any, words: str, *, upcoming: int = 0, ref: str | None = None
+) -> None:
+    if row is None:
+        return
+    link = None
+    if words == "google.broken":
+        link = connect_link(services, team_id=row.team_id, user_id=row.user_id)
+    message = build_google_notice(
+        load_prompts(), words, account=row.account, upcoming=upcoming, link=link
+    )
+    now = services.clock.now()
+    with services.engine.begin() as conn:
+        repo.enqueue_deliveries(
+            conn,
+            [
+                {
+                    "team_id": row.team_id,
+                    "user_id": row.user_id,
+                    "kind": NOTICE,
+                    "ref": ref or f"{words}:{row.source_id}:{now.isoformat()}",
+                    "due_at": now,
+                    "payload": {"text": message.text, "blocks": message.blocks},
+                }
+            ],
+            now=now,
+        )
+    services.wake_outbox()
+
+
+def _page(status: int, prompts: Prompts, words: str) -> Page:
+    from html import escape as html_escape
+
+    title = html_escape(prompts.text(f"{words}.title"))
+    body = html_escape(prompts.text(f"{words}.body"))
+    html = (
+        "<!doctype html><html lang=en><meta charset=utf-8>"
+        '<meta name=viewport content="width=device-width">'
+        f"<title>{title}</title><h1>{title}</h1><p>{body}</p></html>"
+    )
+    return Page(status, html)
+
+
+def _one(query: Mapping[str, Sequence[str]], name: str) -> str | None:
+    values = query.get(name) or []
+    return values[0] if len(values) == 1 else None
+
+
+def _kind(exc: BaseException) -> str:
+    """An exception's type and status, never its message (it may quote a token)."""
+    status = getattr(getattr(exc, "resp", None), "status", None)
+    return f"{type(exc).__name__}{f' {status}' if status else ''}"
