@@ -452,12 +452,20 @@ class FakeGoogle:
         self._pusher.route(public_base, local_base)
 
     def notify(self, email: str) -> None:
-        """Queue an ``exists`` message to every live channel on this calendar."""
-        for message in self._messages(email):
-            self._pusher.enqueue(message)
+        """Queue an ``exists`` message to every live channel on this calendar.
+
+        Queued messages go out in the order of their numbers, one at a time.
+        """
+        with self._lock:  # numbered and queued together, so numbers leave in order
+            for message in self._messages(email):
+                self._pusher.enqueue(message)
 
     def push(self, email: str) -> list[Delivery]:
-        """Send an ``exists`` message to every live channel now; returns the deliveries."""
+        """Send an ``exists`` message to every live channel now; returns the deliveries.
+
+        Sent from the calling thread without waiting for queued messages, so it can overtake
+        them (Google does not promise order either; the app drops stale message numbers).
+        """
         return [self._pusher.deliver(message) for message in self._messages(email)]
 
     def _changed(self, email: str) -> None:
@@ -655,7 +663,10 @@ class FakeGoogle:
         if self.sync_before_response:
             answer.before = lambda: self._pusher.deliver(sync)
         else:
-            answer.after = lambda: self._pusher.enqueue(sync)
+            # Queued now, so later changes queue behind it; sent once the answer is written.
+            answered = threading.Event()
+            self._pusher.enqueue(sync, after=answered)
+            answer.after = answered.set
         return answer
 
     def _stop(self, email: str, request: dict[str, Any]) -> Answer:

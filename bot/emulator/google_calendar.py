@@ -28,6 +28,7 @@ resources efficiently"):
 from __future__ import annotations
 
 import copy
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -284,15 +285,15 @@ class Calendar:
 
     def _changes(self, since: int, single: bool, now: datetime) -> list[dict[str, Any]]:
         changed = sorted((seq, event_id) for event_id, seq in self.seqs.items() if seq > since)
-        items: list[dict[str, Any]] = []
+        items: dict[str, dict[str, Any]] = {}  # by id: a series and its exception changed
         for _, event_id in changed:
             event = self.events[event_id]
             if single and event.get("recurrence") and event.get("status") != "cancelled":
-                instances = self._expand(event, None, None, now, with_cancelled=True)
-                items.extend(self._public(instance) for instance in instances)
+                for instance in self._expand(event, None, None, now, with_cancelled=True):
+                    items[instance["id"]] = self._public(instance)
             else:
-                items.append(self._public(event))
-        return items
+                items[event_id] = self._public(event)
+        return list(items.values())
 
     # expansion -----------------------------------------------------------------------------
 
@@ -436,6 +437,8 @@ def build_event(
     if "start" not in fields or "end" not in fields:
         raise ValueError("an event needs start and end")
     event_id = fields.pop("id", None) or new_event_id()
+    if not re.fullmatch(r"[a-v0-9]{5,1024}", event_id):
+        raise ValueError(f"Google refuses event id {event_id!r}: 5-1024 characters of a-v, 0-9")
     event: dict[str, Any] = {
         "kind": "calendar#event",
         "id": event_id,

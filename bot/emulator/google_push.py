@@ -156,7 +156,9 @@ class Pusher:
     def __init__(self) -> None:
         self._routes: dict[str, str] = {}
         self._lock = threading.Lock()
-        self._outbox: queue.SimpleQueue[Message | None] = queue.SimpleQueue()
+        self._outbox: queue.SimpleQueue[tuple[Message, threading.Event | None] | None] = (
+            queue.SimpleQueue()
+        )
         self._deliveries: list[Delivery] = []
         self._thread: threading.Thread | None = None
 
@@ -195,9 +197,9 @@ class Pusher:
             headers["X-Goog-Channel-Token"] = channel.token
         return channel, headers
 
-    def enqueue(self, message: Message) -> None:
-        """Send later, after every message queued before it."""
-        self._outbox.put(message)
+    def enqueue(self, message: Message, *, after: threading.Event | None = None) -> None:
+        """Send later, after every message queued before it (and once ``after`` is set)."""
+        self._outbox.put((message, after))
 
     def deliver(self, message: Message) -> Delivery:
         """Send now and record the outcome."""
@@ -219,9 +221,12 @@ class Pusher:
 
     def _work(self) -> None:
         while True:
-            message = self._outbox.get()
-            if message is None:
+            item = self._outbox.get()
+            if item is None:
                 return
+            message, after = item
+            if after is not None:
+                after.wait(timeout=10)
             self.deliver(message)
 
     def _routed(self, address: str) -> str | None:

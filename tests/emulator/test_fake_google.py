@@ -621,6 +621,19 @@ def test_no_token_no_header_and_sync_can_come_before_the_watch_answer(
     assert receiver.requests[0]["headers"]["X-Goog-Resource-State"] == "sync"
 
 
+def test_the_sync_message_leaves_before_a_change_made_right_after_the_watch(
+    fake: FakeGoogle, receiver: Receiver
+) -> None:
+    service = calendar(fake, connect(fake))
+    watch(service, "chan-3")
+    meeting(fake, 9)
+    wait_until(lambda: len(receiver.requests) == 2, what="sync and change messages")
+    assert [
+        (r["headers"]["X-Goog-Resource-State"], r["headers"]["X-Goog-Message-Number"])
+        for r in receiver.requests
+    ] == [("sync", "1"), ("exists", "2")]
+
+
 def test_an_expired_channel_gets_nothing(fake: FakeGoogle, receiver: Receiver) -> None:
     service = calendar(fake, connect(fake))
     watch(service, "short", params={"ttl": "60"})
