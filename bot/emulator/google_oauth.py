@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -55,6 +56,7 @@ KNOWN_SCOPES = frozenset(
     | WIDER_CALENDAR_SCOPES
 )
 CODE_LIFETIME = timedelta(minutes=10)
+_VERIFIER = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
 ACCESS_TOKEN_LIFETIME = timedelta(seconds=3599)
 
 
@@ -229,6 +231,8 @@ class OAuthServer:
         verifier = form.get("code_verifier")
         if not verifier:
             raise TokenError(400, "invalid_grant", "Missing code verifier.")
+        if not _VERIFIER.fullmatch(verifier):  # RFC 7636 §4.1: 43-128 unreserved characters
+            raise TokenError(400, "invalid_grant", "Invalid code verifier.")
         if not hmac.compare_digest(s256(verifier), code.challenge):
             raise TokenError(400, "invalid_grant", "Invalid code verifier.")
         grant = code.grant

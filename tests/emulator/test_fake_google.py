@@ -204,14 +204,15 @@ def test_callback_with_a_new_flow_needs_the_same_verifier(fake: FakeGoogle) -> N
     assert again.credentials.token
 
 
-def test_a_wrong_verifier_is_refused(fake: FakeGoogle) -> None:
+@pytest.mark.parametrize("verifier", ["x" * 64, "short", None])
+def test_a_wrong_or_missing_verifier_is_refused(fake: FakeGoogle, verifier: str | None) -> None:
     flow = new_flow(fake)
     url, _ = flow.authorization_url()
     code = code_from(consent(url))
 
-    other = new_flow(fake)  # generates a verifier of its own
+    other = new_flow(fake, autogenerate_code_verifier=False)
     with pytest.raises(InvalidGrantError):
-        other.fetch_token(code=code, code_verifier="x" * 64)
+        other.fetch_token(code=code, code_verifier=verifier)
 
 
 def test_a_code_is_single_use_and_expires_after_ten_minutes(fake: FakeGoogle) -> None:
