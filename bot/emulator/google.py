@@ -391,9 +391,12 @@ class FakeGoogle:
 
     def _stored(self, calendar: Calendar, event_id: str) -> dict[str, Any]:
         try:
-            return calendar.get(event_id, self.now())
+            event = calendar.get(event_id, self.now())
         except KeyError:
             raise KeyError(f"no event {event_id} in {calendar.email}'s calendar") from None
+        if "start" not in event:
+            raise KeyError(f"event {event_id} was deleted")
+        return event
 
     def _calendar(self, email: str) -> Calendar:
         try:
