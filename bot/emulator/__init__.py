@@ -1,5 +1,8 @@
 """A Slack Web API and Socket Mode emulator on loopback, for the tests and ``heedful demo``.
 
+Beside it, ``FakeGoogle`` (``bot/emulator/google.py``): Google's OAuth 2.0 server and
+Calendar API v3 with push notifications, for the Google Calendar connection.
+
 A real ``slack_sdk.WebClient(base_url=emulator.api_url)`` talks to it over HTTP; Bolt's
 ``SocketModeHandler`` connects to it over a real WebSocket. Nothing starts at import time::
 
@@ -29,8 +32,9 @@ from bot.emulator.models import Call, EmulatorError, Fault, InboundResult
 
 if TYPE_CHECKING:
     from bot.emulator.emulator import SlackEmulator
+    from bot.emulator.google import FakeGoogle
 
-__all__ = ["Call", "EmulatorError", "Fault", "InboundResult", "SlackEmulator"]
+__all__ = ["Call", "EmulatorError", "FakeGoogle", "Fault", "InboundResult", "SlackEmulator"]
 
 
 def __getattr__(name: str) -> Any:
@@ -42,4 +46,9 @@ def __getattr__(name: str) -> Any:
 
         globals()[name] = SlackEmulator
         return SlackEmulator
+    if name == "FakeGoogle":
+        from bot.emulator.google import FakeGoogle
+
+        globals()[name] = FakeGoogle
+        return FakeGoogle
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
