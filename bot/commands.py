@@ -17,7 +17,7 @@ from bot.digest import digest_so_far
 from bot.focus import their_why
 from bot.home import day_words, hours_in_words, save_settings, settings_summary
 from bot.messages.blocks import build_forget_confirm
-from bot.messages.mrkdwn import escape
+from bot.messages.mrkdwn import escape, link
 from bot.messages.prompts import load_prompts
 from bot.prefs import HoursError, Prefs, WorkingHours, parse_hours
 from bot.privacy import export_upload

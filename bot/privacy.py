@@ -38,15 +38,18 @@ from bot.storage.models import (
     FeedbackKey,
     FeedbackMeeting,
     FeedbackSeries,
+    GoogleCalendar,
     InboxItem,
     Installation,
     LeaderWhy,
+    OAuthState,
     OccurrenceRow,
     PromptShown,
     Reflection,
     SlackUser,
     WebhookSource,
 )
+from bot.sync import google
 
 logger = logging.getLogger(__name__)
 
@@ -63,10 +66,18 @@ USER_TABLES = (
     FeedbackSeries,
     FeedbackMeeting,
     Commitment,
+    GoogleCalendar,
+    OAuthState,
 )
 # Tables whose ``text``/``body`` column holds private words, encrypted at rest: the export
 # holds them decrypted.
 PRIVATE_TEXT = {"reflection": "text", "inbox": "body", "leader_why": "text", "commitment": "text"}
+# Credentials and provider bookkeeping, left out of the export (they are Heedful's keys
+# to a calendar, not something the person wrote or was told).
+_SECRETS = {
+    "google_calendar": ("tokens", "channel_token", "old_channel_token", "sync_token"),
+    "oauth_state": ("verifier", "state_hash"),  # a sign-in in progress: its keys stay here
+}
 EXPORT_VERSION = 1
 EXPORT_FILENAME = "heedful-export.json"
 PROMPT_HISTORY = timedelta(days=60)
@@ -107,6 +118,8 @@ def export_user(services: Services, *, team_id: str, user_id: str) -> dict[str, 
         "feedback_series": "feedback_series",
         "feedback_meeting": "feedback_meetings",
         "commitment": "commitments",
+        "google_calendar": "google_calendars",
+        "oauth_state": "sign_ins",
     }
     with read_only(services.engine) as conn:
         for model in USER_TABLES:
@@ -122,6 +135,8 @@ def export_user(services: Services, *, team_id: str, user_id: str) -> dict[str, 
                 if table.name == "calendar_source":
                     item.pop("url", None)  # a secret: the export names the calendar, not its key
                     item.pop("etag", None)
+                for secret in _SECRETS.get(table.name, ()):
+                    item.pop(secret, None)
                 field = PRIVATE_TEXT.get(table.name)
                 if field is not None and field in item:
                     try:
@@ -158,7 +173,9 @@ def forget(services: Services, *, team_id: str, user_id: str) -> str:
 
 
 def erase_user(services: Services, *, team_id: str, user_id: str) -> int:
-    """Delete every row about one person. Returns how many rows went."""
+    """Delete every row about one person (their Google calendar's push channel stopped
+    and its grant revoked first). Returns how many rows went."""
+    google.release(services, team_id=team_id, user_id=user_id)
     removed = 0
     with services.engine.begin() as conn:
         for model in USER_TABLES:
@@ -173,7 +190,9 @@ def erase_user(services: Services, *, team_id: str, user_id: str) -> int:
 
 
 def purge_team(services: Services, *, team_id: str) -> int:
-    """``app_uninstalled``: forget the whole workspace."""
+    """``app_uninstalled``: forget the whole workspace (Google channels stopped and grants
+    revoked first)."""
+    google.release(services, team_id=team_id)
     removed = 0
     with services.engine.begin() as conn:
         for model in (*USER_TABLES, *feedback.TEAM_TABLES, WebhookSource, InboxItem, Installation):
@@ -221,6 +240,10 @@ ENCRYPTED_COLUMNS: tuple[tuple[Any, str], ...] = (
     (LeaderWhy, "text"),
     (FeedbackKey, "secret"),
     (Commitment, "text"),
+    (GoogleCalendar, "tokens"),
+    (GoogleCalendar, "channel_token"),
+    (GoogleCalendar, "old_channel_token"),
+    (OAuthState, "verifier"),
 )
 ROTATE_BATCH = 500
 

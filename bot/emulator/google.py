@@ -597,6 +597,9 @@ class FakeGoogle:
             now = self.now()
             if method == "GET" and parts == ["users", "me", "calendarList"]:
                 return json_answer(200, self._calendars[email].list_entry())
+            if method == "GET" and parts[:3] == ["users", "me", "calendarList"] and len(parts) == 4:
+                calendar = self._own_calendar(email, parts[3])  # "primary" or the address
+                return json_answer(200, calendar.list_entry()["items"][0])
             if len(parts) >= 3 and parts[0] == "calendars" and parts[2] == "events":
                 calendar = self._own_calendar(email, parts[1])
                 if method == "GET" and len(parts) == 3:

@@ -238,7 +238,8 @@ class GoogleCalendar(SQLModel, table=True):
 
     __tablename__ = "google_calendar"
 
-    source_id: int = Field(primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int = Field(unique=True)
     team_id: str = Field(max_length=32)
     user_id: str = Field(max_length=32)
     account: str = Field(default="", max_length=MAX_ADDRESS)
@@ -254,6 +255,10 @@ class GoogleCalendar(SQLModel, table=True):
     old_channel_token: str | None = Field(default=None, sa_type=sa.Text, repr=False)
     old_resource_id: str | None = Field(default=None, max_length=255)
     old_last_message: int = 0
+    # The channel and message number the last sync started after: a stored push at or
+    # below it was read by that sync already.
+    synced_channel: str | None = Field(default=None, max_length=64)
+    synced_message: int = 0
     synced_at: datetime | None = _ts()
     created_at: datetime | None = _ts()
 
@@ -265,7 +270,8 @@ class OAuthState(SQLModel, table=True):
 
     __tablename__ = "oauth_state"
 
-    state_hash: str = Field(primary_key=True, max_length=64)
+    id: int | None = Field(default=None, primary_key=True)
+    state_hash: str = Field(unique=True, max_length=64)
     provider: str = Field(max_length=16)
     team_id: str = Field(max_length=32)
     user_id: str = Field(max_length=32)

@@ -161,6 +161,7 @@ _INBOX_CLAIM_COLUMNS = [
         "state",
         "claimed_by",
         "attempts",
+        "received_at",
     )
 ]
 

@@ -36,8 +36,8 @@ the call returns. :func:`receive` checks a notification (headers only) in consta
 time against the stored channel id, token and resource id; a message number at or
 below the last one seen on that channel is dropped; an ``exists`` message is stored in
 the inbox (key ``<channel id>:<number>``) before the 200, and the worker then runs an
-incremental sync. Pushes that arrive while a sync is pending are folded into it: a
-stored push older than the last sync's start is done already.
+incremental sync. Pushes that queue up are folded into one sync: a stored push whose
+number the last sync had seen when it began is done already.
 
 **Renew.** A channel expiring within :data:`RENEW_BEFORE` is replaced: the new one is
 opened first (the old one keeps being accepted until it is stopped, so there is no
@@ -330,6 +330,7 @@ def _keep(services: Services, *, team_id: str, user_id: str, credentials: Any) -
                 created_at=now,
                 last_message=0,
                 old_last_message=0,
+                synced_message=0,
             )
         )
     return int(source_id)
@@ -567,7 +568,12 @@ def _read(
         conn.execute(
             sa.update(GCAL)
             .where(GCAL.c.source_id == row.source_id)
-            .values(sync_token=next_token, synced_at=began)
+            .values(
+                sync_token=next_token,
+                synced_at=began,
+                synced_channel=row.channel_id,
+                synced_message=row.last_message,
+            )
         )
         conn.execute(
             sa.update(SOURCE)
@@ -728,7 +734,7 @@ def receive(services: Services, *, headers: Mapping[str, str]) -> Notified:
         services.engine,
         source=INBOX_SOURCE,
         external_id=f"{channel_id}:{n}",
-        body=json.dumps({"source_id": row.source_id}),
+        body=json.dumps({"source_id": row.source_id, "channel": channel_id, "n": n}),
         now=services.clock.now(),
         team_id=row.team_id,
         user_id=row.user_id,
@@ -748,14 +754,22 @@ def dispatcher(services: Services) -> Any:
 
 def process_stored(services: Services, row: Any) -> None:
     """A stored push: an incremental sync, unless one has started since it arrived. The
-    first sync after connecting also opens the channel and tells the person."""
+    first sync after connecting also opens the channel and tells the person.
+
+    Pushes are folded: each sync notes the channel's last message number when it began,
+    and a stored push at or below it is done already (several pushes that queued up
+    while the worker was busy cost one sync)."""
     data = json.loads(row.body)
     source_id = int(data["source_id"])
     found = _row(services, source_id)
     if found is None or found.status == BROKEN:
         return
     connecting = bool(data.get("connect"))
-    if not connecting and found.synced_at is not None and found.synced_at >= row.received_at:
+    if (
+        not connecting
+        and data.get("channel") == found.synced_channel
+        and int(data.get("n", 0)) <= found.synced_message
+    ):
         return  # a sync that started after this push arrived has read its change
     api = _Api(services, found)
     try:

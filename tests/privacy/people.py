@@ -32,7 +32,13 @@ from bot.reflections import capture_form, forget_message
 from bot.services import Services
 from bot.storage import repository as repo
 from bot.storage.db import session_scope
-from bot.storage.models import CalendarSource, Commitment, Delivery
+from bot.storage.models import (
+    CalendarSource,
+    Commitment,
+    Delivery,
+    GoogleCalendar,
+    OAuthState,
+)
 
 TEAM = "T0001"
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -140,6 +146,44 @@ def seed(
                     created_at=now,
                     last_checked_at=now,
                     next_check_at=now + timedelta(days=365),  # not polled in these tests
+                )
+            )
+            google_source = conn.execute(
+                sa.insert(SOURCE)
+                .values(
+                    team_id=TEAM,
+                    user_id=person.user_id,
+                    kind="google",
+                    label=f"{person.name.lower()}@example.com",
+                    status="broken",  # not synced in these tests (no Google here)
+                    created_at=now,
+                )
+                .returning(SOURCE.c.id)
+            ).scalar_one()
+            conn.execute(
+                sa.insert(GoogleCalendar.__table__).values(
+                    source_id=google_source,
+                    team_id=TEAM,
+                    user_id=person.user_id,
+                    account=f"{person.name.lower()}@example.com",
+                    zone="Europe/Berlin",
+                    tokens=services.cipher.encrypt(f'{{"refresh_token": "{person.secret}-g"}}'),
+                    channel_token=services.cipher.encrypt(f"{person.secret}-channel"),
+                    last_message=0,
+                    old_last_message=0,
+                    synced_message=0,
+                    created_at=now,
+                )
+            )
+            conn.execute(
+                sa.insert(OAuthState.__table__).values(
+                    state_hash=f"{person.user_id:0>64}",
+                    provider="google",
+                    team_id=TEAM,
+                    user_id=person.user_id,
+                    verifier=services.cipher.encrypt(f"{person.secret}-verifier"),
+                    created_at=now,
+                    expires_at=now + timedelta(minutes=15),
                 )
             )
         opt_in(services, team_id=TEAM, user_id=person.user_id)

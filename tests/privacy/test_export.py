@@ -28,6 +28,8 @@ from bot.services import Services
 SECTIONS = {
     "slack_user": "profile",
     "calendar_source": "calendars",
+    "google_calendar": "google_calendars",
+    "oauth_state": "sign_ins",
     "occurrence": "meetings",
     "delivery": "deliveries",
     "reflection": "reflections",
@@ -43,7 +45,11 @@ SECTIONS = {
 ONE_ROW = {"profile", "why"}
 # Columns of private words, encrypted at rest and exported decrypted.
 PRIVATE_TEXT = {("reflection", "text"), ("leader_why", "text"), ("commitment", "text")}
-SECRET_COLUMNS = {"calendar_source": {"url", "etag"}}
+SECRET_COLUMNS = {
+    "calendar_source": {"url", "etag"},
+    "google_calendar": {"tokens", "channel_token", "old_channel_token", "sync_token"},
+    "oauth_state": {"verifier", "state_hash"},
+}
 
 
 def _events(heedful: Heedful) -> str:

@@ -17,6 +17,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "google_calendar",
+        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("source_id", sa.Integer(), nullable=False),
         sa.Column("team_id", sa.String(length=32), nullable=False),
         sa.Column("user_id", sa.String(length=32), nullable=False),
@@ -33,15 +34,19 @@ def upgrade() -> None:
         sa.Column("old_channel_token", sa.Text(), nullable=True),
         sa.Column("old_resource_id", sa.String(length=255), nullable=True),
         sa.Column("old_last_message", sa.Integer(), nullable=False),
+        sa.Column("synced_channel", sa.String(length=64), nullable=True),
+        sa.Column("synced_message", sa.Integer(), nullable=False),
         sa.Column("synced_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("source_id"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("source_id"),
     )
     with op.batch_alter_table("google_calendar", schema=None) as batch_op:
         batch_op.create_index("ix_google_calendar_channel_id", ["channel_id"], unique=False)
         batch_op.create_index("ix_google_calendar_old_channel_id", ["old_channel_id"], unique=False)
     op.create_table(
         "oauth_state",
+        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("state_hash", sa.String(length=64), nullable=False),
         sa.Column("provider", sa.String(length=16), nullable=False),
         sa.Column("team_id", sa.String(length=32), nullable=False),
@@ -50,7 +55,8 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("state_hash"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("state_hash"),
     )
 
 

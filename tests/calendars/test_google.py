@@ -1,0 +1,348 @@
+"""Google Calendar end to end: the real app over HTTP against the fake Google.
+
+A browser is played by following redirects by hand, mapping Heedful's public address
+(``https://heedful.test``) to the app's loopback port, as a reverse proxy would. Push
+notifications travel the same way, from the fake to ``/hooks/google``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from waiting import wait_until
+
+from bot.app import Heedful
+from bot.clock import VirtualClock
+from bot.config import Settings
+from bot.emulator import FakeGoogle, SlackEmulator
+from bot.services import Services, build_services
+from bot.storage import repository as repo
+from bot.storage.db import session_scope
+from bot.storage.models import (
+    CalendarSource,
+    Delivery,
+    GoogleCalendar,
+    InboxItem,
+    OAuthState,
+    OccurrenceRow,
+)
+from bot.sync import google
+
+PUBLIC = "https://heedful.test"
+TEAM = "T0001"
+ANA = "ana@example.com"
+CLIENT_ID, CLIENT_SECRET = "heedful-client.apps.googleusercontent.com", "client-secret-1"
+
+
+@pytest.fixture(name="fake")
+def fixture_fake(clock: VirtualClock, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGoogle]:
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # the fake is http on loopback
+    with FakeGoogle(clock=clock.now, auto_push=False) as fake:
+        fake.add_client(CLIENT_ID, CLIENT_SECRET, [f"{PUBLIC}/oauth/google/callback"])
+        fake.add_account(ANA, time_zone="Europe/Berlin")
+        yield fake
+
+
+@pytest.fixture(name="settings")
+def fixture_google_settings(settings: Settings, fake: FakeGoogle) -> Settings:
+    return replace(
+        settings,
+        public_url=PUBLIC,
+        google_client_id=CLIENT_ID,
+        google_client_secret=CLIENT_SECRET,
+        google_auth_uri=fake.auth_uri,
+        google_token_uri=fake.token_uri,
+        google_calendar_api_url=fake.calendar_api_url,
+    )
+
+
+@pytest.fixture(name="app")
+def fixture_app(heedful: Heedful, fake: FakeGoogle, services: Services) -> Heedful:
+    fake.route(PUBLIC, heedful.url)
+    with session_scope(services.engine) as session:
+        user = repo.ensure_user(session, team_id=TEAM, user_id="U1", now=services.clock.now())
+        user.tz, user.email = "Europe/Berlin", ANA
+        session.add(user)
+    return heedful
+
+
+def browse(app: Heedful, url: str) -> httpx.Response:
+    """Open ``url`` as a browser would, following redirects (Heedful's public address is
+    served by the app's port); returns the last answer."""
+    for _ in range(5):
+        local = url.replace(PUBLIC, app.url, 1) if url.startswith(PUBLIC) else url
+        answer = httpx.get(local, follow_redirects=False, timeout=30)
+        if answer.status_code not in (302, 303) or "location" not in answer.headers:
+            return answer
+        url = answer.headers["location"]
+    raise AssertionError("too many redirects")
+
+
+def connect(app: Heedful) -> httpx.Response:
+    link = google.connect_link(app.services, team_id=TEAM, user_id="U1")
+    page = browse(app, link)
+    app.process_inbox()
+    return page
+
+
+def meeting(fake: FakeGoogle, clock: VirtualClock, *, hours: float = 3, **fields: Any) -> dict:
+    start = clock.now() + timedelta(hours=hours)
+    return fake.add_event(
+        ANA,
+        **{
+            "summary": "1:1 with Ben",
+            "start": start,
+            "end": start + timedelta(minutes=30),
+            "attendees": [ANA, "ben@example.com"],
+            **fields,
+        },
+    )
+
+
+def rows(services: Services, table: Any) -> list[Any]:
+    with services.engine.connect() as conn:
+        return list(conn.execute(sa.select(table.__table__)))
+
+
+def reminders(services: Services) -> dict[str, tuple[str, datetime]]:
+    """The Google event id of each reminder → (state, due time)."""
+    return {
+        r.ref.split("|")[1]: (r.state, r.due_at)
+        for r in rows(services, Delivery)
+        if r.kind == "reminder"
+    }
+
+
+def push(app: Heedful, fake: FakeGoogle) -> list[int]:
+    """Announce the calendar's changes; the app stores them, then the worker syncs."""
+    answers = [d.status for d in fake.push(ANA)]
+    app.process_inbox()
+    return answers
+
+
+# --------------------------------------------------------------------------- connect
+
+
+def test_connecting_plans_the_week_opens_a_channel_and_says_so(
+    app: Heedful, fake: FakeGoogle, clock: VirtualClock, emulator: SlackEmulator
+) -> None:
+    one = meeting(fake, clock, hours=3)
+    meeting(fake, clock, hours=5, summary="Focus", eventType="focusTime", attendees=[])
+    page = connect(app)
+    assert page.status_code == 200 and "Connected" in page.text
+    assert reminders(app.services)[one["id"]][0] == "pending"
+    (gcal,) = rows(app.services, GoogleCalendar)
+    assert gcal.account == ANA and gcal.sync_token and gcal.resource_id
+    (channel,) = [c for c in fake.channels(ANA) if c.live(fake.now())]
+    assert channel.address == f"{PUBLIC}/hooks/google"
+    app.send_due()
+    texts = [m.get("text", "") for m in emulator.messages("U1")]
+    assert any("Connected your Google Calendar" in t and "1 meeting" in t for t in texts)
+
+
+def test_a_used_expired_or_unknown_state_stores_nothing(
+    app: Heedful, fake: FakeGoogle, clock: VirtualClock
+) -> None:
+    link = google.connect_link(app.services, team_id=TEAM, user_id="U1")
+    start = httpx.get(link.replace(PUBLIC, app.url), follow_redirects=False)
+    consent = httpx.get(start.headers["location"], follow_redirects=False)
+    callback = consent.headers["location"]
+    assert browse(app, callback).status_code == 200
+    # The same callback again (a reload, a replay): the state is spent.
+    again = browse(app, callback)
+    assert again.status_code == 400 and "expired or was already used" in again.text
+    # The start link again: spent too.
+    assert browse(app, link).status_code == 400
+    # A state Heedful never made.
+    forged = browse(app, f"{PUBLIC}/oauth/google/callback?state=made-up&code=x")
+    assert forged.status_code == 400
+    # One that expired before the callback came.
+    late = google.connect_link(app.services, team_id=TEAM, user_id="U1")
+    clock.advance(google.STATE_TTL + timedelta(seconds=1))
+    assert browse(app, late).status_code == 400
+    assert len(rows(app.services, CalendarSource)) == 1  # only the first connection
+    assert len(rows(app.services, GoogleCalendar)) == 1
+
+
+def test_a_refused_consent_stores_nothing(app: Heedful, fake: FakeGoogle) -> None:
+    fake.deny_next_consent()
+    page = connect(app)
+    assert page.status_code == 400 and "not connected" in page.text
+    assert rows(app.services, CalendarSource) == []
+    assert rows(app.services, GoogleCalendar) == []
+
+
+# --------------------------------------------------------------------------- push
+
+
+def test_a_pushed_move_cancel_decline_and_addition_change_the_pending_nudges(
+    app: Heedful, fake: FakeGoogle, clock: VirtualClock
+) -> None:
+    moved, cancelled, declined = (meeting(fake, clock, hours=h) for h in (3, 4, 5))
+    connect(app)
+    before = reminders(app.services)
+    assert {k: v[0] for k, v in before.items()} == {
+        moved["id"]: "pending",
+        cancelled["id"]: "pending",
+        declined["id"]: "pending",
+    }
+    fake.move_event(ANA, moved["id"], clock.now() + timedelta(hours=3, minutes=10))
+    fake.cancel_event(ANA, cancelled["id"])
+    fake.set_response(ANA, declined["id"], ANA, "declined")
+    added = meeting(fake, clock, hours=6)
+    assert push(app, fake) == [200]
+    after = reminders(app.services)
+    assert after[moved["id"]] == ("pending", before[moved["id"]][1] + timedelta(minutes=10))
+    assert after[cancelled["id"]][0] == "skipped"
+    assert after[declined["id"]][0] == "skipped"
+    assert after[added["id"]][0] == "pending"
+
+
+def test_a_forged_or_stale_notification_changes_nothing(
+    app: Heedful, fake: FakeGoogle, clock: VirtualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    event = meeting(fake, clock)
+    connect(app)
+    (gcal,) = rows(app.services, GoogleCalendar)
+    good = {
+        "X-Goog-Channel-ID": gcal.channel_id,
+        "X-Goog-Channel-Token": app.services.cipher.decrypt(gcal.channel_token),
+        "X-Goog-Resource-ID": gcal.resource_id,
+        "X-Goog-Resource-State": "exists",
+        "X-Goog-Message-Number": "5",
+    }
+    url = f"{app.url}/hooks/google"
+    with caplog.at_level(logging.DEBUG):
+        assert httpx.post(url, headers={**good, "X-Goog-Channel-Token": "wrong"}).status_code == 401
+        assert httpx.post(url, headers={**good, "X-Goog-Resource-ID": "other"}).status_code == 401
+        assert httpx.post(url, headers={**good, "X-Goog-Channel-ID": "unknown"}).status_code == 404
+        assert [i for i in rows(app.services, InboxItem) if i.kind == "push"] == []
+        assert httpx.post(url, headers=good).status_code == 200  # number 5: stored
+        assert httpx.post(url, headers=good).status_code == 200  # 5 again: stale
+        assert httpx.post(url, headers={**good, "X-Goog-Message-Number": "4"}).status_code == 200
+    assert len([i for i in rows(app.services, InboxItem) if i.kind == "push"]) == 1
+    assert good["X-Goog-Channel-Token"] not in caplog.text
+    assert "1:1 with Ben" not in caplog.text
+    assert reminders(app.services)[event["id"]][0] == "pending"
+
+
+def test_a_dropped_notification_is_caught_by_the_periodic_sync(
+    app: Heedful, fake: FakeGoogle, clock: VirtualClock
+) -> None:
+    event = meeting(fake, clock, hours=5)
+    connect(app)
+    due = reminders(app.services)[event["id"]][1]
+    fake.move_event(ANA, event["id"], clock.now() + timedelta(hours=6))  # nobody is told
+    clock.advance(timedelta(minutes=app.services.settings.calendar_poll_minutes))
+    assert app.sync_google() == 1
+    assert reminders(app.services)[event["id"]] == ("pending", due + timedelta(hours=1))
+
+
+def test_a_410_leads_to_one_full_sync_and_no_duplicate_nudge(
+    app: Heedful, fake: FakeGoogle, clock: VirtualClock
+) -> None:
+    event = meeting(fake, clock)
+    connect(app)
+    fake.expire_sync_tokens(ANA)
+    push(app, fake)
+    lists = [c for c in fake.calls if c.path.endswith("/events") and c.status == 410]
+    assert len(lists) == 1
+    assert [r for r in rows(app.services, Delivery) if r.kind == "reminder"] == [
+        r for r in rows(app.services, Delivery) if r.kind == "reminder" and event["id"] in r.ref
+    ]
+    assert len([r for r in rows(app.services, Delivery) if r.kind == "reminder"]) == 1
+    assert len(rows(app.services, OccurrenceRow)) == 1
+
+
+def test_an_expiring_channel_is_renewed_with_no_gap(
+    app: Heedful, fake: FakeGoogle, clock: VirtualClock
+) -> None:
+    connect(app)
+    (first,) = rows(app.services, GoogleCalendar)
+    clock.advance(google.CHANNEL_TTL - google.RENEW_BEFORE + timedelta(minutes=1))
+    assert app.sync_google() == 1
+    (renewed,) = rows(app.services, GoogleCalendar)
+    assert renewed.channel_id != first.channel_id and renewed.old_channel_id is None
+    live = [c.id for c in fake.channels(ANA) if c.live(fake.now())]
+    assert live == [renewed.channel_id]  # the old one was stopped after the new one opened
+    event = meeting(fake, clock, hours=30)
+    assert push(app, fake) == [200]
+    assert event["id"] in reminders(app.services)
+
+
+def test_a_revoked_grant_tells_the_person_once_with_a_reconnect_button(
+    app: Heedful, fake: FakeGoogle, clock: VirtualClock, emulator: SlackEmulator
+) -> None:
+    connect(app)
+    app.send_due()
+    fake.revoke_grant(ANA)
+    fake.expire_access_tokens()
+    for _ in range(2):
+        clock.advance(timedelta(minutes=app.services.settings.calendar_poll_minutes))
+        app.sync_google()
+        meeting(fake, clock)
+        push(app, fake)
+    app.send_due()
+    (source,) = rows(app.services, CalendarSource)
+    assert source.status == "broken"
+    warnings = [m for m in emulator.messages("U1") if "no longer read your Google" in m["text"]]
+    assert len(warnings) == 1
+    buttons = [e for b in warnings[0]["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert buttons and buttons[0]["url"].startswith(f"{PUBLIC}/oauth/google/start?state=")
+
+
+def test_disconnect_and_erase_stop_the_channel_and_leave_no_token(
+    app: Heedful, fake: FakeGoogle, clock: VirtualClock
+) -> None:
+    from bot.privacy import erase_user
+
+    meeting(fake, clock)
+    connect(app)
+    assert google.disconnect(app.services, team_id=TEAM, user_id="U1")
+    assert [c for c in fake.channels(ANA) if c.live(fake.now())] == []
+    assert rows(app.services, GoogleCalendar) == [] and rows(app.services, OccurrenceRow) == []
+    revoked = [c for c in fake.calls if c.path.endswith("/revoke")]
+    assert revoked and revoked[-1].status == 200
+    connect(app)
+    assert [c for c in fake.channels(ANA) if c.live(fake.now())]
+    erase_user(app.services, team_id=TEAM, user_id="U1")
+    assert [c for c in fake.channels(ANA) if c.live(fake.now())] == []
+    assert rows(app.services, GoogleCalendar) == [] and rows(app.services, OAuthState) == []
+
+
+def test_tokens_are_encrypted_at_rest_when_a_key_is_set(
+    fake: FakeGoogle, settings: Settings, engine: Engine, clock: VirtualClock
+) -> None:
+    from cryptography.fernet import Fernet
+
+    keyed = replace(settings, encryption_keys=(Fernet.generate_key().decode(),))
+    services = build_services(keyed, clock=clock, engine=engine)
+    services.install_from_token(keyed.slack_bot_token or "")
+    app = Heedful(services, run_workers=False)
+    app.start()
+    try:
+        fake.route(PUBLIC, app.url)
+        connect(app)
+        (gcal,) = rows(services, GoogleCalendar)
+        assert "refresh_token" not in gcal.tokens and gcal.tokens.startswith("fernet:")
+        assert services.cipher.decrypt(gcal.channel_token) != gcal.channel_token
+    finally:
+        app.stop()
+
+
+def test_first_sync_message_before_the_watch_returns_is_accepted(
+    app: Heedful, fake: FakeGoogle
+) -> None:
+    fake.sync_before_response = True
+    connect(app)
+    syncs = [d for d in fake.deliveries if d.state == "sync"]
+    wait_until(lambda: [d for d in fake.deliveries if d.state == "sync"], what="the sync message")
+    assert all(d.status == 200 for d in syncs)
