@@ -26,7 +26,7 @@ from bot.services import Services
 from bot.storage import repository as repo
 from bot.storage.db import read_only, session_scope
 from bot.storage.models import Delivery
-from bot.sync import feeds
+from bot.sync import feeds, google
 from bot.users import needs_profile, remember_user
 
 DEL = Delivery.__table__  # type: ignore[attr-defined]
@@ -146,6 +146,14 @@ def home_state(
         (s.id, s.name, statuses.get(s.status, s.status))
         for s in feeds.list_sources(services, team_id=team_id, user_id=user_id)
     ]
+    mine = google.connected(services, team_id=team_id, user_id=user_id)
+    if mine is not None:
+        name = mine.account or prompts.text("google.account_unknown")
+        calendars.append((mine.source_id, name, statuses.get(mine.status, mine.status)))
+    google_link = None
+    if services.settings.google_enabled and (mine is None or mine.status == "broken"):
+        # A new single-use link each time the tab is drawn (valid google.STATE_TTL).
+        google_link = google.connect_link(services, team_id=team_id, user_id=user_id)
     why = their_why(services, team_id=team_id, user_id=user_id)
     return kit.HomeState(
         zone=zone_name,
@@ -159,6 +167,7 @@ def home_state(
         ],
         settings=settings_summary(prompts, prefs),
         calendars=calendars,
+        google_link=google_link,
         muted=[(key, muted_titles.get(key, "")) for key in prefs.muted_series],
         why=(
             kit.WhyCard(
@@ -308,7 +317,8 @@ def on_remove_calendar(
     """ "Remove" beside a calendar (the button's value is its source id); returns the
     Home tab."""
     source_id = int(body["actions"][0]["value"])
-    feeds.disconnect_source(services, team_id=team_id, user_id=user_id, source_id=source_id)
+    if not feeds.disconnect_source(services, team_id=team_id, user_id=user_id, source_id=source_id):
+        google.disconnect(services, team_id=team_id, user_id=user_id, source_id=source_id)
     return home_view(services, team_id=team_id, user_id=user_id)
 
 

@@ -37,6 +37,7 @@ from bot.messages.blocks import (
 from bot.messages.mrkdwn import clip, clip_mrkdwn, escape, link_url, quote, unescape
 from bot.messages.prompts import PRACTICE_ORDER, load_prompts
 from bot.prefs import Prefs
+from bot.sync.google import build_google_notice
 
 
 def test_home_view_for_a_new_user_asks_for_a_calendar_and_makes_the_privacy_promise() -> None:
@@ -124,6 +125,15 @@ def _messages() -> dict[str, Message]:
             prompts, delivery_id=7, title="A", question="Q?", series_key="s", guide=False
         ),
         "done": build_done(LONG),
+        "google connected": build_google_notice(
+            prompts, "google.connected", account="ana@example.com", upcoming=12
+        ),
+        "google broken": build_google_notice(
+            prompts,
+            "google.broken",
+            account=LONG,
+            link="https://heedful.example.com/oauth/google/start?state=" + "s" * 43,
+        ),
         "welcome": build_welcome(prompts),
         "forget": build_forget_confirm(prompts),
     }
@@ -138,6 +148,7 @@ def _views() -> dict[str, dict]:
         next_items=[("Mon 10:00", "reminder", LONG)] * 20,
         settings=settings_summary(prompts, Prefs()),
         calendars=[(n, LONG, "up to date") for n in range(20)],
+        google_link="https://heedful.example.com/oauth/google/start?state=" + "s" * 43,
         muted=[(f"src|{n}", LONG) for n in range(20)] + [("src|untitled", "")],
         why=WhyCard(
             text=WHY_WORDS, practice="ask-feedback", since="Monday 2 March", suggested=True

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.messages.message import Message
-from bot.messages.mrkdwn import clip, clip_mrkdwn, escape, link, quote
+from bot.messages.mrkdwn import clip, clip_mrkdwn, escape, link, link_url, quote
 from bot.messages.prompts import PRACTICE_ORDER, Prompts
 
 # Slack's documented limits, in characters (Block Kit reference). A context element's
@@ -98,6 +98,7 @@ ACTION_HOME_RESUME = "home_resume"
 ACTION_HOME_SETTINGS = "home_settings"
 ACTION_HOME_CONNECT = "home_connect"
 ACTION_HOME_REMOVE = "home_remove_calendar"
+ACTION_HOME_GOOGLE = "home_connect_google"  # a link button: Slack still sends the tap
 ACTION_HOME_UNMUTE = "home_unmute"
 ACTION_HOME_EXPORT = "home_export"
 ACTION_HOME_ERASE = "home_erase"
@@ -127,6 +128,8 @@ class HomeState:
     next_items: list[tuple[str, str, str]] = field(default_factory=list)  # when, kind, title
     settings: dict[str, str] = field(default_factory=dict)  # summary placeholders
     calendars: list[tuple[int, str, str]] = field(default_factory=list)  # id, name, status
+    # A fresh single-use Google sign-in link, when Google can be connected and is not.
+    google_link: str | None = None
     muted: list[tuple[str, str]] = field(default_factory=list)  # series key, title
     why: WhyCard | None = None  # None: not written yet (the card invites them)
 
@@ -152,6 +155,7 @@ def build_home_view(prompts: Prompts, state: HomeState) -> dict[str, Any]:
             if state.paused_until
             else _button(prompts.text("button.home.pause"), ACTION_HOME_PAUSE, "pause"),
             _button(prompts.text("button.home.settings"), ACTION_HOME_SETTINGS, "settings"),
+            *_google_button(prompts, state.google_link),
         )
     )
     blocks += [{"type": "divider"}, *_why_card(prompts, state.why)]
@@ -205,6 +209,16 @@ def build_home_view(prompts: Prompts, state: HomeState) -> dict[str, Any]:
     if state.zone:
         blocks.append(context(prompts.text("home.zone", zone=state.zone)))
     return {"type": "home", "blocks": blocks}
+
+
+def _google_button(prompts: Prompts, link: str | None) -> list[dict[str, Any]]:
+    """ "Connect Google Calendar": a link button to a sign-in link, or nothing."""
+    url = link_url(link)
+    if url is None:
+        return []
+    return [
+        {**_button(prompts.text("google.connect.button"), ACTION_HOME_GOOGLE, "google"), "url": url}
+    ]
 
 
 def _why_card(prompts: Prompts, why: WhyCard | None) -> list[dict[str, Any]]:

@@ -52,6 +52,7 @@ Nothing here logs a token, an event's text or a request body.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -71,7 +72,7 @@ from bot.calendars import google as convert
 from bot.config import Settings, is_loopback_http
 from bot.crypto import CipherError
 from bot.messages import Message
-from bot.messages.mrkdwn import escape
+from bot.messages.mrkdwn import clip, escape
 from bot.messages.prompts import Prompts, load_prompts
 from bot.occurrences import apply_occurrences, cancelled_instances, opt_in, remove_source
 from bot.services import Services
@@ -110,6 +111,21 @@ class GrantRevoked(Exception):
     """Google refused the grant (``invalid_grant``): the person must connect again."""
 
 
+class GoogleUnavailable(Exception):
+    """Google answered with an error a later try may not meet (429, 5xx, a timeout).
+    The message is the status only: an API error's text quotes the request."""
+
+
+class _SyncGone(Exception):
+    """Google answered 410 Gone: the sync token is no longer valid."""
+
+
+def _transport_error() -> type[Exception]:
+    import httplib2
+
+    return httplib2.HttpLib2Error
+
+
 @dataclass(frozen=True)
 class Page:
     """What a browser gets: a redirect (``location``) or a small HTML page."""
@@ -122,10 +138,28 @@ class Page:
 # --------------------------------------------------------------------------- config
 
 
+# Google's client libraries log request URLs (with sync and page tokens) at INFO and
+# token responses at DEBUG: they are kept to warnings, whatever the root level.
+_CHATTY = (
+    "googleapiclient",
+    "google_auth_httplib2",
+    "google.auth",
+    "oauthlib",
+    "requests_oauthlib",
+)
+
+
+@functools.cache
+def _quiet_libraries() -> None:
+    for name in _CHATTY:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def _config(settings: Settings) -> dict[str, Any]:
     """The OAuth client as ``google_auth_oauthlib`` reads it."""
     if not settings.google_enabled:
         raise NotConfigured
+    _quiet_libraries()
     if is_loopback_http(settings.google_auth_uri) or is_loopback_http(settings.google_token_uri):
         # oauthlib refuses http:// endpoints unless this is set. Settings allow http only
         # on loopback (a local fake Google: the tests, the demo), never for a real one.
@@ -398,11 +432,18 @@ class _Api:
     def call(self, request: Any) -> Any:
         """Execute one API request; a revoked grant raises :class:`GrantRevoked`."""
         from google.auth.exceptions import RefreshError
+        from googleapiclient.errors import HttpError
 
         try:
-            return request.execute(num_retries=2)
-        except RefreshError as exc:
-            raise GrantRevoked(str(exc)[:80]) from None
+            return request.execute()
+        except RefreshError:
+            raise GrantRevoked("invalid_grant") from None
+        except HttpError as exc:
+            if exc.resp.status == 410:
+                raise _SyncGone from None
+            raise GoogleUnavailable(f"Google answered {exc.resp.status}") from None
+        except (OSError, _transport_error()) as exc:
+            raise GoogleUnavailable(type(exc).__name__) from None
         finally:
             self._keep_token()
 
@@ -417,29 +458,18 @@ class _Api:
                 )
 
 
-class _SyncGone(Exception):
-    """Google answered 410 Gone: the sync token is no longer valid."""
-
-
 def _pages(api: _Api, **params: Any) -> Iterator[dict[str, Any]]:
-    from googleapiclient.errors import HttpError
-
     token = None
     while True:
-        try:
-            page = api.call(
-                api.calendar.events().list(
-                    calendarId="primary",
-                    singleEvents=True,
-                    maxResults=2500,
-                    pageToken=token,
-                    **params,
-                )
+        page = api.call(
+            api.calendar.events().list(
+                calendarId="primary",
+                singleEvents=True,
+                maxResults=2500,
+                pageToken=token,
+                **params,
             )
-        except HttpError as exc:
-            if exc.resp.status == 410:
-                raise _SyncGone from None
-            raise
+        )
         yield page
         token = page.get("nextPageToken")
         if not token:
@@ -869,14 +899,23 @@ def _mark_broken(services: Services, row: Any) -> None:
         )
 
 
-def release(services: Services, *, team_id: str, user_id: str | None = None) -> int:
+def release(
+    services: Services,
+    *,
+    team_id: str,
+    user_id: str | None = None,
+    source_id: int | None = None,
+) -> int:
     """Stop the push channels and revoke the grants of a person's (or, without
-    ``user_id``, a workspace's) Google calendars, then delete them and what they
-    brought. Returns how many went. Google's failures are logged, never kept."""
+    ``user_id``, a workspace's) Google calendars, or of the one ``source_id``, then
+    delete them and what they brought. Returns how many went. Google's failures are
+    logged, never kept."""
     g = GCAL.c
     query = sa.select(GCAL).where(g.team_id == team_id)
     if user_id is not None:
         query = query.where(g.user_id == user_id)
+    if source_id is not None:
+        query = query.where(g.source_id == source_id)
     with read_only(services.engine) as conn:
         rows = conn.execute(query).all()
     for row in rows:
@@ -895,9 +934,12 @@ def release(services: Services, *, team_id: str, user_id: str | None = None) -> 
     return len(rows)
 
 
-def disconnect(services: Services, *, team_id: str, user_id: str) -> bool:
-    """The person disconnects their Google calendar. False when they had none."""
-    return release(services, team_id=team_id, user_id=user_id) > 0
+def disconnect(
+    services: Services, *, team_id: str, user_id: str, source_id: int | None = None
+) -> bool:
+    """The person disconnects their Google calendar (Home's *Remove*). False when they
+    had none (or not that one)."""
+    return release(services, team_id=team_id, user_id=user_id, source_id=source_id) > 0
 
 
 def _let_go(services: Services, row: Any) -> None:
@@ -957,7 +999,7 @@ def build_google_notice(
 ) -> Message:
     """The DM that a Google calendar is connected (``google.connected``) or that its
     grant was revoked (``google.broken``, with a button to connect again). Pure."""
-    name = escape(account or prompts.text("google.account_unknown"))
+    name = escape(clip(account, 320)) if account else prompts.text("google.account_unknown")
     count = "none" if upcoming == 0 else "one" if upcoming == 1 else "many"
     text = prompts.text(
         f"{words}.{count}" if words == "google.connected" else f"{words}.summary",

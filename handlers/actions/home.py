@@ -33,6 +33,11 @@ def handle_home_connect(body: dict[str, Any], client: WebClient) -> None:
 
 
 @acked
+def handle_home_google() -> None:
+    """ "Connect Google Calendar" is a link: the browser opens it; the tap is only acked."""
+
+
+@acked
 def handle_home_remove(
     services: Services, team_id: str, user_id: str, body: dict[str, Any], client: WebClient
 ) -> None:

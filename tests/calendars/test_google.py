@@ -7,6 +7,7 @@ notifications travel the same way, from the fake to ``/hooks/google``.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from dataclasses import replace
@@ -346,3 +347,136 @@ def test_first_sync_message_before_the_watch_returns_is_accepted(
     syncs = [d for d in fake.deliveries if d.state == "sync"]
     wait_until(lambda: [d for d in fake.deliveries if d.state == "sync"], what="the sync message")
     assert all(d.status == 200 for d in syncs)
+
+
+# --------------------------------------------------------------------------- from Slack
+
+
+def _home_buttons(view: dict) -> dict[str, dict]:
+    return {
+        e["action_id"]: e
+        for b in view["blocks"]
+        for e in [*b.get("elements", []), b.get("accessory") or {}]
+        if e.get("type") == "button"
+    }
+
+
+def test_heedful_connect_google_answers_with_a_sign_in_link_that_works(
+    app: Heedful, fake: FakeGoogle, clock: VirtualClock, emulator: SlackEmulator
+) -> None:
+    meeting(fake, clock)
+    result = emulator.send_command(
+        f"{app.url}/slack/events", "/heedful", "connect google", user_id="U1"
+    )
+    assert result.status == 200
+    answer = wait_until(
+        lambda: [
+            r["payload"]["text"]
+            for r in emulator.responses
+            if "oauth/google" in r["payload"].get("text", "")
+        ],
+        what="the ephemeral answer with the link",
+    )[0]
+    link = answer.split("<", 1)[1].split("|", 1)[0].replace("&amp;", "&")
+    assert link.startswith(f"{PUBLIC}/oauth/google/start?state=")
+    assert browse(app, link).status_code == 200
+    app.process_inbox()
+    assert len(reminders(app.services)) == 1
+
+
+def test_the_home_tab_offers_google_then_lists_it_with_remove(
+    app: Heedful, fake: FakeGoogle, clock: VirtualClock, emulator: SlackEmulator
+) -> None:
+    events = f"{app.url}/slack/events"
+    meeting(fake, clock)
+    emulator.open_home(events, "U1")
+    app.process_inbox()
+    button = _home_buttons(emulator.views["U1"])["home_connect_google"]
+    assert button["url"].startswith(f"{PUBLIC}/oauth/google/start?state=")
+    assert emulator.click_button(events, "U1", "home_connect_google", None, None).status == 200
+    assert browse(app, button["url"]).status_code == 200
+    app.process_inbox()
+    emulator.open_home(events, "U1")
+    app.process_inbox()
+    buttons = _home_buttons(emulator.views["U1"])
+    assert "home_connect_google" not in buttons
+    (source,) = rows(app.services, CalendarSource)
+    assert buttons["home_remove_calendar"]["value"] == str(source.id)
+    emulator.click_button(events, "U1", "home_remove_calendar", str(source.id), None)
+    wait_until(lambda: rows(app.services, GoogleCalendar) == [], what="the calendar removed")
+    assert [c for c in fake.channels(ANA) if c.live(fake.now())] == []
+    assert rows(app.services, OccurrenceRow) == []
+
+
+def test_not_configured_says_so_and_offers_no_button(
+    settings: Settings, engine: Engine, clock: VirtualClock, emulator: SlackEmulator
+) -> None:
+    plain = replace(settings, google_client_id=None, google_client_secret=None)
+    services = build_services(plain, clock=clock, engine=engine)
+    services.install_from_token(plain.slack_bot_token or "")
+    heedful = Heedful(services, run_workers=False)
+    heedful.start()
+    try:
+        events = f"{heedful.url}/slack/events"
+        emulator.send_command(events, "/heedful", "connect google", user_id="U1")
+        heedful.process_inbox()
+        wait_until(
+            lambda: [
+                r for r in emulator.responses if "isn't set up" in r["payload"].get("text", "")
+            ],
+            what="the answer that Google is not set up",
+        )
+        emulator.open_home(events, "U1")
+        heedful.process_inbox()
+        assert "home_connect_google" not in _home_buttons(emulator.views["U1"])
+        page = httpx.get(f"{heedful.url}/oauth/google/start?state=x")
+        assert page.status_code == 404 and "set up here" in page.text
+    finally:
+        heedful.stop()
+
+
+# --------------------------------------------------------------------------- faults
+
+
+def test_a_429_storm_then_an_error_delays_the_change_and_loses_nothing(
+    app: Heedful, fake: FakeGoogle, clock: VirtualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    event = meeting(fake, clock, hours=5)
+    connect(app)
+    due = reminders(app.services)[event["id"]][1]
+    (connected,) = rows(app.services, GoogleCalendar)
+    sync_token = connected.sync_token
+    fake.move_event(ANA, event["id"], clock.now() + timedelta(hours=6))
+    fake.fail_next("/events", 429, times=3, retry_after=30)
+    fake.fail_next("/events", 500)
+    with caplog.at_level(logging.DEBUG):
+        push(app, fake)
+        assert reminders(app.services)[event["id"]][1] == due  # not yet
+        (row,) = [i for i in rows(app.services, InboxItem) if i.kind == "push"]
+        assert row.state == "pending" and row.error == "GoogleUnavailable"
+        for _ in range(6):  # the inbox retries with backoff; the faults run out
+            clock.advance(timedelta(minutes=2))
+            app.process_inbox()
+    assert reminders(app.services)[event["id"]] == ("pending", due + timedelta(hours=1))
+    assert len([r for r in rows(app.services, Delivery) if r.kind == "reminder"]) == 1
+    (gcal,) = rows(app.services, GoogleCalendar)
+    secrets = [app.services.cipher.decrypt(gcal.channel_token), gcal.sync_token, sync_token]
+    secrets += json.loads(app.services.cipher.decrypt(gcal.tokens)).values()
+    assert [s for s in secrets if s and str(s) in caplog.text] == []
+    assert "1:1 with Ben" not in caplog.text
+
+
+def test_an_expired_access_token_is_refreshed_and_kept(
+    app: Heedful, fake: FakeGoogle, clock: VirtualClock
+) -> None:
+    event = meeting(fake, clock, hours=5)
+    connect(app)
+    (before,) = rows(app.services, GoogleCalendar)
+    fake.expire_access_tokens()
+    fake.move_event(ANA, event["id"], clock.now() + timedelta(hours=7))
+    push(app, fake)
+    (after,) = rows(app.services, GoogleCalendar)
+    assert after.tokens != before.tokens  # the refreshed access token is stored
+    assert reminders(app.services)[event["id"]][0] == "pending"
+    refreshed = [c for c in fake.calls if c.path.endswith("/token") and c.status == 200]
+    assert len(refreshed) == 2  # the code exchange, then one refresh
