@@ -211,7 +211,7 @@ def fixture_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         calls.append(kwargs["source"])
         return real(data, **kwargs)
 
-    monkeypatch.setattr(ics, "parse_ics", counting)
+    monkeypatch.setattr(feeds, "parse_ics", counting)  # the name the feed poller calls
     return calls
 
 
