@@ -303,7 +303,7 @@ def test_a_revoked_grant_tells_the_person_once_with_a_reconnect_button(
 def test_disconnect_and_erase_stop_the_channel_and_leave_no_token(
     app: Heedful, fake: FakeGoogle, clock: VirtualClock
 ) -> None:
-    from bot.privacy import erase_user
+    from bot.privacy import erase_user, purge_team
 
     meeting(fake, clock)
     connect(app)
@@ -317,6 +317,14 @@ def test_disconnect_and_erase_stop_the_channel_and_leave_no_token(
     erase_user(app.services, team_id=TEAM, user_id="U1")
     assert [c for c in fake.channels(ANA) if c.live(fake.now())] == []
     assert rows(app.services, GoogleCalendar) == [] and rows(app.services, OAuthState) == []
+    connect(app)  # and once more, for the whole workspace uninstalling Heedful
+    grants = len([c for c in fake.calls if c.path.endswith("/revoke") and c.status == 200])
+    purge_team(app.services, team_id=TEAM)
+    assert [c for c in fake.channels(ANA) if c.live(fake.now())] == []
+    assert rows(app.services, GoogleCalendar) == [] and rows(app.services, CalendarSource) == []
+    assert len([c for c in fake.calls if c.path.endswith("/revoke") and c.status == 200]) == (
+        grants + 1
+    )
 
 
 def test_tokens_are_encrypted_at_rest_when_a_key_is_set(
