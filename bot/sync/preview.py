@@ -50,9 +50,9 @@ JSON_KEYS = (
 DESCRIPTION = """\
 Show what Heedful reads from calendar feeds: every occurrence of the window, one line
 each, with its eligibility for a nudge and, when it is not eligible, why (cancelled,
-declined, all-day, solo, free, focus, out-of-office, working-location). A SOURCE is an .ics file or an
-http(s)/webcal URL (Google's "secret address in iCal format", Outlook's published ICS
-link, an iCloud public calendar link).
+declined, all-day, solo, free, focus, out-of-office, working-location). A SOURCE is an
+.ics file or an http(s)/webcal URL (Google's "secret address in iCal format", Outlook's
+published ICS link, an iCloud public calendar link).
 """
 EPILOG = """\
 The window runs from --from 00:00 to the end of --to (both dates included) in --tz;
