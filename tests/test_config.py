@@ -164,3 +164,41 @@ def test_placeholders_and_wrong_kinds_of_token_are_one_line_errors(
         Settings.from_env(env).require_slack()
     message = str(info.value)
     assert named in message and "\n" not in message
+
+
+def test_google_is_off_until_a_client_and_a_public_address_are_set() -> None:
+    assert not Settings.from_env({}).google_enabled
+    partial = {"GOOGLE_CLIENT_ID": "id", "GOOGLE_CLIENT_SECRET": "GOCSPX-s3cr3t"}
+    assert not Settings.from_env(partial).google_enabled
+    full = Settings.from_env({**partial, "HEEDFUL_PUBLIC_URL": "https://heedful.example.com/"})
+    assert full.google_enabled and full.public_url == "https://heedful.example.com"
+    assert full.google_token_uri == "https://oauth2.googleapis.com/token"
+    assert full.google_calendar_api_url == "https://www.googleapis.com/calendar/v3/"
+    assert "s3cr3t" not in repr(full)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("GOOGLE_TOKEN_URI", "http://oauth2.example.com/token"),  # http off loopback
+        ("GOOGLE_AUTH_URI", "ftp://127.0.0.1/auth"),
+        ("GOOGLE_CALENDAR_API_URL", "not a url"),
+        ("HEEDFUL_PUBLIC_URL", "http://heedful.example.com"),  # Google pushes to https only
+        ("HEEDFUL_PUBLIC_URL", "https://heedful.example.com/?x=1"),
+    ],
+)
+def test_google_endpoints_are_https_or_a_local_fake(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({name: value})
+
+
+def test_a_local_fake_google_may_speak_http_on_loopback() -> None:
+    s = Settings.from_env(
+        {
+            "GOOGLE_TOKEN_URI": "http://127.0.0.1:8123/token",
+            "GOOGLE_CALENDAR_API_URL": "http://localhost:8123/calendar/v3",
+            "HEEDFUL_PUBLIC_URL": "http://127.0.0.1:3000",
+        }
+    )
+    assert s.google_token_uri == "http://127.0.0.1:8123/token"
+    assert s.google_calendar_api_url == "http://localhost:8123/calendar/v3/"
