@@ -26,9 +26,9 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class Settings:
-    slack_bot_token: str | None = None
-    slack_signing_secret: str | None = None
-    slack_app_token: str | None = None
+    slack_bot_token: str | None = field(default=None, repr=False)
+    slack_signing_secret: str | None = field(default=None, repr=False)
+    slack_app_token: str | None = field(default=None, repr=False)
     slack_api_url: str = DEFAULT_SLACK_API_URL
     database_url: str = "sqlite:///heedful.db"
     host: str = "127.0.0.1"

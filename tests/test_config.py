@@ -202,3 +202,15 @@ def test_a_local_fake_google_may_speak_http_on_loopback() -> None:
     )
     assert s.google_token_uri == "http://127.0.0.1:8123/token"
     assert s.google_calendar_api_url == "http://localhost:8123/calendar/v3/"
+
+
+def test_no_credential_is_in_the_settings_repr() -> None:
+    s = Settings.from_env(
+        {
+            "SLACK_BOT_TOKEN": "xoxb-1-tok3n",
+            "SLACK_SIGNING_SECRET": "s1gn1ng",
+            "SLACK_APP_TOKEN": "xapp-1-app",
+            "HEEDFUL_ENCRYPTION_KEY": "k3y",
+        }
+    )
+    assert not any(v in repr(s) for v in ("tok3n", "s1gn1ng", "xapp-1-app", "k3y"))
