@@ -1,6 +1,6 @@
 """Google sync benchmark: a pushed move to its stored reminder, against a bare events.list.
 
-    python bench/sync.py                        # SQLite; API latency 0 and 150 ms (~30 s)
+    python bench/sync.py                        # SQLite; API latency 0 and 150 ms (~20 s)
     python bench/sync.py --backend both
     python bench/sync.py --quick                # fewer repetitions (< 1 min)
     python bench/sync.py --api-latency 50 --real-latency 300
