@@ -536,7 +536,8 @@ def measure(w: World, latency_ms: float, reps: int, backend: str) -> Case:
             if (state, due) != ("pending", before + delta):
                 raise RuntimeError(f"the moved reminder is {state} at {due}, not {before + delta}")
             if rep < WARMUP:
-                push.clear(), bare_t.clear(), client_t.clear(), runs.clear()
+                for warm in (push, bare_t, client_t, runs):
+                    warm.clear()
         periodic: list[float] = []
         bare_empty: list[float] = []
         for rep in range(WARMUP + reps):
@@ -552,7 +553,8 @@ def measure(w: World, latency_ms: float, reps: int, backend: str) -> Case:
             if items:
                 raise RuntimeError("something changed during the unchanged sync")
             if rep < WARMUP:
-                periodic.clear(), bare_empty.clear()
+                for warm in (periodic, bare_empty):
+                    warm.clear()
     runs.sort(key=lambda run: run[0])
     return Case(
         backend,
