@@ -57,6 +57,7 @@ import copy
 import logging
 import math
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -121,6 +122,7 @@ class FakeGoogle:
         clock: Callable[[], datetime] | None = None,
         route: dict[str, str] | None = None,
         requests_per_second: float | None = None,
+        latency: float = 0.0,
         sync_before_response: bool = False,
         auto_push: bool = True,
         host: str = "127.0.0.1",
@@ -133,6 +135,10 @@ class FakeGoogle:
                 :meth:`advance` moves it further.
             route: public ``https://`` base -> local base for push deliveries.
             requests_per_second: per-account Calendar API rate beyond which it answers 429.
+            latency: seconds each Calendar API request waits before it is answered (real
+                time, not the fake's clock; OAuth and push are not delayed). Loopback
+                answers in about a millisecond where Google takes 100-300 ms; benchmarks
+                set this to see the app's overhead against a realistic round trip.
             sync_before_response: deliver a new channel's ``sync`` message before answering
                 ``events.watch`` (Google does not promise either order).
             auto_push: announce every event change to the calendar's live channels.
@@ -145,6 +151,7 @@ class FakeGoogle:
         for public, local in (route or {}).items():
             self.route(public, local)
         self.requests_per_second = requests_per_second
+        self.latency = latency
         self.sync_before_response = sync_before_response
         self.auto_push = auto_push
         self.host = host
@@ -491,6 +498,8 @@ class FakeGoogle:
         url = urlsplit(target)
         path = url.path
         query = dict(parse_qsl(url.query, keep_blank_values=True))
+        if self.latency > 0 and path.startswith(CALENDAR_PREFIX):
+            time.sleep(self.latency)  # in the handler thread, holding no lock
         try:
             answer = self._fault(path) or self._dispatch(method, path, query, headers, body)
         except Exception:

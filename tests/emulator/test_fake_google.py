@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -670,6 +671,19 @@ def test_over_the_rate_the_api_answers_429_with_retry_after(fake: FakeGoogle) ->
     }
     fake.advance(1)
     assert service.calendarList().list().execute()["items"]
+
+
+def test_latency_delays_calendar_api_answers_only(fake: FakeGoogle) -> None:
+    credentials = connect(fake)  # OAuth is not delayed
+    service = calendar(fake, credentials)
+    service.events().list(calendarId="primary").execute()  # connection and client warm
+    fake.latency = 0.2
+    began = time.perf_counter()
+    service.events().list(calendarId="primary").execute()
+    assert time.perf_counter() - began >= 0.2
+    began = time.perf_counter()
+    credentials.refresh(Request())
+    assert time.perf_counter() - began < 0.2
 
 
 def test_scripted_faults_answer_in_googles_shape_then_pass(fake: FakeGoogle) -> None:
