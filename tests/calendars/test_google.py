@@ -346,3 +346,20 @@ def test_first_sync_message_before_the_watch_returns_is_accepted(
     syncs = [d for d in fake.deliveries if d.state == "sync"]
     wait_until(lambda: [d for d in fake.deliveries if d.state == "sync"], what="the sync message")
     assert all(d.status == 200 for d in syncs)
+
+
+def test_the_window_moves_on_so_an_unchanged_meeting_beyond_it_comes_into_view(
+    app: Heedful, fake: FakeGoogle, clock: VirtualClock
+) -> None:
+    later = meeting(fake, clock, hours=20 * 24)  # beyond the first read's 14 days
+    connect(app)
+    assert [r.uid for r in rows(app.services, OccurrenceRow)] == []
+    clock.advance(timedelta(days=7))  # nobody changes it, so no push says anything
+    assert app.sync_google() == 1
+    assert [r.uid for r in rows(app.services, OccurrenceRow)] == [later["id"]]
+    full = [
+        c
+        for c in fake.calls
+        if c.path.endswith("/events") and "timeMin" in c.query and c.status == 200
+    ]
+    assert len(full) == 2  # connecting, and once the window had moved on
