@@ -26,7 +26,7 @@ from bot.services import Services
 from bot.storage import repository as repo
 from bot.storage.db import read_only, session_scope
 from bot.storage.models import Delivery
-from bot.sync import feeds
+from bot.sync import feeds, google
 from bot.users import needs_profile, remember_user
 
 DEL = Delivery.__table__  # type: ignore[attr-defined]
@@ -392,6 +392,7 @@ def _feedback_series(
     )
     if changed and on:
         feeds.read_again(services, team_id=team_id, user_id=user_id)
+        google.read_again(services, team_id=team_id, user_id=user_id)
     return changed
 
 

@@ -847,6 +847,20 @@ def refresh_due(services: Services, *, limit: int = BATCH) -> int:
     return len(ids)
 
 
+def read_again(services: Services, *, team_id: str, user_id: str) -> int:
+    """Read the person's Google calendar in full at the next periodic sync (something now
+    needs more of what it holds: ``bot.feedback`` keeps an opted-in series' invitees as
+    its meetings are stored, and an incremental sync stores only changed events). Returns
+    how many calendars will be read again."""
+    t = SOURCE.c
+    with services.engine.begin() as conn:
+        return conn.execute(
+            sa.update(SOURCE)
+            .where(t.team_id == team_id, t.user_id == user_id, t.kind == KIND, t.status != BROKEN)
+            .values(expanded_until=None, next_check_at=services.clock.now())
+        ).rowcount
+
+
 def _failed(services: Services, source_id: int, exc: BaseException) -> None:
     with services.engine.begin() as conn:
         conn.execute(
