@@ -580,27 +580,21 @@ class Demo:
         if not due or self.fake is None:
             return
         self.changes = [c for c in self.changes if c.at > now]
+        keys = {}  # each changed meeting's key, as stored before the change
         for change in due:
+            original = change.original.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            uid = google_event_id(change.uid)
+            found = [
+                m for m in self.upcoming.values() if (m.uid, m.recurrence_id) == (uid, original)
+            ]
+            keys[change] = found[0].key if found else None
             instance = google_instance_id(change.uid, change.original)
             if change.moved_to is None:
                 self.fake.cancel_event(self.email, instance)
             else:
                 self.fake.move_event(self.email, instance, change.moved_to)
-        if any(d.status != 200 for d in self.fake.push(self.email)):
-            logger.warning("a push notification was refused")
-        app.process_inbox()
-        self._load_meetings(now, end)
         prompts = load_prompts()
         for change in due:
-            original = change.original.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            key = next(
-                (
-                    m.key
-                    for m in self.upcoming.values()
-                    if m.uid == google_event_id(change.uid) and m.recurrence_id == original
-                ),
-                None,
-            )
             local = change.original.astimezone(self.zone)
             words = {"title": change.title, "day": f"{local:%A}", "old": f"{local:%H:%M}"}
             if change.moved_to is None:
@@ -608,14 +602,12 @@ class Demo:
             else:
                 moved = change.moved_to.astimezone(self.zone)
                 text = prompts.text("demo.change.moved", new=f"{moved:%H:%M}", **words)
-            self._emit(
-                now,
-                prompts.text("demo.change.who"),
-                "calendar-change",
-                text,
-                dim=True,
-                occurrence=key,
-            )
+            who = prompts.text("demo.change.who")
+            self._emit(now, who, "calendar-change", text, dim=True, occurrence=keys[change])
+        if any(d.status != 200 for d in self.fake.push(self.email)):
+            logger.warning("a push notification was refused")
+        app.process_inbox()
+        self._load_meetings(now, end)
 
     @contextmanager
     def _feed(self) -> Iterator[tuple[str, bytes]]:
