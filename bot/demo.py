@@ -8,6 +8,18 @@ answers most reflection questions by replying in the thread, through signed even
 the real inbound path. The clock jumps from one thing to do to the next, so a week
 takes seconds.
 
+``--calendar google`` connects the same sample week as Google Calendar instead: a fake
+Google (``bot.emulator.FakeGoogle``) on loopback and on the demo's clock holds it as
+Google events (each series one recurring event, ``bot.demo_week.load_into_google``); the
+app is configured with its endpoints and ``HEEDFUL_PUBLIC_URL`` ``https://heedful.test``
+(routed to the app's port), and the person connects through the real path: Heedful's
+link, ``GET /oauth/google/start``, Google's consent, the callback, then the worker's
+first sync, push channel and "Connected" DM. The periodic Google sync runs when the feed
+poll would. On the first Tuesday morning played, that week's 1:1 with Dana (Wednesday)
+moves 30 minutes later and the 1:1 with Eli (Friday) is cancelled in Google, which says
+so by one push to ``/hooks/google`` (``bot.demo_week.sample_changes``); the reminder
+then comes at the new time, and nothing comes for Eli's. ``--ics`` is a feed only.
+
 Two weeks by default (``DEFAULT_DAYS``): what colleagues say about a meeting is shown
 only once its week has closed, in the next week's digest, so one week could not show it.
 
@@ -36,6 +48,7 @@ What it prints, in time order:
   repeats within a week; every fourth question stays unanswered. ``--answers FILE``
   gives them instead: one per line, in the order of the questions, an empty line for no
   answer;
+* with ``--calendar google``, a line for each meeting changed in Google, when it changes;
 * a "stays silent" line for each meeting Heedful sends nothing about, at its start,
   with the reason Heedful had (``bot.occurrences.silences``: the occurrence's own reason,
   or the planner rule that dropped its nudges), dim on a terminal;
@@ -50,14 +63,16 @@ six keys: the person's why (``"kind": "why"``), their taps (``"kind": "tap"``, `
 says which button), a colleague's anonymous answer (``"kind": "peer-answer"``, their
 ``user``, the button's words as ``text``: the demo's own script, never something Heedful
 stores), the person's answers (``"kind": "answer"``), the ``/heedful digest`` command
-(``"kind": "command"``) and its ephemeral answer (``"kind": "week-so-far"``), and the
-silences (``"kind": "silent"``, ``at`` the meeting's start, ``occurrence`` its key,
-``blocks`` empty), which carry one more key, ``reason``: the planner's reason code.
+(``"kind": "command"``) and its ephemeral answer (``"kind": "week-so-far"``), a meeting
+changed in Google Calendar (``"kind": "calendar-change"``, ``occurrence`` its key, ``text``
+what changed), and the silences (``"kind": "silent"``, ``at`` the meeting's start,
+``occurrence`` its key, ``blocks`` empty), which carry one more key, ``reason``: the
+planner's reason code.
 
 Where the words are: everything Heedful says comes from ``prompts/`` through the real
-composers; the demo's own lines (intro, closing, "stays silent" and its reasons) and the
-played person's answers are in ``prompts/demo.toml``, the answers tagged with the
-practice of the questions they fit.
+composers; the demo's own lines (intro, closing, the calendar changes, "stays silent"
+and its reasons) and the played person's answers are in ``prompts/demo.toml``, the
+answers tagged with the practice of the questions they fit.
 """
 
 from __future__ import annotations
@@ -516,12 +531,12 @@ class Demo:
     @contextmanager
     def _google(self, clock: Any) -> Iterator[Any]:
         """With ``--calendar google``: a fake Google on loopback, on the demo's clock,
-        with Heedful's OAuth client and the person's account holding the sample week.
-        Changes are announced by :meth:`_changes_due`, not as they are made."""
+        with Heedful's OAuth client (the person's account comes with
+        :meth:`_connect_google`). Changes are announced by :meth:`_changes_due`, not as
+        they are made."""
         if self.args.calendar != "google":
             yield None
             return
-        from bot.demo_week import load_into_google, sample_changes
         from bot.emulator import FakeGoogle
 
         with FakeGoogle(clock=clock.now, auto_push=False) as fake:
@@ -529,9 +544,6 @@ class Demo:
             fake.add_client(
                 GOOGLE_CLIENT_ID, self.google_secret, [f"{PUBLIC_URL}/oauth/google/callback"]
             )
-            fake.add_account(self.email, time_zone=self.args.tz, name=self.name)
-            load_into_google(fake, self.first_day, self.zone, self.email)
-            self.changes = sample_changes(self.first_day, self.zone, self.start)
             yield fake
 
     def _google_settings(self, fake: Any) -> dict[str, Any]:
@@ -547,8 +559,14 @@ class Demo:
     def _connect_google(self, app: Any) -> None:
         """The person connects Google Calendar as in Slack: opens Heedful's link, Google's
         consent screen sends the browser back to the callback, and the worker reads the
-        calendar, opens the push channel and sends the "Connected" DM."""
+        calendar, opens the push channel and sends the "Connected" DM. The Google
+        account is the person's (with another Slack API, the one found there)."""
+        from bot.demo_week import load_into_google, sample_changes
         from bot.sync import google
+
+        self.fake.add_account(self.email, time_zone=self.args.tz, name=self.name)
+        load_into_google(self.fake, self.first_day, self.zone, self.email)
+        self.changes = sample_changes(self.first_day, self.zone, self.start)
 
         link = google.connect_link(self.services, team_id=self.team_id, user_id=self.user_id)
         page = self._browse(app, link)
