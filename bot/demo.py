@@ -699,9 +699,15 @@ class Demo:
         }
         self._emit(self.clock.now(), self.name + " → Heedful", "why", words)
         slack = self.emulator or self.signer
+        before = self.counts["dms"]
         if slack.submit_view(self.app_url, self.user_id, view, values).status != 200:
             raise DemoError("the why form was refused")
-        app.send_due()  # the confirmation
+
+        def confirmed() -> bool:  # Bolt answers the form before its listener has run
+            app.send_due()
+            return self.counts["dms"] > before
+
+        self._wait(confirmed, "the why form")
 
     def _turn_feedback_on(self, app: Any) -> None:
         """On the Home tab, the person turns on feedback from others for the series with
