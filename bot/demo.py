@@ -8,6 +8,18 @@ answers most reflection questions by replying in the thread, through signed even
 the real inbound path. The clock jumps from one thing to do to the next, so a week
 takes seconds.
 
+``--calendar google`` connects the same sample week as Google Calendar instead: a fake
+Google (``bot.emulator.FakeGoogle``) on loopback and on the demo's clock holds it as
+Google events (each series one recurring event, ``bot.demo_week.load_into_google``); the
+app is configured with its endpoints and ``HEEDFUL_PUBLIC_URL`` ``https://heedful.test``
+(routed to the app's port), and the person connects through the real path: Heedful's
+link, ``GET /oauth/google/start``, Google's consent, the callback, then the worker's
+first sync, push channel and "Connected" DM. The periodic Google sync runs when the feed
+poll would. On the first Tuesday morning played, that week's 1:1 with Dana (Wednesday)
+moves 30 minutes later and the 1:1 with Eli (Friday) is cancelled in Google, which says
+so by one push to ``/hooks/google`` (``bot.demo_week.sample_changes``); the reminder
+then comes at the new time, and nothing comes for Eli's. ``--ics`` is a feed only.
+
 Two weeks by default (``DEFAULT_DAYS``): what colleagues say about a meeting is shown
 only once its week has closed, in the next week's digest, so one week could not show it.
 
@@ -36,6 +48,7 @@ What it prints, in time order:
   repeats within a week; every fourth question stays unanswered. ``--answers FILE``
   gives them instead: one per line, in the order of the questions, an empty line for no
   answer;
+* with ``--calendar google``, a line for each meeting changed in Google, when it changes;
 * a "stays silent" line for each meeting Heedful sends nothing about, at its start,
   with the reason Heedful had (``bot.occurrences.silences``: the occurrence's own reason,
   or the planner rule that dropped its nudges), dim on a terminal;
@@ -50,14 +63,16 @@ six keys: the person's why (``"kind": "why"``), their taps (``"kind": "tap"``, `
 says which button), a colleague's anonymous answer (``"kind": "peer-answer"``, their
 ``user``, the button's words as ``text``: the demo's own script, never something Heedful
 stores), the person's answers (``"kind": "answer"``), the ``/heedful digest`` command
-(``"kind": "command"``) and its ephemeral answer (``"kind": "week-so-far"``), and the
-silences (``"kind": "silent"``, ``at`` the meeting's start, ``occurrence`` its key,
-``blocks`` empty), which carry one more key, ``reason``: the planner's reason code.
+(``"kind": "command"``) and its ephemeral answer (``"kind": "week-so-far"``), a meeting
+changed in Google Calendar (``"kind": "calendar-change"``, ``occurrence`` its key, ``text``
+what changed), and the silences (``"kind": "silent"``, ``at`` the meeting's start,
+``occurrence`` its key, ``blocks`` empty), which carry one more key, ``reason``: the
+planner's reason code.
 
 Where the words are: everything Heedful says comes from ``prompts/`` through the real
-composers; the demo's own lines (intro, closing, "stays silent" and its reasons) and the
-played person's answers are in ``prompts/demo.toml``, the answers tagged with the
-practice of the questions they fit.
+composers; the demo's own lines (intro, closing, the calendar changes, "stays silent"
+and its reasons) and the played person's answers are in ``prompts/demo.toml``, the
+answers tagged with the practice of the questions they fit.
 """
 
 from __future__ import annotations
@@ -100,6 +115,11 @@ MAX_STEP = timedelta(hours=1)  # the digest planner runs at least hourly
 POLL_EVERY = timedelta(hours=6)
 RESPONSE_WAIT = 10.0  # seconds for the answer to /heedful digest (real time)
 MAX_DAYS = 60
+CALENDARS = ("ics", "google")
+# --calendar google: the fake Google on loopback, and the public address Google and the
+# browser use for Heedful (routed to the app's loopback port, as a reverse proxy would).
+PUBLIC_URL = "https://heedful.test"
+GOOGLE_CLIENT_ID = "heedful-demo.apps.googleusercontent.com"
 DEFAULT_DAYS = 14
 WIDTH = 100
 PAD = 25
@@ -141,6 +161,14 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="a Slack-compatible Web API to use instead of the built-in emulator "
         "(its bot token: SLACK_BOT_TOKEN, default xoxb-emulator)",
+    )
+    parser.add_argument(
+        "--calendar",
+        choices=CALENDARS,
+        default="ics",
+        help="how the sample calendar is connected: an ICS feed (default), or Google "
+        "Calendar through Google sign-in and push notifications, against a fake Google "
+        "on this machine",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.add_argument(
@@ -213,6 +241,8 @@ class Demo:
         self.asks: set[datetime] = set()  # when the feedback job has colleagues to ask
         self.judged: set[str] = set()
         self.dm_channel: str | None = None
+        self.fake: Any = None  # --calendar google: the FakeGoogle
+        self.changes: list[Any] = []  # --calendar google: SampleChange, still to come
         self.last_day: date | None = None
         self.reader_left = False
         self.dim = not args.json and _is_terminal(out) and not os.environ.get("NO_COLOR")
@@ -284,7 +314,6 @@ class Demo:
         from bot.emulator import SlackEmulator
         from bot.services import build_services
         from bot.storage.db import upgrade
-        from bot.sync import feeds
         from bot.users import remember_user
 
         self.start = datetime.combine(self.first_day, time(7, 0), self.zone)
@@ -294,8 +323,10 @@ class Demo:
         with (
             tempfile.TemporaryDirectory(prefix="heedful-demo-") as tmp,
             self._slack(secret) as emu,
+            self._google(clock) as fake,
         ):
             self.emulator = emu
+            self.fake = fake
             api_url, token = self._api(emu)
             settings = Settings(
                 slack_bot_token=token,
@@ -304,6 +335,7 @@ class Demo:
                 database_url=f"sqlite:///{Path(tmp) / 'demo.db'}",
                 port=0,
                 allow_private_feeds=True,  # the demo serves its calendar on loopback
+                **(self._google_settings(fake) if fake is not None else {}),
             )
             services = self.services = build_services(settings, clock=clock)
             upgrade(services.engine)
@@ -319,6 +351,8 @@ class Demo:
             app = Heedful(services, run_workers=False)
             app.sender.observers.append(self._on_sent)
             app.start()
+            if fake is not None:  # pushes for Heedful's public address reach the app
+                fake.route(PUBLIC_URL, app.url)
             try:
                 prompts = load_prompts()
                 slack = (
@@ -348,16 +382,8 @@ class Demo:
                     app.process_inbox()
                     app.send_due()
                 self._write_why(app)
-                with self._feed() as (url, data):
-                    connected = feeds.connect_feed(
-                        services, team_id=self.team_id, user_id=self.user_id, url=url
-                    )
-                    what = str(self.args.ics) if self.args.ics else prompts.text("demo.sample")
-                    summary = feeds.connected_text(
-                        load_prompts(), name=what, upcoming=connected.upcoming
-                    )
-                    self._say(prompts.text("demo.calendar", connected=summary))
-                    self._meet_colleagues(data)
+                with self._calendar(app) as addresses:
+                    self._meet_colleagues(addresses)
                     self._turn_feedback_on(app)
                     self._play(app, end)
                     self._week_so_far(end)
@@ -390,10 +416,15 @@ class Demo:
         hourly = poll = clock.now()
         while clock.now() < end and not self.reader_left:
             now = clock.now()
-            # What `heedful run` does on its own schedule: poll the calendar (its window
-            # moves on with the days) and plan the week's digest.
+            # Someone changes a meeting in Google Calendar, and Google pushes.
+            self._changes_due(app, now, end)
+            # What `heedful run` does on its own schedule: poll the calendars (the feeds'
+            # window moves on with the days; Google's periodic sync and channel renewal)
+            # and plan the week's digest.
             if now >= poll:
                 feeds.refresh_due_sources(self.services)
+                if self.fake is not None:
+                    app.sync_google()
                 self._load_meetings(now, end)
                 poll = now + POLL_EVERY
             # The feedback job (every minute in `heedful run`): hourly, and as soon as a
@@ -417,6 +448,7 @@ class Demo:
             candidates += [p.due for p in [*self.pending, *self.taps] if p.due > now]
             candidates += [m.start for m in self.upcoming.values() if m.start > now]
             candidates += [t for t in self.asks if t > now]
+            candidates += [c.at for c in self.changes if c.at > now]
             clock.set(max(min(candidates), now + timedelta(seconds=1)))
 
     # ------------------------------------------------------------------ Slack
@@ -470,6 +502,132 @@ class Demo:
     # ------------------------------------------------------------------ the calendar
 
     @contextmanager
+    def _calendar(self, app: Any) -> Iterator[set[str]]:
+        """Connect the calendar through the real path, as the person would: an ICS feed
+        (served on loopback for as long as the demo plays) or Google sign-in. Yields the
+        addresses of the people in it."""
+        from bot.demo_week import sample_events
+        from bot.sync import feeds
+
+        prompts = load_prompts()
+        if self.fake is None:
+            with self._feed() as (url, data):
+                connected = feeds.connect_feed(
+                    self.services, team_id=self.team_id, user_id=self.user_id, url=url
+                )
+                what = str(self.args.ics) if self.args.ics else prompts.text("demo.sample")
+                summary = feeds.connected_text(prompts, name=what, upcoming=connected.upcoming)
+                self._say(prompts.text("demo.calendar", connected=summary))
+                found = re.findall(rb"mailto:([^\s;:<>\"]+)", data, flags=re.I)
+                yield {a.decode(errors="replace").lower() for a in found}
+            return
+        self._say(prompts.text("demo.google", what=prompts.text("demo.sample"), name=self.name))
+        self._connect_google(app)
+        events = sample_events(self.first_day, self.zone)
+        yield {self.email, *(p.lower() for e in events for p in e.people)}
+
+    # ------------------------------------------------------------------ Google
+
+    @contextmanager
+    def _google(self, clock: Any) -> Iterator[Any]:
+        """With ``--calendar google``: a fake Google on loopback, on the demo's clock,
+        with Heedful's OAuth client (the person's account comes with
+        :meth:`_connect_google`). Changes are announced by :meth:`_changes_due`, not as
+        they are made."""
+        if self.args.calendar != "google":
+            yield None
+            return
+        from bot.emulator import FakeGoogle
+
+        with FakeGoogle(clock=clock.now, auto_push=False) as fake:
+            self.google_secret = secrets.token_urlsafe(24)
+            fake.add_client(
+                GOOGLE_CLIENT_ID, self.google_secret, [f"{PUBLIC_URL}/oauth/google/callback"]
+            )
+            yield fake
+
+    def _google_settings(self, fake: Any) -> dict[str, Any]:
+        return {
+            "public_url": PUBLIC_URL,
+            "google_client_id": GOOGLE_CLIENT_ID,
+            "google_client_secret": self.google_secret,
+            "google_auth_uri": fake.auth_uri,
+            "google_token_uri": fake.token_uri,
+            "google_calendar_api_url": fake.calendar_api_url,
+        }
+
+    def _connect_google(self, app: Any) -> None:
+        """The person connects Google Calendar as in Slack: opens Heedful's link, Google's
+        consent screen sends the browser back to the callback, and the worker reads the
+        calendar, opens the push channel and sends the "Connected" DM. The Google
+        account is the person's (with another Slack API, the one found there)."""
+        from bot.demo_week import load_into_google, sample_changes
+        from bot.sync import google
+
+        self.fake.add_account(self.email, time_zone=self.args.tz, name=self.name)
+        load_into_google(self.fake, self.first_day, self.zone, self.email)
+        self.changes = sample_changes(self.first_day, self.zone, self.start)
+
+        link = google.connect_link(self.services, team_id=self.team_id, user_id=self.user_id)
+        page = self._browse(app, link)
+        if page.status_code != 200:
+            raise DemoError(f"the Google sign-in ended with {page.status_code}")
+        app.process_inbox()
+        app.send_due()
+
+    def _browse(self, app: Any, url: str) -> Any:
+        """Open ``url`` as a browser would, following redirects by hand (Heedful's public
+        address is served by the app's loopback port); returns the last answer."""
+        import httpx
+
+        for _ in range(5):
+            local = url.replace(PUBLIC_URL, app.url, 1) if url.startswith(PUBLIC_URL) else url
+            answer = httpx.get(local, follow_redirects=False, timeout=RESPONSE_WAIT)
+            if answer.status_code not in (302, 303) or "location" not in answer.headers:
+                return answer
+            url = answer.headers["location"]
+        raise DemoError("the Google sign-in redirected too often")
+
+    def _changes_due(self, app: Any, now: datetime, end: datetime) -> None:
+        """Meetings changed in Google Calendar (``bot.demo_week.sample_changes``): made
+        in the fake, announced by one push to ``/hooks/google``, synced by the worker;
+        a line for each (``"kind": "calendar-change"``)."""
+        from bot.demo_week import google_event_id, google_instance_id
+
+        due = [c for c in self.changes if c.at <= now]
+        if not due or self.fake is None:
+            return
+        self.changes = [c for c in self.changes if c.at > now]
+        keys = {}  # each changed meeting's key, as stored before the change
+        for change in due:
+            original = change.original.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            uid = google_event_id(change.uid)
+            found = [
+                m for m in self.upcoming.values() if (m.uid, m.recurrence_id) == (uid, original)
+            ]
+            keys[change] = found[0].key if found else None
+            instance = google_instance_id(change.uid, change.original)
+            if change.moved_to is None:
+                self.fake.cancel_event(self.email, instance)
+            else:
+                self.fake.move_event(self.email, instance, change.moved_to)
+        prompts = load_prompts()
+        for change in due:
+            local = change.original.astimezone(self.zone)
+            words = {"title": change.title, "day": f"{local:%A}", "old": f"{local:%H:%M}"}
+            if change.moved_to is None:
+                text = prompts.text("demo.change.cancelled", **words)
+            else:
+                moved = change.moved_to.astimezone(self.zone)
+                text = prompts.text("demo.change.moved", new=f"{moved:%H:%M}", **words)
+            who = prompts.text("demo.change.who")
+            self._emit(now, who, "calendar-change", text, dim=True, occurrence=keys[change])
+        if any(d.status != 200 for d in self.fake.push(self.email)):
+            logger.warning("a push notification was refused")
+        app.process_inbox()
+        self._load_meetings(now, end)
+
+    @contextmanager
     def _feed(self) -> Iterator[tuple[str, bytes]]:
         """Serve the calendar on loopback so it is connected and polled through the
         real path: its address, and what it serves."""
@@ -500,7 +658,7 @@ class Demo:
             server.shutdown()
             server.server_close()
 
-    def _meet_colleagues(self, calendar: bytes) -> None:
+    def _meet_colleagues(self, people: set[str]) -> None:
         """With the built-in emulator, the people of the calendar who share the played
         person's e-mail domain are in the workspace too (each in the person's zone), so
         that a meeting with five or more of them can ask them for feedback; guests from
@@ -508,8 +666,7 @@ class Demo:
         if self.emulator is None:
             return
         domain = self.email.partition("@")[2]
-        found = re.findall(rb"mailto:([^\s;:<>\"]+)", calendar, flags=re.I)
-        addresses = sorted({a.decode(errors="replace").lower() for a in found})
+        addresses = sorted(people)
         for number, address in enumerate(a for a in addresses if a != self.email):
             if address.partition("@")[2] != domain:
                 continue
@@ -542,9 +699,15 @@ class Demo:
         }
         self._emit(self.clock.now(), self.name + " → Heedful", "why", words)
         slack = self.emulator or self.signer
+        before = self.counts["dms"]
         if slack.submit_view(self.app_url, self.user_id, view, values).status != 200:
             raise DemoError("the why form was refused")
-        app.send_due()  # the confirmation
+
+        def confirmed() -> bool:  # Bolt answers the form before its listener has run
+            app.send_due()
+            return self.counts["dms"] > before
+
+        self._wait(confirmed, "the why form")
 
     def _turn_feedback_on(self, app: Any) -> None:
         """On the Home tab, the person turns on feedback from others for the series with
@@ -928,6 +1091,12 @@ def run_demo(args: argparse.Namespace) -> int:
         ZoneInfo(args.tz)
     except Exception:
         print(f"heedful: unknown time zone {args.tz!r}", file=sys.stderr)
+        return 2
+    if args.ics and getattr(args, "calendar", "ics") == "google":
+        print(
+            "heedful: --ics plays a calendar file as a feed; leave out --calendar google",
+            file=sys.stderr,
+        )
         return 2
     if args.ics and not Path(args.ics).is_file():
         print(f"heedful: no such calendar file: {args.ics}", file=sys.stderr)

@@ -52,6 +52,11 @@ NUMBERS = re.compile(
 
 
 def _run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> str:
+    return _run_all(*args, cwd=cwd, env=env)[0]
+
+
+def _run_all(*args: str, cwd: Path, env: dict[str, str] | None = None) -> tuple[str, str]:
+    """What the demo printed: its output and its errors (which must hold no traceback)."""
     base = {
         k: v
         for k, v in os.environ.items()
@@ -67,7 +72,7 @@ def _run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> str:
     )
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
-    return result.stdout
+    return result.stdout, result.stderr
 
 
 def _demo(*args: str, cwd: Path, env: dict[str, str] | None = None) -> list[dict[str, Any]]:
@@ -496,6 +501,127 @@ def test_the_demo_against_another_slack_api_sends_there_and_says_so(
     assert "Nothing was sent to Slack" not in text
     assert last.endswith(f"Heedful's DMs went to the Slack API at {other_slack}.")
     assert text.startswith("Heedful demo: 2 days for Zoe (America/New_York)")
+
+
+def _sample_as_google_changes_it() -> bytes:
+    """The sample week as ``--calendar google`` changes it on Tuesday morning
+    (``bot.demo_week.sample_changes``): Wednesday's 1:1 with Dana 30 minutes later, and
+    Friday's 1:1 with Eli cancelled; as a feed would show it."""
+
+    def instance(uid: str, day: int, hhmm: str, minutes: int, *extra: str) -> list[str]:
+        start = datetime.combine(MONDAY + timedelta(days=day), datetime.min.time())
+        start += timedelta(hours=int(hhmm[:2]), minutes=int(hhmm[3:]))
+        end = start + timedelta(minutes=minutes)
+        return [
+            "BEGIN:VEVENT",
+            f"UID:{uid}@demo.heedful",
+            "DTSTAMP:20260322T230000Z",
+            f"DTSTART;TZID=Europe/Berlin:{start:%Y%m%dT%H%M%S}",
+            f"DTEND;TZID=Europe/Berlin:{end:%Y%m%dT%H%M%S}",
+            *extra,
+            "END:VEVENT",
+        ]
+
+    people = ("ORGANIZER:mailto:{0}", "ATTENDEE;PARTSTAT=ACCEPTED:mailto:{0}")
+    dana = [p.format("dana@example.com") for p in people] + [
+        f"ATTENDEE;PARTSTAT=ACCEPTED:mailto:{ANA}"
+    ]
+    changed = [
+        *instance(
+            "dana-1",
+            2,
+            "16:30",
+            30,
+            "SUMMARY:1:1 with Dana",
+            "RECURRENCE-ID;TZID=Europe/Berlin:20260325T160000",
+            *dana,
+        ),
+        *instance(
+            "eli-1",
+            4,
+            "10:00",
+            30,
+            "SUMMARY:1:1 with Eli",
+            "RECURRENCE-ID;TZID=Europe/Berlin:20260327T100000",
+            "STATUS:CANCELLED",
+        ),
+    ]
+    ics = _sample().decode()
+    return ics.replace("END:VCALENDAR", "\r\n".join([*changed, "END:VCALENDAR"])).encode()
+
+
+TOKENS = re.compile(r"ya29\.|1//0|4/0|access_token|refresh_token|state=|code=|client_secret")
+
+
+def test_with_google_calendar_the_week_is_connected_by_sign_in_and_changes_come_by_push(
+    tmp_path: Path,
+) -> None:
+    """`heedful demo --calendar google`: the sample week in the fake Google, connected
+    through the real sign-in (link, consent, callback) and synced by the worker; the
+    same reminders as from the feed, except that on Tuesday morning Wednesday's 1:1 with
+    Dana moves 30 minutes later and Friday's 1:1 with Eli is cancelled, and Google says
+    so by push: the reminder comes at the new time, and nothing about Eli's."""
+    out, err = _run_all("--json", "--calendar", "google", "--days", "7", cwd=tmp_path)
+    lines = [json.loads(line) for line in out.splitlines()]
+    changed = _sample_as_google_changes_it()
+    _check_the_story(lines, user="U0DEMOANA", zone=BERLIN, ics=changed, email=ANA)
+    prompts = load_prompts()
+    # Connected through Google sign-in: the worker's DM, before any reminder.
+    kinds = [line["kind"] for line in lines]
+    (connected,) = [line for line in lines if "Connected your Google Calendar" in line["text"]]
+    assert connected["kind"] == "notice" and ANA in connected["text"]
+    assert kinds.index("reminder") > lines.index(connected)
+    # The two changes, each a line at Tuesday 08:30, with the meeting it is about.
+    moved, cancelled = kinds_of(lines, "calendar-change")
+    tuesday = datetime(2026, 3, 24, 8, 30, tzinfo=BERLIN)
+    assert _at(moved) == _at(cancelled) == tuesday
+    assert moved["text"] == prompts.text(
+        "demo.change.moved", title="1:1 with Dana", day="Wednesday", old="16:00", new="16:30"
+    )
+    assert cancelled["text"] == prompts.text(
+        "demo.change.cancelled", title="1:1 with Eli", day="Friday", old="10:00"
+    )
+    assert moved["occurrence"] and cancelled["occurrence"]
+    # The same reminders as the feed's for the same days, but Dana's at its new time and
+    # none for Eli's cancelled 1:1.
+    feed = _demo("--days", "7", cwd=tmp_path)
+    dana = datetime(2026, 3, 25, 15, 55, tzinfo=BERLIN)
+    eli = datetime(2026, 3, 27, 9, 55, tzinfo=BERLIN)
+    expected = sorted(
+        dana + timedelta(minutes=30) if _at(r) == dana else _at(r)
+        for r in kinds_of(feed, "reminder")
+        if _at(r) != eli
+    )
+    assert sorted(_at(r) for r in kinds_of(lines, "reminder")) == expected
+    assert len(kinds_of(lines, "reminder")) == len(kinds_of(feed, "reminder")) - 1
+    (reminder,) = [r for r in kinds_of(lines, "reminder") if r["occurrence"] == moved["occurrence"]]
+    assert _at(reminder) == dana + timedelta(minutes=30)
+    assert reminder["text"].startswith("1:1 with Dana at 16:30")
+    about_eli = [line for line in lines if line["occurrence"] == cancelled["occurrence"]]
+    assert about_eli == [cancelled]
+    # The colleagues of the all-hands are asked, as with the feed.
+    assert len(kinds_of(lines, "feedback_ask")) == len(kinds_of(feed, "feedback_ask")) >= 5
+    # No token, code or state of the sign-in is ever printed.
+    assert not TOKENS.search(out) and not TOKENS.search(err)
+
+    text, err = _run_all("--calendar", "google", "--days", "2", cwd=tmp_path)
+    (calendar,) = [line for line in text.splitlines() if line.startswith("Calendar: ")]
+    assert "in Google Calendar" in calendar
+    assert "  08:30  Google Calendar  1:1 with Dana on Wednesday moves from 16:00 to 16:30" in text
+    assert not TOKENS.search(text) and not TOKENS.search(err)
+
+
+def test_a_calendar_file_is_a_feed_not_google(tmp_path: Path) -> None:
+    ics = tmp_path / "zoe.ics"
+    ics.write_bytes(_zoes_week())
+    result = subprocess.run(
+        [HEEDFUL, "demo", "--ics", str(ics), "--calendar", "google"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=HUNG,
+    )
+    assert result.returncode == 2 and "--calendar google" in result.stderr
 
 
 def test_the_readme_excerpt_is_what_the_demo_prints(tmp_path: Path) -> None:

@@ -14,9 +14,12 @@ state stores nothing and gets a page that says what to do.
 
 **Sync** (:func:`sync`), the primary calendar with ``singleEvents=true``:
 
-* the first time, and after Google answers ``410 Gone``: a full read of the window
+* the first time, after Google answers ``410 Gone``, and once the window read in full
+  has moved on by :data:`REREAD_AFTER` (so that the instances of a series that no one
+  changes still come into view as the days pass): a full read of the window
   [now − 1 day, now + 14 days), applied as a complete snapshot of it (what is missing is
-  removed), and its ``nextSyncToken`` kept;
+  removed), and its ``nextSyncToken`` kept. ``calendar_source.expanded_until`` is the
+  end of the window last read in full, as for feeds;
 * after that, incremental reads with the token: changed events are upserted, cancelled or
   deleted ones (``status: cancelled``) cancel what is stored (withdrawing pending
   nudges). Events that start beyond the window are left for a later read;
@@ -90,6 +93,7 @@ SCOPES = ("https://www.googleapis.com/auth/calendar.readonly",)
 STATE_TTL = timedelta(minutes=15)
 PAST = timedelta(days=1)
 HORIZON = timedelta(days=14)
+REREAD_AFTER = timedelta(days=1)  # read the window in full again once it is this stale
 CHANNEL_TTL = timedelta(days=7)
 RENEW_BEFORE = timedelta(days=1)
 BATCH = 25
@@ -522,7 +526,7 @@ class Synced:
 def _row(services: Services, source_id: int) -> Any:
     with read_only(services.engine) as conn:
         return conn.execute(
-            sa.select(GCAL, SOURCE.c.status, SOURCE.c.broken_notified_at)
+            sa.select(GCAL, SOURCE.c.status, SOURCE.c.broken_notified_at, SOURCE.c.expanded_until)
             .join(SOURCE, SOURCE.c.id == GCAL.c.source_id)
             .where(GCAL.c.source_id == source_id)
         ).first()
@@ -575,7 +579,11 @@ def _read(
     source = convert.source_name(row.source_id)
     own = [*emails, row.account]
     window = (began - PAST, began + HORIZON)
-    full = row.sync_token is None
+    full = (
+        row.sync_token is None
+        or row.expanded_until is None
+        or row.expanded_until < window[1] - REREAD_AFTER
+    )
     items: list[dict[str, Any]] = []
     next_token = None
     if not full:
@@ -641,7 +649,13 @@ def _read(
         conn.execute(
             sa.update(SOURCE)
             .where(SOURCE.c.id == row.source_id)
-            .values(status=OK, error=None, last_checked_at=began, failures=0)
+            .values(
+                status=OK,
+                error=None,
+                last_checked_at=began,
+                failures=0,
+                **({"expanded_until": window[1]} if full else {}),
+            )
         )
     logger.info(
         "google calendar %s for %s: %s sync, %d items, %d changed",
@@ -894,6 +908,20 @@ def refresh_due(services: Services, *, limit: int = BATCH) -> int:
             logger.warning("google calendar %s: periodic sync failed (%s)", source_id, _kind(exc))
             _failed(services, source_id, exc)
     return len(ids)
+
+
+def read_again(services: Services, *, team_id: str, user_id: str) -> int:
+    """Read the person's Google calendar in full at the next periodic sync (something now
+    needs more of what it holds: ``bot.feedback`` keeps an opted-in series' invitees as
+    its meetings are stored, and an incremental sync stores only changed events). Returns
+    how many calendars will be read again."""
+    t = SOURCE.c
+    with services.engine.begin() as conn:
+        return conn.execute(
+            sa.update(SOURCE)
+            .where(t.team_id == team_id, t.user_id == user_id, t.kind == KIND, t.status != BROKEN)
+            .values(expanded_until=None, next_check_at=services.clock.now())
+        ).rowcount
 
 
 def _failed(services: Services, source_id: int, exc: BaseException) -> None:

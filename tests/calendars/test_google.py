@@ -488,3 +488,39 @@ def test_an_expired_access_token_is_refreshed_and_kept(
     assert reminders(app.services)[event["id"]][0] == "pending"
     refreshed = [c for c in fake.calls if c.path.endswith("/token") and c.status == 200]
     assert len(refreshed) == 2  # the code exchange, then one refresh
+
+
+def test_the_window_moves_on_so_an_unchanged_meeting_beyond_it_comes_into_view(
+    app: Heedful, fake: FakeGoogle, clock: VirtualClock
+) -> None:
+    later = meeting(fake, clock, hours=20 * 24)  # beyond the first read's 14 days
+    connect(app)
+    assert [r.uid for r in rows(app.services, OccurrenceRow)] == []
+    clock.advance(timedelta(days=7))  # nobody changes it, so no push says anything
+    assert app.sync_google() == 1
+    assert [r.uid for r in rows(app.services, OccurrenceRow)] == [later["id"]]
+    full = [
+        c
+        for c in fake.calls
+        if c.path.endswith("/events") and "timeMin" in c.query and c.status == 200
+    ]
+    assert len(full) == 2  # connecting, and once the window had moved on
+
+
+def test_turning_feedback_on_reads_the_calendar_again_so_its_invitees_are_kept(
+    app: Heedful, fake: FakeGoogle, clock: VirtualClock
+) -> None:
+    from bot import home
+    from bot.messages import feedback as fkit
+    from bot.storage.models import FeedbackMeeting
+
+    crowd = [ANA, *(f"p{i}@example.com" for i in range(6))]
+    weekly = meeting(fake, clock, summary="Team sync", attendees=crowd)
+    fake.update_event(ANA, weekly["id"], recurrence=["RRULE:FREQ=WEEKLY"])
+    connect(app)
+    (series_key,) = {r.series_key for r in rows(app.services, OccurrenceRow)}
+    action = {"action_id": fkit.ACTION_SERIES_ON, "value": series_key}
+    home.on_feedback_toggle(app.services, team_id=TEAM, user_id="U1", action=action)
+    assert app.sync_google() == 1  # due at once, not at the next poll
+    kept = rows(app.services, FeedbackMeeting)
+    assert kept and all(len(m.people) >= 5 for m in kept)
