@@ -39,10 +39,15 @@ def test_a_failing_step_is_logged_and_the_next_run_still_happens(caplog) -> None
 def test_wake_runs_a_job_at_once_and_next_in_brings_the_next_run_forward() -> None:
     ran = threading.Event()
     runs: list[float] = []
-    due_at = [time.monotonic() + 0.3]
+    # Due a second after the first run, whenever that comes: counted from the ticker's
+    # start, a busy machine could begin the first run after the due time, and work
+    # already due is left for the next tick (60 s away), so the test would wait in vain.
+    due_at: list[float] = []
 
     def step() -> int:
         runs.append(time.monotonic())
+        if not due_at:
+            due_at.append(runs[0] + 1.0)
         ran.set()
         return 0
 
@@ -55,7 +60,7 @@ def test_wake_runs_a_job_at_once_and_next_in_brings_the_next_run_forward() -> No
     ticker.start()
     try:
         assert ran.wait(5)  # the first run is immediate
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 10
         while len(runs) < 2 and time.monotonic() < deadline:
             time.sleep(0.01)
         assert len(runs) >= 2, "next_in did not bring the run forward"
