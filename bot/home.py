@@ -402,7 +402,6 @@ def _feedback_series(
     )
     if changed and on:
         feeds.read_again(services, team_id=team_id, user_id=user_id)
-        google.read_again(services, team_id=team_id, user_id=user_id)
     return changed
 
 

@@ -593,30 +593,47 @@ def _tell_owner(
     except CipherError:
         host = "?"
     message = build_feed_broken_notice(load_prompts(), name=row.label or host, words=words)
+    queue_notice(services, conn, team_id=row.team_id, user_id=row.user_id, ref=ref, message=message)
+
+
+def queue_notice(
+    services: Services,
+    conn: sa.Connection,
+    *,
+    team_id: str,
+    user_id: str,
+    ref: str,
+    message: Message,
+) -> None:
+    """Queue one DM about a calendar for its owner, due now (the outbox key ``ref`` keeps
+    it to one). Feeds and Google tell their owners this way."""
+    now = services.clock.now()
     repo.enqueue_deliveries(
         conn,
         [
             {
-                "team_id": row.team_id,
-                "user_id": row.user_id,
+                "team_id": team_id,
+                "user_id": user_id,
                 "kind": NOTICE,
                 "ref": ref,
-                "due_at": services.clock.now(),
+                "due_at": now,
                 "payload": {"text": message.text, "blocks": message.blocks},
             }
         ],
-        now=services.clock.now(),
+        now=now,
     )
 
 
 def read_again(services: Services, *, team_id: str, user_id: str) -> int:
-    """Read the person's feeds in full at the next poll, changed or not (something now
-    needs more of what they hold: ``bot.feedback`` keeps an opted-in series' invitees).
-    Returns how many feeds will be read again."""
+    """Read every calendar the person connected (feeds and Google) in full at its next
+    check, changed or not: something now needs more of what they hold (``bot.feedback``
+    keeps an opted-in series' invitees as its meetings are stored, and neither an
+    unchanged feed nor an incremental Google sync stores them). Returns how many
+    calendars will be read again."""
     t = SOURCE.c
     with services.engine.begin() as conn:
         return conn.execute(
             sa.update(SOURCE)
-            .where(t.team_id == team_id, t.user_id == user_id, t.kind == KIND, t.status != BROKEN)
+            .where(t.team_id == team_id, t.user_id == user_id, t.status != BROKEN)
             .values(expanded_until=None, next_check_at=services.clock.now())
         ).rowcount

@@ -82,7 +82,7 @@ from bot.services import Services
 from bot.storage import repository as repo
 from bot.storage.db import is_postgres, read_only
 from bot.storage.models import CalendarSource, GoogleCalendar, OAuthState
-from bot.sync.feeds import calendar_person, count_upcoming
+from bot.sync.feeds import calendar_person, count_upcoming, queue_notice
 
 logger = logging.getLogger(__name__)
 
@@ -212,6 +212,17 @@ def _hash(state: str) -> str:
     return hashlib.sha256(state.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def _open_state(state: str, now: datetime) -> Any:
+    """The state row of ``state``: Google's, not used yet, not expired."""
+    s = STATES.c
+    return sa.and_(
+        s.state_hash == _hash(state),
+        s.provider == PROVIDER,
+        s.used_at.is_(None),
+        s.expires_at > now,
+    )
+
+
 def connect_link(services: Services, *, team_id: str, user_id: str) -> str:
     """A new single-use sign-in link for this person. Raises :class:`NotConfigured`."""
     settings = services.settings
@@ -240,7 +251,6 @@ def start(services: Services, *, state: str | None) -> Page:
     if not services.settings.google_enabled:
         return _page(404, prompts, "google.page.not_configured")
     now = services.clock.now()
-    s = STATES.c
     if not state or len(state) > 200:
         return _page(400, prompts, "google.page.bad_state")
     flow = _flow(services.settings, verifier=None)
@@ -250,12 +260,7 @@ def start(services: Services, *, state: str | None) -> Page:
     with services.engine.begin() as conn:
         found = conn.execute(
             sa.update(STATES)
-            .where(
-                s.state_hash == _hash(state),
-                s.provider == PROVIDER,
-                s.used_at.is_(None),
-                s.expires_at > now,
-            )
+            .where(_open_state(state, now))
             .values(verifier=services.cipher.encrypt(flow.code_verifier))
         ).rowcount
     if not found:
@@ -277,13 +282,7 @@ def finish(services: Services, *, query: Mapping[str, Sequence[str]]) -> Page:
     with services.engine.begin() as conn:
         taken = conn.execute(
             sa.update(STATES)
-            .where(
-                s.state_hash == _hash(state),
-                s.provider == PROVIDER,
-                s.used_at.is_(None),
-                s.expires_at > now,
-                s.verifier.is_not(None),
-            )
+            .where(_open_state(state, now), s.verifier.is_not(None))
             .values(used_at=now)
             .returning(s.team_id, s.user_id, s.verifier)
         ).first()
@@ -910,20 +909,6 @@ def refresh_due(services: Services, *, limit: int = BATCH) -> int:
     return len(ids)
 
 
-def read_again(services: Services, *, team_id: str, user_id: str) -> int:
-    """Read the person's Google calendar in full at the next periodic sync (something now
-    needs more of what it holds: ``bot.feedback`` keeps an opted-in series' invitees as
-    its meetings are stored, and an incremental sync stores only changed events). Returns
-    how many calendars will be read again."""
-    t = SOURCE.c
-    with services.engine.begin() as conn:
-        return conn.execute(
-            sa.update(SOURCE)
-            .where(t.team_id == team_id, t.user_id == user_id, t.kind == KIND, t.status != BROKEN)
-            .values(expanded_until=None, next_check_at=services.clock.now())
-        ).rowcount
-
-
 def _failed(services: Services, source_id: int, exc: BaseException) -> None:
     with services.engine.begin() as conn:
         conn.execute(
@@ -1098,19 +1083,13 @@ def _tell(
     )
     now = services.clock.now()
     with services.engine.begin() as conn:
-        repo.enqueue_deliveries(
+        queue_notice(
+            services,
             conn,
-            [
-                {
-                    "team_id": row.team_id,
-                    "user_id": row.user_id,
-                    "kind": NOTICE,
-                    "ref": ref or f"{words}:{row.source_id}:{now.isoformat()}",
-                    "due_at": now,
-                    "payload": {"text": message.text, "blocks": message.blocks},
-                }
-            ],
-            now=now,
+            team_id=row.team_id,
+            user_id=row.user_id,
+            ref=ref or f"{words}:{row.source_id}:{now.isoformat()}",
+            message=message,
         )
     services.wake_outbox()
 
