@@ -135,7 +135,8 @@ def occurrence_row(team_id: str, user_id: str, occ: Occurrence, now: datetime) -
       ``SMALL_MEETING_MAX`` people, where the user meets them (a large meeting's list is
       not needed, so not held), each address as long as the organizer's may be;
     * a UID (or recurrence id) too long is replaced by a stable, unique digest form
-      (:func:`stored_uid`), so refreshes find the same row;
+      (:func:`stored_uid`), so refreshes find the same row; so is an iCalendar UID too
+      long for its column, so equal UIDs stay equal (``bot.copies`` compares them);
     * what still cannot be stored raises :class:`Unstorable`: that one event is skipped.
 
     Reading the row back (:func:`occurrence_from_row`) gives an occurrence whose ``key``
@@ -162,6 +163,9 @@ def occurrence_row(team_id: str, user_id: str, occ: Occurrence, now: datetime) -
     link = conference_link(_clean(occ.conference_url)) if occ.conference_url else None
     if link is not None and len(link) > _length("conference_url"):
         link = None
+    ical_uid = None
+    if occ.ical_uid:
+        ical_uid = _fit_identity(_clean(occ.ical_uid), _length("ical_uid"))
     people: list[str] = []
     if occ.attendees <= SMALL_MEETING_MAX:
         people = sorted(
@@ -179,6 +183,7 @@ def occurrence_row(team_id: str, user_id: str, occ: Occurrence, now: datetime) -
         status=occ.status.value,
         self_response=occ.self_response.value if occ.self_response else None,
         category=occ.category.value if occ.category else None,
+        ical_uid=ical_uid,
     )
     return {
         "team_id": team_id,

@@ -8,6 +8,9 @@ JSON. Pure: reading the API, syncing and storing is :mod:`bot.sync.google`.
   is ``uid`` = ``recurringEventId`` and ``recurrence_id`` = its ``originalStartTime``,
   in UTC the way feeds write it (``2026-03-02T09:00:00Z``, or a date for all-day series),
   so a moved instance keeps its identity and a cancelled one finds its row.
+  ``ical_uid`` is the event's ``iCalUID`` (RFC 5545 UID; for every instance of a
+  recurring event, the series' one), by which the same meeting on another calendar is
+  recognised (``bot.copies``).
 * **Cancelled** items (``status: cancelled``; an incremental sync sends deleted events
   this way, often with nothing but ``id``, ``recurringEventId`` and
   ``originalStartTime``) are :func:`cancellation` references, not occurrences.
@@ -131,6 +134,7 @@ def event_occurrence(
         external=who.external,
         recurring=bool(series),
         category=category(title, kind=_text(item.get("eventType"))),
+        ical_uid=_text(item.get("iCalUID")) or None,
     )
 
 

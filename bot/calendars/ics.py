@@ -681,6 +681,8 @@ def _occurrence(instance: _Instance, uid: str, recurring: bool, ctx: _Context) -
         external=details.external,
         recurring=recurring,
         category=details.category,
+        # A UID made up for a VEVENT without one names nothing another calendar knows.
+        ical_uid=uid if _text(event.get("UID")).strip() else None,
     )
 
 

@@ -90,6 +90,10 @@ class Occurrence:
     ``people`` are the other people invited (lower-case addresses, the organizer included,
     the user and rooms left out), sorted: who the user meets (``bot.planner`` ranks a first
     meeting with someone above a routine one).
+    ``ical_uid`` is the event's iCalendar UID (RFC 5545 ``UID``) as the calendar reports
+    it, None when it reports none: the one identity two calendars may share for one
+    meeting (``bot.copies``). A feed's VEVENT UID, a webhook's ``uid``, Google's
+    ``iCalUID`` (one per series), Microsoft's ``iCalUId`` (one per instance).
     """
 
     source: str
@@ -109,6 +113,7 @@ class Occurrence:
     recurring: bool = False
     category: Category | None = None
     people: tuple[str, ...] = ()
+    ical_uid: str | None = None
 
     @property
     def key(self) -> str:

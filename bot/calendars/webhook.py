@@ -38,7 +38,10 @@ The body (JSON object)::
   (a later push with the same ``uid`` and ``recurrence_id`` replaces it: moved,
   renamed, declined …). Fields:
 
-  - ``uid`` (required): the event's id in your system, 1–160 characters.
+  - ``uid`` (required): the event's id in your system, 1–160 characters. Send the
+    event's iCalendar UID when your system has one: a meeting that is also on a
+    calendar the person connected otherwise (a feed, Google) is recognised by it, or
+    else by the same start and title, and nudged once.
   - ``recurrence_id``: for one instance of a recurring series, its *original* start
     (ISO-8601 with offset, a date for all-day series, or any stable string up to 64
     characters). Omit it for a single event.
@@ -447,6 +450,7 @@ def event_occurrence(
         external=who.external,
         recurring=event.recurrence_id is not None,
         category=event.category,
+        ical_uid=event.uid,
     )
 
 

@@ -317,6 +317,9 @@ class OccurrenceRow(SQLModel, table=True):
     recurring: bool = False
     category: str | None = Field(default=None, max_length=16)
     skip_reason: str | None = Field(default=None, max_length=16)
+    # The event's iCalendar UID, by which the same meeting on two calendars is one
+    # (bot.copies); a longer one is kept in the digest form of bot.occurrences.
+    ical_uid: str | None = Field(default=None, max_length=255)
     updated_at: datetime | None = _ts()
 
 
