@@ -4,6 +4,8 @@ No I/O and no clock of its own: the same inputs always give the same plan, so th
 caller can re-plan after every calendar change and compare with what is stored
 (``bot.occurrences``). The rules, in order:
 
+0. **One meeting on two calendars is one meeting** (``bot.copies`` says which
+   occurrences are copies of one meeting; see "Copies" below).
 1. Only eligible meetings (``Occurrence.skip_reason`` is None) of series the user has
    not muted.
 2. A **reminder** is due ``lead_minutes`` before the start and expires a minute after
@@ -59,6 +61,25 @@ of a muted series, stays so; a large meeting keeps no people (see above), so it 
 where a commitment comes back only by its series. ``bot.commitments`` re-plans the person
 when a commitment is accepted, quoted, closed or answered *not yet*, so the plan follows.
 
+**Copies** (rule 0): of the copies of one meeting, one speaks for it and carries its
+nudges; the other copies get nothing (:data:`COPY`), so the person gets one reminder
+and one question. Which one: the copy that a nudge already went out for
+(``PlanInput.held``), so a re-plan never moves a meeting's nudges from one calendar to
+another once one went out; else the first in ``bot.copies.preference`` (a calendar read
+through its API before a webhook before a polled feed), so the nudge shows the freshest
+copy. A copy the person declined, or one cancelled, silences every copy (the reason is
+its own: ``declined``, ``cancelled``): it is the person's own answer or the organizer's
+change, and the other calendar is only lagging behind (a feed is polled; a forwarded
+invitation is updated later), the way ``skip_reason`` already wins over everything
+else. A muted series mutes the meeting on every calendar. Other reasons a copy is not
+eligible (a feed that lists no attendees looks *solo*, a copy shown as *free*) are one
+calendar's view: an eligible copy still speaks for the meeting. When the copy that
+spoke for a meeting goes (its calendar disconnected, the event deleted there), another
+copy takes over what was still to come, and what went out stays done: each nudge
+names the other copies of its meeting (payload ``copies``, and for a transition
+``previous_copies``), so a reminder that went out for the copy now gone counts as this
+meeting's reminder, and no second one follows (nor a second question).
+
 ``silences`` gives, for each meeting that gets nothing at all, the reason: the
 occurrence's own ``skip_reason``, or the rule above that dropped its nudges (the demo
 prints these as "stays silent" lines).
@@ -74,7 +95,8 @@ from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.calendars.occurrence import SMALL_MEETING_MAX, Occurrence
+from bot import copies
+from bot.calendars.occurrence import SMALL_MEETING_MAX, Occurrence, SkipReason
 from bot.comeback import Pending, where_they_come_back
 from bot.prefs import Prefs
 
@@ -96,6 +118,9 @@ OUTSIDE_HOURS = "outside-hours"  # the user's working hours or days (rule 4)
 DAILY_CAP = "daily-cap"  # rule 5
 BACK_OFF = "back-off"  # rule 6
 PAST = "past"  # rule 7
+COPY = "copy"  # rule 0: another copy of the meeting speaks for it, or went out already
+# A copy with one of these silences the meeting on every calendar (rule 0).
+VETOES = (SkipReason.CANCELLED, SkipReason.DECLINED)
 # What matters most, first (rule 5): the ranks :func:`importance` gives.
 ONE_ON_ONE, FIRST_MEETING, EXTERNAL, SMALL_GROUP, LARGE = range(5)
 FIRST_MEETING_LOOKBACK = timedelta(days=90)
@@ -154,8 +179,11 @@ def silences(data: PlanInput) -> dict[str, str]:
     wanted = _plan(data, dropped)
     spoken = {w.occurrence_key for w in wanted} | {w.payload.get("previous") for w in wanted}
     muted = set(data.prefs.muted_series)
+    speaker = _fold(data).speaker
     reasons: dict[str, str] = {}
     for meeting in data.meetings:
+        if speaker.get(meeting.key, meeting.key) != meeting.key:
+            continue  # another copy speaks for this meeting: below
         if meeting.skip_reason is not None:
             reasons[meeting.key] = meeting.skip_reason.value
         elif meeting.series_key in muted:
@@ -163,13 +191,18 @@ def silences(data: PlanInput) -> dict[str, str]:
         elif meeting.key not in spoken:
             why = [dropped.get((kind, meeting.key)) for kind in (REMINDER, TRANSITION, REFLECTION)]
             reasons[meeting.key] = next((r for r in why if r), PAST)
+    # A copy is silent when (and why) the copy that speaks for its meeting is.
+    for key, other in speaker.items():
+        if other != key and other in reasons:
+            reasons[key] = reasons[other]
     return reasons
 
 
 def _plan(data: PlanInput, dropped: dict[tuple[str, str], str]) -> list[Wanted]:
     """:func:`plan`, noting in ``dropped`` why each nudge it drops goes, by (kind, ref)."""
     prefs = data.prefs
-    meetings = _planned(data)
+    fold = _fold(data)
+    meetings = fold.planned
     lead = timedelta(minutes=prefs.lead_minutes)
     delay = timedelta(minutes=prefs.reflection_delay_minutes)
     folded: dict[str, Occurrence] = {}  # next meeting key → previous meeting
@@ -179,13 +212,35 @@ def _plan(data: PlanInput, dropped: dict[tuple[str, str], str]) -> list[Wanted]:
 
     # One reminder and one question per meeting compete for places under the caps; which
     # of them go together in a transition is decided once the places are known.
+    def named(key: str, name: str = "copies") -> dict[str, Any]:
+        """The other copies of meeting ``key``, for a nudge's payload (rule 0)."""
+        return {name: list(fold.copies[key])} if key in fold.copies else {}
+
     reminders = [
-        Wanted(REMINDER, m.key, m.start - lead, m.start + REMINDER_GRACE, m.key) for m in meetings
-    ]
-    reflections = [
-        Wanted(REFLECTION, m.key, m.end + delay, m.end + delay + REFLECTION_LIFETIME, m.key)
+        Wanted(REMINDER, m.key, m.start - lead, m.start + REMINDER_GRACE, m.key, named(m.key))
         for m in meetings
     ]
+    reflections = [
+        Wanted(
+            REFLECTION,
+            m.key,
+            m.end + delay,
+            m.end + delay + REFLECTION_LIFETIME,
+            m.key,
+            named(m.key),
+        )
+        for m in meetings
+    ]
+    # Rule 0: copies get nothing, and what went out for another copy is done.
+    for key, why in fold.silenced.items():
+        for kind in (REMINDER, REFLECTION):
+            dropped.setdefault((kind, key), why)
+    reminders = _note(
+        reminders, [w for w in reminders if w.ref not in fold.reminded], COPY, dropped
+    )
+    reflections = _note(
+        reflections, [w for w in reflections if w.ref not in fold.asked], COPY, dropped
+    )
     by_key = {m.key: m for m in meetings}
     firsts = first_meetings(data)
     returning = comebacks(data)
@@ -250,7 +305,11 @@ def _plan(data: PlanInput, dropped: dict[tuple[str, str], str]) -> list[Wanted]:
                 due,
                 item.expires_at,
                 item.occurrence_key,
-                {"previous": previous.key},
+                {
+                    "previous": previous.key,
+                    **named(item.ref),
+                    **named(previous.key, "previous_copies"),
+                },
             )
         )
     candidates += questions.values()
@@ -283,9 +342,10 @@ def comebacks(data: PlanInput) -> dict[str, int]:
     if not data.commitments:
         return {}
     lead = timedelta(minutes=data.prefs.lead_minutes)
-    reminded = {w.ref for w in data.held if w.kind in (REMINDER, TRANSITION)}
+    fold = _fold(data)
+    reminded = {w.ref for w in data.held if w.kind in (REMINDER, TRANSITION)} | fold.reminded
     reminders = []
-    for meeting in _planned(data):
+    for meeting in fold.planned:
         reminder = Wanted(
             REMINDER, meeting.key, meeting.start - lead, meeting.start + REMINDER_GRACE, meeting.key
         )
@@ -302,8 +362,15 @@ def first_meetings(data: PlanInput) -> set[str]:
         return set()
     met = set(data.known_people)
     firsts: set[str] = set()
+    silenced = _fold(data).silenced  # one copy of a meeting (rule 0); muted ones count
     for meeting in sorted(
-        (m for m in data.meetings if m.eligible and m.attendees <= SMALL_MEETING_MAX),
+        (
+            m
+            for m in data.meetings
+            if m.eligible
+            and m.attendees <= SMALL_MEETING_MAX
+            and silenced.get(m.key, MUTED) == MUTED
+        ),
         key=lambda m: (m.start, m.key),
     ):
         new = set(meeting.people) - met
@@ -313,12 +380,74 @@ def first_meetings(data: PlanInput) -> set[str]:
     return firsts
 
 
-def _planned(data: PlanInput) -> list[Occurrence]:
-    """The meetings that may get a nudge (rule 1), in time order."""
+@dataclass(frozen=True)
+class _Folding:
+    """Rules 0 and 1 applied: see "Copies" in the module docstring."""
+
+    # The meetings that may get a nudge, one copy of each, in time order.
+    planned: list[Occurrence]
+    # Every copy of a planned meeting → the key of the copy that speaks for it.
+    speaker: dict[str, str]
+    # Eligible copies that get nothing → why (COPY, a veto's reason, MUTED).
+    silenced: dict[str, str]
+    # A speaking copy → the keys of the meeting's other copies (sorted).
+    copies: dict[str, tuple[str, ...]]
+    # Speaking copies whose reminder (question) went out for another copy.
+    reminded: frozenset[str]
+    asked: frozenset[str]
+
+
+def _fold(data: PlanInput) -> _Folding:
+    """One copy of each meeting that may get a nudge (rules 0 and 1)."""
     muted = set(data.prefs.muted_series)
-    return sorted(
-        (m for m in data.meetings if m.eligible and m.series_key not in muted),
-        key=lambda m: (m.start, m.key),
+    held = {w.ref for w in data.held}
+    held |= {w.payload.get("previous") or "" for w in data.held if w.kind == TRANSITION}
+    planned: list[Occurrence] = []
+    speaker: dict[str, str] = {}
+    silenced: dict[str, str] = {}
+    others: dict[str, tuple[str, ...]] = {}
+    for meeting in copies.meetings(data.meetings):
+        live = [m for m in meeting if m.eligible]
+        veto = next((m.skip_reason for m in meeting if m.skip_reason in VETOES), None)
+        if veto is not None or any(m.series_key in muted for m in meeting):
+            silenced.update((m.key, veto.value if veto else MUTED) for m in live)
+            continue
+        if not live:
+            continue
+        # ``meeting`` is in preference order (bot.copies): min() keeps the first of equals.
+        first = min(live, key=lambda m: m.key not in held)
+        planned.append(first)
+        speaker.update((m.key, first.key) for m in meeting)
+        silenced.update((m.key, COPY) for m in live if m is not first)
+        if len(meeting) > 1:
+            others[first.key] = tuple(sorted(m.key for m in meeting if m is not first))
+
+    def speaks_for(key: str, names: Any) -> str | None:
+        """The copy that speaks now for the meeting a nudge named ``key`` (with other
+        copies ``names``, maybe gone by now)."""
+        for candidate in (key, *(names if isinstance(names, list) else ())):
+            if candidate in speaker:
+                return speaker[candidate]
+        return None
+
+    reminded: set[str] = set()
+    asked: set[str] = set()
+    for w in data.held:
+        now_ = speaks_for(w.ref, w.payload.get("copies"))
+        if now_ is not None and now_ != w.ref:
+            (asked if w.kind == REFLECTION else reminded).add(now_)
+        previous = w.payload.get("previous") if w.kind == TRANSITION else None
+        if previous:
+            now_ = speaks_for(previous, w.payload.get("previous_copies"))
+            if now_ is not None and now_ != previous:
+                asked.add(now_)
+    return _Folding(
+        sorted(planned, key=lambda m: (m.start, m.key)),
+        speaker,
+        silenced,
+        others,
+        frozenset(reminded),
+        frozenset(asked),
     )
 
 
