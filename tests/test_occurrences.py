@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from hashlib import sha256
 
 import pytest
 import sqlalchemy as sa
@@ -180,6 +181,7 @@ def test_what_is_stored_fits_every_column_and_reads_back_under_the_same_key(
         organizer="o" * 330 + "@example.com",
         conference_url="https://meet.example.com/" + "c" * 990,
         source="hook:1",
+        ical_uid="i" * 400,
     )
     apply_occurrences(services, team_id=TEAM, user_id=USER, source="hook:1", occurrences=[hostile])
     columns = OccurrenceRow.__table__.c  # type: ignore[attr-defined]
@@ -193,6 +195,8 @@ def test_what_is_stored_fits_every_column_and_reads_back_under_the_same_key(
     assert row.title == "T" * 400
     assert occurrence_from_row(row).key == row.key
     assert stored_uid("hook:1", "u" * 400) == row.uid
+    # A long iCalendar UID keeps its digest form, the same for every copy (bot.copies).
+    assert row.ical_uid.startswith("i") and row.ical_uid.endswith(sha256(b"i" * 400).hexdigest())
 
 
 # ------------------------------------------------------------------ questions a day
