@@ -433,14 +433,14 @@ def _fold(data: PlanInput) -> _Folding:
     reminded: set[str] = set()
     asked: set[str] = set()
     for w in data.held:
-        now_ = speaks_for(w.ref, w.payload.get("copies"))
-        if now_ is not None and now_ != w.ref:
-            (asked if w.kind == REFLECTION else reminded).add(now_)
+        speaking = speaks_for(w.ref, w.payload.get("copies"))
+        if speaking is not None and speaking != w.ref:
+            (asked if w.kind == REFLECTION else reminded).add(speaking)
         previous = w.payload.get("previous") if w.kind == TRANSITION else None
         if previous:
-            now_ = speaks_for(previous, w.payload.get("previous_copies"))
-            if now_ is not None and now_ != previous:
-                asked.add(now_)
+            speaking = speaks_for(previous, w.payload.get("previous_copies"))
+            if speaking is not None and speaking != previous:
+                asked.add(speaking)
     return _Folding(
         sorted(planned, key=lambda m: (m.start, m.key)),
         speaker,
