@@ -9,6 +9,7 @@ from factories import BERLIN, local, make_occurrence
 
 from bot.calendars.occurrence import Response, Status
 from bot.copies import meetings, same_meeting
+from bot.messages.prompts import load_prompts
 from bot.planner import (
     COPY,
     MUTED,
@@ -177,6 +178,7 @@ def test_when_the_copy_that_spoke_goes_the_other_takes_over_what_is_still_to_com
     data = replace(data, now=local(MONDAY, "10:40"), held=[sent, asked])
     assert plan(data) == []
     assert silences(data) == {ics.key: COPY}
+    assert f"demo.why.{COPY}" in load_prompts()  # the demo's "stays silent" words for it
 
 
 def test_a_transition_that_went_out_counts_for_both_meetings_it_spoke_of() -> None:
