@@ -81,8 +81,8 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from bot import commitments, feedback
-from bot.calendars.occurrence import MeetingKind, meeting_kind
+from bot import commitments, copies, feedback
+from bot.calendars.occurrence import MeetingKind, Occurrence, meeting_kind
 from bot.clock import week_of
 from bot.crypto import CipherError
 from bot.focus import Why, next_focus, whys_of
@@ -470,7 +470,9 @@ def _queries(dialect: str) -> _Queries:
     )
     is_experiment = sa.or_(s.prompt_id.like("experiment.%"), s.prompt_id == FOCUS_OFFER)
     return _Queries(
-        meetings=sa.select(w.idx, o.key, o.title, o.start_at, o.external, o.attendees)
+        meetings=sa.select(
+            w.idx, o.key, o.title, o.start_at, o.external, o.attendees, o.source, o.ical_uid
+        )
         .join_from(spans, OCC, owned(OCC))
         # meetings with others: the skip reason is stored (Occurrence.eligible)
         .where(during(o.start_at), o.skip_reason.is_(None)),
@@ -521,13 +523,19 @@ def _load_chunk(services: Services, chunk: Sequence[Target], weeks: dict[Target,
             return ""
 
     with read_only(services.engine) as conn:
-        for idx, key, title, start, external, attendees in conn.execute(queries.meetings, params):
-            data[idx].meetings.append(
-                Meeting(key, title, start, meeting_kind(attendees, external=external))
-            )
+        found: dict[int, list[tuple[Meeting, Occurrence]]] = defaultdict(list)
+        for idx, key, title, start, external, attendees, source, ical_uid in conn.execute(
+            queries.meetings, params
+        ):
+            meeting = Meeting(key, title, start, meeting_kind(attendees, external=external))
+            # What bot.copies compares: the source, the start, the title and the UID.
+            same = Occurrence(source, key, None, title, start, start, ical_uid=ical_uid)
+            found[idx].append((meeting, same))
         for idx, key in conn.execute(queries.reminders, params):
             if key is not None:
                 data[idx].reminded.add(key)
+        for idx, pairs in found.items():
+            data[idx].meetings = one_per_meeting(pairs, data[idx].reminded)
         for idx, delivery_id, key in conn.execute(queries.asked, params):
             data[idx].asked[delivery_id] = key
         for idx, delivery_id, key, text, presence, at in conn.execute(queries.answers, params):
@@ -554,6 +562,20 @@ def _load_chunk(services: Services, chunk: Sequence[Target], weeks: dict[Target,
         logger.warning(
             "digest: %d reflection(s) could not be decrypted with the configured keys", unreadable
         )
+
+
+def one_per_meeting(
+    found: Sequence[tuple[Meeting, Occurrence]], reminded: set[str]
+) -> list[Meeting]:
+    """A meeting on two calendars counts once (the rule of :mod:`bot.copies`, as the
+    planner nudges it once): the copy a reminder went out for speaks for it, else the
+    copy the planner prefers. ``found``: each meeting with what the rule compares."""
+    meeting_of = {id(same): meeting for meeting, same in found}
+    kept = []
+    for group in copies.meetings(same for _, same in found):
+        speaker = next((o for o in group if meeting_of[id(o)].key in reminded), group[0])
+        kept.append(meeting_of[id(speaker)])
+    return sorted(kept, key=lambda m: (m.start, m.key))
 
 
 # ------------------------------------------------------------------------ summarising

@@ -221,3 +221,35 @@ def test_every_count_agrees_with_every_other_over_a_realistic_week(
             asked=2,
         ),
     )
+
+
+def test_a_meeting_on_two_calendars_counts_once(
+    heedful: Heedful, emulator: SlackEmulator, services: Services, driver: Driver
+) -> None:
+    """The week's calendar on a feed and again through a second calendar (its own ids,
+    the same starts and titles): the planner nudges each meeting once (``bot.copies``),
+    and the digest counts it once."""
+    driver.clock.set(berlin(0, "07:00"))
+    make_user(services, ANA, BERLIN, max_reflections_per_day=4)
+    _sync(services, CALENDAR)
+    window = (berlin(0, "00:00"), berlin(0, "00:00") + timedelta(days=30))
+    copies = [replace(m, source="hook:2", uid=f"copy-{m.uid}") for m in CALENDAR.values()]
+    apply_occurrences(
+        services, team_id=TEAM, user_id=ANA, source="hook:2", occurrences=copies, window=window
+    )
+    driver.run_until(berlin(4, "18:00"))
+
+    reminded = [
+        r.occurrence_key
+        for r in deliveries(services, ANA)
+        if r.state == "sent" and r.kind in (REMINDER, TRANSITION)
+    ]
+    (digest,) = driver.dms(ANA, "digest")
+    # No answers this week: the opening says how many meetings with others there were.
+    counted = re.search(r"(\d+) meetings? with others", digest.sections()[0])
+    assert counted, digest.sections()[0]
+    # Fifteen meetings with others, each on both calendars: fifteen, not thirty, and
+    # each reminded once, through one of its copies.
+    assert int(counted.group(1)) == len(CALENDAR) == 15
+    meetings = {key.split("|")[1].removeprefix("copy-") for key in reminded}
+    assert len(reminded) == len(meetings) == 15
