@@ -99,6 +99,7 @@ import re
 import secrets
 import threading
 import uuid
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -312,9 +313,14 @@ def start(services: Services, *, state: str | None) -> Page:
     if known is None:
         return _page(400, prompts, "microsoft.page.bad_state")
     try:
-        flow = _msal_app(services.settings, None).initiate_auth_code_flow(
-            list(SCOPES), redirect_uri=callback_url(services.settings), state=state
-        )
+        with warnings.catch_warnings():
+            # MSAL recommends response_mode=form_post (RFC 9700 4.3.1: the code stays out
+            # of the URL). The callback is a GET by Heedful's contract; its page sends no
+            # Referer and is not cached, and the code is single-use and bound to PKCE.
+            warnings.filterwarnings("ignore", "response_mode", UserWarning)
+            flow = _msal_app(services.settings, None).initiate_auth_code_flow(
+                list(SCOPES), redirect_uri=callback_url(services.settings), state=state
+            )
     except Exception as exc:  # discovery failed: Microsoft (or the network) is down
         logger.warning("microsoft sign-in: the authority could not be read (%s)", _kind(exc))
         return _page(502, prompts, "microsoft.page.failed")
@@ -367,7 +373,7 @@ def finish(services: Services, *, query: Mapping[str, Sequence[str]]) -> Page:
             "microsoft sign-in for %s: the code exchange failed (%s)", taken.user_id, _kind(exc)
         )
         return _page(502, prompts, "microsoft.page.failed")
-    if "access_token" not in result or not cache.find(cache.CredentialType.REFRESH_TOKEN):
+    if "access_token" not in result or not list(cache.search(cache.CredentialType.REFRESH_TOKEN)):
         logger.warning(
             "microsoft sign-in for %s: no tokens (%s)",
             taken.user_id,
