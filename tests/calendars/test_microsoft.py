@@ -451,6 +451,19 @@ def test_a_dropped_notification_is_caught_by_the_periodic_sync_and_the_subscript
     assert subscription.id == renewed.subscription_id
 
 
+def test_the_window_moves_on_so_an_unchanged_meeting_beyond_it_comes_into_view(
+    app: Heedful, fake: FakeMicrosoft, clock: VirtualClock
+) -> None:
+    later = meeting(fake, clock, hours=20 * 24)  # beyond the first read's 14 days
+    connect(app)
+    assert [r.event_id for r in rows(app.services, OccurrenceRow)] == []
+    clock.advance(timedelta(days=7))  # nobody changes it, so no notification says anything
+    assert app.sync_microsoft() == 1
+    assert [r.event_id for r in rows(app.services, OccurrenceRow)] == [later["id"]]
+    full = [c for c in delta_calls(fake, 200) if "startDateTime" in c.query]
+    assert len(full) == 2  # connecting, and once the window had moved on
+
+
 # --------------------------------------------------------------------------- the grant
 
 
