@@ -116,18 +116,6 @@ def rows(services: Services, table: Any) -> list[Any]:
         return list(conn.execute(sa.select(table.__table__)))
 
 
-def reminders(services: Services) -> dict[str, tuple[str, datetime]]:
-    """The occurrence uid (Graph id, or series id) of each reminder → (state, due time)."""
-    uids = {r.key: r.uid for r in rows(services, OccurrenceRow)}
-    found = {}
-    for r in rows(services, Delivery):
-        if r.kind == "reminder":
-            key = r.ref.split("|", 1)[1] if r.ref.count("|") >= 3 else r.ref
-            uid = next((u for k, u in uids.items() if k in r.ref or key == k), r.ref)
-            found[uid] = (r.state, r.due_at)
-    return found
-
-
 def reminder_by_event(services: Services, event_id: str) -> tuple[str, datetime]:
     """The reminder of the occurrence whose Graph id is ``event_id``."""
     (occ,) = [r for r in rows(services, OccurrenceRow) if r.event_id == event_id]
