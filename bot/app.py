@@ -37,7 +37,7 @@ from bot.scheduler import Drainer, Ticker
 from bot.sender import Composer, Sender
 from bot.server import HttpRequest, HttpResponse, HttpServer, Router
 from bot.services import Services
-from bot.sync import feeds, google
+from bot.sync import feeds, google, microsoft
 from bot.sync.hooks import HOOK_SOURCE, hook_dispatcher
 from handlers import hooks, register_handlers
 
@@ -121,6 +121,7 @@ class Heedful:
                 SLACK: bolt_dispatcher(self.worker, s.cipher),
                 HOOK_SOURCE: hook_dispatcher(s),
                 google.INBOX_SOURCE: google.dispatcher(s),
+                microsoft.INBOX_SOURCE: microsoft.dispatcher(s),
             },
         )
         self.sender = Sender(
@@ -178,6 +179,10 @@ class Heedful:
         """Renew Google push channels near their end and sync the calendars that are due."""
         return google.refresh_due(self.services)
 
+    def sync_microsoft(self) -> int:
+        """Sync the Microsoft calendars that are due and renew subscriptions near their end."""
+        return microsoft.refresh_due(self.services)
+
     def _on_stored(self) -> None:
         if self.run_workers:
             self.ticker.wake("inbox")
@@ -204,6 +209,11 @@ class Heedful:
                 self.ticker.every(
                     feeds.TICK_SECONDS,
                     Drainer("google", self.sync_google, max_rounds=feeds.MAX_ROUNDS),
+                )
+            if s.microsoft_enabled:
+                self.ticker.every(
+                    feeds.TICK_SECONDS,
+                    Drainer("microsoft", self.sync_microsoft, max_rounds=feeds.MAX_ROUNDS),
                 )
             self.ticker.every(DIGEST_TICK_SECONDS, Drainer("digests", self.plan_digests))
             self.ticker.every(HOUSEKEEPING_TICK_SECONDS, Drainer("housekeeping", self.housekeeping))

@@ -25,9 +25,12 @@ from bot.services import Services
 from bot.slack import Upload
 from bot.storage import repository as repo
 from bot.storage.db import session_scope
-from bot.sync import feeds, google
+from bot.sync import feeds, google, microsoft
 
 MAX_PAUSE_DAYS = 366
+
+# `/heedful connect outlook` (or `connect microsoft`): Microsoft sign-in.
+MICROSOFT_WORDS = ("outlook", "microsoft")
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,8 @@ def _run_text(services: Services, *, team_id: str, user_id: str, command: Comman
         return _hours(services, team_id=team_id, user_id=user_id, hours=command.hours)
     if command.name == "connect" and command.argument.strip().lower() == "google":
         return _google_link(services, team_id=team_id, user_id=user_id)
+    if command.name == "connect" and command.argument.strip().lower() in MICROSOFT_WORDS:
+        return _microsoft_link(services, team_id=team_id, user_id=user_id)
     if command.name == "connect":
         try:
             connected = feeds.connect_feed(
@@ -177,6 +182,17 @@ def _google_link(services: Services, *, team_id: str, user_id: str) -> str:
         return prompts.text("google.connect.not_configured")
     shown = link(url, prompts.text("google.connect.button")) or escape(url)
     return prompts.text("google.connect.link", link=shown)
+
+
+def _microsoft_link(services: Services, *, team_id: str, user_id: str) -> str:
+    """``/heedful connect outlook``: a single-use sign-in link (``bot.sync.microsoft``)."""
+    prompts = load_prompts()
+    try:
+        url = microsoft.connect_link(services, team_id=team_id, user_id=user_id)
+    except microsoft.NotConfigured:
+        return prompts.text("microsoft.connect.not_configured")
+    shown = link(url, prompts.text("microsoft.connect.button")) or escape(url)
+    return prompts.text("microsoft.connect.link", link=shown)
 
 
 def _focus_line(services: Services, *, team_id: str, user_id: str) -> str:

@@ -18,6 +18,11 @@ DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_GOOGLE_AUTH_URI = "https://accounts.google.com/o/oauth2/auth"
 DEFAULT_GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
 DEFAULT_GOOGLE_CALENDAR_API_URL = "https://www.googleapis.com/calendar/v3/"
+# Microsoft's own endpoints: the Entra ID authority (the tenant is joined on) and Graph v1.0.
+DEFAULT_MICROSOFT_AUTHORITY_URL = "https://login.microsoftonline.com"
+DEFAULT_MICROSOFT_GRAPH_URL = "https://graph.microsoft.com/v1.0"
+# A tenant segment: common, organizations, consumers, a GUID or a domain name.
+_TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,99}$")
 
 
 class ConfigError(Exception):
@@ -47,11 +52,22 @@ class Settings:
     google_auth_uri: str = DEFAULT_GOOGLE_AUTH_URI
     google_token_uri: str = DEFAULT_GOOGLE_TOKEN_URI
     google_calendar_api_url: str = DEFAULT_GOOGLE_CALENDAR_API_URL
+    microsoft_client_id: str | None = None
+    microsoft_client_secret: str | None = field(default=None, repr=False)
+    microsoft_tenant: str = "common"
+    microsoft_authority_url: str = DEFAULT_MICROSOFT_AUTHORITY_URL
+    microsoft_graph_url: str = DEFAULT_MICROSOFT_GRAPH_URL
 
     @property
     def google_enabled(self) -> bool:
         """Google Calendar can be connected: a client and a public address are set."""
         return bool(self.google_client_id and self.google_client_secret and self.public_url)
+
+    @property
+    def microsoft_enabled(self) -> bool:
+        """Microsoft 365 calendars can be connected: an Entra ID app and a public address
+        are set."""
+        return bool(self.microsoft_client_id and self.microsoft_client_secret and self.public_url)
 
     @property
     def socket_mode(self) -> bool:
@@ -97,6 +113,14 @@ class Settings:
             google_token_uri=_endpoint(get("GOOGLE_TOKEN_URI"), "GOOGLE_TOKEN_URI")
             or DEFAULT_GOOGLE_TOKEN_URI,
             google_calendar_api_url=_endpoint(google_api, "GOOGLE_CALENDAR_API_URL") or google_api,
+            microsoft_client_id=get("MICROSOFT_CLIENT_ID"),
+            microsoft_client_secret=get("MICROSOFT_CLIENT_SECRET"),
+            microsoft_tenant=_tenant(get("MICROSOFT_TENANT")),
+            microsoft_authority_url=_authority(get("MICROSOFT_AUTHORITY_URL")),
+            microsoft_graph_url=(
+                _endpoint(get("MICROSOFT_GRAPH_URL"), "MICROSOFT_GRAPH_URL")
+                or DEFAULT_MICROSOFT_GRAPH_URL
+            ).rstrip("/"),
             slack_bot_token=get("SLACK_BOT_TOKEN"),
             slack_signing_secret=get("SLACK_SIGNING_SECRET"),
             slack_app_token=get("SLACK_APP_TOKEN"),
@@ -274,6 +298,34 @@ def _endpoint(raw: str | None, name: str) -> str | None:
             f"localhost, for a local fake), not {raw!r}"
         )
     return raw
+
+
+def _tenant(raw: str | None) -> str:
+    """MICROSOFT_TENANT: common (any work, school or personal account), organizations,
+    consumers, or one directory's GUID or domain."""
+    if raw is None:
+        return "common"
+    if not _TENANT.match(raw):
+        raise ConfigError(
+            "heedful: MICROSOFT_TENANT must be common, organizations, consumers, or a "
+            f"directory (tenant) ID or domain, not {raw!r}"
+        )
+    return raw
+
+
+def _authority(raw: str | None) -> str:
+    """MICROSOFT_AUTHORITY_URL: https only (MSAL refuses any other authority), no path,
+    no trailing slash; the tenant is joined on."""
+    if raw is None:
+        return DEFAULT_MICROSOFT_AUTHORITY_URL
+    parts = urlsplit(raw)
+    if parts.scheme != "https" or not parts.hostname or parts.query or parts.path.strip("/"):
+        raise ConfigError(
+            "heedful: MICROSOFT_AUTHORITY_URL must be an https:// host such as "
+            f"{DEFAULT_MICROSOFT_AUTHORITY_URL} (no path: MICROSOFT_TENANT is joined on), "
+            f"not {raw!r}"
+        )
+    return raw.rstrip("/")
 
 
 def _public_url(raw: str | None) -> str | None:

@@ -21,9 +21,11 @@ from bot.slow_work import Later
 def is_connect(text: str) -> bool:
     """Whether ``/heedful <text>`` connects a calendar feed (slow), or is answered at once.
     ``connect`` without an address is answered at once, with how to use it, and so is
-    ``connect google`` (its answer is a sign-in link: nothing to read yet)."""
+    ``connect google`` and ``connect outlook`` (their answer is a sign-in link: nothing to
+    read yet)."""
     words = text.strip().lower().split()
-    return len(words) >= 2 and words[0] == "connect" and words[1:] != ["google"]
+    signs_in = words[1:] in (["google"], ["outlook"], ["microsoft"])
+    return len(words) >= 2 and words[0] == "connect" and not signs_in
 
 
 def from_command(services: Services, *, team_id: str, user_id: str, text: str) -> Later[str]:

@@ -26,7 +26,7 @@ from bot.services import Services
 from bot.storage import repository as repo
 from bot.storage.db import read_only, session_scope
 from bot.storage.models import Delivery
-from bot.sync import feeds, google
+from bot.sync import feeds, google, microsoft
 from bot.users import needs_profile, remember_user
 
 DEL = Delivery.__table__  # type: ignore[attr-defined]
@@ -154,6 +154,14 @@ def home_state(
     if services.settings.google_enabled and (mine is None or mine.status == "broken"):
         # A new single-use link each time the tab is drawn (valid google.STATE_TTL).
         google_link = google.connect_link(services, team_id=team_id, user_id=user_id)
+    outlook = microsoft.connected(services, team_id=team_id, user_id=user_id)
+    if outlook is not None:
+        name = outlook.account or prompts.text("microsoft.account_unknown")
+        calendars.append((outlook.source_id, name, statuses.get(outlook.status, outlook.status)))
+    microsoft_link = None
+    if services.settings.microsoft_enabled and (outlook is None or outlook.status == "broken"):
+        # A new single-use link each time the tab is drawn (valid microsoft.STATE_TTL).
+        microsoft_link = microsoft.connect_link(services, team_id=team_id, user_id=user_id)
     why = their_why(services, team_id=team_id, user_id=user_id)
     return kit.HomeState(
         zone=zone_name,
@@ -168,6 +176,7 @@ def home_state(
         settings=settings_summary(prompts, prefs),
         calendars=calendars,
         google_link=google_link,
+        microsoft_link=microsoft_link,
         muted=[(key, muted_titles.get(key, "")) for key in prefs.muted_series],
         why=(
             kit.WhyCard(
@@ -317,8 +326,10 @@ def on_remove_calendar(
     """ "Remove" beside a calendar (the button's value is its source id); returns the
     Home tab."""
     source_id = int(body["actions"][0]["value"])
-    if not feeds.disconnect_source(services, team_id=team_id, user_id=user_id, source_id=source_id):
-        google.disconnect(services, team_id=team_id, user_id=user_id, source_id=source_id)
+    if not feeds.disconnect_source(
+        services, team_id=team_id, user_id=user_id, source_id=source_id
+    ) and not google.disconnect(services, team_id=team_id, user_id=user_id, source_id=source_id):
+        microsoft.disconnect(services, team_id=team_id, user_id=user_id, source_id=source_id)
     return home_view(services, team_id=team_id, user_id=user_id)
 
 

@@ -48,6 +48,7 @@ LABELS = {
     "leader_why": "why statements",
     "feedback_key": "feedback keys",
     "commitment": "commitments",
+    "microsoft_calendar": "Microsoft calendar tokens",
 }
 
 

@@ -331,6 +331,70 @@ def cancelled_instances(
     return [replace(occurrence_from_row(r), status=Status.CANCELLED) for r in rows]
 
 
+def removed_events(
+    services: Services,
+    *,
+    team_id: str,
+    user_id: str,
+    source: str,
+    event_ids: Sequence[str],
+) -> list[Occurrence]:
+    """The stored occurrences of ``source`` whose calendar event id (``event_id``, see
+    :func:`keep_event_ids`) is one of ``event_ids``, marked cancelled (as
+    :func:`cancelled_instances`). An id never stored names nothing."""
+    if not event_ids:
+        return []
+    c = OCC.c
+    with services.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(OCC).where(
+                c.team_id == team_id,
+                c.user_id == user_id,
+                c.source == _clean(source),
+                c.event_id.in_(sorted(set(event_ids))),
+            )
+        ).all()
+    return [replace(occurrence_from_row(r), status=Status.CANCELLED) for r in rows]
+
+
+def keep_event_ids(
+    services: Services,
+    *,
+    team_id: str,
+    user_id: str,
+    pairs: Sequence[tuple[Occurrence, str]],
+) -> None:
+    """Note each stored occurrence's calendar event id (a calendar that names removed
+    instances by an id of their own: Microsoft Graph). Ids too long for the column are
+    not kept (the instance is then withdrawn by the next full read instead)."""
+    limit = _length("event_id")
+    now = services.clock.now()
+    changes = []
+    for occ, event_id in pairs:
+        if not event_id or len(event_id) > limit:
+            continue
+        try:
+            key = occurrence_row(team_id, user_id, occ, now)["key"]
+        except Unstorable:
+            continue
+        changes.append({"b_key": key, "b_event": event_id})
+    if not changes:
+        return
+    c = OCC.c
+    with services.engine.begin() as conn:
+        conn.execute(
+            sa.update(OCC)
+            .where(
+                c.team_id == team_id,
+                c.user_id == user_id,
+                c.key == sa.bindparam("b_key"),
+                sa.or_(c.event_id.is_(None), c.event_id != sa.bindparam("b_event")),
+            )
+            .values(event_id=sa.bindparam("b_event")),
+            changes,
+        )
+
+
 def remove_source(services: Services, *, team_id: str, user_id: str, source: str) -> None:
     """Forget every meeting a source brought, and the nudges planned for them."""
     c = OCC.c

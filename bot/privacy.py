@@ -42,6 +42,7 @@ from bot.storage.models import (
     InboxItem,
     Installation,
     LeaderWhy,
+    MicrosoftCalendar,
     OAuthState,
     OccurrenceRow,
     PromptShown,
@@ -49,7 +50,7 @@ from bot.storage.models import (
     SlackUser,
     WebhookSource,
 )
-from bot.sync import google
+from bot.sync import google, microsoft
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ USER_TABLES = (
     FeedbackMeeting,
     Commitment,
     GoogleCalendar,
+    MicrosoftCalendar,
     OAuthState,
 )
 # Tables whose ``text``/``body`` column holds private words, encrypted at rest: the export
@@ -76,6 +78,7 @@ PRIVATE_TEXT = {"reflection": "text", "inbox": "body", "leader_why": "text", "co
 # to a calendar, not something the person wrote or was told).
 _SECRETS = {
     "google_calendar": ("tokens", "channel_token", "old_channel_token", "sync_token"),
+    "microsoft_calendar": ("token_cache", "client_state", "delta_link"),
     "oauth_state": ("verifier", "state_hash"),  # a sign-in in progress: its keys stay here
 }
 EXPORT_VERSION = 1
@@ -119,6 +122,7 @@ def export_user(services: Services, *, team_id: str, user_id: str) -> dict[str, 
         "feedback_meeting": "feedback_meetings",
         "commitment": "commitments",
         "google_calendar": "google_calendars",
+        "microsoft_calendar": "microsoft_calendars",
         "oauth_state": "sign_ins",
     }
     with read_only(services.engine) as conn:
@@ -174,8 +178,10 @@ def forget(services: Services, *, team_id: str, user_id: str) -> str:
 
 def erase_user(services: Services, *, team_id: str, user_id: str) -> int:
     """Delete every row about one person (their Google calendar's push channel stopped
-    and its grant revoked first). Returns how many rows went."""
+    and its grant revoked, their Microsoft calendar's subscription deleted, first).
+    Returns how many rows went."""
     google.release(services, team_id=team_id, user_id=user_id)
+    microsoft.release(services, team_id=team_id, user_id=user_id)
     removed = 0
     with services.engine.begin() as conn:
         for model in USER_TABLES:
@@ -191,8 +197,9 @@ def erase_user(services: Services, *, team_id: str, user_id: str) -> int:
 
 def purge_team(services: Services, *, team_id: str) -> int:
     """``app_uninstalled``: forget the whole workspace (Google channels stopped and grants
-    revoked first)."""
+    revoked, Microsoft subscriptions deleted, first)."""
     google.release(services, team_id=team_id)
+    microsoft.release(services, team_id=team_id)
     removed = 0
     with services.engine.begin() as conn:
         for model in (*USER_TABLES, *feedback.TEAM_TABLES, WebhookSource, InboxItem, Installation):
@@ -243,6 +250,8 @@ ENCRYPTED_COLUMNS: tuple[tuple[Any, str], ...] = (
     (GoogleCalendar, "tokens"),
     (GoogleCalendar, "channel_token"),
     (GoogleCalendar, "old_channel_token"),
+    (MicrosoftCalendar, "token_cache"),
+    (MicrosoftCalendar, "client_state"),
     (OAuthState, "verifier"),
 )
 ROTATE_BATCH = 500

@@ -80,6 +80,7 @@ _REASONS = {
     401: "Unauthorized",
     404: "Not Found",
     405: "Method Not Allowed",
+    406: "Not Acceptable",
     411: "Length Required",
     413: "Content Too Large",
     415: "Unsupported Media Type",

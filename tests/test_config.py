@@ -214,3 +214,38 @@ def test_no_credential_is_in_the_settings_repr() -> None:
         }
     )
     assert not any(v in repr(s) for v in ("tok3n", "s1gn1ng", "xapp-1-app", "k3y"))
+
+
+def test_microsoft_is_off_until_an_app_and_a_public_address_are_set() -> None:
+    assert not Settings.from_env({}).microsoft_enabled
+    partial = {"MICROSOFT_CLIENT_ID": "6731de76", "MICROSOFT_CLIENT_SECRET": "abc~s3cr3t"}
+    assert not Settings.from_env(partial).microsoft_enabled
+    full = Settings.from_env({**partial, "HEEDFUL_PUBLIC_URL": "https://heedful.example.com"})
+    assert full.microsoft_enabled and full.microsoft_tenant == "common"
+    assert full.microsoft_authority_url == "https://login.microsoftonline.com"
+    assert full.microsoft_graph_url == "https://graph.microsoft.com/v1.0"
+    assert "s3cr3t" not in repr(full)
+    local = Settings.from_env(
+        {
+            "MICROSOFT_TENANT": "contoso.onmicrosoft.com",
+            "MICROSOFT_AUTHORITY_URL": "https://127.0.0.1:8443/",
+            "MICROSOFT_GRAPH_URL": "http://127.0.0.1:8080/v1.0/",
+        }
+    )
+    assert local.microsoft_tenant == "contoso.onmicrosoft.com"
+    assert local.microsoft_authority_url == "https://127.0.0.1:8443"
+    assert local.microsoft_graph_url == "http://127.0.0.1:8080/v1.0"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MICROSOFT_AUTHORITY_URL", "http://127.0.0.1:8443"),  # MSAL wants https, even a fake
+        ("MICROSOFT_AUTHORITY_URL", "https://login.microsoftonline.com/common"),  # no tenant
+        ("MICROSOFT_GRAPH_URL", "http://graph.example.com/v1.0"),  # http off loopback
+        ("MICROSOFT_TENANT", "common/../evil"),
+    ],
+)
+def test_microsoft_endpoints_and_tenant_are_checked(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({name: value})

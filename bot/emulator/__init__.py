@@ -1,7 +1,9 @@
 """A Slack Web API and Socket Mode emulator on loopback, for the tests and ``heedful demo``.
 
 Beside it, ``FakeGoogle`` (``bot/emulator/google.py``): Google's OAuth 2.0 server and
-Calendar API v3 with push notifications, for the Google Calendar connection.
+Calendar API v3 with push notifications, for the Google Calendar connection; and
+``FakeMicrosoft`` (``bot/emulator/microsoft.py``): the Microsoft identity platform and Graph
+(calendar view delta, change notifications) over loopback HTTPS, for Outlook calendars.
 
 A real ``slack_sdk.WebClient(base_url=emulator.api_url)`` talks to it over HTTP; Bolt's
 ``SocketModeHandler`` connects to it over a real WebSocket. Nothing starts at import time::
@@ -33,8 +35,17 @@ from bot.emulator.models import Call, EmulatorError, Fault, InboundResult
 if TYPE_CHECKING:
     from bot.emulator.emulator import SlackEmulator
     from bot.emulator.google import FakeGoogle
+    from bot.emulator.microsoft import FakeMicrosoft
 
-__all__ = ["Call", "EmulatorError", "FakeGoogle", "Fault", "InboundResult", "SlackEmulator"]
+__all__ = [
+    "Call",
+    "EmulatorError",
+    "FakeGoogle",
+    "FakeMicrosoft",
+    "Fault",
+    "InboundResult",
+    "SlackEmulator",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -51,4 +62,9 @@ def __getattr__(name: str) -> Any:
 
         globals()[name] = FakeGoogle
         return FakeGoogle
+    if name == "FakeMicrosoft":
+        from bot.emulator.microsoft import FakeMicrosoft
+
+        globals()[name] = FakeMicrosoft
+        return FakeMicrosoft
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

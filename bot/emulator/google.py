@@ -69,6 +69,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from bot.emulator.fake_http import Answer, basic_auth, json_answer, start_server
 from bot.emulator.google_calendar import (
     Calendar,
     CalendarApiError,
@@ -76,15 +77,7 @@ from bot.emulator.google_calendar import (
     build_event,
     when,
 )
-from bot.emulator.google_http import (
-    Answer,
-    GoogleCall,
-    basic_auth,
-    google_error,
-    json_answer,
-    json_body,
-    start_server,
-)
+from bot.emulator.google_http import GoogleCall, google_error, json_body
 from bot.emulator.google_oauth import Client, ConsentError, OAuthServer, TokenError
 from bot.emulator.google_push import Channel, Delivery, Message, Pusher, open_channel
 

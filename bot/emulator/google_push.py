@@ -10,14 +10,14 @@ message is a POST with no body and the headers ``X-Goog-Channel-ID``,
 (``sync`` first, then ``exists``) and ``X-Goog-Message-Number`` (increasing per channel).
 
 Google delivers to a public https address; the app under test listens on loopback HTTP, so
-:class:`Pusher` rewrites a routed public base to a local one, like a TLS-terminating proxy.
+:class:`Pusher` rewrites a routed public base to a local one
+(:class:`bot.emulator.fake_http.Routes`).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import http.client
 import logging
 import queue
 import re
@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
+from bot.emulator.fake_http import Routes, post
 from bot.emulator.google_calendar import CalendarApiError
 
 logger = logging.getLogger(__name__)
@@ -154,7 +155,7 @@ class Pusher:
     """Numbers messages, routes them and sends them, in order, from one background thread."""
 
     def __init__(self) -> None:
-        self._routes: dict[str, str] = {}
+        self._routes = Routes()
         self._lock = threading.Lock()
         self._outbox: queue.SimpleQueue[tuple[Message, threading.Event | None] | None] = (
             queue.SimpleQueue()
@@ -173,8 +174,7 @@ class Pusher:
             self._thread = None
 
     def route(self, public_base: str, local_base: str) -> None:
-        with self._lock:
-            self._routes[public_base.rstrip("/")] = local_base.rstrip("/")
+        self._routes.add(public_base, local_base)
 
     @property
     def deliveries(self) -> list[Delivery]:
@@ -204,14 +204,14 @@ class Pusher:
     def deliver(self, message: Message) -> Delivery:
         """Send now and record the outcome."""
         channel, headers = message
-        url = self._routed(channel.address)
+        url = self._routes.resolve(channel.address)
         status: int | None = None
         error: str | None = None
         if url is None:
             error = "no route to this address"
         else:
             try:
-                status = _post_empty(url, headers)
+                status = post(url, b"", headers, timeout=10).status
             except OSError as exc:
                 error = repr(exc)
         delivery = Delivery(channel.id, channel.address, url, headers, status, error)
@@ -228,27 +228,3 @@ class Pusher:
             if after is not None:
                 after.wait(timeout=10)
             self.deliver(message)
-
-    def _routed(self, address: str) -> str | None:
-        with self._lock:
-            routes = dict(self._routes)
-        for public in sorted(routes, key=len, reverse=True):
-            if address == public or address.startswith(public + "/"):
-                return routes[public] + address[len(public) :]
-        return None
-
-
-def _post_empty(url: str, headers: dict[str, str]) -> int:
-    """POST with no body and the header names spelled as Google spells them (urllib would
-    re-case them to ``X-goog-channel-id``); returns the status."""
-    parts = urlsplit(url)
-    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    connection = kind(parts.netloc, timeout=10)
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    try:
-        connection.request("POST", target, b"", headers)
-        response = connection.getresponse()
-        response.read()
-        return response.status
-    finally:
-        connection.close()

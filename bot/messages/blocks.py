@@ -99,6 +99,7 @@ ACTION_HOME_SETTINGS = "home_settings"
 ACTION_HOME_CONNECT = "home_connect"
 ACTION_HOME_REMOVE = "home_remove_calendar"
 ACTION_HOME_GOOGLE = "home_connect_google"  # a link button: Slack still sends the tap
+ACTION_HOME_MICROSOFT = "home_connect_microsoft"  # a link button too
 ACTION_HOME_UNMUTE = "home_unmute"
 ACTION_HOME_EXPORT = "home_export"
 ACTION_HOME_ERASE = "home_erase"
@@ -130,6 +131,8 @@ class HomeState:
     calendars: list[tuple[int, str, str]] = field(default_factory=list)  # id, name, status
     # A fresh single-use Google sign-in link, when Google can be connected and is not.
     google_link: str | None = None
+    # The same for Microsoft 365 (Outlook).
+    microsoft_link: str | None = None
     muted: list[tuple[str, str]] = field(default_factory=list)  # series key, title
     why: WhyCard | None = None  # None: not written yet (the card invites them)
 
@@ -156,6 +159,7 @@ def build_home_view(prompts: Prompts, state: HomeState) -> dict[str, Any]:
             else _button(prompts.text("button.home.pause"), ACTION_HOME_PAUSE, "pause"),
             _button(prompts.text("button.home.settings"), ACTION_HOME_SETTINGS, "settings"),
             *_google_button(prompts, state.google_link),
+            *_microsoft_button(prompts, state.microsoft_link),
         )
     )
     blocks += [{"type": "divider"}, *_why_card(prompts, state.why)]
@@ -218,6 +222,19 @@ def _google_button(prompts: Prompts, link: str | None) -> list[dict[str, Any]]:
         return []
     return [
         {**_button(prompts.text("google.connect.button"), ACTION_HOME_GOOGLE, "google"), "url": url}
+    ]
+
+
+def _microsoft_button(prompts: Prompts, link: str | None) -> list[dict[str, Any]]:
+    """ "Connect Outlook calendar": a link button to a sign-in link, or nothing."""
+    url = link_url(link)
+    if url is None:
+        return []
+    return [
+        {
+            **_button(prompts.text("microsoft.connect.button"), ACTION_HOME_MICROSOFT, "microsoft"),
+            "url": url,
+        }
     ]
 
 

@@ -263,10 +263,42 @@ class GoogleCalendar(SQLModel, table=True):
     created_at: datetime | None = _ts()
 
 
+class MicrosoftCalendar(SQLModel, table=True):
+    """The Microsoft side of a ``calendar_source`` of kind ``microsoft``
+    (``bot.sync.microsoft``).
+
+    ``token_cache`` (MSAL's serialized token cache of this one connection: refresh,
+    access and id token) and ``client_state`` (the subscription's secret) are encrypted
+    at rest when HEEDFUL_ENCRYPTION_KEY is set; never logged. ``delta_link`` holds
+    Graph's ``$deltatoken`` (a key to the calendar's changes: never exported).
+    ``notified`` counts the notification batches stored; ``synced_notified`` is its value
+    when the last sync began (a stored batch at or below it was read by that sync).
+    """
+
+    __tablename__ = "microsoft_calendar"
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int = Field(unique=True)
+    team_id: str = Field(max_length=32)
+    user_id: str = Field(max_length=32)
+    account: str = Field(default="", max_length=MAX_ADDRESS)
+    zone: str = Field(default="UTC", max_length=64)
+    token_cache: str = Field(default="", sa_type=sa.Text, repr=False)
+    delta_link: str | None = Field(default=None, sa_type=sa.Text, repr=False)
+    subscription_id: str | None = Field(default=None, max_length=64, index=True)
+    client_state: str | None = Field(default=None, sa_type=sa.Text, repr=False)
+    subscription_expires_at: datetime | None = _ts()
+    notified: int = 0
+    synced_notified: int = 0
+    synced_at: datetime | None = _ts()
+    created_at: datetime | None = _ts()
+
+
 class OAuthState(SQLModel, table=True):
     """One sign-in in progress (``/oauth/<provider>/start`` → callback): single use,
     expiring, bound to the person who asked. ``state_hash`` is the SHA-256 of the state
-    (the state itself is never stored); ``verifier`` the PKCE code verifier, encrypted."""
+    (the state itself is never stored); ``verifier`` the PKCE code verifier (Google) or
+    MSAL's whole auth-code flow as JSON (Microsoft: verifier, nonce, state), encrypted."""
 
     __tablename__ = "oauth_state"
 
@@ -321,6 +353,10 @@ class OccurrenceRow(SQLModel, table=True):
     # (bot.copies); a longer one is kept in the digest form of bot.occurrences.
     ical_uid: str | None = Field(default=None, max_length=255)
     updated_at: datetime | None = _ts()
+    # The calendar's own id of this instance when it is not ``uid``/``recurrence_id``
+    # (Microsoft Graph's event id: an ``@removed`` entry names nothing else). Not part of
+    # ``Occurrence``: only the sync that wrote it reads it (``bot.sync.microsoft``).
+    event_id: str | None = Field(default=None, max_length=255, index=True)
 
 
 class WebhookSource(SQLModel, table=True):

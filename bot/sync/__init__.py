@@ -1,8 +1,9 @@
 """Keeping a person's calendars in step: connect, refresh, receive a push, apply, tell.
 
 One use-case module per calendar kind: :mod:`bot.sync.feeds` (ICS feed links, polled),
-:mod:`bot.sync.hooks` (the signed webhook) and :mod:`bot.sync.google` (Google Calendar,
-connected with OAuth and pushed). Each reads its provider (over HTTP, or from the
+:mod:`bot.sync.hooks` (the signed webhook), :mod:`bot.sync.google` (Google Calendar,
+connected with OAuth and pushed) and :mod:`bot.sync.microsoft` (Microsoft 365, connected
+with MSAL, delta queries and change notifications). Each reads its provider (over HTTP, or from the
 inbox), turns what it read into :class:`~bot.calendars.occurrence.Occurrence` values with
 the pure conversion of :mod:`bot.calendars`, and hands them to
 :func:`bot.occurrences.apply_occurrences`, which stores them and re-plans the nudges.

@@ -26,6 +26,7 @@ from handlers.actions.home import (
     handle_home_erase,
     handle_home_export,
     handle_home_google,
+    handle_home_microsoft,
     handle_home_remove,
     handle_home_resume,
     handle_home_settings,
@@ -53,6 +54,7 @@ def register(app: App) -> None:
     app.action(kit.ACTION_HOME_CONNECT)(handle_home_connect)
     app.action(kit.ACTION_HOME_REMOVE)(handle_home_remove)
     app.action(kit.ACTION_HOME_GOOGLE)(handle_home_google)
+    app.action(kit.ACTION_HOME_MICROSOFT)(handle_home_microsoft)
     app.action(kit.ACTION_HOME_UNMUTE)(handle_home_unmute)
     app.action(kit.ACTION_HOME_EXPORT)(handle_home_export)
     app.action(kit.ACTION_HOME_ERASE)(handle_home_erase)

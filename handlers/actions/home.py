@@ -38,6 +38,11 @@ def handle_home_google() -> None:
 
 
 @acked
+def handle_home_microsoft() -> None:
+    """ "Connect Outlook calendar" is a link: the browser opens it; the tap is only acked."""
+
+
+@acked
 def handle_home_remove(
     services: Services, team_id: str, user_id: str, body: dict[str, Any], client: WebClient
 ) -> None:

@@ -1,7 +1,7 @@
 """One attendance rule for every calendar kind (bot.calendars.attendance).
 
-The same invitation, written as an iCalendar feed, a webhook body and a Google event,
-gives the same people, own response, external flag and kind of meeting.
+The same invitation, written as an iCalendar feed, a webhook body, a Google event and a
+Microsoft Graph event, gives the same people, own response, external flag and kind of meeting.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.calendars import google
+from bot.calendars import google, microsoft
 from bot.calendars.attendance import Invitee, attendance, category
 from bot.calendars.ics import parse_ics
 from bot.calendars.occurrence import Category, MeetingKind, Occurrence, Response, SkipReason
@@ -104,6 +104,44 @@ def _google(attendees: list[tuple[str, str, str]], organizer: str) -> Occurrence
     return google.event_occurrence(item, source="google:1", own=[], zone="Europe/Berlin")
 
 
+_GRAPH_STATUS = {
+    "ACCEPTED": "accepted",
+    "DECLINED": "declined",
+    "TENTATIVE": "tentativelyAccepted",
+    "NEEDS-ACTION": "notResponded",
+}
+
+
+def _microsoft(attendees: list[tuple[str, str, str]], organizer: str) -> Occurrence:
+    """Graph as an attendee's mailbox writes it: the person's own answer in
+    ``responseStatus``, their own entry under ``attendees`` as ``none``."""
+    mine = next((p for e, p, _ in attendees if e == ME), None)
+    item: dict[str, Any] = {
+        "id": "AAMkAD-evt1",
+        "type": "singleInstance",
+        "subject": "Planning",
+        "start": {"dateTime": "2026-03-02T09:00:00.0000000", "timeZone": "UTC"},
+        "end": {"dateTime": "2026-03-02T09:30:00.0000000", "timeZone": "UTC"},
+        "isAllDay": False,
+        "isCancelled": False,
+        "isOrganizer": organizer == ME,
+        "showAs": "busy",
+        "responseStatus": {
+            "response": "organizer" if organizer == ME else _GRAPH_STATUS[mine or "NEEDS-ACTION"]
+        },
+        "organizer": {"emailAddress": {"name": "Organizer", "address": organizer}},
+        "attendees": [
+            {
+                "type": "resource" if cutype == "ROOM" else "required",
+                "status": {"response": "none" if e == ME else _GRAPH_STATUS[p]},
+                "emailAddress": {"name": e.split("@")[0], "address": e},
+            }
+            for e, p, cutype in attendees
+        ],
+    }
+    return microsoft.event_occurrence(item, source="microsoft:1", own=[ME], zone="UTC")
+
+
 CASES = {
     "a 1:1 Ben organizes": (
         [(ME, "ACCEPTED", "INDIVIDUAL"), ("ben@example.com", "ACCEPTED", "INDIVIDUAL")],
@@ -138,7 +176,9 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", list(CASES))
-@pytest.mark.parametrize("reader", [_ics, _hook, _google], ids=["feed", "webhook", "google"])
+@pytest.mark.parametrize(
+    "reader", [_ics, _hook, _google, _microsoft], ids=["feed", "webhook", "google", "microsoft"]
+)
 def test_the_same_invitation_reads_the_same_from_every_calendar(case: str, reader: Any) -> None:
     attendees, organizer, expected = CASES[case]
     occ = reader(attendees, organizer)

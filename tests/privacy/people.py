@@ -37,6 +37,7 @@ from bot.storage.models import (
     Commitment,
     Delivery,
     GoogleCalendar,
+    MicrosoftCalendar,
     OAuthState,
 )
 
@@ -172,6 +173,33 @@ def seed(
                     last_message=0,
                     old_last_message=0,
                     synced_message=0,
+                    created_at=now,
+                )
+            )
+            microsoft_source = conn.execute(
+                sa.insert(SOURCE)
+                .values(
+                    team_id=TEAM,
+                    user_id=person.user_id,
+                    kind="microsoft",
+                    label=f"{person.name.lower()}@example.com",
+                    status="broken",  # not synced in these tests (no Microsoft here)
+                    created_at=now,
+                )
+                .returning(SOURCE.c.id)
+            ).scalar_one()
+            conn.execute(
+                sa.insert(MicrosoftCalendar.__table__).values(
+                    source_id=microsoft_source,
+                    team_id=TEAM,
+                    user_id=person.user_id,
+                    account=f"{person.name.lower()}@example.com",
+                    zone="W. Europe Standard Time",
+                    token_cache=services.cipher.encrypt(f'{{"RefreshToken": "{person.secret}-m"}}'),
+                    client_state=services.cipher.encrypt(f"{person.secret}-client-state"),
+                    delta_link=f"https://graph.example/delta?$deltatoken={person.secret}-d",
+                    notified=0,
+                    synced_notified=0,
                     created_at=now,
                 )
             )

@@ -29,6 +29,7 @@ SECTIONS = {
     "slack_user": "profile",
     "calendar_source": "calendars",
     "google_calendar": "google_calendars",
+    "microsoft_calendar": "microsoft_calendars",
     "oauth_state": "sign_ins",
     "occurrence": "meetings",
     "delivery": "deliveries",
@@ -48,6 +49,7 @@ PRIVATE_TEXT = {("reflection", "text"), ("leader_why", "text"), ("commitment", "
 SECRET_COLUMNS = {
     "calendar_source": {"url", "etag"},
     "google_calendar": {"tokens", "channel_token", "old_channel_token", "sync_token"},
+    "microsoft_calendar": {"token_cache", "client_state", "delta_link"},
     "oauth_state": {"verifier", "state_hash"},
 }
 

@@ -1,0 +1,1343 @@
+"""Microsoft 365 calendars: connect with Microsoft sign-in, delta sync, change notifications.
+
+**Connect.** :func:`connect_link` makes a single-use ``state`` (random, kept only as its
+SHA-256, bound to the person's team and user, valid :data:`STATE_TTL`, provider
+``microsoft`` in ``oauth_state``) and the link ``{HEEDFUL_PUBLIC_URL}/oauth/microsoft/start
+?state=…``. :func:`start` asks MSAL for an auth-code flow
+(``initiate_auth_code_flow``: PKCE S256 verifier, nonce, our state), keeps the whole flow
+encrypted with the state, and redirects to Microsoft's sign-in. :func:`finish`
+(``/oauth/microsoft/callback``) takes the state once and only before it expires, and
+redeems the code with ``acquire_token_by_auth_code_flow`` into a token cache of this one
+connection (``msal.SerializableTokenCache``), which is stored encrypted
+(``microsoft_calendar.token_cache``). The scope asked is ``Calendars.Read``; MSAL adds
+``offline_access``, ``openid`` and ``profile`` itself (they are reserved: passing them
+raises). The first sync is queued in the inbox; the worker reads the week, subscribes to
+changes and DMs "Connected …".
+
+**MSAL, once per process.** MSAL's web-app samples (Azure-Samples/ms-identity-python-webapp,
+``_build_msal_app(cache=…)``) build a ``ConfidentialClientApplication`` around each
+user's own token cache; the token cache is bound into the application when it is made, so
+one shared application would mix everyone's tokens. What is costly to build (the
+authority's OpenID discovery, an HTTP round trip) is kept once per process and settings
+in MSAL's ``http_cache`` (:func:`_http_cache`), so each connection's application is made
+from memory. ``instance_discovery=False`` for an authority that is not one of Microsoft's
+hosts (``msal.authority.WELL_KNOWN_AUTHORITY_HOSTS``): MSAL would otherwise ask
+``login.microsoftonline.com`` about a fake. Before each Graph call,
+``acquire_token_silent_with_error`` hands out the cached access token or refreshes it
+(Microsoft rotates refresh tokens); a changed cache is stored again. ``invalid_grant``
+(the person or an admin withdrew consent, a password reset) marks the calendar *broken*
+and tells the person once, with a button to connect again.
+
+**Graph over httpx, not msgraph-sdk.** Measured on this 2-core machine (Python 3.11,
+msgraph-sdk 1.65, msal 1.39, httpx 0.29): msgraph-sdk installs 392 MB (16,741 .py files,
+472 MB with kiota, azure-core and azure-identity), against 0.7 MB for httpx (already a
+dependency) plus 1 MB for msal; importing ``GraphServiceClient`` and building the
+calendarView-delta and subscriptions request builders takes 0.19 s, against 0.15 s for
+``import httpx, msal`` (warm caches; the SDK's 16k files cost more when cold), and the SDK
+is asynchronous where Heedful's workers are threads. Heedful calls five Graph endpoints
+with JSON it reads itself (:mod:`bot.calendars.microsoft`), so a thin :class:`_Graph`
+over one shared ``httpx.Client`` does it.
+
+**Sync** (:func:`sync`), ``GET /me/calendarView/delta`` (Graph "Get incremental changes
+to events in a calendar view"):
+
+* the first time, after ``410 Gone`` / ``SyncStateNotFound`` / ``resyncRequired``, and
+  once the window read in full has moved on by :data:`REREAD_AFTER` (so that the days
+  coming into view are read): a full read of [now − 1 day, now + 14 days) following each
+  ``@odata.nextLink`` to the ``@odata.deltaLink``, applied as a complete snapshot of the
+  window (what is missing is removed); the delta link is kept. A 410 in the middle of a
+  full read starts it again once; a 410 in an incremental round drops the link and reads
+  in full, so a resync happens once and the snapshot never adds a second nudge (the
+  outbox's keys are the occurrences' identities, which do not change);
+* after that, incremental rounds from the delta link: changed events are upserted;
+  ``@removed`` entries (found by their Graph id, kept in ``occurrence.event_id``) and
+  ``isCancelled`` events cancel what is stored, withdrawing pending nudges;
+* skip reasons as for every calendar (:mod:`bot.calendars.microsoft`).
+
+A next or delta link is followed only when it points at ``MICROSOFT_GRAPH_URL`` (it
+carries the person's bearer token).
+
+**Change notifications** (Graph "Set up notifications for changes in resource data").
+:func:`open_subscription` subscribes to ``me/events`` (created, updated, deleted) with
+``{HEEDFUL_PUBLIC_URL}/hooks/microsoft``, the lifecycle URL
+``{HEEDFUL_PUBLIC_URL}/hooks/microsoft/lifecycle`` and a random ``clientState``, stored
+(encrypted) *before* the call; Graph validates both URLs during the call, and
+:func:`validation` answers that without touching the database. :func:`receive` reads a
+POST of notifications (several items), checks each item's ``subscriptionId`` and
+``clientState`` (``hmac.compare_digest``), drops the others with a log line that names no
+value, stores the valid ones of each calendar as one inbox row (keyed by the digest of
+the items: Graph's retry of the same POST is a no-op) and answers 202. The worker then
+runs an incremental sync; notifications that queued up are folded into one sync (each
+stored batch carries the calendar's ``notified`` count, and a sync records the count it
+began after). Lifecycle notifications (:func:`receive_lifecycle`, the same checks):
+``reauthorizationRequired`` → ``POST /subscriptions/{id}/reauthorize`` (a new
+subscription if Graph no longer knows it); ``subscriptionRemoved`` → a new subscription,
+then a sync; ``missed`` → a sync.
+
+**Renew.** Outlook event subscriptions last at most 10,080 minutes; Heedful asks for
+:data:`SUBSCRIPTION_TTL` and renews (``PATCH expirationDateTime``) within
+:data:`RENEW_BEFORE` of the end. The periodic job (:func:`refresh_due`, scheduled only
+when Microsoft is configured) renews and runs a delta sync every poll interval anyway:
+notifications are a hint, not a guarantee.
+
+**Disconnect, erase, uninstall** (:func:`release`): delete the subscription at Graph,
+then every stored token (the row with its MSAL cache and client state), the occurrences
+and the pending sign-ins. Microsoft has no endpoint that revokes one app's delegated
+refresh token; once deleted here it is never used again, and the person can remove the
+app's consent at https://myapps.microsoft.com.
+
+Nothing here logs a token, a client state, a delta link, an event's text or a body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import re
+import secrets
+import threading
+import uuid
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import sqlalchemy as sa
+
+from bot.calendars import microsoft as convert
+from bot.crypto import CipherError
+from bot.messages import Message
+from bot.messages.mrkdwn import clip, escape
+from bot.messages.prompts import Prompts, load_prompts
+from bot.occurrences import (
+    apply_occurrences,
+    cancelled_instances,
+    keep_event_ids,
+    opt_in,
+    remove_source,
+    removed_events,
+)
+from bot.services import Services
+from bot.storage import repository as repo
+from bot.storage.db import is_postgres, read_only
+from bot.storage.models import CalendarSource, MicrosoftCalendar, OAuthState
+
+logger = logging.getLogger(__name__)
+
+KIND = "microsoft"
+PROVIDER = "microsoft"
+INBOX_SOURCE = "microsoft-push"
+SCOPES = ("Calendars.Read",)  # MSAL adds offline_access, openid and profile
+STATE_TTL = timedelta(minutes=15)
+PAST = timedelta(days=1)
+HORIZON = timedelta(days=14)
+REREAD_AFTER = timedelta(days=1)  # read the window in full again once it is this stale
+SUBSCRIPTION_TTL = timedelta(days=6)  # Graph's limit for Outlook events: 10,080 minutes
+RENEW_BEFORE = timedelta(days=1)
+PAGE_SIZE = 50  # Prefer: odata.maxpagesize (Graph's default for calendarView delta is 10)
+BATCH = 25
+OK, BROKEN = "ok", "broken"
+HTTP_TIMEOUT_SECONDS = 20
+MAX_ITEMS = 1000  # notification items read from one POST
+CHANGE_TYPES = "created,updated,deleted"
+LIFECYCLE_EVENTS = ("reauthorizationRequired", "subscriptionRemoved", "missed")
+# Graph's error codes that mean "the delta token is no longer valid: sync in full again".
+_RESYNC_CODES = {"syncstatenotfound", "resyncrequired", "syncstateinvalid"}
+
+SOURCE = CalendarSource.__table__  # type: ignore[attr-defined]
+MSCAL = MicrosoftCalendar.__table__  # type: ignore[attr-defined]
+STATES = OAuthState.__table__  # type: ignore[attr-defined]
+
+
+class NotConfigured(Exception):
+    """Microsoft is not set up on this Heedful (MICROSOFT_CLIENT_ID,
+    MICROSOFT_CLIENT_SECRET, HEEDFUL_PUBLIC_URL)."""
+
+
+class GrantRevoked(Exception):
+    """Microsoft refused the grant (``invalid_grant``): the person must connect again."""
+
+
+class GraphUnavailable(Exception):
+    """Graph or the identity platform answered with an error a later try may not meet
+    (429, 5xx, a timeout). The message is the status and code only."""
+
+
+class _SyncGone(Exception):
+    """410 Gone / SyncStateNotFound / resyncRequired: the delta link is no longer valid."""
+
+
+class _NotFound(Exception):
+    """404: Graph does not know the subscription (any more)."""
+
+
+@dataclass(frozen=True)
+class Page:
+    """What a browser gets: a redirect (``location``) or a small HTML page."""
+
+    status: int
+    html: str = ""
+    location: str | None = None
+
+
+# --------------------------------------------------------------------------- config
+
+
+def _require(settings: Any) -> None:
+    if not settings.microsoft_enabled:
+        raise NotConfigured
+
+
+def callback_url(settings: Any) -> str:
+    return f"{settings.public_url}/oauth/microsoft/callback"
+
+
+def hook_url(settings: Any) -> str:
+    return f"{settings.public_url}/hooks/microsoft"
+
+
+def lifecycle_url(settings: Any) -> str:
+    return f"{settings.public_url}/hooks/microsoft/lifecycle"
+
+
+def authority(settings: Any) -> str:
+    return f"{settings.microsoft_authority_url}/{settings.microsoft_tenant}"
+
+
+_caches: dict[tuple[str, str], dict[Any, Any]] = {}
+_caches_lock = threading.Lock()
+
+
+def _http_cache(settings: Any) -> dict[Any, Any]:
+    """MSAL's HTTP cache (OpenID discovery; never tokens), one per process and authority."""
+    key = (authority(settings), settings.microsoft_client_id or "")
+    with _caches_lock:
+        return _caches.setdefault(key, {})
+
+
+def _msal_app(settings: Any, cache: Any) -> Any:
+    """An MSAL application for one connection's token ``cache`` (module docstring)."""
+    import msal
+    from msal.authority import WELL_KNOWN_AUTHORITY_HOSTS
+
+    _require(settings)
+    logging.getLogger("msal").setLevel(logging.WARNING)  # it logs request details at DEBUG
+    host = urlsplit(settings.microsoft_authority_url).hostname or ""
+    return msal.ConfidentialClientApplication(
+        settings.microsoft_client_id,
+        client_credential=settings.microsoft_client_secret,
+        authority=authority(settings),
+        token_cache=cache,
+        http_cache=_http_cache(settings),
+        instance_discovery=None if host in WELL_KNOWN_AUTHORITY_HOSTS else False,
+        timeout=HTTP_TIMEOUT_SECONDS,
+    )
+
+
+_clients: dict[tuple[str, ...], Any] = {}
+
+
+def _http(settings: Any) -> Any:
+    """One ``httpx.Client`` per process and Graph address (thread-safe, keeps connections).
+    httpx reads SSL_CERT_FILE / SSL_CERT_DIR when a client is made (``trust_env``): they
+    are part of the key, so a process whose trust store changes gets a new client."""
+    import os
+
+    import httpx
+
+    key = (
+        settings.microsoft_graph_url,
+        os.environ.get("SSL_CERT_FILE", ""),
+        os.environ.get("SSL_CERT_DIR", ""),
+    )
+    with _caches_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = httpx.Client(timeout=HTTP_TIMEOUT_SECONDS, trust_env=True)
+            _clients[key] = client
+        return client
+
+
+# --------------------------------------------------------------------------- connecting
+
+
+def _hash(state: str) -> str:
+    return hashlib.sha256(state.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _open_state(state: str, now: datetime) -> Any:
+    s = STATES.c
+    return sa.and_(
+        s.state_hash == _hash(state),
+        s.provider == PROVIDER,
+        s.used_at.is_(None),
+        s.expires_at > now,
+    )
+
+
+def connect_link(services: Services, *, team_id: str, user_id: str) -> str:
+    """A new single-use sign-in link for this person. Raises :class:`NotConfigured`."""
+    settings = services.settings
+    _require(settings)
+    state = secrets.token_urlsafe(32)
+    now = services.clock.now()
+    with services.engine.begin() as conn:
+        conn.execute(sa.delete(STATES).where(STATES.c.expires_at < now))
+        conn.execute(
+            sa.insert(STATES).values(
+                state_hash=_hash(state),
+                provider=PROVIDER,
+                team_id=team_id,
+                user_id=user_id,
+                created_at=now,
+                expires_at=now + STATE_TTL,
+            )
+        )
+    return f"{settings.public_url}/oauth/microsoft/start?{urlencode({'state': state})}"
+
+
+def start(services: Services, *, state: str | None) -> Page:
+    """``GET /oauth/microsoft/start``: keep MSAL's auth-code flow, redirect to sign-in."""
+    prompts = load_prompts()
+    if not services.settings.microsoft_enabled:
+        return _page(404, prompts, "microsoft.page.not_configured")
+    if not state or len(state) > 200:
+        return _page(400, prompts, "microsoft.page.bad_state")
+    now = services.clock.now()
+    with read_only(services.engine) as conn:
+        known = conn.execute(sa.select(STATES.c.id).where(_open_state(state, now))).first()
+    if known is None:
+        return _page(400, prompts, "microsoft.page.bad_state")
+    try:
+        with warnings.catch_warnings():
+            # MSAL recommends response_mode=form_post (RFC 9700 4.3.1: the code stays out
+            # of the URL). The callback is a GET by Heedful's contract; its page sends no
+            # Referer and is not cached, and the code is single-use and bound to PKCE.
+            warnings.filterwarnings("ignore", "response_mode", UserWarning)
+            flow = _msal_app(services.settings, None).initiate_auth_code_flow(
+                list(SCOPES), redirect_uri=callback_url(services.settings), state=state
+            )
+    except Exception as exc:  # discovery failed: Microsoft (or the network) is down
+        logger.warning("microsoft sign-in: the authority could not be read (%s)", _kind(exc))
+        return _page(502, prompts, "microsoft.page.failed")
+    with services.engine.begin() as conn:
+        found = conn.execute(
+            sa.update(STATES)
+            .where(_open_state(state, now))
+            .values(verifier=services.cipher.encrypt(json.dumps(flow)))
+        ).rowcount
+    if not found:
+        return _page(400, prompts, "microsoft.page.bad_state")
+    return Page(302, location=flow["auth_uri"])
+
+
+def finish(services: Services, *, query: Mapping[str, Sequence[str]]) -> Page:
+    """``GET /oauth/microsoft/callback``: take the state once, redeem the code, keep the
+    token cache, queue the first sync. Stores nothing unless all of that works."""
+    import msal
+
+    prompts = load_prompts()
+    if not services.settings.microsoft_enabled:
+        return _page(404, prompts, "microsoft.page.not_configured")
+    state = _one(query, "state")
+    now = services.clock.now()
+    s = STATES.c
+    if not state or len(state) > 200:
+        return _page(400, prompts, "microsoft.page.bad_state")
+    with services.engine.begin() as conn:
+        taken = conn.execute(
+            sa.update(STATES)
+            .where(_open_state(state, now), s.verifier.is_not(None))
+            .values(used_at=now)
+            .returning(s.team_id, s.user_id, s.verifier)
+        ).first()
+    if taken is None:
+        logger.info("microsoft sign-in: a reused, expired or unknown state was refused")
+        return _page(400, prompts, "microsoft.page.bad_state")
+    if _one(query, "error") or not _one(query, "code"):
+        logger.info("microsoft sign-in for %s ended without consent", taken.user_id)
+        return _page(400, prompts, "microsoft.page.declined")
+    cache = msal.SerializableTokenCache()
+    answer = {k: v[0] for k, v in query.items() if len(v) == 1}
+    try:
+        flow = json.loads(services.cipher.decrypt(taken.verifier))
+        result = _msal_app(services.settings, cache).acquire_token_by_auth_code_flow(
+            flow, answer, scopes=list(SCOPES)
+        )
+    except Exception as exc:  # MSAL raises ValueError on a mismatch, requests on transport
+        logger.warning(
+            "microsoft sign-in for %s: the code exchange failed (%s)", taken.user_id, _kind(exc)
+        )
+        return _page(502, prompts, "microsoft.page.failed")
+    if "access_token" not in result or not list(cache.search(cache.CredentialType.REFRESH_TOKEN)):
+        logger.warning(
+            "microsoft sign-in for %s: no tokens (%s)",
+            taken.user_id,
+            str(result.get("error") or "no refresh token")[:64],
+        )
+        return _page(502, prompts, "microsoft.page.failed")
+    claims = result.get("id_token_claims") or {}
+    account = str(claims.get("preferred_username") or "")[:320]
+    source_id = _keep(
+        services,
+        team_id=taken.team_id,
+        user_id=taken.user_id,
+        cache=cache.serialize(),
+        account=account,
+    )
+    repo.store_inbox(
+        services.engine,
+        source=INBOX_SOURCE,
+        external_id=f"connect:{source_id}:{uuid.uuid4().hex}",
+        body=json.dumps({"source_id": source_id, "connect": True}),
+        now=now,
+        team_id=taken.team_id,
+        user_id=taken.user_id,
+        kind="connect",
+    )
+    services.wake_inbox()
+    logger.info("microsoft calendar %s connected for %s", source_id, taken.user_id)
+    return _page(200, prompts, "microsoft.page.connected")
+
+
+def _keep(services: Services, *, team_id: str, user_id: str, cache: str, account: str) -> int:
+    """Store the token cache: a person has one Microsoft calendar; connecting again
+    replaces the cache of the one they have (its subscription is replaced at the first
+    sync, and its delta link dropped so the sync is a full one)."""
+    now = services.clock.now()
+    sealed = services.cipher.encrypt(cache)
+    t, m = SOURCE.c, MSCAL.c
+    opt_in(services, team_id=team_id, user_id=user_id)
+    with services.engine.begin() as conn:
+        existing = conn.execute(
+            sa.select(t.id).where(t.team_id == team_id, t.user_id == user_id, t.kind == KIND)
+        ).scalar()
+        if existing is not None:
+            conn.execute(
+                sa.update(SOURCE)
+                .where(t.id == existing)
+                .values(status=OK, error=None, broken_notified_at=None, next_check_at=now)
+            )
+            conn.execute(
+                sa.update(MSCAL)
+                .where(m.source_id == existing)
+                .values(token_cache=sealed, delta_link=None, account=account or m.account)
+            )
+            return int(existing)
+        source_id = conn.execute(
+            sa.insert(SOURCE)
+            .values(
+                team_id=team_id,
+                user_id=user_id,
+                kind=KIND,
+                url="",
+                label=account[:255] or None,
+                status=OK,
+                created_at=now,
+                next_check_at=now + _poll(services),
+            )
+            .returning(t.id)
+        ).scalar_one()
+        conn.execute(
+            sa.insert(MSCAL).values(
+                source_id=source_id,
+                team_id=team_id,
+                user_id=user_id,
+                account=account,
+                zone="UTC",
+                token_cache=sealed,
+                created_at=now,
+                notified=0,
+                synced_notified=0,
+            )
+        )
+    return int(source_id)
+
+
+# --------------------------------------------------------------------------- Graph
+
+
+class _Graph:
+    """One calendar's token cache and Graph calls made with it."""
+
+    def __init__(self, services: Services, row: Any) -> None:
+        import msal
+
+        self.services = services
+        self.row = row
+        self.cache = msal.SerializableTokenCache()
+        self.cache.deserialize(services.cipher.decrypt(row.token_cache))
+        self.app = _msal_app(services.settings, self.cache)
+        self.base = services.settings.microsoft_graph_url
+        self._token: str | None = None
+
+    def _access_token(self, *, force: bool = False) -> str:
+        if self._token and not force:
+            return self._token
+        try:
+            accounts = self.app.get_accounts()
+            result = (
+                self.app.acquire_token_silent_with_error(
+                    list(SCOPES), account=accounts[0], force_refresh=force
+                )
+                if accounts
+                else None
+            )
+        except Exception as exc:  # requests' transport errors
+            raise GraphUnavailable(_kind(exc)) from None
+        finally:
+            self._keep_cache()
+        if not result:
+            raise GrantRevoked("no refresh token")
+        if "access_token" in result:
+            self._token = str(result["access_token"])
+            return self._token
+        error = str(result.get("error") or "")
+        if error in ("invalid_grant", "interaction_required", "invalid_client"):
+            raise GrantRevoked(error)
+        raise GraphUnavailable(f"token endpoint: {error[:64]}")
+
+    def _keep_cache(self) -> None:
+        if self.cache.has_state_changed:
+            sealed = self.services.cipher.encrypt(self.cache.serialize())
+            with self.services.engine.begin() as conn:
+                conn.execute(
+                    sa.update(MSCAL)
+                    .where(MSCAL.c.source_id == self.row.source_id)
+                    .values(token_cache=sealed)
+                )
+
+    def url(self, path: str) -> str:
+        return f"{self.base}/{path.lstrip('/')}"
+
+    def call(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """One Graph request with this calendar's token (refreshed once on a 401). The
+        answer's JSON, or ``{}`` for 204."""
+        if not _same_origin(url, self.base):
+            raise GraphUnavailable("a Graph link points elsewhere")
+        client = _http(self.services.settings)
+        for attempt in (0, 1):
+            token = self._access_token(force=attempt == 1)
+            try:
+                answer = client.request(
+                    method,
+                    url,
+                    json=body,
+                    headers={"Authorization": f"Bearer {token}", **(headers or {})},
+                )
+            except Exception as exc:  # httpx's transport errors and timeouts
+                raise GraphUnavailable(type(exc).__name__) from None
+            if answer.status_code == 401 and attempt == 0:
+                continue
+            break
+        status = answer.status_code
+        if status == 204 or (200 <= status < 300 and not answer.content):
+            return {}
+        code = ""
+        try:
+            data = answer.json()
+        except ValueError:
+            data = {}
+        if isinstance(data, dict) and status >= 400:
+            error = data.get("error")
+            code = str(error.get("code", "")) if isinstance(error, dict) else ""
+        if status == 410 or code.lower() in _RESYNC_CODES:
+            raise _SyncGone
+        if status == 404:
+            raise _NotFound
+        if status >= 300 or not isinstance(data, dict):
+            raise GraphUnavailable(f"Graph answered {status} {code[:64]}".strip())
+        return data
+
+
+def _same_origin(url: str, base: str) -> bool:
+    a, b = urlsplit(url), urlsplit(base)
+    return (a.scheme, a.netloc) == (b.scheme, b.netloc)
+
+
+def _pages(graph: _Graph, url: str) -> Iterator[dict[str, Any]]:
+    """Pages of a delta round: follow ``@odata.nextLink`` until ``@odata.deltaLink``."""
+    headers = {"Prefer": f"odata.maxpagesize={PAGE_SIZE}"}
+    for _ in range(10_000):
+        page = graph.call("GET", url, headers=headers)
+        yield page
+        link = page.get("@odata.nextLink")
+        if not isinstance(link, str) or not link:
+            return
+        url = link
+    raise GraphUnavailable("too many pages")
+
+
+# --------------------------------------------------------------------------- syncing
+
+
+@dataclass(frozen=True)
+class Synced:
+    full: bool
+    changed: int
+    upcoming: int
+
+
+def _row(services: Services, source_id: int) -> Any:
+    with read_only(services.engine) as conn:
+        return conn.execute(
+            sa.select(MSCAL, SOURCE.c.status, SOURCE.c.broken_notified_at, SOURCE.c.expanded_until)
+            .join(SOURCE, SOURCE.c.id == MSCAL.c.source_id)
+            .where(MSCAL.c.source_id == source_id)
+        ).first()
+
+
+def sync(services: Services, source_id: int, *, graph: _Graph | None = None) -> Synced | None:
+    """Bring one calendar's occurrences up to date (module docstring). None when the
+    calendar is gone or broken. Raises :class:`GrantRevoked` after marking it broken."""
+    from bot.sync.feeds import calendar_person
+
+    row = _row(services, source_id)
+    if row is None or row.status == BROKEN:
+        return None
+    person = calendar_person(services, team_id=row.team_id, user_id=row.user_id, create=False)
+    if person is None:
+        return None
+    try:
+        graph = graph or _Graph(services, row)
+        if row.synced_at is None:
+            row = _read_account(services, graph, row)
+        return _read(services, graph, row, person.emails, services.clock.now())
+    except GrantRevoked:
+        _mark_broken(services, row)
+        raise
+
+
+def _read_account(services: Services, graph: _Graph, row: Any) -> Any:
+    """The mailbox's address and zone (a Windows name, mapped by bot.calendars.zones)."""
+    me = graph.call("GET", graph.url("me"))
+    try:
+        zone = str(graph.call("GET", graph.url("me/mailboxSettings")).get("timeZone") or "")
+    except (GraphUnavailable, _NotFound):
+        zone = ""  # a mailbox without settings: UTC
+    account = str(me.get("mail") or me.get("userPrincipalName") or row.account or "")[:320]
+    with services.engine.begin() as conn:
+        conn.execute(
+            sa.update(MSCAL)
+            .where(MSCAL.c.source_id == row.source_id)
+            .values(account=account, zone=(zone or "UTC")[:64])
+        )
+        conn.execute(
+            sa.update(SOURCE).where(SOURCE.c.id == row.source_id).values(label=account[:255])
+        )
+    return _row(services, row.source_id)
+
+
+def _full_url(graph: _Graph, window: tuple[datetime, datetime]) -> str:
+    query = urlencode(
+        {
+            "startDateTime": window[0].strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "endDateTime": window[1].strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+    )
+    return graph.url(f"me/calendarView/delta?{query}")
+
+
+def _round(graph: _Graph, url: str) -> tuple[list[dict[str, Any]], str | None]:
+    items: list[dict[str, Any]] = []
+    delta = None
+    for page in _pages(graph, url):
+        found = page.get("value")
+        items += [i for i in found if isinstance(i, dict)] if isinstance(found, list) else []
+        link = page.get("@odata.deltaLink")
+        delta = link if isinstance(link, str) and link else delta
+    return items, delta
+
+
+def _read(
+    services: Services, graph: _Graph, row: Any, emails: Sequence[str], began: datetime
+) -> Synced:
+    source = convert.source_name(row.source_id)
+    own = [*emails, row.account]
+    window = (began - PAST, began + HORIZON)
+    full = (
+        row.delta_link is None
+        or row.expanded_until is None
+        or row.expanded_until < window[1] - REREAD_AFTER
+    )
+    items: list[dict[str, Any]] = []
+    delta: str | None = None
+    if not full:
+        try:
+            items, delta = _round(graph, row.delta_link)
+        except _SyncGone:
+            logger.info(
+                "microsoft calendar %s: the delta link expired; reading it in full", row.source_id
+            )
+            full = True
+    if full:
+        try:
+            items, delta = _round(graph, _full_url(graph, window))
+        except _SyncGone:  # expired in the middle of the read: start once more
+            logger.info("microsoft calendar %s: a full read expired; again", row.source_id)
+            try:
+                items, delta = _round(graph, _full_url(graph, window))
+            except _SyncGone:
+                raise GraphUnavailable("Graph answered 410 twice") from None
+    occurrences = []
+    event_ids: list[tuple[Any, str]] = []
+    cancelled: list[tuple[str, str | None]] = []
+    removed: list[str] = []
+    skipped = 0
+    for item in items:
+        try:
+            if convert.is_removed(item) or convert.is_cancelled(item):
+                gone = convert.withdrawal(item)
+                if isinstance(gone, convert.Removal):
+                    removed.append(gone.event_id)
+                else:
+                    cancelled.append((gone.uid, gone.recurrence_id))
+                continue
+            occ = convert.event_occurrence(item, source=source, own=own, zone=row.zone or "UTC")
+        except convert.UnreadableEvent as exc:
+            skipped += 1
+            logger.info("microsoft calendar %s: skipped an event: %s", row.source_id, exc)
+            continue
+        if full or (occ.start < window[1] and occ.end > window[0]):
+            occurrences.append(occ)
+            event_ids.append((occ, convert.event_id(item)))
+    if cancelled:
+        occurrences += cancelled_instances(
+            services, team_id=row.team_id, user_id=row.user_id, source=source, refs=cancelled
+        )
+    if removed and not full:
+        occurrences += removed_events(
+            services, team_id=row.team_id, user_id=row.user_id, source=source, event_ids=removed
+        )
+    changed = 0
+    if full or occurrences:
+        result = apply_occurrences(
+            services,
+            team_id=row.team_id,
+            user_id=row.user_id,
+            source=source,
+            occurrences=occurrences,
+            window=window if full else None,
+        )
+        changed = result.added + result.updated + result.removed
+        keep_event_ids(services, team_id=row.team_id, user_id=row.user_id, pairs=event_ids)
+    with services.engine.begin() as conn:
+        conn.execute(
+            sa.update(MSCAL)
+            .where(MSCAL.c.source_id == row.source_id)
+            .values(delta_link=delta, synced_at=began, synced_notified=row.notified)
+        )
+        conn.execute(
+            sa.update(SOURCE)
+            .where(SOURCE.c.id == row.source_id)
+            .values(
+                status=OK,
+                error=None,
+                last_checked_at=began,
+                failures=0,
+                **({"expanded_until": window[1]} if full else {}),
+            )
+        )
+    logger.info(
+        "microsoft calendar %s for %s: %s sync, %d items, %d changed",
+        row.source_id,
+        row.user_id,
+        "full" if full else "incremental",
+        len(items),
+        changed,
+    )
+    from bot.sync.feeds import count_upcoming
+
+    return Synced(full=full, changed=changed, upcoming=count_upcoming(occurrences, now=began))
+
+
+# --------------------------------------------------------------------------- subscriptions
+
+
+def _graph_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(
+            re.sub(r"(\.\d{1,6})\d*", r"\1", value.replace("Z", "+00:00"))
+        )
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def open_subscription(services: Services, source_id: int, *, graph: _Graph | None = None) -> None:
+    """Subscribe to the mailbox's event changes (a new subscription): the client state
+    is stored before the call (Graph validates the URLs during it); a subscription the
+    row still names is deleted first."""
+    row = _row(services, source_id)
+    if row is None or row.status == BROKEN:
+        return
+    graph = graph or _Graph(services, row)
+    if row.subscription_id:
+        _delete_subscription(graph, row.subscription_id)
+    client_state = secrets.token_urlsafe(48)  # 64 characters; Graph allows 128
+    m = MSCAL.c
+    with services.engine.begin() as conn:
+        conn.execute(
+            sa.update(MSCAL)
+            .where(m.source_id == source_id)
+            .values(
+                subscription_id=None,
+                subscription_expires_at=None,
+                client_state=services.cipher.encrypt(client_state),
+            )
+        )
+    settings = services.settings
+    body = {
+        "changeType": CHANGE_TYPES,
+        "notificationUrl": hook_url(settings),
+        "lifecycleNotificationUrl": lifecycle_url(settings),
+        "resource": "me/events",
+        "expirationDateTime": _graph_time(services.clock.now() + SUBSCRIPTION_TTL),
+        "clientState": client_state,
+    }
+    try:
+        answer = graph.call("POST", graph.url("subscriptions"), body=body)
+    except GrantRevoked:
+        _mark_broken(services, row)
+        raise
+    subscription_id = str(answer.get("id") or "")[:64]
+    with services.engine.begin() as conn:
+        conn.execute(
+            sa.update(MSCAL)
+            .where(m.source_id == source_id)
+            .values(
+                subscription_id=subscription_id or None,
+                subscription_expires_at=_parse_time(answer.get("expirationDateTime")),
+            )
+        )
+    logger.info("microsoft calendar %s: subscribed to changes", source_id)
+
+
+def renew_subscription(services: Services, source_id: int, *, graph: _Graph | None = None) -> None:
+    """Move the subscription's end :data:`SUBSCRIPTION_TTL` ahead (``PATCH``); a new one
+    when there is none or Graph no longer knows it."""
+    row = _row(services, source_id)
+    if row is None or row.status == BROKEN:
+        return
+    graph = graph or _Graph(services, row)
+    if not row.subscription_id:
+        open_subscription(services, source_id, graph=graph)
+        return
+    body = {"expirationDateTime": _graph_time(services.clock.now() + SUBSCRIPTION_TTL)}
+    try:
+        answer = graph.call("PATCH", graph.url(f"subscriptions/{row.subscription_id}"), body=body)
+    except _NotFound:
+        open_subscription(services, source_id, graph=graph)
+        return
+    with services.engine.begin() as conn:
+        conn.execute(
+            sa.update(MSCAL)
+            .where(MSCAL.c.source_id == source_id, MSCAL.c.subscription_id == row.subscription_id)
+            .values(subscription_expires_at=_parse_time(answer.get("expirationDateTime")))
+        )
+    logger.info("microsoft calendar %s: subscription renewed", source_id)
+
+
+def reauthorize(services: Services, source_id: int, *, graph: _Graph | None = None) -> None:
+    """``reauthorizationRequired``: ``POST /subscriptions/{id}/reauthorize``; a new
+    subscription when Graph no longer knows this one."""
+    row = _row(services, source_id)
+    if row is None or row.status == BROKEN:
+        return
+    graph = graph or _Graph(services, row)
+    if not row.subscription_id:
+        open_subscription(services, source_id, graph=graph)
+        return
+    try:
+        graph.call("POST", graph.url(f"subscriptions/{row.subscription_id}/reauthorize"))
+    except _NotFound:
+        open_subscription(services, source_id, graph=graph)
+        return
+    logger.info("microsoft calendar %s: subscription reauthorized", source_id)
+
+
+def _delete_subscription(graph: _Graph, subscription_id: str) -> None:
+    try:
+        graph.call("DELETE", graph.url(f"subscriptions/{subscription_id}"))
+    except _NotFound:
+        pass  # gone already
+    except (GraphUnavailable, _SyncGone) as exc:
+        logger.info("microsoft: deleting a subscription failed (%s); it expires by itself", exc)
+
+
+# --------------------------------------------------------------------------- hooks
+
+
+# A validation token reflected in a text/plain answer is harmless; one a browser could
+# read as markup is not. Graph's tokens are opaque printable text ("Validation: Testing
+# client application reachability for subscription Request-Id: …"): printable ASCII
+# without the characters that open HTML (< > & " ' `), up to 1024 characters.
+_TOKEN = re.compile(r"^[\x20-\x7e]{1,1024}$")
+_MARKUP = re.compile(r"[<>&\"'`]")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a hook route answers: a status, and for a validation the token as text."""
+
+    status: int
+    text: str | None = None
+    stored: bool = False
+
+
+def validation(token: str | None, *, accept: str) -> Answer:
+    """Graph's validation request (``?validationToken=…``, already URL-decoded): 200 with
+    the token as the whole ``text/plain`` body, at once and without the database.
+
+    Refused when the answer would need to be reflected as HTML: 406 when the caller's
+    ``Accept`` names media types and none of them admits ``text/plain`` (``text/html``
+    only, say: Heedful never answers a token as a page); 400 when the token is not a
+    plausible opaque token (control characters, markup characters ``< > & " ' ```, over
+    1024 characters), which only a forged request would send."""
+    if not _accepts_text(accept):
+        return Answer(406)
+    if token is None or not _TOKEN.match(token) or _MARKUP.search(token):
+        return Answer(400)
+    return Answer(200, token)
+
+
+def _accepts_text(accept: str) -> bool:
+    if not accept.strip():
+        return True
+    for part in accept.split(","):
+        kind, _, params = part.strip().partition(";")
+        kind = kind.strip().lower()
+        quality = re.search(r"q\s*=\s*([0-9.]+)", params)
+        if quality and _float(quality.group(1)) <= 0:
+            continue
+        if kind in ("text/plain", "text/*", "*/*"):
+            return True
+    return False
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return 0.0
+
+
+def _items(body: bytes) -> list[dict[str, Any]] | None:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    values = data.get("value") if isinstance(data, dict) else None
+    if not isinstance(values, list):
+        return None
+    return [v for v in values[:MAX_ITEMS] if isinstance(v, dict)]
+
+
+def _checked(
+    services: Services, items: list[dict[str, Any]], what: str
+) -> dict[int, tuple[Any, list[dict[str, Any]]]]:
+    """The items whose ``subscriptionId`` Heedful knows and whose ``clientState`` is that
+    subscription's (constant time), by calendar; the others are dropped with a count."""
+    ids = {str(i.get("subscriptionId") or "")[:64] for i in items} - {""}
+    rows: dict[str, Any] = {}
+    if ids:
+        with read_only(services.engine) as conn:
+            rows = {
+                r.subscription_id: r
+                for r in conn.execute(sa.select(MSCAL).where(MSCAL.c.subscription_id.in_(ids)))
+            }
+    states: dict[str, str] = {}
+    valid: dict[int, tuple[Any, list[dict[str, Any]]]] = {}
+    dropped = 0
+    for item in items:
+        row = rows.get(str(item.get("subscriptionId") or ""))
+        given = item.get("clientState")
+        if row is None or not isinstance(given, str):
+            dropped += 1
+            continue
+        if row.subscription_id not in states:
+            try:
+                states[row.subscription_id] = services.cipher.decrypt(row.client_state or "")
+            except CipherError:
+                states[row.subscription_id] = ""
+        expected = states[row.subscription_id]
+        if not expected or not hmac.compare_digest(
+            given.encode("utf-8", "surrogatepass"), expected.encode()
+        ):
+            dropped += 1
+            continue
+        valid.setdefault(row.source_id, (row, []))[1].append(item)
+    if dropped:
+        logger.info(
+            "microsoft %s: %d item(s) dropped (unknown subscription or wrong clientState)",
+            what,
+            dropped,
+        )
+    return valid
+
+
+def _digest(items: Sequence[Mapping[str, Any]]) -> str:
+    canonical = json.dumps(list(items), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+
+
+def receive(services: Services, *, body: bytes) -> Answer:
+    """``POST /hooks/microsoft`` (module docstring): 202 once the valid items are stored
+    (400 for a body that is not a notification collection)."""
+    items = _items(body)
+    if items is None:
+        return Answer(400)
+    now = services.clock.now()
+    stored = False
+    for source_id, (row, valid) in _checked(services, items, "notification").items():
+        with services.engine.begin() as conn:
+            n = conn.execute(
+                sa.update(MSCAL)
+                .where(MSCAL.c.source_id == source_id)
+                .values(notified=MSCAL.c.notified + 1)
+                .returning(MSCAL.c.notified)
+            ).scalar()
+        if n is None:
+            continue
+        stored |= repo.store_inbox(
+            services.engine,
+            source=INBOX_SOURCE,
+            external_id=f"n:{row.subscription_id}:{_digest(valid)}",
+            body=json.dumps({"source_id": source_id, "n": n, "items": len(valid)}),
+            now=now,
+            team_id=row.team_id,
+            user_id=row.user_id,
+            kind="notification",
+        )
+    return Answer(202, stored=stored)
+
+
+def receive_lifecycle(services: Services, *, body: bytes) -> Answer:
+    """``POST /hooks/microsoft/lifecycle``: each valid lifecycle event is stored for the
+    worker (keyed by the item's digest, so a retry is a no-op); 202."""
+    items = _items(body)
+    if items is None:
+        return Answer(400)
+    now = services.clock.now()
+    stored = False
+    for source_id, (row, valid) in _checked(services, items, "lifecycle notification").items():
+        for item in valid:
+            event = str(item.get("lifecycleEvent") or "")
+            if event not in LIFECYCLE_EVENTS:
+                logger.info("microsoft lifecycle: an unknown event was dropped")
+                continue
+            stored |= repo.store_inbox(
+                services.engine,
+                source=INBOX_SOURCE,
+                external_id=f"l:{row.subscription_id}:{_digest([item])}",
+                body=json.dumps({"source_id": source_id, "lifecycle": event}),
+                now=now,
+                team_id=row.team_id,
+                user_id=row.user_id,
+                kind=f"lifecycle:{event}",
+            )
+    return Answer(202, stored=stored)
+
+
+def dispatcher(services: Services) -> Callable[[Any], None]:
+    """The inbox dispatcher for ``microsoft-push`` rows."""
+
+    def dispatch(row: Any) -> None:
+        process_stored(services, row)
+
+    return dispatch
+
+
+def process_stored(services: Services, row: Any) -> None:
+    """A stored connection, notification batch or lifecycle event (module docstring)."""
+    data = json.loads(row.body)
+    source_id = int(data["source_id"])
+    found = _row(services, source_id)
+    if found is None or found.status == BROKEN:
+        return
+    connecting = bool(data.get("connect"))
+    event = data.get("lifecycle")
+    if not connecting and event is None and int(data.get("n", 0)) <= found.synced_notified:
+        return  # a sync that began after this batch arrived has read its changes
+    try:
+        graph = _Graph(services, found)
+        if event == "reauthorizationRequired":
+            reauthorize(services, source_id, graph=graph)
+            return
+        if event == "subscriptionRemoved":
+            open_subscription(services, source_id, graph=graph)
+        synced = sync(services, source_id, graph=graph)
+        if connecting and synced is not None:
+            open_subscription(services, source_id, graph=graph)
+    except GrantRevoked:
+        _mark_broken(services, found)
+        return
+    if connecting and synced is not None:
+        _tell(services, _row(services, source_id), "microsoft.connected", upcoming=synced.upcoming)
+
+
+# --------------------------------------------------------------------------- periodic
+
+
+def _poll(services: Services) -> timedelta:
+    return timedelta(minutes=services.settings.calendar_poll_minutes)
+
+
+def claim_due(services: Services, *, limit: int = BATCH) -> list[int]:
+    """Take the Microsoft calendars due a periodic sync, each by one process only."""
+    now = services.clock.now()
+    t = SOURCE.c
+    pick = (
+        sa.select(t.id)
+        .where(t.kind == KIND, t.status == OK, t.next_check_at <= now)
+        .order_by(t.next_check_at)
+        .limit(limit)
+    )
+    if is_postgres(services.engine):
+        pick = pick.with_for_update(skip_locked=True)
+    with services.engine.begin() as conn:
+        return list(
+            conn.execute(
+                sa.update(SOURCE)
+                .where(t.id.in_(pick.scalar_subquery()))
+                .values(next_check_at=now + _poll(services))
+                .returning(t.id)
+            ).scalars()
+        )
+
+
+def refresh_due(services: Services, *, limit: int = BATCH) -> int:
+    """The scheduler step: a delta sync, then renew a subscription near its end."""
+    ids = claim_due(services, limit=limit)
+    for source_id in ids:
+        try:
+            row = _row(services, source_id)
+            if row is None:
+                continue
+            graph = _Graph(services, row)
+            sync(services, source_id, graph=graph)
+            expires = row.subscription_expires_at
+            if expires is None or expires - services.clock.now() < RENEW_BEFORE:
+                renew_subscription(services, source_id, graph=graph)
+        except GrantRevoked:
+            continue
+        except Exception as exc:
+            logger.warning(
+                "microsoft calendar %s: periodic sync failed (%s)", source_id, _kind(exc)
+            )
+            _failed(services, source_id, exc)
+    return len(ids)
+
+
+def _failed(services: Services, source_id: int, exc: BaseException) -> None:
+    with services.engine.begin() as conn:
+        conn.execute(
+            sa.update(SOURCE)
+            .where(SOURCE.c.id == source_id)
+            .values(error=_kind(exc)[:255], failures=SOURCE.c.failures + 1)
+        )
+
+
+# --------------------------------------------------------------------------- broken, release
+
+
+def _mark_broken(services: Services, row: Any) -> None:
+    """A revoked grant: mark the calendar broken and, the first time, tell the person."""
+    now = services.clock.now()
+    t = SOURCE.c
+    with services.engine.begin() as conn:
+        conn.execute(
+            sa.update(SOURCE)
+            .where(t.id == row.source_id)
+            .values(status=BROKEN, error="invalid_grant")
+        )
+        first = conn.execute(
+            sa.update(SOURCE)
+            .where(t.id == row.source_id, t.broken_notified_at.is_(None))
+            .values(broken_notified_at=now)
+        ).rowcount
+    if first:
+        _tell(
+            services,
+            row,
+            "microsoft.broken",
+            ref=f"microsoft-broken:{row.source_id}:{now.isoformat()}",
+        )
+        logger.warning(
+            "microsoft calendar %s: the grant was revoked; %s is told", row.source_id, row.user_id
+        )
+
+
+def release(
+    services: Services,
+    *,
+    team_id: str,
+    user_id: str | None = None,
+    source_id: int | None = None,
+) -> int:
+    """Delete the subscriptions of a person's (or, without ``user_id``, a workspace's)
+    Microsoft calendars, or of the one ``source_id``, then everything stored for them:
+    token cache, client state, delta link, occurrences. Returns how many went. Graph's
+    failures are logged, never kept."""
+    m = MSCAL.c
+    query = sa.select(MSCAL).where(m.team_id == team_id)
+    if user_id is not None:
+        query = query.where(m.user_id == user_id)
+    if source_id is not None:
+        query = query.where(m.source_id == source_id)
+    with read_only(services.engine) as conn:
+        rows = conn.execute(query).all()
+    for row in rows:
+        if row.subscription_id:
+            try:
+                _delete_subscription(_Graph(services, row), row.subscription_id)
+            except Exception as exc:  # whatever Graph or MSAL says, the data still goes
+                logger.info(
+                    "microsoft calendar %s: its subscription was not deleted (%s)",
+                    row.source_id,
+                    _kind(exc),
+                )
+        with services.engine.begin() as conn:
+            conn.execute(sa.delete(MSCAL).where(m.source_id == row.source_id))
+            conn.execute(sa.delete(SOURCE).where(SOURCE.c.id == row.source_id))
+        remove_source(
+            services,
+            team_id=row.team_id,
+            user_id=row.user_id,
+            source=convert.source_name(row.source_id),
+        )
+    if rows:
+        logger.info("microsoft: released %d calendar(s) of team %s", len(rows), team_id)
+    return len(rows)
+
+
+def disconnect(
+    services: Services, *, team_id: str, user_id: str, source_id: int | None = None
+) -> bool:
+    """The person disconnects their Microsoft calendar (Home's *Remove*). False when
+    they had none (or not that one)."""
+    return release(services, team_id=team_id, user_id=user_id, source_id=source_id) > 0
+
+
+@dataclass(frozen=True)
+class MicrosoftInfo:
+    source_id: int
+    account: str
+    status: str
+
+
+def connected(services: Services, *, team_id: str, user_id: str) -> MicrosoftInfo | None:
+    """The person's Microsoft calendar, if they connected one."""
+    t = SOURCE.c
+    with read_only(services.engine) as conn:
+        row = conn.execute(
+            sa.select(t.id, t.label, t.status).where(
+                t.team_id == team_id, t.user_id == user_id, t.kind == KIND
+            )
+        ).first()
+    return None if row is None else MicrosoftInfo(row.id, row.label or "", row.status)
+
+
+# --------------------------------------------------------------------------- words
+
+
+def build_microsoft_notice(
+    prompts: Prompts, words: str, *, account: str, upcoming: int = 0, link: str | None = None
+) -> Message:
+    """The DM that a Microsoft calendar is connected (``microsoft.connected``) or that its
+    grant was revoked (``microsoft.broken``, with a button to connect again). Pure."""
+    name = escape(clip(account, 320)) if account else prompts.text("microsoft.account_unknown")
+    count = "none" if upcoming == 0 else "one" if upcoming == 1 else "many"
+    text = prompts.text(
+        f"{words}.{count}" if words == "microsoft.connected" else f"{words}.summary",
+        name=name,
+        count=upcoming,
+    )
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    if link is not None:
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": "microsoft_reconnect",
+                        "text": {
+                            "type": "plain_text",
+                            "text": prompts.text("microsoft.reconnect"),
+                        },
+                        "url": link,
+                    }
+                ],
+            }
+        )
+    return Message(text=text, blocks=blocks)
+
+
+def _tell(
+    services: Services, row: Any, words: str, *, upcoming: int = 0, ref: str | None = None
+) -> None:
+    from bot.sync.feeds import queue_notice
+
+    if row is None:
+        return
+    link = None
+    if words == "microsoft.broken":
+        link = connect_link(services, team_id=row.team_id, user_id=row.user_id)
+    message = build_microsoft_notice(
+        load_prompts(), words, account=row.account, upcoming=upcoming, link=link
+    )
+    now = services.clock.now()
+    with services.engine.begin() as conn:
+        queue_notice(
+            services,
+            conn,
+            team_id=row.team_id,
+            user_id=row.user_id,
+            ref=ref or f"{words}:{row.source_id}:{now.isoformat()}",
+            message=message,
+        )
+    services.wake_outbox()
+
+
+def _page(status: int, prompts: Prompts, words: str) -> Page:
+    from html import escape as html_escape
+
+    title = html_escape(prompts.text(f"{words}.title"))
+    body = html_escape(prompts.text(f"{words}.body"))
+    html = (
+        "<!doctype html><html lang=en><meta charset=utf-8>"
+        '<meta name=viewport content="width=device-width">'
+        f"<title>{title}</title><h1>{title}</h1><p>{body}</p></html>"
+    )
+    return Page(status, html)
+
+
+def _one(query: Mapping[str, Sequence[str]], name: str) -> str | None:
+    values = query.get(name) or []
+    return values[0] if len(values) == 1 else None
+
+
+def _kind(exc: BaseException) -> str:
+    """An exception's type (and our own exceptions' status line), never a library's
+    message (it may quote a token)."""
+    if isinstance(exc, (GraphUnavailable, GrantRevoked)):
+        return f"{type(exc).__name__} {exc}"[:120]
+    return type(exc).__name__
