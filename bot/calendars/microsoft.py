@@ -11,6 +11,9 @@ calendarView returns *instances* (``type`` ``singleInstance``, ``occurrence``,
   way feeds write it (``2026-03-02T09:00:00Z``), so commitments and mutes match by
   series and a moved instance keeps its identity. Graph's own ``id`` of the instance is
   kept beside the row (:func:`event_id`): a removal (``@removed``) carries nothing else.
+  ``ical_uid`` is the event's ``iCalUId`` (unlike Google's, a different one for each
+  instance of a series), by which the same meeting on another calendar is recognised
+  (``bot.copies``).
 * **Withdrawn.** ``{"id": …, "@removed": {…}}`` (deleted, or moved out of the window) is a
   :class:`Removal` by Graph id; ``isCancelled: true`` is a :class:`Cancellation` by
   identity. Neither is an occurrence.
@@ -172,6 +175,7 @@ def event_occurrence(
         external=who.external,
         recurring=bool(series),
         category=category(title, busy=show_as),
+        ical_uid=_text(item.get("iCalUId")) or None,
     )
 
 

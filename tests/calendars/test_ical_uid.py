@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.calendars import google
+from bot.calendars import google, microsoft
 from bot.calendars.ics import parse_ics
 from bot.calendars.webhook import event_occurrence, parse_payload
 
@@ -93,3 +93,25 @@ def test_a_webhook_hands_on_its_uid() -> None:
     )
     occurrence = event_occurrence(payload.events[0], source="hook:1", user_emails=[ME])
     assert occurrence.ical_uid == "standup-1@example.com"
+
+
+def test_microsoft_hands_on_the_icaluid_of_each_instance() -> None:
+    item = {
+        "id": "AAMkAGI1-occurrence-1",
+        "iCalUId": "040000008200E00074C5B7101A82E0080000000010",
+        "type": "occurrence",
+        "seriesMasterId": "AAMkAGI1-master",
+        "originalStart": "2026-03-02T09:00:00Z",
+        "subject": "Standup",
+        "start": {"dateTime": "2026-03-02T09:00:00.0000000", "timeZone": "UTC"},
+        "end": {"dateTime": "2026-03-02T09:30:00.0000000", "timeZone": "UTC"},
+    }
+    occurrence = microsoft.event_occurrence(
+        item, source="microsoft:1", own=[ME], zone="Europe/Berlin"
+    )
+    # Graph's iCalUId is the instance's own (not the series'), kept as it is.
+    assert occurrence.uid == "AAMkAGI1-master"
+    assert occurrence.ical_uid == "040000008200E00074C5B7101A82E0080000000010"
+    del item["iCalUId"]
+    bare = microsoft.event_occurrence(item, source="microsoft:1", own=[ME], zone="Europe/Berlin")
+    assert bare.ical_uid is None

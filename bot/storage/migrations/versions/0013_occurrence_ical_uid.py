@@ -5,14 +5,14 @@ Rows stored before this revision have none until their calendar is next read in 
 until then their copies are recognised by start and title.
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
