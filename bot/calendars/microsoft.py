@@ -28,7 +28,7 @@ calendarView returns *instances* (``type`` ``singleInstance``, ``occurrence``,
   ``declined`` is a skip reason through the attendance rule's ``self_response``.
 * **Times.** ``start``/``end`` are ``{"dateTime": "2026-12-07T09:00:00.0000000",
   "timeZone": "UTC"}`` (the zone of ``Prefer: outlook.timezone``, UTC by default; a
-  Windows or IANA name); an all-day event's midnight is read in the mailbox's zone.
+  Windows or IANA name); an all-day event's midnight is read in the person's zone (Slack's).
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def event_occurrence(
 ) -> Occurrence:
     """Our own type from one event instance (not a removed or cancelled one). ``own``:
     the person's addresses (their Slack address and the mailbox's); ``zone``: the
-    mailbox's zone (IANA or Windows name), for all-day events. Raises
+    person's zone (IANA or Windows name), for all-day events. Raises
     :class:`UnreadableEvent`."""
     the_id = _id(item.get("id"))
     all_day = item.get("isAllDay") is True
@@ -190,7 +190,7 @@ def _link(item: Mapping[str, Any]) -> str | None:
 
 def _moment(value: Any, zone: str, name: str, *, all_day: bool) -> datetime:
     """The UTC time of a ``start`` / ``end`` (``dateTime`` in ``timeZone``). An all-day
-    event's date is read at midnight in the mailbox's zone (Graph writes it in the zone
+    event's date is read at midnight in the person's zone (Graph writes it in the zone
     asked for, which is UTC: the date is what counts)."""
     if not isinstance(value, Mapping) or not isinstance(value.get("dateTime"), str):
         raise UnreadableEvent(f"no {name}")

@@ -759,6 +759,7 @@ class FakeMicrosoft:
             mailbox = self._mailbox(grant.account.email)
             account = mailbox.account
             if method == "GET" and parts == ["me"]:
+                _needs(grant, "user.read", "user.readbasic.all", "user.read.all")
                 return json_answer(
                     200,
                     {
@@ -770,6 +771,7 @@ class FakeMicrosoft:
                     },
                 )
             if method == "GET" and parts == ["me", "mailboxSettings"]:
+                _needs(grant, "mailboxsettings.read", "mailboxsettings.readwrite")
                 return json_answer(200, self._mailbox_settings(account))
             if method == "GET" and [p.lower() for p in parts] == ["me", "calendarview", "delta"]:
                 prefer = _prefer(headers.get_all("Prefer") or [])
@@ -976,3 +978,12 @@ def _page_size(value: str | None) -> int:
     if size < 1:
         raise GraphError(400, "ErrorInvalidParameter", "odata.maxpagesize must be positive.")
     return size
+
+
+def _needs(grant: Grant, *scopes: str) -> None:
+    """Graph's 403 for a call whose permission (any of ``scopes``) was not granted:
+    ``GET /me`` needs ``User.Read``, ``GET /me/mailboxSettings`` ``MailboxSettings.Read``
+    (the permissions sections of their reference pages); ``Calendars.Read`` alone reads
+    the calendar and nothing else."""
+    if not any(scope in grant.scopes for scope in scopes):
+        raise GraphError(403, "ErrorAccessDenied", "Access is denied. Check credentials.")

@@ -282,7 +282,6 @@ class MicrosoftCalendar(SQLModel, table=True):
     team_id: str = Field(max_length=32)
     user_id: str = Field(max_length=32)
     account: str = Field(default="", max_length=MAX_ADDRESS)
-    zone: str = Field(default="UTC", max_length=64)
     token_cache: str = Field(default="", sa_type=sa.Text, repr=False)
     delta_link: str | None = Field(default=None, sa_type=sa.Text, repr=False)
     subscription_id: str | None = Field(default=None, max_length=64, index=True)

@@ -125,6 +125,7 @@ from bot.services import Services
 from bot.storage import repository as repo
 from bot.storage.db import is_postgres, read_only
 from bot.storage.models import CalendarSource, MicrosoftCalendar, OAuthState
+from bot.sync.feeds import CalendarPerson, calendar_person, count_upcoming, queue_notice
 
 logger = logging.getLogger(__name__)
 
@@ -448,7 +449,6 @@ def _keep(services: Services, *, team_id: str, user_id: str, cache: str, account
                 team_id=team_id,
                 user_id=user_id,
                 account=account,
-                zone="UTC",
                 token_cache=sealed,
                 created_at=now,
                 notified=0,
@@ -601,8 +601,6 @@ def _row(services: Services, source_id: int) -> Any:
 def sync(services: Services, source_id: int, *, graph: _Graph | None = None) -> Synced | None:
     """Bring one calendar's occurrences up to date (module docstring). None when the
     calendar is gone or broken. Raises :class:`GrantRevoked` after marking it broken."""
-    from bot.sync.feeds import calendar_person
-
     row = _row(services, source_id)
     if row is None or row.status == BROKEN:
         return None
@@ -611,32 +609,10 @@ def sync(services: Services, source_id: int, *, graph: _Graph | None = None) -> 
         return None
     try:
         graph = graph or _Graph(services, row)
-        if row.synced_at is None:
-            row = _read_account(services, graph, row)
-        return _read(services, graph, row, person.emails, services.clock.now())
+        return _read(services, graph, row, person, services.clock.now())
     except GrantRevoked:
         _mark_broken(services, row)
         raise
-
-
-def _read_account(services: Services, graph: _Graph, row: Any) -> Any:
-    """The mailbox's address and zone (a Windows name, mapped by bot.calendars.zones)."""
-    me = graph.call("GET", graph.url("me"))
-    try:
-        zone = str(graph.call("GET", graph.url("me/mailboxSettings")).get("timeZone") or "")
-    except (GraphUnavailable, _NotFound):
-        zone = ""  # a mailbox without settings: UTC
-    account = str(me.get("mail") or me.get("userPrincipalName") or row.account or "")[:320]
-    with services.engine.begin() as conn:
-        conn.execute(
-            sa.update(MSCAL)
-            .where(MSCAL.c.source_id == row.source_id)
-            .values(account=account, zone=(zone or "UTC")[:64])
-        )
-        conn.execute(
-            sa.update(SOURCE).where(SOURCE.c.id == row.source_id).values(label=account[:255])
-        )
-    return _row(services, row.source_id)
 
 
 def _full_url(graph: _Graph, window: tuple[datetime, datetime]) -> str:
@@ -661,10 +637,10 @@ def _round(graph: _Graph, url: str) -> tuple[list[dict[str, Any]], str | None]:
 
 
 def _read(
-    services: Services, graph: _Graph, row: Any, emails: Sequence[str], began: datetime
+    services: Services, graph: _Graph, row: Any, person: CalendarPerson, began: datetime
 ) -> Synced:
     source = convert.source_name(row.source_id)
-    own = [*emails, row.account]
+    own = [*person.emails, row.account]
     window = (began - PAST, began + HORIZON)
     full = (
         row.delta_link is None
@@ -704,7 +680,7 @@ def _read(
                 else:
                     cancelled.append((gone.uid, gone.recurrence_id))
                 continue
-            occ = convert.event_occurrence(item, source=source, own=own, zone=row.zone or "UTC")
+            occ = convert.event_occurrence(item, source=source, own=own, zone=person.zone)
         except convert.UnreadableEvent as exc:
             skipped += 1
             logger.info("microsoft calendar %s: skipped an event: %s", row.source_id, exc)
@@ -757,8 +733,6 @@ def _read(
         len(items),
         changed,
     )
-    from bot.sync.feeds import count_upcoming
-
     return Synced(full=full, changed=changed, upcoming=count_upcoming(occurrences, now=began))
 
 
@@ -1294,8 +1268,6 @@ def build_microsoft_notice(
 def _tell(
     services: Services, row: Any, words: str, *, upcoming: int = 0, ref: str | None = None
 ) -> None:
-    from bot.sync.feeds import queue_notice
-
     if row is None:
         return
     link = None

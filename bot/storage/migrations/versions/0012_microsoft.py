@@ -28,7 +28,6 @@ def upgrade() -> None:
         sa.Column("team_id", sa.String(length=32), nullable=False),
         sa.Column("user_id", sa.String(length=32), nullable=False),
         sa.Column("account", sa.String(length=320), nullable=False),
-        sa.Column("zone", sa.String(length=64), nullable=False),
         sa.Column("token_cache", sa.Text(), nullable=False),
         sa.Column("delta_link", sa.Text(), nullable=True),
         sa.Column("subscription_id", sa.String(length=64), nullable=True),
