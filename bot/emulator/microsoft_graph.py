@@ -191,7 +191,7 @@ class Mailbox:
         if event.get("isAllDay"):
             # All-day events float: midnight to midnight in whatever zone is asked for.
             for key in ("start", "end"):
-                day = event[f"_{key}"].date()
+                day = event[f"_{key}"].astimezone(self.zone).date()
                 shown[key] = {
                     "dateTime": f"{day.isoformat()}T00:00:00.0000000",
                     "timeZone": zone_name,
@@ -209,11 +209,8 @@ class Mailbox:
     def _in_window(self, event: dict[str, Any], start: datetime, end: datetime) -> bool:
         if event.get("_deleted") or event.get("type") == "seriesMaster":
             return False
-        first, last = event["_start"], event["_end"]
-        if event.get("isAllDay"):
-            first = datetime.combine(first.date(), time(), self.zone)
-            last = datetime.combine(last.date(), time(), self.zone)
-        return first < end and last > start
+        # An all-day event is stored from midnight to midnight in the mailbox's zone.
+        return event["_start"] < end and event["_end"] > start
 
     def delta(
         self,
