@@ -161,18 +161,23 @@ def answer_of(response: requests.Response) -> dict[str, str]:
 
 
 def sign_in(
-    app: msal.ConfidentialClientApplication,
+    app: msal.ConfidentialClientApplication, scopes: list[str] = SCOPES
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
     """The whole flow; returns (flow, MSAL's result, the redirect's query)."""
-    flow = app.initiate_auth_code_flow(SCOPES, redirect_uri=REDIRECT)
+    flow = app.initiate_auth_code_flow(scopes, redirect_uri=REDIRECT)
     back = answer_of(browse(flow["auth_uri"]))
     return flow, app.acquire_token_by_auth_code_flow(dict(flow), back), back
 
 
-def connect(fake: FakeMicrosoft) -> str:
+def connect(fake: FakeMicrosoft, scopes: list[str] = SCOPES) -> str:
     """Sign in and return an access token."""
-    _, result, _ = sign_in(new_app(fake))
+    _, result, _ = sign_in(new_app(fake), scopes)
     return result["access_token"]
+
+
+def calendar(fake: FakeMicrosoft, token: str) -> httpx.Response:
+    """A first delta page: what a token with ``Calendars.Read`` may read."""
+    return graph(fake, token).get("/me/calendarView/delta", params=WINDOW)
 
 
 def graph(fake: FakeMicrosoft, token: str) -> httpx.Client:
@@ -395,7 +400,7 @@ def test_a_https_graph_scope_is_the_same_permission(fake: FakeMicrosoft) -> None
     )
     result = app.acquire_token_by_auth_code_flow(flow, answer_of(browse(flow["auth_uri"])))
     assert result["scope"] == "https://graph.microsoft.com/Calendars.Read"
-    assert graph(fake, result["access_token"]).get("/me").status_code == 200
+    assert calendar(fake, result["access_token"]).status_code == 200
 
 
 def test_a_declined_consent_comes_back_as_an_error_result(fake: FakeMicrosoft) -> None:
@@ -457,7 +462,7 @@ def test_msal_keeps_answering_an_expired_token_from_its_cache_until_forced(
 
     fresh = app.acquire_token_silent(SCOPES, account=account, force_refresh=True)
     assert fresh["token_source"] == "identity_provider"
-    assert graph(fake, fresh["access_token"]).get("/me").json()["mail"] == ANA
+    assert calendar(fake, fresh["access_token"]).status_code == 200
     assert restored.has_state_changed
 
 
@@ -484,8 +489,13 @@ def test_a_refresh_for_a_scope_never_consented_is_refused(fake: FakeMicrosoft) -
 # Graph -----------------------------------------------------------------------------------------
 
 
-def test_me_and_mailbox_settings(fake: FakeMicrosoft) -> None:
-    client = graph(fake, connect(fake))
+def test_me_and_mailbox_settings_need_their_own_permissions(fake: FakeMicrosoft) -> None:
+    calendar_only = graph(fake, connect(fake))
+    for path in ("/me", "/me/mailboxSettings"):
+        refused = calendar_only.get(path)
+        assert refused.status_code == 403
+        assert refused.json()["error"]["code"] == "ErrorAccessDenied"
+    client = graph(fake, connect(fake, [*SCOPES, "User.Read", "MailboxSettings.Read"]))
     me = client.get("/me").json()
     assert (me["id"], me["displayName"], me["mail"], me["userPrincipalName"]) == (
         fake.account(ANA).oid,
