@@ -61,6 +61,7 @@ import logging
 import shutil
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -173,6 +174,7 @@ class FakeMicrosoft:
         clock: Callable[[], datetime] | None = None,
         auto_notify: bool = True,
         validation_timeout: float = VALIDATION_TIMEOUT,
+        latency: float = 0.0,
         route: dict[str, str] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -186,6 +188,11 @@ class FakeMicrosoft:
                 background thread); with False changes queue until :meth:`notify`.
             validation_timeout: real seconds a validation request may take (Graph: 10);
                 tests lower it to see a slow endpoint refused without waiting 10 s.
+            latency: seconds each Graph request (``/v1.0/…``) waits before it is answered, in
+                its handler thread and holding no lock (real time, not the fake's clock; sign-in
+                and token requests, notifications and validations are not delayed). Loopback
+                answers in about a millisecond where Graph takes 100-300 ms; benchmarks set
+                this (or the attribute) to see the app's overhead against a realistic trip.
             route: public ``https://`` base -> local base, as :meth:`route`.
             host: interface to bind (keep loopback).
             port: 0 lets the OS choose.
@@ -193,6 +200,7 @@ class FakeMicrosoft:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._offset = timedelta()
         self.auto_notify = auto_notify
+        self.latency = latency
         self.host = host
         self.requested_port = port
         self.tenant_id = str(uuid.uuid4())
@@ -633,6 +641,8 @@ class FakeMicrosoft:
         url = urlsplit(target)
         path = url.path
         query = dict(parse_qsl(url.query, keep_blank_values=True))
+        if self.latency > 0 and (path == GRAPH_PREFIX or path.startswith(GRAPH_PREFIX + "/")):
+            time.sleep(self.latency)  # in the handler thread, holding no lock
         try:
             answer = self._fault(path) or self._dispatch(method, path, query, headers, body)
         except GraphError as exc:

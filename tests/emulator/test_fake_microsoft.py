@@ -8,9 +8,12 @@ arrive at a real HTTP receiver. No mocks: every assertion is on what crossed the
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import re
+import ssl
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from html import unescape
@@ -654,6 +657,45 @@ def test_scripted_faults_look_like_graph_under_load(fake: FakeMicrosoft) -> None
     resync = client.get("/me/calendarView/delta", params=WINDOW)
     assert (resync.status_code, resync.json()["error"]["code"]) == (410, "resyncRequired")
     assert client.get("/me/calendarView/delta", params=WINDOW).status_code == 200
+
+
+LATENCY = 0.5
+
+
+@pytest.fixture(name="slow")
+def slow_fixture(receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeMicrosoft]:
+    """A fake whose Graph answers each wait :data:`LATENCY` seconds."""
+    yield from _start(receiver, monkeypatch, auto_notify=False, latency=LATENCY)
+
+
+def test_latency_holds_each_graph_answer_but_not_sign_in(slow: FakeMicrosoft) -> None:
+    app = new_app(slow)
+    _, signed_in, _ = sign_in(app)
+    graph_url = urlsplit(slow.graph_url)
+    connection = http.client.HTTPSConnection(
+        graph_url.hostname or "",
+        graph_url.port,
+        context=ssl.create_default_context(cafile=slow.ca_file),
+        timeout=10,
+    )
+    began = time.perf_counter()
+    connection.request(
+        "GET",
+        f"{graph_url.path}/me/calendarView/delta?{urlencode(WINDOW)}",
+        headers={"Authorization": f"Bearer {signed_in['access_token']}"},
+    )
+    # Sent before the refresh below; the refresh is answered first (not delayed, and the
+    # delayed Graph request holds no lock), then the Graph answer, after its latency.
+    refreshed = app.acquire_token_silent(SCOPES, account=app.get_accounts()[0], force_refresh=True)
+    response = connection.getresponse()
+    response.read()
+    waited = time.perf_counter() - began
+    connection.close()
+
+    assert refreshed["token_source"] == "identity_provider"
+    assert response.status == 200
+    assert waited >= LATENCY
+    assert [call.path.rsplit("/", 1)[-1] for call in slow.calls[-2:]] == ["token", "delta"]
 
 
 def test_calls_show_no_secrets(fake: FakeMicrosoft) -> None:
