@@ -106,10 +106,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot.messages.prompts import load_prompts
+
+if TYPE_CHECKING:
+    from bot.demo_calendars import HostedCalendar
 
 logger = logging.getLogger(__name__)
 
@@ -251,7 +254,7 @@ class Demo:
         self.dm_channel: str | None = None
         # --calendar google or microsoft: the calendar's strategy (bot.demo_calendars),
         # and the SampleChanges still to come.
-        self.calendar: Any = None
+        self.calendar: HostedCalendar | None = None
         self.changes: list[Any] = []
         self.last_day: date | None = None
         self.reader_left = False
@@ -540,7 +543,7 @@ class Demo:
     # ------------------------------------------------------------------ Google, Outlook
 
     @contextmanager
-    def _hosted(self, clock: Any) -> Iterator[Any]:
+    def _hosted(self, clock: Any) -> Iterator[HostedCalendar | None]:
         """With ``--calendar google`` or ``microsoft``: that calendar's strategy
         (``bot.demo_calendars``), its fake running on loopback and on the demo's clock
         for as long as the block; None for a feed. Changes in the fake are announced by
@@ -562,13 +565,16 @@ class Demo:
         from bot.demo_calendars import Person
         from bot.demo_week import sample_changes
 
+        calendar = self.calendar
+        assert calendar is not None
         person = Person(self.team_id, self.user_id, self.email, self.name, self.args.tz)
+        # The series reach past the last day played by more than the sync's horizon.
         until = self.first_day + timedelta(days=self.args.days) + timedelta(weeks=3)
-        link = self.calendar.connect(self.services, person, self.first_day, until)
+        link = calendar.connect(self.services, person, self.first_day, until)
         self.changes = sample_changes(self.first_day, self.zone, self.start)
         page = self._browse(app, link)
         if page.status_code != 200:
-            raise DemoError(f"the {self.calendar.kind} sign-in ended with {page.status_code}")
+            raise DemoError(f"the {calendar.kind} sign-in ended with {page.status_code}")
         app.process_inbox()
         app.send_due()
 
@@ -585,7 +591,7 @@ class Demo:
             if answer.status_code not in (302, 303) or "location" not in answer.headers:
                 return answer
             url = answer.headers["location"]
-        raise DemoError(f"the {self.calendar.kind} sign-in redirected too often")
+        raise DemoError("the sign-in redirected too often")
 
     def _changes_due(self, app: Any, now: datetime, end: datetime) -> None:
         """Meetings changed in Google Calendar or Outlook (``bot.demo_week.sample_changes``):
