@@ -20,6 +20,16 @@ moves 30 minutes later and the 1:1 with Eli (Friday) is cancelled in Google, whi
 so by one push to ``/hooks/google`` (``bot.demo_week.sample_changes``); the reminder
 then comes at the new time, and nothing comes for Eli's. ``--ics`` is a feed only.
 
+``--calendar microsoft`` plays the same through Outlook: a fake Microsoft
+(``bot.emulator.FakeMicrosoft``: identity platform and Graph, HTTPS on loopback with a
+certificate this process trusts while it runs, ``bot.demo_calendars.trusting``) holds the
+week as weekly series of Graph (``bot.demo_week.load_into_microsoft``); the person signs in
+with Microsoft (MSAL, the callback, the worker's delta sync, subscription and
+"Connected" DM); the periodic delta sync runs when the feed poll would; the same two
+meetings change on Tuesday morning, announced by one change notification to
+``/hooks/microsoft`` and synced by the worker. Both calendar kinds are one small strategy
+each (``bot.demo_calendars``); the flow here is shared.
+
 Two weeks by default (``DEFAULT_DAYS``): what colleagues say about a meeting is shown
 only once its week has closed, in the next week's digest, so one week could not show it.
 
@@ -48,7 +58,8 @@ What it prints, in time order:
   repeats within a week; every fourth question stays unanswered. ``--answers FILE``
   gives them instead: one per line, in the order of the questions, an empty line for no
   answer;
-* with ``--calendar google``, a line for each meeting changed in Google, when it changes;
+* with ``--calendar google`` or ``microsoft``, a line for each meeting changed in that
+  calendar, when it changes;
 * a "stays silent" line for each meeting Heedful sends nothing about, at its start,
   with the reason Heedful had (``bot.occurrences.silences``: the occurrence's own reason,
   or the planner rule that dropped its nudges), dim on a terminal;
@@ -64,8 +75,8 @@ says which button), a colleague's anonymous answer (``"kind": "peer-answer"``, t
 ``user``, the button's words as ``text``: the demo's own script, never something Heedful
 stores), the person's answers (``"kind": "answer"``), the ``/heedful digest`` command
 (``"kind": "command"``) and its ephemeral answer (``"kind": "week-so-far"``), a meeting
-changed in Google Calendar (``"kind": "calendar-change"``, ``occurrence`` its key, ``text``
-what changed), and the silences (``"kind": "silent"``, ``at`` the meeting's start,
+changed in Google Calendar or Outlook (``"kind": "calendar-change"``, ``occurrence`` its
+key, ``text`` what changed), and the silences (``"kind": "silent"``, ``at`` the meeting's start,
 ``occurrence`` its key, ``blocks`` empty), which carry one more key, ``reason``: the
 planner's reason code.
 
@@ -95,10 +106,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot.messages.prompts import load_prompts
+
+if TYPE_CHECKING:
+    from bot.demo_calendars import HostedCalendar
 
 logger = logging.getLogger(__name__)
 
@@ -115,11 +129,7 @@ MAX_STEP = timedelta(hours=1)  # the digest planner runs at least hourly
 POLL_EVERY = timedelta(hours=6)
 RESPONSE_WAIT = 10.0  # seconds for the answer to /heedful digest (real time)
 MAX_DAYS = 60
-CALENDARS = ("ics", "google")
-# --calendar google: the fake Google on loopback, and the public address Google and the
-# browser use for Heedful (routed to the app's loopback port, as a reverse proxy would).
-PUBLIC_URL = "https://heedful.test"
-GOOGLE_CLIENT_ID = "heedful-demo.apps.googleusercontent.com"
+CALENDARS = ("ics", "google", "microsoft")
 DEFAULT_DAYS = 14
 WIDTH = 100
 PAD = 25
@@ -166,9 +176,10 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
         "--calendar",
         choices=CALENDARS,
         default="ics",
-        help="how the sample calendar is connected: an ICS feed (default), or Google "
-        "Calendar through Google sign-in and push notifications, against a fake Google "
-        "on this machine",
+        help="how the sample calendar is connected: an ICS feed (default); Google Calendar "
+        "through Google sign-in and push notifications, against a fake Google on this "
+        "machine; or Outlook (Microsoft 365) through Microsoft sign-in, change "
+        "notifications and delta sync, against a fake Microsoft on this machine",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.add_argument(
@@ -241,8 +252,10 @@ class Demo:
         self.asks: set[datetime] = set()  # when the feedback job has colleagues to ask
         self.judged: set[str] = set()
         self.dm_channel: str | None = None
-        self.fake: Any = None  # --calendar google: the FakeGoogle
-        self.changes: list[Any] = []  # --calendar google: SampleChange, still to come
+        # --calendar google or microsoft: the calendar's strategy (bot.demo_calendars),
+        # and the SampleChanges still to come.
+        self.calendar: HostedCalendar | None = None
+        self.changes: list[Any] = []
         self.last_day: date | None = None
         self.reader_left = False
         self.dim = not args.json and _is_terminal(out) and not os.environ.get("NO_COLOR")
@@ -323,10 +336,10 @@ class Demo:
         with (
             tempfile.TemporaryDirectory(prefix="heedful-demo-") as tmp,
             self._slack(secret) as emu,
-            self._google(clock) as fake,
+            self._hosted(clock) as hosted,
         ):
             self.emulator = emu
-            self.fake = fake
+            self.calendar = hosted
             api_url, token = self._api(emu)
             settings = Settings(
                 slack_bot_token=token,
@@ -335,7 +348,7 @@ class Demo:
                 database_url=f"sqlite:///{Path(tmp) / 'demo.db'}",
                 port=0,
                 allow_private_feeds=True,  # the demo serves its calendar on loopback
-                **(self._google_settings(fake) if fake is not None else {}),
+                **(hosted.settings() if hosted is not None else {}),
             )
             services = self.services = build_services(settings, clock=clock)
             upgrade(services.engine)
@@ -351,8 +364,8 @@ class Demo:
             app = Heedful(services, run_workers=False)
             app.sender.observers.append(self._on_sent)
             app.start()
-            if fake is not None:  # pushes for Heedful's public address reach the app
-                fake.route(PUBLIC_URL, app.url)
+            if hosted is not None:  # notifications to Heedful's public address reach the app
+                hosted.route(app.url)
             try:
                 prompts = load_prompts()
                 slack = (
@@ -416,15 +429,15 @@ class Demo:
         hourly = poll = clock.now()
         while clock.now() < end and not self.reader_left:
             now = clock.now()
-            # Someone changes a meeting in Google Calendar, and Google pushes.
+            # Someone changes a meeting in Google Calendar or Outlook, which notifies.
             self._changes_due(app, now, end)
             # What `heedful run` does on its own schedule: poll the calendars (the feeds'
-            # window moves on with the days; Google's periodic sync and channel renewal)
-            # and plan the week's digest.
+            # window moves on with the days; Google's or Microsoft's periodic sync and the
+            # renewal of its channel or subscription) and plan the week's digest.
             if now >= poll:
                 feeds.refresh_due_sources(self.services)
-                if self.fake is not None:
-                    app.sync_google()
+                if self.calendar is not None:
+                    self.calendar.sync(app)
                 self._load_meetings(now, end)
                 poll = now + POLL_EVERY
             # The feedback job (every minute in `heedful run`): hourly, and as soon as a
@@ -504,13 +517,13 @@ class Demo:
     @contextmanager
     def _calendar(self, app: Any) -> Iterator[set[str]]:
         """Connect the calendar through the real path, as the person would: an ICS feed
-        (served on loopback for as long as the demo plays) or Google sign-in. Yields the
-        addresses of the people in it."""
+        (served on loopback for as long as the demo plays), or Google or Microsoft
+        sign-in. Yields the addresses of the people in it."""
         from bot.demo_week import sample_events
         from bot.sync import feeds
 
         prompts = load_prompts()
-        if self.fake is None:
+        if self.calendar is None:
             with self._feed() as (url, data):
                 connected = feeds.connect_feed(
                     self.services, team_id=self.team_id, user_id=self.user_id, url=url
@@ -521,57 +534,47 @@ class Demo:
                 found = re.findall(rb"mailto:([^\s;:<>\"]+)", data, flags=re.I)
                 yield {a.decode(errors="replace").lower() for a in found}
             return
-        self._say(prompts.text("demo.google", what=prompts.text("demo.sample"), name=self.name))
-        self._connect_google(app)
+        what = prompts.text("demo.sample")
+        self._say(prompts.text(f"demo.signin.{self.calendar.kind}", what=what, name=self.name))
+        self._connect(app)
         events = sample_events(self.first_day, self.zone)
         yield {self.email, *(p.lower() for e in events for p in e.people)}
 
-    # ------------------------------------------------------------------ Google
+    # ------------------------------------------------------------------ Google, Outlook
 
     @contextmanager
-    def _google(self, clock: Any) -> Iterator[Any]:
-        """With ``--calendar google``: a fake Google on loopback, on the demo's clock,
-        with Heedful's OAuth client (the person's account comes with
-        :meth:`_connect_google`). Changes are announced by :meth:`_changes_due`, not as
-        they are made."""
-        if self.args.calendar != "google":
+    def _hosted(self, clock: Any) -> Iterator[HostedCalendar | None]:
+        """With ``--calendar google`` or ``microsoft``: that calendar's strategy
+        (``bot.demo_calendars``), its fake running on loopback and on the demo's clock
+        for as long as the block; None for a feed. Changes in the fake are announced by
+        :meth:`_changes_due`, not as they are made."""
+        from bot.demo_calendars import hosted_calendar
+
+        calendar = hosted_calendar(self.args.calendar)
+        if calendar is None:
             yield None
             return
-        from bot.emulator import FakeGoogle
+        with calendar.running(clock):
+            yield calendar
 
-        with FakeGoogle(clock=clock.now, auto_push=False) as fake:
-            self.google_secret = secrets.token_urlsafe(24)
-            fake.add_client(
-                GOOGLE_CLIENT_ID, self.google_secret, [f"{PUBLIC_URL}/oauth/google/callback"]
-            )
-            yield fake
+    def _connect(self, app: Any) -> None:
+        """The person connects their calendar as in Slack: opens Heedful's link, the
+        provider's consent sends the browser back to the callback, and the worker reads
+        the calendar, opens the push channel or subscription and sends the "Connected"
+        DM. The account is the person's (with another Slack API, the one found there)."""
+        from bot.demo_calendars import Person
+        from bot.demo_week import sample_changes
 
-    def _google_settings(self, fake: Any) -> dict[str, Any]:
-        return {
-            "public_url": PUBLIC_URL,
-            "google_client_id": GOOGLE_CLIENT_ID,
-            "google_client_secret": self.google_secret,
-            "google_auth_uri": fake.auth_uri,
-            "google_token_uri": fake.token_uri,
-            "google_calendar_api_url": fake.calendar_api_url,
-        }
-
-    def _connect_google(self, app: Any) -> None:
-        """The person connects Google Calendar as in Slack: opens Heedful's link, Google's
-        consent screen sends the browser back to the callback, and the worker reads the
-        calendar, opens the push channel and sends the "Connected" DM. The Google
-        account is the person's (with another Slack API, the one found there)."""
-        from bot.demo_week import load_into_google, sample_changes
-        from bot.sync import google
-
-        self.fake.add_account(self.email, time_zone=self.args.tz, name=self.name)
-        load_into_google(self.fake, self.first_day, self.zone, self.email)
+        calendar = self.calendar
+        assert calendar is not None
+        person = Person(self.team_id, self.user_id, self.email, self.name, self.args.tz)
+        # The series reach past the last day played by more than the sync's horizon.
+        until = self.first_day + timedelta(days=self.args.days) + timedelta(weeks=3)
+        link = calendar.connect(self.services, person, self.first_day, until)
         self.changes = sample_changes(self.first_day, self.zone, self.start)
-
-        link = google.connect_link(self.services, team_id=self.team_id, user_id=self.user_id)
         page = self._browse(app, link)
         if page.status_code != 200:
-            raise DemoError(f"the Google sign-in ended with {page.status_code}")
+            raise DemoError(f"the {calendar.kind} sign-in ended with {page.status_code}")
         app.process_inbox()
         app.send_due()
 
@@ -580,50 +583,46 @@ class Demo:
         address is served by the app's loopback port); returns the last answer."""
         import httpx
 
+        from bot.demo_calendars import PUBLIC_URL
+
         for _ in range(5):
             local = url.replace(PUBLIC_URL, app.url, 1) if url.startswith(PUBLIC_URL) else url
             answer = httpx.get(local, follow_redirects=False, timeout=RESPONSE_WAIT)
             if answer.status_code not in (302, 303) or "location" not in answer.headers:
                 return answer
             url = answer.headers["location"]
-        raise DemoError("the Google sign-in redirected too often")
+        raise DemoError("the sign-in redirected too often")
 
     def _changes_due(self, app: Any, now: datetime, end: datetime) -> None:
-        """Meetings changed in Google Calendar (``bot.demo_week.sample_changes``): made
-        in the fake, announced by one push to ``/hooks/google``, synced by the worker;
-        a line for each (``"kind": "calendar-change"``)."""
-        from bot.demo_week import google_event_id, google_instance_id
+        """Meetings changed in Google Calendar or Outlook (``bot.demo_week.sample_changes``):
+        made in the fake, announced by one notification to Heedful's hook, synced by the
+        worker; a line for each (``"kind": "calendar-change"``)."""
+        from bot.demo_calendars import original_id
 
         due = [c for c in self.changes if c.at <= now]
-        if not due or self.fake is None:
+        if not due or self.calendar is None:
             return
         self.changes = [c for c in self.changes if c.at > now]
         keys = {}  # each changed meeting's key, as stored before the change
         for change in due:
-            original = change.original.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            uid = google_event_id(change.uid)
-            found = [
-                m for m in self.upcoming.values() if (m.uid, m.recurrence_id) == (uid, original)
-            ]
+            identity = (self.calendar.series_uid(change.uid), original_id(change.original))
+            found = [m for m in self.upcoming.values() if (m.uid, m.recurrence_id) == identity]
             keys[change] = found[0].key if found else None
-            instance = google_instance_id(change.uid, change.original)
-            if change.moved_to is None:
-                self.fake.cancel_event(self.email, instance)
-            else:
-                self.fake.move_event(self.email, instance, change.moved_to)
+            self.calendar.apply(change)
         prompts = load_prompts()
+        kind = self.calendar.kind
         for change in due:
             local = change.original.astimezone(self.zone)
             words = {"title": change.title, "day": f"{local:%A}", "old": f"{local:%H:%M}"}
             if change.moved_to is None:
-                text = prompts.text("demo.change.cancelled", **words)
+                text = prompts.text(f"demo.change.{kind}.cancelled", **words)
             else:
                 moved = change.moved_to.astimezone(self.zone)
-                text = prompts.text("demo.change.moved", new=f"{moved:%H:%M}", **words)
-            who = prompts.text("demo.change.who")
+                text = prompts.text(f"demo.change.{kind}.moved", new=f"{moved:%H:%M}", **words)
+            who = prompts.text(f"demo.change.{kind}.who")
             self._emit(now, who, "calendar-change", text, dim=True, occurrence=keys[change])
-        if any(d.status != 200 for d in self.fake.push(self.email)):
-            logger.warning("a push notification was refused")
+        if not self.calendar.announce():
+            logger.warning("a change notification was refused")
         app.process_inbox()
         self._load_meetings(now, end)
 
@@ -1092,9 +1091,10 @@ def run_demo(args: argparse.Namespace) -> int:
     except Exception:
         print(f"heedful: unknown time zone {args.tz!r}", file=sys.stderr)
         return 2
-    if args.ics and getattr(args, "calendar", "ics") == "google":
+    calendar = getattr(args, "calendar", "ics")
+    if args.ics and calendar != "ics":
         print(
-            "heedful: --ics plays a calendar file as a feed; leave out --calendar google",
+            f"heedful: --ics plays a calendar file as a feed; leave out --calendar {calendar}",
             file=sys.stderr,
         )
         return 2

@@ -12,8 +12,10 @@ to or from summer time, as calendars do.
 It is served as an ICS feed (:func:`sample_calendar`, ``DTSTART;TZID=``) or, with
 ``heedful demo --calendar google``, loaded into the fake Google as the same events
 (:func:`load_into_google`: series with ``recurrence: ["RRULE:…"]``, the moved and the
-cancelled stand-up as changed instances), which then changes two meetings while the
-week plays (:func:`sample_changes`).
+cancelled stand-up as changed instances), or with ``--calendar microsoft`` into the fake
+Microsoft (:func:`load_into_microsoft`: each series a weekly series of Graph, the changed
+stand-ups as changed occurrences); either then changes two meetings while the week plays
+(:func:`sample_changes`).
 
 The played person's answers are in ``prompts/demo.toml`` (``demo.answer.<practice>``):
 a few for each practice, so that an answer fits the practice of the question it answers
@@ -277,3 +279,73 @@ def sample_changes(first_day: date, zone: ZoneInfo, start: datetime) -> list[Sam
         SampleChange(at, "dana-1", "1:1 with Dana", dana, dana + timedelta(minutes=30)),
         SampleChange(at, "eli-1", "1:1 with Eli", eli, None),
     ]
+
+
+# --------------------------------------------------------------------------- Microsoft
+
+
+def _pattern(rule: str) -> dict[str, Any]:
+    """The sample's weekly RRULEs as the fake Microsoft's ``series`` (Graph's weekly
+    recurrence pattern: ``interval``, ``daysOfWeek``)."""
+    parts = dict(part.split("=", 1) for part in rule.split(";"))
+    if parts.get("FREQ") != "WEEKLY":
+        raise ValueError(f"the sample has only weekly series, not {rule}")
+    names = {d[:2].upper(): d for d in ("monday", "tuesday", "wednesday", "thursday", "friday")}
+    pattern: dict[str, Any] = {"interval": int(parts.get("INTERVAL", "1"))}
+    if "BYDAY" in parts:
+        pattern["days"] = [names[d] for d in parts["BYDAY"].split(",")]
+    return pattern
+
+
+def load_into_microsoft(
+    fake: Any, first_day: date, zone: ZoneInfo, email: str, *, until: date
+) -> dict[str, str]:
+    """The sample calendar in ``email``'s Outlook calendar of a :class:`FakeMicrosoft`,
+    whose mailbox is in ``zone``: the same titles, times, people and answers as the feed.
+    Each series is one weekly series of Graph (``daysOfWeek``, ``interval``) with as many
+    occurrences as reach ``until``, the changed stand-ups changed in it as a person's
+    edits would leave them. Returns each sample uid's Graph id (a series master's for a
+    series)."""
+    events = sample_events(first_day, zone)
+    ids: dict[str, str] = {}
+    for event in (e for e in events if e.recurrence_id is None):
+        fields: dict[str, Any] = {"subject": event.title}
+        if event.all_day:
+            fields["start"] = event.start.date()
+            fields["end"] = event.start.date() + timedelta(minutes=event.minutes)
+            fields["is_all_day"] = True
+        else:
+            fields["start"] = event.start
+            fields["end"] = event.start + timedelta(minutes=event.minutes)
+        if event.rule:
+            pattern = _pattern(event.rule)
+            weeks = (until - event.start.date()).days // (7 * pattern["interval"]) + 1
+            pattern["count"] = weeks * len(pattern.get("days", [None]))
+            fields["series"] = pattern
+        if event.people:
+            fields["organizer"] = event.people[0]
+            fields["response"] = event.mine.lower()
+            fields["attendees"] = [
+                email,
+                *({"email": p, "response": "accepted"} for p in event.people),
+            ]
+        if event.link:
+            fields["join_url"] = event.link
+        ids[event.uid] = fake.add_event(email, **fields)["id"]
+    for event in (e for e in events if e.recurrence_id is not None):
+        instance = microsoft_instance_id(fake, email, ids[event.uid], event.recurrence_id)
+        if event.status == "CANCELLED":
+            fake.cancel_event(email, instance)
+        else:
+            end = event.start + timedelta(minutes=event.minutes)
+            fake.update_event(email, instance, subject=event.title, start=event.start, end=end)
+    return ids
+
+
+def microsoft_instance_id(fake: Any, email: str, series_id: str, original: datetime) -> str:
+    """The Graph id of the occurrence of a series that was to start at ``original``."""
+    wanted = original.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for instance in fake.instances(email, series_id):
+        if instance.get("originalStart") == wanted:
+            return str(instance["id"])
+    raise KeyError(f"the series has no occurrence at {wanted}")

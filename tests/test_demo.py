@@ -503,10 +503,10 @@ def test_the_demo_against_another_slack_api_sends_there_and_says_so(
     assert text.startswith("Heedful demo: 2 days for Zoe (America/New_York)")
 
 
-def _sample_as_google_changes_it() -> bytes:
-    """The sample week as ``--calendar google`` changes it on Tuesday morning
-    (``bot.demo_week.sample_changes``): Wednesday's 1:1 with Dana 30 minutes later, and
-    Friday's 1:1 with Eli cancelled; as a feed would show it."""
+def _sample_as_changed_while_playing() -> bytes:
+    """The sample week as ``--calendar google`` or ``microsoft`` changes it on Tuesday
+    morning (``bot.demo_week.sample_changes``): Wednesday's 1:1 with Dana 30 minutes later,
+    and Friday's 1:1 with Eli cancelled; as a feed would show it."""
 
     def instance(uid: str, day: int, hhmm: str, minutes: int, *extra: str) -> list[str]:
         start = datetime.combine(MONDAY + timedelta(days=day), datetime.min.time())
@@ -563,7 +563,7 @@ def test_with_google_calendar_the_week_is_connected_by_sign_in_and_changes_come_
     so by push: the reminder comes at the new time, and nothing about Eli's."""
     out, err = _run_all("--json", "--calendar", "google", "--days", "7", cwd=tmp_path)
     lines = [json.loads(line) for line in out.splitlines()]
-    changed = _sample_as_google_changes_it()
+    changed = _sample_as_changed_while_playing()
     _check_the_story(lines, user="U0DEMOANA", zone=BERLIN, ics=changed, email=ANA)
     prompts = load_prompts()
     # Connected through Google sign-in: the worker's DM, before any reminder.
@@ -576,10 +576,10 @@ def test_with_google_calendar_the_week_is_connected_by_sign_in_and_changes_come_
     tuesday = datetime(2026, 3, 24, 8, 30, tzinfo=BERLIN)
     assert _at(moved) == _at(cancelled) == tuesday
     assert moved["text"] == prompts.text(
-        "demo.change.moved", title="1:1 with Dana", day="Wednesday", old="16:00", new="16:30"
+        "demo.change.google.moved", title="1:1 with Dana", day="Wednesday", old="16:00", new="16:30"
     )
     assert cancelled["text"] == prompts.text(
-        "demo.change.cancelled", title="1:1 with Eli", day="Friday", old="10:00"
+        "demo.change.google.cancelled", title="1:1 with Eli", day="Friday", old="10:00"
     )
     assert moved["occurrence"] and cancelled["occurrence"]
     # The same reminders as the feed's for the same days, but Dana's at its new time and
@@ -611,17 +611,145 @@ def test_with_google_calendar_the_week_is_connected_by_sign_in_and_changes_come_
     assert not TOKENS.search(text) and not TOKENS.search(err)
 
 
-def test_a_calendar_file_is_a_feed_not_google(tmp_path: Path) -> None:
+# What a Microsoft sign-in must never print: the fake's codes ("1.A…"), access ("EwB…")
+# and refresh ("M.C…") tokens, MSAL's and Graph's secrets by name.
+MS_TOKENS = re.compile(
+    r"1\.A[\w-]{20}|EwB[\w-]{20}|M\.C[\w-]{20}|access_token|refresh_token|client_info|"
+    r"code_verifier|clientState|validationToken|state=|code=|client_secret"
+)
+
+
+def _heading(reminder: dict[str, Any]) -> str:
+    """What a reminder is about: ``1:1 with Dana at 16:30``."""
+    found = re.match(r".+? at \d\d:\d\d", reminder["text"])
+    assert found, reminder["text"]
+    return found.group()
+
+
+def test_with_outlook_the_week_is_connected_by_microsoft_sign_in_and_changes_come_by_notification(
+    tmp_path: Path,
+) -> None:
+    """`heedful demo --calendar microsoft`: the sample week in the fake Microsoft, each
+    series a weekly series of Graph, connected through the real Microsoft sign-in (MSAL,
+    over HTTPS the demo's process trusts) and read by delta sync; on Tuesday morning
+    Wednesday's 1:1 with Dana moves 30 minutes later and Friday's 1:1 with Eli is
+    cancelled, announced by one change notification: the reminder comes at the new time,
+    Eli's meeting is a silence, and every other meeting has its one reminder as from
+    the feed."""
+    out, err = _run_all("--json", "--calendar", "microsoft", "--days", "7", cwd=tmp_path)
+    lines = [json.loads(line) for line in out.splitlines()]
+    _check_the_story(
+        lines, user="U0DEMOANA", zone=BERLIN, ics=_sample_as_changed_while_playing(), email=ANA
+    )
+    prompts = load_prompts()
+    kinds = [line["kind"] for line in lines]
+    (connected,) = [line for line in lines if "Connected your Outlook calendar" in line["text"]]
+    assert connected["kind"] == "notice" and ANA in connected["text"]
+    assert kinds.index("reminder") > lines.index(connected)
+    moved, cancelled = kinds_of(lines, "calendar-change")
+    tuesday = datetime(2026, 3, 24, 8, 30, tzinfo=BERLIN)
+    assert _at(moved) == _at(cancelled) == tuesday
+    assert moved["text"] == prompts.text(
+        "demo.change.microsoft.moved",
+        title="1:1 with Dana",
+        day="Wednesday",
+        old="16:00",
+        new="16:30",
+    )
+    assert cancelled["text"] == prompts.text(
+        "demo.change.microsoft.cancelled", title="1:1 with Eli", day="Friday", old="10:00"
+    )
+    assert moved["occurrence"] and cancelled["occurrence"]
+    # One reminder per meeting, at the feed's times, but Dana's at its new time and none
+    # for Eli's cancelled 1:1, which is a silence at its start.
+    reminders = kinds_of(lines, "reminder")
+    assert len({r["occurrence"] for r in reminders}) == len(reminders)
+    feed = _demo("--days", "7", cwd=tmp_path)
+    dana = datetime(2026, 3, 25, 15, 55, tzinfo=BERLIN)
+    eli = datetime(2026, 3, 27, 9, 55, tzinfo=BERLIN)
+    expected = sorted(
+        dana + timedelta(minutes=30) if _at(r) == dana else _at(r)
+        for r in kinds_of(feed, "reminder")
+        if _at(r) != eli
+    )
+    assert sorted(_at(r) for r in reminders) == expected
+    assert [_heading(r) for r in reminders] == [
+        _heading(r).replace("Dana at 16:00", "Dana at 16:30")
+        for r in kinds_of(feed, "reminder")
+        if _at(r) != eli
+    ]
+    (reminder,) = [r for r in reminders if r["occurrence"] == moved["occurrence"]]
+    assert _at(reminder) == dana + timedelta(minutes=30)
+    assert reminder["text"].startswith("1:1 with Dana at 16:30")
+    about_eli = [line for line in lines if line["occurrence"] == cancelled["occurrence"]]
+    assert [(line["kind"], line.get("reason")) for line in about_eli] == [
+        ("calendar-change", None),
+        ("silent", "cancelled"),
+    ]
+    assert _at(about_eli[1]) == datetime(2026, 3, 27, 10, tzinfo=BERLIN)
+    assert len(kinds_of(lines, "feedback_ask")) == len(kinds_of(feed, "feedback_ask")) >= 5
+    assert not MS_TOKENS.search(out) and not MS_TOKENS.search(err)
+
+    text, err = _run_all("--calendar", "microsoft", "--days", "2", cwd=tmp_path)
+    (calendar,) = [line for line in text.splitlines() if line.startswith("Calendar: ")]
+    assert "in Outlook" in calendar and "signs in with Microsoft" in calendar
+    assert "Connected your Outlook calendar ana@example.com" in text
+    assert "  08:30  Outlook          1:1 with Dana on Wednesday moves from 16:00 to 16:30" in text
+    assert not MS_TOKENS.search(text) and not MS_TOKENS.search(err)
+
+
+def test_outlook_over_two_weeks_keeps_syncing_as_the_days_move_on(tmp_path: Path) -> None:
+    """The default two weeks through Outlook: the second week's meetings come into the
+    delta window while the days play (the periodic sync on the demo's poll), each with
+    its one reminder, and both digests come."""
+    lines = _demo("--calendar", "microsoft", cwd=tmp_path)
+    weeks = _check_the_story(
+        lines, user="U0DEMOANA", zone=BERLIN, ics=_sample_as_changed_while_playing(), email=ANA
+    )
+    assert [digest["kind"] for digest, _ in weeks.values()] == ["digest", "digest"]
+    reminders = kinds_of(lines, "reminder")
+    assert len({r["occurrence"] for r in reminders}) == len(reminders)
+    days = {_at(r).astimezone(BERLIN).date() for r in reminders}
+    assert days == {MONDAY + timedelta(days=d) for d in (0, 1, 2, 3, 4, 7, 8, 9, 10, 11)}
+    second = [r for r in reminders if _at(r) >= datetime(2026, 3, 30, tzinfo=BERLIN)]
+    assert any(r["text"].startswith("Sprint planning at 14:00") for r in second)
+
+
+def test_trusting_the_fakes_certificate_lasts_only_as_long_as_the_fake(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo's process trusts the fake Microsoft's certificate besides what it trusted
+    before, only inside the block; then the environment is as it was."""
+    from bot.demo_calendars import TRUST_VARIABLES, trusting
+
+    before = tmp_path / "before.pem"
+    before.write_text("-----BEGIN CERTIFICATE-----\nBEFORE\n-----END CERTIFICATE-----\n")
+    fake = tmp_path / "fake.pem"
+    fake.write_text("-----BEGIN CERTIFICATE-----\nFAKE\n-----END CERTIFICATE-----\n")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(before))
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    with trusting(str(fake)):
+        bundles = {os.environ[name] for name in TRUST_VARIABLES}
+        (bundle,) = bundles
+        text = Path(bundle).read_text()
+        assert "BEFORE" in text and "FAKE" in text
+    assert os.environ["REQUESTS_CA_BUNDLE"] == str(before)
+    assert "SSL_CERT_FILE" not in os.environ
+    assert not Path(bundle).exists()
+
+
+@pytest.mark.parametrize("calendar", ["google", "microsoft"])
+def test_a_calendar_file_is_a_feed_not_a_sign_in(tmp_path: Path, calendar: str) -> None:
     ics = tmp_path / "zoe.ics"
     ics.write_bytes(_zoes_week())
     result = subprocess.run(
-        [HEEDFUL, "demo", "--ics", str(ics), "--calendar", "google"],
+        [HEEDFUL, "demo", "--ics", str(ics), "--calendar", calendar],
         cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=HUNG,
     )
-    assert result.returncode == 2 and "--calendar google" in result.stderr
+    assert result.returncode == 2 and f"--calendar {calendar}" in result.stderr
 
 
 def test_the_readme_excerpt_is_what_the_demo_prints(tmp_path: Path) -> None:

@@ -377,7 +377,7 @@ class FakeMicrosoft:
         subject: str,
         start: datetime | date,
         end: datetime | date,
-        series: dict[str, int] | None = None,
+        series: dict[str, Any] | None = None,
         **fields: Any,
     ) -> dict[str, Any]:
         """Create an event; returns it as Graph shows it (times in UTC).
@@ -389,7 +389,8 @@ class FakeMicrosoft:
         ``join_url``, ``ical_uid``, ``body_preview``, ``location``.
 
         ``series={"count": n}`` makes a weekly ``seriesMaster`` (returned; never in a calendar
-        view) and ``n`` occurrences (see :meth:`instances`).
+        view) and ``n`` occurrences (see :meth:`instances`); ``"interval": k`` makes it every
+        ``k`` weeks, ``"days": ["monday", …]`` on those days (Graph's ``daysOfWeek``).
         """
         with self._lock:
             mailbox = self._mailbox(email)
@@ -399,7 +400,13 @@ class FakeMicrosoft:
             )
             created = [event]
             if series is not None:
-                created += weekly_series(event, int(series["count"]), mailbox.zone)
+                created += weekly_series(
+                    event,
+                    int(series["count"]),
+                    mailbox.zone,
+                    interval=int(series.get("interval", 1)),
+                    days=series.get("days"),
+                )
             for item in created:
                 mailbox.touch(item, now)
             self._changed(mailbox, "created", created)

@@ -31,6 +31,7 @@ import base64
 import copy
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
@@ -472,17 +473,37 @@ def set_response(mailbox: Mailbox, event: dict[str, Any], response: str, now: da
             attendee["status"] = {"response": response, "time": graph_time(now)}
 
 
-def weekly_series(master: dict[str, Any], count: int, zone: tzinfo) -> list[dict[str, Any]]:
-    """``count`` weekly occurrences of ``master`` (which becomes the ``seriesMaster``), each
-    with its own id, ``seriesMasterId``, ``originalStart`` and ``iCalUId``."""
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def weekly_series(
+    master: dict[str, Any],
+    count: int,
+    zone: tzinfo,
+    *,
+    interval: int = 1,
+    days: Sequence[str] | None = None,
+) -> list[dict[str, Any]]:
+    """``count`` occurrences of ``master`` (which becomes the ``seriesMaster``), each with its
+    own id, ``seriesMasterId``, ``originalStart`` and ``iCalUId``.
+
+    Graph's ``weekly`` recurrence pattern ("recurrencePattern resource",
+    https://learn.microsoft.com/graph/api/resources/recurrencepattern): every ``interval``
+    weeks on ``days`` (``daysOfWeek``; default the master's own day), weeks counted from
+    ``firstDayOfWeek`` (Sunday); the first occurrence is the first such day on or after the
+    start, and a ``numbered`` range counts occurrences, not weeks.
+    """
     master["type"] = "seriesMaster"
     local = master["_start"].astimezone(zone)
-    day = local.strftime("%A").lower()
+    chosen = [d.lower() for d in days] if days else [local.strftime("%A").lower()]
+    unknown = set(chosen) - set(WEEKDAYS)
+    if unknown or interval < 1 or count < 1:
+        raise ValueError(f"a weekly series needs days among {WEEKDAYS}, interval and count >= 1")
     master["recurrence"] = {
         "pattern": {
             "type": "weekly",
-            "interval": 1,
-            "daysOfWeek": [day],
+            "interval": interval,
+            "daysOfWeek": sorted(set(chosen), key=WEEKDAYS.index),
             "firstDayOfWeek": "sunday",
         },
         "range": {
@@ -493,10 +514,18 @@ def weekly_series(master: dict[str, Any], count: int, zone: tzinfo) -> list[dict
         },
     }
     length = master["_end"] - master["_start"]
+    sunday = local.date() - timedelta(days=(local.weekday() + 1) % 7)
+    offsets = sorted((WEEKDAYS.index(d) + 1) % 7 for d in set(chosen))  # from Sunday
+    dates: list[date] = []
+    week = 0
+    while len(dates) < count:
+        first = sunday + timedelta(weeks=week * interval)
+        dates += [d for d in (first + timedelta(days=o) for o in offsets) if d >= local.date()]
+        week += 1
     occurrences = []
-    for index in range(count):
+    for day in dates[:count]:
         # Weekly in the organizer's zone, so a DST change keeps the local time.
-        start = datetime.combine(local.date() + timedelta(weeks=index), local.timetz())
+        start = datetime.combine(day, local.timetz())
         start = start.replace(tzinfo=zone) if isinstance(zone, ZoneInfo) else start
         occurrence = copy.deepcopy(master)
         occurrence.pop("recurrence")

@@ -552,6 +552,41 @@ def test_a_full_round_pages_instances_to_a_delta_link(fake: FakeMicrosoft) -> No
     assert occurrence["originalStart"] == "2026-12-07T14:00:00Z"
 
 
+def test_a_series_may_recur_on_several_days_and_every_other_week(fake: FakeMicrosoft) -> None:
+    """Graph's weekly pattern: ``daysOfWeek`` and ``interval``, a numbered range counting
+    occurrences; each instance keeps its local hour across the change to winter time."""
+    start = datetime(2026, 10, 21, 9, 30, tzinfo=BERLIN)  # a Wednesday
+    daily = fake.add_event(
+        ANA,
+        subject="stand-up",
+        start=start,
+        end=start + timedelta(minutes=15),
+        series={"count": 4, "days": ["monday", "wednesday", "friday"]},
+    )
+    fortnightly = fake.add_event(
+        ANA,
+        subject="retro",
+        start=start,
+        end=start + timedelta(minutes=45),
+        series={"count": 3, "interval": 2},
+    )
+    days = [
+        datetime.fromisoformat(i["originalStart"].replace("Z", "+00:00")).astimezone(BERLIN)
+        for i in fake.instances(ANA, daily["id"])
+    ]
+    assert [(d.strftime("%a %d %b"), d.hour) for d in days] == [
+        ("Wed 21 Oct", 9),
+        ("Fri 23 Oct", 9),
+        ("Mon 26 Oct", 9),  # winter time from Sunday 25 October: still 09:30 in Berlin
+        ("Wed 28 Oct", 9),
+    ]
+    master = fake.event(ANA, daily["id"])["recurrence"]["pattern"]
+    assert master["daysOfWeek"] == ["monday", "wednesday", "friday"]
+    other = [i["originalStart"][:10] for i in fake.instances(ANA, fortnightly["id"])]
+    assert other == ["2026-10-21", "2026-11-04", "2026-11-18"]
+    assert fake.event(ANA, fortnightly["id"])["recurrence"]["pattern"]["interval"] == 2
+
+
 def test_default_page_size_is_ten_and_outlook_timezone_is_honoured(fake: FakeMicrosoft) -> None:
     for hour in range(8, 20):
         meeting(fake, hour)
