@@ -30,6 +30,7 @@ What slack_sdk's ``WebClient`` (urllib) does against scripted faults, pinned by
 
 from typing import TYPE_CHECKING, Any
 
+from bot.emulator.limits import RateLimits
 from bot.emulator.models import Call, EmulatorError, Fault, InboundResult
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ __all__ = [
     "FakeMicrosoft",
     "Fault",
     "InboundResult",
+    "RateLimits",
     "SlackEmulator",
 ]
 
