@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 
 POST_MESSAGE = "chat.postMessage"
 SPECIAL = 0  # the "special" tier: chat.postMessage's own limits
+_MICROS = 1_000_000
 
 # Requests a minute of each tier (Slack's "Rate limits" page; the "+" is Slack's hedge).
 TIER_PER_MINUTE: Mapping[int, int] = {1: 1, 2: 20, 3: 50, 4: 100}
@@ -112,23 +113,25 @@ class RateLimits:
 
 @dataclass
 class _Bucket:
-    """A token bucket kept as its theoretical arrival time (GCRA)."""
+    """A token bucket kept as its theoretical arrival time (GCRA), in integer microseconds so
+    that a burst's summed intervals carry no float error at epoch-sized times."""
 
-    interval: float  # seconds between two requests at the sustained rate
-    tolerance: float  # how far ahead of the sustained rate a burst may run
-    tat: float = -math.inf
+    interval: int  # microseconds between two requests at the sustained rate
+    tolerance: int  # how far ahead of the sustained rate a burst may run
+    tat: int | None = None
 
     @classmethod
     def of(cls, per_second: float, burst: int) -> _Bucket:
-        interval = 1.0 / per_second
+        interval = max(1, round(_MICROS / per_second))
         return cls(interval=interval, tolerance=(burst - 1) * interval)
 
-    def wait(self, now: float) -> float:
-        """Seconds until a request is accepted (0.0: now)."""
-        return max(0.0, max(self.tat, now) - self.tolerance - now)
+    def wait(self, now: int) -> int:
+        """Microseconds until a request is accepted (0: now)."""
+        tat = now if self.tat is None else max(self.tat, now)
+        return max(0, tat - self.tolerance - now)
 
-    def take(self, now: float) -> None:
-        self.tat = max(self.tat, now) + self.interval
+    def take(self, now: int) -> None:
+        self.tat = (now if self.tat is None else max(self.tat, now)) + self.interval
 
 
 class RateLimiter:
@@ -153,13 +156,14 @@ class RateLimiter:
         tier = self.limits.method_tiers.get(method)
         if tier is None:
             return None
+        micros = round(now * _MICROS)
         with self._lock:
             buckets = self._buckets(method, tier, channel)
-            wait = max(bucket.wait(now) for bucket in buckets)
+            wait = max(bucket.wait(micros) for bucket in buckets)
             if wait > 0:
-                return max(1, math.ceil(wait))
+                return max(1, -(-wait // _MICROS))  # whole seconds, rounded up
             for bucket in buckets:
-                bucket.take(now)
+                bucket.take(micros)
             return None
 
     def _buckets(self, method: str, tier: int, channel: str | None) -> list[_Bucket]:
