@@ -453,7 +453,8 @@ class SlackEmulator:
             self.workspace.faults.clear()
 
     def reset(self) -> None:
-        """Clear calls, messages, faults, views, files, responses and inbound results.
+        """Clear calls, messages, faults, views, files, responses, scheduled messages, 429
+        counts, rate-limit buckets and inbound results.
 
         Users and their DM channel ids are kept.
         """

@@ -171,6 +171,9 @@ class Workspace:
         self.responses: list[dict[str, Any]] = []
         self.ephemerals: list[dict[str, Any]] = []
         self.scheduled: list[dict[str, Any]] = []
+        # No pending message is due before this (a lower bound; None: nothing pending), so
+        # the check made before every request does not scan a long list for nothing.
+        self.scheduled_due_from: float | None = None
         # What became of each scheduled message, in order: {"id", "channel", "post_at",
         # "outcome" ("posted", "dropped" or "deleted"), "reason", "at", "ts"}.
         self.scheduled_log: list[dict[str, Any]] = []
@@ -424,6 +427,7 @@ class Workspace:
             self.responses.clear()
             self.ephemerals.clear()
             self.scheduled.clear()
+            self.scheduled_due_from = None
             self.scheduled_log.clear()
             self.rate_limited.clear()
             if self.limiter is not None:

@@ -31,8 +31,25 @@ Decisions where Slack is vague or the emulator simplifies, written down once:
   and a domain with a dot, whitespace, over 254 characters) is ``invalid_email``, stricter
   than Slack's documented ``users_not_found``, which answers a well-formed address no one
   in the workspace has.
-* ``chat.scheduleMessage`` never checks ``post_at`` against the clock (the demo runs a virtual
-  one); due messages are posted by ``SlackEmulator.release_scheduled``.
+* Scheduled messages follow Slack's reference, on the emulator's clock (``SlackEmulator(clock=…)``,
+  real time by default; the demo and tests pass their virtual clock):
+  ``chat.scheduleMessage`` refuses a ``post_at`` before now (``time_in_past``), more than
+  120 days ahead (``time_too_far``), or that would put more than 30 of a channel's pending
+  messages within one 5-minute window of ``post_at`` (``restricted_too_many``; messages
+  already posted or deleted do not count; a non-integer ``post_at`` is ``invalid_time``).
+  Once the clock passes ``post_at`` the message is posted as the bot, with its text and
+  blocks, its ts being ``post_at``; the emulator notices before each request, on
+  ``SlackEmulator.tick``/``advance`` and when messages are read, and
+  ``SlackEmulator.release_scheduled(until)`` posts due ones early. A message scheduled with
+  ``metadata`` is accepted and listed, but at ``post_at`` it is dropped, not posted (Slack's
+  bug alert: such messages "will not post"); ``SlackEmulator.scheduled_log`` records every
+  outcome (posted, deleted, dropped). ``chat.deleteScheduledMessage`` answers
+  ``invalid_scheduled_message_id`` for an unknown id, one already posted or deleted, and one
+  due within 60 seconds. ``chat.scheduledMessages.list`` lists pending messages soonest
+  first, filtered by ``channel`` (unknown: ``invalid_channel``) and by ``oldest``/``latest``
+  (inclusive, on ``post_at``), paged with ``limit`` and ``cursor`` (``invalid_cursor``).
+* Rate limits (off unless ``SlackEmulator(rate_limits=RateLimits(…))``) are checked before a
+  method runs, after any scripted fault: see :mod:`bot.emulator.limits`.
 * Blocks and views are checked by :mod:`bot.emulator.blocks`, at least as strictly as Slack
   (with ``slack_sdk.models`` and Slack's documented limits); a bot DM with a broadcast mention
   is refused too (emulator policy), as ``invalid_blocks`` in blocks and ``invalid_arguments``
@@ -541,6 +558,8 @@ class WebApi:
             if self._too_many_scheduled(channel, post_at):
                 raise ApiError("restricted_too_many")
             scheduled_id = self.ws.next_id("Q")
+            due_from = self.ws.scheduled_due_from
+            self.ws.scheduled_due_from = post_at if due_from is None else min(due_from, post_at)
             self.ws.scheduled.append(
                 {
                     "id": scheduled_id,
@@ -646,9 +665,11 @@ class WebApi:
         limit = now if until is None else until
         posted: list[str] = []
         with self.ws.lock:
-            due = [entry for entry in self.ws.scheduled if entry["post_at"] <= limit]
-            if not due:
+            if self.ws.scheduled_due_from is None or self.ws.scheduled_due_from > limit:
                 return posted
+            due = [entry for entry in self.ws.scheduled if entry["post_at"] <= limit]
+            rest = [entry["post_at"] for entry in self.ws.scheduled if entry["post_at"] > limit]
+            self.ws.scheduled_due_from = min(rest) if rest else None
             for entry in sorted(due, key=lambda entry: (entry["post_at"], entry["id"])):
                 self.ws.scheduled.remove(entry)
                 if entry["metadata"] is not None:
