@@ -26,10 +26,16 @@ What slack_sdk's ``WebClient`` (urllib) does against scripted faults, pinned by
 * HTTP 429/5xx: ``SlackApiError`` with ``e.response.status_code`` and
   ``e.response.headers["Retry-After"]`` verbatim. slack_sdk's own ``RateLimitErrorRetryHandler``
   calls ``int()`` on that header and raises ``ValueError`` for ``"1.5"``.
+
+With ``SlackEmulator(rate_limits=RateLimits())`` it also answers 429 as Slack does beyond its
+rate limits (``bot/emulator/limits.py``), with a whole-seconds ``Retry-After`` that slack_sdk's
+handler honours; ``SlackEmulator.rate_limited`` counts the 429s per method. With
+``clock=`` it keeps the app's (virtual) time: scheduled messages are posted at ``post_at``.
 """
 
 from typing import TYPE_CHECKING, Any
 
+from bot.emulator.limits import RateLimits
 from bot.emulator.models import Call, EmulatorError, Fault, InboundResult
 
 if TYPE_CHECKING:
@@ -44,6 +50,7 @@ __all__ = [
     "FakeMicrosoft",
     "Fault",
     "InboundResult",
+    "RateLimits",
     "SlackEmulator",
 ]
 

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
+from bot.emulator.limits import RateLimits
 from bot.emulator.models import EmulatorError
 
 try:
@@ -51,8 +52,24 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="ID[:TZ[:EMAIL]]",
         help="add a user, e.g. U123:Europe/Berlin:ana@example.com (repeatable)",
     )
+    parser.add_argument(
+        "--rate-limits",
+        action="store_true",
+        help="answer 429 with Retry-After beyond Slack's rate limits (tiers 1-4 per method, "
+        "chat.postMessage one a second per channel plus a workspace-wide rate)",
+    )
+    parser.add_argument(
+        "--messages-per-second",
+        type=float,
+        default=None,
+        metavar="R",
+        help="workspace-wide chat.postMessage rate (implies --rate-limits; default 10)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log at INFO level")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.messages_per_second is not None and args.messages_per_second <= 0:
+        parser.error("--messages-per-second must be positive")
+    return args
 
 
 def _add_users(emulator: SlackEmulator, specs: Sequence[str]) -> None:
@@ -63,6 +80,12 @@ def _add_users(emulator: SlackEmulator, specs: Sequence[str]) -> None:
             emulator.add_user(user_id, tz=tz, email=email or None)
         else:
             emulator.add_user(user_id, email=email or None)
+
+
+def _rate_limits(args: argparse.Namespace) -> RateLimits | None:
+    if args.messages_per_second is not None:
+        return RateLimits(messages_per_second=args.messages_per_second)
+    return RateLimits() if args.rate_limits else None
 
 
 def _stop(signum: int, frame: FrameType | None) -> None:
@@ -82,6 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         app_token=args.app_token,
         host=args.host,
         port=args.port,
+        rate_limits=_rate_limits(args),
     )
     try:
         _add_users(emulator, args.user)

@@ -8,6 +8,8 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
 
@@ -21,6 +23,7 @@ from bot.emulator.http_server import (
     EmulatorHTTPServer,
     start_http_server,
 )
+from bot.emulator.limits import RateLimits
 from bot.emulator.models import Call, EmulatorError, Fault, InboundResult, Via
 from bot.emulator.socket_mode import SocketModeServer
 from bot.emulator.state import DEFAULT_TZ, EmulatorConfig, Workspace
@@ -41,6 +44,11 @@ class SlackEmulator:
     receives is recorded (``calls``), DMs are kept per user (``messages``), and faults can be
     scripted per method (``fault``). Acting as Slack, it also signs and delivers events, slash
     commands and interactions to an app over HTTP or over the Socket Mode connection.
+
+    It keeps its own time (``clock``, plus :meth:`advance`): messages scheduled with
+    ``chat.scheduleMessage`` are posted once that time passes their ``post_at`` (looked at
+    before each request, on :meth:`tick` and when messages are read), and with
+    ``rate_limits`` it answers 429 as Slack does beyond them, measured on that time.
 
     Usage::
 
@@ -64,6 +72,8 @@ class SlackEmulator:
         port: int = 0,
         socket_mode: bool = True,
         record_calls: bool = True,
+        clock: Callable[[], datetime] | None = None,
+        rate_limits: RateLimits | None = None,
     ) -> None:
         """Configure the workspace; nothing binds until :meth:`start`.
 
@@ -80,6 +90,11 @@ class SlackEmulator:
             port: HTTP port; 0 lets the OS choose.
             socket_mode: also run the Socket Mode WebSocket endpoint.
             record_calls: keep every call in :attr:`calls` (turn off for long benchmarks).
+            clock: returns the emulator's time as an aware UTC datetime (default: real
+                time); pass the app's virtual clock (``clock.now``) so scheduled messages
+                fall due and rate limits refill on it. :meth:`advance` moves it further.
+            rate_limits: enforce Slack's rate limits (:class:`RateLimits`); None (the
+                default) enforces none.
         """
         self.config = EmulatorConfig(
             signing_secret=signing_secret,
@@ -94,7 +109,14 @@ class SlackEmulator:
         self.host = host
         self.requested_port = port
         self.socket_mode_enabled = socket_mode
-        self.workspace = Workspace(self.config, record_calls=record_calls)
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._offset = timedelta()
+        self.workspace = Workspace(
+            self.config,
+            record_calls=record_calls,
+            clock=lambda: self.now().timestamp(),
+            rate_limits=rate_limits,
+        )
         self.api = WebApi(
             self.workspace,
             upload_url=lambda file_id: f"{self.base_url}{UPLOAD_PREFIX}{file_id}",
@@ -194,6 +216,22 @@ class SlackEmulator:
         """The workspace id."""
         return self.config.team_id
 
+    # clock ---------------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The emulator's time: the clock plus every :meth:`advance`."""
+        return self._clock() + self._offset
+
+    def advance(self, by: timedelta | float) -> list[str]:
+        """Move the emulator's time forward (a timedelta or seconds), then :meth:`tick`."""
+        with self.workspace.lock:
+            self._offset += by if isinstance(by, timedelta) else timedelta(seconds=by)
+        return self.tick()
+
+    def tick(self) -> list[str]:
+        """Post the scheduled messages due by now on the emulator's clock; their ts."""
+        return self.api.deliver_due()
+
     # users ---------------------------------------------------------------------------------
 
     def add_user(
@@ -270,6 +308,7 @@ class SlackEmulator:
         channel = self.workspace.resolve_channel(channel_or_user_id)
         if channel is None:
             return []
+        self.tick()
         return self.workspace.messages_copy(channel)
 
     def bot_messages(self, channel_or_user_id: str) -> list[dict[str, Any]]:
@@ -342,8 +381,25 @@ class SlackEmulator:
 
     @property
     def scheduled(self) -> list[dict[str, Any]]:
-        """Messages scheduled with chat.scheduleMessage and not yet released."""
+        """Messages scheduled with chat.scheduleMessage and not yet due (after a :meth:`tick`)."""
+        self.tick()
         return self.workspace.snapshot(lambda: self.workspace.scheduled)
+
+    @property
+    def scheduled_log(self) -> list[dict[str, Any]]:
+        """What became of each scheduled message, in order: ``{"id", "channel", "post_at",
+        "outcome", "reason", "at", "ts"}``. ``outcome`` is ``"posted"`` (``ts`` is the
+        message's), ``"deleted"`` (chat.deleteScheduledMessage) or ``"dropped"`` (never
+        posted; ``reason`` ``"metadata"``: Slack does not post a message scheduled with
+        ``metadata``). ``at`` is the emulator's time (epoch seconds) when it happened."""
+        self.tick()
+        return self.workspace.snapshot(lambda: self.workspace.scheduled_log)
+
+    @property
+    def rate_limited(self) -> dict[str, int]:
+        """method → how many requests were answered 429: beyond the rate limits, or by a
+        scripted fault with status 429."""
+        return self.workspace.snapshot(lambda: self.workspace.rate_limited)
 
     @property
     def inbound(self) -> list[InboundResult]:
@@ -352,21 +408,10 @@ class SlackEmulator:
             return list(self._inbound)
 
     def release_scheduled(self, until: float | None = None) -> list[str]:
-        """Post scheduled messages whose ``post_at`` ≤ ``until`` (default now); their ts."""
-        limit = time.time() if until is None else until
-        posted = []
-        with self.workspace.lock:
-            due = [e for e in self.workspace.scheduled if e["post_at"] <= limit]
-            for entry in sorted(due, key=lambda e: e["post_at"]):
-                self.workspace.scheduled.remove(entry)
-                message = self.api._bot_message(
-                    text=entry["text"],
-                    blocks=entry["blocks"],
-                    metadata=entry["metadata"],
-                    thread_ts=entry["thread_ts"],
-                )
-                posted.append(self.workspace.add_message(entry["channel"], message)["ts"])
-        return posted
+        """Post scheduled messages whose ``post_at`` ≤ ``until`` (default: the emulator's
+        time) at once, even before the clock gets there; their ts. One scheduled with
+        ``metadata`` is dropped, not posted (see :attr:`scheduled_log`)."""
+        return self.api.deliver_due(until)
 
     # faults --------------------------------------------------------------------------------
 
@@ -408,7 +453,8 @@ class SlackEmulator:
             self.workspace.faults.clear()
 
     def reset(self) -> None:
-        """Clear calls, messages, faults, views, files, responses and inbound results.
+        """Clear calls, messages, faults, views, files, responses, scheduled messages, 429
+        counts, rate-limit buckets and inbound results.
 
         Users and their DM channel ids are kept.
         """

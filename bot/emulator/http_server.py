@@ -4,7 +4,9 @@ An ``HTTPServer`` with a pool of worker threads, speaking HTTP/1.1 with keep-ali
 response is written with one ``sendall`` (status line, headers and body together) and
 ``TCP_NODELAY`` is set, so keep-alive clients never wait on Nagle's algorithm. Scripted faults
 are applied here because some act on the connection itself (dropping it with or without
-storing the message).
+storing the message), then the rate limits (:mod:`bot.emulator.limits`, when configured): a
+request beyond them is answered 429 with ``Retry-After`` and never reaches the method. Before
+either, scheduled messages that fell due on the emulator's clock are posted.
 """
 
 from __future__ import annotations
@@ -278,23 +280,30 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
         method = unquote(method).strip("/")
         params = parse_arguments(query, body, self.headers.get("Content-Type", ""))
         token = self._token(params)
-        workspace = self.server.workspace
+        workspace, api = self.server.workspace, self.server.api
+        api.deliver_due()  # what Slack posted at post_at while nobody asked
         fault = workspace.take_fault(method)
         workspace.record_call(
             Call(method=method, params=params, token=token, at=time.time(), fault=fault)
         )
         logger.debug("api call %s", method)
-        if fault is not None and self._apply_fault_before(fault):
+        if fault is not None and self._apply_fault_before(fault, method):
             return
-        answer = self.server.api.call(method, params, token)
+        retry_after = api.rate_limit(method, params)
+        if retry_after is not None:
+            headers = {"Retry-After": str(retry_after)}
+            self._send_json(429, {"ok": False, "error": "ratelimited"}, headers=headers)
+            return
+        answer = api.call(method, params, token)
         if fault is not None and fault.drop_after_store:
             logger.debug("dropping connection after %s", method)
             self._drop()
             return
         self._send_json(200, answer)
 
-    def _apply_fault_before(self, fault: Fault) -> bool:
-        """Apply the parts of a fault that come before the method runs; True if answered."""
+    def _apply_fault_before(self, fault: Fault, method: str) -> bool:
+        """Apply the parts of a fault that come before the method runs; True if answered.
+        A scripted answer comes before the rate limits, and a scripted 429 is counted."""
         if fault.delay > 0:
             time.sleep(fault.delay)
         if fault.drop_before_store:
@@ -306,6 +315,8 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
         headers = {}
         if fault.retry_after is not None:
             headers["Retry-After"] = str(fault.retry_after)
+        if fault.status == 429:
+            self.server.workspace.count_rate_limited(method)
         self._send_json(fault.status, {"ok": False, "error": error}, headers=headers)
         return True
 

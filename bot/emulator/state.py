@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.emulator.limits import RateLimiter, RateLimits
 from bot.emulator.models import Call, EmulatorError, Fault
 
 refusals_logger = logging.getLogger("bot.emulator.refusals")
@@ -140,9 +141,21 @@ class UserRecord:
 class Workspace:
     """Thread-safe in-memory state of one emulated workspace."""
 
-    def __init__(self, config: EmulatorConfig, *, record_calls: bool = True) -> None:
+    def __init__(
+        self,
+        config: EmulatorConfig,
+        *,
+        record_calls: bool = True,
+        clock: Callable[[], float] = time.time,
+        rate_limits: RateLimits | None = None,
+    ) -> None:
         self.config = config
         self.record_calls = record_calls
+        # The emulator's time (epoch seconds): message ts, post_at checks, rate limits.
+        self.now = clock
+        self.limiter = RateLimiter(rate_limits) if rate_limits is not None else None
+        # method -> how many requests were answered 429 (rate limits and scripted faults).
+        self.rate_limited: dict[str, int] = {}
         self.lock = threading.RLock()
         self.users: dict[str, UserRecord] = {}
         self.dm_by_user: dict[str, str] = {}
@@ -158,6 +171,12 @@ class Workspace:
         self.responses: list[dict[str, Any]] = []
         self.ephemerals: list[dict[str, Any]] = []
         self.scheduled: list[dict[str, Any]] = []
+        # No pending message is due before this (a lower bound; None: nothing pending), so
+        # the check made before every request does not scan a long list for nothing.
+        self.scheduled_due_from: float | None = None
+        # What became of each scheduled message, in order: {"id", "channel", "post_at",
+        # "outcome" ("posted", "dropped" or "deleted"), "reason", "at", "ts"}.
+        self.scheduled_log: list[dict[str, Any]] = []
         # Payloads refused as invalid (blocks, views, texts): {"method", "error", "errors"}.
         self.refusals: list[dict[str, Any]] = []
         # Reactions added with reactions.add: {"channel", "ts", "name", "user"}, in order.
@@ -176,10 +195,12 @@ class Workspace:
 
     # ids and timestamps -------------------------------------------------------------------
 
-    def next_ts(self) -> str:
-        """A unique, strictly increasing message ts built from the real time."""
+    def next_ts(self, at: float | None = None) -> str:
+        """A unique, strictly increasing message ts built from the emulator's clock (or from
+        ``at``, when no later ts was given out yet)."""
         with self.lock:
-            key = max(int(time.time() * 1_000_000), self._last_ts_key + 1)
+            moment = self.now() if at is None else at
+            key = max(int(moment * 1_000_000), self._last_ts_key + 1)
             self._last_ts_key = key
             return ts_from_key(key)
 
@@ -391,7 +412,8 @@ class Workspace:
             return None
 
     def reset(self) -> None:
-        """Forget calls, messages, faults, views, files, responses (users and DM ids stay)."""
+        """Forget calls, messages, faults, views, files, responses, scheduled messages, 429
+        counts and rate-limit buckets (users and DM ids stay)."""
         with self.lock:
             self.calls.clear()
             self.faults.clear()
@@ -405,9 +427,19 @@ class Workspace:
             self.responses.clear()
             self.ephemerals.clear()
             self.scheduled.clear()
+            self.scheduled_due_from = None
+            self.scheduled_log.clear()
+            self.rate_limited.clear()
+            if self.limiter is not None:
+                self.limiter.reset()
             self.refusals.clear()
             self.reactions.clear()
             self.scopes = set(BOT_SCOPES)
+
+    def count_rate_limited(self, method: str) -> None:
+        """Count one 429 answer to ``method``."""
+        with self.lock:
+            self.rate_limited[method] = self.rate_limited.get(method, 0) + 1
 
     def record_refusal(self, method: str, error: str, errors: list[str]) -> None:
         """Remember a payload refused as invalid, and say so in the log (a WARNING on the

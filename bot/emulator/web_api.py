@@ -31,8 +31,25 @@ Decisions where Slack is vague or the emulator simplifies, written down once:
   and a domain with a dot, whitespace, over 254 characters) is ``invalid_email``, stricter
   than Slack's documented ``users_not_found``, which answers a well-formed address no one
   in the workspace has.
-* ``chat.scheduleMessage`` never checks ``post_at`` against the clock (the demo runs a virtual
-  one); due messages are posted by ``SlackEmulator.release_scheduled``.
+* Scheduled messages follow Slack's reference, on the emulator's clock (``SlackEmulator(clock=…)``,
+  real time by default; the demo and tests pass their virtual clock):
+  ``chat.scheduleMessage`` refuses a ``post_at`` before now (``time_in_past``), more than
+  120 days ahead (``time_too_far``), or that would put more than 30 of a channel's pending
+  messages within one 5-minute window of ``post_at`` (``restricted_too_many``; messages
+  already posted or deleted do not count; a non-integer ``post_at`` is ``invalid_time``).
+  Once the clock passes ``post_at`` the message is posted as the bot, with its text and
+  blocks, its ts being ``post_at``; the emulator notices before each request, on
+  ``SlackEmulator.tick``/``advance`` and when messages are read, and
+  ``SlackEmulator.release_scheduled(until)`` posts due ones early. A message scheduled with
+  ``metadata`` is accepted and listed, but at ``post_at`` it is dropped, not posted (Slack's
+  bug alert: such messages "will not post"); ``SlackEmulator.scheduled_log`` records every
+  outcome (posted, deleted, dropped). ``chat.deleteScheduledMessage`` answers
+  ``invalid_scheduled_message_id`` for an unknown id, one already posted or deleted, and one
+  due within 60 seconds. ``chat.scheduledMessages.list`` lists pending messages soonest
+  first, filtered by ``channel`` (unknown: ``invalid_channel``) and by ``oldest``/``latest``
+  (inclusive, on ``post_at``), paged with ``limit`` and ``cursor`` (``invalid_cursor``).
+* Rate limits (off unless ``SlackEmulator(rate_limits=RateLimits(…))``) are checked before a
+  method runs, after any scripted fault: see :mod:`bot.emulator.limits`.
 * Blocks and views are checked by :mod:`bot.emulator.blocks`, at least as strictly as Slack
   (with ``slack_sdk.models`` and Slack's documented limits); a bot DM with a broadcast mention
   is refused too (emulator policy), as ``invalid_blocks`` in blocks and ``invalid_arguments``
@@ -59,6 +76,7 @@ from bot.emulator.blocks import (
     validate_blocks,
     validate_view,
 )
+from bot.emulator.limits import POST_MESSAGE
 from bot.emulator.state import Workspace, ts_from_key, ts_key
 
 logger = logging.getLogger(__name__)
@@ -66,6 +84,11 @@ logger = logging.getLogger(__name__)
 MAX_TEXT = 40_000
 DEFAULT_PAGE = 100
 MAX_PAGE = 999
+# chat.scheduleMessage / chat.deleteScheduledMessage restrictions (Slack's method reference).
+MAX_SCHEDULE_AHEAD = 120 * 24 * 3600
+MAX_SCHEDULED_IN_WINDOW = 30
+SCHEDULE_WINDOW = 5 * 60
+DELETE_SCHEDULED_BEFORE = 60
 
 BOT = "bot"
 APP = "app"
@@ -182,6 +205,21 @@ def _decode_cursor(cursor: str) -> int:
         if prefix != "next_ts":
             raise ValueError(raw)
         return int(value)
+    except ValueError as exc:
+        raise ApiError("invalid_cursor") from exc
+
+
+def _encode_scheduled_cursor(post_at: int, scheduled_id: str) -> str:
+    return base64.b64encode(f"next_scheduled:{post_at}:{scheduled_id}".encode()).decode()
+
+
+def _decode_scheduled_cursor(cursor: str) -> tuple[int, str]:
+    try:
+        raw = base64.b64decode(cursor.encode(), validate=True).decode()
+        prefix, post_at, scheduled_id = raw.split(":")
+        if prefix != "next_scheduled" or not scheduled_id:
+            raise ValueError(raw)
+        return int(post_at), scheduled_id
     except ValueError as exc:
         raise ApiError("invalid_cursor") from exc
 
@@ -501,24 +539,39 @@ class WebApi:
         return {"message_ts": ts}
 
     def chat_schedule_message(self, params: dict[str, Any]) -> dict[str, Any]:
-        """``chat.scheduleMessage``: kept until ``SlackEmulator.release_scheduled``."""
+        """``chat.scheduleMessage``: posted by Slack at ``post_at`` (see :meth:`deliver_due`).
+
+        Refuses a ``post_at`` in the past (``time_in_past``), more than 120 days ahead
+        (``time_too_far``), or that would make more than 30 messages due within 5 minutes
+        in one channel (``restricted_too_many``), as Slack's reference says.
+        """
         channel = self._dm_target(params.get("channel"))
         post_at = _int(params.get("post_at"), "invalid_time")
         text, blocks = self._text_and_blocks(params)
         metadata = self._metadata(params.get("metadata"))
-        scheduled_id = self.ws.next_id("Q")
-        entry = {
-            "id": scheduled_id,
-            "channel": channel,
-            "post_at": post_at,
-            "date_created": int(time.time()),
-            "text": text or "",
-            "blocks": blocks or [],
-            "metadata": metadata,
-            "thread_ts": str(params["thread_ts"]) if params.get("thread_ts") else None,
-        }
+        now = self.ws.now()
+        if post_at < now:
+            raise ApiError("time_in_past")
+        if post_at > now + MAX_SCHEDULE_AHEAD:
+            raise ApiError("time_too_far")
         with self.ws.lock:
-            self.ws.scheduled.append(entry)
+            if self._too_many_scheduled(channel, post_at):
+                raise ApiError("restricted_too_many")
+            scheduled_id = self.ws.next_id("Q")
+            due_from = self.ws.scheduled_due_from
+            self.ws.scheduled_due_from = post_at if due_from is None else min(due_from, post_at)
+            self.ws.scheduled.append(
+                {
+                    "id": scheduled_id,
+                    "channel": channel,
+                    "post_at": post_at,
+                    "date_created": int(now),
+                    "text": text or "",
+                    "blocks": blocks or [],
+                    "metadata": metadata,
+                    "thread_ts": str(params["thread_ts"]) if params.get("thread_ts") else None,
+                }
+            )
         message = self._bot_message(text=text, blocks=blocks, metadata=metadata, thread_ts=None)
         return {
             "channel": channel,
@@ -527,10 +580,51 @@ class WebApi:
             "message": public_message(message, include_metadata=True),
         }
 
+    def _too_many_scheduled(self, channel: str, post_at: int) -> bool:
+        """True when one more message due at ``post_at`` would put more than
+        :data:`MAX_SCHEDULED_IN_WINDOW` of the channel's pending messages within some
+        :data:`SCHEDULE_WINDOW`-second window; hold the workspace lock."""
+        near = sorted(
+            entry["post_at"]
+            for entry in self.ws.scheduled
+            if entry["channel"] == channel and abs(entry["post_at"] - post_at) < SCHEDULE_WINDOW
+        )
+        near = sorted([*near, post_at])
+        for start in near:
+            if start > post_at:
+                break
+            inside = sum(1 for t in near if start <= t < start + SCHEDULE_WINDOW)
+            if start + SCHEDULE_WINDOW > post_at and inside > MAX_SCHEDULED_IN_WINDOW:
+                return True
+        return False
+
     def chat_scheduled_messages_list(self, params: dict[str, Any]) -> dict[str, Any]:
-        """``chat.scheduledMessages.list`` (no pagination)."""
-        channel = self._known_channel(params["channel"]) if params.get("channel") else None
+        """``chat.scheduledMessages.list``: pending messages by ``post_at``, oldest first,
+        filtered by ``channel`` and ``oldest``/``latest`` (inclusive, on ``post_at``), paged
+        with ``limit`` and ``cursor``."""
+        channel = None
+        if params.get("channel"):
+            channel = self.ws.resolve_channel(str(params["channel"]))
+            if channel is None:
+                raise ApiError("invalid_channel")
+        oldest = _int(params["oldest"], "invalid_arguments") if params.get("oldest") else None
+        latest = _int(params["latest"], "invalid_arguments") if params.get("latest") else None
+        limit = _int(params.get("limit") or DEFAULT_PAGE, "invalid_arguments")
+        limit = DEFAULT_PAGE if limit <= 0 else min(limit, MAX_PAGE)
+        start = _decode_scheduled_cursor(str(params["cursor"])) if params.get("cursor") else None
         with self.ws.lock:
+            entries = sorted(
+                (
+                    entry
+                    for entry in self.ws.scheduled
+                    if (channel is None or entry["channel"] == channel)
+                    and (oldest is None or entry["post_at"] >= oldest)
+                    and (latest is None or entry["post_at"] <= latest)
+                    and (start is None or (entry["post_at"], entry["id"]) >= start)
+                ),
+                key=lambda entry: (entry["post_at"], entry["id"]),
+            )
+            page, rest = entries[:limit], entries[limit:]
             items = [
                 {
                     "id": entry["id"],
@@ -539,21 +633,95 @@ class WebApi:
                     "date_created": entry["date_created"],
                     "text": entry["text"],
                 }
-                for entry in self.ws.scheduled
-                if channel is None or entry["channel"] == channel
+                for entry in page
             ]
-        return {"scheduled_messages": items, "response_metadata": {"next_cursor": ""}}
+        next_cursor = _encode_scheduled_cursor(rest[0]["post_at"], rest[0]["id"]) if rest else ""
+        return {"scheduled_messages": items, "response_metadata": {"next_cursor": next_cursor}}
 
     def chat_delete_scheduled_message(self, params: dict[str, Any]) -> dict[str, Any]:
-        """``chat.deleteScheduledMessage``."""
+        """``chat.deleteScheduledMessage``: ``invalid_scheduled_message_id`` for an unknown
+        id, one already posted or deleted, and one due within
+        :data:`DELETE_SCHEDULED_BEFORE` seconds (Slack's reference)."""
         channel = self._known_channel(params.get("channel"))
         wanted = params.get("scheduled_message_id")
+        now = self.ws.now()
         with self.ws.lock:
             for index, entry in enumerate(self.ws.scheduled):
                 if entry["id"] == wanted and entry["channel"] == channel:
+                    if entry["post_at"] - now <= DELETE_SCHEDULED_BEFORE:
+                        break
                     del self.ws.scheduled[index]
+                    self._log_scheduled(entry, "deleted", now=now)
                     return {}
         raise ApiError("invalid_scheduled_message_id")
+
+    def deliver_due(self, until: float | None = None) -> list[str]:
+        """Post every scheduled message whose ``post_at`` ≤ ``until`` (default: the
+        emulator's clock), oldest first, as the bot, with its text and blocks; its ts is its
+        ``post_at`` (or just after the last ts given out). One scheduled with ``metadata``
+        is dropped instead, as Slack's bug alert says such a message will not post, and
+        logged as dropped. Returns the ts of the messages posted."""
+        now = self.ws.now()
+        limit = now if until is None else until
+        posted: list[str] = []
+        with self.ws.lock:
+            if self.ws.scheduled_due_from is None or self.ws.scheduled_due_from > limit:
+                return posted
+            due = [entry for entry in self.ws.scheduled if entry["post_at"] <= limit]
+            rest = [entry["post_at"] for entry in self.ws.scheduled if entry["post_at"] > limit]
+            self.ws.scheduled_due_from = min(rest) if rest else None
+            for entry in sorted(due, key=lambda entry: (entry["post_at"], entry["id"])):
+                self.ws.scheduled.remove(entry)
+                if entry["metadata"] is not None:
+                    self._log_scheduled(entry, "dropped", now=now, reason="metadata")
+                    continue
+                message = self._bot_message(
+                    text=entry["text"],
+                    blocks=entry["blocks"],
+                    metadata=None,
+                    thread_ts=entry["thread_ts"],
+                )
+                message["ts"] = self.ws.next_ts(at=entry["post_at"])
+                ts = self.ws.add_message(entry["channel"], message)["ts"]
+                self._log_scheduled(entry, "posted", now=now, ts=ts)
+                posted.append(ts)
+        return posted
+
+    def _log_scheduled(
+        self,
+        entry: dict[str, Any],
+        outcome: str,
+        *,
+        now: float,
+        reason: str | None = None,
+        ts: str | None = None,
+    ) -> None:
+        self.ws.scheduled_log.append(
+            {
+                "id": entry["id"],
+                "channel": entry["channel"],
+                "post_at": entry["post_at"],
+                "outcome": outcome,
+                "reason": reason,
+                "at": now,
+                "ts": ts,
+            }
+        )
+
+    def rate_limit(self, method: str, params: dict[str, Any]) -> int | None:
+        """``Retry-After`` seconds when Slack would refuse this request for its rate (and
+        count it), else None (the request took its slot). See :mod:`bot.emulator.limits`."""
+        limiter = self.ws.limiter
+        if limiter is None:
+            return None
+        channel = None
+        if method == POST_MESSAGE and params.get("channel"):
+            raw = str(params["channel"])
+            channel = self.ws.resolve_channel(raw) or raw
+        retry_after = limiter.admit(method, channel, self.ws.now())
+        if retry_after is not None:
+            self.ws.count_rate_limited(method)
+        return retry_after
 
     # conversations ------------------------------------------------------------------------
 

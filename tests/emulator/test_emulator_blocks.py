@@ -93,7 +93,7 @@ def _surfaces(client: WebClient, emulator: SlackEmulator) -> dict[str, Callable[
             channel=ANA, user=ANA, text="t", blocks=b
         ),
         "chat.scheduleMessage": lambda b: client.chat_scheduleMessage(
-            channel=ANA, text="t", blocks=b, post_at=2_000_000_000
+            channel=ANA, text="t", blocks=b, post_at=int(emulator.now().timestamp()) + 3600
         ),
         "views.publish": lambda b: client.views_publish(
             user_id=ANA, view={"type": "home", "blocks": b}

@@ -474,11 +474,12 @@ def test_reset_forgets_calls_and_messages_but_keeps_users(
 def test_scheduled_messages_are_posted_when_released(
     client: WebClient, emulator: SlackEmulator
 ) -> None:
-    scheduled = client.chat_scheduleMessage(channel=ANA, text="later", post_at=2_000_000_000)
+    post_at = int(emulator.now().timestamp()) + 3600
+    scheduled = client.chat_scheduleMessage(channel=ANA, text="later", post_at=post_at)
 
     listed = client.chat_scheduledMessages_list()
-    early = emulator.release_scheduled(until=1_999_999_999)
-    posted = emulator.release_scheduled(until=2_000_000_000)
+    early = emulator.release_scheduled(until=post_at - 1)
+    posted = emulator.release_scheduled(until=post_at)
 
     assert listed["scheduled_messages"][0]["id"] == scheduled["scheduled_message_id"]
     assert early == []
