@@ -194,7 +194,6 @@ def seed(
                     team_id=TEAM,
                     user_id=person.user_id,
                     account=f"{person.name.lower()}@example.com",
-                    zone="W. Europe Standard Time",
                     token_cache=services.cipher.encrypt(f'{{"RefreshToken": "{person.secret}-m"}}'),
                     client_state=services.cipher.encrypt(f"{person.secret}-client-state"),
                     delta_link=f"https://graph.example/delta?$deltatoken={person.secret}-d",
