@@ -162,6 +162,7 @@ class _Fault:
     times: int
     retry_after: str | None
     code: str | None
+    after: int = 0  # matching requests still let through before this fault fails any
 
 
 class FakeMicrosoft:
@@ -602,11 +603,14 @@ class FakeMicrosoft:
         retry_after: float | str | None = None,
         times: int = 1,
         code: str | None = None,
+        after: int = 0,
     ) -> None:
         """The next ``times`` requests whose path starts with ``path_prefix`` (either the full
         path, ``/v1.0/me/calendarView/delta``, or the Graph part, ``/me/calendarView/delta``)
-        fail with ``status``. A 429 always carries ``Retry-After`` (1 s unless given); ``code``
-        overrides the error code (e.g. ``resyncRequired`` with 410)."""
+        fail with ``status``, once ``after`` such requests have been answered as usual (so
+        ``after=1`` fails the second page of a round: a 410 mid-paging). A 429 always
+        carries ``Retry-After`` (1 s unless given); ``code`` overrides the error code
+        (e.g. ``resyncRequired`` or ``SyncStateNotFound`` with 410)."""
         if retry_after is None and status == 429:
             retry_after = 1
         with self._lock:
@@ -617,6 +621,7 @@ class FakeMicrosoft:
                     times,
                     None if retry_after is None else str(retry_after),
                     code,
+                    after,
                 )
             )
 
@@ -667,6 +672,9 @@ class FakeMicrosoft:
                 if fault.times > 0 and (
                     path.startswith(fault.prefix) or path.startswith(GRAPH_PREFIX + fault.prefix)
                 ):
+                    if fault.after > 0:
+                        fault.after -= 1  # let this one through; a later fault may take it
+                        continue
                     fault.times -= 1
                     break
             else:
