@@ -36,7 +36,7 @@ calendarView-delta and subscriptions request builders takes 0.19 s, against 0.15
 ``import httpx, msal`` (warm caches; the SDK's 16k files cost more when cold), and the SDK
 is asynchronous where Heedful's workers are threads. Heedful calls five Graph endpoints
 with JSON it reads itself (:mod:`bot.calendars.microsoft`), so a thin :class:`_Graph`
-over one shared ``httpx.Client`` does it.
+over the app's ``httpx.Client`` (:mod:`bot.http_clients`) does it.
 
 **Sync** (:func:`sync`), ``GET /me/calendarView/delta`` (Graph "Get incremental changes
 to events in a calendar view"):
@@ -231,28 +231,17 @@ def _msal_app(settings: Any, cache: Any) -> Any:
     )
 
 
-_clients: dict[tuple[str, ...], Any] = {}
+def _http(services: Services) -> Any:
+    """The app's ``httpx.Client`` for Graph (thread-safe, keeps connections), made on
+    first use and closed with the app (:mod:`bot.http_clients`: it trusts the
+    certificates the process trusted when the app first called Graph)."""
 
+    def make() -> Any:
+        import httpx
 
-def _http(settings: Any) -> Any:
-    """One ``httpx.Client`` per process and Graph address (thread-safe, keeps connections).
-    httpx reads SSL_CERT_FILE / SSL_CERT_DIR when a client is made (``trust_env``): they
-    are part of the key, so a process whose trust store changes gets a new client."""
-    import os
+        return httpx.Client(timeout=HTTP_TIMEOUT_SECONDS, trust_env=True)
 
-    import httpx
-
-    key = (
-        settings.microsoft_graph_url,
-        os.environ.get("SSL_CERT_FILE", ""),
-        os.environ.get("SSL_CERT_DIR", ""),
-    )
-    with _caches_lock:
-        client = _clients.get(key)
-        if client is None:
-            client = httpx.Client(timeout=HTTP_TIMEOUT_SECONDS, trust_env=True)
-            _clients[key] = client
-        return client
+    return services.http.get("microsoft-graph", make)
 
 
 # --------------------------------------------------------------------------- connecting
@@ -415,7 +404,7 @@ class _Graph:
         answer's JSON, or ``{}`` for 204."""
         if not _same_origin(url, self.base):
             raise GraphUnavailable("a Graph link points elsewhere")
-        client = _http(self.services.settings)
+        client = _http(self.services)
         for attempt in (0, 1):
             token = self._access_token(force=attempt == 1)
             try:
