@@ -68,12 +68,13 @@ from datetime import UTC, date, datetime, timedelta
 from html import escape
 from http import HTTPStatus
 from http.server import ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from bot.emulator.fake_http import (
     Answer,
+    FakeCall,
+    RunsInWith,
     basic_auth,
     json_answer,
     self_signed_tls,
@@ -144,15 +145,7 @@ _FAULT_CODES = {
 }
 
 
-@dataclass(frozen=True)
-class MicrosoftCall:
-    """One request the fake answered; secrets and state tokens in ``query`` show as ``*``."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    status: int
-    at: datetime
+MicrosoftCall = FakeCall  # one request the fake answered; secrets and state tokens as *
 
 
 @dataclass
@@ -165,7 +158,7 @@ class _Fault:
     after: int = 0  # matching requests still let through before this fault fails any
 
 
-class FakeMicrosoft:
+class FakeMicrosoft(RunsInWith):
     """Microsoft's sign-in and Graph for one tenant of accounts, on a loopback HTTPS port."""
 
     def __init__(
@@ -248,17 +241,6 @@ class FakeMicrosoft:
         if self._directory is not None:
             shutil.rmtree(self._directory, ignore_errors=True)
             self._directory = None
-
-    def __enter__(self) -> FakeMicrosoft:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def authority_url(self) -> str:
