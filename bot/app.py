@@ -245,6 +245,7 @@ class Heedful:
         self.ticker.stop()
         self.sender.close()
         self.services.slow_work.shutdown()
+        self.services.http.close()
 
     @property
     def url(self) -> str:

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from bot.clock import Clock, SystemClock
 from bot.config import ConfigError, Settings
 from bot.crypto import Cipher
+from bot.http_clients import HttpClients
 from bot.logging_setup import protect_private_logs
 from bot.slack import SlackClients
 from bot.slow_work import SlowWork
@@ -49,6 +50,8 @@ class Services:
     # Slow work people start from Slack (connecting a calendar), off Bolt's listener
     # pool; the app shuts it down when it stops.
     slow_work: SlowWork = field(default_factory=SlowWork, repr=False)
+    # HTTP clients to calendar APIs (Graph), made on first use; the app closes them.
+    http: HttpClients = field(default_factory=HttpClients, repr=False)
     _authorized: dict[str, tuple[float, AuthorizeResult | None]] = field(
         default_factory=dict, init=False, repr=False
     )

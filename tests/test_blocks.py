@@ -37,7 +37,7 @@ from bot.messages.blocks import (
 from bot.messages.mrkdwn import clip, clip_mrkdwn, escape, link_url, quote, unescape
 from bot.messages.prompts import PRACTICE_ORDER, load_prompts
 from bot.prefs import Prefs
-from bot.sync.google import build_google_notice
+from bot.sync.oauth import build_connection_notice
 
 
 def test_home_view_for_a_new_user_asks_for_a_calendar_and_makes_the_privacy_promise() -> None:
@@ -125,14 +125,23 @@ def _messages() -> dict[str, Message]:
             prompts, delivery_id=7, title="A", question="Q?", series_key="s", guide=False
         ),
         "done": build_done(LONG),
-        "google connected": build_google_notice(
+        "google connected": build_connection_notice(
             prompts, "google.connected", account="ana@example.com", upcoming=12
         ),
-        "google broken": build_google_notice(
+        "google broken": build_connection_notice(
             prompts,
             "google.broken",
             account=LONG,
             link="https://heedful.example.com/oauth/google/start?state=" + "s" * 43,
+        ),
+        "outlook connected": build_connection_notice(
+            prompts, "microsoft.connected", account="", upcoming=1
+        ),
+        "outlook broken": build_connection_notice(
+            prompts,
+            "microsoft.broken",
+            account=LONG,
+            link="https://heedful.example.com/oauth/microsoft/start?state=" + "s" * 43,
         ),
         "welcome": build_welcome(prompts),
         "forget": build_forget_confirm(prompts),

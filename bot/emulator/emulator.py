@@ -10,11 +10,11 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
 from typing import Any
 
 from bot.emulator import inbound
 from bot.emulator.blocks import validate_submission, validate_view_response
+from bot.emulator.fake_http import RunsInWith
 from bot.emulator.http_server import (
     API_PREFIX,
     FILES_PREFIX,
@@ -37,7 +37,7 @@ SLASH_COMMANDS = "slash_commands"
 INTERACTIVE = "interactive"
 
 
-class SlackEmulator:
+class SlackEmulator(RunsInWith):
     """A Slack workspace on loopback: Web API over HTTP, Socket Mode over WebSocket.
 
     Point a real ``slack_sdk.WebClient(base_url=emulator.api_url)`` at it. Everything it
@@ -157,17 +157,6 @@ class SlackEmulator:
             self._http_thread.join(timeout=5)
             self._http_thread = None
         logger.info("Slack emulator stopped")
-
-    def __enter__(self) -> SlackEmulator:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def running(self) -> bool:

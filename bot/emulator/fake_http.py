@@ -8,6 +8,9 @@
   listens on loopback HTTP, so a routed public base is rewritten to a local one, like a
   TLS-terminating proxy would.
 * :func:`post`: one POST from the fake to the app, timed, for deliveries.
+* What both fakes keep alike: :class:`FakeCall` (a request answered),
+  :class:`RunsInWith` (``with fake:`` starts and stops it), and over their grants
+  :func:`bearer_grant`, :func:`expire_access_tokens` and :func:`with_query`.
 """
 
 from __future__ import annotations
@@ -26,11 +29,12 @@ import ssl
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import unquote, urlsplit
+from types import TracebackType
+from typing import Any, Protocol, Self, TypeVar
+from urllib.parse import unquote, urlencode, urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -50,6 +54,69 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
     before: Callable[[], object] | None = None
     after: Callable[[], object] | None = None
+
+
+@dataclass(frozen=True)
+class FakeCall:
+    """One request a fake answered; ``query`` shows secrets, codes and state tokens as
+    ``*`` (or leaves them out)."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    status: int
+    at: dt.datetime
+
+
+class RunsInWith:
+    """``with fake:`` starts the fake and stops it at the end (its ``start`` returns it)."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class _Grant(Protocol):
+    access_tokens: dict[str, dt.datetime]
+    revoked: bool
+
+
+G = TypeVar("G", bound=_Grant)
+
+
+def bearer_grant(grants: Sequence[G], token: str, now: dt.datetime) -> G | None:
+    """The live grant whose unexpired access token this is, else None."""
+    for grant in grants:
+        expires = grant.access_tokens.get(token)
+        if expires is not None and not grant.revoked and now < expires:
+            return grant
+    return None
+
+
+def expire_access_tokens(grants: Iterable[_Grant], now: dt.datetime) -> None:
+    """Every access token issued so far expires now (refresh tokens stay valid)."""
+    for grant in grants:
+        for token, expires in grant.access_tokens.items():
+            grant.access_tokens[token] = min(expires, now)
+
+
+def with_query(uri: str, params: dict[str, str]) -> str:
+    """``uri`` with ``params`` added to its query (a redirect back to a client)."""
+    separator = "&" if "?" in uri else "?"
+    return f"{uri}{separator}{urlencode(params)}"
 
 
 def json_answer(status: int, payload: Any, headers: dict[str, str] | None = None) -> Answer:

@@ -65,11 +65,10 @@ from datetime import UTC, datetime, timedelta
 from html import escape
 from http import HTTPStatus
 from http.server import ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from bot.emulator.fake_http import Answer, basic_auth, json_answer, start_server
+from bot.emulator.fake_http import Answer, RunsInWith, basic_auth, json_answer, start_server
 from bot.emulator.google_calendar import (
     Calendar,
     CalendarApiError,
@@ -106,7 +105,7 @@ class _Fault:
     retry_after: str | None
 
 
-class FakeGoogle:
+class FakeGoogle(RunsInWith):
     """Google's OAuth server and Calendar API for one set of accounts, on a loopback port."""
 
     def __init__(
@@ -183,17 +182,6 @@ class FakeGoogle:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
-
-    def __enter__(self) -> FakeGoogle:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def base_url(self) -> str:

@@ -7,10 +7,9 @@ The server, answers and routing are shared with the fake Microsoft
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
+from bot.emulator.fake_http import FakeCall
 from bot.emulator.google_calendar import CalendarApiError
 
 _STATUS_NAMES = {
@@ -25,15 +24,7 @@ _STATUS_NAMES = {
 }
 
 
-@dataclass(frozen=True)
-class GoogleCall:
-    """One request the fake answered; ``query`` has tokens, codes and state removed."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    status: int
-    at: datetime
+GoogleCall = FakeCall  # one request the fake answered; tokens, codes and state left out
 
 
 def google_error(

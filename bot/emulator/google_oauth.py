@@ -30,7 +30,8 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from urllib.parse import urlencode
+
+from bot.emulator.fake_http import bearer_grant, expire_access_tokens, with_query
 
 READONLY_SCOPE = "https://www.googleapis.com/auth/calendar.readonly"
 WIDER_CALENDAR_SCOPES = frozenset(
@@ -175,7 +176,7 @@ class OAuthServer:
         if email is None:
             raise ConsentError(400, "invalid_request", "No Google account signed in to the fake.")
         if deny:
-            return _with_query(redirect_uri, {"error": "access_denied", "state": state})
+            return with_query(redirect_uri, {"error": "access_denied", "state": state})
         grant = self._live_grant(email, client.client_id)
         new_refresh = grant is None or "consent" in query.get("prompt", "").split()
         if grant is None:
@@ -191,7 +192,7 @@ class OAuthServer:
             offline=True,
             new_refresh=new_refresh,
         )
-        return _with_query(redirect_uri, {"code": code, "scope": grant.scope, "state": state})
+        return with_query(redirect_uri, {"code": code, "scope": grant.scope, "state": state})
 
     def _live_grant(self, email: str, client_id: str) -> Grant | None:
         for grant in self.grants:
@@ -284,19 +285,8 @@ class OAuthServer:
 
     def expire_access_tokens(self, now: datetime) -> None:
         """Every access token issued so far expires now (refresh tokens stay valid)."""
-        for grant in self.grants:
-            for token in grant.access_tokens:
-                grant.access_tokens[token] = min(grant.access_tokens[token], now)
+        expire_access_tokens(self.grants, now)
 
     def bearer(self, token: str, now: datetime) -> Grant | None:
         """The live grant whose unexpired access token this is, else None."""
-        for grant in self.grants:
-            expires = grant.access_tokens.get(token)
-            if expires is not None and not grant.revoked and now < expires:
-                return grant
-        return None
-
-
-def _with_query(uri: str, params: dict[str, str]) -> str:
-    separator = "&" if "?" in uri else "?"
-    return f"{uri}{separator}{urlencode(params)}"
+        return bearer_grant(self.grants, token, now)

@@ -69,12 +69,13 @@ from datetime import UTC, date, datetime, timedelta
 from html import escape
 from http import HTTPStatus
 from http.server import ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from bot.emulator.fake_http import (
     Answer,
+    FakeCall,
+    RunsInWith,
     basic_auth,
     json_answer,
     self_signed_tls,
@@ -145,15 +146,7 @@ _FAULT_CODES = {
 }
 
 
-@dataclass(frozen=True)
-class MicrosoftCall:
-    """One request the fake answered; secrets and state tokens in ``query`` show as ``*``."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    status: int
-    at: datetime
+MicrosoftCall = FakeCall  # one request the fake answered; secrets and state tokens as *
 
 
 @dataclass
@@ -163,9 +156,10 @@ class _Fault:
     times: int
     retry_after: str | None
     code: str | None
+    after: int = 0  # matching requests still let through before this fault fails any
 
 
-class FakeMicrosoft:
+class FakeMicrosoft(RunsInWith):
     """Microsoft's sign-in and Graph for one tenant of accounts, on a loopback HTTPS port."""
 
     def __init__(
@@ -255,17 +249,6 @@ class FakeMicrosoft:
         if self._directory is not None:
             shutil.rmtree(self._directory, ignore_errors=True)
             self._directory = None
-
-    def __enter__(self) -> FakeMicrosoft:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def authority_url(self) -> str:
@@ -617,11 +600,14 @@ class FakeMicrosoft:
         retry_after: float | str | None = None,
         times: int = 1,
         code: str | None = None,
+        after: int = 0,
     ) -> None:
         """The next ``times`` requests whose path starts with ``path_prefix`` (either the full
         path, ``/v1.0/me/calendarView/delta``, or the Graph part, ``/me/calendarView/delta``)
-        fail with ``status``. A 429 always carries ``Retry-After`` (1 s unless given); ``code``
-        overrides the error code (e.g. ``resyncRequired`` with 410)."""
+        fail with ``status``, once ``after`` such requests have been answered as usual (so
+        ``after=1`` fails the second page of a round: a 410 mid-paging). A 429 always
+        carries ``Retry-After`` (1 s unless given); ``code`` overrides the error code
+        (e.g. ``resyncRequired`` or ``SyncStateNotFound`` with 410)."""
         if retry_after is None and status == 429:
             retry_after = 1
         with self._lock:
@@ -632,6 +618,7 @@ class FakeMicrosoft:
                     times,
                     None if retry_after is None else str(retry_after),
                     code,
+                    after,
                 )
             )
 
@@ -684,6 +671,9 @@ class FakeMicrosoft:
                 if fault.times > 0 and (
                     path.startswith(fault.prefix) or path.startswith(GRAPH_PREFIX + fault.prefix)
                 ):
+                    if fault.after > 0:
+                        fault.after -= 1  # let this one through; a later fault may take it
+                        continue
                     fault.times -= 1
                     break
             else:

@@ -50,10 +50,12 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from bot.emulator.fake_http import bearer_grant, expire_access_tokens, with_query
 
 GRAPH_RESOURCE = "https://graph.microsoft.com/"
 REQUIRED_SCOPE = "calendars.read"
@@ -266,7 +268,7 @@ class IdentityServer:
             params = {"error": error, "error_description": description}
             if state is not None:
                 params["state"] = state
-            return _with_query(redirect_uri, params)
+            return with_query(redirect_uri, params)
 
         if query.get("response_type") != "code":
             return refuse(
@@ -323,7 +325,7 @@ class IdentityServer:
         params = {"code": code, "state": state, "session_state": str(uuid.uuid4())}
         if query.get("client_info") == "1":
             params["client_info"] = self.client_info(account)
-        return _with_query(redirect_uri, params)
+        return with_query(redirect_uri, params)
 
     def _live_grant(self, account: Account, client_id: str) -> Grant | None:
         for grant in self.grants:
@@ -498,19 +500,8 @@ class IdentityServer:
 
     def expire_access_tokens(self, now: datetime) -> None:
         """Every access token issued so far expires now (refresh tokens stay valid)."""
-        for grant in self.grants:
-            for token, expires in grant.access_tokens.items():
-                grant.access_tokens[token] = min(expires, now)
+        expire_access_tokens(self.grants, now)
 
     def bearer(self, token: str, now: datetime) -> Grant | None:
         """The live grant whose unexpired access token this is, else None."""
-        for grant in self.grants:
-            expires = grant.access_tokens.get(token)
-            if expires is not None and not grant.revoked and now < expires:
-                return grant
-        return None
-
-
-def _with_query(uri: str, params: dict[str, str]) -> str:
-    separator = "&" if "?" in uri else "?"
-    return f"{uri}{separator}{urlencode(params)}"
+        return bearer_grant(self.grants, token, now)

@@ -50,16 +50,19 @@ runs an incremental sync every poll interval anyway: push is a hint, not a guara
 **Disconnect, erase, uninstall** (:func:`release`): stop the channels, revoke the grant
 at Google, delete what was stored. Failures there are logged and do not keep data.
 
+What Google shares with Microsoft (the sign-in state, keeping the grant, the periodic
+job, a broken grant, releasing) is :mod:`bot.sync.oauth`; this module keeps Google's own.
+
 Nothing here logs a token, an event's text or a request body.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import hmac
 import json
 import logging
+import operator
 import os
 import secrets
 import uuid
@@ -74,15 +77,15 @@ import sqlalchemy as sa
 from bot.calendars import google as convert
 from bot.config import Settings, is_loopback_http
 from bot.crypto import CipherError
-from bot.messages import Message
-from bot.messages.mrkdwn import clip, escape
-from bot.messages.prompts import Prompts, load_prompts
-from bot.occurrences import apply_occurrences, cancelled_instances, opt_in, remove_source
+from bot.messages.prompts import load_prompts
+from bot.occurrences import cancelled_instances
 from bot.services import Services
 from bot.storage import repository as repo
-from bot.storage.db import is_postgres, read_only
-from bot.storage.models import CalendarSource, GoogleCalendar, OAuthState
-from bot.sync.feeds import calendar_person, count_upcoming, queue_notice
+from bot.storage.db import read_only
+from bot.storage.models import GoogleCalendar
+from bot.sync import oauth
+from bot.sync.feeds import CalendarPerson
+from bot.sync.oauth import BROKEN, GrantRevoked, Page, Synced
 
 logger = logging.getLogger(__name__)
 
@@ -90,29 +93,16 @@ KIND = "google"
 PROVIDER = "google"
 INBOX_SOURCE = "google-push"
 SCOPES = ("https://www.googleapis.com/auth/calendar.readonly",)
-STATE_TTL = timedelta(minutes=15)
-PAST = timedelta(days=1)
-HORIZON = timedelta(days=14)
-REREAD_AFTER = timedelta(days=1)  # read the window in full again once it is this stale
+STATE_TTL = oauth.STATE_TTL
 CHANNEL_TTL = timedelta(days=7)
 RENEW_BEFORE = timedelta(days=1)
-BATCH = 25
-OK, BROKEN = "ok", "broken"
-NOTICE = "notice"
+BATCH = oauth.BATCH
 HTTP_TIMEOUT_SECONDS = 20
 
-SOURCE = CalendarSource.__table__  # type: ignore[attr-defined]
+SOURCE = oauth.SOURCE
 GCAL = GoogleCalendar.__table__  # type: ignore[attr-defined]
-STATES = OAuthState.__table__  # type: ignore[attr-defined]
 
-
-class NotConfigured(Exception):
-    """Google is not set up on this Heedful (GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET,
-    HEEDFUL_PUBLIC_URL)."""
-
-
-class GrantRevoked(Exception):
-    """Google refused the grant (``invalid_grant``): the person must connect again."""
+NotConfigured = oauth.NotConfigured  # callers catch it as google.NotConfigured
 
 
 class GoogleUnavailable(Exception):
@@ -130,13 +120,20 @@ def _transport_error() -> type[Exception]:
     return httplib2.HttpLib2Error
 
 
-@dataclass(frozen=True)
-class Page:
-    """What a browser gets: a redirect (``location``) or a small HTML page."""
+def _kind(exc: BaseException) -> str:
+    """An exception's type and status, never its message (it may quote a token)."""
+    status = getattr(getattr(exc, "resp", None), "status", None)
+    return f"{type(exc).__name__}{f' {status}' if status else ''}"
 
-    status: int
-    html: str = ""
-    location: str | None = None
+
+GOOGLE = oauth.Provider(
+    name=PROVIDER,
+    table=GCAL,
+    inbox_source=INBOX_SOURCE,
+    enabled=operator.attrgetter("google_enabled"),
+    source_name=convert.source_name,
+    describe=_kind,
+)
 
 
 # --------------------------------------------------------------------------- config
@@ -208,169 +205,60 @@ def _flow(settings: Settings, *, verifier: str | None) -> Any:
 # --------------------------------------------------------------------------- connecting
 
 
-def _hash(state: str) -> str:
-    return hashlib.sha256(state.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _open_state(state: str, now: datetime) -> Any:
-    """The state row of ``state``: Google's, not used yet, not expired."""
-    s = STATES.c
-    return sa.and_(
-        s.state_hash == _hash(state),
-        s.provider == PROVIDER,
-        s.used_at.is_(None),
-        s.expires_at > now,
-    )
-
-
 def connect_link(services: Services, *, team_id: str, user_id: str) -> str:
     """A new single-use sign-in link for this person. Raises :class:`NotConfigured`."""
-    settings = services.settings
-    if not settings.google_enabled:
-        raise NotConfigured
-    state = secrets.token_urlsafe(32)
-    now = services.clock.now()
-    with services.engine.begin() as conn:
-        conn.execute(sa.delete(STATES).where(STATES.c.expires_at < now))
-        conn.execute(
-            sa.insert(STATES).values(
-                state_hash=_hash(state),
-                provider=PROVIDER,
-                team_id=team_id,
-                user_id=user_id,
-                created_at=now,
-                expires_at=now + STATE_TTL,
-            )
-        )
-    return f"{settings.public_url}/oauth/google/start?{urlencode({'state': state})}"
+    return oauth.connect_link(services, GOOGLE, team_id=team_id, user_id=user_id)
 
 
 def start(services: Services, *, state: str | None) -> Page:
     """``GET /oauth/google/start``: redirect to Google's consent screen with PKCE."""
-    prompts = load_prompts()
-    if not services.settings.google_enabled:
-        return _page(404, prompts, "google.page.not_configured")
-    now = services.clock.now()
-    if not state or len(state) > 200:
-        return _page(400, prompts, "google.page.bad_state")
-    flow = _flow(services.settings, verifier=None)
-    url, _ = flow.authorization_url(
-        state=state, access_type="offline", prompt="consent", include_granted_scopes="false"
-    )
-    with services.engine.begin() as conn:
-        found = conn.execute(
-            sa.update(STATES)
-            .where(_open_state(state, now))
-            .values(verifier=services.cipher.encrypt(flow.code_verifier))
-        ).rowcount
-    if not found:
-        return _page(400, prompts, "google.page.bad_state")
-    return Page(302, location=url)
+
+    def authorize(state: str) -> tuple[str, str]:
+        flow = _flow(services.settings, verifier=None)
+        url, _ = flow.authorization_url(
+            state=state, access_type="offline", prompt="consent", include_granted_scopes="false"
+        )
+        return url, flow.code_verifier
+
+    return oauth.start(services, GOOGLE, state=state, authorize=authorize)
 
 
 def finish(services: Services, *, query: Mapping[str, Sequence[str]]) -> Page:
     """``GET /oauth/google/callback``: take the state once, exchange the code, keep the
     grant, queue the first sync. Stores nothing unless all of that works."""
-    prompts = load_prompts()
-    if not services.settings.google_enabled:
-        return _page(404, prompts, "google.page.not_configured")
-    state = _one(query, "state")
-    now = services.clock.now()
-    s = STATES.c
-    if not state or len(state) > 200:
-        return _page(400, prompts, "google.page.bad_state")
-    with services.engine.begin() as conn:
-        taken = conn.execute(
-            sa.update(STATES)
-            .where(_open_state(state, now), s.verifier.is_not(None))
-            .values(used_at=now)
-            .returning(s.team_id, s.user_id, s.verifier)
-        ).first()
-    if taken is None:
-        logger.info("google sign-in: a reused, expired or unknown state was refused")
-        return _page(400, prompts, "google.page.bad_state")
-    if _one(query, "error") or not _one(query, "code"):
-        logger.info("google sign-in for %s ended without consent", taken.user_id)
-        return _page(400, prompts, "google.page.declined")
-    flow = _flow(services.settings, verifier=services.cipher.decrypt(taken.verifier))
-    try:
-        flow.fetch_token(code=_one(query, "code"))
-    except Exception as exc:  # oauthlib and requests raise many kinds; none is the user's
-        logger.warning(
-            "google sign-in for %s: the code exchange failed (%s)", taken.user_id, _kind(exc)
+
+    def redeem(taken: Any) -> int | Page:
+        flow = _flow(services.settings, verifier=services.cipher.decrypt(taken.verifier))
+        try:
+            flow.fetch_token(code=oauth.one(query, "code"))
+        except Exception as exc:  # oauthlib and requests raise many kinds; none is the user's
+            logger.warning(
+                "google sign-in for %s: the code exchange failed (%s)", taken.user_id, _kind(exc)
+            )
+            return oauth.render_page(502, load_prompts(), "google.page.failed")
+        credentials = flow.credentials
+        if not credentials.refresh_token:
+            logger.warning("google sign-in for %s: Google gave no refresh token", taken.user_id)
+            return oauth.render_page(502, load_prompts(), "google.page.failed")
+        return _keep(
+            services, team_id=taken.team_id, user_id=taken.user_id, credentials=credentials
         )
-        return _page(502, prompts, "google.page.failed")
-    credentials = flow.credentials
-    if not credentials.refresh_token:
-        logger.warning("google sign-in for %s: Google gave no refresh token", taken.user_id)
-        return _page(502, prompts, "google.page.failed")
-    source_id = _keep(
-        services, team_id=taken.team_id, user_id=taken.user_id, credentials=credentials
-    )
-    repo.store_inbox(
-        services.engine,
-        source=INBOX_SOURCE,
-        external_id=f"connect:{source_id}:{uuid.uuid4().hex}",
-        body=json.dumps({"source_id": source_id, "connect": True}),
-        now=now,
-        team_id=taken.team_id,
-        user_id=taken.user_id,
-        kind="connect",
-    )
-    services.wake_inbox()
-    logger.info("google calendar %s connected for %s", source_id, taken.user_id)
-    return _page(200, prompts, "google.page.connected")
+
+    return oauth.finish(services, GOOGLE, query=query, redeem=redeem)
 
 
 def _keep(services: Services, *, team_id: str, user_id: str, credentials: Any) -> int:
     """Store the grant: a person has one Google calendar; connecting again replaces the
     grant of the one they have (and starts its sync afresh)."""
-    now = services.clock.now()
     tokens = services.cipher.encrypt(_tokens_json(credentials))
-    t, g = SOURCE.c, GCAL.c
-    opt_in(services, team_id=team_id, user_id=user_id)
-    with services.engine.begin() as conn:
-        existing = conn.execute(
-            sa.select(t.id).where(t.team_id == team_id, t.user_id == user_id, t.kind == KIND)
-        ).scalar()
-        if existing is not None:
-            conn.execute(
-                sa.update(SOURCE)
-                .where(t.id == existing)
-                .values(status=OK, error=None, broken_notified_at=None, next_check_at=now)
-            )
-            conn.execute(
-                sa.update(GCAL)
-                .where(g.source_id == existing)
-                .values(tokens=tokens, sync_token=None)
-            )
-            return int(existing)
-        source_id = conn.execute(
-            sa.insert(SOURCE)
-            .values(
-                team_id=team_id,
-                user_id=user_id,
-                kind=KIND,
-                url="",
-                status=OK,
-                created_at=now,
-                next_check_at=now + _poll(services),
-            )
-            .returning(t.id)
-        ).scalar_one()
-        conn.execute(
-            sa.insert(GCAL).values(
-                source_id=source_id,
-                team_id=team_id,
-                user_id=user_id,
-                tokens=tokens,
-                created_at=now,
-                last_message=0,
-                old_last_message=0,
-                synced_message=0,
-            )
-        )
-    return int(source_id)
+    return oauth.keep_source(
+        services,
+        GOOGLE,
+        team_id=team_id,
+        user_id=user_id,
+        again={"tokens": tokens, "sync_token": None},
+        first={"tokens": tokens, "last_message": 0, "old_last_message": 0, "synced_message": 0},
+    )
 
 
 # --------------------------------------------------------------------------- the API
@@ -515,41 +403,22 @@ def _pages(api: _Api, **params: Any) -> Iterator[dict[str, Any]]:
 # --------------------------------------------------------------------------- syncing
 
 
-@dataclass(frozen=True)
-class Synced:
-    full: bool
-    changed: int
-    upcoming: int
-
-
 def _row(services: Services, source_id: int) -> Any:
-    with read_only(services.engine) as conn:
-        return conn.execute(
-            sa.select(GCAL, SOURCE.c.status, SOURCE.c.broken_notified_at, SOURCE.c.expanded_until)
-            .join(SOURCE, SOURCE.c.id == GCAL.c.source_id)
-            .where(GCAL.c.source_id == source_id)
-        ).first()
+    return oauth.calendar_row(services, GOOGLE, source_id)
 
 
 def sync(services: Services, source_id: int, *, api: _Api | None = None) -> Synced | None:
     """Bring one calendar's occurrences up to date (module docstring). None when the
     calendar is gone or broken. Raises :class:`GrantRevoked` after marking it broken."""
-    row = _row(services, source_id)
-    if row is None or row.status == BROKEN:
-        return None
-    person = calendar_person(services, team_id=row.team_id, user_id=row.user_id, create=False)
-    if person is None:
-        return None
-    api = api or _Api(services, row)
-    began = services.clock.now()
-    try:
+
+    def read(row: Any, person: CalendarPerson) -> Synced:
+        began = services.clock.now()
+        client = api or _Api(services, row)
         if not row.account:
-            row = _read_account(services, api, row)
-        result = _read(services, api, row, person.emails, began)
-    except GrantRevoked:
-        _mark_broken(services, row)
-        raise
-    return result
+            row = _read_account(services, client, row)
+        return _read(services, client, row, person.emails, began)
+
+    return oauth.sync(services, GOOGLE, source_id, read=read)
 
 
 def _read_account(services: Services, api: _Api, row: Any) -> Any:
@@ -577,12 +446,8 @@ def _read(
 ) -> Synced:
     source = convert.source_name(row.source_id)
     own = [*emails, row.account]
-    window = (began - PAST, began + HORIZON)
-    full = (
-        row.sync_token is None
-        or row.expanded_until is None
-        or row.expanded_until < window[1] - REREAD_AFTER
-    )
+    window = oauth.window(began)
+    full = oauth.needs_full_read(row.sync_token, row, window)
     items: list[dict[str, Any]] = []
     next_token = None
     if not full:
@@ -623,48 +488,25 @@ def _read(
         occurrences += cancelled_instances(
             services, team_id=row.team_id, user_id=row.user_id, source=source, refs=cancelled
         )
-    changed = 0
-    if full or occurrences:
-        result = apply_occurrences(
-            services,
-            team_id=row.team_id,
-            user_id=row.user_id,
-            source=source,
-            occurrences=occurrences,
-            window=window if full else None,
-        )
-        changed = result.added + result.updated + result.removed
-    with services.engine.begin() as conn:
-        conn.execute(
-            sa.update(GCAL)
-            .where(GCAL.c.source_id == row.source_id)
-            .values(
-                sync_token=next_token,
-                synced_at=began,
-                synced_channel=row.channel_id,
-                synced_message=row.last_message,
-            )
-        )
-        conn.execute(
-            sa.update(SOURCE)
-            .where(SOURCE.c.id == row.source_id)
-            .values(
-                status=OK,
-                error=None,
-                last_checked_at=began,
-                failures=0,
-                **({"expanded_until": window[1]} if full else {}),
-            )
-        )
-    logger.info(
-        "google calendar %s for %s: %s sync, %d items, %d changed",
-        row.source_id,
-        row.user_id,
-        "full" if full else "incremental",
-        len(items),
-        changed,
+    changed = oauth.apply_read(
+        services, row, source=source, occurrences=occurrences, span=window, full=full
     )
-    return Synced(full=full, changed=changed, upcoming=count_upcoming(occurrences, now=began))
+    return oauth.record_read(
+        services,
+        GOOGLE,
+        row,
+        began=began,
+        span=window,
+        full=full,
+        mine={
+            "sync_token": next_token,
+            "synced_channel": row.channel_id,
+            "synced_message": row.last_message,
+        },
+        items=len(items),
+        changed=changed,
+        occurrences=occurrences,
+    )
 
 
 # --------------------------------------------------------------------------- channels
@@ -673,8 +515,8 @@ def _read(
 def open_channel(services: Services, source_id: int, *, api: _Api | None = None) -> None:
     """Watch the primary calendar (a new channel); the current one, if any, becomes the
     old one and is stopped once the new one is open."""
-    row = _row(services, source_id)
-    if row is None or row.status == BROKEN:
+    row = oauth.live_row(services, GOOGLE, source_id)
+    if row is None:
         return
     channel_id = str(uuid.uuid4())
     token = secrets.token_urlsafe(32)
@@ -706,7 +548,7 @@ def open_channel(services: Services, source_id: int, *, api: _Api | None = None)
     try:
         answer = api.call(api.calendar.events.watch(calendarId="primary", body=body))
     except GrantRevoked:
-        _mark_broken(services, row)
+        oauth.mark_broken(services, GOOGLE, row)
         raise
     expires = None
     if str(answer.get("expiration", "")).isdigit():
@@ -855,94 +697,27 @@ def process_stored(services: Services, row: Any) -> None:
     except GrantRevoked:
         return
     if connecting and synced is not None:
-        _tell(services, _row(services, source_id), "google.connected", upcoming=synced.upcoming)
+        connected_row = _row(services, source_id)
+        oauth.tell(services, GOOGLE, connected_row, "google.connected", upcoming=synced.upcoming)
 
 
 # --------------------------------------------------------------------------- periodic
 
 
-def _poll(services: Services) -> timedelta:
-    return timedelta(minutes=services.settings.calendar_poll_minutes)
-
-
-def claim_due(services: Services, *, limit: int = BATCH) -> list[int]:
-    """Take the Google calendars due a periodic sync, each by one process only."""
-    now = services.clock.now()
-    t = SOURCE.c
-    pick = (
-        sa.select(t.id)
-        .where(t.kind == KIND, t.status == OK, t.next_check_at <= now)
-        .order_by(t.next_check_at)
-        .limit(limit)
-    )
-    if is_postgres(services.engine):
-        pick = pick.with_for_update(skip_locked=True)
-    with services.engine.begin() as conn:
-        return list(
-            conn.execute(
-                sa.update(SOURCE)
-                .where(t.id.in_(pick.scalar_subquery()))
-                .values(next_check_at=now + _poll(services))
-                .returning(t.id)
-            ).scalars()
-        )
-
-
 def refresh_due(services: Services, *, limit: int = BATCH) -> int:
-    """The scheduler step: renew channels near their end, then an incremental sync."""
-    ids = claim_due(services, limit=limit)
-    for source_id in ids:
-        try:
-            row = _row(services, source_id)
-            if row is None:
-                continue
-            api = _Api(services, row)
-            sync(services, source_id, api=api)
-            expires = row.channel_expires_at
-            if expires is None or expires - services.clock.now() < RENEW_BEFORE:
-                open_channel(services, source_id, api=api)
-        except GrantRevoked:
-            continue
-        except Exception as exc:
-            logger.warning("google calendar %s: periodic sync failed (%s)", source_id, _kind(exc))
-            _failed(services, source_id, exc)
-    return len(ids)
+    """The scheduler step: an incremental sync, then renew a channel near its end."""
+
+    def refresh(row: Any) -> None:
+        api = _Api(services, row)
+        sync(services, row.source_id, api=api)
+        expires = row.channel_expires_at
+        if expires is None or expires - services.clock.now() < RENEW_BEFORE:
+            open_channel(services, row.source_id, api=api)
+
+    return oauth.refresh_due(services, GOOGLE, refresh=refresh, limit=limit)
 
 
-def _failed(services: Services, source_id: int, exc: BaseException) -> None:
-    with services.engine.begin() as conn:
-        conn.execute(
-            sa.update(SOURCE)
-            .where(SOURCE.c.id == source_id)
-            .values(error=_kind(exc)[:255], failures=SOURCE.c.failures + 1)
-        )
-
-
-# --------------------------------------------------------------------------- broken, release
-
-
-def _mark_broken(services: Services, row: Any) -> None:
-    """A revoked grant: mark the calendar broken and, the first time, tell the person."""
-    now = services.clock.now()
-    t = SOURCE.c
-    with services.engine.begin() as conn:
-        conn.execute(
-            sa.update(SOURCE)
-            .where(t.id == row.source_id)
-            .values(status=BROKEN, error="invalid_grant")
-        )
-        first = conn.execute(
-            sa.update(SOURCE)
-            .where(t.id == row.source_id, t.broken_notified_at.is_(None))
-            .values(broken_notified_at=now)
-        ).rowcount
-    if first:
-        _tell(
-            services, row, "google.broken", ref=f"google-broken:{row.source_id}:{now.isoformat()}"
-        )
-        logger.warning(
-            "google calendar %s: the grant was revoked; %s is told", row.source_id, row.user_id
-        )
+# --------------------------------------------------------------------------- release
 
 
 def release(
@@ -956,28 +731,14 @@ def release(
     ``user_id``, a workspace's) Google calendars, or of the one ``source_id``, then
     delete them and what they brought. Returns how many went. Google's failures are
     logged, never kept."""
-    g = GCAL.c
-    query = sa.select(GCAL).where(g.team_id == team_id)
-    if user_id is not None:
-        query = query.where(g.user_id == user_id)
-    if source_id is not None:
-        query = query.where(g.source_id == source_id)
-    with read_only(services.engine) as conn:
-        rows = conn.execute(query).all()
-    for row in rows:
-        _let_go(services, row)
-        with services.engine.begin() as conn:
-            conn.execute(sa.delete(GCAL).where(g.source_id == row.source_id))
-            conn.execute(sa.delete(SOURCE).where(SOURCE.c.id == row.source_id))
-        remove_source(
-            services,
-            team_id=row.team_id,
-            user_id=row.user_id,
-            source=convert.source_name(row.source_id),
-        )
-    if rows:
-        logger.info("google: released %d calendar(s) of team %s", len(rows), team_id)
-    return len(rows)
+    return oauth.release(
+        services,
+        GOOGLE,
+        team_id=team_id,
+        user_id=user_id,
+        source_id=source_id,
+        let_go=functools.partial(_let_go, services),
+    )
 
 
 def disconnect(
@@ -989,6 +750,7 @@ def disconnect(
 
 
 def _let_go(services: Services, row: Any) -> None:
+    """Stop the channels (a failure leaves them to expire), then revoke the grant."""
     try:
         api = _Api(services, row)
     except Exception as exc:
@@ -1018,101 +780,6 @@ def _let_go(services: Services, row: Any) -> None:
         logger.info("google calendar %s: revoke failed (%s)", row.source_id, _kind(exc))
 
 
-@dataclass(frozen=True)
-class GoogleInfo:
-    source_id: int
-    account: str
-    status: str
-
-
-def connected(services: Services, *, team_id: str, user_id: str) -> GoogleInfo | None:
+def connected(services: Services, *, team_id: str, user_id: str) -> oauth.CalendarInfo | None:
     """The person's Google calendar, if they connected one."""
-    t = SOURCE.c
-    with read_only(services.engine) as conn:
-        row = conn.execute(
-            sa.select(t.id, t.label, t.status).where(
-                t.team_id == team_id, t.user_id == user_id, t.kind == KIND
-            )
-        ).first()
-    return None if row is None else GoogleInfo(row.id, row.label or "", row.status)
-
-
-# --------------------------------------------------------------------------- words
-
-
-def build_google_notice(
-    prompts: Prompts, words: str, *, account: str, upcoming: int = 0, link: str | None = None
-) -> Message:
-    """The DM that a Google calendar is connected (``google.connected``) or that its
-    grant was revoked (``google.broken``, with a button to connect again). Pure."""
-    name = escape(clip(account, 320)) if account else prompts.text("google.account_unknown")
-    count = "none" if upcoming == 0 else "one" if upcoming == 1 else "many"
-    text = prompts.text(
-        f"{words}.{count}" if words == "google.connected" else f"{words}.summary",
-        name=name,
-        count=upcoming,
-    )
-    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
-    if link is not None:
-        blocks.append(
-            {
-                "type": "actions",
-                "elements": [
-                    {
-                        "type": "button",
-                        "action_id": "google_reconnect",
-                        "text": {"type": "plain_text", "text": prompts.text("google.reconnect")},
-                        "url": link,
-                    }
-                ],
-            }
-        )
-    return Message(text=text, blocks=blocks)
-
-
-def _tell(
-    services: Services, row: Any, words: str, *, upcoming: int = 0, ref: str | None = None
-) -> None:
-    if row is None:
-        return
-    link = None
-    if words == "google.broken":
-        link = connect_link(services, team_id=row.team_id, user_id=row.user_id)
-    message = build_google_notice(
-        load_prompts(), words, account=row.account, upcoming=upcoming, link=link
-    )
-    now = services.clock.now()
-    with services.engine.begin() as conn:
-        queue_notice(
-            services,
-            conn,
-            team_id=row.team_id,
-            user_id=row.user_id,
-            ref=ref or f"{words}:{row.source_id}:{now.isoformat()}",
-            message=message,
-        )
-    services.wake_outbox()
-
-
-def _page(status: int, prompts: Prompts, words: str) -> Page:
-    from html import escape as html_escape
-
-    title = html_escape(prompts.text(f"{words}.title"))
-    body = html_escape(prompts.text(f"{words}.body"))
-    html = (
-        "<!doctype html><html lang=en><meta charset=utf-8>"
-        '<meta name=viewport content="width=device-width">'
-        f"<title>{title}</title><h1>{title}</h1><p>{body}</p></html>"
-    )
-    return Page(status, html)
-
-
-def _one(query: Mapping[str, Sequence[str]], name: str) -> str | None:
-    values = query.get(name) or []
-    return values[0] if len(values) == 1 else None
-
-
-def _kind(exc: BaseException) -> str:
-    """An exception's type and status, never its message (it may quote a token)."""
-    status = getattr(getattr(exc, "resp", None), "status", None)
-    return f"{type(exc).__name__}{f' {status}' if status else ''}"
+    return oauth.connected(services, GOOGLE, team_id=team_id, user_id=user_id)

@@ -36,7 +36,7 @@ calendarView-delta and subscriptions request builders takes 0.19 s, against 0.15
 ``import httpx, msal`` (warm caches; the SDK's 16k files cost more when cold), and the SDK
 is asynchronous where Heedful's workers are threads. Heedful calls five Graph endpoints
 with JSON it reads itself (:mod:`bot.calendars.microsoft`), so a thin :class:`_Graph`
-over one shared ``httpx.Client`` does it.
+over the app's ``httpx.Client`` (:mod:`bot.http_clients`) does it.
 
 **Sync** (:func:`sync`), ``GET /me/calendarView/delta`` (Graph "Get incremental changes
 to events in a calendar view"):
@@ -86,6 +86,9 @@ and the pending sign-ins. Microsoft has no endpoint that revokes one app's deleg
 refresh token; once deleted here it is never used again, and the person can remove the
 app's consent at https://myapps.microsoft.com.
 
+What Microsoft shares with Google (the sign-in state, keeping the grant, the periodic job,
+a broken grant, releasing) is :mod:`bot.sync.oauth`; this module keeps Microsoft's own.
+
 Nothing here logs a token, a client state, a delta link, an event's text or a body.
 """
 
@@ -95,10 +98,10 @@ import hashlib
 import hmac
 import json
 import logging
+import operator
 import re
 import secrets
 import threading
-import uuid
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -110,22 +113,15 @@ import sqlalchemy as sa
 
 from bot.calendars import microsoft as convert
 from bot.crypto import CipherError
-from bot.messages import Message
-from bot.messages.mrkdwn import clip, escape
-from bot.messages.prompts import Prompts, load_prompts
-from bot.occurrences import (
-    apply_occurrences,
-    cancelled_instances,
-    keep_event_ids,
-    opt_in,
-    remove_source,
-    removed_events,
-)
+from bot.messages.prompts import load_prompts
+from bot.occurrences import cancelled_instances, keep_event_ids, removed_events
 from bot.services import Services
 from bot.storage import repository as repo
-from bot.storage.db import is_postgres, read_only
-from bot.storage.models import CalendarSource, MicrosoftCalendar, OAuthState
-from bot.sync.feeds import CalendarPerson, calendar_person, count_upcoming, queue_notice
+from bot.storage.db import read_only
+from bot.storage.models import MicrosoftCalendar
+from bot.sync import oauth
+from bot.sync.feeds import CalendarPerson
+from bot.sync.oauth import BROKEN, GrantRevoked, Page, Synced
 
 logger = logging.getLogger(__name__)
 
@@ -133,15 +129,11 @@ KIND = "microsoft"
 PROVIDER = "microsoft"
 INBOX_SOURCE = "microsoft-push"
 SCOPES = ("Calendars.Read",)  # MSAL adds offline_access, openid and profile
-STATE_TTL = timedelta(minutes=15)
-PAST = timedelta(days=1)
-HORIZON = timedelta(days=14)
-REREAD_AFTER = timedelta(days=1)  # read the window in full again once it is this stale
+STATE_TTL = oauth.STATE_TTL
 SUBSCRIPTION_TTL = timedelta(days=6)  # Graph's limit for Outlook events: 10,080 minutes
 RENEW_BEFORE = timedelta(days=1)
 PAGE_SIZE = 50  # Prefer: odata.maxpagesize (Graph's default for calendarView delta is 10)
-BATCH = 25
-OK, BROKEN = "ok", "broken"
+BATCH = oauth.BATCH
 HTTP_TIMEOUT_SECONDS = 20
 MAX_ITEMS = 1000  # notification items read from one POST
 CHANGE_TYPES = "created,updated,deleted"
@@ -149,18 +141,9 @@ LIFECYCLE_EVENTS = ("reauthorizationRequired", "subscriptionRemoved", "missed")
 # Graph's error codes that mean "the delta token is no longer valid: sync in full again".
 _RESYNC_CODES = {"syncstatenotfound", "resyncrequired", "syncstateinvalid"}
 
-SOURCE = CalendarSource.__table__  # type: ignore[attr-defined]
 MSCAL = MicrosoftCalendar.__table__  # type: ignore[attr-defined]
-STATES = OAuthState.__table__  # type: ignore[attr-defined]
 
-
-class NotConfigured(Exception):
-    """Microsoft is not set up on this Heedful (MICROSOFT_CLIENT_ID,
-    MICROSOFT_CLIENT_SECRET, HEEDFUL_PUBLIC_URL)."""
-
-
-class GrantRevoked(Exception):
-    """Microsoft refused the grant (``invalid_grant``): the person must connect again."""
+NotConfigured = oauth.NotConfigured  # callers catch it as microsoft.NotConfigured
 
 
 class GraphUnavailable(Exception):
@@ -176,13 +159,22 @@ class _NotFound(Exception):
     """404: Graph does not know the subscription (any more)."""
 
 
-@dataclass(frozen=True)
-class Page:
-    """What a browser gets: a redirect (``location``) or a small HTML page."""
+def _kind(exc: BaseException) -> str:
+    """An exception's type (and our own exceptions' status line), never a library's
+    message (it may quote a token)."""
+    if isinstance(exc, (GraphUnavailable, GrantRevoked)):
+        return f"{type(exc).__name__} {exc}"[:120]
+    return type(exc).__name__
 
-    status: int
-    html: str = ""
-    location: str | None = None
+
+MICROSOFT = oauth.Provider(
+    name=PROVIDER,
+    table=MSCAL,
+    inbox_source=INBOX_SOURCE,
+    enabled=operator.attrgetter("microsoft_enabled"),
+    source_name=convert.source_name,
+    describe=_kind,
+)
 
 
 # --------------------------------------------------------------------------- config
@@ -239,223 +231,109 @@ def _msal_app(settings: Any, cache: Any) -> Any:
     )
 
 
-_clients: dict[tuple[str, ...], Any] = {}
+def _http(services: Services) -> Any:
+    """The app's ``httpx.Client`` for Graph (thread-safe, keeps connections), made on
+    first use and closed with the app (:mod:`bot.http_clients`: it trusts the
+    certificates the process trusted when the app first called Graph)."""
 
+    def make() -> Any:
+        import httpx
 
-def _http(settings: Any) -> Any:
-    """One ``httpx.Client`` per process and Graph address (thread-safe, keeps connections).
-    httpx reads SSL_CERT_FILE / SSL_CERT_DIR when a client is made (``trust_env``): they
-    are part of the key, so a process whose trust store changes gets a new client."""
-    import os
+        return httpx.Client(timeout=HTTP_TIMEOUT_SECONDS, trust_env=True)
 
-    import httpx
-
-    key = (
-        settings.microsoft_graph_url,
-        os.environ.get("SSL_CERT_FILE", ""),
-        os.environ.get("SSL_CERT_DIR", ""),
-    )
-    with _caches_lock:
-        client = _clients.get(key)
-        if client is None:
-            client = httpx.Client(timeout=HTTP_TIMEOUT_SECONDS, trust_env=True)
-            _clients[key] = client
-        return client
+    return services.http.get("microsoft-graph", make)
 
 
 # --------------------------------------------------------------------------- connecting
 
 
-def _hash(state: str) -> str:
-    return hashlib.sha256(state.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _open_state(state: str, now: datetime) -> Any:
-    s = STATES.c
-    return sa.and_(
-        s.state_hash == _hash(state),
-        s.provider == PROVIDER,
-        s.used_at.is_(None),
-        s.expires_at > now,
-    )
-
-
 def connect_link(services: Services, *, team_id: str, user_id: str) -> str:
     """A new single-use sign-in link for this person. Raises :class:`NotConfigured`."""
-    settings = services.settings
-    _require(settings)
-    state = secrets.token_urlsafe(32)
-    now = services.clock.now()
-    with services.engine.begin() as conn:
-        conn.execute(sa.delete(STATES).where(STATES.c.expires_at < now))
-        conn.execute(
-            sa.insert(STATES).values(
-                state_hash=_hash(state),
-                provider=PROVIDER,
-                team_id=team_id,
-                user_id=user_id,
-                created_at=now,
-                expires_at=now + STATE_TTL,
-            )
-        )
-    return f"{settings.public_url}/oauth/microsoft/start?{urlencode({'state': state})}"
+    return oauth.connect_link(services, MICROSOFT, team_id=team_id, user_id=user_id)
 
 
 def start(services: Services, *, state: str | None) -> Page:
     """``GET /oauth/microsoft/start``: keep MSAL's auth-code flow, redirect to sign-in."""
-    prompts = load_prompts()
-    if not services.settings.microsoft_enabled:
-        return _page(404, prompts, "microsoft.page.not_configured")
-    if not state or len(state) > 200:
-        return _page(400, prompts, "microsoft.page.bad_state")
-    now = services.clock.now()
-    with read_only(services.engine) as conn:
-        known = conn.execute(sa.select(STATES.c.id).where(_open_state(state, now))).first()
-    if known is None:
-        return _page(400, prompts, "microsoft.page.bad_state")
-    try:
-        with warnings.catch_warnings():
-            # MSAL recommends response_mode=form_post (RFC 9700 4.3.1: the code stays out
-            # of the URL). The callback is a GET by Heedful's contract; its page sends no
-            # Referer and is not cached, and the code is single-use and bound to PKCE.
-            warnings.filterwarnings("ignore", "response_mode", UserWarning)
-            flow = _msal_app(services.settings, None).initiate_auth_code_flow(
-                list(SCOPES), redirect_uri=callback_url(services.settings), state=state
-            )
-    except Exception as exc:  # discovery failed: Microsoft (or the network) is down
-        logger.warning("microsoft sign-in: the authority could not be read (%s)", _kind(exc))
-        return _page(502, prompts, "microsoft.page.failed")
-    with services.engine.begin() as conn:
-        found = conn.execute(
-            sa.update(STATES)
-            .where(_open_state(state, now))
-            .values(verifier=services.cipher.encrypt(json.dumps(flow)))
-        ).rowcount
-    if not found:
-        return _page(400, prompts, "microsoft.page.bad_state")
-    return Page(302, location=flow["auth_uri"])
+
+    def authorize(state: str) -> tuple[str, str] | Page:
+        try:
+            with warnings.catch_warnings():
+                # MSAL recommends response_mode=form_post (RFC 9700 4.3.1: the code stays
+                # out of the URL). The callback is a GET by Heedful's contract; its page
+                # sends no Referer and is not cached, and the code is single-use and bound
+                # to PKCE.
+                warnings.filterwarnings("ignore", "response_mode", UserWarning)
+                flow = _msal_app(services.settings, None).initiate_auth_code_flow(
+                    list(SCOPES), redirect_uri=callback_url(services.settings), state=state
+                )
+        except Exception as exc:  # discovery failed: Microsoft (or the network) is down
+            logger.warning("microsoft sign-in: the authority could not be read (%s)", _kind(exc))
+            return oauth.render_page(502, load_prompts(), "microsoft.page.failed")
+        return str(flow["auth_uri"]), json.dumps(flow)
+
+    return oauth.start(services, MICROSOFT, state=state, authorize=authorize)
 
 
 def finish(services: Services, *, query: Mapping[str, Sequence[str]]) -> Page:
     """``GET /oauth/microsoft/callback``: take the state once, redeem the code, keep the
     token cache, queue the first sync. Stores nothing unless all of that works."""
-    import msal
 
-    prompts = load_prompts()
-    if not services.settings.microsoft_enabled:
-        return _page(404, prompts, "microsoft.page.not_configured")
-    state = _one(query, "state")
-    now = services.clock.now()
-    s = STATES.c
-    if not state or len(state) > 200:
-        return _page(400, prompts, "microsoft.page.bad_state")
-    with services.engine.begin() as conn:
-        taken = conn.execute(
-            sa.update(STATES)
-            .where(_open_state(state, now), s.verifier.is_not(None))
-            .values(used_at=now)
-            .returning(s.team_id, s.user_id, s.verifier)
-        ).first()
-    if taken is None:
-        logger.info("microsoft sign-in: a reused, expired or unknown state was refused")
-        return _page(400, prompts, "microsoft.page.bad_state")
-    if _one(query, "error") or not _one(query, "code"):
-        logger.info("microsoft sign-in for %s ended without consent", taken.user_id)
-        return _page(400, prompts, "microsoft.page.declined")
-    cache = msal.SerializableTokenCache()
-    answer = {k: v[0] for k, v in query.items() if len(v) == 1}
-    try:
-        flow = json.loads(services.cipher.decrypt(taken.verifier))
-        result = _msal_app(services.settings, cache).acquire_token_by_auth_code_flow(
-            flow, answer, scopes=list(SCOPES)
+    def redeem(taken: Any) -> int | Page:
+        import msal
+
+        cache = msal.SerializableTokenCache()
+        answer = {k: v[0] for k, v in query.items() if len(v) == 1}
+        try:
+            flow = json.loads(services.cipher.decrypt(taken.verifier))
+            result = _msal_app(services.settings, cache).acquire_token_by_auth_code_flow(
+                flow, answer, scopes=list(SCOPES)
+            )
+        except Exception as exc:  # MSAL raises ValueError on a mismatch, requests on transport
+            logger.warning(
+                "microsoft sign-in for %s: the code exchange failed (%s)",
+                taken.user_id,
+                _kind(exc),
+            )
+            return oauth.render_page(502, load_prompts(), "microsoft.page.failed")
+        refresh_tokens = list(cache.search(cache.CredentialType.REFRESH_TOKEN))
+        if "access_token" not in result or not refresh_tokens:
+            logger.warning(
+                "microsoft sign-in for %s: no tokens (%s)",
+                taken.user_id,
+                str(result.get("error") or "no refresh token")[:64],
+            )
+            return oauth.render_page(502, load_prompts(), "microsoft.page.failed")
+        claims = result.get("id_token_claims") or {}
+        account = str(claims.get("preferred_username") or "")[:320]
+        return _keep(
+            services,
+            team_id=taken.team_id,
+            user_id=taken.user_id,
+            cache=cache.serialize(),
+            account=account,
         )
-    except Exception as exc:  # MSAL raises ValueError on a mismatch, requests on transport
-        logger.warning(
-            "microsoft sign-in for %s: the code exchange failed (%s)", taken.user_id, _kind(exc)
-        )
-        return _page(502, prompts, "microsoft.page.failed")
-    if "access_token" not in result or not list(cache.search(cache.CredentialType.REFRESH_TOKEN)):
-        logger.warning(
-            "microsoft sign-in for %s: no tokens (%s)",
-            taken.user_id,
-            str(result.get("error") or "no refresh token")[:64],
-        )
-        return _page(502, prompts, "microsoft.page.failed")
-    claims = result.get("id_token_claims") or {}
-    account = str(claims.get("preferred_username") or "")[:320]
-    source_id = _keep(
-        services,
-        team_id=taken.team_id,
-        user_id=taken.user_id,
-        cache=cache.serialize(),
-        account=account,
-    )
-    repo.store_inbox(
-        services.engine,
-        source=INBOX_SOURCE,
-        external_id=f"connect:{source_id}:{uuid.uuid4().hex}",
-        body=json.dumps({"source_id": source_id, "connect": True}),
-        now=now,
-        team_id=taken.team_id,
-        user_id=taken.user_id,
-        kind="connect",
-    )
-    services.wake_inbox()
-    logger.info("microsoft calendar %s connected for %s", source_id, taken.user_id)
-    return _page(200, prompts, "microsoft.page.connected")
+
+    return oauth.finish(services, MICROSOFT, query=query, redeem=redeem)
 
 
 def _keep(services: Services, *, team_id: str, user_id: str, cache: str, account: str) -> int:
     """Store the token cache: a person has one Microsoft calendar; connecting again
     replaces the cache of the one they have (its subscription is replaced at the first
     sync, and its delta link dropped so the sync is a full one)."""
-    now = services.clock.now()
     sealed = services.cipher.encrypt(cache)
-    t, m = SOURCE.c, MSCAL.c
-    opt_in(services, team_id=team_id, user_id=user_id)
-    with services.engine.begin() as conn:
-        existing = conn.execute(
-            sa.select(t.id).where(t.team_id == team_id, t.user_id == user_id, t.kind == KIND)
-        ).scalar()
-        if existing is not None:
-            conn.execute(
-                sa.update(SOURCE)
-                .where(t.id == existing)
-                .values(status=OK, error=None, broken_notified_at=None, next_check_at=now)
-            )
-            conn.execute(
-                sa.update(MSCAL)
-                .where(m.source_id == existing)
-                .values(token_cache=sealed, delta_link=None, account=account or m.account)
-            )
-            return int(existing)
-        source_id = conn.execute(
-            sa.insert(SOURCE)
-            .values(
-                team_id=team_id,
-                user_id=user_id,
-                kind=KIND,
-                url="",
-                label=account[:255] or None,
-                status=OK,
-                created_at=now,
-                next_check_at=now + _poll(services),
-            )
-            .returning(t.id)
-        ).scalar_one()
-        conn.execute(
-            sa.insert(MSCAL).values(
-                source_id=source_id,
-                team_id=team_id,
-                user_id=user_id,
-                account=account,
-                token_cache=sealed,
-                created_at=now,
-                notified=0,
-                synced_notified=0,
-            )
-        )
-    return int(source_id)
+    return oauth.keep_source(
+        services,
+        MICROSOFT,
+        team_id=team_id,
+        user_id=user_id,
+        label=account[:255] or None,
+        again={
+            "token_cache": sealed,
+            "delta_link": None,
+            "account": account or MSCAL.c.account,
+        },
+        first={"account": account, "token_cache": sealed, "notified": 0, "synced_notified": 0},
+    )
 
 
 # --------------------------------------------------------------------------- Graph
@@ -526,7 +404,7 @@ class _Graph:
         answer's JSON, or ``{}`` for 204."""
         if not _same_origin(url, self.base):
             raise GraphUnavailable("a Graph link points elsewhere")
-        client = _http(self.services.settings)
+        client = _http(self.services)
         for attempt in (0, 1):
             token = self._access_token(force=attempt == 1)
             try:
@@ -582,37 +460,18 @@ def _pages(graph: _Graph, url: str) -> Iterator[dict[str, Any]]:
 # --------------------------------------------------------------------------- syncing
 
 
-@dataclass(frozen=True)
-class Synced:
-    full: bool
-    changed: int
-    upcoming: int
-
-
 def _row(services: Services, source_id: int) -> Any:
-    with read_only(services.engine) as conn:
-        return conn.execute(
-            sa.select(MSCAL, SOURCE.c.status, SOURCE.c.broken_notified_at, SOURCE.c.expanded_until)
-            .join(SOURCE, SOURCE.c.id == MSCAL.c.source_id)
-            .where(MSCAL.c.source_id == source_id)
-        ).first()
+    return oauth.calendar_row(services, MICROSOFT, source_id)
 
 
 def sync(services: Services, source_id: int, *, graph: _Graph | None = None) -> Synced | None:
     """Bring one calendar's occurrences up to date (module docstring). None when the
     calendar is gone or broken. Raises :class:`GrantRevoked` after marking it broken."""
-    row = _row(services, source_id)
-    if row is None or row.status == BROKEN:
-        return None
-    person = calendar_person(services, team_id=row.team_id, user_id=row.user_id, create=False)
-    if person is None:
-        return None
-    try:
-        graph = graph or _Graph(services, row)
-        return _read(services, graph, row, person, services.clock.now())
-    except GrantRevoked:
-        _mark_broken(services, row)
-        raise
+
+    def read(row: Any, person: CalendarPerson) -> Synced:
+        return _read(services, graph or _Graph(services, row), row, person, services.clock.now())
+
+    return oauth.sync(services, MICROSOFT, source_id, read=read)
 
 
 def _full_url(graph: _Graph, window: tuple[datetime, datetime]) -> str:
@@ -641,12 +500,8 @@ def _read(
 ) -> Synced:
     source = convert.source_name(row.source_id)
     own = [*person.emails, row.account]
-    window = (began - PAST, began + HORIZON)
-    full = (
-        row.delta_link is None
-        or row.expanded_until is None
-        or row.expanded_until < window[1] - REREAD_AFTER
-    )
+    window = oauth.window(began)
+    full = oauth.needs_full_read(row.delta_link, row, window)
     items: list[dict[str, Any]] = []
     delta: str | None = None
     if not full:
@@ -696,44 +551,22 @@ def _read(
         occurrences += removed_events(
             services, team_id=row.team_id, user_id=row.user_id, source=source, event_ids=removed
         )
-    changed = 0
-    if full or occurrences:
-        result = apply_occurrences(
-            services,
-            team_id=row.team_id,
-            user_id=row.user_id,
-            source=source,
-            occurrences=occurrences,
-            window=window if full else None,
-        )
-        changed = result.added + result.updated + result.removed
-        keep_event_ids(services, team_id=row.team_id, user_id=row.user_id, pairs=event_ids)
-    with services.engine.begin() as conn:
-        conn.execute(
-            sa.update(MSCAL)
-            .where(MSCAL.c.source_id == row.source_id)
-            .values(delta_link=delta, synced_at=began, synced_notified=row.notified)
-        )
-        conn.execute(
-            sa.update(SOURCE)
-            .where(SOURCE.c.id == row.source_id)
-            .values(
-                status=OK,
-                error=None,
-                last_checked_at=began,
-                failures=0,
-                **({"expanded_until": window[1]} if full else {}),
-            )
-        )
-    logger.info(
-        "microsoft calendar %s for %s: %s sync, %d items, %d changed",
-        row.source_id,
-        row.user_id,
-        "full" if full else "incremental",
-        len(items),
-        changed,
+    changed = oauth.apply_read(
+        services, row, source=source, occurrences=occurrences, span=window, full=full
     )
-    return Synced(full=full, changed=changed, upcoming=count_upcoming(occurrences, now=began))
+    keep_event_ids(services, team_id=row.team_id, user_id=row.user_id, pairs=event_ids)
+    return oauth.record_read(
+        services,
+        MICROSOFT,
+        row,
+        began=began,
+        span=window,
+        full=full,
+        mine={"delta_link": delta, "synced_notified": row.notified},
+        items=len(items),
+        changed=changed,
+        occurrences=occurrences,
+    )
 
 
 # --------------------------------------------------------------------------- subscriptions
@@ -759,8 +592,8 @@ def open_subscription(services: Services, source_id: int, *, graph: _Graph | Non
     """Subscribe to the mailbox's event changes (a new subscription): the client state
     is stored before the call (Graph validates the URLs during it); a subscription the
     row still names is deleted first."""
-    row = _row(services, source_id)
-    if row is None or row.status == BROKEN:
+    row = oauth.live_row(services, MICROSOFT, source_id)
+    if row is None:
         return
     graph = graph or _Graph(services, row)
     if row.subscription_id:
@@ -789,7 +622,7 @@ def open_subscription(services: Services, source_id: int, *, graph: _Graph | Non
     try:
         answer = graph.call("POST", graph.url("subscriptions"), body=body)
     except GrantRevoked:
-        _mark_broken(services, row)
+        oauth.mark_broken(services, MICROSOFT, row)
         raise
     subscription_id = str(answer.get("id") or "")[:64]
     with services.engine.begin() as conn:
@@ -807,44 +640,50 @@ def open_subscription(services: Services, source_id: int, *, graph: _Graph | Non
 def renew_subscription(services: Services, source_id: int, *, graph: _Graph | None = None) -> None:
     """Move the subscription's end :data:`SUBSCRIPTION_TTL` ahead (``PATCH``); a new one
     when there is none or Graph no longer knows it."""
-    row = _row(services, source_id)
-    if row is None or row.status == BROKEN:
-        return
-    graph = graph or _Graph(services, row)
-    if not row.subscription_id:
-        open_subscription(services, source_id, graph=graph)
-        return
-    body = {"expirationDateTime": _graph_time(services.clock.now() + SUBSCRIPTION_TTL)}
-    try:
-        answer = graph.call("PATCH", graph.url(f"subscriptions/{row.subscription_id}"), body=body)
-    except _NotFound:
-        open_subscription(services, source_id, graph=graph)
-        return
-    with services.engine.begin() as conn:
-        conn.execute(
-            sa.update(MSCAL)
-            .where(MSCAL.c.source_id == source_id, MSCAL.c.subscription_id == row.subscription_id)
-            .values(subscription_expires_at=_parse_time(answer.get("expirationDateTime")))
-        )
-    logger.info("microsoft calendar %s: subscription renewed", source_id)
+
+    def renew(graph: _Graph, subscription_id: str) -> None:
+        body = {"expirationDateTime": _graph_time(services.clock.now() + SUBSCRIPTION_TTL)}
+        answer = graph.call("PATCH", graph.url(f"subscriptions/{subscription_id}"), body=body)
+        with services.engine.begin() as conn:
+            conn.execute(
+                sa.update(MSCAL)
+                .where(MSCAL.c.source_id == source_id, MSCAL.c.subscription_id == subscription_id)
+                .values(subscription_expires_at=_parse_time(answer.get("expirationDateTime")))
+            )
+        logger.info("microsoft calendar %s: subscription renewed", source_id)
+
+    _keep_subscription(services, source_id, graph, renew)
 
 
 def reauthorize(services: Services, source_id: int, *, graph: _Graph | None = None) -> None:
     """``reauthorizationRequired``: ``POST /subscriptions/{id}/reauthorize``; a new
-    subscription when Graph no longer knows this one."""
-    row = _row(services, source_id)
-    if row is None or row.status == BROKEN:
+    subscription when there is none or Graph no longer knows this one."""
+
+    def again(graph: _Graph, subscription_id: str) -> None:
+        graph.call("POST", graph.url(f"subscriptions/{subscription_id}/reauthorize"))
+        logger.info("microsoft calendar %s: subscription reauthorized", source_id)
+
+    _keep_subscription(services, source_id, graph, again)
+
+
+def _keep_subscription(
+    services: Services,
+    source_id: int,
+    graph: _Graph | None,
+    act: Callable[[_Graph, str], None],
+) -> None:
+    """``act(graph, subscription_id)`` on the calendar's subscription; a new subscription
+    when it has none or Graph answers 404 (it no longer knows it)."""
+    row = oauth.live_row(services, MICROSOFT, source_id)
+    if row is None:
         return
     graph = graph or _Graph(services, row)
-    if not row.subscription_id:
-        open_subscription(services, source_id, graph=graph)
-        return
     try:
-        graph.call("POST", graph.url(f"subscriptions/{row.subscription_id}/reauthorize"))
+        if not row.subscription_id:
+            raise _NotFound
+        act(graph, row.subscription_id)
     except _NotFound:
         open_subscription(services, source_id, graph=graph)
-        return
-    logger.info("microsoft calendar %s: subscription reauthorized", source_id)
 
 
 def _delete_subscription(graph: _Graph, subscription_id: str) -> None:
@@ -1061,102 +900,32 @@ def process_stored(services: Services, row: Any) -> None:
         if connecting and synced is not None:
             open_subscription(services, source_id, graph=graph)
     except GrantRevoked:
-        _mark_broken(services, found)
+        oauth.mark_broken(services, MICROSOFT, found)
         return
     if connecting and synced is not None:
-        _tell(services, _row(services, source_id), "microsoft.connected", upcoming=synced.upcoming)
+        connected_row = _row(services, source_id)
+        oauth.tell(
+            services, MICROSOFT, connected_row, "microsoft.connected", upcoming=synced.upcoming
+        )
 
 
 # --------------------------------------------------------------------------- periodic
 
 
-def _poll(services: Services) -> timedelta:
-    return timedelta(minutes=services.settings.calendar_poll_minutes)
-
-
-def claim_due(services: Services, *, limit: int = BATCH) -> list[int]:
-    """Take the Microsoft calendars due a periodic sync, each by one process only."""
-    now = services.clock.now()
-    t = SOURCE.c
-    pick = (
-        sa.select(t.id)
-        .where(t.kind == KIND, t.status == OK, t.next_check_at <= now)
-        .order_by(t.next_check_at)
-        .limit(limit)
-    )
-    if is_postgres(services.engine):
-        pick = pick.with_for_update(skip_locked=True)
-    with services.engine.begin() as conn:
-        return list(
-            conn.execute(
-                sa.update(SOURCE)
-                .where(t.id.in_(pick.scalar_subquery()))
-                .values(next_check_at=now + _poll(services))
-                .returning(t.id)
-            ).scalars()
-        )
-
-
 def refresh_due(services: Services, *, limit: int = BATCH) -> int:
     """The scheduler step: a delta sync, then renew a subscription near its end."""
-    ids = claim_due(services, limit=limit)
-    for source_id in ids:
-        try:
-            row = _row(services, source_id)
-            if row is None:
-                continue
-            graph = _Graph(services, row)
-            sync(services, source_id, graph=graph)
-            expires = row.subscription_expires_at
-            if expires is None or expires - services.clock.now() < RENEW_BEFORE:
-                renew_subscription(services, source_id, graph=graph)
-        except GrantRevoked:
-            continue
-        except Exception as exc:
-            logger.warning(
-                "microsoft calendar %s: periodic sync failed (%s)", source_id, _kind(exc)
-            )
-            _failed(services, source_id, exc)
-    return len(ids)
+
+    def refresh(row: Any) -> None:
+        graph = _Graph(services, row)
+        sync(services, row.source_id, graph=graph)
+        expires = row.subscription_expires_at
+        if expires is None or expires - services.clock.now() < RENEW_BEFORE:
+            renew_subscription(services, row.source_id, graph=graph)
+
+    return oauth.refresh_due(services, MICROSOFT, refresh=refresh, limit=limit)
 
 
-def _failed(services: Services, source_id: int, exc: BaseException) -> None:
-    with services.engine.begin() as conn:
-        conn.execute(
-            sa.update(SOURCE)
-            .where(SOURCE.c.id == source_id)
-            .values(error=_kind(exc)[:255], failures=SOURCE.c.failures + 1)
-        )
-
-
-# --------------------------------------------------------------------------- broken, release
-
-
-def _mark_broken(services: Services, row: Any) -> None:
-    """A revoked grant: mark the calendar broken and, the first time, tell the person."""
-    now = services.clock.now()
-    t = SOURCE.c
-    with services.engine.begin() as conn:
-        conn.execute(
-            sa.update(SOURCE)
-            .where(t.id == row.source_id)
-            .values(status=BROKEN, error="invalid_grant")
-        )
-        first = conn.execute(
-            sa.update(SOURCE)
-            .where(t.id == row.source_id, t.broken_notified_at.is_(None))
-            .values(broken_notified_at=now)
-        ).rowcount
-    if first:
-        _tell(
-            services,
-            row,
-            "microsoft.broken",
-            ref=f"microsoft-broken:{row.source_id}:{now.isoformat()}",
-        )
-        logger.warning(
-            "microsoft calendar %s: the grant was revoked; %s is told", row.source_id, row.user_id
-        )
+# --------------------------------------------------------------------------- release
 
 
 def release(
@@ -1170,36 +939,14 @@ def release(
     Microsoft calendars, or of the one ``source_id``, then everything stored for them:
     token cache, client state, delta link, occurrences. Returns how many went. Graph's
     failures are logged, never kept."""
-    m = MSCAL.c
-    query = sa.select(MSCAL).where(m.team_id == team_id)
-    if user_id is not None:
-        query = query.where(m.user_id == user_id)
-    if source_id is not None:
-        query = query.where(m.source_id == source_id)
-    with read_only(services.engine) as conn:
-        rows = conn.execute(query).all()
-    for row in rows:
+
+    def let_go(row: Any) -> None:
         if row.subscription_id:
-            try:
-                _delete_subscription(_Graph(services, row), row.subscription_id)
-            except Exception as exc:  # whatever Graph or MSAL says, the data still goes
-                logger.info(
-                    "microsoft calendar %s: its subscription was not deleted (%s)",
-                    row.source_id,
-                    _kind(exc),
-                )
-        with services.engine.begin() as conn:
-            conn.execute(sa.delete(MSCAL).where(m.source_id == row.source_id))
-            conn.execute(sa.delete(SOURCE).where(SOURCE.c.id == row.source_id))
-        remove_source(
-            services,
-            team_id=row.team_id,
-            user_id=row.user_id,
-            source=convert.source_name(row.source_id),
-        )
-    if rows:
-        logger.info("microsoft: released %d calendar(s) of team %s", len(rows), team_id)
-    return len(rows)
+            _delete_subscription(_Graph(services, row), row.subscription_id)
+
+    return oauth.release(
+        services, MICROSOFT, team_id=team_id, user_id=user_id, source_id=source_id, let_go=let_go
+    )
 
 
 def disconnect(
@@ -1210,106 +957,6 @@ def disconnect(
     return release(services, team_id=team_id, user_id=user_id, source_id=source_id) > 0
 
 
-@dataclass(frozen=True)
-class MicrosoftInfo:
-    source_id: int
-    account: str
-    status: str
-
-
-def connected(services: Services, *, team_id: str, user_id: str) -> MicrosoftInfo | None:
+def connected(services: Services, *, team_id: str, user_id: str) -> oauth.CalendarInfo | None:
     """The person's Microsoft calendar, if they connected one."""
-    t = SOURCE.c
-    with read_only(services.engine) as conn:
-        row = conn.execute(
-            sa.select(t.id, t.label, t.status).where(
-                t.team_id == team_id, t.user_id == user_id, t.kind == KIND
-            )
-        ).first()
-    return None if row is None else MicrosoftInfo(row.id, row.label or "", row.status)
-
-
-# --------------------------------------------------------------------------- words
-
-
-def build_microsoft_notice(
-    prompts: Prompts, words: str, *, account: str, upcoming: int = 0, link: str | None = None
-) -> Message:
-    """The DM that a Microsoft calendar is connected (``microsoft.connected``) or that its
-    grant was revoked (``microsoft.broken``, with a button to connect again). Pure."""
-    name = escape(clip(account, 320)) if account else prompts.text("microsoft.account_unknown")
-    count = "none" if upcoming == 0 else "one" if upcoming == 1 else "many"
-    text = prompts.text(
-        f"{words}.{count}" if words == "microsoft.connected" else f"{words}.summary",
-        name=name,
-        count=upcoming,
-    )
-    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
-    if link is not None:
-        blocks.append(
-            {
-                "type": "actions",
-                "elements": [
-                    {
-                        "type": "button",
-                        "action_id": "microsoft_reconnect",
-                        "text": {
-                            "type": "plain_text",
-                            "text": prompts.text("microsoft.reconnect"),
-                        },
-                        "url": link,
-                    }
-                ],
-            }
-        )
-    return Message(text=text, blocks=blocks)
-
-
-def _tell(
-    services: Services, row: Any, words: str, *, upcoming: int = 0, ref: str | None = None
-) -> None:
-    if row is None:
-        return
-    link = None
-    if words == "microsoft.broken":
-        link = connect_link(services, team_id=row.team_id, user_id=row.user_id)
-    message = build_microsoft_notice(
-        load_prompts(), words, account=row.account, upcoming=upcoming, link=link
-    )
-    now = services.clock.now()
-    with services.engine.begin() as conn:
-        queue_notice(
-            services,
-            conn,
-            team_id=row.team_id,
-            user_id=row.user_id,
-            ref=ref or f"{words}:{row.source_id}:{now.isoformat()}",
-            message=message,
-        )
-    services.wake_outbox()
-
-
-def _page(status: int, prompts: Prompts, words: str) -> Page:
-    from html import escape as html_escape
-
-    title = html_escape(prompts.text(f"{words}.title"))
-    body = html_escape(prompts.text(f"{words}.body"))
-    html = (
-        "<!doctype html><html lang=en><meta charset=utf-8>"
-        '<meta name=viewport content="width=device-width">'
-        f"<title>{title}</title><h1>{title}</h1><p>{body}</p></html>"
-    )
-    return Page(status, html)
-
-
-def _one(query: Mapping[str, Sequence[str]], name: str) -> str | None:
-    values = query.get(name) or []
-    return values[0] if len(values) == 1 else None
-
-
-def _kind(exc: BaseException) -> str:
-    """An exception's type (and our own exceptions' status line), never a library's
-    message (it may quote a token)."""
-    if isinstance(exc, (GraphUnavailable, GrantRevoked)):
-        return f"{type(exc).__name__} {exc}"[:120]
-    return type(exc).__name__
+    return oauth.connected(services, MICROSOFT, team_id=team_id, user_id=user_id)

@@ -1,9 +1,8 @@
-"""Microsoft 365 over HTTP: sign-in (``GET /oauth/microsoft/start`` and
-``/oauth/microsoft/callback``), change notifications (``POST /hooks/microsoft``) and
-lifecycle notifications (``POST /hooks/microsoft/lifecycle``), all in
-:mod:`bot.sync.microsoft`. A ``?validationToken=`` on either hook is Graph's validation
-request, answered before anything else. Nothing here logs a query string, a header value
-or a body."""
+"""Microsoft 365 over HTTP: change notifications (``POST /hooks/microsoft``) and
+lifecycle notifications (``POST /hooks/microsoft/lifecycle``), in :mod:`bot.sync.microsoft`;
+its sign-in routes are :mod:`handlers.hooks.sign_in`. A ``?validationToken=`` on either
+hook is Graph's validation request, answered before anything else. Nothing here logs a
+query string, a header value or a body."""
 
 from __future__ import annotations
 
@@ -13,36 +12,11 @@ from bot.server import HttpRequest, HttpResponse, Route
 from bot.services import Services
 from bot.sync import microsoft
 
-_NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 _TEXT = {
     "Content-Type": "text/plain; charset=utf-8",
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",
 }
-
-
-def _answer(page: microsoft.Page) -> HttpResponse:
-    if page.location is not None:
-        return HttpResponse(page.status, b"", {"Location": page.location, **_NO_STORE})
-    return HttpResponse(
-        page.status, page.html.encode(), {"Content-Type": "text/html; charset=utf-8", **_NO_STORE}
-    )
-
-
-def start_route(services: Services) -> Route:
-    def handle_microsoft_start(request: HttpRequest) -> HttpResponse:
-        states = request.query_params().get("state") or []
-        state = states[0] if len(states) == 1 else None
-        return _answer(microsoft.start(services, state=state))
-
-    return handle_microsoft_start
-
-
-def callback_route(services: Services) -> Route:
-    def handle_microsoft_callback(request: HttpRequest) -> HttpResponse:
-        return _answer(microsoft.finish(services, query=request.query_params()))
-
-    return handle_microsoft_callback
 
 
 def _validation(request: HttpRequest) -> HttpResponse | None:

@@ -16,7 +16,17 @@ from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
+from signing_in import (
+    PUBLIC,
+    add_person,
+    browse,
+    fake_google,
+    home_buttons,
+    link_answered,
+    rows,
+    running_app,
+    with_google,
+)
 from sqlalchemy.engine import Engine
 from waiting import wait_until
 
@@ -24,9 +34,7 @@ from bot.app import Heedful
 from bot.clock import VirtualClock
 from bot.config import Settings
 from bot.emulator import FakeGoogle, SlackEmulator
-from bot.services import Services, build_services
-from bot.storage import repository as repo
-from bot.storage.db import session_scope
+from bot.services import Services
 from bot.storage.models import (
     CalendarSource,
     Delivery,
@@ -37,59 +45,31 @@ from bot.storage.models import (
 )
 from bot.sync import google
 
-PUBLIC = "https://heedful.test"
 TEAM = "T0001"
 ANA = "ana@example.com"
-CLIENT_ID, CLIENT_SECRET = "heedful-client.apps.googleusercontent.com", "client-secret-1"
 
 
 @pytest.fixture(name="fake")
 def fixture_fake(clock: VirtualClock, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGoogle]:
-    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # the fake is http on loopback
-    with FakeGoogle(clock=clock.now, auto_push=False) as fake:
-        fake.add_client(CLIENT_ID, CLIENT_SECRET, [f"{PUBLIC}/oauth/google/callback"])
-        fake.add_account(ANA, time_zone="Europe/Berlin")
+    with fake_google(clock, monkeypatch, ANA) as fake:
         yield fake
 
 
 @pytest.fixture(name="settings")
 def fixture_google_settings(settings: Settings, fake: FakeGoogle) -> Settings:
-    return replace(
-        settings,
-        public_url=PUBLIC,
-        google_client_id=CLIENT_ID,
-        google_client_secret=CLIENT_SECRET,
-        google_auth_uri=fake.auth_uri,
-        google_token_uri=fake.token_uri,
-        google_calendar_api_url=fake.calendar_api_url,
-    )
+    return with_google(settings, fake)
 
 
 @pytest.fixture(name="app")
 def fixture_app(heedful: Heedful, fake: FakeGoogle, services: Services) -> Heedful:
     fake.route(PUBLIC, heedful.url)
-    with session_scope(services.engine) as session:
-        user = repo.ensure_user(session, team_id=TEAM, user_id="U1", now=services.clock.now())
-        user.tz, user.email = "Europe/Berlin", ANA
-        session.add(user)
+    add_person(services, team_id=TEAM, user_id="U1", email=ANA)
     return heedful
-
-
-def browse(app: Heedful, url: str) -> httpx.Response:
-    """Open ``url`` as a browser would, following redirects (Heedful's public address is
-    served by the app's port); returns the last answer."""
-    for _ in range(5):
-        local = url.replace(PUBLIC, app.url, 1) if url.startswith(PUBLIC) else url
-        answer = httpx.get(local, follow_redirects=False, timeout=30)
-        if answer.status_code not in (302, 303) or "location" not in answer.headers:
-            return answer
-        url = answer.headers["location"]
-    raise AssertionError("too many redirects")
 
 
 def connect(app: Heedful) -> httpx.Response:
     link = google.connect_link(app.services, team_id=TEAM, user_id="U1")
-    page = browse(app, link)
+    page = browse(app.url, link)
     app.process_inbox()
     return page
 
@@ -106,11 +86,6 @@ def meeting(fake: FakeGoogle, clock: VirtualClock, *, hours: float = 3, **fields
             **fields,
         },
     )
-
-
-def rows(services: Services, table: Any) -> list[Any]:
-    with services.engine.connect() as conn:
-        return list(conn.execute(sa.select(table.__table__)))
 
 
 def reminders(services: Services) -> dict[str, tuple[str, datetime]]:
@@ -156,19 +131,19 @@ def test_a_used_expired_or_unknown_state_stores_nothing(
     start = httpx.get(link.replace(PUBLIC, app.url), follow_redirects=False)
     consent = httpx.get(start.headers["location"], follow_redirects=False)
     callback = consent.headers["location"]
-    assert browse(app, callback).status_code == 200
+    assert browse(app.url, callback).status_code == 200
     # The same callback again (a reload, a replay): the state is spent.
-    again = browse(app, callback)
+    again = browse(app.url, callback)
     assert again.status_code == 400 and "expired or was already used" in again.text
     # The start link again: spent too.
-    assert browse(app, link).status_code == 400
+    assert browse(app.url, link).status_code == 400
     # A state Heedful never made.
-    forged = browse(app, f"{PUBLIC}/oauth/google/callback?state=made-up&code=x")
+    forged = browse(app.url, f"{PUBLIC}/oauth/google/callback?state=made-up&code=x")
     assert forged.status_code == 400
     # One that expired before the callback came.
     late = google.connect_link(app.services, team_id=TEAM, user_id="U1")
     clock.advance(google.STATE_TTL + timedelta(seconds=1))
-    assert browse(app, late).status_code == 400
+    assert browse(app.url, late).status_code == 400
     assert len(rows(app.services, CalendarSource)) == 1  # only the first connection
     assert len(rows(app.services, GoogleCalendar)) == 1
 
@@ -333,18 +308,13 @@ def test_tokens_are_encrypted_at_rest_when_a_key_is_set(
     from cryptography.fernet import Fernet
 
     keyed = replace(settings, encryption_keys=(Fernet.generate_key().decode(),))
-    services = build_services(keyed, clock=clock, engine=engine)
-    services.install_from_token(keyed.slack_bot_token or "")
-    app = Heedful(services, run_workers=False)
-    app.start()
-    try:
+    with running_app(keyed, engine, clock) as app:
+        services = app.services
         fake.route(PUBLIC, app.url)
         connect(app)
         (gcal,) = rows(services, GoogleCalendar)
         assert "refresh_token" not in gcal.tokens and gcal.tokens.startswith("fernet:")
         assert services.cipher.decrypt(gcal.channel_token) != gcal.channel_token
-    finally:
-        app.stop()
 
 
 def test_first_sync_message_before_the_watch_returns_is_accepted(
@@ -360,15 +330,6 @@ def test_first_sync_message_before_the_watch_returns_is_accepted(
 # --------------------------------------------------------------------------- from Slack
 
 
-def _home_buttons(view: dict) -> dict[str, dict]:
-    return {
-        e["action_id"]: e
-        for b in view["blocks"]
-        for e in [*b.get("elements", []), b.get("accessory") or {}]
-        if e.get("type") == "button"
-    }
-
-
 def test_heedful_connect_google_answers_with_a_sign_in_link_that_works(
     app: Heedful, fake: FakeGoogle, clock: VirtualClock, emulator: SlackEmulator
 ) -> None:
@@ -377,17 +338,9 @@ def test_heedful_connect_google_answers_with_a_sign_in_link_that_works(
         f"{app.url}/slack/events", "/heedful", "connect google", user_id="U1"
     )
     assert result.status == 200
-    answer = wait_until(
-        lambda: [
-            r["payload"]["text"]
-            for r in emulator.responses
-            if "oauth/google" in r["payload"].get("text", "")
-        ],
-        what="the ephemeral answer with the link",
-    )[0]
-    link = answer.split("<", 1)[1].split("|", 1)[0].replace("&amp;", "&")
+    link = link_answered(emulator, "google")
     assert link.startswith(f"{PUBLIC}/oauth/google/start?state=")
-    assert browse(app, link).status_code == 200
+    assert browse(app.url, link).status_code == 200
     app.process_inbox()
     assert len(reminders(app.services)) == 1
 
@@ -399,14 +352,14 @@ def test_the_home_tab_offers_google_then_lists_it_with_remove(
     meeting(fake, clock)
     emulator.open_home(events, "U1")
     app.process_inbox()
-    button = _home_buttons(emulator.views["U1"])["home_connect_google"]
+    button = home_buttons(emulator.views["U1"])["home_connect_google"]
     assert button["url"].startswith(f"{PUBLIC}/oauth/google/start?state=")
     assert emulator.click_button(events, "U1", "home_connect_google", None, None).status == 200
-    assert browse(app, button["url"]).status_code == 200
+    assert browse(app.url, button["url"]).status_code == 200
     app.process_inbox()
     emulator.open_home(events, "U1")
     app.process_inbox()
-    buttons = _home_buttons(emulator.views["U1"])
+    buttons = home_buttons(emulator.views["U1"])
     assert "home_connect_google" not in buttons
     (source,) = rows(app.services, CalendarSource)
     assert buttons["home_remove_calendar"]["value"] == str(source.id)
@@ -426,11 +379,7 @@ def test_not_configured_says_so_and_offers_no_button(
     settings: Settings, engine: Engine, clock: VirtualClock, emulator: SlackEmulator
 ) -> None:
     plain = replace(settings, google_client_id=None, google_client_secret=None)
-    services = build_services(plain, clock=clock, engine=engine)
-    services.install_from_token(plain.slack_bot_token or "")
-    heedful = Heedful(services, run_workers=False)
-    heedful.start()
-    try:
+    with running_app(plain, engine, clock) as heedful:
         events = f"{heedful.url}/slack/events"
         emulator.send_command(events, "/heedful", "connect google", user_id="U1")
         heedful.process_inbox()
@@ -442,11 +391,9 @@ def test_not_configured_says_so_and_offers_no_button(
         )
         emulator.open_home(events, "U1")
         heedful.process_inbox()
-        assert "home_connect_google" not in _home_buttons(emulator.views["U1"])
+        assert "home_connect_google" not in home_buttons(emulator.views["U1"])
         page = httpx.get(f"{heedful.url}/oauth/google/start?state=x")
         assert page.status_code == 404 and "set up here" in page.text
-    finally:
-        heedful.stop()
 
 
 # --------------------------------------------------------------------------- faults

@@ -8,65 +8,48 @@ on both calendars is recognised by its iCalendar UID or by its start and title
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-import httpx
 import pytest
 import sqlalchemy as sa
+from signing_in import (
+    PUBLIC,
+    add_person,
+    browse,
+    fake_google,
+    fake_microsoft,
+    with_google,
+    with_microsoft,
+)
 
 from bot.app import Heedful
 from bot.clock import VirtualClock
 from bot.config import Settings
 from bot.emulator import FakeGoogle, FakeMicrosoft, SlackEmulator
 from bot.services import Services
-from bot.storage import repository as repo
-from bot.storage.db import session_scope
 from bot.storage.models import Delivery, OccurrenceRow
 from bot.sync import google, microsoft
 
-PUBLIC = "https://heedful.test"
 TEAM, USER = "T0001", "U1"
 ANA, BEN = "ana@example.com", "ben@example.com"
-GOOGLE_CLIENT = ("heedful-client.apps.googleusercontent.com", "google-secret-1")
-MICROSOFT_CLIENT = ("6731de76-14a6-49ae-97bc-6eba6914391e", "microsoft-secret-1")
 
 
 @pytest.fixture(name="fakes")
 def fixture_fakes(
     clock: VirtualClock, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[FakeGoogle, FakeMicrosoft]]:
-    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # the fake Google is http
     with (
-        FakeGoogle(clock=clock.now, auto_push=False) as gfake,
-        FakeMicrosoft(clock=clock.now, auto_notify=False) as mfake,
+        fake_google(clock, monkeypatch, ANA) as gfake,
+        fake_microsoft(clock, monkeypatch, ANA) as mfake,
     ):
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", mfake.ca_file)  # MSAL (requests)
-        monkeypatch.setenv("SSL_CERT_FILE", mfake.ca_file)  # Graph (httpx)
-        gfake.add_client(*GOOGLE_CLIENT, [f"{PUBLIC}/oauth/google/callback"])
-        gfake.add_account(ANA, time_zone="Europe/Berlin")
-        mfake.add_client(*MICROSOFT_CLIENT, [f"{PUBLIC}/oauth/microsoft/callback"])
-        mfake.add_account(ANA, time_zone="W. Europe Standard Time")
         yield gfake, mfake
 
 
 @pytest.fixture(name="settings")
 def fixture_both_settings(settings: Settings, fakes: tuple[FakeGoogle, FakeMicrosoft]) -> Settings:
     gfake, mfake = fakes
-    return replace(
-        settings,
-        public_url=PUBLIC,
-        google_client_id=GOOGLE_CLIENT[0],
-        google_client_secret=GOOGLE_CLIENT[1],
-        google_auth_uri=gfake.auth_uri,
-        google_token_uri=gfake.token_uri,
-        google_calendar_api_url=gfake.calendar_api_url,
-        microsoft_client_id=MICROSOFT_CLIENT[0],
-        microsoft_client_secret=MICROSOFT_CLIENT[1],
-        microsoft_authority_url=mfake.authority_url,
-        microsoft_graph_url=mfake.graph_url,
-    )
+    return with_microsoft(with_google(settings, gfake), mfake)
 
 
 @pytest.fixture(name="app")
@@ -75,22 +58,13 @@ def fixture_app(
 ) -> Heedful:
     for fake in fakes:
         fake.route(PUBLIC, heedful.url)
-    with session_scope(services.engine) as session:
-        user = repo.ensure_user(session, team_id=TEAM, user_id=USER, now=services.clock.now())
-        user.tz, user.email = "Europe/Berlin", ANA
-        session.add(user)
+    add_person(services, team_id=TEAM, user_id=USER, email=ANA)
     return heedful
 
 
 def sign_in(app: Heedful, link: str) -> None:
     """Open Heedful's link as a browser would, through the provider's consent and back."""
-    url = link
-    for _ in range(5):
-        local = url.replace(PUBLIC, app.url, 1) if url.startswith(PUBLIC) else url
-        answer = httpx.get(local, follow_redirects=False, timeout=30)
-        if answer.status_code not in (302, 303):
-            break
-        url = answer.headers["location"]
+    answer = browse(app.url, link)
     assert answer.status_code == 200 and "Connected" in answer.text
     app.process_inbox()
 

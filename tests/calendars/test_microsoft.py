@@ -17,7 +17,17 @@ from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
+from signing_in import (
+    PUBLIC,
+    add_person,
+    browse,
+    fake_microsoft,
+    home_buttons,
+    link_answered,
+    rows,
+    running_app,
+    with_microsoft,
+)
 from sqlalchemy.engine import Engine
 from waiting import wait_until
 
@@ -26,8 +36,6 @@ from bot.clock import VirtualClock
 from bot.config import Settings
 from bot.emulator import FakeMicrosoft, SlackEmulator
 from bot.services import Services, build_services
-from bot.storage import repository as repo
-from bot.storage.db import session_scope
 from bot.storage.models import (
     CalendarSource,
     Delivery,
@@ -38,59 +46,31 @@ from bot.storage.models import (
 )
 from bot.sync import microsoft
 
-PUBLIC = "https://heedful.test"
 TEAM = "T0001"
 ANA = "ana@example.com"
-CLIENT_ID, CLIENT_SECRET = "6731de76-14a6-49ae-97bc-6eba6914391e", "client-secret-1"
 
 
 @pytest.fixture(name="fake")
 def fixture_fake(clock: VirtualClock, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeMicrosoft]:
-    with FakeMicrosoft(clock=clock.now, auto_notify=False) as fake:
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", fake.ca_file)  # MSAL (requests)
-        monkeypatch.setenv("SSL_CERT_FILE", fake.ca_file)  # Graph (httpx)
-        fake.add_client(CLIENT_ID, CLIENT_SECRET, [f"{PUBLIC}/oauth/microsoft/callback"])
-        fake.add_account(ANA, time_zone="W. Europe Standard Time")
+    with fake_microsoft(clock, monkeypatch, ANA) as fake:
         yield fake
 
 
 @pytest.fixture(name="settings")
 def fixture_microsoft_settings(settings: Settings, fake: FakeMicrosoft) -> Settings:
-    return replace(
-        settings,
-        public_url=PUBLIC,
-        microsoft_client_id=CLIENT_ID,
-        microsoft_client_secret=CLIENT_SECRET,
-        microsoft_authority_url=fake.authority_url,
-        microsoft_graph_url=fake.graph_url,
-    )
+    return with_microsoft(settings, fake)
 
 
 @pytest.fixture(name="app")
 def fixture_app(heedful: Heedful, fake: FakeMicrosoft, services: Services) -> Heedful:
     fake.route(PUBLIC, heedful.url)
-    with session_scope(services.engine) as session:
-        user = repo.ensure_user(session, team_id=TEAM, user_id="U1", now=services.clock.now())
-        user.tz, user.email = "Europe/Berlin", ANA
-        session.add(user)
+    add_person(services, team_id=TEAM, user_id="U1", email=ANA)
     return heedful
-
-
-def browse(app: Heedful, url: str) -> httpx.Response:
-    """Open ``url`` as a browser would, following redirects (Heedful's public address is
-    served by the app's port; the fake's certificate is trusted); returns the last answer."""
-    for _ in range(5):
-        local = url.replace(PUBLIC, app.url, 1) if url.startswith(PUBLIC) else url
-        answer = httpx.get(local, follow_redirects=False, timeout=30)
-        if answer.status_code not in (302, 303) or "location" not in answer.headers:
-            return answer
-        url = answer.headers["location"]
-    raise AssertionError("too many redirects")
 
 
 def connect(app: Heedful) -> httpx.Response:
     link = microsoft.connect_link(app.services, team_id=TEAM, user_id="U1")
-    page = browse(app, link)
+    page = browse(app.url, link)
     app.process_inbox()
     return page
 
@@ -109,11 +89,6 @@ def meeting(fake: FakeMicrosoft, clock: VirtualClock, *, hours: float = 3, **fie
             **fields,
         },
     )
-
-
-def rows(services: Services, table: Any) -> list[Any]:
-    with services.engine.connect() as conn:
-        return list(conn.execute(sa.select(table.__table__)))
 
 
 def reminder_by_event(services: Services, event_id: str) -> tuple[str, datetime]:
@@ -175,15 +150,15 @@ def test_a_used_expired_or_unknown_state_stores_nothing(
     start = httpx.get(link.replace(PUBLIC, app.url), follow_redirects=False)
     consent = httpx.get(start.headers["location"], follow_redirects=False)
     callback = consent.headers["location"]
-    assert browse(app, callback).status_code == 200
-    again = browse(app, callback)
+    assert browse(app.url, callback).status_code == 200
+    again = browse(app.url, callback)
     assert again.status_code == 400 and "expired or was already used" in again.text
-    assert browse(app, link).status_code == 400
-    forged = browse(app, f"{PUBLIC}/oauth/microsoft/callback?state=made-up&code=x")
+    assert browse(app.url, link).status_code == 400
+    forged = browse(app.url, f"{PUBLIC}/oauth/microsoft/callback?state=made-up&code=x")
     assert forged.status_code == 400
     late = microsoft.connect_link(app.services, team_id=TEAM, user_id="U1")
     clock.advance(microsoft.STATE_TTL + timedelta(seconds=1))
-    assert browse(app, late).status_code == 400
+    assert browse(app.url, late).status_code == 400
     assert len(rows(app.services, CalendarSource)) == 1
     assert len(rows(app.services, MicrosoftCalendar)) == 1
 
@@ -376,22 +351,14 @@ def test_a_410_mid_paging_leads_to_one_full_resync_and_no_duplicate_nudge(
 ) -> None:
     events = [meeting(fake, clock, hours=3 + h) for h in range(3)]
     connect(app)
-    monkeypatch.setattr(microsoft, "PAGE_SIZE", 1)
+    monkeypatch.setattr(microsoft, "PAGE_SIZE", 1)  # one change a page
     for e in events:  # three changes: three pages in the next incremental round
         fake.move_event(ANA, e["id"], clock.now() + timedelta(hours=12, minutes=len(e["id"]) % 7))
-    calls = {"n": 0}
-    real_call = microsoft._Graph.call
-
-    def call_then_expire(self: Any, method: str, url: str, **kwargs: Any) -> dict:
-        answer = real_call(self, method, url, **kwargs)
-        if "deltatoken" in url:  # the first page of the incremental round came back
-            calls["n"] += 1
-            fake.expire_delta_tokens(ANA)  # so the next page's $skiptoken answers 410
-        return answer
-
-    monkeypatch.setattr(microsoft._Graph, "call", call_then_expire)
+    # The delta token's first page is answered; the next page, Graph has forgotten.
+    fake.fail_next("/me/calendarView/delta", 410, code="SyncStateNotFound", after=1)
     assert notify(app, fake) == [202]
-    assert calls["n"] == 1
+    incremental = [c for c in delta_calls(fake) if "$deltatoken" in c.query]
+    assert [c.status for c in incremental] == [200]  # the round began once
     assert len(delta_calls(fake, 410)) == 1
     full_reads = [c for c in delta_calls(fake, 200) if "startDateTime" in c.query]
     assert len(full_reads) == 2  # connecting, then one full read (its first page)
@@ -526,11 +493,8 @@ def test_tokens_are_encrypted_at_rest_when_a_key_is_set(
     from bot.privacy import rotate_keys
 
     keyed = replace(settings, encryption_keys=(Fernet.generate_key().decode(),))
-    services = build_services(keyed, clock=clock, engine=engine)
-    services.install_from_token(keyed.slack_bot_token or "")
-    app = Heedful(services, run_workers=False)
-    app.start()
-    try:
+    with running_app(keyed, engine, clock) as app:
+        services = app.services
         fake.route(PUBLIC, app.url)
         connect(app)
         (mscal,) = rows(services, MicrosoftCalendar)
@@ -547,8 +511,6 @@ def test_tokens_are_encrypted_at_rest_when_a_key_is_set(
         assert rotated.cipher.decrypt(again.token_cache) == services.cipher.decrypt(
             mscal.token_cache
         )
-    finally:
-        app.stop()
 
 
 # --------------------------------------------------------------------------- validation
@@ -584,21 +546,12 @@ def test_validation_is_refused_when_the_token_would_be_reflected_as_html(
 
 def connect_then_subscribe(app: Heedful) -> None:
     link = microsoft.connect_link(app.services, team_id=TEAM, user_id="U1")
-    assert browse(app, link).status_code == 200
+    assert browse(app.url, link).status_code == 200
     (mscal,) = rows(app.services, MicrosoftCalendar)
     microsoft.open_subscription(app.services, mscal.source_id)
 
 
 # --------------------------------------------------------------------------- from Slack
-
-
-def _home_buttons(view: dict) -> dict[str, dict]:
-    return {
-        e["action_id"]: e
-        for b in view["blocks"]
-        for e in [*b.get("elements", []), b.get("accessory") or {}]
-        if e.get("type") == "button"
-    }
 
 
 def test_heedful_connect_outlook_answers_with_a_sign_in_link_that_works(
@@ -609,17 +562,9 @@ def test_heedful_connect_outlook_answers_with_a_sign_in_link_that_works(
         f"{app.url}/slack/events", "/heedful", "connect outlook", user_id="U1"
     )
     assert result.status == 200
-    answer = wait_until(
-        lambda: [
-            r["payload"]["text"]
-            for r in emulator.responses
-            if "oauth/microsoft" in r["payload"].get("text", "")
-        ],
-        what="the ephemeral answer with the link",
-    )[0]
-    link = answer.split("<", 1)[1].split("|", 1)[0].replace("&amp;", "&")
+    link = link_answered(emulator, "microsoft")
     assert link.startswith(f"{PUBLIC}/oauth/microsoft/start?state=")
-    assert browse(app, link).status_code == 200
+    assert browse(app.url, link).status_code == 200
     app.process_inbox()
     assert len([r for r in rows(app.services, Delivery) if r.kind == "reminder"]) == 1
 
@@ -631,14 +576,14 @@ def test_the_home_tab_offers_outlook_then_lists_it_with_remove(
     meeting(fake, clock)
     emulator.open_home(events, "U1")
     app.process_inbox()
-    button = _home_buttons(emulator.views["U1"])["home_connect_microsoft"]
+    button = home_buttons(emulator.views["U1"])["home_connect_microsoft"]
     assert button["url"].startswith(f"{PUBLIC}/oauth/microsoft/start?state=")
     assert emulator.click_button(events, "U1", "home_connect_microsoft", None, None).status == 200
-    assert browse(app, button["url"]).status_code == 200
+    assert browse(app.url, button["url"]).status_code == 200
     app.process_inbox()
     emulator.open_home(events, "U1")
     app.process_inbox()
-    buttons = _home_buttons(emulator.views["U1"])
+    buttons = home_buttons(emulator.views["U1"])
     assert "home_connect_microsoft" not in buttons
     (source,) = rows(app.services, CalendarSource)
     assert buttons["home_remove_calendar"]["value"] == str(source.id)
@@ -656,11 +601,7 @@ def test_not_configured_says_so_and_offers_no_button(
     settings: Settings, engine: Engine, clock: VirtualClock, emulator: SlackEmulator
 ) -> None:
     plain = replace(settings, microsoft_client_id=None, microsoft_client_secret=None)
-    services = build_services(plain, clock=clock, engine=engine)
-    services.install_from_token(plain.slack_bot_token or "")
-    heedful = Heedful(services, run_workers=False)
-    heedful.start()
-    try:
+    with running_app(plain, engine, clock) as heedful:
         events = f"{heedful.url}/slack/events"
         emulator.send_command(events, "/heedful", "connect outlook", user_id="U1")
         heedful.process_inbox()
@@ -672,8 +613,6 @@ def test_not_configured_says_so_and_offers_no_button(
         )
         emulator.open_home(events, "U1")
         heedful.process_inbox()
-        assert "home_connect_microsoft" not in _home_buttons(emulator.views["U1"])
+        assert "home_connect_microsoft" not in home_buttons(emulator.views["U1"])
         page = httpx.get(f"{heedful.url}/oauth/microsoft/start?state=x")
         assert page.status_code == 404 and "set up here" in page.text
-    finally:
-        heedful.stop()

@@ -733,6 +733,19 @@ def test_latency_holds_each_graph_answer_but_not_sign_in(slow: FakeMicrosoft) ->
     assert [call.path.rsplit("/", 1)[-1] for call in slow.calls[-2:]] == ["token", "delta"]
 
 
+def test_a_fault_after_one_request_fails_the_next_page_mid_round(fake: FakeMicrosoft) -> None:
+    for hour in range(8, 20):
+        meeting(fake, hour)
+    client = graph(fake, connect(fake))
+    fake.fail_next("/me/calendarView/delta", 410, code="SyncStateNotFound", after=1)
+    first = client.get("/me/calendarView/delta", params=WINDOW)
+    assert first.status_code == 200 and "@odata.nextLink" in first.json()
+    gone = client.get(first.json()["@odata.nextLink"])
+    assert (gone.status_code, gone.json()["error"]["code"]) == (410, "SyncStateNotFound")
+    again = client.get(first.json()["@odata.nextLink"])  # the fault is spent; the token is not
+    assert again.status_code == 200
+
+
 def test_calls_show_no_secrets(fake: FakeMicrosoft) -> None:
     client = graph(fake, connect(fake))
     _, pages = delta_round(client, "/me/calendarView/delta", **WINDOW)

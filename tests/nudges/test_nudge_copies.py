@@ -10,9 +10,9 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from nudging import TEAM, USER_EMAIL, Driver, Event, FeedServer, at, ics
+from signing_in import PUBLIC, browse, fake_google, with_google
 
 from bot.clock import VirtualClock
 from bot.config import Settings
@@ -20,8 +20,6 @@ from bot.copies import normal_title
 from bot.emulator import FakeGoogle
 from bot.sync import google
 
-PUBLIC = "https://heedful.test"
-CLIENT_ID, CLIENT_SECRET = "heedful-client.apps.googleusercontent.com", "client-secret-1"
 MONDAY = "2026-03-02"
 BEN = "ben@example.com"
 NUDGES = ("reminder", "reflection", "transition")
@@ -29,24 +27,13 @@ NUDGES = ("reminder", "reflection", "transition")
 
 @pytest.fixture(name="fake")
 def fixture_fake(clock: VirtualClock, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGoogle]:
-    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # the fake is http on loopback
-    with FakeGoogle(clock=clock.now, auto_push=False) as fake:
-        fake.add_client(CLIENT_ID, CLIENT_SECRET, [f"{PUBLIC}/oauth/google/callback"])
-        fake.add_account(USER_EMAIL, time_zone="Europe/Berlin")
+    with fake_google(clock, monkeypatch, USER_EMAIL) as fake:
         yield fake
 
 
 @pytest.fixture(name="settings")
 def fixture_google_settings(settings: Settings, fake: FakeGoogle) -> Settings:
-    return replace(
-        settings,
-        public_url=PUBLIC,
-        google_client_id=CLIENT_ID,
-        google_client_secret=CLIENT_SECRET,
-        google_auth_uri=fake.auth_uri,
-        google_token_uri=fake.token_uri,
-        google_calendar_api_url=fake.calendar_api_url,
-    )
+    return with_google(settings, fake)
 
 
 class Ana:
@@ -68,11 +55,7 @@ class Ana:
         heedful = self.driver.heedful
         self.fake.route(PUBLIC, heedful.url)
         url = google.connect_link(heedful.services, team_id=TEAM, user_id=self.driver.user)
-        for _ in range(5):  # a browser following redirects to the fake and back
-            answer = httpx.get(url.replace(PUBLIC, heedful.url, 1), timeout=30)
-            if answer.status_code not in (302, 303):
-                break
-            url = answer.headers["location"]
+        answer = browse(heedful.url, url)  # a browser, to the fake and back
         assert answer.status_code == 200 and "Connected" in answer.text
         self.driver.settle()
         return self
