@@ -110,9 +110,15 @@ class Page:
     location: str | None = None
 
 
-def render_page(status: int, prompts: Prompts, words: str) -> Page:
-    """A small page with the title and body of the prompts ``words``."""
-    title = html_escape(prompts.text(f"{words}.title"))
+# Every provider's sign-in ends on the same words (the issue's "Connected — you can close
+# this tab"); the body says which calendar.
+CONNECTED_TITLE = "calendar.page.connected.title"
+
+
+def render_page(status: int, prompts: Prompts, words: str, *, title: str | None = None) -> Page:
+    """A small page with the title and body of the prompts ``words`` (``title``: another
+    prompt for the title)."""
+    title = html_escape(prompts.text(title or f"{words}.title"))
     body = html_escape(prompts.text(f"{words}.body"))
     html = (
         "<!doctype html><html lang=en><meta charset=utf-8>"
@@ -257,7 +263,7 @@ def finish(
     )
     services.wake_inbox()
     logger.info("%s calendar %s connected for %s", name, source_id, taken.user_id)
-    return render_page(200, prompts, f"{name}.page.connected")
+    return render_page(200, prompts, f"{name}.page.connected", title=CONNECTED_TITLE)
 
 
 def keep_source(

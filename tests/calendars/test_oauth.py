@@ -31,7 +31,8 @@ def test_every_word_the_shared_steps_name_exists_for_each_provider(
     library = load_prompts()
     for words in WORDS:
         if words.startswith("page."):
-            page = oauth.render_page(200, library, f"{provider.name}.{words}")
+            title = oauth.CONNECTED_TITLE if words == "page.connected" else None
+            page = oauth.render_page(200, library, f"{provider.name}.{words}", title=title)
             assert "<h1>" in page.html and page.status == 200
         else:
             assert library.text(f"{provider.name}.{words}", name="x", count=2), words
