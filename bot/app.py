@@ -111,6 +111,8 @@ class Heedful:
         self.ticker = Ticker()
         self.metrics = Metrics()
         self.metrics.watch_outbox(s.engine)
+        self.metrics.watch_database(s.engine, s.clock)
+        self.metrics.watch_slack(s.clients.calls)
         self.ingress = build_bolt_app(s, worker=False, on_stored=self._on_stored)
         self.worker = build_bolt_app(s, worker=True)
         self.inbox = InboxProcessor(
@@ -141,6 +143,7 @@ class Heedful:
             lease=timedelta(seconds=s.settings.sender_lease_seconds),
             metrics=self.metrics,
         )
+        self.sender.observers.append(self.metrics.on_sent)
         if self.run_workers:
             s.wake_outbox = lambda: self.ticker.wake("outbox")
             s.wake_inbox = lambda: self.ticker.wake("inbox")
@@ -278,6 +281,7 @@ class Heedful:
         return HttpResponse.json(200 if healthy else 503, status)
 
     def _metrics(self, request: HttpRequest) -> HttpResponse:
-        """Prometheus text format; this process's counters (see ``bot.metrics``)."""
+        """Prometheus text format: this process's counters and the database's figures
+        (see ``bot.metrics``)."""
         body, content_type = self.metrics.render(request.headers.get("accept", ""))
         return HttpResponse(200, body, {"Content-Type": content_type})

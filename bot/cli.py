@@ -155,7 +155,10 @@ def _calendar_hook(settings: Settings, args: argparse.Namespace) -> int:
     from bot.sync import hooks
 
     # An admin command: its output is the answer; only warnings go to stderr.
-    configure_logging("DEBUG" if settings.log_level.upper() == "DEBUG" else "WARNING")
+    configure_logging(
+        "DEBUG" if settings.log_level.upper() == "DEBUG" else "WARNING",
+        log_format=settings.log_format,
+    )
     services = build_services(settings)
     try:
         # `create` writes a secret under the first key: check the keys before anything.
@@ -219,7 +222,7 @@ def _db_upgrade(settings: Settings) -> int:
     from bot.logging_setup import configure_logging
     from bot.storage.db import make_engine, upgrade
 
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, log_format=settings.log_format)
     try:
         upgrade(make_engine(settings.database_url))
     except Exception as exc:
@@ -234,7 +237,7 @@ def _keys_rotate(settings: Settings) -> int:
     from bot.privacy import rotate_keys
     from bot.services import build_services
 
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, log_format=settings.log_format)
     if not settings.encryption_keys:
         print(
             "heedful: HEEDFUL_ENCRYPTION_KEY is not set: there is no key to rotate to",
@@ -279,7 +282,7 @@ def _run(settings: Settings, *, role: str) -> int:
     from bot.services import build_services
     from bot.storage.db import pending_migrations, upgrade
 
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, log_format=settings.log_format)
     services = build_services(settings)
     try:
         # Before anything is written, migrations included (the check reads any schema).

@@ -25,6 +25,10 @@ DEFAULT_MICROSOFT_GRAPH_URL = "https://graph.microsoft.com/v1.0"
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,99}$")
 
 
+# HEEDFUL_LOG_FORMAT: one line of text per message (the default), or one JSON object.
+LOG_FORMATS = ("text", "json")
+
+
 class ConfigError(Exception):
     """A setting is missing or malformed. The message is one line for the user."""
 
@@ -40,6 +44,7 @@ class Settings:
     port: int = 3000
     encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     log_level: str = "INFO"
+    log_format: str = "text"
     auto_migrate: bool = True
     tick_seconds: float = 0.25
     sender_lease_seconds: float = 120.0
@@ -130,6 +135,7 @@ class Settings:
             port=_int(get("HEEDFUL_PORT"), "HEEDFUL_PORT", 3000, low=0, high=65535),
             encryption_keys=keys,
             log_level=get("HEEDFUL_LOG_LEVEL") or "INFO",
+            log_format=_choice(get("HEEDFUL_LOG_FORMAT"), "HEEDFUL_LOG_FORMAT", LOG_FORMATS),
             auto_migrate=_bool(get("HEEDFUL_AUTO_MIGRATE"), "HEEDFUL_AUTO_MIGRATE", True),
             tick_seconds=_float(get("HEEDFUL_TICK_SECONDS"), "HEEDFUL_TICK_SECONDS", 0.25),
             sender_lease_seconds=_float(
@@ -265,6 +271,16 @@ def _float(
     if not low <= value <= high:
         raise ConfigError(f"heedful: {name} must be between {low:g} and {high:g}, not {value:g}")
     return value
+
+
+def _choice(raw: str | None, name: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` (case-insensitive); the first when unset."""
+    if raw is None:
+        return choices[0]
+    lowered = raw.lower()
+    if lowered in choices:
+        return lowered
+    raise ConfigError(f"heedful: {name} must be {' or '.join(choices)}, not {raw!r}")
 
 
 def _bool(raw: str | None, name: str, default: bool) -> bool:

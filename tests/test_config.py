@@ -22,6 +22,12 @@ def test_defaults_match_the_design() -> None:
     assert s.encryption_keys == () and not s.socket_mode
 
 
+def test_log_format_is_text_unless_json_is_asked_for() -> None:
+    assert Settings.from_env({}).log_format == "text"
+    assert Settings.from_env({"HEEDFUL_LOG_FORMAT": "JSON"}).log_format == "json"
+    assert Settings.from_env({"HEEDFUL_LOG_FORMAT": "text"}).log_format == "text"
+
+
 def test_api_url_gets_its_trailing_slash_and_keys_split() -> None:
     s = Settings.from_env(
         {"SLACK_API_URL": "http://127.0.0.1:9/api", "HEEDFUL_ENCRYPTION_KEY": "a, b"}
@@ -58,7 +64,12 @@ def test_socket_mode_needs_no_signing_secret() -> None:
 
 @pytest.mark.parametrize(
     "env",
-    [{"HEEDFUL_PORT": "http"}, {"HEEDFUL_PORT": "70000"}, {"HEEDFUL_AUTO_MIGRATE": "maybe"}],
+    [
+        {"HEEDFUL_PORT": "http"},
+        {"HEEDFUL_PORT": "70000"},
+        {"HEEDFUL_AUTO_MIGRATE": "maybe"},
+        {"HEEDFUL_LOG_FORMAT": "logfmt"},
+    ],
 )
 def test_malformed_values_are_one_line_errors(env: dict[str, str]) -> None:
     with pytest.raises(ConfigError, match=next(iter(env))):
