@@ -23,9 +23,12 @@ Decisions, written down once:
   every DM goes to its own channel, so the per-channel limit is never the one met.
 * **Adapting** (additive increase, multiplicative decrease, as TCP does): a 429 pauses
   the (team, method) until its ``Retry-After`` for every process and halves the rate,
-  never below :data:`FLOOR_PER_MINUTE`; each post Slack accepts raises it by a hundredth
-  of the configured rate, never above it. The configured rate is the ceiling: the
-  operator's figure is a promise the sender keeps, the adaptation only goes below it.
+  once per pause (429s to posts already on their way when the first came in say nothing
+  new, as TCP halves once per window), never below a sixteenth of the configured rate
+  (:data:`FLOOR_SHARE`: a storm of 429s slows a workspace, never stops it); each post
+  Slack accepts raises it by a hundredth of the configured rate, never above it. The
+  configured rate is the ceiling: the operator's figure is a promise the sender keeps,
+  the adaptation only goes below it.
 * **Time** is the injected clock's, so a virtual clock paces tests exactly.
 """
 
@@ -45,7 +48,7 @@ from bot.storage.repository import insert_ignoring_duplicates
 BUDGET = RateBudget.__table__  # type: ignore[attr-defined]
 
 DEFAULT_PER_MINUTE = 300.0
-FLOOR_PER_MINUTE = 6.0  # one post every ten seconds: a 429 storm never stops a workspace
+FLOOR_SHARE = 1 / 16  # the lowest rate, as a share of the configured one (four halvings)
 DECREASE = 0.5  # a 429 multiplies the rate by this
 INCREASE_SHARE = 0.01  # each accepted post adds this share of the ceiling
 
@@ -54,11 +57,13 @@ INCREASE_SHARE = 0.01  # each accepted post adds this share of the ceiling
 class Slots:
     """What :meth:`Budget.take` granted: ``granted`` posts may go now; the next free slot
     for the others is ``next_free`` (a lower bound: other processes may take it first),
-    then one every ``interval``."""
+    then one every ``interval``. ``paused``: none was free because Slack's
+    ``Retry-After`` is still being waited out (not merely the pace)."""
 
     granted: int
     next_free: datetime
     interval: timedelta
+    paused: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,7 @@ class Budget:
             raise ValueError("per_minute must be positive")
         self.engine = engine
         self.ceiling = per_minute
-        self.floor = min(FLOOR_PER_MINUTE, per_minute)
+        self.floor = per_minute * FLOOR_SHARE
 
     # ------------------------------------------------------------------ slots
 
@@ -95,7 +100,8 @@ class Budget:
                 interval = timedelta(seconds=60.0 / per_minute)
                 tolerance = interval * (_burst(per_minute) - 1)
                 if paused is not None and paused > now:
-                    out[key] = Slots(0, max(paused, (next_at or paused) - tolerance), interval)
+                    next_free = max(paused, (next_at or paused) - tolerance)
+                    out[key] = Slots(0, next_free, interval, paused=True)
                     continue
                 tat = max(next_at or now, now)
                 granted = 0
@@ -117,7 +123,8 @@ class Budget:
         key = (team_id, method)
         with self.engine.begin() as conn:
             per_minute, next_at, paused = self._lock(conn, {key: 0}, now=now)[key]
-            rate = max(self.floor, per_minute * DECREASE)
+            pausing = paused is not None and paused > now
+            rate = per_minute if pausing else max(self.floor, per_minute * DECREASE)
             conn.execute(
                 sa.update(BUDGET)
                 .where(*_is(key))

@@ -24,7 +24,8 @@ each DM prepares for, ``repository.claim_order``) is triaged before anything is 
 unreachable person's skipped, a workspace without a token fails; the others take slots
 from the workspace's budget for their method, in one transaction for the batch. A row
 without a slot is put back, pending, at the time its slot should come (``paced``: not an
-attempt), or marked ``expired`` when even the next free slot comes after its deadline.
+attempt; ``ratelimited`` while a ``Retry-After`` is waited out), or marked ``expired``
+when even the next free slot comes after its deadline.
 * **unknown outcome**: the request left and no answer came back (a read timeout, a
   dropped connection, ``fatal_error``, a 5xx). Before any resend the sender looks for
   the delivery's metadata in the DM's history (``conversations.history``), so a DM that
@@ -474,7 +475,7 @@ class Sender:
                         repo.DeliveryOutcome(
                             row.id,
                             DeliveryState.PENDING,
-                            error="paced",
+                            error="ratelimited" if granted.paused else "paced",
                             retry_at=granted.next_free + i * granted.interval,
                         ),
                     )

@@ -207,6 +207,9 @@ def test_the_pace_falls_after_a_429_and_climbs_back_with_successes(
     app.sender.run_once()
     falls = budget.read(TEAM, POST_METHOD)
     assert falls is not None and falls.per_minute == 60.0
+    # A 429 to a post already on its way while the pause runs says nothing new.
+    until = clock.now() + timedelta(seconds=2)
+    assert budget.throttled(TEAM, POST_METHOD, until=until, now=clock.now()) == 60.0
 
     clock.advance(timedelta(seconds=2))
     ids = [first] + [enqueue(services, user, "more") for user in USERS[1:6]]
