@@ -424,6 +424,9 @@ def bench_lateness(backend: str, args: argparse.Namespace) -> bool:
                 slack_api_url=emu.api_url,
                 database_url=db.url,
                 tick_seconds=tick,
+                # The outbox's own cost, not Slack's pace: the rate budget (bot.budget) is
+                # still taken and raised per batch, at its highest setting.
+                slack_messages_per_minute=100_000.0,
             )
             services = build_services(settings, clock=SystemClock(), engine=db.engine)
             services.install_from_token("xoxb-emulator")

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from slack_bolt import App
 
 from bot import commitments, feedback
+from bot.budget import Budget
 from bot.digest import DIGEST, DigestComposer, plan_digests
 from bot.inbox import SLACK, InboxProcessor, bolt_dispatcher, inbox_middleware, replay_guard
 from bot.ingress import slack_events_route
@@ -142,6 +143,7 @@ class Heedful:
             cipher=s.cipher,
             lease=timedelta(seconds=s.settings.sender_lease_seconds),
             metrics=self.metrics,
+            budget=Budget(s.engine, per_minute=s.settings.slack_messages_per_minute),
         )
         self.sender.observers.append(self.metrics.on_sent)
         if self.run_workers:

@@ -48,6 +48,8 @@ class Settings:
     auto_migrate: bool = True
     tick_seconds: float = 0.25
     sender_lease_seconds: float = 120.0
+    # The starting (and highest) pace of posts per workspace and method: ``bot.budget``.
+    slack_messages_per_minute: float = 300.0
     calendar_poll_minutes: int = 5
     retention_days: int = 365
     allow_private_feeds: bool = False
@@ -144,6 +146,13 @@ class Settings:
                 120.0,
                 low=1.0,
                 high=3600.0,
+            ),
+            slack_messages_per_minute=_float(
+                get("HEEDFUL_SLACK_MESSAGES_PER_MINUTE"),
+                "HEEDFUL_SLACK_MESSAGES_PER_MINUTE",
+                300.0,
+                low=1.0,
+                high=100_000.0,
             ),
             allow_private_feeds=_bool(
                 get("HEEDFUL_ALLOW_PRIVATE_FEEDS"), "HEEDFUL_ALLOW_PRIVATE_FEEDS", False

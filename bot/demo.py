@@ -348,6 +348,9 @@ class Demo:
                 database_url=f"sqlite:///{Path(tmp) / 'demo.db'}",
                 port=0,
                 allow_private_feeds=True,  # the demo serves its calendar on loopback
+                # Its clock jumps from scene to scene and its Slack sets no limit: a paced
+                # fan-out (24 colleagues asked at once) would straddle scenes.
+                slack_messages_per_minute=100_000.0,
                 **(hosted.settings() if hosted is not None else {}),
             )
             services = self.services = build_services(settings, clock=clock)

@@ -55,11 +55,13 @@ logger = logging.getLogger(__name__)
 
 DELIVERY_OUTCOMES = (
     "sent",  # Slack has it (or a history check found it there)
-    "skipped",  # not sent on purpose: expired, person unreachable, withdrawn by its composer
+    "skipped",  # not sent on purpose: person unreachable, withdrawn by its composer
+    "expired",  # it could no longer arrive in time (README, "Today's rule"): not sent
     "failed",  # Slack refused it for good (the person, the payload) or it cannot be sent
     "gave_up",  # transient failures or unknown outcomes used up every attempt
     "retried",  # a transient failure or unknown outcome: pending again, with backoff
     "rate_limited",  # Slack's 429 (or this process still waiting one out): pending, no attempt
+    "paced",  # no slot in the workspace's rate budget yet (bot.budget): pending, no attempt
     "paused",  # the workspace's token stopped working: pending until it is reinstalled
     "lease_lost",  # another process took the row over first; this one did not send it
 )

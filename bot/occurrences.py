@@ -12,6 +12,8 @@ planner wants with what the outbox holds:
   outbox's unique key refuses it);
 * wanted and earlier withdrawn → put back (the invitation was accepted again);
 * pending and no longer wanted → withdrawn (state ``skipped``, error ``unplanned``);
+* expired (it could not arrive in time) and wanted again at another time (its meeting
+  moved) → pending again; at the same time it stays expired;
 * sent, failed or being sent → never touched.
 """
 
@@ -573,12 +575,23 @@ def sync_deliveries(
     with services.engine.begin() as conn:
         current = conn.execute(
             sa.select(
-                d.id, d.kind, d.ref, d.state, d.error, d.due_at, d.expires_at, d.payload
+                d.id,
+                d.kind,
+                d.ref,
+                d.state,
+                d.error,
+                d.due_at,
+                d.expires_at,
+                d.meeting_start,
+                d.payload,
             ).where(
                 d.team_id == team_id,
                 d.user_id == user_id,
                 d.kind.in_(NUDGE_KINDS),
-                sa.or_(d.state == "pending", sa.and_(d.state == "skipped", d.error == UNPLANNED)),
+                sa.or_(
+                    d.state.in_(("pending", "expired")),
+                    sa.and_(d.state == "skipped", d.error == UNPLANNED),
+                ),
             )
         ).all()
         seen = set()
@@ -595,11 +608,14 @@ def sync_deliveries(
                     withdrawn += 1
                 continue
             seen.add(key)
-            if row.state == "skipped" or (row.due_at, row.expires_at, row.payload) != (
-                w.due_at,
-                w.expires_at,
-                w.payload,
-            ):
+            if row.state == "expired" and row.due_at == w.due_at:
+                continue  # it stays expired; only a moved meeting brings it back
+            if row.state != "pending" or (
+                row.due_at,
+                row.expires_at,
+                row.meeting_start,
+                row.payload,
+            ) != (w.due_at, w.expires_at, w.meeting_start, w.payload):
                 conn.execute(
                     sa.update(DEL)
                     .where(d.id == row.id, d.state == row.state)
@@ -609,6 +625,7 @@ def sync_deliveries(
                         due_at=w.due_at,
                         available_at=w.due_at,
                         expires_at=w.expires_at,
+                        meeting_start=w.meeting_start,
                         payload=w.payload,
                         updated_at=now,
                     )
@@ -623,6 +640,7 @@ def sync_deliveries(
                 "occurrence_key": w.occurrence_key,
                 "due_at": w.due_at,
                 "expires_at": w.expires_at,
+                "meeting_start": w.meeting_start,
                 "payload": w.payload,
             }
             for key, w in want.items()

@@ -8,8 +8,10 @@ caller can re-plan after every calendar change and compare with what is stored
    occurrences are copies of one meeting; see "Copies" below).
 1. Only eligible meetings (``Occurrence.skip_reason`` is None) of series the user has
    not muted.
-2. A **reminder** is due ``lead_minutes`` before the start and expires a minute after
-   it; a **reflection** prompt is due ``reflection_delay_minutes`` after the end.
+2. A **reminder** is due ``lead_minutes`` before the start and expires at the start
+   (one that can no longer arrive before its meeting starts is not sent: README,
+   "Today's rule"); a **reflection** prompt is due ``reflection_delay_minutes`` after
+   the end and expires ``REFLECTION_LIFETIME`` (6 hours) after it was due.
 3. **Back-to-back** meetings (the next one starts less than 5 minutes after one ends)
    get one combined message: the first meeting's reflection is folded into the next
    one's reminder (kind ``transition``), sent when the first ends (or at the reminder
@@ -106,6 +108,7 @@ TRANSITION = "transition"  # a reflection on one meeting and a reminder for the 
 NUDGE_KINDS = (REMINDER, REFLECTION, TRANSITION)
 
 BACK_TO_BACK_GAP = timedelta(minutes=5)
+# A reminder whose due time passed is still sent when its meeting is more than this away.
 REMINDER_GRACE = timedelta(minutes=1)
 REFLECTION_LIFETIME = timedelta(hours=6)
 BACKOFF_AFTER_UNANSWERED = 3
@@ -137,6 +140,9 @@ class Wanted:
     expires_at: datetime | None
     occurrence_key: str
     payload: dict[str, Any] = field(default_factory=dict)
+    # The start of the meeting it prepares for (reminders, transitions): the sender
+    # claims the nearest meeting first. None for questions.
+    meeting_start: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -217,7 +223,7 @@ def _plan(data: PlanInput, dropped: dict[tuple[str, str], str]) -> list[Wanted]:
         return {name: list(fold.copies[key])} if key in fold.copies else {}
 
     reminders = [
-        Wanted(REMINDER, m.key, m.start - lead, m.start + REMINDER_GRACE, m.key, named(m.key))
+        Wanted(REMINDER, m.key, m.start - lead, m.start, m.key, named(m.key), m.start)
         for m in meetings
     ]
     reflections = [
@@ -310,6 +316,7 @@ def _plan(data: PlanInput, dropped: dict[tuple[str, str], str]) -> list[Wanted]:
                     **named(item.ref),
                     **named(previous.key, "previous_copies"),
                 },
+                meeting.start,
             )
         )
     candidates += questions.values()
@@ -346,9 +353,7 @@ def comebacks(data: PlanInput) -> dict[str, int]:
     reminded = {w.ref for w in data.held if w.kind in (REMINDER, TRANSITION)} | fold.reminded
     reminders = []
     for meeting in fold.planned:
-        reminder = Wanted(
-            REMINDER, meeting.key, meeting.start - lead, meeting.start + REMINDER_GRACE, meeting.key
-        )
+        reminder = Wanted(REMINDER, meeting.key, meeting.start - lead, meeting.start, meeting.key)
         to_go = meeting.key not in reminded and _allowed(reminder, data)
         reminders.append((meeting, max(reminder.due_at, data.now), to_go))
     return where_they_come_back(data.commitments, reminders)
@@ -519,7 +524,7 @@ def _allowed(item: Wanted, data: PlanInput) -> bool:
         if item.kind == REFLECTION or item.expires_at is None:
             return False
         # A reminder whose time has passed still helps if the meeting is a way off.
-        if item.expires_at - REMINDER_GRACE - now <= REMINDER_GRACE:
+        if item.expires_at - now <= REMINDER_GRACE:
             return False
         item_due = now
     else:

@@ -46,6 +46,7 @@ from bot.storage.models import (
     OAuthState,
     OccurrenceRow,
     PromptShown,
+    RateBudget,
     Reflection,
     SlackUser,
     WebhookSource,
@@ -202,7 +203,14 @@ def purge_team(services: Services, *, team_id: str) -> int:
     microsoft.release(services, team_id=team_id)
     removed = 0
     with services.engine.begin() as conn:
-        for model in (*USER_TABLES, *feedback.TEAM_TABLES, WebhookSource, InboxItem, Installation):
+        for model in (
+            *USER_TABLES,
+            *feedback.TEAM_TABLES,
+            WebhookSource,
+            InboxItem,
+            RateBudget,
+            Installation,
+        ):
             table = _table(model)
             result = conn.execute(sa.delete(table).where(table.c.team_id == team_id))
             removed += max(result.rowcount, 0)

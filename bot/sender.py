@@ -13,7 +13,19 @@ Every Slack answer lands in one of these classes (``classify``):
   message is sent once more as plain text; if that fails too, the delivery fails.
 * **transient**: 429, 5xx, timeouts, connection errors, ``internal_error`` …: retried
   with exponential backoff and jitter. A 429 waits ``Retry-After`` seconds (fractions
-  included) for that workspace and that method only.
+  included) for that workspace and that method only, in every process: it pauses and
+  slows the shared rate budget (``bot.budget``). This process also keeps the pause in
+  memory (``RateGate``), so the rest of a batch that already had its slots stops at once,
+  without reading the budget again before each post.
+
+**Paced, nearest meeting first**: a claimed batch (ordered by the start of the meeting
+each DM prepares for, ``repository.claim_order``) is triaged before anything is posted
+(``Sender._pace``): an expired row is marked ``expired`` (README, "Today's rule"), an
+unreachable person's skipped, a workspace without a token fails; the others take slots
+from the workspace's budget for their method, in one transaction for the batch. A row
+without a slot is put back, pending, at the time its slot should come (``paced``: not an
+attempt; ``ratelimited`` while a ``Retry-After`` is waited out), or marked ``expired``
+when even the next free slot comes after its deadline.
 * **unknown outcome**: the request left and no answer came back (a read timeout, a
   dropped connection, ``fatal_error``, a 5xx). Before any resend the sender looks for
   the delivery's metadata in the DM's history (``conversations.history``), so a DM that
@@ -81,6 +93,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import Engine
 
+from bot.budget import Budget
 from bot.clock import Clock
 from bot.crypto import Cipher
 from bot.messages import Message
@@ -346,8 +359,10 @@ class Sender:
         max_workers: int = 8,
         lease: timedelta = timedelta(minutes=2),
         metrics: Metrics | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self.engine = engine
+        self.budget = budget
         self.clock = clock
         self.clients = clients
         self.cipher = cipher or Cipher()
@@ -383,7 +398,15 @@ class Sender:
 
     def run_once(self) -> int:
         """Claim a batch of due deliveries, send them, and record their outcomes as they
-        come in. Returns how many deliveries were handled."""
+        come in. Returns how many deliveries were handled.
+
+        Before anything is posted, the batch is triaged in this thread: what expired,
+        whose person is unreachable or whose workspace has no token is settled at once;
+        the rest take slots from the shared budget (``bot.budget``) in one transaction,
+        in claim order (nearest meeting first). A row without a slot goes back, pending,
+        to the time its slot should come (``paced``, not an attempt), or is expired when
+        even the next free slot comes after its deadline.
+        """
         now = self.clock.now()
         rows = repo.claim_deliveries(
             self.engine, now=now, worker=self.worker_id, limit=self.batch_size, lease=self.lease
@@ -391,12 +414,15 @@ class Sender:
         if not rows:
             return 0
         targets = self._targets(rows)
-        self._prepare(rows)
+        recorded: dict[int, repo.DeliveryOutcome] = {}
+        settled, ready = self._pace(rows, targets, now)
+        if settled:
+            self._record(settled, targets, recorded)
+        self._prepare(ready)
         futures = {
             self._pool.submit(self._deliver, row, targets[(row.team_id, row.user_id)], now): row
-            for row in rows
+            for row in ready
         }
-        recorded: dict[int, repo.DeliveryOutcome] = {}
         running = set(futures)
         while running:  # record what came in, at least every RECORD_EVERY seconds
             done, running = wait(running, timeout=RECORD_EVERY, return_when=ALL_COMPLETED)
@@ -405,6 +431,58 @@ class Sender:
             self._record([(futures[f], f.result()) for f in done], targets, recorded)
         self._notify(rows, [recorded.get(row.id) for row in rows])
         return len(rows)
+
+    def _pace(
+        self,
+        rows: Sequence[sa.Row[Any]],
+        targets: Mapping[tuple[str, str], _Target],
+        now: datetime,
+    ) -> tuple[list[tuple[sa.Row[Any], repo.DeliveryOutcome]], list[sa.Row[Any]]]:
+        """Triage a claimed batch: (outcomes settled without Slack, rows to post now)."""
+        settled: list[tuple[sa.Row[Any], repo.DeliveryOutcome]] = []
+        waiting: dict[tuple[str, str], list[sa.Row[Any]]] = {}
+        for row in rows:
+            target = targets[(row.team_id, row.user_id)]
+            if row.expires_at is not None and now >= row.expires_at:
+                settled.append((row, _expired(row)))
+            elif target.unreachable:
+                settled.append(
+                    (row, repo.DeliveryOutcome(row.id, DeliveryState.SKIPPED, error="unreachable"))
+                )
+            elif target.token is None:
+                settled.append(
+                    (row, repo.DeliveryOutcome(row.id, DeliveryState.FAILED, error="not_installed"))
+                )
+            else:
+                method = REACT_METHOD if (row.payload or {}).get("react") else POST_METHOD
+                waiting.setdefault((row.team_id, method), []).append(row)
+        if not waiting:
+            return settled, []
+        if self.budget is None:
+            return settled, [row for group in waiting.values() for row in group]
+        slots = self.budget.take({key: len(group) for key, group in waiting.items()}, now=now)
+        ready: list[sa.Row[Any]] = []
+        for key, group in waiting.items():
+            granted = slots[key]
+            ready += group[: granted.granted]
+            for i, row in enumerate(group[granted.granted :]):
+                if row.expires_at is not None and granted.next_free >= row.expires_at:
+                    settled.append((row, _expired(row)))  # no slot comes in time for it
+                    continue
+                settled.append(
+                    (
+                        row,
+                        repo.DeliveryOutcome(
+                            row.id,
+                            DeliveryState.PENDING,
+                            error="ratelimited" if granted.paused else "paced",
+                            retry_at=granted.next_free + i * granted.interval,
+                        ),
+                    )
+                )
+        order = {row.id: i for i, row in enumerate(rows)}
+        ready.sort(key=lambda r: order[r.id])
+        return settled, ready
 
     def _prepare(self, rows: Sequence[sa.Row[Any]]) -> None:
         by_kind: dict[str, list[sa.Row[Any]]] = {}
@@ -499,12 +577,7 @@ class Sender:
     ) -> repo.DeliveryOutcome | None:
         """The outcome to record, or None when this worker no longer holds the row."""
         now = self.clock.now()
-        if row.expires_at is not None and now >= row.expires_at:
-            return repo.DeliveryOutcome(row.id, DeliveryState.SKIPPED, error="expired")
-        if target.unreachable:
-            return repo.DeliveryOutcome(row.id, DeliveryState.SKIPPED, error="unreachable")
-        if target.token is None:
-            return repo.DeliveryOutcome(row.id, DeliveryState.FAILED, error="not_installed")
+        assert target.token is not None  # rows without one were settled by ``_pace``
         blocked = self.gate.blocked_until(row.team_id, POST_METHOD, now)
         if blocked is not None:
             return repo.DeliveryOutcome(
@@ -552,6 +625,26 @@ class Sender:
             self._composed[row.id] = message.plain()
         return self._settle(row, result)
 
+    def _throttled(self, team_id: str, method: str, retry_after: float) -> datetime:
+        """Slack answered 429: pause (team, method) until ``Retry-After`` has passed, for
+        this process at once (the rest of its batch) and for all through the budget."""
+        now = self.clock.now()
+        until = now + timedelta(seconds=retry_after)
+        self.gate.block(team_id, method, until)
+        if self.budget is not None:
+            try:
+                rate = self.budget.throttled(team_id, method, until=until, now=now)
+                logger.info(
+                    "workspace %s, %s: rate limited for %g s; pace now %g a minute",
+                    team_id,
+                    method,
+                    retry_after,
+                    rate,
+                )
+            except Exception:  # this process still waits; the others meet their own 429
+                logger.exception("recording a rate limit for workspace %s failed", team_id)
+        return until
+
     def _fence(self, row: sa.Row[Any], claimed_at: datetime) -> bool:
         """Called just before every post: may this worker post ``row``? False: do not.
 
@@ -595,8 +688,7 @@ class Sender:
                 row.id, DeliveryState.SENT, channel=channel or None, attempted=True
             )
         if c.retry_after is not None:  # a rate limit: wait it out, not a failed attempt
-            until = self.clock.now() + timedelta(seconds=c.retry_after)
-            self.gate.block(row.team_id, REACT_METHOD, until)
+            until = self._throttled(row.team_id, REACT_METHOD, c.retry_after)
             return repo.DeliveryOutcome(
                 row.id, DeliveryState.PENDING, error="ratelimited", retry_at=until
             )
@@ -658,8 +750,7 @@ class Sender:
                 row.id, DeliveryState.FAILED, error=f"payload:{c.error}", attempted=True
             )
         if c.retry_after is not None:  # a rate limit: wait it out, it is not a failed attempt
-            until = self.clock.now() + timedelta(seconds=c.retry_after)
-            self.gate.block(row.team_id, POST_METHOD, until)
+            until = self._throttled(row.team_id, POST_METHOD, c.retry_after)
             return repo.DeliveryOutcome(
                 row.id, DeliveryState.PENDING, error="ratelimited", retry_at=until
             )
@@ -786,6 +877,7 @@ class Sender:
             # Still claimed: once the lease runs out they are checked in Slack before any resend.
             logger.exception("recording the outcomes of %d deliveries failed", len(done))
             return
+        accepted: dict[tuple[str, str], int] = {}
         for row, outcome in done:
             if row.id not in held:
                 logger.info("delivery %s: another worker took it over; leaving it to it", row.id)
@@ -793,6 +885,17 @@ class Sender:
                 continue
             recorded[row.id] = outcome
             self.metrics.delivery(row.kind, _metric_outcome(outcome))
+            if outcome.state is DeliveryState.EXPIRED:
+                logger.info(
+                    "delivery %s (%s, team %s) expired: it could no longer arrive by %s",
+                    row.id,
+                    row.kind,
+                    row.team_id,
+                    row.expires_at.isoformat() if row.expires_at else "its deadline",
+                )
+            elif outcome.state is DeliveryState.SENT and outcome.attempted:
+                method = REACT_METHOD if row.id in self._reacted else POST_METHOD
+                accepted[(row.team_id, method)] = accepted.get((row.team_id, method), 0) + 1
             error = outcome.error or ""
             if error.startswith("recipient:"):
                 repo.mark_unreachable(
@@ -807,6 +910,11 @@ class Sender:
                 repo.pause_installation(
                     self.engine, team_id=row.team_id, reason=error[13:], now=now
                 )
+        if accepted and self.budget is not None:
+            try:
+                self.budget.accepted(accepted, now=now)
+            except Exception:  # the pace stays where it is; nothing else is lost
+                logger.exception("raising the pace after %d posts failed", sum(accepted.values()))
 
 
 def _metric_outcome(outcome: repo.DeliveryOutcome) -> str:
@@ -816,13 +924,23 @@ def _metric_outcome(outcome: repo.DeliveryOutcome) -> str:
         return "sent"
     if outcome.state is DeliveryState.SKIPPED:
         return "skipped"
+    if outcome.state is DeliveryState.EXPIRED:
+        return "expired"
     if outcome.state is DeliveryState.FAILED:
         return "gave_up" if error.startswith("gave_up:") else "failed"
     if error == "ratelimited":
         return "rate_limited"
+    if error == "paced":
+        return "paced"
     if error.startswith("installation:"):
         return "paused"
     return "retried"
+
+
+def _expired(row: sa.Row[Any]) -> repo.DeliveryOutcome:
+    """It can no longer arrive before its deadline (``expires_at``; for a reminder, its
+    meeting's start): not sent, marked ``expired`` (README, "Today's rule")."""
+    return repo.DeliveryOutcome(row.id, DeliveryState.EXPIRED, error="expired")
 
 
 @dataclass(frozen=True)

@@ -122,6 +122,9 @@ def fixture_settings(emulator: SlackEmulator, db_url: str) -> Settings:
         host="127.0.0.1",
         port=0,
         allow_private_feeds=True,  # the tests serve their feeds on loopback
+        # A thousand DMs a second: tests that send many DMs at one virtual instant are not
+        # about pacing; the pacing tests (tests/app/test_pacing.py) set their own.
+        slack_messages_per_minute=60_000,
     )
 
 

@@ -34,7 +34,7 @@ def test_a_meeting_gets_a_reminder_before_and_a_reflection_after() -> None:
     wanted = _plan([make_occurrence(local(MONDAY, "10:00"), 30)])
     assert _times(wanted) == [(REMINDER, "09:55"), (REFLECTION, "10:32")]
     reminder = wanted[0]
-    assert reminder.expires_at == local(MONDAY, "10:01")
+    assert reminder.expires_at == reminder.meeting_start == local(MONDAY, "10:00")
     assert reminder.ref == reminder.occurrence_key
 
 

@@ -45,6 +45,9 @@ class DeliveryState(StrEnum):
     SENT = "sent"
     SKIPPED = "skipped"
     FAILED = "failed"
+    # It could no longer arrive in time (a reminder once its meeting started, a question
+    # past its validity): not sent, and counted (README, "Today's rule").
+    EXPIRED = "expired"
 
 
 class InboxState(StrEnum):
@@ -112,6 +115,9 @@ class Delivery(SQLModel, table=True):
     due_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     available_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     expires_at: datetime | None = _ts()
+    # The start of the meeting this DM prepares for (reminders, transitions): due rows
+    # are claimed nearest meeting first (``repository.claim_deliveries``).
+    meeting_start: datetime | None = _ts()
     state: str = Field(default=DeliveryState.PENDING, max_length=16)
     lease_until: datetime | None = _ts()
     claimed_by: str | None = Field(default=None, max_length=64)
@@ -123,6 +129,21 @@ class Delivery(SQLModel, table=True):
     sent_at: datetime | None = _ts()
     error: str | None = Field(default=None, max_length=255)
     created_at: datetime | None = _ts()
+    updated_at: datetime | None = _ts()
+
+
+class RateBudget(SQLModel, table=True):
+    """The pace of one workspace's calls to one Slack method, shared by every process
+    (``bot.budget``): the current rate, the next free slot (a token bucket kept as its
+    theoretical arrival time) and a pause from Slack's ``Retry-After``."""
+
+    __tablename__ = "rate_budget"
+
+    team_id: str = Field(primary_key=True, max_length=32)
+    method: str = Field(primary_key=True, max_length=64)
+    per_minute: float
+    next_at: datetime | None = _ts()
+    paused_until: datetime | None = _ts()
     updated_at: datetime | None = _ts()
 
 

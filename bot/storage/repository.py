@@ -78,7 +78,8 @@ def enqueue_deliveries(
     """Insert delivery rows; a row whose key (team, user, kind, ref) exists is left alone.
 
     Each row needs ``team_id``, ``user_id``, ``kind``, ``due_at``; may have ``ref``,
-    ``occurrence_key``, ``expires_at`` and ``payload``. Returns how many were new.
+    ``occurrence_key``, ``expires_at``, ``meeting_start`` and ``payload``. Returns how
+    many were new.
     """
     if not rows:
         return 0
@@ -87,6 +88,7 @@ def enqueue_deliveries(
             "ref": "",
             "occurrence_key": None,
             "expires_at": None,
+            "meeting_start": None,
             "payload": {},
             **row,
             "available_at": row["due_at"],
@@ -183,6 +185,7 @@ class ClaimedDelivery:
     due_at: datetime
     available_at: datetime
     expires_at: datetime | None
+    meeting_start: datetime | None
     state: str
     claimed_by: str | None
     attempts: int
@@ -197,7 +200,12 @@ _CLAIMED_FIELDS = tuple(ClaimedDelivery.__dataclass_fields__)
 def claim_deliveries(
     engine: Engine, *, now: datetime, worker: str, limit: int = 100, lease: timedelta
 ) -> list[ClaimedDelivery]:
-    """Claim up to ``limit`` due deliveries of workspaces that are not paused.
+    """Claim up to ``limit`` due deliveries of workspaces that are not paused, the
+    nearest meeting first: ordered by the start of the meeting a delivery prepares for
+    (``meeting_start``: a reminder for 09:00 before one for 09:30, whatever their due
+    times), deliveries without one by their due time (:func:`claim_order`). The database
+    reads the due rows from the (state, available_at) index and sorts those: the cost
+    grows with what is due now, not with the whole outbox.
 
     A delivery whose lease ran out may already have reached Slack before its claimer
     died: it comes back marked ``needs_reconcile`` (the sender checks before resending).
@@ -216,7 +224,7 @@ def claim_deliveries(
         " WHERE id IN (SELECT id FROM delivery WHERE state = 'pending'"
         f" AND available_at <= {mark} AND team_id NOT IN"
         " (SELECT team_id FROM installation WHERE paused_at IS NOT NULL)"
-        f" ORDER BY available_at LIMIT {mark}{lock})"
+        f" ORDER BY COALESCE(meeting_start, available_at), id LIMIT {mark}{lock})"
         f" RETURNING {', '.join(_CLAIMED_FIELDS)}"
     )
     now_b, lease_b = _driver_time(now, dialect), _driver_time(now + lease, dialect)
@@ -229,8 +237,14 @@ def claim_deliveries(
         conn.execute(recover)
         raw = conn.exec_driver_sql(claim, (lease_b, worker, now_b, now_b, limit)).all()
     rows = [_claimed(row, sqlite_db) for row in raw]
-    rows.sort(key=lambda r: r.available_at)
+    rows.sort(key=claim_order)
     return rows
+
+
+def claim_order(row: ClaimedDelivery) -> tuple[datetime, int]:
+    """The order due deliveries are claimed and posted in: the nearest meeting first,
+    deliveries without a meeting by their due time."""
+    return (row.meeting_start or row.available_at, row.id)
 
 
 def _driver_time(moment: datetime, dialect: sa.Dialect) -> Any:
@@ -260,6 +274,7 @@ def _claimed(row: Any, sqlite_db: bool) -> ClaimedDelivery:
         due,
         avail,
         expires,
+        meeting,
         state,
         by,
         attempts,
@@ -279,6 +294,7 @@ def _claimed(row: Any, sqlite_db: bool) -> ClaimedDelivery:
         due_at=_time(due),  # type: ignore[arg-type]
         available_at=_time(avail),  # type: ignore[arg-type]
         expires_at=_time(expires),
+        meeting_start=_time(meeting),
         state=state,
         claimed_by=by,
         attempts=attempts,

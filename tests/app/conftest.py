@@ -27,6 +27,8 @@ def fixture_run_env(emulator: SlackEmulator, db_url: str) -> dict[str, str]:
         "DATABASE_URL": db_url,
         "HEEDFUL_PORT": "0",
         "HEEDFUL_LOG_LEVEL": "INFO",
+        # Unpaced unless a test paces it: these tests are about faults, not the budget.
+        "HEEDFUL_SLACK_MESSAGES_PER_MINUTE": "60000",
     }
 
 

@@ -264,15 +264,15 @@ def test_a_claimer_that_died_mid_send_is_reconciled_by_the_next(
     assert len(emulator.messages("U1")) == 1
 
 
-def test_an_expired_delivery_is_skipped(
+def test_an_expired_delivery_is_marked_expired_and_counted_not_sent(
     app: Heedful, services: Services, emulator: SlackEmulator, clock: VirtualClock
 ) -> None:
     first = enqueue(services, expires_at=clock.now() + timedelta(minutes=1))
     clock.advance(timedelta(minutes=2))
     app.send_due()
-    assert delivery(services, first).state == "skipped"
-    assert delivery(services, first).error == "expired"
+    assert delivery(services, first).state == "expired"
     assert posts(emulator) == []
+    assert sample(app, "expired") == 1
 
 
 # --------------------------------------------------------------------------- attempts
