@@ -101,10 +101,12 @@ def fixture_clock() -> VirtualClock:
 
 
 @pytest.fixture(name="emulator")
-def fixture_emulator() -> Iterator[SlackEmulator]:
+def fixture_emulator(clock: VirtualClock) -> Iterator[SlackEmulator]:
+    """The Slack emulator on the test's virtual clock: what the app schedules with
+    ``chat.scheduleMessage`` is posted when the clock passes its ``post_at``."""
     from bot.emulator import SlackEmulator
 
-    emu = SlackEmulator(signing_secret=SIGNING_SECRET)
+    emu = SlackEmulator(signing_secret=SIGNING_SECRET, clock=clock.now)
     emu.start()
     emu.add_user("U1", tz="Europe/Berlin", email="ana@example.com", real_name="Ana")
     emu.add_user("U2", tz="America/New_York", email="ben@example.com", real_name="Ben")
