@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from factories import local, make_occurrence
+from prometheus_client.parser import text_string_to_metric_families
 
 from bot.app import Heedful
 from bot.calendars.occurrence import Occurrence, Response, Status
@@ -160,6 +161,17 @@ def posted_directly(emulator: SlackEmulator) -> list[Any]:
     return list(emulator.calls_to("chat.postMessage"))
 
 
+def gauges(app: Heedful) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """The app's /metrics, as (name, labels) → value."""
+    body, _ = app.metrics.render("")
+    text = body.decode() if isinstance(body, bytes) else body
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
 def outcomes(emulator: SlackEmulator) -> list[str]:
     return [entry["outcome"] for entry in emulator.scheduled_log]
 
@@ -184,6 +196,11 @@ def test_a_meeting_known_a_day_ahead_is_scheduled_once_and_posted_by_slack(
     calls = emulator.calls_to(SCHEDULE_METHOD)
     assert len(calls) == len(nudges)
     assert all(c.params.get("unfurl_links") in (False, "false", "0") for c in calls)
+    assert gauges(app)[("heedful_scheduled_messages", ())] == len(scheduled)
+    assert (
+        gauges(app)[("heedful_deliveries_by_state", (("kind", "reminder"), ("state", "scheduled")))]
+        == 1
+    )
 
     run_until(app, emulator, clock, start + timedelta(hours=2))
 
@@ -197,6 +214,7 @@ def test_a_meeting_known_a_day_ahead_is_scheduled_once_and_posted_by_slack(
     assert {r.state for r in settled} == {"sent"}
     assert all(r.sent_at == r.due_at for r in settled)
     assert outcomes(emulator) == ["posted"] * len(nudges)
+    assert gauges(app)[("heedful_scheduled_messages", ())] == 0
 
 
 def test_a_meeting_created_three_minutes_before_it_starts_is_posted_directly(
