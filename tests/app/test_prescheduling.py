@@ -12,12 +12,14 @@ import pytest
 import sqlalchemy as sa
 from factories import local, make_occurrence
 from prometheus_client.parser import text_string_to_metric_families
+from waiting import wait_until
 
 from bot.app import Heedful
 from bot.calendars.occurrence import Occurrence, Response, Status
 from bot.clock import VirtualClock
 from bot.config import Settings
 from bot.emulator import SlackEmulator
+from bot.messages import blocks as kit
 from bot.nudges import mute_series, pause_until, skip_meeting
 from bot.occurrences import apply_occurrences, opt_in
 from bot.prescheduler import KINDS, SCHEDULE_METHOD
@@ -496,3 +498,32 @@ def test_a_threaded_reply_to_a_scheduled_question_is_stored_as_its_answer(
 @pytest.fixture(name="settings")
 def fixture_settings(settings: Settings) -> Settings:
     return dataclasses.replace(settings, preschedule_hours=36.0)
+
+
+def test_a_tap_on_a_scheduled_question_keeps_its_ts_and_its_answer(
+    app: Heedful, emulator: SlackEmulator, clock: VirtualClock, person: str
+) -> None:
+    start = local(TUESDAY, "10:00")
+    calendar(app.services, meeting(start))
+    hand_over(app, clock)
+    question = next(r for r in rows(app.services, "reflection"))
+    run_until(app, emulator, clock, question.due_at + timedelta(seconds=1))
+    posted = arrived(app.services, emulator, "reflection")[0]
+
+    result = emulator.click_button(
+        app.url + "/slack/events", USER, kit.tap_action(5), message=posted
+    )
+    assert result.status == 200
+
+    def kept() -> bool:
+        with app.services.engine.connect() as conn:
+            return (
+                conn.execute(
+                    sa.text("SELECT count(*) FROM reflection WHERE delivery_id = :d"),
+                    {"d": question.id},
+                ).scalar_one()
+                == 1
+            )
+
+    wait_until(kept, timeout=10, what="the tap kept as the question's answer")
+    assert next(r for r in rows(app.services, "reflection")).message_ts == posted["ts"]
