@@ -31,11 +31,18 @@ from sqlalchemy.engine import Engine
 
 from bot.storage import repository as repo
 from bot.storage.db import read_only
-from bot.storage.models import Delivery, DeliveryState, Installation, SlackUnschedule
+from bot.storage.models import (
+    Delivery,
+    DeliveryState,
+    Installation,
+    RateBudget,
+    SlackUnschedule,
+)
 
 DELIVERY: sa.Table = Delivery.__table__  # type: ignore[attr-defined]
 UNSCHEDULE: sa.Table = SlackUnschedule.__table__  # type: ignore[attr-defined]
 INSTALLATION: sa.Table = Installation.__table__  # type: ignore[attr-defined]
+BUDGET: sa.Table = RateBudget.__table__  # type: ignore[attr-defined]
 
 PENDING = DeliveryState.PENDING.value
 SCHEDULING = DeliveryState.SCHEDULING.value
@@ -70,12 +77,8 @@ def claim(
     workspaces neither paused nor waiting out a 429 on ``rate_method``."""
     d = DELIVERY.c
     paused = sa.select(INSTALLATION.c.team_id).where(INSTALLATION.c.paused_at.is_not(None))
-    budget = sa.table(
-        "rate_budget", sa.column("team_id"), sa.column("method"), sa.column("paused_until")
-    )
-    waiting = sa.select(budget.c.team_id).where(
-        budget.c.method == rate_method, budget.c.paused_until > sa.bindparam("b_now")
-    )
+    b = BUDGET.c
+    waiting = sa.select(b.team_id).where(b.method == rate_method, b.paused_until > now)
     fresh = (
         sa.select(d.id)
         .where(
@@ -124,8 +127,7 @@ def claim(
                     needs_reconcile=False,
                     updated_at=now,
                 )
-                .returning(*columns, d.scheduled_hash),
-                {"b_now": now},
+                .returning(*columns, d.scheduled_hash)
             ).all()
     out = [_claimed(row) for row in rows]
     out.sort(key=lambda r: (r.row.due_at, r.row.id))
@@ -230,10 +232,11 @@ def finish(engine: Engine, result: Result, *, worker: str, now: datetime) -> boo
             "needs_reconcile": False,
             "scheduled_message_id": None,
             "scheduled_hash": None,
-            "direct": d.direct | sa.literal(result.direct),
         }
+        if result.direct:
+            values["direct"] = True
         if result.retry_at is not None:
-            values["available_at"] = sa.func.coalesce(result.retry_at, d.available_at)
+            values["available_at"] = result.retry_at
     else:
         values |= {"state": result.state.value, "lease_until": None, "needs_reconcile": False}
     with engine.begin() as conn:

@@ -527,3 +527,22 @@ def test_a_tap_on_a_scheduled_question_keeps_its_ts_and_its_answer(
 
     wait_until(kept, timeout=10, what="the tap kept as the question's answer")
     assert next(r for r in rows(app.services, "reflection")).message_ts == posted["ts"]
+
+
+def test_a_deletion_within_a_minute_of_its_time_is_counted_as_too_late(
+    app: Heedful, emulator: SlackEmulator, clock: VirtualClock, person: str
+) -> None:
+    start = local(TUESDAY, "10:00")
+    calendar(app.services, meeting(start))
+    hand_over(app, clock)
+    reminder = rows(app.services, "reminder")[0]
+    clock.set(reminder.due_at - timedelta(seconds=30))
+
+    calendar(app.services)  # cancelled half a minute before Slack posts the reminder
+    take_back(app, clock)
+
+    too_late = ("heedful_scheduled_deletions_total", (("outcome", "too_late"),))
+    assert gauges(app)[too_late] == 1
+    run_until(app, emulator, clock, reminder.due_at + timedelta(seconds=5))
+    assert len(arrived(app.services, emulator, "reminder")) == 1  # Slack posted it
+    assert "deleted" in outcomes(emulator)  # the question, hours away, was deleted in time
