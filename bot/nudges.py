@@ -52,7 +52,7 @@ from bot.services import Services
 from bot.storage import repository as repo
 from bot.storage import scheduled
 from bot.storage.db import read_only, session_scope
-from bot.storage.models import Delivery, PromptShown, SlackUser
+from bot.storage.models import Delivery, DeliveryState, PromptShown, SlackUser
 
 logger = logging.getLogger(__name__)
 
@@ -193,7 +193,8 @@ class NudgeComposer:
                     d.team_id == row.team_id,
                     d.user_id == row.user_id,
                     d.kind.in_((REFLECTION, TRANSITION)),
-                    d.state == "sent",
+                    # Handed to Slack ahead of time counts as asked (``bot.prescheduler``).
+                    d.state.in_((DeliveryState.SENT.value, DeliveryState.SCHEDULED.value)),
                     d.id != row.id,
                 )
             ).scalar_one()
