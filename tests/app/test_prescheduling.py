@@ -21,7 +21,7 @@ from bot.config import Settings
 from bot.emulator import SlackEmulator
 from bot.messages import blocks as kit
 from bot.nudges import mute_series, pause_until, skip_meeting
-from bot.occurrences import apply_occurrences, opt_in
+from bot.occurrences import apply_occurrences, opt_in, replan_user
 from bot.prescheduler import KINDS, SCHEDULE_METHOD
 from bot.privacy import erase_user
 from bot.services import Services
@@ -174,6 +174,10 @@ def gauges(app: Heedful) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]
     }
 
 
+def scheduled_ids(emulator: SlackEmulator) -> set[str]:
+    return {e["id"] for e in emulator.scheduled}
+
+
 def outcomes(emulator: SlackEmulator) -> list[str]:
     return [entry["outcome"] for entry in emulator.scheduled_log]
 
@@ -199,6 +203,10 @@ def test_a_meeting_known_a_day_ahead_is_scheduled_once_and_posted_by_slack(
     assert len(calls) == len(nudges)
     assert all(c.params.get("unfurl_links") in (False, "false", "0") for c in calls)
     assert gauges(app)[("heedful_scheduled_messages", ())] == len(scheduled)
+    calendar(app.services, meeting(start))  # the next poll: nothing changed, nothing moves
+    replan_user(app.services, team_id=TEAM, user_id=USER)
+    assert scheduled_ids(emulator) == {e["id"] for e in scheduled}
+    assert emulator.scheduled_log == [] and waiting_to_be_handed(app.services) == 0
     assert (
         gauges(app)[("heedful_deliveries_by_state", (("kind", "reminder"), ("state", "scheduled")))]
         == 1
