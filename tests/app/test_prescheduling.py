@@ -309,8 +309,8 @@ def _series_key(app: Heedful) -> str:
         return str(conn.execute(sa.select(c.series_key)).scalar_one())
 
 
-@pytest.mark.parametrize("action", ["pause", "mute", "skip", "erase"])
-def test_a_person_who_pauses_mutes_skips_or_is_erased_gets_nothing_scheduled_before(
+@pytest.mark.parametrize("action", ["pause", "mute", "skip", "erase", "unreachable"])
+def test_a_person_who_pauses_mutes_skips_is_erased_or_unreachable_gets_nothing_scheduled_before(
     app: Heedful, emulator: SlackEmulator, clock: VirtualClock, person: str, action: str
 ) -> None:
     start = local(TUESDAY, "10:00")
@@ -325,6 +325,10 @@ def test_a_person_who_pauses_mutes_skips_or_is_erased_gets_nothing_scheduled_bef
     elif action == "skip":
         reminder = rows(s, "reminder")[0]
         skip_meeting(s, team_id=TEAM, user_id=USER, delivery_id=reminder.id)
+    elif action == "unreachable":  # Slack said so to another DM (the sender's path)
+        repo.mark_unreachable(
+            s.engine, team_id=TEAM, user_id=USER, reason="account_inactive", now=clock.now()
+        )
     else:
         erase_user(s, team_id=TEAM, user_id=USER)
     take_back(app, clock)
