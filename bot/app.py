@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from slack_bolt import App
 
 from bot import commitments, feedback
-from bot.budget import Budget
+from bot.budget import TIER3_PER_MINUTE, Budget
 from bot.digest import DIGEST, DigestComposer, plan_digests
 from bot.inbox import SLACK, InboxProcessor, bolt_dispatcher, inbox_middleware, replay_guard
 from bot.ingress import slack_events_route
@@ -32,6 +32,7 @@ from bot.listener import with_services
 from bot.logging_setup import bolt_logger
 from bot.metrics import Metrics
 from bot.nudges import NudgeComposer
+from bot.prescheduler import DELETE_METHOD, SCHEDULE_METHOD, PreScheduler
 from bot.privacy import purge_expired
 from bot.replies import ACK, AckComposer
 from bot.scheduler import Drainer, Ticker
@@ -47,6 +48,9 @@ logger = logging.getLogger(__name__)
 INBOX_TICK_SECONDS = 2.0
 DIGEST_TICK_SECONDS = 300.0
 HOUSEKEEPING_TICK_SECONDS = 6 * 3600.0
+# Nudges are handed to Slack at least 10 minutes ahead: a look every few seconds is plenty
+# (timed work, a deletion or an unknown outcome, wakes it sooner: ``seconds_until_due``).
+PRESCHEDULE_TICK_SECONDS = 5.0
 
 
 def build_bolt_app(
@@ -101,6 +105,7 @@ class Heedful:
     worker: App = field(init=False)
     inbox: InboxProcessor = field(init=False)
     sender: Sender = field(init=False)
+    prescheduler: PreScheduler = field(init=False)
     metrics: Metrics = field(init=False)
     router: Router = field(init=False)
     server: HttpServer | None = field(init=False, default=None)
@@ -127,25 +132,46 @@ class Heedful:
                 microsoft.INBOX_SOURCE: microsoft.dispatcher(s),
             },
         )
+        composers: dict[str, Composer] = {
+            **NudgeComposer(s).composers(),
+            DIGEST: DigestComposer(s),
+            ACK: AckComposer(s),
+            commitments.OFFER: commitments.OfferComposer(s),
+            feedback.FEEDBACK_ASK: feedback.FeedbackComposer(s),
+            **self.composers,
+        }
+        # One budget: chat.postMessage at the configured pace, the scheduling methods at
+        # Slack's tier 3 (bot.budget, bot.prescheduler).
+        budget = Budget(
+            s.engine,
+            per_minute=s.settings.slack_messages_per_minute,
+            ceilings={SCHEDULE_METHOD: TIER3_PER_MINUTE, DELETE_METHOD: TIER3_PER_MINUTE},
+        )
+        lease = timedelta(seconds=s.settings.sender_lease_seconds)
         self.sender = Sender(
             engine=s.engine,
             clock=s.clock,
             clients=s.clients,
             worker_id=s.worker_id,
-            composers={
-                **NudgeComposer(s).composers(),
-                DIGEST: DigestComposer(s),
-                ACK: AckComposer(s),
-                commitments.OFFER: commitments.OfferComposer(s),
-                feedback.FEEDBACK_ASK: feedback.FeedbackComposer(s),
-                **self.composers,
-            },
+            composers=composers,
             cipher=s.cipher,
-            lease=timedelta(seconds=s.settings.sender_lease_seconds),
+            lease=lease,
             metrics=self.metrics,
-            budget=Budget(s.engine, per_minute=s.settings.slack_messages_per_minute),
+            budget=budget,
         )
         self.sender.observers.append(self.metrics.on_sent)
+        self.prescheduler = PreScheduler(
+            engine=s.engine,
+            clock=s.clock,
+            clients=s.clients,
+            worker_id=s.worker_id,
+            composers=composers,
+            budget=budget,
+            metrics=self.metrics,
+            cipher=s.cipher,
+            horizon=timedelta(hours=s.settings.preschedule_hours),
+            lease=lease,
+        )
         if self.run_workers:
             s.wake_outbox = lambda: self.ticker.wake("outbox")
             s.wake_inbox = lambda: self.ticker.wake("inbox")
@@ -169,6 +195,10 @@ class Heedful:
 
     def send_due(self) -> int:
         return self.sender.drain()
+
+    def preschedule(self) -> int:
+        """Drain the prescheduler: settle, delete, hand due-later nudges to Slack."""
+        return self.prescheduler.drain()
 
     def plan_digests(self) -> int:
         return plan_digests(self.services)
@@ -200,6 +230,14 @@ class Heedful:
             self.ticker.every(
                 s.tick_seconds,
                 Drainer("outbox", self.sender.run_once, next_in=self.sender.seconds_until_due),
+            )
+            self.ticker.every(
+                PRESCHEDULE_TICK_SECONDS,
+                Drainer(
+                    "prescheduler",
+                    self.prescheduler.run_once,
+                    next_in=self.prescheduler.seconds_until_due,
+                ),
             )
             self.ticker.every(INBOX_TICK_SECONDS, Drainer("inbox", self.inbox.run_once))
             self.ticker.every(

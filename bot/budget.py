@@ -29,6 +29,11 @@ Decisions, written down once:
   Slack accepts raises it by a hundredth of the configured rate, never above it. The
   configured rate is the ceiling: the operator's figure is a promise the sender keeps,
   the adaptation only goes below it.
+* **Per-method ceilings** (``Budget(ceilings=…)``): a method Slack limits by its tier,
+  not as a message, keeps its own ceiling. ``chat.scheduleMessage`` and
+  ``chat.deleteScheduledMessage`` are tier 3, "50+ per minute" per workspace
+  (https://docs.slack.dev/apis/web-api/rate-limits): :data:`TIER3_PER_MINUTE`, 50. Every
+  other method keeps ``HEEDFUL_SLACK_MESSAGES_PER_MINUTE``.
 * **Time** is the injected clock's, so a virtual clock paces tests exactly.
 """
 
@@ -51,6 +56,7 @@ DEFAULT_PER_MINUTE = 300.0
 FLOOR_SHARE = 1 / 16  # the lowest rate, as a share of the configured one (four halvings)
 DECREASE = 0.5  # a 429 multiplies the rate by this
 INCREASE_SHARE = 0.01  # each accepted post adds this share of the ceiling
+TIER3_PER_MINUTE = 50.0  # Slack's tier 3 ("50+ per minute"), for the methods named so
 
 
 @dataclass(frozen=True)
@@ -78,12 +84,23 @@ class Pace:
 class Budget:
     """The shared rate budget of one database (see the module docstring)."""
 
-    def __init__(self, engine: Engine, *, per_minute: float = DEFAULT_PER_MINUTE) -> None:
-        if per_minute <= 0:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        per_minute: float = DEFAULT_PER_MINUTE,
+        ceilings: Mapping[str, float] | None = None,
+    ) -> None:
+        if per_minute <= 0 or any(rate <= 0 for rate in (ceilings or {}).values()):
             raise ValueError("per_minute must be positive")
         self.engine = engine
         self.ceiling = per_minute
         self.floor = per_minute * FLOOR_SHARE
+        self.ceilings = dict(ceilings or {})
+
+    def ceiling_of(self, method: str) -> float:
+        """The highest (and starting) rate a minute of ``method``."""
+        return self.ceilings.get(method, self.ceiling)
 
     # ------------------------------------------------------------------ slots
 
@@ -124,7 +141,8 @@ class Budget:
         with self.engine.begin() as conn:
             per_minute, next_at, paused = self._lock(conn, {key: 0}, now=now)[key]
             pausing = paused is not None and paused > now
-            rate = per_minute if pausing else max(self.floor, per_minute * DECREASE)
+            floor = self.ceiling_of(method) * FLOOR_SHARE
+            rate = per_minute if pausing else max(floor, per_minute * DECREASE)
             conn.execute(
                 sa.update(BUDGET)
                 .where(*_is(key))
@@ -139,18 +157,19 @@ class Budget:
 
     def accepted(self, counts: Mapping[tuple[str, str], int], *, now: datetime) -> None:
         """Slack accepted ``counts[(team, method)]`` posts: raise each rate a little."""
-        step = self.ceiling * INCREASE_SHARE
         with self.engine.begin() as conn:
             for key, count in counts.items():
                 if count <= 0:
                     continue
+                ceiling = self.ceiling_of(key[1])
+                step = ceiling * INCREASE_SHARE
                 conn.execute(
                     sa.update(BUDGET)
-                    .where(*_is(key), BUDGET.c.per_minute < self.ceiling)
+                    .where(*_is(key), BUDGET.c.per_minute < ceiling)
                     .values(
-                        per_minute=sa.func.min(BUDGET.c.per_minute + step * count, self.ceiling)
+                        per_minute=sa.func.min(BUDGET.c.per_minute + step * count, ceiling)
                         if conn.dialect.name == "sqlite"
-                        else sa.func.least(BUDGET.c.per_minute + step * count, self.ceiling),
+                        else sa.func.least(BUDGET.c.per_minute + step * count, ceiling),
                         updated_at=now,
                     )
                 )
@@ -176,7 +195,7 @@ class Budget:
         conn.execute(
             insert_ignoring_duplicates(conn, BUDGET),
             [
-                {"team_id": t, "method": m, "per_minute": self.ceiling, "updated_at": now}
+                {"team_id": t, "method": m, "per_minute": self.ceiling_of(m), "updated_at": now}
                 for t, m in keys
             ],
         )
@@ -189,7 +208,7 @@ class Budget:
         if conn.dialect.name == "postgresql":
             query = query.with_for_update()
         found = {
-            (team, method): (min(float(rate), self.ceiling), next_at, paused)
+            (team, method): (min(float(rate), self.ceiling_of(method)), next_at, paused)
             for team, method, rate, next_at, paused in conn.execute(query)
         }
         return found

@@ -50,6 +50,9 @@ class Settings:
     sender_lease_seconds: float = 120.0
     # The starting (and highest) pace of posts per workspace and method: ``bot.budget``.
     slack_messages_per_minute: float = 300.0
+    # How far ahead reminders and questions are handed to Slack (``bot.prescheduler``);
+    # 0 turns pre-scheduling off. At most 119 days: Slack refuses more than 120.
+    preschedule_hours: float = 36.0
     calendar_poll_minutes: int = 5
     retention_days: int = 365
     allow_private_feeds: bool = False
@@ -153,6 +156,13 @@ class Settings:
                 300.0,
                 low=1.0,
                 high=100_000.0,
+            ),
+            preschedule_hours=_float(
+                get("HEEDFUL_PRESCHEDULE_HOURS"),
+                "HEEDFUL_PRESCHEDULE_HOURS",
+                36.0,
+                low=0.0,
+                high=119 * 24.0,
             ),
             allow_private_feeds=_bool(
                 get("HEEDFUL_ALLOW_PRIVATE_FEEDS"), "HEEDFUL_ALLOW_PRIVATE_FEEDS", False

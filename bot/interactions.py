@@ -20,6 +20,7 @@ from bot.messages.prompts import load_prompts
 from bot.replies import reply
 from bot.services import Services
 from bot.storage import repository as repo
+from bot.storage import scheduled
 from bot.storage.db import session_scope
 
 logger = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ def on_mute(services: Services, *, team_id: str, user_id: str, body: dict[str, A
 def on_tap(services: Services, *, team_id: str, user_id: str, body: dict[str, Any]) -> Update:
     """A presence button: its value is "<delivery id>:<1-5>"."""
     delivery, _, presence = _value(body).partition(":")
+    _adopt_ts(services, team_id=team_id, user_id=user_id, delivery_id=int(delivery), body=body)
     kept = reflections.capture_form(
         services,
         team_id=team_id,
@@ -88,6 +90,7 @@ def reflection_form(
     """The "Write a line" form for the question whose delivery id is the button's value."""
     prompts = load_prompts()
     delivery_id = int(_value(body))
+    _adopt_ts(services, team_id=team_id, user_id=user_id, delivery_id=delivery_id, body=body)
     question = ""
     prompt, _ = reflections.prompt_for_delivery(
         services, team_id=team_id, user_id=user_id, delivery_id=delivery_id
@@ -295,6 +298,18 @@ def _answer(
             services, team_id=team_id, user_id=event["user"], family=replies.KEPT_LINES
         )
     return (event["user"], thread_ts, text) if text else None
+
+
+def _adopt_ts(
+    services: Services, *, team_id: str, user_id: str, delivery_id: int, body: Mapping[str, Any]
+) -> None:
+    """A tap on a message Slack posted for us ahead of time tells its ts, which we were
+    never told (``bot.prescheduler``): keep it, so answers in its thread find it."""
+    ts = (body.get("container") or {}).get("message_ts") or (body.get("message") or {}).get("ts")
+    if ts:
+        scheduled.adopt_message_ts(
+            services.engine, team_id=team_id, user_id=user_id, delivery_id=delivery_id, ts=str(ts)
+        )
 
 
 def _value(body: Mapping[str, Any]) -> str:

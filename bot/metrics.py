@@ -22,11 +22,14 @@ What an operator gets (nothing here carries text, tokens, user or team ids):
   ``heedful_outbox_deliveries{state}`` (pending, claimed),
   ``heedful_deliveries_by_state{kind,state}`` (every kind and state present, so a new state
   appears without a change here), ``heedful_inbox_backlog{source}`` (events stored but not
-  processed), ``heedful_scheduled_messages`` (handed to Slack ahead of time and not yet
-  posted by it: 0 until the delivery table has a ``scheduled_message_id`` column,
+  processed), ``heedful_scheduled_messages`` (deliveries Slack holds, in state
+  ``scheduled``: handed to it ahead of time and not yet posted, ``bot.prescheduler``,
   ``bot.storage.stats.scheduled_messages``) and ``heedful_calendar_sync_lag_seconds{kind}``
   (how long the most overdue calendar has waited past its next check: alert on it to
   learn that calendars are not being read, ``bot.storage.stats.calendar_sync_lag``).
+* ``heedful_scheduled_deletions_total{outcome}``: this process's deletions of messages
+  handed to Slack ahead of time (``too_late``: asked within a minute of its time, so it
+  was posted anyway; ``bot.prescheduler``).
 
 A query that fails at scrape time drops its family from that scrape (and logs the kind
 of error), so the counters are still served.
@@ -64,6 +67,17 @@ DELIVERY_OUTCOMES = (
     "paced",  # no slot in the workspace's rate budget yet (bot.budget): pending, no attempt
     "paused",  # the workspace's token stopped working: pending until it is reinstalled
     "lease_lost",  # another process took the row over first; this one did not send it
+    "scheduled",  # handed to Slack ahead of time (bot.prescheduler); "sent" once posted
+    "direct",  # Slack would not take it ahead of time: the sender posts it at its due time
+    "unknown",  # a scheduling call without an answer that could not be cleared up in time
+)
+# What became of the deletions of scheduled messages (``bot.prescheduler``).
+UNSCHEDULE_OUTCOMES = (
+    "deleted",  # Slack deleted it: it will not post
+    "gone",  # Slack did not know it any more, well before its time (posted or deleted)
+    "too_late",  # asked within a minute of its post_at (or after): it was posted anyway
+    "gave_up",  # Slack kept failing until its post_at passed
+    "dropped",  # no token to ask with (the workspace uninstalled or removed)
 )
 
 # Seconds late, from on time to badly late: a paced burst spreads over seconds to a few
@@ -95,6 +109,12 @@ class Metrics:
             "heedful_deliveries",
             "Outcomes of DM deliveries handled by this process, by kind and outcome.",
             ["kind", "outcome"],
+            registry=self.registry,
+        )
+        self.unscheduled = Counter(
+            "heedful_scheduled_deletions",
+            "Deletions of messages handed to Slack ahead of time, by outcome.",
+            ["outcome"],
             registry=self.registry,
         )
         self.lateness = Histogram(
@@ -261,8 +281,7 @@ class _DatabaseFigures(Collector):
             (
                 GaugeMetricFamily(
                     "heedful_scheduled_messages",
-                    "DMs handed to Slack with chat.scheduleMessage and not yet posted"
-                    " (0 until pre-scheduling stores scheduled_message_id).",
+                    "DMs handed to Slack with chat.scheduleMessage and not yet posted.",
                 ),
                 scheduled,
             ),

@@ -50,8 +50,9 @@ from bot.prefs import Prefs
 from bot.sender import Composer, Skip
 from bot.services import Services
 from bot.storage import repository as repo
+from bot.storage import scheduled
 from bot.storage.db import read_only, session_scope
-from bot.storage.models import Delivery, PromptShown, SlackUser
+from bot.storage.models import Delivery, DeliveryState, PromptShown, SlackUser
 
 logger = logging.getLogger(__name__)
 
@@ -192,7 +193,8 @@ class NudgeComposer:
                     d.team_id == row.team_id,
                     d.user_id == row.user_id,
                     d.kind.in_((REFLECTION, TRANSITION)),
-                    d.state == "sent",
+                    # Handed to Slack ahead of time counts as asked (``bot.prescheduler``).
+                    d.state.in_((DeliveryState.SENT.value, DeliveryState.SCHEDULED.value)),
                     d.id != row.id,
                 )
             ).scalar_one()
@@ -428,14 +430,11 @@ def skip_meeting(services: Services, *, team_id: str, user_id: str, delivery_id:
             ],
             now=now,
         )
+        mine = sa.and_(d.team_id == team_id, d.user_id == user_id, d.occurrence_key == key)
+        scheduled.unschedule(conn, mine, now=now)  # what Slack holds for it is deleted there
         conn.execute(
             sa.update(DEL)
-            .where(
-                d.team_id == team_id,
-                d.user_id == user_id,
-                d.occurrence_key == key,
-                d.state == "pending",
-            )
+            .where(mine, d.state == "pending")
             .values(state="skipped", error=USER_SKIPPED, updated_at=now)
         )
     meeting = NudgeComposer(services)._meeting(row, key)

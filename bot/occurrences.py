@@ -14,7 +14,11 @@ planner wants with what the outbox holds:
 * pending and no longer wanted → withdrawn (state ``skipped``, error ``unplanned``);
 * expired (it could not arrive in time) and wanted again at another time (its meeting
   moved) → pending again; at the same time it stays expired;
-* sent, failed or being sent → never touched.
+* sent, failed or being sent → never touched;
+* handed to Slack ahead of time (``scheduled``, or ``scheduling`` while the call is in
+  flight: ``bot.prescheduler``) → left with Slack while unchanged; moved or withdrawn →
+  its deletion at Slack is queued (``bot.storage.scheduled.unschedule``) and it is moved
+  or withdrawn as a pending row (mute and pause re-plan, so they end here too).
 """
 
 from __future__ import annotations
@@ -50,14 +54,17 @@ from bot.planner import (
 from bot.prefs import Prefs
 from bot.services import Services
 from bot.storage import repository as repo
+from bot.storage import scheduled
 from bot.storage.db import session_scope
-from bot.storage.models import Commitment, Delivery, OccurrenceRow, Reflection
+from bot.storage.models import Commitment, Delivery, DeliveryState, OccurrenceRow, Reflection
 
 logger = logging.getLogger(__name__)
 
 PLAN_HORIZON = timedelta(days=8)
 BACKOFF_LOOKBACK = timedelta(hours=1)  # the longest reflection delay a user can choose
 UNPLANNED = "unplanned"
+# Handed to Slack ahead of time (``bot.prescheduler``): pending as far as planning goes.
+AHEAD = (DeliveryState.SCHEDULING.value, DeliveryState.SCHEDULED.value)
 OCC = OccurrenceRow.__table__  # type: ignore[attr-defined]
 DEL = Delivery.__table__  # type: ignore[attr-defined]
 COMMIT = Commitment.__table__  # type: ignore[attr-defined]
@@ -481,7 +488,7 @@ def silences(services: Services, *, team_id: str, user_id: str) -> dict[str, str
                     d.team_id == team_id,
                     d.user_id == user_id,
                     d.occurrence_key.in_([key[:255] for key in reasons]),
-                    d.state.in_(("pending", "claimed", "sent")),
+                    d.state.in_(("pending", "claimed", "sent", *AHEAD)),
                 )
             ).scalars()
         )
@@ -589,7 +596,7 @@ def sync_deliveries(
                 d.user_id == user_id,
                 d.kind.in_(NUDGE_KINDS),
                 sa.or_(
-                    d.state.in_(("pending", "expired")),
+                    d.state.in_(("pending", "expired", *AHEAD)),
                     sa.and_(d.state == "skipped", d.error == UNPLANNED),
                 ),
             )
@@ -598,8 +605,18 @@ def sync_deliveries(
         for row in current:
             key = (row.kind, row.ref)
             w = want.get(key)
+            state = row.state
+            if state in AHEAD and (
+                w is None
+                or (row.due_at, row.expires_at, row.meeting_start, row.payload)
+                != (w.due_at, w.expires_at, w.meeting_start, w.payload)
+            ):
+                # Slack holds it (or is being handed it): delete it there, then treat it
+                # as the pending row it becomes (withdrawn, or moved and handed again).
+                scheduled.unschedule(conn, d.id == row.id, now=now)
+                state = "pending"
             if w is None:
-                if row.state == "pending":
+                if state == "pending":
                     conn.execute(
                         sa.update(DEL)
                         .where(d.id == row.id, d.state == "pending")
@@ -608,9 +625,11 @@ def sync_deliveries(
                     withdrawn += 1
                 continue
             seen.add(key)
-            if row.state == "expired" and row.due_at == w.due_at:
+            if state == "expired" and row.due_at == w.due_at:
                 continue  # it stays expired; only a moved meeting brings it back
-            if row.state != "pending" or (
+            if state in AHEAD:
+                continue  # unchanged: Slack posts it as planned
+            if state != "pending" or (
                 row.due_at,
                 row.expires_at,
                 row.meeting_start,
@@ -618,7 +637,7 @@ def sync_deliveries(
             ) != (w.due_at, w.expires_at, w.meeting_start, w.payload):
                 conn.execute(
                     sa.update(DEL)
-                    .where(d.id == row.id, d.state == row.state)
+                    .where(d.id == row.id, d.state == state)
                     .values(
                         state="pending",
                         error=None,

@@ -29,6 +29,7 @@ from bot.messages.prompts import load_prompts
 from bot.reflections import TOMBSTONE_KEEP
 from bot.services import Services
 from bot.slack import Upload
+from bot.storage import scheduled
 from bot.storage.db import read_only
 from bot.storage.models import (
     CalendarSource,
@@ -48,6 +49,7 @@ from bot.storage.models import (
     PromptShown,
     RateBudget,
     Reflection,
+    SlackUnschedule,
     SlackUser,
     WebhookSource,
 )
@@ -185,6 +187,11 @@ def erase_user(services: Services, *, team_id: str, user_id: str) -> int:
     microsoft.release(services, team_id=team_id, user_id=user_id)
     removed = 0
     with services.engine.begin() as conn:
+        # What Slack holds for them ahead of time is deleted there (the queue names no one).
+        d = _table(Delivery).c
+        scheduled.unschedule(
+            conn, sa.and_(d.team_id == team_id, d.user_id == user_id), now=services.clock.now()
+        )
         for model in USER_TABLES:
             table = _table(model)
             result = conn.execute(
@@ -198,7 +205,13 @@ def erase_user(services: Services, *, team_id: str, user_id: str) -> int:
 
 def purge_team(services: Services, *, team_id: str) -> int:
     """``app_uninstalled``: forget the whole workspace (Google channels stopped and grants
-    revoked, Microsoft subscriptions deleted, first)."""
+    revoked, Microsoft subscriptions deleted, first).
+
+    Messages handed to Slack ahead of time (``bot.prescheduler``) are not deleted there:
+    no token is left to ask with, so the deletions queued for the workspace go with it.
+    We assume Slack posts nothing for an app whose tokens it revoked (its documentation
+    does not say so for scheduled messages; ``app_uninstalled`` comes once every token of
+    the app is revoked)."""
     google.release(services, team_id=team_id)
     microsoft.release(services, team_id=team_id)
     removed = 0
@@ -209,6 +222,7 @@ def purge_team(services: Services, *, team_id: str) -> int:
             WebhookSource,
             InboxItem,
             RateBudget,
+            SlackUnschedule,
             Installation,
         ):
             table = _table(model)

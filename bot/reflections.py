@@ -41,6 +41,7 @@ from bot.messages.prompts import load_prompts
 from bot.occurrences import replan_user
 from bot.planner import REFLECTION, TRANSITION
 from bot.services import Services
+from bot.storage import scheduled
 from bot.storage.db import read_only
 from bot.storage.models import DeletedMessage, Delivery, PromptShown, Reflection, SlackUser
 from bot.storage.repository import insert_ignoring_duplicates
@@ -50,6 +51,12 @@ logger = logging.getLogger(__name__)
 OPEN_FOR_PLAIN_DM = timedelta(hours=12)
 OPEN_FOR_REPLIES = timedelta(hours=24)
 PROMPT_KINDS = (REFLECTION, TRANSITION)
+# A question Slack posted for us (``bot.prescheduler``) has a ts we were never told: a
+# threaded answer whose root matches no stored ts is matched to the person's pre-scheduled
+# question due within [thread_ts - ADOPT_EARLY, thread_ts + ADOPT_LATE] (Slack posts at
+# post_at or a little after; post_at is whole seconds), and that ts is kept.
+ADOPT_EARLY = timedelta(seconds=120)
+ADOPT_LATE = timedelta(seconds=5)
 DEL = Delivery.__table__  # type: ignore[attr-defined]
 REF = Reflection.__table__  # type: ignore[attr-defined]
 SHOWN = PromptShown.__table__  # type: ignore[attr-defined]
@@ -107,6 +114,21 @@ def find_prompt(
     now = services.clock.now()
     d = DEL.c
     mine = (d.team_id == team_id, d.user_id == user_id, d.kind.in_(PROMPT_KINDS), d.state == "sent")
+    _settle_scheduled(services, team_id=team_id, user_id=user_id)
+    if thread_ts:
+        with read_only(services.engine) as conn:
+            known = conn.execute(sa.select(d.id).where(*mine, d.message_ts == thread_ts)).first()
+        if known is None:  # a question Slack posted for us: its ts was never told
+            with services.engine.begin() as conn:
+                scheduled.adopt_ts(
+                    conn,
+                    team_id=team_id,
+                    user_id=user_id,
+                    kinds=PROMPT_KINDS,
+                    thread_ts=thread_ts,
+                    early=ADOPT_EARLY,
+                    late=ADOPT_LATE,
+                )
     with read_only(services.engine) as conn:
         if thread_ts:
             row = conn.execute(sa.select(DEL).where(*mine, d.message_ts == thread_ts)).first()
@@ -121,9 +143,18 @@ def find_prompt(
     return (_prompted(row), True) if row is not None else (None, False)
 
 
+def _settle_scheduled(services: Services, *, team_id: str, user_id: str) -> None:
+    """Mark the person's pre-scheduled DMs that Slack has posted by now as sent, before
+    their answers are matched (the prescheduler's sweep may not have run yet)."""
+    scheduled.settle_posted(
+        services.engine, now=services.clock.now(), team_id=team_id, user_id=user_id
+    )
+
+
 def prompt_for_delivery(
     services: Services, *, team_id: str, user_id: str, delivery_id: int
 ) -> tuple[Prompted | None, bool]:
+    _settle_scheduled(services, team_id=team_id, user_id=user_id)
     d = DEL.c
     with read_only(services.engine) as conn:
         row = conn.execute(

@@ -101,10 +101,16 @@ def fixture_clock() -> VirtualClock:
 
 
 @pytest.fixture(name="emulator")
-def fixture_emulator() -> Iterator[SlackEmulator]:
+def fixture_emulator(
+    request: pytest.FixtureRequest, clock: VirtualClock
+) -> Iterator[SlackEmulator]:
+    """The Slack emulator on the test's virtual clock: what the app schedules with
+    ``chat.scheduleMessage`` is posted when the clock passes its ``post_at``. A test that
+    runs real ``heedful run`` processes (``run_env``) keeps real time: so do they."""
     from bot.emulator import SlackEmulator
 
-    emu = SlackEmulator(signing_secret=SIGNING_SECRET)
+    real_time = "run_env" in request.fixturenames
+    emu = SlackEmulator(signing_secret=SIGNING_SECRET, clock=None if real_time else clock.now)
     emu.start()
     emu.add_user("U1", tz="Europe/Berlin", email="ana@example.com", real_name="Ana")
     emu.add_user("U2", tz="America/New_York", email="ben@example.com", real_name="Ben")

@@ -170,7 +170,9 @@ def test_healthz_stays_200_while_the_slow_jobs_wait_for_their_own_interval(
         jobs = app.ticker._jobs
         wait_until(ran_at(START, *jobs.values()), what="every job's first run")
         now.advance(minutes=3)
-        frequent = [jobs[name] for name in ("outbox", "inbox", "calendars", "feedback")]
+        frequent = [
+            jobs[name] for name in ("outbox", "prescheduler", "inbox", "calendars", "feedback")
+        ]
         for job in frequent:
             app.ticker.wake(job.name)
         wait_until(ran_at(now(), *frequent), what="the frequent jobs' runs")
@@ -181,6 +183,7 @@ def test_healthz_stays_200_while_the_slow_jobs_wait_for_their_own_interval(
         assert health["scheduler"] is True and set(health["jobs"].values()) == {"ok"}
         assert set(health["jobs"]) == {
             "outbox",
+            "prescheduler",
             "inbox",
             "calendars",
             "digests",

@@ -48,6 +48,11 @@ class DeliveryState(StrEnum):
     # It could no longer arrive in time (a reminder once its meeting started, a question
     # past its validity): not sent, and counted (README, "Today's rule").
     EXPIRED = "expired"
+    # Pre-scheduling (``bot.prescheduler``): a ``chat.scheduleMessage`` call is in flight,
+    # leased like CLAIMED; then Slack holds it (``scheduled_message_id`` and ``channel``
+    # stored) and posts it at ``due_at``. The sender claims only pending rows.
+    SCHEDULING = "scheduling"
+    SCHEDULED = "scheduled"
 
 
 class InboxState(StrEnum):
@@ -130,6 +135,36 @@ class Delivery(SQLModel, table=True):
     error: str | None = Field(default=None, max_length=255)
     created_at: datetime | None = _ts()
     updated_at: datetime | None = _ts()
+    # ``chat.scheduleMessage``'s id while Slack holds the message (``bot.prescheduler``).
+    scheduled_message_id: str | None = Field(default=None, max_length=64)
+    # A digest of the scheduled text (never the text): what identifies the message in
+    # ``chat.scheduledMessages.list`` after an ambiguous failure.
+    scheduled_hash: str | None = Field(default=None, max_length=32)
+    # Never pre-schedule this one again (Slack refused it ahead of time): the sender
+    # posts it at its due time.
+    direct: bool = False
+
+
+class SlackUnschedule(SQLModel, table=True):
+    """A message handed to Slack ahead of time that must not be posted any more (the
+    meeting moved, was cancelled or declined, the person skipped, paused, muted or was
+    erased): ``bot.prescheduler`` deletes it with ``chat.deleteScheduledMessage``. It
+    holds no text and no user id: only where the message is and when it would post."""
+
+    __tablename__ = "slack_unschedule"
+    __table_args__ = (
+        sa.UniqueConstraint("team_id", "scheduled_message_id", name="uq_slack_unschedule"),
+        sa.Index("ix_slack_unschedule_due", "available_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    channel: str = Field(max_length=32)
+    scheduled_message_id: str = Field(max_length=64)
+    post_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    available_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    attempts: int = 0
+    created_at: datetime | None = _ts()
 
 
 class RateBudget(SQLModel, table=True):

@@ -611,9 +611,14 @@ def ensure_user(session: Session, *, team_id: str, user_id: str, now: datetime) 
 def mark_unreachable(
     engine: Engine, *, team_id: str, user_id: str, reason: str, now: datetime
 ) -> None:
-    """Slack said this person cannot get our DMs (deactivated, DMs closed, …)."""
+    """Slack said this person cannot get our DMs (deactivated, DMs closed, …). What Slack
+    holds for them ahead of time is taken back (``bot.storage.scheduled.unschedule``)."""
+    from bot.storage import scheduled
+
     t = SlackUser.__table__.c  # type: ignore[attr-defined]
+    d = DELIVERY.c
     with engine.begin() as conn:
+        scheduled.unschedule(conn, sa.and_(d.team_id == team_id, d.user_id == user_id), now=now)
         conn.execute(
             sa.update(SlackUser.__table__)  # type: ignore[attr-defined]
             .where(t.team_id == team_id, t.slack_user_id == user_id)

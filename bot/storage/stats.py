@@ -14,14 +14,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bot.storage.db import read_only
-from bot.storage.models import CalendarSource, Delivery, InboxItem, InboxState
+from bot.storage.models import CalendarSource, Delivery, DeliveryState, InboxItem, InboxState
 
 DELIVERY: sa.Table = Delivery.__table__  # type: ignore[attr-defined]
 INBOX: sa.Table = InboxItem.__table__  # type: ignore[attr-defined]
 CALENDAR: sa.Table = CalendarSource.__table__  # type: ignore[attr-defined]
 
-# The column ``chat.scheduleMessage``'s id is kept in, once pre-scheduling lands.
-SCHEDULED_MESSAGE_ID = "scheduled_message_id"
 # A calendar that only its owner can mend (reconnect, a new address): not the app's lag.
 BROKEN = "broken"
 # Unprocessed inbox rows: stored and acknowledged, waiting for (or in) the worker.
@@ -50,16 +48,12 @@ def inbox_backlog(engine: Engine) -> dict[str, int]:
 
 def scheduled_messages(engine: Engine, *, now: datetime) -> int:
     """Deliveries handed to Slack with ``chat.scheduleMessage`` that Slack has yet to post:
-    holding a ``scheduled_message_id`` and due after ``now``.
-
-    0 while the delivery table has no such column (pre-scheduling not built yet): the
-    figure starts counting when the column is added to the model, with no change here.
-    """
-    column = DELIVERY.c.get(SCHEDULED_MESSAGE_ID)
-    if column is None:
-        return 0
+    in state ``scheduled`` and due after ``now`` (``bot.prescheduler``; a row past its due
+    time waits for the sweep that marks it sent, and Slack has posted it)."""
     t = DELIVERY.c
-    query = sa.select(sa.func.count()).where(column.is_not(None), t.due_at > now)
+    query = sa.select(sa.func.count()).where(
+        t.state == DeliveryState.SCHEDULED.value, t.due_at > now
+    )
     with read_only(engine) as conn:
         return int(conn.execute(query).scalar_one())
 
