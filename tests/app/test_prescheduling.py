@@ -22,7 +22,7 @@ from bot.emulator import SlackEmulator
 from bot.messages import blocks as kit
 from bot.nudges import mute_series, pause_until, skip_meeting
 from bot.occurrences import apply_occurrences, opt_in, replan_user
-from bot.prescheduler import KINDS, SCHEDULE_METHOD
+from bot.prescheduler import CROWDED, KINDS, SCHEDULE_METHOD
 from bot.privacy import erase_user
 from bot.services import Services
 from bot.storage import repository as repo
@@ -480,6 +480,33 @@ def test_a_429_on_schedule_message_pauses_only_that_workspace_and_method(
     hand_over(app, clock)
     states = {(r.team_id, r.ref): r.state for r in rows(app.services)}
     assert states[(TEAM, "a")] == states[(TEAM, "b")] == "scheduled"
+
+
+def test_a_crowded_dm_gets_the_rest_posted_directly_before_slack_would_refuse(
+    app: Heedful, emulator: SlackEmulator, clock: VirtualClock
+) -> None:
+    """Slack takes at most 30 scheduled messages for one channel within 5 minutes: past
+    CROWDED the prescheduler leaves the rest to the sender, so Slack never refuses one and
+    every DM still arrives exactly once. Notices stand in for nudges (ready-made text),
+    for the sender as for the prescheduler."""
+    for composers in (app.prescheduler.composers, app.sender.composers):
+        composers.update({k: composers["notice"] for k in KINDS})
+    first = clock.now() + timedelta(hours=3)
+    for i in range(CROWDED + 3):
+        _enqueue(app, TEAM, "U1", "reminder", first + timedelta(seconds=8 * i), f"r{i}")
+
+    hand_over(app, clock, rounds=120)
+
+    by_state = [r.state for r in rows(app.services)]
+    assert by_state.count("scheduled") == CROWDED
+    assert sum(1 for r in rows(app.services) if r.direct and r.state == "pending") == 3
+    assert "restricted_too_many" not in outcomes(emulator)
+
+    run_until(app, emulator, clock, first + timedelta(minutes=10))
+    texts = [m.get("text") for m in dms(emulator)]
+    assert len(texts) == CROWDED + 3
+    assert len(posted_directly(emulator)) == 3
+    assert {r.state for r in rows(app.services)} == {"sent"}
 
 
 # ------------------------------------------------------------------ answers
