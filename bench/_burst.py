@@ -408,8 +408,9 @@ def world(
                 services.install_from_token(emu.bot_token)
                 seed_people(db.engine, emu.team_id, users, clock.now())
                 specs = [
-                    WorkerSpec(i, db.url, emu.api_url, emu.bot_token, str(clock.path),
-                               per_minute, verbose)
+                    WorkerSpec(
+                        i, db.url, emu.api_url, emu.bot_token, str(clock.path), per_minute, verbose
+                    )
                     for i in range(workers)
                 ]
                 pool = Workers(specs)
@@ -509,8 +510,13 @@ def _reminder_kind(message: dict[str, Any], start: datetime) -> bool:
 
 
 def measure(
-    w: World, case: Case, *, before: Counter[str], calls_before: Counter[str],
-    plan_seconds: float, run_seconds: float,
+    w: World,
+    case: Case,
+    *,
+    before: Counter[str],
+    calls_before: Counter[str],
+    plan_seconds: float,
+    run_seconds: float,
 ) -> Figures:
     """Read back what happened to the case's reminders."""
     from bot.storage.models import Delivery
@@ -530,9 +536,7 @@ def measure(
     start = case.start.timestamp()
     arrivals: dict[str, list[float]] = {}
     for user in case.users:
-        got = [
-            float(m["ts"]) for m in w.emu.bot_messages(user) if _reminder_kind(m, case.start)
-        ]
+        got = [float(m["ts"]) for m in w.emu.bot_messages(user) if _reminder_kind(m, case.start)]
         if got:
             arrivals[user] = sorted(got)
     firsts = {user: times[0] for user, times in arrivals.items()}
