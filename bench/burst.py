@@ -188,8 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--speed",
         type=float,
-        default=2.0,
-        help="virtual seconds per wall second while messages are due (default 2)",
+        default=3.0,
+        help="virtual seconds per wall second while messages are due (default 3)",
     )
     parser.add_argument(
         "--schedule-speed",
