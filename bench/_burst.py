@@ -496,6 +496,7 @@ class Figures:
             "plan_wall_s": round(self.plan_seconds, 1),
             "run_wall_s": round(self.run_seconds, 1),
             "clock_jumps": self.jumps,
+            **self.extra,
         }
 
 
@@ -527,12 +528,16 @@ def measure(
         rows = [
             r
             for r in conn.execute(
-                sa.select(t.user_id, t.due_at, t.state).where(t.kind.in_(REMINDER_KINDS))
+                sa.select(t.user_id, t.due_at, t.state, t.claimed_by).where(
+                    t.kind.in_(REMINDER_KINDS)
+                )
             )
             if r.user_id in mine
         ]
     due = {r.user_id: _utc(r.due_at).timestamp() for r in rows}
     states = Counter(r.state for r in rows)
+    # Which worker process sent them (its id ends ":<pid>"): both must take part.
+    senders = Counter(str(r.claimed_by).split(":")[0] for r in rows if r.state == "sent")
     start = case.start.timestamp()
     arrivals: dict[str, list[float]] = {}
     for user in case.users:
@@ -570,6 +575,7 @@ def measure(
         plan_seconds=plan_seconds,
         run_seconds=run_seconds,
         jumps=w.jumps,
+        extra={"sent_by_worker": dict(sorted(senders.items()))},
     )
 
 

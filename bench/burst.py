@@ -143,7 +143,8 @@ def report(f: Figures, name: str, prescheduler: bool) -> bool:
     print(
         f"     429s {s['rate_limited'] or 0}; chat.postMessage requests {f.post_requests},"
         f" chat.scheduleMessage requests {f.scheduled_requests}; duplicates {f.duplicates};"
-        f" expired {f.expired}; states {dict(sorted(f.states.items()))}"
+        f" expired {f.expired}; states {dict(sorted(f.states.items()))};"
+        f" sent by worker {f.extra.get('sent_by_worker')}"
     )
     if name == "day_ahead":
         if not prescheduler:
