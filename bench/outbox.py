@@ -12,6 +12,10 @@ a) claim: Heedful's ``repository.claim_deliveries`` + ``finish_deliveries`` (mar
 b) lateness: deliveries due within one second, sent to the Slack emulator by
    ``Heedful(...).start()`` (APScheduler ticking the outbox). Goal: p99 <= 100 ms, every
    delivery sent exactly once. Baseline: the emulator's own chat.postMessage round trip.
+c) budget: what the shared rate budget (``bot.budget``) costs the sender: due DMs claimed
+   and sent to the emulator by ``Sender.drain()`` with the budget (set so high it never
+   holds a DM back: only its transactions cost) against the same sender without one, in
+   the same run. No goal: the ratio is printed.
 """
 
 from __future__ import annotations
@@ -492,13 +496,85 @@ def bench_lateness(backend: str, args: argparse.Namespace) -> bool:
     return ok
 
 
+# =========================================================================== c) budget
+
+
+def bench_budget(backend: str, args: argparse.Namespace) -> float:
+    """Claim + send throughput of ``Sender.drain()`` with the budget, against without it
+    (``sender.budget = None``), alternating, on one database and one emulator."""
+    from bot.app import Heedful
+    from bot.clock import SystemClock
+    from bot.config import Settings
+    from bot.emulator import SlackEmulator
+    from bot.services import build_services
+
+    n = args.budget_deliveries or (300 if args.quick else 1_000)
+    reps = args.reps or (2 if args.quick else 3)
+    print(f"-- budget cost, {backend}: {n} due DMs claimed and sent by Sender.drain(), {reps} reps")
+    emu = SlackEmulator(signing_secret="s3cr3t", socket_mode=False, record_calls=False).start()
+    with_rates: list[float] = []
+    without_rates: list[float] = []
+    try:
+        users = [f"U{i:05d}" for i in range(n)]
+        for user in users:
+            emu.add_user(user)
+        with private_database(backend, pg_url=args.pg_url) as db:
+            settings = Settings(
+                slack_bot_token="xoxb-emulator",
+                slack_signing_secret="s3cr3t",
+                slack_api_url=emu.api_url,
+                database_url=db.url,
+                # High enough that no DM waits for a slot: what is measured is the budget's
+                # own work (a take per batch, an increase per batch of answers).
+                slack_messages_per_minute=1_000_000.0,
+            )
+            services = build_services(settings, clock=SystemClock(), engine=db.engine)
+            services.install_from_token("xoxb-emulator")
+            heedful = Heedful(services, serve_http=False, run_workers=False)
+            sender, budget = heedful.sender, heedful.sender.budget
+            try:
+
+                def one(ref: str, paced: bool) -> float:
+                    enqueue_due(db.engine, users, datetime.now(UTC), 0.0, ref)
+                    sender.budget = budget if paced else None
+                    start = time.perf_counter()
+                    sent = sender.drain()
+                    elapsed = time.perf_counter() - start
+                    if sent != n:
+                        raise RuntimeError(f"sent {sent} of {n}")
+                    return n / elapsed
+
+                one("warm-with", True)  # connections, statement caches, the thread pool
+                one("warm-without", False)
+                for rep in range(reps):
+                    order = [(True, with_rates), (False, without_rates)]
+                    for paced, rates in order if rep % 2 == 0 else order[::-1]:
+                        rates.append(one(f"rep{rep}-{paced}", paced))
+            finally:
+                sender.budget = budget
+                heedful.stop()
+    finally:
+        emu.stop()
+    w, wo = median(with_rates), median(without_rates)
+    print(
+        f"   {'Sender.drain() with the budget':46}: {w:7.0f} DMs/s"
+        f"  (reps: {', '.join(f'{r:.0f}' for r in with_rates)})"
+    )
+    print(
+        f"   {'Sender.drain() without a budget':46}: {wo:7.0f} DMs/s"
+        f"  (reps: {', '.join(f'{r:.0f}' for r in without_rates)})"
+    )
+    print(f"   budget[{backend}] ratio with/without = {w / wo:.2f}x  (no goal)")
+    return w / wo
+
+
 # =========================================================================== main
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_args(parser, default_backend=None, default_help="claim on both, lateness on sqlite")
-    parser.add_argument("--only", choices=("claim", "lateness"), help="run one benchmark")
+    parser.add_argument("--only", choices=("claim", "lateness", "budget"), help="run one benchmark")
     parser.add_argument("--n", type=int, help="claim: rows to claim (default 20000)")
     parser.add_argument("--batch", type=int, default=200, help="claim: batch size (default 200)")
     parser.add_argument("--reps", type=int, help="claim: repetitions (default 3)")
@@ -511,6 +587,9 @@ def main(argv: list[str] | None = None) -> int:
         help="lateness: settings.tick_seconds (default: Heedful's own default)",
     )
     parser.add_argument("--lateness-reps", type=int, help="lateness: repetitions (default 5)")
+    parser.add_argument(
+        "--budget-deliveries", type=int, help="budget: DMs per repetition (default 1000)"
+    )
     parser.add_argument(
         "--lateness-backend",
         choices=("sqlite", "postgres", "both"),
@@ -527,6 +606,9 @@ def main(argv: list[str] | None = None) -> int:
         choice = args.lateness_backend or args.backend or "sqlite"
         for backend in backends(choice):
             results.append(bench_lateness(backend, args))
+    if args.only in (None, "budget"):
+        for backend in backends(args.backend or "both"):
+            bench_budget(backend, args)
     print(f"== outbox: {sum(results)}/{len(results)} goals met")
     return 0
 

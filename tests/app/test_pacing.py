@@ -289,3 +289,17 @@ def test_a_reminder_whose_slot_comes_after_its_meeting_start_is_expired_not_sent
     assert state(services, reminder) == "expired"
     assert state(services, first) == "pending"  # no deadline: it waits its turn
     assert len(emulator.calls_to(POST_METHOD)) == 1  # only the refused attempt
+
+
+def test_a_reminder_that_could_only_leave_in_its_meetings_last_second_is_expired(
+    app: Heedful, services: Services, emulator: SlackEmulator, clock: VirtualClock
+) -> None:
+    """A post takes time to reach Slack: posted half a second before the start, it would
+    arrive after it (bench/burst.py saw one do so)."""
+    meeting = clock.now() + timedelta(milliseconds=500)
+    soon = enqueue(services, USERS[0], "soon", meeting_start=meeting, expires_at=meeting)
+    later = meeting + timedelta(seconds=5)
+    in_time = enqueue(services, USERS[1], "in-time", meeting_start=later, expires_at=later)
+    app.sender.run_once()
+    assert (state(services, soon), state(services, in_time)) == ("expired", "sent")
+    assert len(emulator.calls_to(POST_METHOD)) == 1
