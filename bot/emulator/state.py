@@ -339,7 +339,8 @@ class Workspace:
     def add_message(self, channel: str, message: dict[str, Any]) -> dict[str, Any]:
         """Store a message (``ts`` assigned here unless given) and return the stored dict."""
         with self.lock:
-            message.setdefault("ts", self.next_ts())
+            if "ts" not in message:  # not setdefault: that would take a ts even when one is given
+                message["ts"] = self.next_ts()
             thread_ts = message.get("thread_ts")
             if thread_ts:
                 parent = self.find_message(channel, thread_ts)

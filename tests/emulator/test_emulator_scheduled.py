@@ -91,6 +91,22 @@ def test_tick_and_advance_post_what_fell_due_without_a_request(
     assert [m["text"] for m in emulator.bot_messages(BEN)] == ["second"]
 
 
+def test_messages_found_due_late_each_keep_their_post_at_as_ts(
+    client: WebClient, emulator: SlackEmulator, clock: VirtualClock
+) -> None:
+    """Slack posts at post_at: when the emulator's clock jumps past several, each message's
+    ts is its own post_at (unique: a microsecond later when two share one), not the
+    moment the emulator looked."""
+    for user in (ANA, BEN, ANA):
+        client.chat_scheduleMessage(channel=user, text="Standup soon", post_at=NOW + 600)
+    client.chat_scheduleMessage(channel=BEN, text="Retro soon", post_at=NOW + 900)
+    clock.advance(timedelta(hours=1))
+    emulator.tick()
+
+    ts = sorted(float(m["ts"]) for user in (ANA, BEN) for m in emulator.bot_messages(user))
+    assert ts == pytest.approx([NOW + 600, NOW + 600.000001, NOW + 600.000002, NOW + 900])
+
+
 def test_a_message_deleted_before_post_at_is_never_posted(
     client: WebClient, emulator: SlackEmulator, clock: VirtualClock
 ) -> None:
