@@ -50,12 +50,13 @@ from _common import (
 
 from bot.clock import VirtualClock
 from bot.config import Settings
-from bot.digest import DIGEST, DigestComposer
+from bot.digest import DigestComposer
 from bot.messages.prompts import load_prompts
 from bot.sender import Skip
 from bot.services import build_services
 from bot.storage.models import (
     Delivery,
+    DeliveryKind,
     Installation,
     OccurrenceRow,
     PromptShown,
@@ -233,7 +234,7 @@ def seed(db: Database, users: int) -> datetime:
                 "id": delivery_id,
                 "team_id": TEAM,
                 "user_id": user,
-                "kind": DIGEST,
+                "kind": DeliveryKind.DIGEST,
                 "ref": "2026-W11",
                 "due_at": due,
                 "available_at": due,
@@ -320,7 +321,9 @@ def digest_rows(db: Database) -> list[Any]:
     with db.engine.connect() as conn:
         return list(
             conn.execute(
-                sa.select(*_CLAIM_COLUMNS).where(d.kind == DIGEST).order_by(d.available_at)
+                sa.select(*_CLAIM_COLUMNS)
+                .where(d.kind == DeliveryKind.DIGEST)
+                .order_by(d.available_at)
             )
         )
 
@@ -403,7 +406,9 @@ def forget_experiments(db: Database) -> None:
     with db.engine.begin() as conn:
         conn.execute(
             sa.delete(T["prompt_shown"]).where(
-                s.delivery_id.in_(sa.select(d.id).where(d.kind == DIGEST).scalar_subquery())
+                s.delivery_id.in_(
+                    sa.select(d.id).where(d.kind == DeliveryKind.DIGEST).scalar_subquery()
+                )
             )
         )
 

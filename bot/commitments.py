@@ -79,12 +79,11 @@ from bot.sender import Skip
 from bot.services import Services
 from bot.storage import repository as repo
 from bot.storage.db import read_only
-from bot.storage.models import Commitment, Reflection, SlackUser
+from bot.storage.models import Commitment, DeliveryKind, Reflection, SlackUser
 
 logger = logging.getLogger(__name__)
 
 PATTERNS_FILE = "commitments.toml"
-OFFER = "commitment_offer"  # the outbox kind of the offer
 KEPT, PARTLY, DROPPED = "kept", "partly", "dropped"  # and OPEN (bot.comeback)
 OFFER_LINES = "commitment.offer"  # commitment.offer.*
 ACCEPTED_LINES = "commitment.accepted"  # commitment.accepted.*
@@ -236,7 +235,7 @@ def offer(
                 {
                     "team_id": team_id,
                     "user_id": user_id,
-                    "kind": OFFER,
+                    "kind": DeliveryKind.COMMITMENT_OFFER,
                     "ref": f"offer:{answer.id}",
                     "due_at": now,
                     "payload": payload,

@@ -110,6 +110,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot.messages.prompts import load_prompts
+from bot.storage.models import DeliveryKind
 
 if TYPE_CHECKING:
     from bot.demo_calendars import HostedCalendar
@@ -831,9 +832,6 @@ class Demo:
     # ------------------------------------------------------------------ the conversation
 
     def _on_sent(self, sent: Any) -> None:
-        from bot.digest import DIGEST
-        from bot.feedback import FEEDBACK_ASK
-        from bot.planner import REFLECTION, TRANSITION
 
         row, message = sent.row, sent.message
         now = self.clock.now()
@@ -849,12 +847,14 @@ class Demo:
                 dim=True,
             )
             return
-        if row.kind == FEEDBACK_ASK:  # to a colleague, after a meeting with feedback on
+        if (
+            row.kind == DeliveryKind.FEEDBACK_ASK
+        ):  # to a colleague, after a meeting with feedback on
             self._colleague_asked(sent, now)
             return
         self.counts["dms"] += 1
         self.dm_channel = sent.channel or self.dm_channel
-        if row.kind == DIGEST:
+        if row.kind == DeliveryKind.DIGEST:
             self.counts["digests"] += 1
             self.weeks_digested.add(self._week(now))
         text = message.text if self.args.json else _render(message)
@@ -867,7 +867,7 @@ class Demo:
             blocks=message.blocks,
         )
         self._buttons_to_tap(sent, now)
-        if row.kind in (REFLECTION, TRANSITION) and sent.ts:
+        if row.kind in (DeliveryKind.REFLECTION, DeliveryKind.TRANSITION) and sent.ts:
             self.asked += 1
             answer = self._answer_for(row.id, now + ANSWER_AFTER)
             if answer:

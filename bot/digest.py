@@ -92,18 +92,24 @@ from bot.messages.library import PRACTICE_ORDER, choose, primary_practice
 from bot.messages.mrkdwn import clip
 from bot.messages.prompts import Prompts, load_prompts
 from bot.occurrences import OCC
-from bot.planner import REFLECTION, REMINDER, TRANSITION
 from bot.prefs import Prefs, parse_hhmm
 from bot.sender import Defer, Skip
 from bot.services import Services
 from bot.storage import repository as repo
 from bot.storage.db import read_only
-from bot.storage.models import Delivery, PromptShown, Reflection, SlackUser, UTCDateTime
+from bot.storage.models import (
+    Delivery,
+    DeliveryKind,
+    DeliveryState,
+    PromptShown,
+    Reflection,
+    SlackUser,
+    UTCDateTime,
+)
 from bot.themes import Reading, read_answers
 
 logger = logging.getLogger(__name__)
 
-DIGEST = "digest"
 PLAN_AHEAD = timedelta(days=1)
 # A busy entry that began longer before the digest's time is not looked for.
 BUSY_LOOKBACK = timedelta(days=1)
@@ -218,7 +224,7 @@ def plan_digests(services: Services) -> int:
                 {
                     "team_id": want.team_id,
                     "user_id": want.user_id,
-                    "kind": DIGEST,
+                    "kind": DeliveryKind.DIGEST,
                     "ref": want.label,
                     "due_at": due,
                     "expires_at": due + LATE_LIMIT,
@@ -234,7 +240,9 @@ def plan_digests(services: Services) -> int:
         if moves:
             conn.execute(
                 sa.update(DEL)
-                .where(d.id == sa.bindparam("b_id"), d.state == "pending", d.attempts == 0)
+                .where(
+                    d.id == sa.bindparam("b_id"), d.state == DeliveryState.PENDING, d.attempts == 0
+                )
                 .values(
                     due_at=sa.bindparam("b_due", type_=UTCDateTime()),
                     available_at=sa.bindparam("b_due", type_=UTCDateTime()),
@@ -291,7 +299,7 @@ def _plan_queries(dialect: str) -> tuple[sa.Select[Any], sa.Select[Any]]:
     queued = (
         sa.select(w.idx, d.id, d.ref, d.due_at, d.attempts)
         .join_from(spans, DEL, sa.and_(d.team_id == w.team_id, d.user_id == w.user_id))
-        .where(d.kind == DIGEST, d.state == "pending")
+        .where(d.kind == DeliveryKind.DIGEST, d.state == DeliveryState.PENDING)
     )
     return busy, queued
 
@@ -459,11 +467,11 @@ def _queries(dialect: str) -> _Queries:
         return sa.and_(column >= w.start_at, column < w.until_at)
 
     o, d, r, s = OCC.c, DEL.c, REF.c, SHOWN.c
-    sent = sa.and_(d.state == "sent", during(d.sent_at))
+    sent = sa.and_(d.state == DeliveryState.SENT, during(d.sent_at))
     # What a question asked about: its meeting, or for a transition the one before.
     about = sa.case(
         (
-            d.kind == TRANSITION,
+            d.kind == DeliveryKind.TRANSITION,
             sa.func.coalesce(d.payload["previous"].as_string(), d.occurrence_key),
         ),
         else_=d.occurrence_key,
@@ -478,11 +486,11 @@ def _queries(dialect: str) -> _Queries:
         .where(during(o.start_at), o.skip_reason.is_(None)),
         reminders=sa.select(w.idx, d.occurrence_key)
         .join_from(spans, DEL, owned(DEL))
-        .where(sent, d.kind.in_((REMINDER, TRANSITION)))
+        .where(sent, d.kind.in_((DeliveryKind.REMINDER, DeliveryKind.TRANSITION)))
         .distinct(),
         asked=sa.select(w.idx, d.id, about)
         .join_from(spans, DEL, owned(DEL))
-        .where(sent, d.kind.in_((REFLECTION, TRANSITION))),
+        .where(sent, d.kind.in_((DeliveryKind.REFLECTION, DeliveryKind.TRANSITION))),
         answers=sa.select(w.idx, r.delivery_id, r.occurrence_key, r.text, r.presence, r.created_at)
         .join_from(spans, REF, owned(REF))
         .where(during(r.created_at)),

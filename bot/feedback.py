@@ -76,6 +76,8 @@ from bot.storage import repository as repo
 from bot.storage.db import read_only
 from bot.storage.models import (
     Delivery,
+    DeliveryKind,
+    DeliveryState,
     FeedbackBallot,
     FeedbackKey,
     FeedbackMeeting,
@@ -90,7 +92,6 @@ from bot.storage.models import (
 
 logger = logging.getLogger(__name__)
 
-FEEDBACK_ASK = "feedback_ask"  # the outbox kind of the anonymous question
 MIN_OTHERS = 5  # colleagues from the workspace a meeting needs for anonymous questions
 MIN_ATTENDEES = MIN_OTHERS + 1  # as the calendar counts them: the leader included
 MAX_ASKED = 50  # people asked about one meeting (a fair sample of a larger one)
@@ -334,7 +335,7 @@ def _opt_in_offered(conn: sa.Connection, row: Any, series_key: str) -> bool:
         )
     )
     for kind, key, payload in offered:
-        about = (payload or {}).get("previous") if kind == "transition" else None
+        about = (payload or {}).get("previous") if kind == DeliveryKind.TRANSITION else None
         if (about or key or "").rpartition("|")[0] == series_key:  # Occurrence.key's form
             return True
     return False
@@ -590,7 +591,7 @@ def _ask_meeting(services: Services, row: Any, lease: datetime, state: _Round) -
                         {
                             "team_id": team_id,
                             "user_id": person,
-                            "kind": FEEDBACK_ASK,
+                            "kind": DeliveryKind.FEEDBACK_ASK,
                             "ref": day.isoformat(),
                             "due_at": due,
                             "expires_at": expires,
@@ -657,8 +658,8 @@ def _question(services: Services, *, team_id: str, user_id: str, delivery_id: in
                 d.id == delivery_id,
                 d.team_id == team_id,
                 d.user_id == user_id,
-                d.kind == FEEDBACK_ASK,
-                d.state == "sent",
+                d.kind == DeliveryKind.FEEDBACK_ASK,
+                d.state == DeliveryState.SENT,
             )
         ).first()
 
@@ -759,10 +760,10 @@ def never_ask(
             .where(
                 d.team_id == team_id,
                 d.user_id == user_id,
-                d.kind == FEEDBACK_ASK,
-                d.state == "pending",
+                d.kind == DeliveryKind.FEEDBACK_ASK,
+                d.state == DeliveryState.PENDING,
             )
-            .values(state="skipped", error="never_ask", updated_at=now)
+            .values(state=DeliveryState.SKIPPED, error="never_ask", updated_at=now)
         )
     logger.info("feedback: someone in %s asked never to be asked again", team_id)
     note = load_prompts().text("feedback.never_done")
@@ -1114,7 +1115,9 @@ def erase_leader(conn: sa.Connection, *, team_id: str, user_id: str) -> int:
     theirs = [
         row.id
         for row in conn.execute(
-            sa.select(d.id, d.payload).where(d.team_id == team_id, d.kind == FEEDBACK_ASK)
+            sa.select(d.id, d.payload).where(
+                d.team_id == team_id, d.kind == DeliveryKind.FEEDBACK_ASK
+            )
         )
         if (row.payload or {}).get("leader") == user_id
     ]

@@ -25,7 +25,7 @@ from bot.privacy import forget
 from bot.services import Services
 from bot.storage import repository as repo
 from bot.storage.db import read_only, session_scope
-from bot.storage.models import Delivery
+from bot.storage.models import Delivery, DeliveryState
 from bot.sync import feeds, google, microsoft
 from bot.users import needs_profile, remember_user
 
@@ -116,7 +116,7 @@ def home_state(
             .where(
                 d.team_id == team_id,
                 d.user_id == user_id,
-                d.state == "pending",
+                d.state == DeliveryState.PENDING,
                 d.kind.in_(NUDGE_KINDS),
                 d.due_at < now + HOME_HORIZON,
             )

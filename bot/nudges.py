@@ -45,19 +45,17 @@ from bot.messages.library import (
 )
 from bot.messages.prompts import Prompts, load_prompts
 from bot.occurrences import OCC, after_prompt, occurrence_from_row, replan_user
-from bot.planner import REFLECTION, REMINDER, TRANSITION
 from bot.prefs import Prefs
 from bot.sender import Composer, Skip
 from bot.services import Services
 from bot.storage import repository as repo
 from bot.storage.db import read_only, session_scope
-from bot.storage.models import Delivery, PromptShown, SlackUser
+from bot.storage.models import Delivery, DeliveryKind, DeliveryState, PromptShown, SlackUser
 
 logger = logging.getLogger(__name__)
 
 HISTORY = timedelta(days=60)
 GUIDED_QUESTIONS = 3
-WELCOME = "welcome"
 USER_SKIPPED = "user_skipped"  # the error of deliveries withdrawn by "Skip this one"
 DEL = Delivery.__table__  # type: ignore[attr-defined]
 SHOWN = PromptShown.__table__  # type: ignore[attr-defined]
@@ -93,10 +91,10 @@ class NudgeComposer:
 
     def composers(self) -> dict[str, Composer]:
         return {
-            REMINDER: self.reminder,
-            TRANSITION: self.transition,
-            REFLECTION: self.reflection,
-            WELCOME: self.welcome,
+            DeliveryKind.REMINDER: self.reminder,
+            DeliveryKind.TRANSITION: self.transition,
+            DeliveryKind.REFLECTION: self.reflection,
+            DeliveryKind.WELCOME: self.welcome,
         }
 
     # ------------------------------------------------------------------ composers
@@ -191,8 +189,8 @@ class NudgeComposer:
                 .where(
                     d.team_id == row.team_id,
                     d.user_id == row.user_id,
-                    d.kind.in_((REFLECTION, TRANSITION)),
-                    d.state == "sent",
+                    d.kind.in_((DeliveryKind.REFLECTION, DeliveryKind.TRANSITION)),
+                    d.state == DeliveryState.SENT,
                     d.id != row.id,
                 )
             ).scalar_one()
@@ -295,7 +293,7 @@ class NudgeComposer:
             found = sent.get(delivery_id)
             if found is None:
                 return None
-            if found.kind == TRANSITION and group == "question":
+            if found.kind == DeliveryKind.TRANSITION and group == "question":
                 return (found.payload or {}).get("previous")
             return found.occurrence_key
 
@@ -420,7 +418,7 @@ def skip_meeting(services: Services, *, team_id: str, user_id: str, delivery_id:
                 {
                     "team_id": team_id,
                     "user_id": user_id,
-                    "kind": REFLECTION,
+                    "kind": DeliveryKind.REFLECTION,
                     "ref": key,
                     "occurrence_key": key,
                     "due_at": now,
@@ -434,9 +432,9 @@ def skip_meeting(services: Services, *, team_id: str, user_id: str, delivery_id:
                 d.team_id == team_id,
                 d.user_id == user_id,
                 d.occurrence_key == key,
-                d.state == "pending",
+                d.state == DeliveryState.PENDING,
             )
-            .values(state="skipped", error=USER_SKIPPED, updated_at=now)
+            .values(state=DeliveryState.SKIPPED, error=USER_SKIPPED, updated_at=now)
         )
     meeting = NudgeComposer(services)._meeting(row, key)
     return meeting.title if meeting else ""
@@ -495,8 +493,8 @@ def welcome_once(services: Services, *, team_id: str, user_id: str) -> bool:
                 {
                     "team_id": team_id,
                     "user_id": user_id,
-                    "kind": WELCOME,
-                    "ref": WELCOME,
+                    "kind": DeliveryKind.WELCOME,
+                    "ref": DeliveryKind.WELCOME,
                     "due_at": now,
                 }
             ],

@@ -42,7 +42,6 @@ from bot.calendars.occurrence import (
 from bot.planner import (
     BACKOFF_AFTER_UNANSWERED,
     NUDGE_KINDS,
-    REFLECTION,
     PlanInput,
     Wanted,
     plan,
@@ -51,7 +50,14 @@ from bot.prefs import Prefs
 from bot.services import Services
 from bot.storage import repository as repo
 from bot.storage.db import session_scope
-from bot.storage.models import Commitment, Delivery, OccurrenceRow, Reflection
+from bot.storage.models import (
+    Commitment,
+    Delivery,
+    DeliveryKind,
+    DeliveryState,
+    OccurrenceRow,
+    Reflection,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -416,7 +422,12 @@ def prompt_history(
     answered = sa.exists().where(r.delivery_id == d.id)
     rows = conn.execute(
         sa.select(answered.label("answered"), d.due_at)
-        .where(d.team_id == team_id, d.user_id == user_id, d.kind == REFLECTION, d.state == "sent")
+        .where(
+            d.team_id == team_id,
+            d.user_id == user_id,
+            d.kind == DeliveryKind.REFLECTION,
+            d.state == DeliveryState.SENT,
+        )
         .order_by(d.sent_at.desc())
         .limit(limit)
     ).all()
@@ -481,7 +492,7 @@ def silences(services: Services, *, team_id: str, user_id: str) -> dict[str, str
                     d.team_id == team_id,
                     d.user_id == user_id,
                     d.occurrence_key.in_([key[:255] for key in reasons]),
-                    d.state.in_(("pending", "claimed", "sent")),
+                    d.state.in_((DeliveryState.PENDING, DeliveryState.CLAIMED, DeliveryState.SENT)),
                 )
             ).scalars()
         )
@@ -516,7 +527,7 @@ def _plan_input(services: Services, user: Any, *, prompting: Any | None = None) 
                 d.team_id == team_id,
                 d.user_id == user_id,
                 d.kind.in_(NUDGE_KINDS),
-                d.state.in_(("claimed", "sent")),
+                d.state.in_((DeliveryState.CLAIMED, DeliveryState.SENT)),
                 d.due_at >= since - timedelta(days=1),
             )
         ).all()  # ``prompting`` is claimed: it is among them
@@ -589,8 +600,8 @@ def sync_deliveries(
                 d.user_id == user_id,
                 d.kind.in_(NUDGE_KINDS),
                 sa.or_(
-                    d.state.in_(("pending", "expired")),
-                    sa.and_(d.state == "skipped", d.error == UNPLANNED),
+                    d.state.in_((DeliveryState.PENDING, DeliveryState.EXPIRED)),
+                    sa.and_(d.state == DeliveryState.SKIPPED, d.error == UNPLANNED),
                 ),
             )
         ).all()
@@ -599,18 +610,18 @@ def sync_deliveries(
             key = (row.kind, row.ref)
             w = want.get(key)
             if w is None:
-                if row.state == "pending":
+                if row.state == DeliveryState.PENDING:
                     conn.execute(
                         sa.update(DEL)
-                        .where(d.id == row.id, d.state == "pending")
-                        .values(state="skipped", error=UNPLANNED, updated_at=now)
+                        .where(d.id == row.id, d.state == DeliveryState.PENDING)
+                        .values(state=DeliveryState.SKIPPED, error=UNPLANNED, updated_at=now)
                     )
                     withdrawn += 1
                 continue
             seen.add(key)
-            if row.state == "expired" and row.due_at == w.due_at:
+            if row.state == DeliveryState.EXPIRED and row.due_at == w.due_at:
                 continue  # it stays expired; only a moved meeting brings it back
-            if row.state != "pending" or (
+            if row.state != DeliveryState.PENDING or (
                 row.due_at,
                 row.expires_at,
                 row.meeting_start,
@@ -620,7 +631,7 @@ def sync_deliveries(
                     sa.update(DEL)
                     .where(d.id == row.id, d.state == row.state)
                     .values(
-                        state="pending",
+                        state=DeliveryState.PENDING,
                         error=None,
                         due_at=w.due_at,
                         available_at=w.due_at,

@@ -39,17 +39,24 @@ from bot.messages.blocks import REFLECTION_MAX_CHARS
 from bot.messages.mrkdwn import unescape
 from bot.messages.prompts import load_prompts
 from bot.occurrences import replan_user
-from bot.planner import REFLECTION, TRANSITION
 from bot.services import Services
 from bot.storage.db import read_only
-from bot.storage.models import DeletedMessage, Delivery, PromptShown, Reflection, SlackUser
+from bot.storage.models import (
+    DeletedMessage,
+    Delivery,
+    DeliveryKind,
+    DeliveryState,
+    PromptShown,
+    Reflection,
+    SlackUser,
+)
 from bot.storage.repository import insert_ignoring_duplicates
 
 logger = logging.getLogger(__name__)
 
 OPEN_FOR_PLAIN_DM = timedelta(hours=12)
 OPEN_FOR_REPLIES = timedelta(hours=24)
-PROMPT_KINDS = (REFLECTION, TRANSITION)
+PROMPT_KINDS = (DeliveryKind.REFLECTION, DeliveryKind.TRANSITION)
 DEL = Delivery.__table__  # type: ignore[attr-defined]
 REF = Reflection.__table__  # type: ignore[attr-defined]
 SHOWN = PromptShown.__table__  # type: ignore[attr-defined]
@@ -87,7 +94,7 @@ class Prompted:
 
 def _prompted(row: Any) -> Prompted:
     key = row.occurrence_key
-    if row.kind == TRANSITION:  # a transition asks about the meeting before
+    if row.kind == DeliveryKind.TRANSITION:  # a transition asks about the meeting before
         key = (row.payload or {}).get("previous") or key
     return Prompted(row.id, key, row.message_ts, row.sent_at)
 
@@ -106,7 +113,12 @@ def find_prompt(
     """The prompt an answer belongs to, and whether it is still open."""
     now = services.clock.now()
     d = DEL.c
-    mine = (d.team_id == team_id, d.user_id == user_id, d.kind.in_(PROMPT_KINDS), d.state == "sent")
+    mine = (
+        d.team_id == team_id,
+        d.user_id == user_id,
+        d.kind.in_(PROMPT_KINDS),
+        d.state == DeliveryState.SENT,
+    )
     with read_only(services.engine) as conn:
         if thread_ts:
             row = conn.execute(sa.select(DEL).where(*mine, d.message_ts == thread_ts)).first()
@@ -132,7 +144,7 @@ def prompt_for_delivery(
                 d.team_id == team_id,
                 d.user_id == user_id,
                 d.kind.in_(PROMPT_KINDS),
-                d.state == "sent",
+                d.state == DeliveryState.SENT,
             )
         ).first()
     if row is None:

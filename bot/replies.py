@@ -34,10 +34,8 @@ from bot.sender import Skip
 from bot.services import Services
 from bot.storage import repository as repo
 from bot.storage.db import read_only
-from bot.storage.models import PromptShown, Reflection
+from bot.storage.models import DeliveryKind, PromptShown, Reflection
 
-REPLY = "notice"
-ACK = "ack"
 REACTION = "white_check_mark"
 KEPT_LINES = "kept.line"  # the short lines that say an answer was kept (kept.line.*)
 TAPPED = "done.tapped"  # what a tapped question turns into (done.tapped.*)
@@ -60,7 +58,12 @@ def reply(
     if thread_ts:
         payload["thread_ts"] = thread_ts
     return _queue(
-        services, team_id=team_id, user_id=user_id, kind=REPLY, ref=f"reply:{key}", payload=payload
+        services,
+        team_id=team_id,
+        user_id=user_id,
+        kind=DeliveryKind.NOTICE,
+        ref=f"reply:{key}",
+        payload=payload,
     )
 
 
@@ -80,7 +83,12 @@ def acknowledge(
     if thread_ts:
         payload["thread_ts"] = thread_ts
     return _queue(
-        services, team_id=team_id, user_id=user_id, kind=ACK, ref=f"ack:{ts}", payload=payload
+        services,
+        team_id=team_id,
+        user_id=user_id,
+        kind=DeliveryKind.ACK,
+        ref=f"ack:{ts}",
+        payload=payload,
     )
 
 

@@ -101,7 +101,7 @@ from bot.metrics import Metrics
 from bot.slack import SlackClients
 from bot.storage import repository as repo
 from bot.storage.db import read_only
-from bot.storage.models import DeliveryState, Installation, SlackUser
+from bot.storage.models import DeliveryKind, DeliveryState, Installation, SlackUser
 
 logger = logging.getLogger(__name__)
 
@@ -367,7 +367,10 @@ class Sender:
         self.clients = clients
         self.cipher = cipher or Cipher()
         self.worker_id = worker_id
-        self.composers: dict[str, Composer] = {"notice": compose_notice, **(composers or {})}
+        self.composers: dict[str, Composer] = {
+            DeliveryKind.NOTICE: compose_notice,
+            **(composers or {}),
+        }
         self.threads = max_workers
         self.lease = lease
         self.pace = Pace()

@@ -124,7 +124,7 @@ def _claim(
     t = table.c
     pick = (
         sa.select(t.id)
-        .where(t.state == "pending", t.available_at <= now, *extra_where)
+        .where(t.state == InboxState.PENDING, t.available_at <= now, *extra_where)
         .order_by(t.available_at)
         .limit(limit)
     )
@@ -134,14 +134,17 @@ def _claim(
         sa.update(table)
         .where(t.id.in_(pick.scalar_subquery()))
         .values(
-            state="claimed", lease_until=now + lease, claimed_by=worker, attempts=t.attempts + 1
+            state=InboxState.CLAIMED,
+            lease_until=now + lease,
+            claimed_by=worker,
+            attempts=t.attempts + 1,
         )
         .returning(*columns)
     )
     recover = (
         sa.update(table)
-        .where(t.state == "claimed", t.lease_until < now)
-        .values(state="pending", lease_until=None)
+        .where(t.state == InboxState.CLAIMED, t.lease_until < now)
+        .values(state=InboxState.PENDING, lease_until=None)
     )
     with engine.begin() as conn:
         conn.execute(recover)
@@ -219,9 +222,9 @@ def claim_deliveries(
     sqlite_db = dialect.name == "sqlite"
     lock = "" if sqlite_db else " FOR UPDATE SKIP LOCKED"
     claim = (
-        f"UPDATE delivery SET state = 'claimed', lease_until = {mark}, claimed_by = {mark},"
-        f" updated_at = {mark}"
-        " WHERE id IN (SELECT id FROM delivery WHERE state = 'pending'"
+        f"UPDATE delivery SET state = '{DeliveryState.CLAIMED}', lease_until = {mark},"
+        f" claimed_by = {mark}, updated_at = {mark}"
+        f" WHERE id IN (SELECT id FROM delivery WHERE state = '{DeliveryState.PENDING}'"
         f" AND available_at <= {mark} AND team_id NOT IN"
         " (SELECT team_id FROM installation WHERE paused_at IS NOT NULL)"
         f" ORDER BY COALESCE(meeting_start, available_at), id LIMIT {mark}{lock})"
@@ -230,8 +233,8 @@ def claim_deliveries(
     now_b, lease_b = _driver_time(now, dialect), _driver_time(now + lease, dialect)
     recover = (
         sa.update(DELIVERY)
-        .where(DELIVERY.c.state == "claimed", DELIVERY.c.lease_until < now)
-        .values(state="pending", lease_until=None, needs_reconcile=True, updated_at=now)
+        .where(DELIVERY.c.state == DeliveryState.CLAIMED, DELIVERY.c.lease_until < now)
+        .values(state=DeliveryState.PENDING, lease_until=None, needs_reconcile=True, updated_at=now)
     )
     with engine.begin() as conn:
         conn.execute(recover)
@@ -309,7 +312,10 @@ def next_due(engine: Engine) -> datetime | None:
     t = DELIVERY.c
     with read_only(engine) as conn:
         value = conn.execute(
-            sa.select(t.available_at).where(t.state == "pending").order_by(t.available_at).limit(1)
+            sa.select(t.available_at)
+            .where(t.state == DeliveryState.PENDING)
+            .order_by(t.available_at)
+            .limit(1)
         ).scalar()
     return value
 
@@ -319,12 +325,12 @@ def outbox_depth(engine: Engine) -> dict[str, int]:
     t = DELIVERY.c
     query = (
         sa.select(t.state, sa.func.count())
-        .where(t.state.in_(("pending", "claimed")))
+        .where(t.state.in_((DeliveryState.PENDING, DeliveryState.CLAIMED)))
         .group_by(t.state)
     )
     with read_only(engine) as conn:
         counts = {state: int(count) for state, count in conn.execute(query)}
-    return {state: counts.get(state, 0) for state in ("pending", "claimed")}
+    return {state: counts.get(state, 0) for state in (DeliveryState.PENDING, DeliveryState.CLAIMED)}
 
 
 def renew_lease(
@@ -339,7 +345,7 @@ def renew_lease(
     t = DELIVERY.c
     stmt = (
         sa.update(DELIVERY)
-        .where(t.id == delivery_id, t.claimed_by == worker, t.state == "claimed")
+        .where(t.id == delivery_id, t.claimed_by == worker, t.state == DeliveryState.CLAIMED)
         .values(lease_until=now + lease, updated_at=now)
     )
     with engine.begin() as conn:
@@ -381,7 +387,7 @@ def finish_deliveries(
     if not outcomes:
         return 0
     t = DELIVERY.c
-    mine = (t.id == sa.bindparam("b_id"), t.claimed_by == worker, t.state == "claimed")
+    mine = (t.id == sa.bindparam("b_id"), t.claimed_by == worker, t.state == DeliveryState.CLAIMED)
     other_stmt = (
         sa.update(DELIVERY)
         .where(*mine)
@@ -447,10 +453,10 @@ def _mark_sent(
     if dialect.name == "sqlite":  # the text form SQLAlchemy stores SQLite datetimes in
         stamp = stamp.strftime("%Y-%m-%d %H:%M:%S.%f")
     sql = (
-        f"UPDATE delivery SET state = 'sent', channel = {mark}, message_ts = {mark},"
-        f" sent_at = {mark}, updated_at = {mark}, error = NULL, needs_reconcile = FALSE,"
-        f" attempts = attempts + {mark}, lease_until = NULL"
-        f" WHERE id = {mark} AND claimed_by = {mark} AND state = 'claimed'"
+        f"UPDATE delivery SET state = '{DeliveryState.SENT}', channel = {mark},"
+        f" message_ts = {mark}, sent_at = {mark}, updated_at = {mark}, error = NULL,"
+        f" needs_reconcile = FALSE, attempts = attempts + {mark}, lease_until = NULL"
+        f" WHERE id = {mark} AND claimed_by = {mark} AND state = '{DeliveryState.CLAIMED}'"
     )
     params = [(o.channel, o.message_ts, stamp, stamp, int(o.attempted), o.id, worker) for o in sent]
     return max(conn.exec_driver_sql(sql, params).rowcount, 0)
@@ -461,12 +467,13 @@ def _mark_sent_postgres(
 ) -> int:
     """PostgreSQL: the whole batch in one statement and one round trip (arrays, unnested)."""
     sql = (
-        "UPDATE delivery AS d SET state = 'sent', channel = b.channel, message_ts = b.ts,"
-        " sent_at = %(now)s, updated_at = %(now)s, error = NULL, needs_reconcile = FALSE,"
-        " attempts = d.attempts + b.tries, lease_until = NULL"
+        f"UPDATE delivery AS d SET state = '{DeliveryState.SENT}', channel = b.channel,"
+        " message_ts = b.ts, sent_at = %(now)s, updated_at = %(now)s, error = NULL,"
+        " needs_reconcile = FALSE, attempts = d.attempts + b.tries, lease_until = NULL"
         " FROM (SELECT unnest(%(ids)s::int[]) AS id, unnest(%(channels)s::text[]) AS channel,"
         " unnest(%(ts)s::text[]) AS ts, unnest(%(tries)s::int[]) AS tries) AS b"
-        " WHERE d.id = b.id AND d.claimed_by = %(worker)s AND d.state = 'claimed'"
+        " WHERE d.id = b.id AND d.claimed_by = %(worker)s"
+        f" AND d.state = '{DeliveryState.CLAIMED}'"
     )
     params = {
         "now": now,
@@ -545,14 +552,19 @@ def finish_inbox(
     return it for a retry at ``retry_at``, or fail it for good (no ``retry_at``)."""
     t = INBOX.c
     if error is None:
-        values: dict[str, Any] = {"state": "done", "body": "", "processed_at": now, "error": None}
+        values: dict[str, Any] = {
+            "state": InboxState.DONE,
+            "body": "",
+            "processed_at": now,
+            "error": None,
+        }
     elif retry_at is not None:
-        values = {"state": "pending", "available_at": retry_at, "error": error[:255]}
+        values = {"state": InboxState.PENDING, "available_at": retry_at, "error": error[:255]}
     else:
-        values = {"state": "failed", "processed_at": now, "error": error[:255]}
+        values = {"state": InboxState.FAILED, "processed_at": now, "error": error[:255]}
     stmt = (
         sa.update(INBOX)
-        .where(t.id == item_id, t.claimed_by == worker, t.state == "claimed")
+        .where(t.id == item_id, t.claimed_by == worker, t.state == InboxState.CLAIMED)
         .values(lease_until=None, **values)
     )
     with engine.begin() as conn:

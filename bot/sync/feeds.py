@@ -55,7 +55,7 @@ from bot.prefs import Prefs
 from bot.services import Services
 from bot.storage import repository as repo
 from bot.storage.db import is_postgres, read_only, session_scope
-from bot.storage.models import CalendarSource
+from bot.storage.models import CalendarSource, DeliveryKind
 from bot.sync.fetch import FeedError, fetch_feed, normalize_url
 
 logger = logging.getLogger(__name__)
@@ -76,7 +76,6 @@ MAX_NAME_SHOWN = 200  # characters of a feed's name in the notice that it broke
 
 KIND = "ics"
 OK, FAILING, BROKEN = "ok", "failing", "broken"
-NOTICE = "notice"
 
 SOURCE = CalendarSource.__table__  # type: ignore[attr-defined]
 
@@ -614,7 +613,7 @@ def queue_notice(
             {
                 "team_id": team_id,
                 "user_id": user_id,
-                "kind": NOTICE,
+                "kind": DeliveryKind.NOTICE,
                 "ref": ref,
                 "due_at": now,
                 "payload": {"text": message.text, "blocks": message.blocks},

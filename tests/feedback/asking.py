@@ -29,6 +29,7 @@ from bot.storage import repository as repo
 from bot.storage.db import session_scope
 from bot.storage.models import (
     Delivery,
+    DeliveryKind,
     FeedbackBallot,
     FeedbackMeeting,
     FeedbackTally,
@@ -130,7 +131,7 @@ def rows(services: Services, table: sa.Table, **where: Any) -> list[Any]:
 
 def asks(services: Services, user_id: str | None = None) -> list[Any]:
     """The ``feedback_ask`` rows of the outbox (of ``user_id``)."""
-    where: dict[str, Any] = {"kind": feedback.FEEDBACK_ASK}
+    where: dict[str, Any] = {"kind": DeliveryKind.FEEDBACK_ASK}
     if user_id is not None:
         where["user_id"] = user_id
     return rows(services, DEL, **where)
@@ -242,7 +243,7 @@ class Play:
             )
         return found
 
-    def dms(self, user: str, kind: str = feedback.FEEDBACK_ASK) -> list[DM]:
+    def dms(self, user: str, kind: str = DeliveryKind.FEEDBACK_ASK) -> list[DM]:
         """Heedful's DMs of ``kind`` to ``user``, oldest first, as they are now."""
         found = []
         for message in self.emulator.bot_messages(user):
