@@ -64,6 +64,7 @@ from bot.storage.models import (
     SlackUser,
     UTCDateTime,
 )
+from bot.storage.repository import ClaimedDelivery
 
 GOAL = 1.5
 BATCH = 200  # Sender.batch_size
@@ -293,42 +294,17 @@ def _shown(user: str, prompt_id: str, delivery_id: int | None, at: datetime) -> 
 # =========================================================================== the two sides
 
 
-_CLAIM_COLUMNS = [
-    T["delivery"].c[name]
-    for name in (
-        "id",
-        "team_id",
-        "user_id",
-        "kind",
-        "ref",
-        "occurrence_key",
-        "due_at",
-        "available_at",
-        "expires_at",
-        "state",
-        "claimed_by",
-        "attempts",
-        "needs_reconcile",
-        "payload",
-        "channel",
-    )
-]
-
-
-def digest_rows(db: Database) -> list[Any]:
+def digest_rows(db: Database) -> list[ClaimedDelivery]:
     """The digest rows as the sender's claim hands them over (claiming is not timed)."""
     d = T["delivery"].c
     with db.engine.connect() as conn:
-        return list(
-            conn.execute(
-                sa.select(*_CLAIM_COLUMNS)
-                .where(d.kind == DeliveryKind.DIGEST)
-                .order_by(d.available_at)
-            )
+        rows = conn.execute(
+            sa.select(T["delivery"]).where(d.kind == DeliveryKind.DIGEST).order_by(d.available_at)
         )
+        return [ClaimedDelivery.of(row) for row in rows]
 
 
-def heedful_side(db: Database, rows: Sequence[Any], now: datetime) -> dict[str, Any]:
+def heedful_side(db: Database, rows: Sequence[ClaimedDelivery], now: datetime) -> dict[str, Any]:
     """Compose every digest in sender-sized batches; returns message by user."""
     services = build_services(
         Settings(database_url=db.url), clock=VirtualClock(now), engine=db.engine

@@ -80,6 +80,7 @@ from bot.services import Services
 from bot.storage import repository as repo
 from bot.storage.db import read_only
 from bot.storage.models import Commitment, DeliveryKind, Reflection, SlackUser
+from bot.storage.repository import ClaimedDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -229,22 +230,17 @@ def offer(
         payload["thread_ts"] = thread_ts
     now = services.clock.now()
     with services.engine.begin() as conn:
-        added = repo.enqueue_deliveries(
+        added = repo.enqueue_now(
             conn,
-            [
-                {
-                    "team_id": team_id,
-                    "user_id": user_id,
-                    "kind": DeliveryKind.COMMITMENT_OFFER,
-                    "ref": f"offer:{answer.id}",
-                    "due_at": now,
-                    "payload": payload,
-                }
-            ],
+            team_id=team_id,
+            user_id=user_id,
+            kind=DeliveryKind.COMMITMENT_OFFER,
+            ref=f"offer:{answer.id}",
+            payload=payload,
             now=now,
         )
     services.wake_outbox()
-    return added == 1
+    return added
 
 
 class OfferComposer:
@@ -254,7 +250,7 @@ class OfferComposer:
         self.services = services
         self.prompts = prompts or load_prompts()
 
-    def __call__(self, row: Any) -> Message:
+    def __call__(self, row: ClaimedDelivery) -> Message:
         reflection_id = int((row.payload or {}).get("reflection") or 0)
         with read_only(self.services.engine) as conn:
             answer = _reflection(
@@ -343,7 +339,7 @@ def _decrypt(services: Services, stored: str) -> str | None:
 
 
 def quote_in_reminder(
-    services: Services, row: Any, meeting: Occurrence, message: Message
+    services: Services, row: ClaimedDelivery, meeting: Occurrence, message: Message
 ) -> Message:
     """A reminder (delivery ``row``) for ``meeting``: with the open commitment that comes
     back at it (``bot.comeback``: made within ``WINDOW`` for its series or with any of its
@@ -386,7 +382,7 @@ def quote_in_reminder(
 
 
 def check_in_reflection(
-    services: Services, row: Any, meeting: Occurrence, message: Message
+    services: Services, row: ClaimedDelivery, meeting: Occurrence, message: Message
 ) -> Message:
     """A reflection question (delivery ``row``) about ``meeting``: with *Did you do it?*
     when a commitment was quoted before it and is still open."""

@@ -110,10 +110,11 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot.messages.prompts import load_prompts
-from bot.storage.models import DeliveryKind
 
 if TYPE_CHECKING:
     from bot.demo_calendars import HostedCalendar
+    from bot.sender import SentDM
+    from bot.storage.repository import ClaimedDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -831,7 +832,8 @@ class Demo:
 
     # ------------------------------------------------------------------ the conversation
 
-    def _on_sent(self, sent: Any) -> None:
+    def _on_sent(self, sent: SentDM) -> None:
+        from bot.storage.models import DeliveryKind
 
         row, message = sent.row, sent.message
         now = self.clock.now()
@@ -1035,7 +1037,7 @@ class Demo:
         self._emit(now, "Heedful → " + self.name, "week-so-far", text, blocks=message.blocks)
 
 
-def _thread(row: Any) -> bool:
+def _thread(row: ClaimedDelivery) -> bool:
     """Whether a delivery was posted in a thread (its payload names it)."""
     return isinstance(row.payload, dict) and bool(row.payload.get("thread_ts"))
 

@@ -106,6 +106,7 @@ from bot.storage.models import (
     SlackUser,
     UTCDateTime,
 )
+from bot.storage.repository import ClaimedDelivery
 from bot.themes import Reading, read_answers
 
 logger = logging.getLogger(__name__)
@@ -873,10 +874,10 @@ class DigestComposer:
         self.prompts = prompts or load_prompts()
         self._ready: dict[int, Message | Skip | Defer] = {}
 
-    def prepare(self, rows: Iterable[Any]) -> None:
+    def prepare(self, rows: Sequence[ClaimedDelivery]) -> None:
         self._ready = self.compose_batch(list(rows))
 
-    def __call__(self, row: Any) -> Message:
+    def __call__(self, row: ClaimedDelivery) -> Message:
         ready = self._ready.pop(row.id, None)
         if ready is None:  # not prepared (prepare failed, or a composer used on its own)
             ready = self.compose_batch([row]).get(row.id)
@@ -886,7 +887,7 @@ class DigestComposer:
             raise ready
         return ready
 
-    def compose_batch(self, rows: Sequence[Any]) -> dict[int, Message | Skip | Defer]:
+    def compose_batch(self, rows: Sequence[ClaimedDelivery]) -> dict[int, Message | Skip | Defer]:
         """Each digest row's message (or why it is skipped, or until when it waits), by
         delivery id."""
         if not rows:
@@ -978,7 +979,7 @@ class DigestComposer:
         return out
 
 
-def _target(row: Any, tz: str | None) -> Target:
+def _target(row: ClaimedDelivery, tz: str | None) -> Target:
     zone = ZoneInfo(tz or "UTC")
     start = datetime.fromisoformat((row.payload or {}).get("week_start") or row.due_at.isoformat())
     _, label = week_of(start, zone)

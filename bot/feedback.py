@@ -89,6 +89,7 @@ from bot.storage.models import (
     Reflection,
     SlackUser,
 )
+from bot.storage.repository import ClaimedDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -128,10 +129,6 @@ USERS = SlackUser.__table__  # type: ignore[attr-defined]
 # Tables about a workspace that name no person (the others go with the person's rows).
 TEAM_TABLES = (FeedbackTally, FeedbackBallot, FeedbackOptOut, FeedbackKey)
 _ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>.]+")
-# A lookup that failed for want of an answer: the meeting is tried again later.
-_TRANSIENT = frozenset(
-    {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
-)
 
 
 # --------------------------------------------------------------------------- opting in
@@ -288,7 +285,9 @@ def eligible(meeting: Occurrence) -> bool:
     return meeting.recurring and (meeting.attendees <= 2 or meeting.attendees >= MIN_ATTENDEES)
 
 
-def offer_words(services: Services, row: Any, meeting: Occurrence, message: Message) -> Message:
+def offer_words(
+    services: Services, row: ClaimedDelivery, meeting: Occurrence, message: Message
+) -> Message:
     """A reflection question (delivery ``row``) about ``meeting``: with the button that
     opens words to ask the other person, when it is a 1:1 of a series with feedback on; or,
     once per series, with the button that turns feedback on (see the module docstring)."""
@@ -319,7 +318,7 @@ def offer_words(services: Services, row: Any, meeting: Occurrence, message: Mess
     return fkit.build_opt_in_offer(load_prompts(), message, series_key=series_key)
 
 
-def _opt_in_offered(conn: sa.Connection, row: Any, series_key: str) -> bool:
+def _opt_in_offered(conn: sa.Connection, row: ClaimedDelivery, series_key: str) -> bool:
     """Whether another question already offered to turn feedback on for the series: the
     questions that offered it, and the meeting each asked about (a transition asks about
     the meeting before its own)."""
@@ -545,7 +544,7 @@ def _ask_meeting(services: Services, row: Any, lease: datetime, state: _Round) -
             _release(services, row.id, lease, until)
             return 0
         if found.error is not None:
-            if found.error.startswith(("io:", "http_5")) or found.error in _TRANSIENT:
+            if found.transient:  # no answer: the meeting is tried again later
                 _release(services, row.id, lease, now + RETRY)
                 return 0
             logger.warning("feedback: users.lookupByEmail answered %s in %s", found.error, team_id)
@@ -585,19 +584,15 @@ def _ask_meeting(services: Services, row: Any, lease: datetime, state: _Round) -
             if person in never:
                 continue
             for day, due, expires in ask_slots(row.end_at, ZoneInfo(zone), closes_at, now=now):
-                added = repo.enqueue_deliveries(
+                added = repo.enqueue_now(
                     conn,
-                    [
-                        {
-                            "team_id": team_id,
-                            "user_id": person,
-                            "kind": DeliveryKind.FEEDBACK_ASK,
-                            "ref": day.isoformat(),
-                            "due_at": due,
-                            "expires_at": expires,
-                            "payload": {**payload, "tz": zone},
-                        }
-                    ],
+                    team_id=team_id,
+                    user_id=person,
+                    kind=DeliveryKind.FEEDBACK_ASK,
+                    ref=day.isoformat(),
+                    payload={**payload, "tz": zone},
+                    due_at=due,
+                    expires_at=expires,
                     now=now,
                 )
                 if added:  # else that day is taken: the next one
@@ -622,7 +617,7 @@ class FeedbackComposer:
         self.services = services
         self.prompts = prompts or load_prompts()
 
-    def __call__(self, row: Any) -> Message:
+    def __call__(self, row: ClaimedDelivery) -> Message:
         payload = row.payload or {}
         now = self.services.clock.now()
         try:

@@ -51,6 +51,7 @@ from bot.services import Services
 from bot.storage import repository as repo
 from bot.storage.db import read_only, session_scope
 from bot.storage.models import Delivery, DeliveryKind, DeliveryState, PromptShown, SlackUser
+from bot.storage.repository import ClaimedDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ class NudgeComposer:
 
     # ------------------------------------------------------------------ composers
 
-    def reminder(self, row: Any) -> Message:
+    def reminder(self, row: ClaimedDelivery) -> Message:
         ctx = self._context(row, row.occurrence_key)
         cue, intention = self._presence(row, ctx)
         message = kit.build_reminder(
@@ -116,7 +117,7 @@ class NudgeComposer:
         self._remember(row, [cue.id, intention.id])
         return message
 
-    def transition(self, row: Any) -> Message:
+    def transition(self, row: ClaimedDelivery) -> Message:
         ctx = self._context(row, row.occurrence_key)
         previous = self._meeting(row, (row.payload or {}).get("previous"))
         if previous is None or self._skipped_by_user(row, previous.key):
@@ -144,7 +145,7 @@ class NudgeComposer:
         self._remember(row, [question.id, cue.id, intention.id])
         return message
 
-    def reflection(self, row: Any) -> Message:
+    def reflection(self, row: ClaimedDelivery) -> Message:
         ctx = self._context(row, row.occurrence_key)
         question = self._question(row, ctx, ctx.meeting)
         message = kit.build_reflection(
@@ -161,13 +162,13 @@ class NudgeComposer:
         after_prompt(self.services, row)  # a long run of unanswered ones starts the back-off
         return message
 
-    def welcome(self, row: Any) -> Message:
+    def welcome(self, row: ClaimedDelivery) -> Message:
         del row
         return kit.build_welcome(self.prompts)
 
     # ------------------------------------------------------------------ helpers
 
-    def _meeting(self, row: Any, key: str | None) -> Occurrence | None:
+    def _meeting(self, row: ClaimedDelivery, key: str | None) -> Occurrence | None:
         if not key:
             return None
         c = OCC.c
@@ -179,7 +180,7 @@ class NudgeComposer:
             ).first()
         return occurrence_from_row(found) if found else None
 
-    def _guided(self, row: Any) -> bool:
+    def _guided(self, row: ClaimedDelivery) -> bool:
         """Whether this question is one of the person's first ``GUIDED_QUESTIONS``."""
         d = DEL.c
         with read_only(self.services.engine) as conn:
@@ -196,7 +197,7 @@ class NudgeComposer:
             ).scalar_one()
         return asked < GUIDED_QUESTIONS
 
-    def _skipped_by_user(self, row: Any, key: str) -> bool:
+    def _skipped_by_user(self, row: ClaimedDelivery, key: str) -> bool:
         d = DEL.c
         with read_only(self.services.engine) as conn:
             found = conn.execute(
@@ -211,7 +212,7 @@ class NudgeComposer:
             ).first()
         return found is not None
 
-    def _context(self, row: Any, key: str | None) -> _Context:
+    def _context(self, row: ClaimedDelivery, key: str | None) -> _Context:
         now = self.services.clock.now()
         meeting = self._meeting(row, key)
         if meeting is None:
@@ -252,7 +253,7 @@ class NudgeComposer:
         return _Context(meeting, zone, shown, practices, focus, last, balance)
 
     def _focus_history(
-        self, conn: sa.Connection, row: Any, focus: Focus, history: Sequence[Any]
+        self, conn: sa.Connection, row: ClaimedDelivery, focus: Focus, history: Sequence[Any]
     ) -> tuple[dict[tuple[str, str], tuple[str, datetime]], dict[str, tuple[int, int]]]:
         """What the intentions and questions shown since the focus was set say about its
         turns: the last of each group at each meeting size, (group, kind) → (prompt id,
@@ -330,7 +331,7 @@ class NudgeComposer:
             now=self.services.clock.now(),
         )
 
-    def _presence(self, row: Any, ctx: _Context) -> tuple[Any, Any]:
+    def _presence(self, row: ClaimedDelivery, ctx: _Context) -> tuple[Any, Any]:
         now = self.services.clock.now()
         meeting = ctx.meeting
         common = {
@@ -347,7 +348,7 @@ class NudgeComposer:
         )
         return cue, intention
 
-    def _question(self, row: Any, ctx: _Context, meeting: Occurrence) -> Any:
+    def _question(self, row: ClaimedDelivery, ctx: _Context, meeting: Occurrence) -> Any:
         kind, recurring = meeting.kind.value, meeting.recurring
         available = practices_for(self.prompts, "question", kind=kind, recurring=recurring)
         practice, avoid = self._lean(ctx, "question", meeting)
@@ -366,7 +367,7 @@ class NudgeComposer:
             avoid_practice=avoid,
         )
 
-    def _remember(self, row: Any, prompt_ids: list[str]) -> None:
+    def _remember(self, row: ClaimedDelivery, prompt_ids: list[str]) -> None:
         now = self.services.clock.now()
         with self.services.engine.begin() as conn:
             conn.execute(
@@ -392,12 +393,15 @@ def _join_url(meeting: Occurrence) -> str | None:
 # ---------------------------------------------------------------------- user actions
 
 
-def _delivery(services: Services, *, team_id: str, user_id: str, delivery_id: int) -> Any:
+def _delivery(
+    services: Services, *, team_id: str, user_id: str, delivery_id: int
+) -> ClaimedDelivery | None:
     d = DEL.c
     with read_only(services.engine) as conn:
-        return conn.execute(
+        row = conn.execute(
             sa.select(DEL).where(d.id == delivery_id, d.team_id == team_id, d.user_id == user_id)
         ).first()
+    return None if row is None else ClaimedDelivery.of(row)
 
 
 def skip_meeting(services: Services, *, team_id: str, user_id: str, delivery_id: int) -> str | None:
@@ -487,17 +491,11 @@ def welcome_once(services: Services, *, team_id: str, user_id: str) -> bool:
     """Queue the welcome DM; the outbox key makes a second one impossible."""
     now = services.clock.now()
     with services.engine.begin() as conn:
-        added = repo.enqueue_deliveries(
+        return repo.enqueue_now(
             conn,
-            [
-                {
-                    "team_id": team_id,
-                    "user_id": user_id,
-                    "kind": DeliveryKind.WELCOME,
-                    "ref": DeliveryKind.WELCOME,
-                    "due_at": now,
-                }
-            ],
+            team_id=team_id,
+            user_id=user_id,
+            kind=DeliveryKind.WELCOME,
+            ref=DeliveryKind.WELCOME,
             now=now,
         )
-    return added == 1

@@ -58,6 +58,7 @@ from bot.storage.models import (
     OccurrenceRow,
     Reflection,
 )
+from bot.storage.repository import ClaimedDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -444,7 +445,7 @@ def unanswered_streak(conn: sa.Connection, *, team_id: str, user_id: str, limit:
     return prompt_history(conn, team_id=team_id, user_id=user_id, limit=limit)[0]
 
 
-def after_prompt(services: Services, row: Any) -> None:
+def after_prompt(services: Services, row: ClaimedDelivery) -> None:
     """A reflection prompt (delivery ``row``) is going out now. If it makes the run of
     unanswered ones long enough, re-plan at once, so the back-off starts with the very
     next meeting rather than at the next calendar change."""

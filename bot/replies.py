@@ -35,6 +35,7 @@ from bot.services import Services
 from bot.storage import repository as repo
 from bot.storage.db import read_only
 from bot.storage.models import DeliveryKind, PromptShown, Reflection
+from bot.storage.repository import ClaimedDelivery
 
 REACTION = "white_check_mark"
 KEPT_LINES = "kept.line"  # the short lines that say an answer was kept (kept.line.*)
@@ -93,26 +94,21 @@ def acknowledge(
 
 
 def _queue(
-    services: Services, *, team_id: str, user_id: str, kind: str, ref: str, payload: dict[str, Any]
+    services: Services,
+    *,
+    team_id: str,
+    user_id: str,
+    kind: DeliveryKind,
+    ref: str,
+    payload: dict[str, Any],
 ) -> bool:
     now = services.clock.now()
     with services.engine.begin() as conn:
-        added = repo.enqueue_deliveries(
-            conn,
-            [
-                {
-                    "team_id": team_id,
-                    "user_id": user_id,
-                    "kind": kind,
-                    "ref": ref[:255],
-                    "due_at": now,
-                    "payload": payload,
-                }
-            ],
-            now=now,
+        added = repo.enqueue_now(
+            conn, team_id=team_id, user_id=user_id, kind=kind, ref=ref, payload=payload, now=now
         )
     services.wake_outbox()
-    return added == 1
+    return added
 
 
 def rotated(
@@ -178,7 +174,7 @@ class AckComposer:
     def __init__(self, services: Services) -> None:
         self.services = services
 
-    def __call__(self, row: Any) -> Message:
+    def __call__(self, row: ClaimedDelivery) -> Message:
         ts = str(((row.payload or {}).get("react") or {}).get("timestamp") or "")
         r = REF.c
         with read_only(self.services.engine) as conn:

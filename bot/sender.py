@@ -38,6 +38,12 @@ delivery gives up (``failed``, error ``gave_up:…``) with a WARNING log line an
 ``gave_up`` outcome in ``heedful_deliveries_total``; after an unknown outcome it gives up
 only once the DM history shows it never arrived.
 
+Every outcome carries its class as a value (``repository.Failure``: a ``FailureKind`` and
+Slack's code): the sender acts on it (marks a person unreachable, pauses a workspace) and
+the metrics count by it. The row's ``error`` column keeps the text it always had
+(``recipient:account_inactive``, ``gave_up:internal_error``, ``ratelimited`` …), written
+from that value for existing rows and whoever reads them, never parsed back.
+
 Never twice, with several workers and a slow Slack:
 
 * a batch is as many rows as the sending threads can post within a quarter of a lease,
@@ -86,7 +92,7 @@ from concurrent.futures import ALL_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import sqlalchemy as sa
 from slack_sdk import WebClient
@@ -102,6 +108,7 @@ from bot.slack import SlackClients
 from bot.storage import repository as repo
 from bot.storage.db import read_only
 from bot.storage.models import DeliveryKind, DeliveryState, Installation, SlackUser
+from bot.storage.repository import ClaimedDelivery, Failure, FailureKind
 
 logger = logging.getLogger(__name__)
 
@@ -172,6 +179,7 @@ TRANSIENT_ERRORS = frozenset(
 )
 # A reaction that is there already: what the call was for is done.
 ALREADY_REACTED = "already_reacted"
+RATE_LIMITED = Failure(FailureKind.RATE_LIMITED)
 
 
 class Outcome(StrEnum):
@@ -188,6 +196,7 @@ class Classified:
     outcome: Outcome
     error: str
     retry_after: float | None = None
+    raised: bool = False  # the call raised (no answer, or a refused connection)
 
 
 def classify(exc: BaseException | None, data: Mapping[str, Any] | None = None) -> Classified:
@@ -204,9 +213,9 @@ def classify(exc: BaseException | None, data: Mapping[str, Any] | None = None) -
             return Classified(Outcome.TRANSIENT, "ratelimited", _retry_after(response.headers))
         return _classify_code(error, status=response.status_code)
     if _never_left(exc):
-        return Classified(Outcome.TRANSIENT, f"connect:{type(exc).__name__}")
+        return Classified(Outcome.TRANSIENT, f"connect:{type(exc).__name__}", raised=True)
     # The request may have reached Slack: timeouts, resets, a closed connection.
-    return Classified(Outcome.UNKNOWN, f"io:{type(exc).__name__}")
+    return Classified(Outcome.UNKNOWN, f"io:{type(exc).__name__}", raised=True)
 
 
 def _classify_code(error: str, *, status: int) -> Classified:
@@ -257,30 +266,41 @@ class Defer(Exception):
         self.until = until
 
 
-Composer = Callable[[sa.Row[Any]], Message]
-"""Builds a delivery's message at send time. A composer may also have a ``prepare(rows)``
-method: the sender calls it once per batch with all of that kind's rows, so a composer
-can load what it needs for many users in a fixed number of queries (the digest does)."""
+class Composer(Protocol):
+    """Builds a delivery's message at send time (or raises :class:`Skip` / :class:`Defer`)."""
+
+    def __call__(self, row: ClaimedDelivery, /) -> Message: ...
+
+
+@runtime_checkable
+class BatchComposer(Composer, Protocol):
+    """A composer that also loads what a batch needs: the sender calls ``prepare`` once
+    per batch with all of that kind's rows, so the composer can load what it needs for
+    many users in a fixed number of queries (the digest does)."""
+
+    def prepare(self, rows: Sequence[ClaimedDelivery], /) -> None: ...
 
 
 @dataclass(frozen=True)
 class SentDM:
     """What an observer hears after a DM reached Slack (the demo prints these)."""
 
-    row: sa.Row[Any]
+    row: ClaimedDelivery
     message: Message
     channel: str | None
     ts: str | None
     reaction: str | None = None  # the emoji added instead of a message (then ``ts`` None)
 
 
-def compose_notice(row: sa.Row[Any]) -> Message:
+def compose_notice(row: ClaimedDelivery) -> Message:
     """Deliveries that carry their message ready-made in ``payload``."""
     payload = row.payload or {}
     return Message(text=payload["text"], blocks=list(payload.get("blocks") or []))
 
 
-def delivery_metadata(row: sa.Row[Any], extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def delivery_metadata(
+    row: ClaimedDelivery, extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Slack message metadata that identifies a delivery (DESIGN.md "Messages"), with the
     message's own ``extra`` fields (the digest's themes …), which never replace the
     delivery's."""
@@ -437,24 +457,34 @@ class Sender:
 
     def _pace(
         self,
-        rows: Sequence[sa.Row[Any]],
+        rows: Sequence[ClaimedDelivery],
         targets: Mapping[tuple[str, str], _Target],
         now: datetime,
-    ) -> tuple[list[tuple[sa.Row[Any], repo.DeliveryOutcome]], list[sa.Row[Any]]]:
+    ) -> tuple[list[tuple[ClaimedDelivery, repo.DeliveryOutcome]], list[ClaimedDelivery]]:
         """Triage a claimed batch: (outcomes settled without Slack, rows to post now)."""
-        settled: list[tuple[sa.Row[Any], repo.DeliveryOutcome]] = []
-        waiting: dict[tuple[str, str], list[sa.Row[Any]]] = {}
+        settled: list[tuple[ClaimedDelivery, repo.DeliveryOutcome]] = []
+        waiting: dict[tuple[str, str], list[ClaimedDelivery]] = {}
         for row in rows:
             target = targets[(row.team_id, row.user_id)]
             if row.expires_at is not None and now >= row.expires_at:
                 settled.append((row, _expired(row)))
             elif target.unreachable:
                 settled.append(
-                    (row, repo.DeliveryOutcome(row.id, DeliveryState.SKIPPED, error="unreachable"))
+                    (
+                        row,
+                        repo.DeliveryOutcome(
+                            row.id, DeliveryState.SKIPPED, failure=Failure(FailureKind.UNREACHABLE)
+                        ),
+                    )
                 )
             elif target.token is None:
                 settled.append(
-                    (row, repo.DeliveryOutcome(row.id, DeliveryState.FAILED, error="not_installed"))
+                    (
+                        row,
+                        repo.DeliveryOutcome(
+                            row.id, DeliveryState.FAILED, failure=Failure(FailureKind.NOT_INSTALLED)
+                        ),
+                    )
                 )
             else:
                 method = REACT_METHOD if (row.payload or {}).get("react") else POST_METHOD
@@ -464,7 +494,7 @@ class Sender:
         if self.budget is None:
             return settled, [row for group in waiting.values() for row in group]
         slots = self.budget.take({key: len(group) for key, group in waiting.items()}, now=now)
-        ready: list[sa.Row[Any]] = []
+        ready: list[ClaimedDelivery] = []
         for key, group in waiting.items():
             granted = slots[key]
             ready += group[: granted.granted]
@@ -478,7 +508,9 @@ class Sender:
                         repo.DeliveryOutcome(
                             row.id,
                             DeliveryState.PENDING,
-                            error="ratelimited" if granted.paused else "paced",
+                            failure=Failure(
+                                FailureKind.RATE_LIMITED if granted.paused else FailureKind.PACED
+                            ),
                             retry_at=granted.next_free + i * granted.interval,
                         ),
                     )
@@ -487,20 +519,20 @@ class Sender:
         ready.sort(key=lambda r: order[r.id])
         return settled, ready
 
-    def _prepare(self, rows: Sequence[sa.Row[Any]]) -> None:
-        by_kind: dict[str, list[sa.Row[Any]]] = {}
+    def _prepare(self, rows: Sequence[ClaimedDelivery]) -> None:
+        by_kind: dict[str, list[ClaimedDelivery]] = {}
         for row in rows:
             by_kind.setdefault(row.kind, []).append(row)
         for kind, group in by_kind.items():
-            prepare = getattr(self.composers.get(kind), "prepare", None)
-            if prepare is not None:
+            composer = self.composers.get(kind)
+            if isinstance(composer, BatchComposer):
                 try:
-                    prepare(group)
+                    composer.prepare(group)
                 except Exception:
                     logger.exception("preparing %d %s deliveries failed", len(group), kind)
 
     def _notify(
-        self, rows: Sequence[sa.Row[Any]], outcomes: Sequence[repo.DeliveryOutcome | None]
+        self, rows: Sequence[ClaimedDelivery], outcomes: Sequence[repo.DeliveryOutcome | None]
     ) -> None:
         composed, self._composed = self._composed, {}
         reacted, self._reacted = self._reacted, {}
@@ -535,7 +567,7 @@ class Sender:
 
     # ------------------------------------------------------------------ internals
 
-    def _targets(self, rows: Sequence[sa.Row[Any]]) -> dict[tuple[str, str], _Target]:
+    def _targets(self, rows: Sequence[ClaimedDelivery]) -> dict[tuple[str, str], _Target]:
         """Tokens and user state for a batch, in two queries."""
         teams = {r.team_id for r in rows}
         users = {r.user_id for r in rows}
@@ -564,7 +596,7 @@ class Sender:
         }
 
     def _deliver(
-        self, row: sa.Row[Any], target: _Target, claimed_at: datetime
+        self, row: ClaimedDelivery, target: _Target, claimed_at: datetime
     ) -> repo.DeliveryOutcome | None:
         began = time.monotonic()
         try:
@@ -576,7 +608,7 @@ class Sender:
             self.pace.took(time.monotonic() - began)
 
     def _deliver_unguarded(
-        self, row: sa.Row[Any], target: _Target, claimed_at: datetime
+        self, row: ClaimedDelivery, target: _Target, claimed_at: datetime
     ) -> repo.DeliveryOutcome | None:
         """The outcome to record, or None when this worker no longer holds the row."""
         now = self.clock.now()
@@ -584,7 +616,7 @@ class Sender:
         blocked = self.gate.blocked_until(row.team_id, POST_METHOD, now)
         if blocked is not None:
             return repo.DeliveryOutcome(
-                row.id, DeliveryState.PENDING, error="ratelimited", retry_at=blocked
+                row.id, DeliveryState.PENDING, failure=RATE_LIMITED, retry_at=blocked
             )
         client = self.clients.for_token(target.token)
         if row.needs_reconcile:
@@ -603,15 +635,24 @@ class Sender:
             # It cannot be added: the composed line goes in its place.
         composer = self.composers.get(row.kind)
         if composer is None:
-            return repo.DeliveryOutcome(row.id, DeliveryState.FAILED, error="unknown_kind")
+            return repo.DeliveryOutcome(
+                row.id, DeliveryState.FAILED, failure=Failure(FailureKind.UNKNOWN_KIND)
+            )
         try:
             message = composer(row)
         except Defer as defer:
             return repo.DeliveryOutcome(
-                row.id, DeliveryState.PENDING, error="deferred", retry_at=defer.until
+                row.id,
+                DeliveryState.PENDING,
+                failure=Failure(FailureKind.DEFERRED),
+                retry_at=defer.until,
             )
         except Skip as skip:
-            return repo.DeliveryOutcome(row.id, DeliveryState.SKIPPED, error=str(skip) or "skipped")
+            return repo.DeliveryOutcome(
+                row.id,
+                DeliveryState.SKIPPED,
+                failure=Failure(FailureKind.WITHDRAWN, str(skip) or "skipped"),
+            )
         if not self._fence(row, claimed_at):
             return None
         result = self._post(client, row, message)
@@ -648,7 +689,7 @@ class Sender:
                 logger.exception("recording a rate limit for workspace %s failed", team_id)
         return until
 
-    def _fence(self, row: sa.Row[Any], claimed_at: datetime) -> bool:
+    def _fence(self, row: ClaimedDelivery, claimed_at: datetime) -> bool:
         """Called just before every post: may this worker post ``row``? False: do not.
 
         A row claimed less than a quarter of a lease ago is certainly still this worker's
@@ -664,7 +705,7 @@ class Sender:
         )
 
     def _react(
-        self, client: WebClient, row: sa.Row[Any], react: Mapping[str, Any]
+        self, client: WebClient, row: ClaimedDelivery, react: Mapping[str, Any]
     ) -> repo.DeliveryOutcome | None:
         """Add the reaction ``react`` names. The outcome to record, or None when it cannot
         be added and a line should go instead (see the module docstring)."""
@@ -672,7 +713,7 @@ class Sender:
         blocked = self.gate.blocked_until(row.team_id, REACT_METHOD, now)
         if blocked is not None:
             return repo.DeliveryOutcome(
-                row.id, DeliveryState.PENDING, error="ratelimited", retry_at=blocked
+                row.id, DeliveryState.PENDING, failure=RATE_LIMITED, retry_at=blocked
             )
         channel = str(react.get("channel") or "")
         try:
@@ -693,9 +734,9 @@ class Sender:
         if c.retry_after is not None:  # a rate limit: wait it out, not a failed attempt
             until = self._throttled(row.team_id, REACT_METHOD, c.retry_after)
             return repo.DeliveryOutcome(
-                row.id, DeliveryState.PENDING, error="ratelimited", retry_at=until
+                row.id, DeliveryState.PENDING, failure=RATE_LIMITED, retry_at=until
             )
-        if c.outcome is Outcome.UNKNOWN or c.error in TRANSIENT_ERRORS or ":" in c.error:
+        if c.outcome is Outcome.UNKNOWN or c.error in TRANSIENT_ERRORS or c.raised:
             # 5xx, timeouts, dropped connections: try again (already_reacted if it landed).
             return self._retry(row, f"react:{c.error}", needs_reconcile=False)
         if c.outcome is Outcome.INSTALLATION and c.error != "missing_scope":
@@ -705,7 +746,7 @@ class Sender:
         )
         return None
 
-    def _post(self, client: WebClient, row: sa.Row[Any], message: Message) -> _PostResult:
+    def _post(self, client: WebClient, row: ClaimedDelivery, message: Message) -> _PostResult:
         kwargs: dict[str, Any] = {
             "channel": row.user_id,
             "text": message.text,
@@ -725,7 +766,7 @@ class Sender:
         data = response.data if isinstance(response.data, dict) else {}
         return _PostResult(classify(None, data), data.get("channel"), data.get("ts"))
 
-    def _settle(self, row: sa.Row[Any], result: _PostResult) -> repo.DeliveryOutcome:
+    def _settle(self, row: ClaimedDelivery, result: _PostResult) -> repo.DeliveryOutcome:
         c = result.classified
         if c.outcome is Outcome.SENT:
             return repo.DeliveryOutcome(
@@ -738,29 +779,35 @@ class Sender:
         logger.info("delivery %s (%s): %s (%s)", row.id, row.kind, c.outcome.value, c.error)
         if c.outcome is Outcome.RECIPIENT:
             return repo.DeliveryOutcome(
-                row.id, DeliveryState.FAILED, error=f"recipient:{c.error}", attempted=True
+                row.id,
+                DeliveryState.FAILED,
+                failure=Failure(FailureKind.RECIPIENT, c.error),
+                attempted=True,
             )
         if c.outcome is Outcome.INSTALLATION:
             # Pending again; nothing is claimed for a paused workspace until it is reinstalled.
             return repo.DeliveryOutcome(
                 row.id,
                 DeliveryState.PENDING,
-                error=f"installation:{c.error}",
+                failure=Failure(FailureKind.INSTALLATION, c.error),
                 retry_at=self.clock.now(),
             )
         if c.outcome is Outcome.PAYLOAD:
             return repo.DeliveryOutcome(
-                row.id, DeliveryState.FAILED, error=f"payload:{c.error}", attempted=True
+                row.id,
+                DeliveryState.FAILED,
+                failure=Failure(FailureKind.PAYLOAD, c.error),
+                attempted=True,
             )
         if c.retry_after is not None:  # a rate limit: wait it out, it is not a failed attempt
             until = self._throttled(row.team_id, POST_METHOD, c.retry_after)
             return repo.DeliveryOutcome(
-                row.id, DeliveryState.PENDING, error="ratelimited", retry_at=until
+                row.id, DeliveryState.PENDING, failure=RATE_LIMITED, retry_at=until
             )
         return self._retry(row, c.error, needs_reconcile=c.outcome is Outcome.UNKNOWN)
 
     def _retry(
-        self, row: sa.Row[Any], error: str, *, needs_reconcile: bool
+        self, row: ClaimedDelivery, error: str, *, needs_reconcile: bool
     ) -> repo.DeliveryOutcome:
         """A failed attempt: pending again with backoff, or given up after the last one
         (an unknown outcome first gets its history check, see ``_deliver_unguarded``)."""
@@ -772,13 +819,13 @@ class Sender:
         return repo.DeliveryOutcome(
             row.id,
             DeliveryState.PENDING,
-            error=error,
+            failure=Failure(FailureKind.RETRIED, error),
             retry_at=self.clock.now() + backoff + jitter,
             needs_reconcile=needs_reconcile or row.needs_reconcile,
             attempted=True,
         )
 
-    def _give_up(self, row: sa.Row[Any], error: str, failures: int) -> repo.DeliveryOutcome:
+    def _give_up(self, row: ClaimedDelivery, error: str, failures: int) -> repo.DeliveryOutcome:
         logger.warning(
             "delivery %s (%s, team %s) gave up after %d failed attempts, the last: %s",
             row.id,
@@ -788,11 +835,14 @@ class Sender:
             error,
         )
         return repo.DeliveryOutcome(
-            row.id, DeliveryState.FAILED, error=f"gave_up:{error}", attempted=True
+            row.id,
+            DeliveryState.FAILED,
+            failure=Failure(FailureKind.GAVE_UP, error),
+            attempted=True,
         )
 
     def _reconcile(
-        self, client: WebClient, row: sa.Row[Any], target: _Target
+        self, client: WebClient, row: ClaimedDelivery, target: _Target
     ) -> repo.DeliveryOutcome | None:
         """Did an earlier, interrupted attempt reach Slack? Look for our metadata.
 
@@ -833,14 +883,14 @@ class Sender:
             logger.info("delivery %s: could not check the DM history (%s)", row.id, c.error)
             if c.outcome is Outcome.RECIPIENT:
                 return repo.DeliveryOutcome(
-                    row.id, DeliveryState.FAILED, error=f"recipient:{c.error}"
+                    row.id, DeliveryState.FAILED, failure=Failure(FailureKind.RECIPIENT, c.error)
                 )
             return self._retry(row, f"reconcile:{c.error}", needs_reconcile=True)
         return None
 
     def _record(
         self,
-        finished: Sequence[tuple[sa.Row[Any], repo.DeliveryOutcome | None]],
+        finished: Sequence[tuple[ClaimedDelivery, repo.DeliveryOutcome | None]],
         targets: Mapping[tuple[str, str], _Target],
         recorded: dict[int, repo.DeliveryOutcome],
     ) -> None:
@@ -899,19 +949,19 @@ class Sender:
             elif outcome.state is DeliveryState.SENT and outcome.attempted:
                 method = REACT_METHOD if row.id in self._reacted else POST_METHOD
                 accepted[(row.team_id, method)] = accepted.get((row.team_id, method), 0) + 1
-            error = outcome.error or ""
-            if error.startswith("recipient:"):
+            failure = outcome.failure
+            if failure is not None and failure.kind is FailureKind.RECIPIENT:
                 repo.mark_unreachable(
                     self.engine,
                     team_id=row.team_id,
                     user_id=row.user_id,
-                    reason=error[10:],
+                    reason=failure.code,
                     now=now,
                 )
-            elif error.startswith("installation:"):
-                logger.warning("workspace %s paused: %s", row.team_id, error[13:])
+            elif failure is not None and failure.kind is FailureKind.INSTALLATION:
+                logger.warning("workspace %s paused: %s", row.team_id, failure.code)
                 repo.pause_installation(
-                    self.engine, team_id=row.team_id, reason=error[13:], now=now
+                    self.engine, team_id=row.team_id, reason=failure.code, now=now
                 )
         if accepted and self.budget is not None:
             try:
@@ -920,30 +970,26 @@ class Sender:
                 logger.exception("raising the pace after %d posts failed", sum(accepted.values()))
 
 
+_PENDING_METRIC = {
+    FailureKind.RATE_LIMITED: "rate_limited",
+    FailureKind.PACED: "paced",
+    FailureKind.INSTALLATION: "paused",
+}
+
+
 def _metric_outcome(outcome: repo.DeliveryOutcome) -> str:
     """The ``outcome`` label of ``heedful_deliveries_total`` (``bot.metrics``)."""
-    error = outcome.error or ""
-    if outcome.state is DeliveryState.SENT:
-        return "sent"
-    if outcome.state is DeliveryState.SKIPPED:
-        return "skipped"
-    if outcome.state is DeliveryState.EXPIRED:
-        return "expired"
     if outcome.state is DeliveryState.FAILED:
-        return "gave_up" if error.startswith("gave_up:") else "failed"
-    if error == "ratelimited":
-        return "rate_limited"
-    if error == "paced":
-        return "paced"
-    if error.startswith("installation:"):
-        return "paused"
-    return "retried"
+        return "gave_up" if outcome.failed_as is FailureKind.GAVE_UP else "failed"
+    if outcome.state is DeliveryState.PENDING:
+        return _PENDING_METRIC.get(outcome.failed_as, "retried")  # type: ignore[arg-type]
+    return outcome.state.value  # sent, skipped, expired
 
 
-def _expired(row: sa.Row[Any]) -> repo.DeliveryOutcome:
+def _expired(row: ClaimedDelivery) -> repo.DeliveryOutcome:
     """It can no longer arrive before its deadline (``expires_at``; for a reminder, its
     meeting's start): not sent, marked ``expired`` (README, "Today's rule")."""
-    return repo.DeliveryOutcome(row.id, DeliveryState.EXPIRED, error="expired")
+    return repo.DeliveryOutcome(row.id, DeliveryState.EXPIRED, failure=Failure(FailureKind.EXPIRED))
 
 
 @dataclass(frozen=True)

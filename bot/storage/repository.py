@@ -21,6 +21,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,6 +33,7 @@ from bot.clock import ensure_utc
 from bot.storage.db import read_only
 from bot.storage.models import (
     Delivery,
+    DeliveryKind,
     DeliveryState,
     InboxItem,
     InboxState,
@@ -102,6 +104,35 @@ def enqueue_deliveries(
     ]
     stmt = insert_ignoring_duplicates(conn, DELIVERY).returning(DELIVERY.c.id)
     return len(conn.execute(stmt, values).all())
+
+
+def enqueue_now(
+    conn: sa.Connection,
+    *,
+    team_id: str,
+    user_id: str,
+    kind: DeliveryKind,
+    ref: str,
+    now: datetime,
+    payload: Mapping[str, Any] | None = None,
+    due_at: datetime | None = None,
+    expires_at: datetime | None = None,
+) -> bool:
+    """Queue one DM that is not planned ahead but asked for now (a reply, the welcome, a
+    calendar notice, a feedback question, a commitment offer): due ``now`` unless
+    ``due_at`` says when. False when a delivery with its key (team, user, kind, ``ref``)
+    exists already: the key keeps it to one. The caller wakes the outbox if it wants it
+    sent at once (``Services.wake_outbox``)."""
+    row: dict[str, Any] = {
+        "team_id": team_id,
+        "user_id": user_id,
+        "kind": kind,
+        "ref": ref[:255],
+        "due_at": due_at or now,
+        "expires_at": expires_at,
+        "payload": dict(payload or {}),
+    }
+    return enqueue_deliveries(conn, [row], now=now) == 1
 
 
 def _claim(
@@ -177,27 +208,56 @@ def _paused_teams() -> sa.Select[Any]:
 
 @dataclass(frozen=True, slots=True)
 class ClaimedDelivery:
-    """A delivery row as the sender sees it once claimed."""
+    """A delivery row as the sender, its composers and its observers see it once claimed:
+    the one shape of a delivery outside the outbox's own SQL.
+
+    ``kind`` is a :class:`DeliveryKind`, or the stored text of a kind this version does
+    not know (the sender then fails the row as ``unknown_kind``, it does not crash the
+    claim).
+    """
 
     id: int
     team_id: str
     user_id: str
-    kind: str
+    kind: DeliveryKind | str
     ref: str
     occurrence_key: str | None
     due_at: datetime
     available_at: datetime
     expires_at: datetime | None
     meeting_start: datetime | None
-    state: str
+    state: DeliveryState
     claimed_by: str | None
     attempts: int
     needs_reconcile: bool
     payload: dict[str, Any]
     channel: str | None
 
+    @classmethod
+    def of(cls, row: Any) -> ClaimedDelivery:
+        """From any row or object with the delivery table's columns (a ``select`` of
+        ``delivery``, a ``Delivery``): tests and benchmarks compose rows they read."""
+        return cls(
+            **{
+                name: getattr(row, name)
+                for name in _CLAIMED_FIELDS
+                if name not in ("kind", "state", "payload", "needs_reconcile")
+            },
+            kind=_kind(row.kind),
+            state=DeliveryState(row.state),
+            payload=dict(row.payload or {}),
+            needs_reconcile=bool(row.needs_reconcile),
+        )
 
-_CLAIMED_FIELDS = tuple(ClaimedDelivery.__dataclass_fields__)
+
+def _kind(value: str) -> DeliveryKind | str:
+    try:
+        return DeliveryKind(value)
+    except ValueError:
+        return value
+
+
+_CLAIMED_FIELDS: tuple[str, ...] = tuple(ClaimedDelivery.__dataclass_fields__)
 
 
 def claim_deliveries(
@@ -291,14 +351,14 @@ def _claimed(row: Any, sqlite_db: bool) -> ClaimedDelivery:
         id=id_,
         team_id=team,
         user_id=user,
-        kind=kind,
+        kind=_kind(kind),
         ref=ref,
         occurrence_key=occ,
         due_at=_time(due),  # type: ignore[arg-type]
         available_at=_time(avail),  # type: ignore[arg-type]
         expires_at=_time(expires),
         meeting_start=_time(meeting),
-        state=state,
+        state=DeliveryState(state),
         claimed_by=by,
         attempts=attempts,
         needs_reconcile=bool(rec),
@@ -352,22 +412,76 @@ def renew_lease(
         return conn.execute(stmt).rowcount == 1
 
 
+class FailureKind(StrEnum):
+    """Why a claimed delivery was not sent (yet): the class of its outcome, which the
+    sender acts on and ``heedful_deliveries_total`` counts by (never read back out of
+    the stored ``error`` text)."""
+
+    RECIPIENT = "recipient"  # this person cannot get our DMs: failed, marked unreachable
+    INSTALLATION = "installation"  # the workspace's token no longer works: paused, pending
+    PAYLOAD = "payload"  # Slack refused the message, blocks and plain text: failed
+    GAVE_UP = "gave_up"  # the failed attempts ran out (or a history check said so)
+    RETRIED = "retried"  # a failed attempt (transient error, unknown outcome): again later
+    RATE_LIMITED = "ratelimited"  # waits out a ``Retry-After``: not an attempt
+    PACED = "paced"  # no slot of the workspace's budget yet: not an attempt
+    DEFERRED = "deferred"  # its composer said "not now"
+    WITHDRAWN = "withdrawn"  # its composer said "not at all" (``code``: why)
+    EXPIRED = "expired"  # it could no longer arrive in time
+    UNREACHABLE = "unreachable"  # the person was marked unreachable before
+    NOT_INSTALLED = "not_installed"  # no token for the workspace
+    UNKNOWN_KIND = "unknown_kind"  # no composer for its kind
+
+
+# Kinds whose stored text is ``<kind>:<code>`` (today's ``error`` column, kept as it was
+# for existing rows and anyone who reads them); the others store their code alone, or
+# the kind's own word when there is no code.
+_PREFIXED = frozenset(
+    {FailureKind.RECIPIENT, FailureKind.INSTALLATION, FailureKind.PAYLOAD, FailureKind.GAVE_UP}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """The class of a delivery's outcome (``kind``) and what Slack or the sender said
+    (``code``: a Slack error such as ``account_inactive``, a composer's reason …)."""
+
+    kind: FailureKind
+    code: str = ""
+
+    @property
+    def text(self) -> str:
+        """The stored ``error``: ``recipient:account_inactive``, ``ratelimited`` …"""
+        if self.kind in _PREFIXED:
+            return f"{self.kind}:{self.code}"
+        return self.code or self.kind.value
+
+
 @dataclass(frozen=True)
 class DeliveryOutcome:
     """What became of one claimed delivery; ``state`` pending means "try again later".
 
-    ``attempted``: Slack was asked and answered anything but a rate limit, or did not
-    answer (it adds one to the row's ``attempts``).
+    ``failure``: why it was not sent (None when it was). ``attempted``: Slack was asked
+    and answered anything but a rate limit, or did not answer (it adds one to the row's
+    ``attempts``).
     """
 
     id: int
     state: DeliveryState
-    error: str | None = None
+    failure: Failure | None = None
     channel: str | None = None
     message_ts: str | None = None
     retry_at: datetime | None = None
     needs_reconcile: bool = False
     attempted: bool = False
+
+    @property
+    def error(self) -> str | None:
+        """The text stored in the row's ``error`` column."""
+        return None if self.failure is None else self.failure.text
+
+    @property
+    def failed_as(self) -> FailureKind | None:
+        return None if self.failure is None else self.failure.kind
 
 
 def finish_deliveries(

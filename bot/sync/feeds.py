@@ -607,18 +607,13 @@ def queue_notice(
     """Queue one DM about a calendar for its owner, due now (the outbox key ``ref`` keeps
     it to one). Feeds and Google tell their owners this way."""
     now = services.clock.now()
-    repo.enqueue_deliveries(
+    repo.enqueue_now(
         conn,
-        [
-            {
-                "team_id": team_id,
-                "user_id": user_id,
-                "kind": DeliveryKind.NOTICE,
-                "ref": ref,
-                "due_at": now,
-                "payload": {"text": message.text, "blocks": message.blocks},
-            }
-        ],
+        team_id=team_id,
+        user_id=user_id,
+        kind=DeliveryKind.NOTICE,
+        ref=ref,
+        payload={"text": message.text, "blocks": message.blocks},
         now=now,
     )
 

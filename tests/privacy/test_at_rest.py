@@ -274,7 +274,8 @@ def test_a_reflection_no_key_opens_costs_its_words_not_the_digest_or_the_export(
     clock.set(berlin(4, "16:00"))
     d = repo.DELIVERY.c
     with services.engine.connect() as conn:
-        rows = list(conn.execute(sa.select(repo.DELIVERY).where(d.kind == "digest")))
+        found = conn.execute(sa.select(repo.DELIVERY).where(d.kind == "digest"))
+        rows = [repo.ClaimedDelivery.of(row) for row in found]
     (message,) = DigestComposer(services).compose_batch(rows).values()
     assert message.text.startswith("You had 1 meeting with others this week")  # no answer
     assert "could not be decrypted" in caplog.text and "lost key" not in caplog.text
