@@ -231,7 +231,7 @@ def offer(
     now = services.clock.now()
     with services.engine.begin() as conn:
         added = repo.enqueue_now(
-            conn,
+            conn=conn,
             team_id=team_id,
             user_id=user_id,
             kind=DeliveryKind.COMMITMENT_OFFER,

@@ -460,7 +460,7 @@ class Demo:
             app.process_inbox()
             self._silences_due(now)
             candidates = [hourly, end]
-            due = repo.next_due(self.services.engine)
+            due = repo.next_due(engine=self.services.engine)
             if due is not None:
                 candidates.append(due if due > now else now + timedelta(seconds=1))
             candidates += [p.due for p in [*self.pending, *self.taps] if p.due > now]

@@ -237,7 +237,7 @@ def plan_digests(services: Services) -> int:
             moves.append({"b_id": current.id, "b_due": due, "b_expires": due + LATE_LIMIT})
     d = DEL.c
     with services.engine.begin() as conn:
-        added = repo.enqueue_deliveries(conn, rows, now=now)
+        added = repo.enqueue_deliveries(conn=conn, rows=rows, now=now)
         if moves:
             conn.execute(
                 sa.update(DEL)

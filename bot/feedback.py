@@ -585,7 +585,7 @@ def _ask_meeting(services: Services, row: Any, lease: datetime, state: _Round) -
                 continue
             for day, due, expires in ask_slots(row.end_at, ZoneInfo(zone), closes_at, now=now):
                 added = repo.enqueue_now(
-                    conn,
+                    conn=conn,
                     team_id=team_id,
                     user_id=person,
                     kind=DeliveryKind.FEEDBACK_ASK,

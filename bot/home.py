@@ -94,7 +94,7 @@ def home_state(
 ) -> kit.HomeState:
     now = services.clock.now()
     with session_scope(services.engine) as session:  # never creates a row (after an erase)
-        user = repo.get_user(session, team_id=team_id, user_id=user_id)
+        user = repo.get_user(session=session, team_id=team_id, user_id=user_id)
         zone_name = user.tz if user else None
         prefs_json = dict(user.prefs or {}) if user else {}
         connected = user is not None and user.opted_in_at is not None
@@ -241,7 +241,9 @@ def days_in_words(prompts: Prompts, days: Sequence[int]) -> str:
 
 def settings_form(services: Services, *, team_id: str, user_id: str) -> dict[str, Any]:
     with session_scope(services.engine) as session:
-        user = repo.ensure_user(session, team_id=team_id, user_id=user_id, now=services.clock.now())
+        user = repo.ensure_user(
+            session=session, team_id=team_id, user_id=user_id, now=services.clock.now()
+        )
         prefs = Prefs.from_json(user.prefs)
     return kit.build_settings_form(load_prompts(), prefs.to_json())
 
@@ -304,7 +306,9 @@ def save_settings(
 ) -> str:
     """Store new settings and re-plan the user's nudges. Returns the confirmation."""
     with session_scope(services.engine) as session:
-        user = repo.ensure_user(session, team_id=team_id, user_id=user_id, now=services.clock.now())
+        user = repo.ensure_user(
+            session=session, team_id=team_id, user_id=user_id, now=services.clock.now()
+        )
         user.prefs = Prefs.from_json(user.prefs).with_changes(**changes).to_json()
         session.add(user)
     replan_user(services, team_id=team_id, user_id=user_id)

@@ -71,7 +71,7 @@ def inbox_middleware(
             return BoltResponse(status=400, body="an event_callback needs an event_id and an event")
         raw = req.raw_body or json.dumps(body)
         new = repo.store_inbox(
-            engine,
+            engine=engine,
             source=SLACK,
             external_id=event_id,
             body=cipher.encrypt(raw),
@@ -111,7 +111,7 @@ def replay_guard(*, engine: Engine, clock: Clock) -> Callable[..., BoltResponse]
         body = req.body
         kind = "command" if "command" in body else str(body.get("type") or "")
         new = repo.store_inbox(
-            engine,
+            engine=engine,
             source=SLACK_REQUEST,
             external_id=key,
             body="",
@@ -197,7 +197,7 @@ class InboxProcessor:
         """Process one batch of due rows; returns how many were claimed."""
         with self._lock:
             rows = repo.claim_inbox(
-                self.engine,
+                engine=self.engine,
                 now=self.clock.now(),
                 worker=self.worker_id,
                 limit=self.batch_size,
@@ -231,7 +231,12 @@ class InboxProcessor:
         if error is not None and row.attempts < MAX_ATTEMPTS:
             retry_at = now + timedelta(seconds=5 * 2**row.attempts)
         repo.finish_inbox(
-            self.engine, row.id, worker=self.worker_id, now=now, error=error, retry_at=retry_at
+            engine=self.engine,
+            item_id=row.id,
+            worker=self.worker_id,
+            now=now,
+            error=error,
+            retry_at=retry_at,
         )
 
 

@@ -37,7 +37,7 @@ class Update:
 
 def user_zone(services: Services, *, team_id: str, user_id: str) -> ZoneInfo:
     with session_scope(services.engine) as session:
-        user = repo.get_user(session, team_id=team_id, user_id=user_id)
+        user = repo.get_user(session=session, team_id=team_id, user_id=user_id)
         return ZoneInfo(user.tz if user and user.tz else "UTC")
 
 

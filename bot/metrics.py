@@ -176,7 +176,7 @@ class _OutboxDepth(Collector):
 
     def collect(self) -> Iterator[Any]:
         try:
-            depth = repo.outbox_depth(self.engine)
+            depth = repo.outbox_depth(engine=self.engine)
         except Exception as exc:
             logger.warning("metrics: could not read the outbox depth (%s)", type(exc).__name__)
             return

@@ -417,8 +417,8 @@ def skip_meeting(services: Services, *, team_id: str, user_id: str, delivery_id:
         # into the next meeting's reminder, or come back with a re-plan): a skipped row
         # holds its key, so no re-plan can bring it back, and a transition leaves it out.
         repo.enqueue_deliveries(
-            conn,
-            [
+            conn=conn,
+            rows=[
                 {
                     "team_id": team_id,
                     "user_id": user_id,
@@ -448,7 +448,7 @@ def mute_series(services: Services, *, team_id: str, user_id: str, series_key: s
     """ "Mute this series": no more nudges for any meeting of it. Returns its title."""
     now = services.clock.now()
     with session_scope(services.engine) as session:
-        user = repo.ensure_user(session, team_id=team_id, user_id=user_id, now=now)
+        user = repo.ensure_user(session=session, team_id=team_id, user_id=user_id, now=now)
         prefs = Prefs.from_json(user.prefs)
         if series_key not in prefs.muted_series:
             user.prefs = prefs.with_changes(
@@ -469,7 +469,7 @@ def mute_series(services: Services, *, team_id: str, user_id: str, series_key: s
 def unmute_series(services: Services, *, team_id: str, user_id: str, series_key: str) -> None:
     now = services.clock.now()
     with session_scope(services.engine) as session:
-        user = repo.ensure_user(session, team_id=team_id, user_id=user_id, now=now)
+        user = repo.ensure_user(session=session, team_id=team_id, user_id=user_id, now=now)
         prefs = Prefs.from_json(user.prefs)
         kept = [key for key in prefs.muted_series if key != series_key]
         user.prefs = prefs.with_changes(muted_series=kept).to_json()
@@ -481,7 +481,7 @@ def pause_until(services: Services, *, team_id: str, user_id: str, until: dateti
     """Pause every nudge until ``until`` (None resumes now)."""
     now = services.clock.now()
     with session_scope(services.engine) as session:
-        user = repo.ensure_user(session, team_id=team_id, user_id=user_id, now=now)
+        user = repo.ensure_user(session=session, team_id=team_id, user_id=user_id, now=now)
         user.paused_until = until
         session.add(user)
     replan_user(services, team_id=team_id, user_id=user_id)
@@ -492,7 +492,7 @@ def welcome_once(services: Services, *, team_id: str, user_id: str) -> bool:
     now = services.clock.now()
     with services.engine.begin() as conn:
         return repo.enqueue_now(
-            conn,
+            conn=conn,
             team_id=team_id,
             user_id=user_id,
             kind=DeliveryKind.WELCOME,

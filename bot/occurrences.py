@@ -89,7 +89,9 @@ class ApplyResult:
 def opt_in(services: Services, *, team_id: str, user_id: str) -> None:
     """The user connected a calendar: from now on Heedful may nudge them."""
     with session_scope(services.engine) as session:
-        user = repo.ensure_user(session, team_id=team_id, user_id=user_id, now=services.clock.now())
+        user = repo.ensure_user(
+            session=session, team_id=team_id, user_id=user_id, now=services.clock.now()
+        )
         if user.opted_in_at is None:
             user.opted_in_at = services.clock.now()
             session.add(user)
@@ -464,7 +466,7 @@ def replan_user(
     (and, so far, unanswered).
     """
     with session_scope(services.engine) as session:
-        user = repo.get_user(session, team_id=team_id, user_id=user_id)
+        user = repo.get_user(session=session, team_id=team_id, user_id=user_id)
     if user is None:
         return SyncResult()
     wanted: list[Wanted] = []
@@ -479,7 +481,7 @@ def silences(services: Services, *, team_id: str, user_id: str) -> dict[str, str
     for them now, and the outbox holds nothing sent or waiting for them. Empty when
     Heedful may not nudge the user at all."""
     with session_scope(services.engine) as session:
-        user = repo.get_user(session, team_id=team_id, user_id=user_id)
+        user = repo.get_user(session=session, team_id=team_id, user_id=user_id)
     if user is None or user.opted_in_at is None or user.unreachable_reason is not None:
         return {}
     reasons = planner.silences(_plan_input(services, user))
@@ -658,7 +660,7 @@ def sync_deliveries(
             for key, w in want.items()
             if key not in seen
         ]
-        added = repo.enqueue_deliveries(conn, fresh, now=now)
+        added = repo.enqueue_deliveries(conn=conn, rows=fresh, now=now)
     if added or moved or withdrawn:
         logger.info(
             "nudges for %s: %d added, %d moved, %d withdrawn", user_id, added, moved, withdrawn

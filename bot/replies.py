@@ -105,7 +105,13 @@ def _queue(
     now = services.clock.now()
     with services.engine.begin() as conn:
         added = repo.enqueue_now(
-            conn, team_id=team_id, user_id=user_id, kind=kind, ref=ref, payload=payload, now=now
+            conn=conn,
+            team_id=team_id,
+            user_id=user_id,
+            kind=kind,
+            ref=ref,
+            payload=payload,
+            now=now,
         )
     services.wake_outbox()
     return added

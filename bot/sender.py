@@ -94,7 +94,6 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
-import sqlalchemy as sa
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import Engine
@@ -105,10 +104,10 @@ from bot.crypto import Cipher
 from bot.messages import Message
 from bot.metrics import Metrics
 from bot.slack import SlackClients
-from bot.storage import repository as repo
+from bot.storage import deliveries, installations, users
 from bot.storage.db import read_only
-from bot.storage.models import DeliveryKind, DeliveryState, Installation, SlackUser
-from bot.storage.repository import ClaimedDelivery, Failure, FailureKind
+from bot.storage.deliveries import ClaimedDelivery, DeliveryOutcome, Failure, FailureKind
+from bot.storage.models import DeliveryKind, DeliveryState
 
 logger = logging.getLogger(__name__)
 
@@ -431,13 +430,17 @@ class Sender:
         even the next free slot comes after its deadline.
         """
         now = self.clock.now()
-        rows = repo.claim_deliveries(
-            self.engine, now=now, worker=self.worker_id, limit=self.batch_size, lease=self.lease
+        rows = deliveries.claim_deliveries(
+            engine=self.engine,
+            now=now,
+            worker=self.worker_id,
+            limit=self.batch_size,
+            lease=self.lease,
         )
         if not rows:
             return 0
         targets = self._targets(rows)
-        recorded: dict[int, repo.DeliveryOutcome] = {}
+        recorded: dict[int, DeliveryOutcome] = {}
         settled, ready = self._pace(rows, targets, now)
         if settled:
             self._record(settled, targets, recorded)
@@ -460,9 +463,9 @@ class Sender:
         rows: Sequence[ClaimedDelivery],
         targets: Mapping[tuple[str, str], _Target],
         now: datetime,
-    ) -> tuple[list[tuple[ClaimedDelivery, repo.DeliveryOutcome]], list[ClaimedDelivery]]:
+    ) -> tuple[list[tuple[ClaimedDelivery, DeliveryOutcome]], list[ClaimedDelivery]]:
         """Triage a claimed batch: (outcomes settled without Slack, rows to post now)."""
-        settled: list[tuple[ClaimedDelivery, repo.DeliveryOutcome]] = []
+        settled: list[tuple[ClaimedDelivery, DeliveryOutcome]] = []
         waiting: dict[tuple[str, str], list[ClaimedDelivery]] = {}
         for row in rows:
             target = targets[(row.team_id, row.user_id)]
@@ -472,7 +475,7 @@ class Sender:
                 settled.append(
                     (
                         row,
-                        repo.DeliveryOutcome(
+                        DeliveryOutcome(
                             row.id, DeliveryState.SKIPPED, failure=Failure(FailureKind.UNREACHABLE)
                         ),
                     )
@@ -481,7 +484,7 @@ class Sender:
                 settled.append(
                     (
                         row,
-                        repo.DeliveryOutcome(
+                        DeliveryOutcome(
                             row.id, DeliveryState.FAILED, failure=Failure(FailureKind.NOT_INSTALLED)
                         ),
                     )
@@ -505,7 +508,7 @@ class Sender:
                 settled.append(
                     (
                         row,
-                        repo.DeliveryOutcome(
+                        DeliveryOutcome(
                             row.id,
                             DeliveryState.PENDING,
                             failure=Failure(
@@ -532,7 +535,7 @@ class Sender:
                     logger.exception("preparing %d %s deliveries failed", len(group), kind)
 
     def _notify(
-        self, rows: Sequence[ClaimedDelivery], outcomes: Sequence[repo.DeliveryOutcome | None]
+        self, rows: Sequence[ClaimedDelivery], outcomes: Sequence[DeliveryOutcome | None]
     ) -> None:
         composed, self._composed = self._composed, {}
         reacted, self._reacted = self._reacted, {}
@@ -552,7 +555,7 @@ class Sender:
 
     def seconds_until_due(self) -> float | None:
         """Seconds until the earliest pending delivery is due (None: nothing pending)."""
-        due = repo.next_due(self.engine)
+        due = deliveries.next_due(engine=self.engine)
         return None if due is None else (due - self.clock.now()).total_seconds()
 
     def drain(self, max_batches: int = 1000) -> int:
@@ -570,34 +573,24 @@ class Sender:
     def _targets(self, rows: Sequence[ClaimedDelivery]) -> dict[tuple[str, str], _Target]:
         """Tokens and user state for a batch, in two queries."""
         teams = {r.team_id for r in rows}
-        users = {r.user_id for r in rows}
         with read_only(self.engine) as conn:
-            inst = Installation.__table__.c  # type: ignore[attr-defined]
-            tokens = {
-                team: self.cipher.decrypt(token) if token else None
-                for team, token in conn.execute(
-                    sa.select(inst.team_id, inst.bot_token).where(inst.team_id.in_(teams))
-                )
-            }
-            u = SlackUser.__table__.c  # type: ignore[attr-defined]
-            known = {
-                (team, user): (channel, unreachable)
-                for team, user, channel, unreachable in conn.execute(
-                    sa.select(
-                        u.team_id, u.slack_user_id, u.dm_channel_id, u.unreachable_reason
-                    ).where(u.slack_user_id.in_(users), u.team_id.in_(teams))
-                )
-            }
-        return {
-            (r.team_id, r.user_id): _Target(
-                tokens.get(r.team_id), *known.get((r.team_id, r.user_id), (None, None))
-            )
-            for r in rows
+            stored = installations.bot_tokens(conn=conn, team_ids=teams)
+            known = users.reach(conn=conn, team_ids=teams, user_ids={r.user_id for r in rows})
+        tokens = {
+            team: self.cipher.decrypt(token) if token else None for team, token in stored.items()
         }
+        nobody = users.Reach(dm_channel_id=None, unreachable_reason=None)
+        targets = {}
+        for r in rows:
+            reach = known.get((r.team_id, r.user_id), nobody)
+            targets[(r.team_id, r.user_id)] = _Target(
+                tokens.get(r.team_id), reach.dm_channel_id, reach.unreachable_reason
+            )
+        return targets
 
     def _deliver(
         self, row: ClaimedDelivery, target: _Target, claimed_at: datetime
-    ) -> repo.DeliveryOutcome | None:
+    ) -> DeliveryOutcome | None:
         began = time.monotonic()
         try:
             return self._deliver_unguarded(row, target, claimed_at)
@@ -609,13 +602,13 @@ class Sender:
 
     def _deliver_unguarded(
         self, row: ClaimedDelivery, target: _Target, claimed_at: datetime
-    ) -> repo.DeliveryOutcome | None:
+    ) -> DeliveryOutcome | None:
         """The outcome to record, or None when this worker no longer holds the row."""
         now = self.clock.now()
         assert target.token is not None  # rows without one were settled by ``_pace``
         blocked = self.gate.blocked_until(row.team_id, POST_METHOD, now)
         if blocked is not None:
-            return repo.DeliveryOutcome(
+            return DeliveryOutcome(
                 row.id, DeliveryState.PENDING, failure=RATE_LIMITED, retry_at=blocked
             )
         client = self.clients.for_token(target.token)
@@ -635,20 +628,20 @@ class Sender:
             # It cannot be added: the composed line goes in its place.
         composer = self.composers.get(row.kind)
         if composer is None:
-            return repo.DeliveryOutcome(
+            return DeliveryOutcome(
                 row.id, DeliveryState.FAILED, failure=Failure(FailureKind.UNKNOWN_KIND)
             )
         try:
             message = composer(row)
         except Defer as defer:
-            return repo.DeliveryOutcome(
+            return DeliveryOutcome(
                 row.id,
                 DeliveryState.PENDING,
                 failure=Failure(FailureKind.DEFERRED),
                 retry_at=defer.until,
             )
         except Skip as skip:
-            return repo.DeliveryOutcome(
+            return DeliveryOutcome(
                 row.id,
                 DeliveryState.SKIPPED,
                 failure=Failure(FailureKind.WITHDRAWN, str(skip) or "skipped"),
@@ -700,19 +693,19 @@ class Sender:
         now = self.clock.now()
         if now - claimed_at < self.lease / 4:
             return True
-        return repo.renew_lease(
-            self.engine, row.id, worker=self.worker_id, now=now, lease=self.lease
+        return deliveries.renew_lease(
+            engine=self.engine, delivery_id=row.id, worker=self.worker_id, now=now, lease=self.lease
         )
 
     def _react(
         self, client: WebClient, row: ClaimedDelivery, react: Mapping[str, Any]
-    ) -> repo.DeliveryOutcome | None:
+    ) -> DeliveryOutcome | None:
         """Add the reaction ``react`` names. The outcome to record, or None when it cannot
         be added and a line should go instead (see the module docstring)."""
         now = self.clock.now()
         blocked = self.gate.blocked_until(row.team_id, REACT_METHOD, now)
         if blocked is not None:
-            return repo.DeliveryOutcome(
+            return DeliveryOutcome(
                 row.id, DeliveryState.PENDING, failure=RATE_LIMITED, retry_at=blocked
             )
         channel = str(react.get("channel") or "")
@@ -728,12 +721,12 @@ class Sender:
         if c.outcome is Outcome.SENT or c.error == ALREADY_REACTED:
             self._composed[row.id] = Message(text=f":{react.get('name')}:")
             self._reacted[row.id] = str(react.get("name"))
-            return repo.DeliveryOutcome(
+            return DeliveryOutcome(
                 row.id, DeliveryState.SENT, channel=channel or None, attempted=True
             )
         if c.retry_after is not None:  # a rate limit: wait it out, not a failed attempt
             until = self._throttled(row.team_id, REACT_METHOD, c.retry_after)
-            return repo.DeliveryOutcome(
+            return DeliveryOutcome(
                 row.id, DeliveryState.PENDING, failure=RATE_LIMITED, retry_at=until
             )
         if c.outcome is Outcome.UNKNOWN or c.error in TRANSIENT_ERRORS or c.raised:
@@ -766,10 +759,10 @@ class Sender:
         data = response.data if isinstance(response.data, dict) else {}
         return _PostResult(classify(None, data), data.get("channel"), data.get("ts"))
 
-    def _settle(self, row: ClaimedDelivery, result: _PostResult) -> repo.DeliveryOutcome:
+    def _settle(self, row: ClaimedDelivery, result: _PostResult) -> DeliveryOutcome:
         c = result.classified
         if c.outcome is Outcome.SENT:
-            return repo.DeliveryOutcome(
+            return DeliveryOutcome(
                 row.id,
                 DeliveryState.SENT,
                 channel=result.channel,
@@ -778,7 +771,7 @@ class Sender:
             )
         logger.info("delivery %s (%s): %s (%s)", row.id, row.kind, c.outcome.value, c.error)
         if c.outcome is Outcome.RECIPIENT:
-            return repo.DeliveryOutcome(
+            return DeliveryOutcome(
                 row.id,
                 DeliveryState.FAILED,
                 failure=Failure(FailureKind.RECIPIENT, c.error),
@@ -786,14 +779,14 @@ class Sender:
             )
         if c.outcome is Outcome.INSTALLATION:
             # Pending again; nothing is claimed for a paused workspace until it is reinstalled.
-            return repo.DeliveryOutcome(
+            return DeliveryOutcome(
                 row.id,
                 DeliveryState.PENDING,
                 failure=Failure(FailureKind.INSTALLATION, c.error),
                 retry_at=self.clock.now(),
             )
         if c.outcome is Outcome.PAYLOAD:
-            return repo.DeliveryOutcome(
+            return DeliveryOutcome(
                 row.id,
                 DeliveryState.FAILED,
                 failure=Failure(FailureKind.PAYLOAD, c.error),
@@ -801,14 +794,12 @@ class Sender:
             )
         if c.retry_after is not None:  # a rate limit: wait it out, it is not a failed attempt
             until = self._throttled(row.team_id, POST_METHOD, c.retry_after)
-            return repo.DeliveryOutcome(
+            return DeliveryOutcome(
                 row.id, DeliveryState.PENDING, failure=RATE_LIMITED, retry_at=until
             )
         return self._retry(row, c.error, needs_reconcile=c.outcome is Outcome.UNKNOWN)
 
-    def _retry(
-        self, row: ClaimedDelivery, error: str, *, needs_reconcile: bool
-    ) -> repo.DeliveryOutcome:
+    def _retry(self, row: ClaimedDelivery, error: str, *, needs_reconcile: bool) -> DeliveryOutcome:
         """A failed attempt: pending again with backoff, or given up after the last one
         (an unknown outcome first gets its history check, see ``_deliver_unguarded``)."""
         failures = row.attempts + 1
@@ -816,7 +807,7 @@ class Sender:
             return self._give_up(row, error, failures)
         backoff = min(timedelta(seconds=2 ** min(failures, 12)), MAX_BACKOFF)
         jitter = backoff * random.uniform(0, 0.25)
-        return repo.DeliveryOutcome(
+        return DeliveryOutcome(
             row.id,
             DeliveryState.PENDING,
             failure=Failure(FailureKind.RETRIED, error),
@@ -825,7 +816,7 @@ class Sender:
             attempted=True,
         )
 
-    def _give_up(self, row: ClaimedDelivery, error: str, failures: int) -> repo.DeliveryOutcome:
+    def _give_up(self, row: ClaimedDelivery, error: str, failures: int) -> DeliveryOutcome:
         logger.warning(
             "delivery %s (%s, team %s) gave up after %d failed attempts, the last: %s",
             row.id,
@@ -834,7 +825,7 @@ class Sender:
             failures,
             error,
         )
-        return repo.DeliveryOutcome(
+        return DeliveryOutcome(
             row.id,
             DeliveryState.FAILED,
             failure=Failure(FailureKind.GAVE_UP, error),
@@ -843,7 +834,7 @@ class Sender:
 
     def _reconcile(
         self, client: WebClient, row: ClaimedDelivery, target: _Target
-    ) -> repo.DeliveryOutcome | None:
+    ) -> DeliveryOutcome | None:
         """Did an earlier, interrupted attempt reach Slack? Look for our metadata.
 
         Returns the outcome when it did (or when looking failed), None to go ahead and send.
@@ -869,7 +860,7 @@ class Sender:
                         and (meta.get("event_payload") or {}).get("delivery_id") == row.id
                     ):
                         logger.info("delivery %s had reached Slack before; not resending", row.id)
-                        return repo.DeliveryOutcome(
+                        return DeliveryOutcome(
                             row.id,
                             DeliveryState.SENT,
                             channel=channel,
@@ -882,7 +873,7 @@ class Sender:
             c = classify(exc)
             logger.info("delivery %s: could not check the DM history (%s)", row.id, c.error)
             if c.outcome is Outcome.RECIPIENT:
-                return repo.DeliveryOutcome(
+                return DeliveryOutcome(
                     row.id, DeliveryState.FAILED, failure=Failure(FailureKind.RECIPIENT, c.error)
                 )
             return self._retry(row, f"reconcile:{c.error}", needs_reconcile=True)
@@ -890,9 +881,9 @@ class Sender:
 
     def _record(
         self,
-        finished: Sequence[tuple[ClaimedDelivery, repo.DeliveryOutcome | None]],
+        finished: Sequence[tuple[ClaimedDelivery, DeliveryOutcome | None]],
         targets: Mapping[tuple[str, str], _Target],
-        recorded: dict[int, repo.DeliveryOutcome],
+        recorded: dict[int, DeliveryOutcome],
     ) -> None:
         """Record the outcomes of DMs whose calls just returned, in one transaction.
 
@@ -915,9 +906,9 @@ class Sender:
             if outcome.channel and targets[(row.team_id, row.user_id)].dm_channel is None
         ]
         try:
-            updated = repo.finish_deliveries(
-                self.engine,
-                [outcome for _, outcome in done],
+            updated = deliveries.finish_deliveries(
+                engine=self.engine,
+                outcomes=[outcome for _, outcome in done],
                 worker=self.worker_id,
                 now=now,
                 dm_channels=channels,
@@ -925,7 +916,7 @@ class Sender:
             ids = [row.id for row, _ in done]
             held = set(ids)
             if updated < len(ids):
-                held = repo.held_by(self.engine, ids, self.worker_id)
+                held = deliveries.held_by(engine=self.engine, ids=ids, worker=self.worker_id)
         except Exception:
             # Still claimed: once the lease runs out they are checked in Slack before any resend.
             logger.exception("recording the outcomes of %d deliveries failed", len(done))
@@ -951,8 +942,8 @@ class Sender:
                 accepted[(row.team_id, method)] = accepted.get((row.team_id, method), 0) + 1
             failure = outcome.failure
             if failure is not None and failure.kind is FailureKind.RECIPIENT:
-                repo.mark_unreachable(
-                    self.engine,
+                users.mark_unreachable(
+                    engine=self.engine,
                     team_id=row.team_id,
                     user_id=row.user_id,
                     reason=failure.code,
@@ -960,8 +951,8 @@ class Sender:
                 )
             elif failure is not None and failure.kind is FailureKind.INSTALLATION:
                 logger.warning("workspace %s paused: %s", row.team_id, failure.code)
-                repo.pause_installation(
-                    self.engine, team_id=row.team_id, reason=failure.code, now=now
+                installations.pause_installation(
+                    engine=self.engine, team_id=row.team_id, reason=failure.code, now=now
                 )
         if accepted and self.budget is not None:
             try:
@@ -977,7 +968,7 @@ _PENDING_METRIC = {
 }
 
 
-def _metric_outcome(outcome: repo.DeliveryOutcome) -> str:
+def _metric_outcome(outcome: DeliveryOutcome) -> str:
     """The ``outcome`` label of ``heedful_deliveries_total`` (``bot.metrics``)."""
     if outcome.state is DeliveryState.FAILED:
         return "gave_up" if outcome.failed_as is FailureKind.GAVE_UP else "failed"
@@ -986,10 +977,10 @@ def _metric_outcome(outcome: repo.DeliveryOutcome) -> str:
     return outcome.state.value  # sent, skipped, expired
 
 
-def _expired(row: ClaimedDelivery) -> repo.DeliveryOutcome:
+def _expired(row: ClaimedDelivery) -> DeliveryOutcome:
     """It can no longer arrive before its deadline (``expires_at``; for a reminder, its
     meeting's start): not sent, marked ``expired`` (README, "Today's rule")."""
-    return repo.DeliveryOutcome(row.id, DeliveryState.EXPIRED, failure=Failure(FailureKind.EXPIRED))
+    return DeliveryOutcome(row.id, DeliveryState.EXPIRED, failure=Failure(FailureKind.EXPIRED))
 
 
 @dataclass(frozen=True)

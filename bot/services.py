@@ -111,7 +111,7 @@ class Services:
         team_id = str(info["team_id"])
         with self.engine.begin() as conn:
             repo.upsert_installation(
-                conn,
+                conn=conn,
                 team_id=team_id,
                 now=self.clock.now(),
                 enterprise_id=info.get("enterprise_id") or None,

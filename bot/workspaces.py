@@ -17,7 +17,7 @@ def on_uninstalled(services: Services, *, team_id: str) -> None:
     from bot.privacy import purge_team
 
     repo.pause_installation(
-        services.engine, team_id=team_id, reason="app_uninstalled", now=services.clock.now()
+        engine=services.engine, team_id=team_id, reason="app_uninstalled", now=services.clock.now()
     )
     purge_team(services, team_id=team_id)
 
@@ -28,6 +28,6 @@ def on_tokens_revoked(services: Services, *, team_id: str, event: Mapping[str, A
     if not (event.get("tokens") or {}).get("bot"):
         return
     repo.pause_installation(
-        services.engine, team_id=team_id, reason="tokens_revoked", now=services.clock.now()
+        engine=services.engine, team_id=team_id, reason="tokens_revoked", now=services.clock.now()
     )
     logger.warning("bot token revoked for workspace %s; sending paused", team_id)

@@ -155,9 +155,9 @@ def calendar_person(
     with session_scope(services.engine) as session:
         if create:
             now = services.clock.now()
-            user = repo.ensure_user(session, team_id=team_id, user_id=user_id, now=now)
+            user = repo.ensure_user(session=session, team_id=team_id, user_id=user_id, now=now)
         else:
-            user = repo.get_user(session, team_id=team_id, user_id=user_id)
+            user = repo.get_user(session=session, team_id=team_id, user_id=user_id)
             if user is None:
                 return None
         emails = [user.email, *Prefs.from_json(user.prefs).emails]
@@ -608,7 +608,7 @@ def queue_notice(
     it to one). Feeds and Google tell their owners this way."""
     now = services.clock.now()
     repo.enqueue_now(
-        conn,
+        conn=conn,
         team_id=team_id,
         user_id=user_id,
         kind=DeliveryKind.NOTICE,

@@ -649,7 +649,7 @@ def receive(services: Services, *, headers: Mapping[str, str]) -> Notified:
         logger.info("google push %s on calendar %s is stale; dropped", n, row.source_id)
         return Notified(200)
     new = repo.store_inbox(
-        services.engine,
+        engine=services.engine,
         source=INBOX_SOURCE,
         external_id=f"{channel_id}:{n}",
         body=json.dumps({"source_id": row.source_id, "channel": channel_id, "n": n}),

@@ -230,7 +230,7 @@ def receive(
         raise HookRejected(400, str(exc)) from None
     envelope = json.dumps({"source_id": source_id, "webhook_id": webhook_id, "payload": data})
     new = repo.store_inbox(
-        services.engine,
+        engine=services.engine,
         source=HOOK_SOURCE,
         external_id=f"{source_id}:{webhook_id}",
         body=services.cipher.encrypt(envelope),

@@ -830,7 +830,7 @@ def receive(services: Services, *, body: bytes) -> Answer:
         if n is None:
             continue
         stored |= repo.store_inbox(
-            services.engine,
+            engine=services.engine,
             source=INBOX_SOURCE,
             external_id=f"n:{row.subscription_id}:{_digest(valid)}",
             body=json.dumps({"source_id": source_id, "n": n, "items": len(valid)}),
@@ -857,7 +857,7 @@ def receive_lifecycle(services: Services, *, body: bytes) -> Answer:
                 logger.info("microsoft lifecycle: an unknown event was dropped")
                 continue
             stored |= repo.store_inbox(
-                services.engine,
+                engine=services.engine,
                 source=INBOX_SOURCE,
                 external_id=f"l:{row.subscription_id}:{_digest([item])}",
                 body=json.dumps({"source_id": source_id, "lifecycle": event}),

@@ -252,7 +252,7 @@ def finish(
     if isinstance(source_id, Page):
         return source_id
     repo.store_inbox(
-        services.engine,
+        engine=services.engine,
         source=provider.inbox_source,
         external_id=f"connect:{source_id}:{uuid.uuid4().hex}",
         body=json.dumps({"source_id": source_id, "connect": True}),

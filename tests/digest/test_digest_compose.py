@@ -33,8 +33,8 @@ def _sent(services: Services, user: str, kind: str, key: str, when: Any, **extra
     """A delivery that was sent at ``when``; returns its id."""
     with services.engine.begin() as conn:
         repo.enqueue_deliveries(
-            conn,
-            [
+            conn=conn,
+            rows=[
                 {
                     "team_id": TEAM,
                     "user_id": user,

@@ -66,7 +66,9 @@ def colleagues(
 def leader(services: Services, user_id: str, tz: str = "Europe/Berlin") -> None:
     """A person who connected a calendar (opted in), in ``tz``."""
     with session_scope(services.engine) as session:
-        user = repo.ensure_user(session, team_id=TEAM, user_id=user_id, now=services.clock.now())
+        user = repo.ensure_user(
+            session=session, team_id=TEAM, user_id=user_id, now=services.clock.now()
+        )
         user.tz = tz
         session.add(user)
     opt_in(services, team_id=TEAM, user_id=user_id)
@@ -209,7 +211,7 @@ class Play:
             if now >= end:
                 return
             later = [end]
-            due = repo.next_due(self.services.engine)
+            due = repo.next_due(engine=self.services.engine)
             if due is not None:
                 later.append(due if due > now else now + timedelta(minutes=1))
             later += [t for t in self._feedback_due() if t > now]

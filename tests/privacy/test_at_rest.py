@@ -49,7 +49,7 @@ def _ana_with_a_one_on_one(services: Services, clock: VirtualClock) -> None:
     """Monday 07:00 in Berlin: Ana, opted in, with a 1:1 with Ben at 10:00."""
     clock.set(berlin(0, "07:00"))
     with session_scope(services.engine) as session:
-        user = repo.ensure_user(session, team_id=TEAM, user_id=ANA.user_id, now=clock.now())
+        user = repo.ensure_user(session=session, team_id=TEAM, user_id=ANA.user_id, now=clock.now())
         user.tz = "Europe/Berlin"
     opt_in(services, team_id=TEAM, user_id=ANA.user_id)
     apply_occurrences(
@@ -207,7 +207,7 @@ def test_stored_rows_survive_a_key_rotation(
     ``heedful keys rotate`` runs) under (B, A), (B,) alone reads them all."""
     clock.set(berlin(0, "07:00"))
     with session_scope(services.engine) as session:
-        repo.ensure_user(session, team_id=TEAM, user_id=ANA.user_id, now=clock.now())
+        repo.ensure_user(session=session, team_id=TEAM, user_id=ANA.user_id, now=clock.now())
     opt_in(services, team_id=TEAM, user_id=ANA.user_id)
     with services.engine.begin() as conn:
         conn.execute(

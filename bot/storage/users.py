@@ -1,0 +1,79 @@
+"""People (table ``slack_user``): who they are, how to reach them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from bot.storage.models import SlackUser
+
+USER = SlackUser.__table__  # type: ignore[attr-defined]
+
+
+def get_user(*, session: Session, team_id: str, user_id: str) -> SlackUser | None:
+    return session.exec(
+        select(SlackUser).where(SlackUser.team_id == team_id, SlackUser.slack_user_id == user_id)
+    ).first()
+
+
+def ensure_user(*, session: Session, team_id: str, user_id: str, now: datetime) -> SlackUser:
+    """The user's row, created on first sight."""
+    user = get_user(session=session, team_id=team_id, user_id=user_id)
+    if user is None:
+        user = SlackUser(team_id=team_id, slack_user_id=user_id, created_at=now)
+        session.add(user)
+        session.flush()
+    return user
+
+
+def mark_unreachable(
+    *, engine: Engine, team_id: str, user_id: str, reason: str, now: datetime
+) -> None:
+    """Slack said this person cannot get our DMs (deactivated, DMs closed, …)."""
+    t = SlackUser.__table__.c  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        conn.execute(
+            sa.update(SlackUser.__table__)  # type: ignore[attr-defined]
+            .where(t.team_id == team_id, t.slack_user_id == user_id)
+            .values(unreachable_reason=reason[:64], unreachable_at=now)
+        )
+
+
+def remember_dm_channels(*, conn: sa.Connection, found: Sequence[tuple[str, str, str]]) -> None:
+    """Store (team, user, DM channel id) triples learnt from Slack's answers, in one batch."""
+    table = SlackUser.__table__  # type: ignore[attr-defined]
+    t = table.c
+    stmt = (
+        sa.update(table)
+        .where(
+            t.team_id == sa.bindparam("b_team"),
+            t.slack_user_id == sa.bindparam("b_user"),
+            t.dm_channel_id.is_(None),
+        )
+        .values(dm_channel_id=sa.bindparam("b_channel"))
+    )
+    conn.execute(stmt, [{"b_team": a, "b_user": b, "b_channel": c} for a, b, c in found])
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """How to reach a person: their known DM channel, or why they cannot be reached."""
+
+    dm_channel_id: str | None
+    unreachable_reason: str | None
+
+
+def reach(
+    *, conn: sa.Connection, team_ids: Iterable[str], user_ids: Iterable[str]
+) -> dict[tuple[str, str], Reach]:
+    """``Reach`` by (team, user) for the known people among ``user_ids`` in ``team_ids``."""
+    t = USER.c
+    query = sa.select(t.team_id, t.slack_user_id, t.dm_channel_id, t.unreachable_reason).where(
+        t.slack_user_id.in_(set(user_ids)), t.team_id.in_(set(team_ids))
+    )
+    return {(team, user): Reach(channel, why) for team, user, channel, why in conn.execute(query)}
