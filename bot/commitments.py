@@ -77,10 +77,10 @@ from bot.occurrences import OCC, occurrence_from_row, replan_user
 from bot.replies import TAPPED, rotated, rotated_id
 from bot.sender import Skip
 from bot.services import Services
-from bot.storage import repository as repo
+from bot.storage import deliveries, dialect
 from bot.storage.db import read_only
+from bot.storage.deliveries import ClaimedDelivery
 from bot.storage.models import Commitment, DeliveryKind, Reflection, SlackUser
-from bot.storage.repository import ClaimedDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -230,7 +230,7 @@ def offer(
         payload["thread_ts"] = thread_ts
     now = services.clock.now()
     with services.engine.begin() as conn:
-        added = repo.enqueue_now(
+        added = deliveries.enqueue_now(
             conn=conn,
             team_id=team_id,
             user_id=user_id,
@@ -295,7 +295,7 @@ def accept(
         else:
             meeting = _meeting(conn, team_id=team_id, user_id=user_id, key=answer.occurrence_key)
             conn.execute(
-                repo.insert_ignoring_duplicates(conn, COMMIT),
+                dialect.insert_ignoring_duplicates(conn, COMMIT),
                 [
                     {
                         "team_id": team_id,

@@ -114,7 +114,7 @@ from bot.messages.prompts import load_prompts
 if TYPE_CHECKING:
     from bot.demo_calendars import HostedCalendar
     from bot.sender import SentDM
-    from bot.storage.repository import ClaimedDelivery
+    from bot.storage.deliveries import ClaimedDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -427,7 +427,7 @@ class Demo:
         return 0
 
     def _play(self, app: Any, end: datetime) -> None:
-        from bot.storage import repository as repo
+        from bot.storage import deliveries
         from bot.sync import feeds
 
         clock = self.clock
@@ -460,7 +460,7 @@ class Demo:
             app.process_inbox()
             self._silences_due(now)
             candidates = [hourly, end]
-            due = repo.next_due(engine=self.services.engine)
+            due = deliveries.next_due(engine=self.services.engine)
             if due is not None:
                 candidates.append(due if due > now else now + timedelta(seconds=1))
             candidates += [p.due for p in [*self.pending, *self.taps] if p.due > now]

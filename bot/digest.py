@@ -95,8 +95,9 @@ from bot.occurrences import OCC
 from bot.prefs import Prefs, parse_hhmm
 from bot.sender import Defer, Skip
 from bot.services import Services
-from bot.storage import repository as repo
+from bot.storage import deliveries
 from bot.storage.db import read_only
+from bot.storage.deliveries import ClaimedDelivery
 from bot.storage.models import (
     Delivery,
     DeliveryKind,
@@ -106,7 +107,6 @@ from bot.storage.models import (
     SlackUser,
     UTCDateTime,
 )
-from bot.storage.repository import ClaimedDelivery
 from bot.themes import Reading, read_answers
 
 logger = logging.getLogger(__name__)
@@ -237,7 +237,7 @@ def plan_digests(services: Services) -> int:
             moves.append({"b_id": current.id, "b_due": due, "b_expires": due + LATE_LIMIT})
     d = DEL.c
     with services.engine.begin() as conn:
-        added = repo.enqueue_deliveries(conn=conn, rows=rows, now=now)
+        added = deliveries.enqueue_deliveries(conn=conn, rows=rows, now=now)
         if moves:
             conn.execute(
                 sa.update(DEL)

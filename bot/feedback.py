@@ -72,8 +72,9 @@ from bot.messages.prompts import Prompts, load_prompts
 from bot.sender import Skip
 from bot.services import Services
 from bot.slack import lookup_by_email
-from bot.storage import repository as repo
+from bot.storage import deliveries, dialect
 from bot.storage.db import read_only
+from bot.storage.deliveries import ClaimedDelivery
 from bot.storage.models import (
     Delivery,
     DeliveryKind,
@@ -89,7 +90,6 @@ from bot.storage.models import (
     Reflection,
     SlackUser,
 )
-from bot.storage.repository import ClaimedDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -163,7 +163,7 @@ def set_series(
             if theirs is None:
                 return False
             conn.execute(
-                repo.insert_ignoring_duplicates(conn, SERIES),
+                dialect.insert_ignoring_duplicates(conn, SERIES),
                 [
                     {
                         "team_id": team_id,
@@ -259,7 +259,7 @@ def keep_invitees(
                 .values(people=chosen, updated_at=now)
             )
     if fresh:
-        conn.execute(repo.insert_ignoring_duplicates(conn, MEETING), fresh)
+        conn.execute(dialect.insert_ignoring_duplicates(conn, MEETING), fresh)
     if gone:
         conn.execute(sa.delete(MEETING).where(m.id.in_(gone), m.state == WAITING))
 
@@ -584,7 +584,7 @@ def _ask_meeting(services: Services, row: Any, lease: datetime, state: _Round) -
             if person in never:
                 continue
             for day, due, expires in ask_slots(row.end_at, ZoneInfo(zone), closes_at, now=now):
-                added = repo.enqueue_now(
+                added = deliveries.enqueue_now(
                     conn=conn,
                     team_id=team_id,
                     user_id=person,
@@ -693,7 +693,7 @@ def on_answer(
     person = _keyed(secret, "person", team_id, leader, week, user_id)
     with services.engine.begin() as conn:
         new = conn.execute(
-            repo.insert_ignoring_duplicates(conn, BALLOT).returning(BALLOT.c.id),
+            dialect.insert_ignoring_duplicates(conn, BALLOT).returning(BALLOT.c.id),
             [
                 {
                     "team_id": team_id,
@@ -747,7 +747,7 @@ def never_ask(
     d = DEL.c
     with services.engine.begin() as conn:
         conn.execute(
-            repo.insert_ignoring_duplicates(conn, OPT_OUT),
+            dialect.insert_ignoring_duplicates(conn, OPT_OUT),
             [{"team_id": team_id, "person": person, "created_at": now}],
         )
         conn.execute(
@@ -783,7 +783,7 @@ def team_secret(services: Services, team_id: str) -> bytes:
         stored = conn.execute(sa.select(k.secret).where(k.team_id == team_id)).scalar()
         if stored is None:
             conn.execute(
-                repo.insert_ignoring_duplicates(conn, KEY),
+                dialect.insert_ignoring_duplicates(conn, KEY),
                 [
                     {
                         "team_id": team_id,

@@ -23,7 +23,7 @@ from bot.planner import NUDGE_KINDS
 from bot.prefs import DAY_END, DAY_START, Prefs
 from bot.privacy import forget
 from bot.services import Services
-from bot.storage import repository as repo
+from bot.storage import users
 from bot.storage.db import read_only, session_scope
 from bot.storage.models import Delivery, DeliveryState
 from bot.sync import feeds, google, microsoft
@@ -94,7 +94,7 @@ def home_state(
 ) -> kit.HomeState:
     now = services.clock.now()
     with session_scope(services.engine) as session:  # never creates a row (after an erase)
-        user = repo.get_user(session=session, team_id=team_id, user_id=user_id)
+        user = users.get_user(session=session, team_id=team_id, user_id=user_id)
         zone_name = user.tz if user else None
         prefs_json = dict(user.prefs or {}) if user else {}
         connected = user is not None and user.opted_in_at is not None
@@ -241,7 +241,7 @@ def days_in_words(prompts: Prompts, days: Sequence[int]) -> str:
 
 def settings_form(services: Services, *, team_id: str, user_id: str) -> dict[str, Any]:
     with session_scope(services.engine) as session:
-        user = repo.ensure_user(
+        user = users.ensure_user(
             session=session, team_id=team_id, user_id=user_id, now=services.clock.now()
         )
         prefs = Prefs.from_json(user.prefs)
@@ -306,7 +306,7 @@ def save_settings(
 ) -> str:
     """Store new settings and re-plan the user's nudges. Returns the confirmation."""
     with session_scope(services.engine) as session:
-        user = repo.ensure_user(
+        user = users.ensure_user(
             session=session, team_id=team_id, user_id=user_id, now=services.clock.now()
         )
         user.prefs = Prefs.from_json(user.prefs).with_changes(**changes).to_json()

@@ -36,7 +36,7 @@ from sqlalchemy.engine import Engine
 
 from bot.clock import Clock
 from bot.crypto import Cipher
-from bot.storage import repository as repo
+from bot.storage import inbox
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def inbox_middleware(
         if not isinstance(event_id, str) or not event_id or not isinstance(event, dict):
             return BoltResponse(status=400, body="an event_callback needs an event_id and an event")
         raw = req.raw_body or json.dumps(body)
-        new = repo.store_inbox(
+        new = inbox.store_inbox(
             engine=engine,
             source=SLACK,
             external_id=event_id,
@@ -110,7 +110,7 @@ def replay_guard(*, engine: Engine, clock: Clock) -> Callable[..., BoltResponse]
             return next()
         body = req.body
         kind = "command" if "command" in body else str(body.get("type") or "")
-        new = repo.store_inbox(
+        new = inbox.store_inbox(
             engine=engine,
             source=SLACK_REQUEST,
             external_id=key,
@@ -196,7 +196,7 @@ class InboxProcessor:
     def run_once(self) -> int:
         """Process one batch of due rows; returns how many were claimed."""
         with self._lock:
-            rows = repo.claim_inbox(
+            rows = inbox.claim_inbox(
                 engine=self.engine,
                 now=self.clock.now(),
                 worker=self.worker_id,
@@ -230,7 +230,7 @@ class InboxProcessor:
         retry_at = None
         if error is not None and row.attempts < MAX_ATTEMPTS:
             retry_at = now + timedelta(seconds=5 * 2**row.attempts)
-        repo.finish_inbox(
+        inbox.finish_inbox(
             engine=self.engine,
             item_id=row.id,
             worker=self.worker_id,

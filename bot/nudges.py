@@ -48,10 +48,10 @@ from bot.occurrences import OCC, after_prompt, occurrence_from_row, replan_user
 from bot.prefs import Prefs
 from bot.sender import Composer, Skip
 from bot.services import Services
-from bot.storage import repository as repo
+from bot.storage import deliveries, users
 from bot.storage.db import read_only, session_scope
+from bot.storage.deliveries import ClaimedDelivery
 from bot.storage.models import Delivery, DeliveryKind, DeliveryState, PromptShown, SlackUser
-from bot.storage.repository import ClaimedDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -182,35 +182,25 @@ class NudgeComposer:
 
     def _guided(self, row: ClaimedDelivery) -> bool:
         """Whether this question is one of the person's first ``GUIDED_QUESTIONS``."""
-        d = DEL.c
         with read_only(self.services.engine) as conn:
-            asked = conn.execute(
-                sa.select(sa.func.count())
-                .select_from(DEL)
-                .where(
-                    d.team_id == row.team_id,
-                    d.user_id == row.user_id,
-                    d.kind.in_((DeliveryKind.REFLECTION, DeliveryKind.TRANSITION)),
-                    d.state == DeliveryState.SENT,
-                    d.id != row.id,
-                )
-            ).scalar_one()
+            asked = deliveries.count_sent(
+                conn=conn,
+                team_id=row.team_id,
+                user_id=row.user_id,
+                kinds=(DeliveryKind.REFLECTION, DeliveryKind.TRANSITION),
+                except_id=row.id,
+            )
         return asked < GUIDED_QUESTIONS
 
     def _skipped_by_user(self, row: ClaimedDelivery, key: str) -> bool:
-        d = DEL.c
         with read_only(self.services.engine) as conn:
-            found = conn.execute(
-                sa.select(d.id)
-                .where(
-                    d.team_id == row.team_id,
-                    d.user_id == row.user_id,
-                    d.occurrence_key == key,
-                    d.error == USER_SKIPPED,
-                )
-                .limit(1)
-            ).first()
-        return found is not None
+            return deliveries.any_with_error(
+                conn=conn,
+                team_id=row.team_id,
+                user_id=row.user_id,
+                occurrence_key=key,
+                error=USER_SKIPPED,
+            )
 
     def _context(self, row: ClaimedDelivery, key: str | None) -> _Context:
         now = self.services.clock.now()
@@ -396,12 +386,10 @@ def _join_url(meeting: Occurrence) -> str | None:
 def _delivery(
     services: Services, *, team_id: str, user_id: str, delivery_id: int
 ) -> ClaimedDelivery | None:
-    d = DEL.c
     with read_only(services.engine) as conn:
-        row = conn.execute(
-            sa.select(DEL).where(d.id == delivery_id, d.team_id == team_id, d.user_id == user_id)
-        ).first()
-    return None if row is None else ClaimedDelivery.of(row)
+        return deliveries.find_delivery(
+            conn=conn, team_id=team_id, user_id=user_id, delivery_id=delivery_id
+        )
 
 
 def skip_meeting(services: Services, *, team_id: str, user_id: str, delivery_id: int) -> str | None:
@@ -416,7 +404,7 @@ def skip_meeting(services: Services, *, team_id: str, user_id: str, delivery_id:
         # The meeting's question gets a row even when none is planned (it may be folded
         # into the next meeting's reminder, or come back with a re-plan): a skipped row
         # holds its key, so no re-plan can bring it back, and a transition leaves it out.
-        repo.enqueue_deliveries(
+        deliveries.enqueue_deliveries(
             conn=conn,
             rows=[
                 {
@@ -448,7 +436,7 @@ def mute_series(services: Services, *, team_id: str, user_id: str, series_key: s
     """ "Mute this series": no more nudges for any meeting of it. Returns its title."""
     now = services.clock.now()
     with session_scope(services.engine) as session:
-        user = repo.ensure_user(session=session, team_id=team_id, user_id=user_id, now=now)
+        user = users.ensure_user(session=session, team_id=team_id, user_id=user_id, now=now)
         prefs = Prefs.from_json(user.prefs)
         if series_key not in prefs.muted_series:
             user.prefs = prefs.with_changes(
@@ -469,7 +457,7 @@ def mute_series(services: Services, *, team_id: str, user_id: str, series_key: s
 def unmute_series(services: Services, *, team_id: str, user_id: str, series_key: str) -> None:
     now = services.clock.now()
     with session_scope(services.engine) as session:
-        user = repo.ensure_user(session=session, team_id=team_id, user_id=user_id, now=now)
+        user = users.ensure_user(session=session, team_id=team_id, user_id=user_id, now=now)
         prefs = Prefs.from_json(user.prefs)
         kept = [key for key in prefs.muted_series if key != series_key]
         user.prefs = prefs.with_changes(muted_series=kept).to_json()
@@ -481,7 +469,7 @@ def pause_until(services: Services, *, team_id: str, user_id: str, until: dateti
     """Pause every nudge until ``until`` (None resumes now)."""
     now = services.clock.now()
     with session_scope(services.engine) as session:
-        user = repo.ensure_user(session=session, team_id=team_id, user_id=user_id, now=now)
+        user = users.ensure_user(session=session, team_id=team_id, user_id=user_id, now=now)
         user.paused_until = until
         session.add(user)
     replan_user(services, team_id=team_id, user_id=user_id)
@@ -491,7 +479,7 @@ def welcome_once(services: Services, *, team_id: str, user_id: str) -> bool:
     """Queue the welcome DM; the outbox key makes a second one impossible."""
     now = services.clock.now()
     with services.engine.begin() as conn:
-        return repo.enqueue_now(
+        return deliveries.enqueue_now(
             conn=conn,
             team_id=team_id,
             user_id=user_id,

@@ -48,8 +48,9 @@ from bot.planner import (
 )
 from bot.prefs import Prefs
 from bot.services import Services
-from bot.storage import repository as repo
+from bot.storage import deliveries, users
 from bot.storage.db import session_scope
+from bot.storage.deliveries import ClaimedDelivery
 from bot.storage.models import (
     Commitment,
     Delivery,
@@ -58,7 +59,6 @@ from bot.storage.models import (
     OccurrenceRow,
     Reflection,
 )
-from bot.storage.repository import ClaimedDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ class ApplyResult:
 def opt_in(services: Services, *, team_id: str, user_id: str) -> None:
     """The user connected a calendar: from now on Heedful may nudge them."""
     with session_scope(services.engine) as session:
-        user = repo.ensure_user(
+        user = users.ensure_user(
             session=session, team_id=team_id, user_id=user_id, now=services.clock.now()
         )
         if user.opted_in_at is None:
@@ -466,7 +466,7 @@ def replan_user(
     (and, so far, unanswered).
     """
     with session_scope(services.engine) as session:
-        user = repo.get_user(session=session, team_id=team_id, user_id=user_id)
+        user = users.get_user(session=session, team_id=team_id, user_id=user_id)
     if user is None:
         return SyncResult()
     wanted: list[Wanted] = []
@@ -481,7 +481,7 @@ def silences(services: Services, *, team_id: str, user_id: str) -> dict[str, str
     for them now, and the outbox holds nothing sent or waiting for them. Empty when
     Heedful may not nudge the user at all."""
     with session_scope(services.engine) as session:
-        user = repo.get_user(session=session, team_id=team_id, user_id=user_id)
+        user = users.get_user(session=session, team_id=team_id, user_id=user_id)
     if user is None or user.opted_in_at is None or user.unreachable_reason is not None:
         return {}
     reasons = planner.silences(_plan_input(services, user))
@@ -660,7 +660,7 @@ def sync_deliveries(
             for key, w in want.items()
             if key not in seen
         ]
-        added = repo.enqueue_deliveries(conn=conn, rows=fresh, now=now)
+        added = deliveries.enqueue_deliveries(conn=conn, rows=fresh, now=now)
     if added or moved or withdrawn:
         logger.info(
             "nudges for %s: %d added, %d moved, %d withdrawn", user_id, added, moved, withdrawn

@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -40,17 +40,18 @@ from bot.messages.mrkdwn import unescape
 from bot.messages.prompts import load_prompts
 from bot.occurrences import replan_user
 from bot.services import Services
+from bot.storage import deliveries
 from bot.storage.db import read_only
+from bot.storage.deliveries import SentDelivery
+from bot.storage.dialect import insert_ignoring_duplicates
 from bot.storage.models import (
     DeletedMessage,
     Delivery,
     DeliveryKind,
-    DeliveryState,
     PromptShown,
     Reflection,
     SlackUser,
 )
-from bot.storage.repository import insert_ignoring_duplicates
 
 logger = logging.getLogger(__name__)
 
@@ -89,10 +90,10 @@ class Prompted:
     delivery_id: int
     occurrence_key: str | None
     message_ts: str | None
-    sent_at: Any
+    sent_at: datetime
 
 
-def _prompted(row: Any) -> Prompted:
+def _prompted(row: SentDelivery) -> Prompted:
     key = row.occurrence_key
     if row.kind == DeliveryKind.TRANSITION:  # a transition asks about the meeting before
         key = (row.payload or {}).get("previous") or key
@@ -112,41 +113,23 @@ def find_prompt(
 ) -> tuple[Prompted | None, bool]:
     """The prompt an answer belongs to, and whether it is still open."""
     now = services.clock.now()
-    d = DEL.c
-    mine = (
-        d.team_id == team_id,
-        d.user_id == user_id,
-        d.kind.in_(PROMPT_KINDS),
-        d.state == DeliveryState.SENT,
-    )
+    mine = {"team_id": team_id, "user_id": user_id, "kinds": PROMPT_KINDS}
     with read_only(services.engine) as conn:
         if thread_ts:
-            row = conn.execute(sa.select(DEL).where(*mine, d.message_ts == thread_ts)).first()
+            row = deliveries.sent(conn=conn, **mine, message_ts=thread_ts)
             if row is not None:
                 return _prompted(row), now - row.sent_at <= OPEN_FOR_REPLIES
-        row = conn.execute(
-            sa.select(DEL)
-            .where(*mine, d.sent_at >= now - OPEN_FOR_PLAIN_DM)
-            .order_by(d.sent_at.desc())
-            .limit(1)
-        ).first()
+        row = deliveries.sent(conn=conn, **mine, since=now - OPEN_FOR_PLAIN_DM)
     return (_prompted(row), True) if row is not None else (None, False)
 
 
 def prompt_for_delivery(
     services: Services, *, team_id: str, user_id: str, delivery_id: int
 ) -> tuple[Prompted | None, bool]:
-    d = DEL.c
     with read_only(services.engine) as conn:
-        row = conn.execute(
-            sa.select(DEL).where(
-                d.id == delivery_id,
-                d.team_id == team_id,
-                d.user_id == user_id,
-                d.kind.in_(PROMPT_KINDS),
-                d.state == DeliveryState.SENT,
-            )
-        ).first()
+        row = deliveries.sent(
+            conn=conn, team_id=team_id, user_id=user_id, kinds=PROMPT_KINDS, delivery_id=delivery_id
+        )
     if row is None:
         return None, False
     return _prompted(row), services.clock.now() - row.sent_at <= OPEN_FOR_REPLIES

@@ -32,10 +32,10 @@ from bot.messages import Message
 from bot.messages.prompts import load_prompts
 from bot.sender import Skip
 from bot.services import Services
-from bot.storage import repository as repo
+from bot.storage import deliveries
 from bot.storage.db import read_only
+from bot.storage.deliveries import ClaimedDelivery
 from bot.storage.models import DeliveryKind, PromptShown, Reflection
-from bot.storage.repository import ClaimedDelivery
 
 REACTION = "white_check_mark"
 KEPT_LINES = "kept.line"  # the short lines that say an answer was kept (kept.line.*)
@@ -104,7 +104,7 @@ def _queue(
 ) -> bool:
     now = services.clock.now()
     with services.engine.begin() as conn:
-        added = repo.enqueue_now(
+        added = deliveries.enqueue_now(
             conn=conn,
             team_id=team_id,
             user_id=user_id,

@@ -26,7 +26,7 @@ from bot.http_clients import HttpClients
 from bot.logging_setup import protect_private_logs
 from bot.slack import SlackClients
 from bot.slow_work import SlowWork
-from bot.storage import repository as repo
+from bot.storage import installations
 from bot.storage.db import make_engine, read_only
 from bot.storage.models import Installation
 
@@ -110,7 +110,7 @@ class Services:
         info = self.clients.for_token(token).auth_test()
         team_id = str(info["team_id"])
         with self.engine.begin() as conn:
-            repo.upsert_installation(
+            installations.upsert_installation(
                 conn=conn,
                 team_id=team_id,
                 now=self.clock.now(),

@@ -469,3 +469,112 @@ def _mark_sent_postgres(
         "worker": worker,
     }
     return max(conn.exec_driver_sql(sql, params).rowcount, 0)
+
+
+# --------------------------------------------------------------------------- reads
+
+
+@dataclass(frozen=True, slots=True)
+class SentDelivery:
+    """A delivery that reached Slack: what an answer or a tap is matched against."""
+
+    id: int
+    team_id: str
+    user_id: str
+    kind: DeliveryKind | str
+    occurrence_key: str | None
+    payload: dict[str, Any]
+    channel: str | None
+    message_ts: str | None
+    sent_at: datetime
+
+    @classmethod
+    def of(cls, row: Any) -> SentDelivery:
+        return cls(
+            id=row.id,
+            team_id=row.team_id,
+            user_id=row.user_id,
+            kind=_kind(row.kind),
+            occurrence_key=row.occurrence_key,
+            payload=dict(row.payload or {}),
+            channel=row.channel,
+            message_ts=row.message_ts,
+            sent_at=row.sent_at,
+        )
+
+
+def _theirs(team_id: str, user_id: str) -> tuple[sa.ColumnElement[bool], ...]:
+    t = DELIVERY.c
+    return (t.team_id == team_id, t.user_id == user_id)
+
+
+def find_delivery(
+    *, conn: sa.Connection, team_id: str, user_id: str, delivery_id: int
+) -> ClaimedDelivery | None:
+    """The person's delivery ``delivery_id`` in whatever state (a tap on one of its
+    buttons names it), None when it is not theirs or is gone."""
+    t = DELIVERY.c
+    row = conn.execute(
+        sa.select(DELIVERY).where(t.id == delivery_id, *_theirs(team_id, user_id))
+    ).first()
+    return None if row is None else ClaimedDelivery.of(row)
+
+
+def count_sent(
+    *,
+    conn: sa.Connection,
+    team_id: str,
+    user_id: str,
+    kinds: Sequence[DeliveryKind],
+    except_id: int | None = None,
+) -> int:
+    """How many of the person's deliveries of ``kinds`` were sent (but ``except_id``)."""
+    t = DELIVERY.c
+    query = (
+        sa.select(sa.func.count())
+        .select_from(DELIVERY)
+        .where(*_theirs(team_id, user_id), t.kind.in_(kinds), t.state == DeliveryState.SENT)
+    )
+    if except_id is not None:
+        query = query.where(t.id != except_id)
+    return int(conn.execute(query).scalar_one())
+
+
+def any_with_error(
+    *, conn: sa.Connection, team_id: str, user_id: str, occurrence_key: str, error: str
+) -> bool:
+    """Whether any of the person's deliveries about the meeting ``occurrence_key`` was
+    settled with ``error`` (e.g. withdrawn by their own "Skip this one")."""
+    t = DELIVERY.c
+    query = (
+        sa.select(t.id)
+        .where(*_theirs(team_id, user_id), t.occurrence_key == occurrence_key, t.error == error)
+        .limit(1)
+    )
+    return conn.execute(query).first() is not None
+
+
+def sent(
+    *,
+    conn: sa.Connection,
+    team_id: str,
+    user_id: str,
+    kinds: Sequence[DeliveryKind],
+    delivery_id: int | None = None,
+    message_ts: str | None = None,
+    since: datetime | None = None,
+) -> SentDelivery | None:
+    """The person's sent delivery of ``kinds`` with that id, or posted as that message,
+    or else the latest sent since ``since``; None when there is none."""
+    t = DELIVERY.c
+    query = sa.select(DELIVERY).where(
+        *_theirs(team_id, user_id), t.kind.in_(kinds), t.state == DeliveryState.SENT
+    )
+    if delivery_id is not None:
+        query = query.where(t.id == delivery_id)
+    if message_ts is not None:
+        query = query.where(t.message_ts == message_ts)
+    if since is not None:
+        query = query.where(t.sent_at >= since).order_by(t.sent_at.desc()).limit(1)
+    row = conn.execute(query).first()
+    return None if row is None else SentDelivery.of(row)

@@ -53,7 +53,7 @@ from bot.messages.prompts import Prompts, load_prompts
 from bot.occurrences import apply_occurrences, opt_in, remove_source
 from bot.prefs import Prefs
 from bot.services import Services
-from bot.storage import repository as repo
+from bot.storage import deliveries, users
 from bot.storage.db import is_postgres, read_only, session_scope
 from bot.storage.models import CalendarSource, DeliveryKind
 from bot.sync.fetch import FeedError, fetch_feed, normalize_url
@@ -155,9 +155,9 @@ def calendar_person(
     with session_scope(services.engine) as session:
         if create:
             now = services.clock.now()
-            user = repo.ensure_user(session=session, team_id=team_id, user_id=user_id, now=now)
+            user = users.ensure_user(session=session, team_id=team_id, user_id=user_id, now=now)
         else:
-            user = repo.get_user(session=session, team_id=team_id, user_id=user_id)
+            user = users.get_user(session=session, team_id=team_id, user_id=user_id)
             if user is None:
                 return None
         emails = [user.email, *Prefs.from_json(user.prefs).emails]
@@ -607,7 +607,7 @@ def queue_notice(
     """Queue one DM about a calendar for its owner, due now (the outbox key ``ref`` keeps
     it to one). Feeds and Google tell their owners this way."""
     now = services.clock.now()
-    repo.enqueue_now(
+    deliveries.enqueue_now(
         conn=conn,
         team_id=team_id,
         user_id=user_id,

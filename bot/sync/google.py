@@ -80,7 +80,7 @@ from bot.crypto import CipherError
 from bot.messages.prompts import load_prompts
 from bot.occurrences import cancelled_instances
 from bot.services import Services
-from bot.storage import repository as repo
+from bot.storage import inbox
 from bot.storage.db import read_only
 from bot.storage.models import GoogleCalendar
 from bot.sync import oauth
@@ -648,7 +648,7 @@ def receive(services: Services, *, headers: Mapping[str, str]) -> Notified:
     if not moved:
         logger.info("google push %s on calendar %s is stale; dropped", n, row.source_id)
         return Notified(200)
-    new = repo.store_inbox(
+    new = inbox.store_inbox(
         engine=services.engine,
         source=INBOX_SOURCE,
         external_id=f"{channel_id}:{n}",

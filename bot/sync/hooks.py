@@ -74,7 +74,7 @@ from bot.occurrences import (
 )
 from bot.prefs import Prefs
 from bot.services import Services
-from bot.storage import repository as repo
+from bot.storage import inbox
 from bot.storage.db import read_only
 from bot.storage.models import OccurrenceRow, SlackUser, WebhookSource
 
@@ -229,7 +229,7 @@ def receive(
     except InvalidPayload as exc:
         raise HookRejected(400, str(exc)) from None
     envelope = json.dumps({"source_id": source_id, "webhook_id": webhook_id, "payload": data})
-    new = repo.store_inbox(
+    new = inbox.store_inbox(
         engine=services.engine,
         source=HOOK_SOURCE,
         external_id=f"{source_id}:{webhook_id}",

@@ -116,7 +116,7 @@ from bot.crypto import CipherError
 from bot.messages.prompts import load_prompts
 from bot.occurrences import cancelled_instances, keep_event_ids, removed_events
 from bot.services import Services
-from bot.storage import repository as repo
+from bot.storage import inbox
 from bot.storage.db import read_only
 from bot.storage.models import MicrosoftCalendar
 from bot.sync import oauth
@@ -829,7 +829,7 @@ def receive(services: Services, *, body: bytes) -> Answer:
             ).scalar()
         if n is None:
             continue
-        stored |= repo.store_inbox(
+        stored |= inbox.store_inbox(
             engine=services.engine,
             source=INBOX_SOURCE,
             external_id=f"n:{row.subscription_id}:{_digest(valid)}",
@@ -856,7 +856,7 @@ def receive_lifecycle(services: Services, *, body: bytes) -> Answer:
             if event not in LIFECYCLE_EVENTS:
                 logger.info("microsoft lifecycle: an unknown event was dropped")
                 continue
-            stored |= repo.store_inbox(
+            stored |= inbox.store_inbox(
                 engine=services.engine,
                 source=INBOX_SOURCE,
                 external_id=f"l:{row.subscription_id}:{_digest([item])}",
