@@ -216,7 +216,8 @@ def plan_digests(services: Services) -> int:
     if not wanted:
         return 0
     busy, queued = _plan_reads(services, wanted)
-    rows, moves = [], []
+    rows: list[dict[str, Any]] = []
+    moves: list[tuple[int, datetime, datetime | None]] = []
     for n, want in enumerate(wanted):
         due = free_from(want.chosen, busy.get(n, ()), want.zone)
         current = queued.get((n, want.label))
@@ -234,24 +235,11 @@ def plan_digests(services: Services) -> int:
             )
         elif current.attempts == 0 and current.due_at != due:
             # Once the sender has tried a row, the send-time check governs it.
-            moves.append({"b_id": current.id, "b_due": due, "b_expires": due + LATE_LIMIT})
-    d = DEL.c
+            moves.append((current.id, due, due + LATE_LIMIT))
     with services.engine.begin() as conn:
         added = deliveries.enqueue_deliveries(conn=conn, rows=rows, now=now)
         if moves:
-            conn.execute(
-                sa.update(DEL)
-                .where(
-                    d.id == sa.bindparam("b_id"), d.state == DeliveryState.PENDING, d.attempts == 0
-                )
-                .values(
-                    due_at=sa.bindparam("b_due", type_=UTCDateTime()),
-                    available_at=sa.bindparam("b_due", type_=UTCDateTime()),
-                    expires_at=sa.bindparam("b_expires", type_=UTCDateTime()),
-                    updated_at=now,
-                ),
-                moves,
-            )
+            deliveries.move_untried(conn=conn, moves=moves, now=now)
             logger.info("digests: %d moved to a free moment", len(moves))
     return added + len(moves)
 

@@ -74,11 +74,10 @@ from bot.services import Services
 from bot.slack import lookup_by_email
 from bot.storage import deliveries, dialect
 from bot.storage.db import read_only
-from bot.storage.deliveries import ClaimedDelivery
+from bot.storage.deliveries import ClaimedDelivery, SentDelivery
 from bot.storage.models import (
     Delivery,
     DeliveryKind,
-    DeliveryState,
     FeedbackBallot,
     FeedbackKey,
     FeedbackMeeting,
@@ -645,18 +644,17 @@ class FeedbackComposer:
         )
 
 
-def _question(services: Services, *, team_id: str, user_id: str, delivery_id: int) -> Any:
-    d = DEL.c
+def _question(
+    services: Services, *, team_id: str, user_id: str, delivery_id: int
+) -> SentDelivery | None:
     with read_only(services.engine) as conn:
-        return conn.execute(
-            sa.select(d.id, d.payload).where(
-                d.id == delivery_id,
-                d.team_id == team_id,
-                d.user_id == user_id,
-                d.kind == DeliveryKind.FEEDBACK_ASK,
-                d.state == DeliveryState.SENT,
-            )
-        ).first()
+        return deliveries.sent(
+            conn=conn,
+            team_id=team_id,
+            user_id=user_id,
+            kinds=(DeliveryKind.FEEDBACK_ASK,),
+            delivery_id=delivery_id,
+        )
 
 
 def on_answer(
@@ -744,21 +742,18 @@ def never_ask(
     already planned for the person are withdrawn. Returns the question's new content."""
     now = services.clock.now()
     person = _keyed(team_secret(services, team_id), "never", team_id, user_id)
-    d = DEL.c
     with services.engine.begin() as conn:
         conn.execute(
             dialect.insert_ignoring_duplicates(conn, OPT_OUT),
             [{"team_id": team_id, "person": person, "created_at": now}],
         )
-        conn.execute(
-            sa.update(DEL)
-            .where(
-                d.team_id == team_id,
-                d.user_id == user_id,
-                d.kind == DeliveryKind.FEEDBACK_ASK,
-                d.state == DeliveryState.PENDING,
-            )
-            .values(state=DeliveryState.SKIPPED, error="never_ask", updated_at=now)
+        deliveries.withdraw_pending(
+            conn=conn,
+            team_id=team_id,
+            user_id=user_id,
+            kinds=(DeliveryKind.FEEDBACK_ASK,),
+            error="never_ask",
+            now=now,
         )
     logger.info("feedback: someone in %s asked never to be asked again", team_id)
     note = load_prompts().text("feedback.never_done")

@@ -54,10 +54,8 @@ from bot.storage.deliveries import ClaimedDelivery
 from bot.storage.models import (
     Commitment,
     Delivery,
-    DeliveryKind,
     DeliveryState,
     OccurrenceRow,
-    Reflection,
 )
 
 logger = logging.getLogger(__name__)
@@ -421,19 +419,7 @@ def prompt_history(
 ) -> tuple[int, datetime | None]:
     """How many of the latest reflection prompts in a row went unanswered, and when the
     latest one that was sent was due."""
-    d, r = DEL.c, Reflection.__table__.c  # type: ignore[attr-defined]
-    answered = sa.exists().where(r.delivery_id == d.id)
-    rows = conn.execute(
-        sa.select(answered.label("answered"), d.due_at)
-        .where(
-            d.team_id == team_id,
-            d.user_id == user_id,
-            d.kind == DeliveryKind.REFLECTION,
-            d.state == DeliveryState.SENT,
-        )
-        .order_by(d.sent_at.desc())
-        .limit(limit)
-    ).all()
+    rows = deliveries.prompts_sent(conn=conn, team_id=team_id, user_id=user_id, limit=limit)
     streak = 0
     for row in rows:
         if row.answered:
@@ -487,17 +473,12 @@ def silences(services: Services, *, team_id: str, user_id: str) -> dict[str, str
     reasons = planner.silences(_plan_input(services, user))
     if not reasons:
         return {}
-    d = DEL.c
     with services.engine.connect() as conn:
-        spoken = set(
-            conn.execute(
-                sa.select(d.occurrence_key).where(
-                    d.team_id == team_id,
-                    d.user_id == user_id,
-                    d.occurrence_key.in_([key[:255] for key in reasons]),
-                    d.state.in_((DeliveryState.PENDING, DeliveryState.CLAIMED, DeliveryState.SENT)),
-                )
-            ).scalars()
+        spoken = deliveries.spoken_for(
+            conn=conn,
+            team_id=team_id,
+            user_id=user_id,
+            occurrence_keys=[key[:255] for key in reasons],
         )
     return {key: why for key, why in reasons.items() if key[:255] not in spoken}
 
@@ -508,7 +489,7 @@ def _plan_input(services: Services, user: Any, *, prompting: Any | None = None) 
     now = services.clock.now()
     zone = ZoneInfo(user.tz or "UTC")
     day_start = datetime.combine(now.astimezone(zone).date(), datetime.min.time(), zone)
-    c, d = OCC.c, DEL.c
+    c = OCC.c
     mine = (c.team_id == team_id, c.user_id == user_id)
     with services.engine.connect() as conn:
         streak, last_prompt_at = prompt_history(conn, team_id=team_id, user_id=user_id)
@@ -525,15 +506,13 @@ def _plan_input(services: Services, user: Any, *, prompting: Any | None = None) 
         ).all()
         # What went out (or is going out) in the days planned keeps its place under the
         # caps; a day's first nudge may be due the evening before its meeting.
-        held = conn.execute(
-            sa.select(d.kind, d.ref, d.due_at, d.expires_at, d.occurrence_key, d.payload).where(
-                d.team_id == team_id,
-                d.user_id == user_id,
-                d.kind.in_(NUDGE_KINDS),
-                d.state.in_((DeliveryState.CLAIMED, DeliveryState.SENT)),
-                d.due_at >= since - timedelta(days=1),
-            )
-        ).all()  # ``prompting`` is claimed: it is among them
+        held = deliveries.held(
+            conn=conn,
+            team_id=team_id,
+            user_id=user_id,
+            kinds=NUDGE_KINDS,
+            due_since=since - timedelta(days=1),
+        )  # ``prompting`` is claimed: it is among them
         # Who the user met before the meetings planned (bot.planner: first meetings).
         earlier = min([since, *(r.start_at for r in rows)])
         met = conn.execute(
@@ -569,7 +548,7 @@ def _plan_input(services: Services, user: Any, *, prompting: Any | None = None) 
         unanswered_streak=streak,
         last_prompt_at=last_prompt_at,
         held=[
-            Wanted(r.kind, r.ref, r.due_at, r.expires_at, r.occurrence_key or "", r.payload or {})
+            Wanted(r.kind, r.ref, r.due_at, r.expires_at, r.occurrence_key or "", r.payload)
             for r in held
         ],
         known_people=known,

@@ -17,7 +17,7 @@ a wait for one. The sender gives up after a number of *failed* attempts.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 
 from bot.storage.db import read_only
 from bot.storage.dialect import driver_time, from_driver, insert_ignoring_duplicates
-from bot.storage.models import Delivery, DeliveryKind, DeliveryState, UTCDateTime
+from bot.storage.models import Delivery, DeliveryKind, DeliveryState, Reflection, UTCDateTime
 from bot.storage.users import remember_dm_channels
 
 DELIVERY = Delivery.__table__  # type: ignore[attr-defined]
@@ -578,3 +578,125 @@ def sent(
         query = query.where(t.sent_at >= since).order_by(t.sent_at.desc()).limit(1)
     row = conn.execute(query).first()
     return None if row is None else SentDelivery.of(row)
+
+
+@dataclass(frozen=True, slots=True)
+class PromptSent:
+    """A reflection prompt that went out, newest first in :func:`prompts_sent`."""
+
+    answered: bool
+    due_at: datetime
+
+
+def prompts_sent(
+    *, conn: sa.Connection, team_id: str, user_id: str, limit: int
+) -> list[PromptSent]:
+    """The person's ``limit`` latest sent reflection prompts, newest first, and whether
+    each got an answer (a reflection row names it)."""
+    t, r = DELIVERY.c, Reflection.__table__.c  # type: ignore[attr-defined]
+    answered = sa.exists().where(r.delivery_id == t.id)
+    query = (
+        sa.select(answered.label("answered"), t.due_at)
+        .where(
+            *_theirs(team_id, user_id),
+            t.kind == DeliveryKind.REFLECTION,
+            t.state == DeliveryState.SENT,
+        )
+        .order_by(t.sent_at.desc())
+        .limit(limit)
+    )
+    return [PromptSent(bool(a), due) for a, due in conn.execute(query)]
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A delivery that went out or is going out (claimed or sent): it keeps its place
+    when the person's nudges are planned again."""
+
+    kind: DeliveryKind | str
+    ref: str
+    due_at: datetime
+    expires_at: datetime | None
+    occurrence_key: str | None
+    payload: dict[str, Any]
+
+
+def held(
+    *,
+    conn: sa.Connection,
+    team_id: str,
+    user_id: str,
+    kinds: Sequence[DeliveryKind],
+    due_since: datetime,
+) -> list[Held]:
+    """The person's claimed or sent deliveries of ``kinds`` due since ``due_since``."""
+    t = DELIVERY.c
+    query = sa.select(t.kind, t.ref, t.due_at, t.expires_at, t.occurrence_key, t.payload).where(
+        *_theirs(team_id, user_id),
+        t.kind.in_(kinds),
+        t.state.in_((DeliveryState.CLAIMED, DeliveryState.SENT)),
+        t.due_at >= due_since,
+    )
+    return [
+        Held(_kind(kind), ref, due, expires, key, dict(payload or {}))
+        for kind, ref, due, expires, key, payload in conn.execute(query)
+    ]
+
+
+def spoken_for(
+    *, conn: sa.Connection, team_id: str, user_id: str, occurrence_keys: Iterable[str]
+) -> set[str]:
+    """Which of ``occurrence_keys`` have a delivery waiting, being sent or sent."""
+    t = DELIVERY.c
+    live = (DeliveryState.PENDING, DeliveryState.CLAIMED, DeliveryState.SENT)
+    query = sa.select(t.occurrence_key).where(
+        *_theirs(team_id, user_id), t.occurrence_key.in_(list(occurrence_keys)), t.state.in_(live)
+    )
+    return set(conn.execute(query).scalars())
+
+
+# --------------------------------------------------------------------------- changes
+
+
+def withdraw_pending(
+    *,
+    conn: sa.Connection,
+    team_id: str,
+    user_id: str,
+    kinds: Sequence[DeliveryKind],
+    error: str,
+    now: datetime,
+) -> int:
+    """Skip the person's pending deliveries of ``kinds``, ``error`` saying why (they asked
+    never to get them, …). Returns how many."""
+    t = DELIVERY.c
+    stmt = (
+        sa.update(DELIVERY)
+        .where(*_theirs(team_id, user_id), t.kind.in_(kinds), t.state == DeliveryState.PENDING)
+        .values(state=DeliveryState.SKIPPED, error=error, updated_at=now)
+    )
+    return max(conn.execute(stmt).rowcount, 0)
+
+
+def move_untried(
+    *,
+    conn: sa.Connection,
+    moves: Sequence[tuple[int, datetime, datetime | None]],
+    now: datetime,
+) -> None:
+    """Give pending deliveries the sender has not tried yet a new due time and deadline:
+    (id, due, expires) triples, in one batch. A row already tried is left to the sender."""
+    if not moves:
+        return
+    t = DELIVERY.c
+    stmt = (
+        sa.update(DELIVERY)
+        .where(t.id == sa.bindparam("b_id"), t.state == DeliveryState.PENDING, t.attempts == 0)
+        .values(
+            due_at=sa.bindparam("b_due", type_=UTCDateTime()),
+            available_at=sa.bindparam("b_due", type_=UTCDateTime()),
+            expires_at=sa.bindparam("b_expires", type_=UTCDateTime()),
+            updated_at=now,
+        )
+    )
+    conn.execute(stmt, [{"b_id": i, "b_due": due, "b_expires": exp} for i, due, exp in moves])
