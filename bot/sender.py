@@ -19,7 +19,7 @@ Every Slack answer lands in one of these classes (``classify``):
   without reading the budget again before each post.
 
 **Paced, nearest meeting first**: a claimed batch (ordered by the start of the meeting
-each DM prepares for, ``repository.claim_order``) is triaged before anything is posted
+each DM prepares for, ``deliveries.claim_order``) is triaged before anything is posted
 (``Sender._pace``): an expired row is marked ``expired`` (README, "Today's rule"), an
 unreachable person's skipped, a workspace without a token fails; the others take slots
 from the workspace's budget for their method, in one transaction for the batch. A row
@@ -38,7 +38,7 @@ delivery gives up (``failed``, error ``gave_up:…``) with a WARNING log line an
 ``gave_up`` outcome in ``heedful_deliveries_total``; after an unknown outcome it gives up
 only once the DM history shows it never arrived.
 
-Every outcome carries its class as a value (``repository.Failure``: a ``FailureKind`` and
+Every outcome carries its class as a value (``deliveries.Failure``: a ``FailureKind`` and
 Slack's code): the sender acts on it (marks a person unreachable, pauses a workspace) and
 the metrics count by it. The row's ``error`` column keeps the text it always had
 (``recipient:account_inactive``, ``gave_up:internal_error``, ``ratelimited`` …), written
@@ -52,7 +52,7 @@ Never twice, with several workers and a slow Slack:
   takes seconds, so no claimed row waits in the queue while its lease runs out;
 * just before each post (a fencing check), a row claimed more than a quarter of a lease
   ago (a history check or a slow composer came first) has its lease renewed to a full
-  lease, only if this worker still holds it (``repository.renew_lease``); when it does not
+  lease, only if this worker still holds it (``deliveries.renew_lease``); when it does not
   (the lease ran out and another worker took the row over), the row is not posted. A row
   claimed less than a quarter of a lease ago needs no write: no one may take it over
   before its lease ends. (A renewal before every post cost one write per DM and made
@@ -688,7 +688,7 @@ class Sender:
         A row claimed less than a quarter of a lease ago is certainly still this worker's
         (no one may take it over before the lease ends, and one Slack call is far shorter
         than the rest), so the common case costs no write. Otherwise the lease is renewed,
-        only if this worker still holds the row (``repository.renew_lease``).
+        only if this worker still holds the row (``deliveries.renew_lease``).
         """
         now = self.clock.now()
         if now - claimed_at < self.lease / 4:

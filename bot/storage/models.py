@@ -130,7 +130,7 @@ class Delivery(SQLModel, table=True):
     available_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     expires_at: datetime | None = _ts()
     # The start of the meeting this DM prepares for (reminders, transitions): due rows
-    # are claimed nearest meeting first (``repository.claim_deliveries``).
+    # are claimed nearest meeting first (``deliveries.claim_deliveries``).
     meeting_start: datetime | None = _ts()
     state: str = Field(default=DeliveryState.PENDING, max_length=16)
     lease_until: datetime | None = _ts()
