@@ -76,7 +76,6 @@ from bot.storage import deliveries, dialect
 from bot.storage.db import read_only
 from bot.storage.deliveries import ClaimedDelivery, SentDelivery
 from bot.storage.models import (
-    Delivery,
     DeliveryKind,
     FeedbackBallot,
     FeedbackKey,
@@ -121,7 +120,6 @@ BALLOT = FeedbackBallot.__table__  # type: ignore[attr-defined]
 OPT_OUT = FeedbackOptOut.__table__  # type: ignore[attr-defined]
 KEY = FeedbackKey.__table__  # type: ignore[attr-defined]
 OCC = OccurrenceRow.__table__  # type: ignore[attr-defined]
-DEL = Delivery.__table__  # type: ignore[attr-defined]
 REF = Reflection.__table__  # type: ignore[attr-defined]
 SHOWN = PromptShown.__table__  # type: ignore[attr-defined]
 USERS = SlackUser.__table__  # type: ignore[attr-defined]
@@ -321,20 +319,17 @@ def _opt_in_offered(conn: sa.Connection, row: ClaimedDelivery, series_key: str) 
     """Whether another question already offered to turn feedback on for the series: the
     questions that offered it, and the meeting each asked about (a transition asks about
     the meeting before its own)."""
-    s, d = SHOWN.c, DEL.c
-    offered = conn.execute(
-        sa.select(d.kind, d.occurrence_key, d.payload)
-        .join_from(SHOWN, DEL, d.id == s.delivery_id)
-        .where(
-            s.team_id == row.team_id,
-            s.user_id == row.user_id,
-            s.prompt_id == OPT_IN_SHOWN,
-            s.delivery_id != row.id,  # this question's own, from a send that is retried
-        )
+    offered = deliveries.about_shown(
+        conn=conn,
+        team_id=row.team_id,
+        user_id=row.user_id,
+        prompt_id=OPT_IN_SHOWN,
+        except_id=row.id,  # this question's own, from a send that is retried
     )
-    for kind, key, payload in offered:
-        about = (payload or {}).get("previous") if kind == DeliveryKind.TRANSITION else None
-        if (about or key or "").rpartition("|")[0] == series_key:  # Occurrence.key's form
+    for found in offered:
+        previous = found.payload.get("previous")
+        about = previous if found.kind == DeliveryKind.TRANSITION else None
+        if (about or found.occurrence_key or "").rpartition("|")[0] == series_key:
             return True
     return False
 
@@ -1095,22 +1090,14 @@ def erase_leader(conn: sa.Connection, *, team_id: str, user_id: str) -> int:
     totals and ballots, and the questions about their meetings, sent or not (they hold
     the leader's id and meeting titles). Opt-outs name no one and stay. Returns how many
     rows went."""
-    t, b, d = TALLY.c, BALLOT.c, DEL.c
+    t, b = TALLY.c, BALLOT.c
     removed = conn.execute(
         sa.delete(TALLY).where(t.team_id == team_id, t.leader_id == user_id)
     ).rowcount
     removed += conn.execute(
         sa.delete(BALLOT).where(b.team_id == team_id, b.leader_id == user_id)
     ).rowcount
-    theirs = [
-        row.id
-        for row in conn.execute(
-            sa.select(d.id, d.payload).where(
-                d.team_id == team_id, d.kind == DeliveryKind.FEEDBACK_ASK
-            )
-        )
-        if (row.payload or {}).get("leader") == user_id
-    ]
-    if theirs:
-        removed += conn.execute(sa.delete(DEL).where(d.id.in_(theirs))).rowcount
+    removed += deliveries.delete_by_payload(
+        conn=conn, team_id=team_id, kind=DeliveryKind.FEEDBACK_ASK, field="leader", value=user_id
+    )
     return max(removed, 0)

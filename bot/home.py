@@ -23,13 +23,11 @@ from bot.planner import NUDGE_KINDS
 from bot.prefs import DAY_END, DAY_START, Prefs
 from bot.privacy import forget
 from bot.services import Services
-from bot.storage import users
+from bot.storage import deliveries, users
 from bot.storage.db import read_only, session_scope
-from bot.storage.models import Delivery, DeliveryState
 from bot.sync import feeds, google, microsoft
 from bot.users import needs_profile, remember_user
 
-DEL = Delivery.__table__  # type: ignore[attr-defined]
 HOME_HORIZON = timedelta(days=7)
 
 
@@ -101,28 +99,16 @@ def home_state(
         paused = user.paused_until if user else None
     zone = ZoneInfo(zone_name or "UTC")
     prefs = Prefs.from_json(prefs_json)
-    d, o = DEL.c, OCC.c
+    o = OCC.c
     with read_only(services.engine) as conn:
-        upcoming = conn.execute(
-            sa.select(d.kind, d.due_at, o.title)
-            .select_from(
-                DEL.outerjoin(
-                    OCC,
-                    sa.and_(
-                        o.team_id == d.team_id, o.user_id == d.user_id, o.key == d.occurrence_key
-                    ),
-                )
-            )
-            .where(
-                d.team_id == team_id,
-                d.user_id == user_id,
-                d.state == DeliveryState.PENDING,
-                d.kind.in_(NUDGE_KINDS),
-                d.due_at < now + HOME_HORIZON,
-            )
-            .order_by(d.due_at)
-            .limit(kit.MAX_HOME_ITEMS)
-        ).all()
+        upcoming = deliveries.upcoming(
+            conn=conn,
+            team_id=team_id,
+            user_id=user_id,
+            kinds=NUDGE_KINDS,
+            before=now + HOME_HORIZON,
+            limit=kit.MAX_HOME_ITEMS,
+        )
         muted_titles = (
             dict(
                 conn.execute(
@@ -170,8 +156,8 @@ def home_state(
             day_words(paused.astimezone(zone)) if paused is not None and paused > now else None
         ),
         next_items=[
-            (_when(due, zone, now), prompts.text(f"home.kind.{kind}"), title or "")
-            for kind, due, title in upcoming
+            (_when(u.due_at, zone, now), prompts.text(f"home.kind.{u.kind}"), u.title or "")
+            for u in upcoming
         ],
         settings=settings_summary(prompts, prefs),
         calendars=calendars,

@@ -269,15 +269,8 @@ class NudgeComposer:
             )
         if not recent:
             return {}, balance
-        d, o = DEL.c, OCC.c
-        sent = {
-            r.id: r
-            for r in conn.execute(
-                sa.select(d.id, d.kind, d.occurrence_key, d.payload).where(
-                    d.id.in_({delivery_id for _, _, delivery_id, _ in recent})
-                )
-            )
-        }
+        o = OCC.c
+        sent = deliveries.about(conn=conn, ids={delivery_id for _, _, delivery_id, _ in recent})
 
         def about(delivery_id: int, group: str) -> str | None:
             """The meeting a wording was about (a transition asks about the one before)."""
@@ -285,7 +278,7 @@ class NudgeComposer:
             if found is None:
                 return None
             if found.kind == DeliveryKind.TRANSITION and group == "question":
-                return (found.payload or {}).get("previous")
+                return found.payload.get("previous")
             return found.occurrence_key
 
         keys = {about(delivery_id, group) for _, _, delivery_id, group in recent} - {None}

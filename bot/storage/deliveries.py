@@ -28,7 +28,15 @@ from sqlalchemy.engine import Engine
 
 from bot.storage.db import read_only
 from bot.storage.dialect import driver_time, from_driver, insert_ignoring_duplicates
-from bot.storage.models import Delivery, DeliveryKind, DeliveryState, Reflection, UTCDateTime
+from bot.storage.models import (
+    Delivery,
+    DeliveryKind,
+    DeliveryState,
+    OccurrenceRow,
+    PromptShown,
+    Reflection,
+    UTCDateTime,
+)
 from bot.storage.users import remember_dm_channels
 
 DELIVERY = Delivery.__table__  # type: ignore[attr-defined]
@@ -655,6 +663,82 @@ def spoken_for(
     return set(conn.execute(query).scalars())
 
 
+@dataclass(frozen=True, slots=True)
+class About:
+    """What a delivery was about: its kind, meeting and payload."""
+
+    id: int
+    kind: DeliveryKind | str
+    occurrence_key: str | None
+    payload: dict[str, Any]
+
+
+def _about(rows: Iterable[Any]) -> list[About]:
+    return [About(i, _kind(kind), key, dict(payload or {})) for i, kind, key, payload in rows]
+
+
+def about(*, conn: sa.Connection, ids: Iterable[int]) -> dict[int, About]:
+    """``About`` each of the deliveries ``ids`` that still exists, by id."""
+    t = DELIVERY.c
+    query = sa.select(t.id, t.kind, t.occurrence_key, t.payload).where(t.id.in_(set(ids)))
+    return {found.id: found for found in _about(conn.execute(query))}
+
+
+def about_shown(
+    *, conn: sa.Connection, team_id: str, user_id: str, prompt_id: str, except_id: int
+) -> list[About]:
+    """``About`` the person's deliveries that showed the prompt ``prompt_id`` (recorded in
+    ``prompt_shown``), but ``except_id``."""
+    t, s = DELIVERY.c, PromptShown.__table__.c  # type: ignore[attr-defined]
+    query = (
+        sa.select(t.id, t.kind, t.occurrence_key, t.payload)
+        .join_from(PromptShown.__table__, DELIVERY, t.id == s.delivery_id)  # type: ignore[attr-defined]
+        .where(
+            s.team_id == team_id,
+            s.user_id == user_id,
+            s.prompt_id == prompt_id,
+            s.delivery_id != except_id,
+        )
+    )
+    return _about(conn.execute(query))
+
+
+@dataclass(frozen=True, slots=True)
+class Upcoming:
+    """A nudge waiting to go out, with the title of its meeting when that is known."""
+
+    kind: DeliveryKind | str
+    due_at: datetime
+    title: str | None
+
+
+def upcoming(
+    *,
+    conn: sa.Connection,
+    team_id: str,
+    user_id: str,
+    kinds: Sequence[DeliveryKind],
+    before: datetime,
+    limit: int,
+) -> list[Upcoming]:
+    """The person's pending deliveries of ``kinds`` due before ``before``, soonest first."""
+    t, o = DELIVERY.c, OccurrenceRow.__table__.c  # type: ignore[attr-defined]
+    meeting = sa.and_(o.team_id == t.team_id, o.user_id == t.user_id, o.key == t.occurrence_key)
+    query = (
+        sa.select(t.kind, t.due_at, o.title)
+        .select_from(DELIVERY.outerjoin(OccurrenceRow.__table__, meeting))  # type: ignore[attr-defined]
+        .where(
+            *_theirs(team_id, user_id),
+            t.state == DeliveryState.PENDING,
+            t.kind.in_(kinds),
+            t.due_at < before,
+        )
+        .order_by(t.due_at)
+        .limit(limit)
+    )
+    return [Upcoming(_kind(kind), due, title) for kind, due, title in conn.execute(query)]
+
+
 # --------------------------------------------------------------------------- changes
 
 
@@ -700,3 +784,16 @@ def move_untried(
         )
     )
     conn.execute(stmt, [{"b_id": i, "b_due": due, "b_expires": exp} for i, due, exp in moves])
+
+
+def delete_by_payload(
+    *, conn: sa.Connection, team_id: str, kind: DeliveryKind, field: str, value: str
+) -> int:
+    """Delete a workspace's deliveries of ``kind`` whose payload's ``field`` is ``value``
+    (erasing a person: the questions about their meetings). Returns how many."""
+    t = DELIVERY.c
+    query = sa.select(t.id, t.payload).where(t.team_id == team_id, t.kind == kind)
+    ids = [i for i, payload in conn.execute(query) if (payload or {}).get(field) == value]
+    if not ids:
+        return 0
+    return max(conn.execute(sa.delete(DELIVERY).where(t.id.in_(ids))).rowcount, 0)
