@@ -77,10 +77,10 @@ from bot.occurrences import OCC, occurrence_from_row, replan_user
 from bot.replies import TAPPED, rotated, rotated_id
 from bot.sender import Skip
 from bot.services import Services
-from bot.storage import deliveries, dialect
+from bot.storage import deliveries, dialect, users
 from bot.storage.db import read_only
 from bot.storage.deliveries import ClaimedDelivery
-from bot.storage.models import Commitment, DeliveryKind, Reflection, SlackUser
+from bot.storage.models import Commitment, DeliveryKind, Reflection
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +90,6 @@ OFFER_LINES = "commitment.offer"  # commitment.offer.*
 ACCEPTED_LINES = "commitment.accepted"  # commitment.accepted.*
 COMMIT = Commitment.__table__  # type: ignore[attr-defined]
 REF = Reflection.__table__  # type: ignore[attr-defined]
-USERS = SlackUser.__table__  # type: ignore[attr-defined]
 
 _STRAIGHT = str.maketrans({"\u2018": "'", "\u2019": "'", "\u02bc": "'", "`": "'"})
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?\u2026])\s+|\s*\n\s*")
@@ -488,13 +487,10 @@ def home_blocks(
     services: Services, prompts: Prompts, *, team_id: str, user_id: str
 ) -> list[dict[str, Any]]:
     """The Home tab's open commitments, newest first (nothing when there are none)."""
-    u = USERS.c
     with read_only(services.engine) as conn:
         found = _open_for(conn, team_id=team_id, user_id=user_id)
-        tz = conn.execute(
-            sa.select(u.tz).where(u.team_id == team_id, u.slack_user_id == user_id)
-        ).scalar()
-    zone = ZoneInfo(tz or "UTC")
+        them = users.person(conn=conn, team_id=team_id, user_id=user_id)
+    zone = ZoneInfo((them and them.tz) or "UTC")
     items = []
     for row in found[: ckit.MAX_HOME_COMMITMENTS]:
         words = _decrypt(services, row.text)

@@ -96,6 +96,7 @@ from bot.prefs import Prefs, parse_hhmm
 from bot.sender import Defer, Skip
 from bot.services import Services
 from bot.storage import deliveries
+from bot.storage import users as slack_users
 from bot.storage.db import read_only
 from bot.storage.deliveries import ClaimedDelivery
 from bot.storage.models import (
@@ -978,12 +979,9 @@ def digest_so_far(services: Services, *, team_id: str, user_id: str) -> Message:
     """``/heedful digest``: this week until now, at once, without touching the weekly one."""
     prompts = load_prompts()
     now = services.clock.now()
-    u = USERS.c
     with read_only(services.engine) as conn:
-        tz = conn.execute(
-            sa.select(u.tz).where(u.team_id == team_id, u.slack_user_id == user_id)
-        ).scalar()
-    zone = ZoneInfo(tz or "UTC")
+        them = slack_users.person(conn=conn, team_id=team_id, user_id=user_id)
+    zone = ZoneInfo((them and them.tz) or "UTC")
     start, label = week_of(now, zone)
     target = Target(team_id, user_id, zone, start, now, label)
     week = load_weeks(services, [target])[target]

@@ -72,7 +72,7 @@ from bot.messages.prompts import Prompts, load_prompts
 from bot.sender import Skip
 from bot.services import Services
 from bot.slack import lookup_by_email
-from bot.storage import deliveries, dialect
+from bot.storage import deliveries, dialect, users
 from bot.storage.db import read_only
 from bot.storage.deliveries import ClaimedDelivery, SentDelivery
 from bot.storage.models import (
@@ -86,7 +86,6 @@ from bot.storage.models import (
     OccurrenceRow,
     PromptShown,
     Reflection,
-    SlackUser,
 )
 
 logger = logging.getLogger(__name__)
@@ -122,7 +121,6 @@ KEY = FeedbackKey.__table__  # type: ignore[attr-defined]
 OCC = OccurrenceRow.__table__  # type: ignore[attr-defined]
 REF = Reflection.__table__  # type: ignore[attr-defined]
 SHOWN = PromptShown.__table__  # type: ignore[attr-defined]
-USERS = SlackUser.__table__  # type: ignore[attr-defined]
 # Tables about a workspace that name no person (the others go with the person's rows).
 TEAM_TABLES = (FeedbackTally, FeedbackBallot, FeedbackOptOut, FeedbackKey)
 _ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>.]+")
@@ -512,17 +510,14 @@ def _ask_meeting(services: Services, row: Any, lease: datetime, state: _Round) -
     if team_id in state.blocked:
         _release(services, row.id, lease, state.blocked[team_id])
         return 0
-    u = USERS.c
     with read_only(services.engine) as conn:
         on = series_on(conn, team_id=team_id, user_id=leader, series_key=row.series_key)
-        tz = conn.execute(
-            sa.select(u.tz).where(u.team_id == team_id, u.slack_user_id == leader)
-        ).first()
+        them = users.person(conn=conn, team_id=team_id, user_id=leader)
     auth = services.authorize(enterprise_id=None, team_id=team_id)
-    if not on or tz is None or auth is None or not auth.bot_token:
-        why = "feedback_off" if not on else ("leader_gone" if tz is None else "not_installed")
+    if not on or them is None or auth is None or not auth.bot_token:
+        why = "feedback_off" if not on else ("leader_gone" if them is None else "not_installed")
         return _settle(services, row.id, lease, SKIPPED, reason=why, now=now)
-    week, closes_at = _week(row.start_at, ZoneInfo(tz[0] or "UTC"))
+    week, closes_at = _week(row.start_at, ZoneInfo(them.tz or "UTC"))
     if now >= closes_at:
         return _settle(services, row.id, lease, SKIPPED, reason="week_closed", now=now)
 
@@ -1016,14 +1011,9 @@ def with_home(
 ) -> dict[str, Any]:
     """The Home view with the "Feedback from others" section, for a person whose calendar
     is connected."""
-    u = USERS.c
     with read_only(services.engine) as conn:
-        connected = conn.execute(
-            sa.select(u.id).where(
-                u.team_id == team_id, u.slack_user_id == user_id, u.opted_in_at.is_not(None)
-            )
-        ).first()
-    if connected is None:
+        them = users.person(conn=conn, team_id=team_id, user_id=user_id)
+    if them is None or them.opted_in_at is None:
         return view
     items = home_items(services, team_id=team_id, user_id=user_id)
     return fkit.with_home_section(view, fkit.build_feedback_home(prompts, items))

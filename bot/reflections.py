@@ -40,7 +40,7 @@ from bot.messages.mrkdwn import unescape
 from bot.messages.prompts import load_prompts
 from bot.occurrences import replan_user
 from bot.services import Services
-from bot.storage import deliveries
+from bot.storage import deliveries, users
 from bot.storage.db import read_only
 from bot.storage.deliveries import SentDelivery
 from bot.storage.dialect import insert_ignoring_duplicates
@@ -50,7 +50,6 @@ from bot.storage.models import (
     DeliveryKind,
     PromptShown,
     Reflection,
-    SlackUser,
 )
 
 logger = logging.getLogger(__name__)
@@ -63,7 +62,6 @@ REF = Reflection.__table__  # type: ignore[attr-defined]
 SHOWN = PromptShown.__table__  # type: ignore[attr-defined]
 _UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")  # NUL; lone surrogates
 GONE = DeletedMessage.__table__  # type: ignore[attr-defined]
-USERS = SlackUser.__table__  # type: ignore[attr-defined]
 # A message's event can store an answer only while its question is open, and the question
 # was sent before the message (and so before its deletion): a tombstone older than that
 # guards nothing.
@@ -317,11 +315,7 @@ def _lock_person(conn: sa.Connection, *, team_id: str, user_id: str) -> bool:
     one), so a delete and its message's event never pass each other: PostgreSQL locks
     the person's row; SQLite's ``BEGIN IMMEDIATE`` already runs one writer at a time.
     False when Heedful has no row for the person."""
-    u = USERS.c
-    found = conn.execute(
-        sa.select(u.id).where(u.team_id == team_id, u.slack_user_id == user_id).with_for_update()
-    ).first()
-    return found is not None
+    return users.lock_person(conn=conn, team_id=team_id, user_id=user_id)
 
 
 def _was_deleted(conn: sa.Connection, *, team_id: str, user_id: str, message_ts: str) -> bool:
@@ -338,11 +332,8 @@ def _dm_owner(conn: sa.Connection, *, team_id: str, channel: str | None) -> str 
     """Whose DM with Heedful ``channel`` is (the sender remembers each person's)."""
     if not channel:
         return None
-    u = USERS.c
-    owners = conn.execute(
-        sa.select(u.slack_user_id).where(u.team_id == team_id, u.dm_channel_id == channel)
-    ).all()
-    return owners[0][0] if len(owners) == 1 else None
+    owners = users.dm_owners(conn=conn, team_id=team_id, channel=channel)
+    return owners[0] if len(owners) == 1 else None
 
 
 def question_for(services: Services, *, delivery_id: int) -> str | None:

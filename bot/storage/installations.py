@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -50,3 +51,25 @@ def bot_tokens(*, conn: sa.Connection, team_ids: Iterable[str]) -> dict[str, str
     t = INSTALLATION.c
     query = sa.select(t.team_id, t.bot_token).where(t.team_id.in_(set(team_ids)))
     return {team: token for team, token in conn.execute(query)}
+
+
+@dataclass(frozen=True, slots=True)
+class Installed:
+    """What authorizes Heedful's calls in a workspace (its token still encrypted)."""
+
+    enterprise_id: str | None
+    bot_token: str | None
+    bot_user_id: str | None
+    bot_id: str | None
+    uninstalled_at: datetime | None
+
+
+def installed(*, conn: sa.Connection, team_id: str) -> Installed | None:
+    """The workspace's install, None when it was never installed."""
+    t = INSTALLATION.c
+    row = conn.execute(
+        sa.select(t.enterprise_id, t.bot_token, t.bot_user_id, t.bot_id, t.uninstalled_at).where(
+            t.team_id == team_id
+        )
+    ).first()
+    return None if row is None else Installed(*row)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -77,3 +78,72 @@ def reach(
         t.slack_user_id.in_(set(user_ids)), t.team_id.in_(set(team_ids))
     )
     return {(team, user): Reach(channel, why) for team, user, channel, why in conn.execute(query)}
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A person's row, as the use cases read it."""
+
+    team_id: str
+    slack_user_id: str
+    tz: str | None
+    email: str | None
+    prefs: dict[str, Any]
+    dm_channel_id: str | None
+    opted_in_at: datetime | None
+    paused_until: datetime | None
+    unreachable_reason: str | None
+
+    @classmethod
+    def of(cls, row: Any) -> Person:
+        return cls(
+            team_id=row.team_id,
+            slack_user_id=row.slack_user_id,
+            tz=row.tz,
+            email=row.email,
+            prefs=dict(row.prefs or {}),
+            dm_channel_id=row.dm_channel_id,
+            opted_in_at=row.opted_in_at,
+            paused_until=row.paused_until,
+            unreachable_reason=row.unreachable_reason,
+        )
+
+
+def person(*, conn: sa.Connection, team_id: str, user_id: str) -> Person | None:
+    """The person ``user_id`` of ``team_id``, None when Heedful has never seen them."""
+    t = USER.c
+    row = conn.execute(
+        sa.select(USER).where(t.team_id == team_id, t.slack_user_id == user_id)
+    ).first()
+    return None if row is None else Person.of(row)
+
+
+def people(
+    *, conn: sa.Connection, team_id: str, slack_id: str | None = None, email: str | None = None
+) -> list[Person]:
+    """The workspace's people: the one with ``slack_id``, or those whose stored address is
+    ``email`` (any case), or all of them."""
+    t = USER.c
+    query = sa.select(USER).where(t.team_id == team_id)
+    if slack_id is not None:
+        query = query.where(t.slack_user_id == slack_id)
+    if email is not None:
+        query = query.where(sa.func.lower(t.email) == email)
+    return [Person.of(row) for row in conn.execute(query)]
+
+
+def lock_person(*, conn: sa.Connection, team_id: str, user_id: str) -> bool:
+    """Take the person's row lock for this transaction (PostgreSQL ``FOR UPDATE``; SQLite
+    runs one writer at a time already). False when there is no such row."""
+    t = USER.c
+    query = (
+        sa.select(t.id).where(t.team_id == team_id, t.slack_user_id == user_id).with_for_update()
+    )
+    return conn.execute(query).first() is not None
+
+
+def dm_owners(*, conn: sa.Connection, team_id: str, channel: str) -> list[str]:
+    """Who has ``channel`` stored as their DM channel with Heedful."""
+    t = USER.c
+    query = sa.select(t.slack_user_id).where(t.team_id == team_id, t.dm_channel_id == channel)
+    return list(conn.execute(query).scalars())

@@ -75,14 +75,14 @@ from bot.occurrences import (
 from bot.prefs import Prefs
 from bot.services import Services
 from bot.storage import inbox
+from bot.storage import users as slack_users
 from bot.storage.db import read_only
-from bot.storage.models import OccurrenceRow, SlackUser, WebhookSource
+from bot.storage.models import OccurrenceRow, WebhookSource
 
 logger = logging.getLogger(__name__)
 
 WEBHOOK = WebhookSource.__table__  # type: ignore[attr-defined]
 OCC = OccurrenceRow.__table__  # type: ignore[attr-defined]
-USERS = SlackUser.__table__  # type: ignore[attr-defined]
 
 HOOK_SOURCE = "calendar-hook"  # the inbox source name
 MAX_WEBHOOK_ID = 200
@@ -336,17 +336,15 @@ def _find_user(
     services: Services, *, team_id: str, ref: UserRef
 ) -> tuple[str, list[str], str] | None:
     """(Slack id, e-mail addresses, IANA zone) of the user a push names, or None."""
-    u = USERS.c
-    query = sa.select(u.slack_user_id, u.email, u.tz, u.prefs).where(u.team_id == team_id)
     with read_only(services.engine) as conn:
         if ref.slack_id:
-            rows = conn.execute(query.where(u.slack_user_id == ref.slack_id)).all()
+            rows = slack_users.people(conn=conn, team_id=team_id, slack_id=ref.slack_id)
         else:
-            rows = conn.execute(query.where(sa.func.lower(u.email) == ref.email)).all()
+            rows = slack_users.people(conn=conn, team_id=team_id, email=ref.email)
             if not rows:  # an address the user added in their preferences
                 rows = [
                     r
-                    for r in conn.execute(query)
+                    for r in slack_users.people(conn=conn, team_id=team_id)
                     if ref.email in {e.lower() for e in Prefs.from_json(r.prefs).emails}
                 ]
     if len(rows) != 1:
