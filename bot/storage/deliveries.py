@@ -86,11 +86,13 @@ class ClaimedDelivery:
         )
 
 
+# Dict lookups, not ``DeliveryKind(value)``: the claim converts every row it returns.
+_KINDS: dict[str, DeliveryKind] = {kind.value: kind for kind in DeliveryKind}
+_STATES: dict[str, DeliveryState] = {state.value: state for state in DeliveryState}
+
+
 def _kind(value: str) -> DeliveryKind | str:
-    try:
-        return DeliveryKind(value)
-    except ValueError:
-        return value
+    return _KINDS.get(value, value)
 
 
 _CLAIMED_FIELDS: tuple[str, ...] = tuple(ClaimedDelivery.__dataclass_fields__)
@@ -239,7 +241,7 @@ def _claimed(row: Any, sqlite_db: bool) -> ClaimedDelivery:
         available_at=from_driver(avail),  # type: ignore[arg-type]
         expires_at=from_driver(expires),
         meeting_start=from_driver(meeting),
-        state=DeliveryState(state),
+        state=_STATES[state],
         claimed_by=by,
         attempts=attempts,
         needs_reconcile=bool(rec),
