@@ -37,6 +37,7 @@ from sqlalchemy.engine import Engine
 from bot.clock import Clock
 from bot.crypto import Cipher
 from bot.storage import inbox
+from bot.storage.inbox import ClaimedInboxItem
 
 logger = logging.getLogger(__name__)
 
@@ -183,7 +184,7 @@ class InboxProcessor:
         engine: Engine,
         clock: Clock,
         worker_id: str,
-        dispatchers: dict[str, Callable[[Any], None]],
+        dispatchers: dict[str, Callable[[ClaimedInboxItem], None]],
         batch_size: int = 50,
     ) -> None:
         self.engine = engine
@@ -216,7 +217,7 @@ class InboxProcessor:
                 break
         return total
 
-    def _process(self, row: Any) -> None:
+    def _process(self, row: ClaimedInboxItem) -> None:
         dispatch = self.dispatchers.get(row.source)
         error: str | None = None
         try:
@@ -244,14 +245,14 @@ class ListenerFailed(Exception):
     """A Bolt listener raised while processing a stored event."""
 
 
-def bolt_dispatcher(app: App, cipher: Cipher) -> Callable[[Any], None]:
+def bolt_dispatcher(app: App, cipher: Cipher) -> Callable[[ClaimedInboxItem], None]:
     """Replay a stored Slack event through ``app`` (built with process_before_response).
 
     The request is marked ``socket_mode`` so Bolt does not check a signature a second
     time: it was checked when the event entered the inbox.
     """
 
-    def dispatch(row: Any) -> None:
+    def dispatch(row: ClaimedInboxItem) -> None:
         body = json.loads(cipher.decrypt(row.body))
         response = app.dispatch(BoltRequest(body=body, mode="socket_mode"))
         if response.status >= 500:

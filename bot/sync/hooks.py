@@ -52,7 +52,6 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -77,6 +76,7 @@ from bot.services import Services
 from bot.storage import inbox
 from bot.storage import users as slack_users
 from bot.storage.db import read_only
+from bot.storage.inbox import ClaimedInboxItem
 from bot.storage.models import OccurrenceRow, WebhookSource
 
 logger = logging.getLogger(__name__)
@@ -273,16 +273,16 @@ def _signature_reason(library_message: str) -> str:
 # --------------------------------------------------------------------------- processing
 
 
-def hook_dispatcher(services: Services) -> Callable[[Any], None]:
+def hook_dispatcher(services: Services) -> Callable[[ClaimedInboxItem], None]:
     """The inbox dispatcher for ``calendar-hook`` rows."""
 
-    def dispatch(row: Any) -> None:
+    def dispatch(row: ClaimedInboxItem) -> None:
         process_stored(services, row)
 
     return dispatch
 
 
-def process_stored(services: Services, row: Any) -> None:
+def process_stored(services: Services, row: ClaimedInboxItem) -> None:
     """Apply one stored push (step 4). Raises only for what a retry may fix."""
     envelope = json.loads(services.cipher.decrypt(row.body))
     source_id = int(envelope["source_id"])

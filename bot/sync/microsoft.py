@@ -118,6 +118,7 @@ from bot.occurrences import cancelled_instances, keep_event_ids, removed_events
 from bot.services import Services
 from bot.storage import inbox
 from bot.storage.db import read_only
+from bot.storage.inbox import ClaimedInboxItem
 from bot.storage.models import MicrosoftCalendar
 from bot.sync import oauth
 from bot.sync.feeds import CalendarPerson
@@ -869,16 +870,16 @@ def receive_lifecycle(services: Services, *, body: bytes) -> Answer:
     return Answer(202, stored=stored)
 
 
-def dispatcher(services: Services) -> Callable[[Any], None]:
+def dispatcher(services: Services) -> Callable[[ClaimedInboxItem], None]:
     """The inbox dispatcher for ``microsoft-push`` rows."""
 
-    def dispatch(row: Any) -> None:
+    def dispatch(row: ClaimedInboxItem) -> None:
         process_stored(services, row)
 
     return dispatch
 
 
-def process_stored(services: Services, row: Any) -> None:
+def process_stored(services: Services, row: ClaimedInboxItem) -> None:
     """A stored connection, notification batch or lifecycle event (module docstring)."""
     data = json.loads(row.body)
     source_id = int(data["source_id"])
