@@ -150,7 +150,9 @@ def app_world(
         heedful = Heedful(services, run_workers=False)
         heedful.start()
         with session_scope(services.engine) as session:
-            user = repo.ensure_user(session, team_id=emu.team_id, user_id="U1", now=clock.now())
+            user = repo.ensure_user(
+                session=session, team_id=emu.team_id, user_id="U1", now=clock.now()
+            )
             user.tz, user.email = "Europe/Berlin", ANA
             session.add(user)
         yield heedful, emu, clock

@@ -50,12 +50,13 @@ from _common import (
 
 from bot.clock import VirtualClock
 from bot.config import Settings
-from bot.digest import DIGEST, DigestComposer
+from bot.digest import DigestComposer
 from bot.messages.prompts import load_prompts
 from bot.sender import Skip
 from bot.services import build_services
 from bot.storage.models import (
     Delivery,
+    DeliveryKind,
     Installation,
     OccurrenceRow,
     PromptShown,
@@ -63,6 +64,7 @@ from bot.storage.models import (
     SlackUser,
     UTCDateTime,
 )
+from bot.storage.repository import ClaimedDelivery
 
 GOAL = 1.5
 BATCH = 200  # Sender.batch_size
@@ -233,7 +235,7 @@ def seed(db: Database, users: int) -> datetime:
                 "id": delivery_id,
                 "team_id": TEAM,
                 "user_id": user,
-                "kind": DIGEST,
+                "kind": DeliveryKind.DIGEST,
                 "ref": "2026-W11",
                 "due_at": due,
                 "available_at": due,
@@ -292,40 +294,17 @@ def _shown(user: str, prompt_id: str, delivery_id: int | None, at: datetime) -> 
 # =========================================================================== the two sides
 
 
-_CLAIM_COLUMNS = [
-    T["delivery"].c[name]
-    for name in (
-        "id",
-        "team_id",
-        "user_id",
-        "kind",
-        "ref",
-        "occurrence_key",
-        "due_at",
-        "available_at",
-        "expires_at",
-        "state",
-        "claimed_by",
-        "attempts",
-        "needs_reconcile",
-        "payload",
-        "channel",
-    )
-]
-
-
-def digest_rows(db: Database) -> list[Any]:
+def digest_rows(db: Database) -> list[ClaimedDelivery]:
     """The digest rows as the sender's claim hands them over (claiming is not timed)."""
     d = T["delivery"].c
     with db.engine.connect() as conn:
-        return list(
-            conn.execute(
-                sa.select(*_CLAIM_COLUMNS).where(d.kind == DIGEST).order_by(d.available_at)
-            )
+        rows = conn.execute(
+            sa.select(T["delivery"]).where(d.kind == DeliveryKind.DIGEST).order_by(d.available_at)
         )
+        return [ClaimedDelivery.of(row) for row in rows]
 
 
-def heedful_side(db: Database, rows: Sequence[Any], now: datetime) -> dict[str, Any]:
+def heedful_side(db: Database, rows: Sequence[ClaimedDelivery], now: datetime) -> dict[str, Any]:
     """Compose every digest in sender-sized batches; returns message by user."""
     services = build_services(
         Settings(database_url=db.url), clock=VirtualClock(now), engine=db.engine
@@ -403,7 +382,9 @@ def forget_experiments(db: Database) -> None:
     with db.engine.begin() as conn:
         conn.execute(
             sa.delete(T["prompt_shown"]).where(
-                s.delivery_id.in_(sa.select(d.id).where(d.kind == DIGEST).scalar_subquery())
+                s.delivery_id.in_(
+                    sa.select(d.id).where(d.kind == DeliveryKind.DIGEST).scalar_subquery()
+                )
             )
         )
 

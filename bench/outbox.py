@@ -73,7 +73,7 @@ def seed(db: Database, n: int, now: datetime) -> None:
         for i in range(n)
     ]
     with db.engine.begin() as conn:
-        inserted = repo.enqueue_deliveries(conn, rows, now=now)
+        inserted = repo.enqueue_deliveries(conn=conn, rows=rows, now=now)
     if inserted not in (n, 0):  # some drivers report -1 / 0 for executemany
         raise RuntimeError(f"seeded {inserted} rows, wanted {n}")
     if db.backend == "postgres":
@@ -94,7 +94,9 @@ def heedful_loop(db: Database, now: datetime, batch: int) -> int:
     """What a sender does with the outbox, minus Slack: claim a batch, record it sent."""
     total = 0
     while True:
-        rows = repo.claim_deliveries(db.engine, now=now, worker=WORKER, limit=batch, lease=LEASE)
+        rows = repo.claim_deliveries(
+            engine=db.engine, now=now, worker=WORKER, limit=batch, lease=LEASE
+        )
         if not rows:
             return total
         outcomes = [
@@ -103,7 +105,7 @@ def heedful_loop(db: Database, now: datetime, batch: int) -> int:
             )
             for r in rows
         ]
-        repo.finish_deliveries(db.engine, outcomes, worker=WORKER, now=now)
+        repo.finish_deliveries(engine=db.engine, outcomes=outcomes, worker=WORKER, now=now)
         total += len(rows)
 
 
@@ -211,7 +213,11 @@ def claim_plan(db: Database) -> str:
             trans = conn.begin()
             try:
                 repo.claim_deliveries(
-                    _Borrowed(db.engine, conn), now=now, worker=WORKER, limit=200, lease=LEASE
+                    engine=_Borrowed(db.engine, conn),
+                    now=now,
+                    worker=WORKER,
+                    limit=200,
+                    lease=LEASE,
                 )
             finally:
                 trans.rollback()
@@ -339,7 +345,7 @@ def enqueue_due(engine: Any, users: list[str], start: datetime, window: float, r
         for i, user in enumerate(users)
     ]
     with engine.begin() as conn:
-        repo.enqueue_deliveries(conn, rows, now=datetime.now(UTC))
+        repo.enqueue_deliveries(conn=conn, rows=rows, now=datetime.now(UTC))
 
 
 def wait_until_settled(engine: Any, refs_like: str, timeout: float) -> dict[str, int]:

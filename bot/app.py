@@ -25,7 +25,7 @@ from slack_bolt import App
 
 from bot import commitments, feedback
 from bot.budget import TIER3_PER_MINUTE, Budget
-from bot.digest import DIGEST, DigestComposer, plan_digests
+from bot.digest import DigestComposer, plan_digests
 from bot.inbox import SLACK, InboxProcessor, bolt_dispatcher, inbox_middleware, replay_guard
 from bot.ingress import slack_events_route
 from bot.listener import with_services
@@ -34,11 +34,12 @@ from bot.metrics import Metrics
 from bot.nudges import NudgeComposer
 from bot.prescheduler import DELETE_METHOD, SCHEDULE_METHOD, PreScheduler
 from bot.privacy import purge_expired
-from bot.replies import ACK, AckComposer
+from bot.replies import AckComposer
 from bot.scheduler import Drainer, Ticker
 from bot.sender import Composer, Sender
 from bot.server import HttpRequest, HttpResponse, HttpServer, Router
 from bot.services import Services
+from bot.storage.models import DeliveryKind
 from bot.sync import feeds, google, microsoft
 from bot.sync.hooks import HOOK_SOURCE, hook_dispatcher
 from handlers import hooks, register_handlers
@@ -134,10 +135,10 @@ class Heedful:
         )
         composers: dict[str, Composer] = {
             **NudgeComposer(s).composers(),
-            DIGEST: DigestComposer(s),
-            ACK: AckComposer(s),
-            commitments.OFFER: commitments.OfferComposer(s),
-            feedback.FEEDBACK_ASK: feedback.FeedbackComposer(s),
+            DeliveryKind.DIGEST: DigestComposer(s),
+            DeliveryKind.ACK: AckComposer(s),
+            DeliveryKind.COMMITMENT_OFFER: commitments.OfferComposer(s),
+            DeliveryKind.FEEDBACK_ASK: feedback.FeedbackComposer(s),
             **self.composers,
         }
         # One budget: chat.postMessage at the configured pace, the scheduling methods at

@@ -47,8 +47,8 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from bot.storage.dialect import insert_ignoring_duplicates
 from bot.storage.models import RateBudget
-from bot.storage.repository import insert_ignoring_duplicates
 
 BUDGET = RateBudget.__table__  # type: ignore[attr-defined]
 

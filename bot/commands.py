@@ -23,7 +23,7 @@ from bot.prefs import HoursError, Prefs, WorkingHours, parse_hours
 from bot.privacy import export_upload
 from bot.services import Services
 from bot.slack import Upload
-from bot.storage import repository as repo
+from bot.storage import users
 from bot.storage.db import session_scope
 from bot.sync import feeds, google, microsoft
 
@@ -212,7 +212,7 @@ def _focus_line(services: Services, *, team_id: str, user_id: str) -> str:
 def _prefs(services: Services, *, team_id: str, user_id: str) -> Prefs:
     """The user's preferences, for showing (no row is created for someone unknown)."""
     with session_scope(services.engine) as session:
-        user = repo.get_user(session, team_id=team_id, user_id=user_id)
+        user = users.get_user(session=session, team_id=team_id, user_id=user_id)
         return Prefs.from_json(user.prefs if user else None)
 
 

@@ -77,20 +77,19 @@ from bot.occurrences import OCC, occurrence_from_row, replan_user
 from bot.replies import TAPPED, rotated, rotated_id
 from bot.sender import Skip
 from bot.services import Services
-from bot.storage import repository as repo
+from bot.storage import deliveries, dialect, users
 from bot.storage.db import read_only
-from bot.storage.models import Commitment, Reflection, SlackUser
+from bot.storage.deliveries import ClaimedDelivery
+from bot.storage.models import Commitment, DeliveryKind, Reflection
 
 logger = logging.getLogger(__name__)
 
 PATTERNS_FILE = "commitments.toml"
-OFFER = "commitment_offer"  # the outbox kind of the offer
 KEPT, PARTLY, DROPPED = "kept", "partly", "dropped"  # and OPEN (bot.comeback)
 OFFER_LINES = "commitment.offer"  # commitment.offer.*
 ACCEPTED_LINES = "commitment.accepted"  # commitment.accepted.*
 COMMIT = Commitment.__table__  # type: ignore[attr-defined]
 REF = Reflection.__table__  # type: ignore[attr-defined]
-USERS = SlackUser.__table__  # type: ignore[attr-defined]
 
 _STRAIGHT = str.maketrans({"\u2018": "'", "\u2019": "'", "\u02bc": "'", "`": "'"})
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?\u2026])\s+|\s*\n\s*")
@@ -230,22 +229,17 @@ def offer(
         payload["thread_ts"] = thread_ts
     now = services.clock.now()
     with services.engine.begin() as conn:
-        added = repo.enqueue_deliveries(
-            conn,
-            [
-                {
-                    "team_id": team_id,
-                    "user_id": user_id,
-                    "kind": OFFER,
-                    "ref": f"offer:{answer.id}",
-                    "due_at": now,
-                    "payload": payload,
-                }
-            ],
+        added = deliveries.enqueue_now(
+            conn=conn,
+            team_id=team_id,
+            user_id=user_id,
+            kind=DeliveryKind.COMMITMENT_OFFER,
+            ref=f"offer:{answer.id}",
+            payload=payload,
             now=now,
         )
     services.wake_outbox()
-    return added == 1
+    return added
 
 
 class OfferComposer:
@@ -255,7 +249,7 @@ class OfferComposer:
         self.services = services
         self.prompts = prompts or load_prompts()
 
-    def __call__(self, row: Any) -> Message:
+    def __call__(self, row: ClaimedDelivery) -> Message:
         reflection_id = int((row.payload or {}).get("reflection") or 0)
         with read_only(self.services.engine) as conn:
             answer = _reflection(
@@ -300,7 +294,7 @@ def accept(
         else:
             meeting = _meeting(conn, team_id=team_id, user_id=user_id, key=answer.occurrence_key)
             conn.execute(
-                repo.insert_ignoring_duplicates(conn, COMMIT),
+                dialect.insert_ignoring_duplicates(conn, COMMIT),
                 [
                     {
                         "team_id": team_id,
@@ -344,7 +338,7 @@ def _decrypt(services: Services, stored: str) -> str | None:
 
 
 def quote_in_reminder(
-    services: Services, row: Any, meeting: Occurrence, message: Message
+    services: Services, row: ClaimedDelivery, meeting: Occurrence, message: Message
 ) -> Message:
     """A reminder (delivery ``row``) for ``meeting``: with the open commitment that comes
     back at it (``bot.comeback``: made within ``WINDOW`` for its series or with any of its
@@ -387,7 +381,7 @@ def quote_in_reminder(
 
 
 def check_in_reflection(
-    services: Services, row: Any, meeting: Occurrence, message: Message
+    services: Services, row: ClaimedDelivery, meeting: Occurrence, message: Message
 ) -> Message:
     """A reflection question (delivery ``row``) about ``meeting``: with *Did you do it?*
     when a commitment was quoted before it and is still open."""
@@ -493,13 +487,10 @@ def home_blocks(
     services: Services, prompts: Prompts, *, team_id: str, user_id: str
 ) -> list[dict[str, Any]]:
     """The Home tab's open commitments, newest first (nothing when there are none)."""
-    u = USERS.c
     with read_only(services.engine) as conn:
         found = _open_for(conn, team_id=team_id, user_id=user_id)
-        tz = conn.execute(
-            sa.select(u.tz).where(u.team_id == team_id, u.slack_user_id == user_id)
-        ).scalar()
-    zone = ZoneInfo(tz or "UTC")
+        them = users.person(conn=conn, team_id=team_id, user_id=user_id)
+    zone = ZoneInfo((them and them.tz) or "UTC")
     items = []
     for row in found[: ckit.MAX_HOME_COMMITMENTS]:
         words = _decrypt(services, row.text)

@@ -113,6 +113,8 @@ from bot.messages.prompts import load_prompts
 
 if TYPE_CHECKING:
     from bot.demo_calendars import HostedCalendar
+    from bot.sender import SentDM
+    from bot.storage.deliveries import ClaimedDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -425,7 +427,7 @@ class Demo:
         return 0
 
     def _play(self, app: Any, end: datetime) -> None:
-        from bot.storage import repository as repo
+        from bot.storage import deliveries
         from bot.sync import feeds
 
         clock = self.clock
@@ -458,7 +460,7 @@ class Demo:
             app.process_inbox()
             self._silences_due(now)
             candidates = [hourly, end]
-            due = repo.next_due(self.services.engine)
+            due = deliveries.next_due(engine=self.services.engine)
             if due is not None:
                 candidates.append(due if due > now else now + timedelta(seconds=1))
             candidates += [p.due for p in [*self.pending, *self.taps] if p.due > now]
@@ -830,10 +832,8 @@ class Demo:
 
     # ------------------------------------------------------------------ the conversation
 
-    def _on_sent(self, sent: Any) -> None:
-        from bot.digest import DIGEST
-        from bot.feedback import FEEDBACK_ASK
-        from bot.planner import REFLECTION, TRANSITION
+    def _on_sent(self, sent: SentDM) -> None:
+        from bot.storage.models import DeliveryKind
 
         row, message = sent.row, sent.message
         now = self.clock.now()
@@ -849,12 +849,14 @@ class Demo:
                 dim=True,
             )
             return
-        if row.kind == FEEDBACK_ASK:  # to a colleague, after a meeting with feedback on
+        if (
+            row.kind == DeliveryKind.FEEDBACK_ASK
+        ):  # to a colleague, after a meeting with feedback on
             self._colleague_asked(sent, now)
             return
         self.counts["dms"] += 1
         self.dm_channel = sent.channel or self.dm_channel
-        if row.kind == DIGEST:
+        if row.kind == DeliveryKind.DIGEST:
             self.counts["digests"] += 1
             self.weeks_digested.add(self._week(now))
         text = message.text if self.args.json else _render(message)
@@ -867,7 +869,7 @@ class Demo:
             blocks=message.blocks,
         )
         self._buttons_to_tap(sent, now)
-        if row.kind in (REFLECTION, TRANSITION) and sent.ts:
+        if row.kind in (DeliveryKind.REFLECTION, DeliveryKind.TRANSITION) and sent.ts:
             self.asked += 1
             answer = self._answer_for(row.id, now + ANSWER_AFTER)
             if answer:
@@ -1035,7 +1037,7 @@ class Demo:
         self._emit(now, "Heedful → " + self.name, "week-so-far", text, blocks=message.blocks)
 
 
-def _thread(row: Any) -> bool:
+def _thread(row: ClaimedDelivery) -> bool:
     """Whether a delivery was posted in a thread (its payload names it)."""
     return isinstance(row.payload, dict) and bool(row.payload.get("thread_ts"))
 

@@ -92,18 +92,26 @@ from bot.messages.library import PRACTICE_ORDER, choose, primary_practice
 from bot.messages.mrkdwn import clip
 from bot.messages.prompts import Prompts, load_prompts
 from bot.occurrences import OCC
-from bot.planner import REFLECTION, REMINDER, TRANSITION
 from bot.prefs import Prefs, parse_hhmm
 from bot.sender import Defer, Skip
 from bot.services import Services
-from bot.storage import repository as repo
+from bot.storage import deliveries
+from bot.storage import users as slack_users
 from bot.storage.db import read_only
-from bot.storage.models import Delivery, PromptShown, Reflection, SlackUser, UTCDateTime
+from bot.storage.deliveries import ClaimedDelivery
+from bot.storage.models import (
+    Delivery,
+    DeliveryKind,
+    DeliveryState,
+    PromptShown,
+    Reflection,
+    SlackUser,
+    UTCDateTime,
+)
 from bot.themes import Reading, read_answers
 
 logger = logging.getLogger(__name__)
 
-DIGEST = "digest"
 PLAN_AHEAD = timedelta(days=1)
 # A busy entry that began longer before the digest's time is not looked for.
 BUSY_LOOKBACK = timedelta(days=1)
@@ -209,7 +217,8 @@ def plan_digests(services: Services) -> int:
     if not wanted:
         return 0
     busy, queued = _plan_reads(services, wanted)
-    rows, moves = [], []
+    rows: list[dict[str, Any]] = []
+    moves: list[tuple[int, datetime, datetime | None]] = []
     for n, want in enumerate(wanted):
         due = free_from(want.chosen, busy.get(n, ()), want.zone)
         current = queued.get((n, want.label))
@@ -218,7 +227,7 @@ def plan_digests(services: Services) -> int:
                 {
                     "team_id": want.team_id,
                     "user_id": want.user_id,
-                    "kind": DIGEST,
+                    "kind": DeliveryKind.DIGEST,
                     "ref": want.label,
                     "due_at": due,
                     "expires_at": due + LATE_LIMIT,
@@ -227,22 +236,11 @@ def plan_digests(services: Services) -> int:
             )
         elif current.attempts == 0 and current.due_at != due:
             # Once the sender has tried a row, the send-time check governs it.
-            moves.append({"b_id": current.id, "b_due": due, "b_expires": due + LATE_LIMIT})
-    d = DEL.c
+            moves.append((current.id, due, due + LATE_LIMIT))
     with services.engine.begin() as conn:
-        added = repo.enqueue_deliveries(conn, rows, now=now)
+        added = deliveries.enqueue_deliveries(conn=conn, rows=rows, now=now)
         if moves:
-            conn.execute(
-                sa.update(DEL)
-                .where(d.id == sa.bindparam("b_id"), d.state == "pending", d.attempts == 0)
-                .values(
-                    due_at=sa.bindparam("b_due", type_=UTCDateTime()),
-                    available_at=sa.bindparam("b_due", type_=UTCDateTime()),
-                    expires_at=sa.bindparam("b_expires", type_=UTCDateTime()),
-                    updated_at=now,
-                ),
-                moves,
-            )
+            deliveries.move_untried(conn=conn, moves=moves, now=now)
             logger.info("digests: %d moved to a free moment", len(moves))
     return added + len(moves)
 
@@ -291,7 +289,7 @@ def _plan_queries(dialect: str) -> tuple[sa.Select[Any], sa.Select[Any]]:
     queued = (
         sa.select(w.idx, d.id, d.ref, d.due_at, d.attempts)
         .join_from(spans, DEL, sa.and_(d.team_id == w.team_id, d.user_id == w.user_id))
-        .where(d.kind == DIGEST, d.state == "pending")
+        .where(d.kind == DeliveryKind.DIGEST, d.state == DeliveryState.PENDING)
     )
     return busy, queued
 
@@ -459,11 +457,11 @@ def _queries(dialect: str) -> _Queries:
         return sa.and_(column >= w.start_at, column < w.until_at)
 
     o, d, r, s = OCC.c, DEL.c, REF.c, SHOWN.c
-    sent = sa.and_(d.state == "sent", during(d.sent_at))
+    sent = sa.and_(d.state == DeliveryState.SENT, during(d.sent_at))
     # What a question asked about: its meeting, or for a transition the one before.
     about = sa.case(
         (
-            d.kind == TRANSITION,
+            d.kind == DeliveryKind.TRANSITION,
             sa.func.coalesce(d.payload["previous"].as_string(), d.occurrence_key),
         ),
         else_=d.occurrence_key,
@@ -478,11 +476,11 @@ def _queries(dialect: str) -> _Queries:
         .where(during(o.start_at), o.skip_reason.is_(None)),
         reminders=sa.select(w.idx, d.occurrence_key)
         .join_from(spans, DEL, owned(DEL))
-        .where(sent, d.kind.in_((REMINDER, TRANSITION)))
+        .where(sent, d.kind.in_((DeliveryKind.REMINDER, DeliveryKind.TRANSITION)))
         .distinct(),
         asked=sa.select(w.idx, d.id, about)
         .join_from(spans, DEL, owned(DEL))
-        .where(sent, d.kind.in_((REFLECTION, TRANSITION))),
+        .where(sent, d.kind.in_((DeliveryKind.REFLECTION, DeliveryKind.TRANSITION))),
         answers=sa.select(w.idx, r.delivery_id, r.occurrence_key, r.text, r.presence, r.created_at)
         .join_from(spans, REF, owned(REF))
         .where(during(r.created_at)),
@@ -865,10 +863,10 @@ class DigestComposer:
         self.prompts = prompts or load_prompts()
         self._ready: dict[int, Message | Skip | Defer] = {}
 
-    def prepare(self, rows: Iterable[Any]) -> None:
+    def prepare(self, rows: Sequence[ClaimedDelivery]) -> None:
         self._ready = self.compose_batch(list(rows))
 
-    def __call__(self, row: Any) -> Message:
+    def __call__(self, row: ClaimedDelivery) -> Message:
         ready = self._ready.pop(row.id, None)
         if ready is None:  # not prepared (prepare failed, or a composer used on its own)
             ready = self.compose_batch([row]).get(row.id)
@@ -878,7 +876,7 @@ class DigestComposer:
             raise ready
         return ready
 
-    def compose_batch(self, rows: Sequence[Any]) -> dict[int, Message | Skip | Defer]:
+    def compose_batch(self, rows: Sequence[ClaimedDelivery]) -> dict[int, Message | Skip | Defer]:
         """Each digest row's message (or why it is skipped, or until when it waits), by
         delivery id."""
         if not rows:
@@ -970,7 +968,7 @@ class DigestComposer:
         return out
 
 
-def _target(row: Any, tz: str | None) -> Target:
+def _target(row: ClaimedDelivery, tz: str | None) -> Target:
     zone = ZoneInfo(tz or "UTC")
     start = datetime.fromisoformat((row.payload or {}).get("week_start") or row.due_at.isoformat())
     _, label = week_of(start, zone)
@@ -981,12 +979,9 @@ def digest_so_far(services: Services, *, team_id: str, user_id: str) -> Message:
     """``/heedful digest``: this week until now, at once, without touching the weekly one."""
     prompts = load_prompts()
     now = services.clock.now()
-    u = USERS.c
     with read_only(services.engine) as conn:
-        tz = conn.execute(
-            sa.select(u.tz).where(u.team_id == team_id, u.slack_user_id == user_id)
-        ).scalar()
-    zone = ZoneInfo(tz or "UTC")
+        them = slack_users.person(conn=conn, team_id=team_id, user_id=user_id)
+    zone = ZoneInfo((them and them.tz) or "UTC")
     start, label = week_of(now, zone)
     target = Target(team_id, user_id, zone, start, now, label)
     week = load_weeks(services, [target])[target]

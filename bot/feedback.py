@@ -72,10 +72,11 @@ from bot.messages.prompts import Prompts, load_prompts
 from bot.sender import Skip
 from bot.services import Services
 from bot.slack import lookup_by_email
-from bot.storage import repository as repo
+from bot.storage import deliveries, dialect, users
 from bot.storage.db import read_only
+from bot.storage.deliveries import ClaimedDelivery, SentDelivery
 from bot.storage.models import (
-    Delivery,
+    DeliveryKind,
     FeedbackBallot,
     FeedbackKey,
     FeedbackMeeting,
@@ -85,12 +86,10 @@ from bot.storage.models import (
     OccurrenceRow,
     PromptShown,
     Reflection,
-    SlackUser,
 )
 
 logger = logging.getLogger(__name__)
 
-FEEDBACK_ASK = "feedback_ask"  # the outbox kind of the anonymous question
 MIN_OTHERS = 5  # colleagues from the workspace a meeting needs for anonymous questions
 MIN_ATTENDEES = MIN_OTHERS + 1  # as the calendar counts them: the leader included
 MAX_ASKED = 50  # people asked about one meeting (a fair sample of a larger one)
@@ -120,17 +119,11 @@ BALLOT = FeedbackBallot.__table__  # type: ignore[attr-defined]
 OPT_OUT = FeedbackOptOut.__table__  # type: ignore[attr-defined]
 KEY = FeedbackKey.__table__  # type: ignore[attr-defined]
 OCC = OccurrenceRow.__table__  # type: ignore[attr-defined]
-DEL = Delivery.__table__  # type: ignore[attr-defined]
 REF = Reflection.__table__  # type: ignore[attr-defined]
 SHOWN = PromptShown.__table__  # type: ignore[attr-defined]
-USERS = SlackUser.__table__  # type: ignore[attr-defined]
 # Tables about a workspace that name no person (the others go with the person's rows).
 TEAM_TABLES = (FeedbackTally, FeedbackBallot, FeedbackOptOut, FeedbackKey)
 _ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>.]+")
-# A lookup that failed for want of an answer: the meeting is tried again later.
-_TRANSIENT = frozenset(
-    {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
-)
 
 
 # --------------------------------------------------------------------------- opting in
@@ -165,7 +158,7 @@ def set_series(
             if theirs is None:
                 return False
             conn.execute(
-                repo.insert_ignoring_duplicates(conn, SERIES),
+                dialect.insert_ignoring_duplicates(conn, SERIES),
                 [
                     {
                         "team_id": team_id,
@@ -261,7 +254,7 @@ def keep_invitees(
                 .values(people=chosen, updated_at=now)
             )
     if fresh:
-        conn.execute(repo.insert_ignoring_duplicates(conn, MEETING), fresh)
+        conn.execute(dialect.insert_ignoring_duplicates(conn, MEETING), fresh)
     if gone:
         conn.execute(sa.delete(MEETING).where(m.id.in_(gone), m.state == WAITING))
 
@@ -287,7 +280,9 @@ def eligible(meeting: Occurrence) -> bool:
     return meeting.recurring and (meeting.attendees <= 2 or meeting.attendees >= MIN_ATTENDEES)
 
 
-def offer_words(services: Services, row: Any, meeting: Occurrence, message: Message) -> Message:
+def offer_words(
+    services: Services, row: ClaimedDelivery, meeting: Occurrence, message: Message
+) -> Message:
     """A reflection question (delivery ``row``) about ``meeting``: with the button that
     opens words to ask the other person, when it is a 1:1 of a series with feedback on; or,
     once per series, with the button that turns feedback on (see the module docstring)."""
@@ -318,24 +313,21 @@ def offer_words(services: Services, row: Any, meeting: Occurrence, message: Mess
     return fkit.build_opt_in_offer(load_prompts(), message, series_key=series_key)
 
 
-def _opt_in_offered(conn: sa.Connection, row: Any, series_key: str) -> bool:
+def _opt_in_offered(conn: sa.Connection, row: ClaimedDelivery, series_key: str) -> bool:
     """Whether another question already offered to turn feedback on for the series: the
     questions that offered it, and the meeting each asked about (a transition asks about
     the meeting before its own)."""
-    s, d = SHOWN.c, DEL.c
-    offered = conn.execute(
-        sa.select(d.kind, d.occurrence_key, d.payload)
-        .join_from(SHOWN, DEL, d.id == s.delivery_id)
-        .where(
-            s.team_id == row.team_id,
-            s.user_id == row.user_id,
-            s.prompt_id == OPT_IN_SHOWN,
-            s.delivery_id != row.id,  # this question's own, from a send that is retried
-        )
+    offered = deliveries.about_shown(
+        conn=conn,
+        team_id=row.team_id,
+        user_id=row.user_id,
+        prompt_id=OPT_IN_SHOWN,
+        except_id=row.id,  # this question's own, from a send that is retried
     )
-    for kind, key, payload in offered:
-        about = (payload or {}).get("previous") if kind == "transition" else None
-        if (about or key or "").rpartition("|")[0] == series_key:  # Occurrence.key's form
+    for found in offered:
+        previous = found.payload.get("previous")
+        about = previous if found.kind == DeliveryKind.TRANSITION else None
+        if (about or found.occurrence_key or "").rpartition("|")[0] == series_key:
             return True
     return False
 
@@ -518,17 +510,14 @@ def _ask_meeting(services: Services, row: Any, lease: datetime, state: _Round) -
     if team_id in state.blocked:
         _release(services, row.id, lease, state.blocked[team_id])
         return 0
-    u = USERS.c
     with read_only(services.engine) as conn:
         on = series_on(conn, team_id=team_id, user_id=leader, series_key=row.series_key)
-        tz = conn.execute(
-            sa.select(u.tz).where(u.team_id == team_id, u.slack_user_id == leader)
-        ).first()
+        them = users.person(conn=conn, team_id=team_id, user_id=leader)
     auth = services.authorize(enterprise_id=None, team_id=team_id)
-    if not on or tz is None or auth is None or not auth.bot_token:
-        why = "feedback_off" if not on else ("leader_gone" if tz is None else "not_installed")
+    if not on or them is None or auth is None or not auth.bot_token:
+        why = "feedback_off" if not on else ("leader_gone" if them is None else "not_installed")
         return _settle(services, row.id, lease, SKIPPED, reason=why, now=now)
-    week, closes_at = _week(row.start_at, ZoneInfo(tz[0] or "UTC"))
+    week, closes_at = _week(row.start_at, ZoneInfo(them.tz or "UTC"))
     if now >= closes_at:
         return _settle(services, row.id, lease, SKIPPED, reason="week_closed", now=now)
 
@@ -544,7 +533,7 @@ def _ask_meeting(services: Services, row: Any, lease: datetime, state: _Round) -
             _release(services, row.id, lease, until)
             return 0
         if found.error is not None:
-            if found.error.startswith(("io:", "http_5")) or found.error in _TRANSIENT:
+            if found.transient:  # no answer: the meeting is tried again later
                 _release(services, row.id, lease, now + RETRY)
                 return 0
             logger.warning("feedback: users.lookupByEmail answered %s in %s", found.error, team_id)
@@ -584,19 +573,15 @@ def _ask_meeting(services: Services, row: Any, lease: datetime, state: _Round) -
             if person in never:
                 continue
             for day, due, expires in ask_slots(row.end_at, ZoneInfo(zone), closes_at, now=now):
-                added = repo.enqueue_deliveries(
-                    conn,
-                    [
-                        {
-                            "team_id": team_id,
-                            "user_id": person,
-                            "kind": FEEDBACK_ASK,
-                            "ref": day.isoformat(),
-                            "due_at": due,
-                            "expires_at": expires,
-                            "payload": {**payload, "tz": zone},
-                        }
-                    ],
+                added = deliveries.enqueue_now(
+                    conn=conn,
+                    team_id=team_id,
+                    user_id=person,
+                    kind=DeliveryKind.FEEDBACK_ASK,
+                    ref=day.isoformat(),
+                    payload={**payload, "tz": zone},
+                    due_at=due,
+                    expires_at=expires,
                     now=now,
                 )
                 if added:  # else that day is taken: the next one
@@ -621,7 +606,7 @@ class FeedbackComposer:
         self.services = services
         self.prompts = prompts or load_prompts()
 
-    def __call__(self, row: Any) -> Message:
+    def __call__(self, row: ClaimedDelivery) -> Message:
         payload = row.payload or {}
         now = self.services.clock.now()
         try:
@@ -649,18 +634,17 @@ class FeedbackComposer:
         )
 
 
-def _question(services: Services, *, team_id: str, user_id: str, delivery_id: int) -> Any:
-    d = DEL.c
+def _question(
+    services: Services, *, team_id: str, user_id: str, delivery_id: int
+) -> SentDelivery | None:
     with read_only(services.engine) as conn:
-        return conn.execute(
-            sa.select(d.id, d.payload).where(
-                d.id == delivery_id,
-                d.team_id == team_id,
-                d.user_id == user_id,
-                d.kind == FEEDBACK_ASK,
-                d.state == "sent",
-            )
-        ).first()
+        return deliveries.sent(
+            conn=conn,
+            team_id=team_id,
+            user_id=user_id,
+            kinds=(DeliveryKind.FEEDBACK_ASK,),
+            delivery_id=delivery_id,
+        )
 
 
 def on_answer(
@@ -697,7 +681,7 @@ def on_answer(
     person = _keyed(secret, "person", team_id, leader, week, user_id)
     with services.engine.begin() as conn:
         new = conn.execute(
-            repo.insert_ignoring_duplicates(conn, BALLOT).returning(BALLOT.c.id),
+            dialect.insert_ignoring_duplicates(conn, BALLOT).returning(BALLOT.c.id),
             [
                 {
                     "team_id": team_id,
@@ -748,21 +732,18 @@ def never_ask(
     already planned for the person are withdrawn. Returns the question's new content."""
     now = services.clock.now()
     person = _keyed(team_secret(services, team_id), "never", team_id, user_id)
-    d = DEL.c
     with services.engine.begin() as conn:
         conn.execute(
-            repo.insert_ignoring_duplicates(conn, OPT_OUT),
+            dialect.insert_ignoring_duplicates(conn, OPT_OUT),
             [{"team_id": team_id, "person": person, "created_at": now}],
         )
-        conn.execute(
-            sa.update(DEL)
-            .where(
-                d.team_id == team_id,
-                d.user_id == user_id,
-                d.kind == FEEDBACK_ASK,
-                d.state == "pending",
-            )
-            .values(state="skipped", error="never_ask", updated_at=now)
+        deliveries.withdraw_pending(
+            conn=conn,
+            team_id=team_id,
+            user_id=user_id,
+            kinds=(DeliveryKind.FEEDBACK_ASK,),
+            error="never_ask",
+            now=now,
         )
     logger.info("feedback: someone in %s asked never to be asked again", team_id)
     note = load_prompts().text("feedback.never_done")
@@ -787,7 +768,7 @@ def team_secret(services: Services, team_id: str) -> bytes:
         stored = conn.execute(sa.select(k.secret).where(k.team_id == team_id)).scalar()
         if stored is None:
             conn.execute(
-                repo.insert_ignoring_duplicates(conn, KEY),
+                dialect.insert_ignoring_duplicates(conn, KEY),
                 [
                     {
                         "team_id": team_id,
@@ -1030,14 +1011,9 @@ def with_home(
 ) -> dict[str, Any]:
     """The Home view with the "Feedback from others" section, for a person whose calendar
     is connected."""
-    u = USERS.c
     with read_only(services.engine) as conn:
-        connected = conn.execute(
-            sa.select(u.id).where(
-                u.team_id == team_id, u.slack_user_id == user_id, u.opted_in_at.is_not(None)
-            )
-        ).first()
-    if connected is None:
+        them = users.person(conn=conn, team_id=team_id, user_id=user_id)
+    if them is None or them.opted_in_at is None:
         return view
     items = home_items(services, team_id=team_id, user_id=user_id)
     return fkit.with_home_section(view, fkit.build_feedback_home(prompts, items))
@@ -1104,20 +1080,14 @@ def erase_leader(conn: sa.Connection, *, team_id: str, user_id: str) -> int:
     totals and ballots, and the questions about their meetings, sent or not (they hold
     the leader's id and meeting titles). Opt-outs name no one and stay. Returns how many
     rows went."""
-    t, b, d = TALLY.c, BALLOT.c, DEL.c
+    t, b = TALLY.c, BALLOT.c
     removed = conn.execute(
         sa.delete(TALLY).where(t.team_id == team_id, t.leader_id == user_id)
     ).rowcount
     removed += conn.execute(
         sa.delete(BALLOT).where(b.team_id == team_id, b.leader_id == user_id)
     ).rowcount
-    theirs = [
-        row.id
-        for row in conn.execute(
-            sa.select(d.id, d.payload).where(d.team_id == team_id, d.kind == FEEDBACK_ASK)
-        )
-        if (row.payload or {}).get("leader") == user_id
-    ]
-    if theirs:
-        removed += conn.execute(sa.delete(DEL).where(d.id.in_(theirs))).rowcount
+    removed += deliveries.delete_by_payload(
+        conn=conn, team_id=team_id, kind=DeliveryKind.FEEDBACK_ASK, field="leader", value=user_id
+    )
     return max(removed, 0)

@@ -41,8 +41,8 @@ from bot.crypto import CipherError
 from bot.messages.prompts import PRACTICE_ORDER, Prompts
 from bot.services import Services
 from bot.storage.db import read_only
+from bot.storage.dialect import insert_ignoring_duplicates
 from bot.storage.models import LeaderWhy, UTCDateTime
-from bot.storage.repository import insert_ignoring_duplicates
 
 WHY = LeaderWhy.__table__  # type: ignore[attr-defined]
 # What a why may hold, in characters (code points, after trimming). A few sentences: it is

@@ -23,13 +23,11 @@ from bot.planner import NUDGE_KINDS
 from bot.prefs import DAY_END, DAY_START, Prefs
 from bot.privacy import forget
 from bot.services import Services
-from bot.storage import repository as repo
+from bot.storage import deliveries, users
 from bot.storage.db import read_only, session_scope
-from bot.storage.models import Delivery
 from bot.sync import feeds, google, microsoft
 from bot.users import needs_profile, remember_user
 
-DEL = Delivery.__table__  # type: ignore[attr-defined]
 HOME_HORIZON = timedelta(days=7)
 
 
@@ -94,35 +92,23 @@ def home_state(
 ) -> kit.HomeState:
     now = services.clock.now()
     with session_scope(services.engine) as session:  # never creates a row (after an erase)
-        user = repo.get_user(session, team_id=team_id, user_id=user_id)
+        user = users.get_user(session=session, team_id=team_id, user_id=user_id)
         zone_name = user.tz if user else None
         prefs_json = dict(user.prefs or {}) if user else {}
         connected = user is not None and user.opted_in_at is not None
         paused = user.paused_until if user else None
     zone = ZoneInfo(zone_name or "UTC")
     prefs = Prefs.from_json(prefs_json)
-    d, o = DEL.c, OCC.c
+    o = OCC.c
     with read_only(services.engine) as conn:
-        upcoming = conn.execute(
-            sa.select(d.kind, d.due_at, o.title)
-            .select_from(
-                DEL.outerjoin(
-                    OCC,
-                    sa.and_(
-                        o.team_id == d.team_id, o.user_id == d.user_id, o.key == d.occurrence_key
-                    ),
-                )
-            )
-            .where(
-                d.team_id == team_id,
-                d.user_id == user_id,
-                d.state == "pending",
-                d.kind.in_(NUDGE_KINDS),
-                d.due_at < now + HOME_HORIZON,
-            )
-            .order_by(d.due_at)
-            .limit(kit.MAX_HOME_ITEMS)
-        ).all()
+        upcoming = deliveries.upcoming(
+            conn=conn,
+            team_id=team_id,
+            user_id=user_id,
+            kinds=NUDGE_KINDS,
+            before=now + HOME_HORIZON,
+            limit=kit.MAX_HOME_ITEMS,
+        )
         muted_titles = (
             dict(
                 conn.execute(
@@ -170,8 +156,8 @@ def home_state(
             day_words(paused.astimezone(zone)) if paused is not None and paused > now else None
         ),
         next_items=[
-            (_when(due, zone, now), prompts.text(f"home.kind.{kind}"), title or "")
-            for kind, due, title in upcoming
+            (_when(u.due_at, zone, now), prompts.text(f"home.kind.{u.kind}"), u.title or "")
+            for u in upcoming
         ],
         settings=settings_summary(prompts, prefs),
         calendars=calendars,
@@ -241,7 +227,9 @@ def days_in_words(prompts: Prompts, days: Sequence[int]) -> str:
 
 def settings_form(services: Services, *, team_id: str, user_id: str) -> dict[str, Any]:
     with session_scope(services.engine) as session:
-        user = repo.ensure_user(session, team_id=team_id, user_id=user_id, now=services.clock.now())
+        user = users.ensure_user(
+            session=session, team_id=team_id, user_id=user_id, now=services.clock.now()
+        )
         prefs = Prefs.from_json(user.prefs)
     return kit.build_settings_form(load_prompts(), prefs.to_json())
 
@@ -304,7 +292,9 @@ def save_settings(
 ) -> str:
     """Store new settings and re-plan the user's nudges. Returns the confirmation."""
     with session_scope(services.engine) as session:
-        user = repo.ensure_user(session, team_id=team_id, user_id=user_id, now=services.clock.now())
+        user = users.ensure_user(
+            session=session, team_id=team_id, user_id=user_id, now=services.clock.now()
+        )
         user.prefs = Prefs.from_json(user.prefs).with_changes(**changes).to_json()
         session.add(user)
     replan_user(services, team_id=team_id, user_id=user_id)

@@ -36,7 +36,8 @@ from sqlalchemy.engine import Engine
 
 from bot.clock import Clock
 from bot.crypto import Cipher
-from bot.storage import repository as repo
+from bot.storage import inbox
+from bot.storage.inbox import ClaimedInboxItem
 
 logger = logging.getLogger(__name__)
 
@@ -70,8 +71,8 @@ def inbox_middleware(
         if not isinstance(event_id, str) or not event_id or not isinstance(event, dict):
             return BoltResponse(status=400, body="an event_callback needs an event_id and an event")
         raw = req.raw_body or json.dumps(body)
-        new = repo.store_inbox(
-            engine,
+        new = inbox.store_inbox(
+            engine=engine,
             source=SLACK,
             external_id=event_id,
             body=cipher.encrypt(raw),
@@ -110,8 +111,8 @@ def replay_guard(*, engine: Engine, clock: Clock) -> Callable[..., BoltResponse]
             return next()
         body = req.body
         kind = "command" if "command" in body else str(body.get("type") or "")
-        new = repo.store_inbox(
-            engine,
+        new = inbox.store_inbox(
+            engine=engine,
             source=SLACK_REQUEST,
             external_id=key,
             body="",
@@ -183,7 +184,7 @@ class InboxProcessor:
         engine: Engine,
         clock: Clock,
         worker_id: str,
-        dispatchers: dict[str, Callable[[Any], None]],
+        dispatchers: dict[str, Callable[[ClaimedInboxItem], None]],
         batch_size: int = 50,
     ) -> None:
         self.engine = engine
@@ -196,8 +197,8 @@ class InboxProcessor:
     def run_once(self) -> int:
         """Process one batch of due rows; returns how many were claimed."""
         with self._lock:
-            rows = repo.claim_inbox(
-                self.engine,
+            rows = inbox.claim_inbox(
+                engine=self.engine,
                 now=self.clock.now(),
                 worker=self.worker_id,
                 limit=self.batch_size,
@@ -216,7 +217,7 @@ class InboxProcessor:
                 break
         return total
 
-    def _process(self, row: Any) -> None:
+    def _process(self, row: ClaimedInboxItem) -> None:
         dispatch = self.dispatchers.get(row.source)
         error: str | None = None
         try:
@@ -230,8 +231,13 @@ class InboxProcessor:
         retry_at = None
         if error is not None and row.attempts < MAX_ATTEMPTS:
             retry_at = now + timedelta(seconds=5 * 2**row.attempts)
-        repo.finish_inbox(
-            self.engine, row.id, worker=self.worker_id, now=now, error=error, retry_at=retry_at
+        inbox.finish_inbox(
+            engine=self.engine,
+            item_id=row.id,
+            worker=self.worker_id,
+            now=now,
+            error=error,
+            retry_at=retry_at,
         )
 
 
@@ -239,14 +245,14 @@ class ListenerFailed(Exception):
     """A Bolt listener raised while processing a stored event."""
 
 
-def bolt_dispatcher(app: App, cipher: Cipher) -> Callable[[Any], None]:
+def bolt_dispatcher(app: App, cipher: Cipher) -> Callable[[ClaimedInboxItem], None]:
     """Replay a stored Slack event through ``app`` (built with process_before_response).
 
     The request is marked ``socket_mode`` so Bolt does not check a signature a second
     time: it was checked when the event entered the inbox.
     """
 
-    def dispatch(row: Any) -> None:
+    def dispatch(row: ClaimedInboxItem) -> None:
         body = json.loads(cipher.decrypt(row.body))
         response = app.dispatch(BoltRequest(body=body, mode="socket_mode"))
         if response.status >= 500:

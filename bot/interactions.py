@@ -19,8 +19,7 @@ from bot.messages import blocks as kit
 from bot.messages.prompts import load_prompts
 from bot.replies import reply
 from bot.services import Services
-from bot.storage import repository as repo
-from bot.storage import scheduled
+from bot.storage import scheduled, users
 from bot.storage.db import session_scope
 
 logger = logging.getLogger(__name__)
@@ -38,7 +37,7 @@ class Update:
 
 def user_zone(services: Services, *, team_id: str, user_id: str) -> ZoneInfo:
     with session_scope(services.engine) as session:
-        user = repo.get_user(session, team_id=team_id, user_id=user_id)
+        user = users.get_user(session=session, team_id=team_id, user_id=user_id)
         return ZoneInfo(user.tz if user and user.tz else "UTC")
 
 

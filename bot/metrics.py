@@ -51,8 +51,7 @@ from sqlalchemy.engine import Engine
 
 from bot.clock import Clock
 from bot.slack import SlackCalls
-from bot.storage import repository as repo
-from bot.storage import stats
+from bot.storage import deliveries, stats
 
 logger = logging.getLogger(__name__)
 
@@ -196,7 +195,7 @@ class _OutboxDepth(Collector):
 
     def collect(self) -> Iterator[Any]:
         try:
-            depth = repo.outbox_depth(self.engine)
+            depth = deliveries.outbox_depth(engine=self.engine)
         except Exception as exc:
             logger.warning("metrics: could not read the outbox depth (%s)", type(exc).__name__)
             return

@@ -45,20 +45,18 @@ from bot.messages.library import (
 )
 from bot.messages.prompts import Prompts, load_prompts
 from bot.occurrences import OCC, after_prompt, occurrence_from_row, replan_user
-from bot.planner import REFLECTION, REMINDER, TRANSITION
 from bot.prefs import Prefs
 from bot.sender import Composer, Skip
 from bot.services import Services
-from bot.storage import repository as repo
-from bot.storage import scheduled
+from bot.storage import deliveries, scheduled, users
 from bot.storage.db import read_only, session_scope
-from bot.storage.models import Delivery, DeliveryState, PromptShown, SlackUser
+from bot.storage.deliveries import ClaimedDelivery
+from bot.storage.models import Delivery, DeliveryKind, DeliveryState, PromptShown, SlackUser
 
 logger = logging.getLogger(__name__)
 
 HISTORY = timedelta(days=60)
 GUIDED_QUESTIONS = 3
-WELCOME = "welcome"
 USER_SKIPPED = "user_skipped"  # the error of deliveries withdrawn by "Skip this one"
 DEL = Delivery.__table__  # type: ignore[attr-defined]
 SHOWN = PromptShown.__table__  # type: ignore[attr-defined]
@@ -94,15 +92,15 @@ class NudgeComposer:
 
     def composers(self) -> dict[str, Composer]:
         return {
-            REMINDER: self.reminder,
-            TRANSITION: self.transition,
-            REFLECTION: self.reflection,
-            WELCOME: self.welcome,
+            DeliveryKind.REMINDER: self.reminder,
+            DeliveryKind.TRANSITION: self.transition,
+            DeliveryKind.REFLECTION: self.reflection,
+            DeliveryKind.WELCOME: self.welcome,
         }
 
     # ------------------------------------------------------------------ composers
 
-    def reminder(self, row: Any) -> Message:
+    def reminder(self, row: ClaimedDelivery) -> Message:
         ctx = self._context(row, row.occurrence_key)
         cue, intention = self._presence(row, ctx)
         message = kit.build_reminder(
@@ -119,7 +117,7 @@ class NudgeComposer:
         self._remember(row, [cue.id, intention.id])
         return message
 
-    def transition(self, row: Any) -> Message:
+    def transition(self, row: ClaimedDelivery) -> Message:
         ctx = self._context(row, row.occurrence_key)
         previous = self._meeting(row, (row.payload or {}).get("previous"))
         if previous is None or self._skipped_by_user(row, previous.key):
@@ -147,7 +145,7 @@ class NudgeComposer:
         self._remember(row, [question.id, cue.id, intention.id])
         return message
 
-    def reflection(self, row: Any) -> Message:
+    def reflection(self, row: ClaimedDelivery) -> Message:
         ctx = self._context(row, row.occurrence_key)
         question = self._question(row, ctx, ctx.meeting)
         message = kit.build_reflection(
@@ -164,13 +162,13 @@ class NudgeComposer:
         after_prompt(self.services, row)  # a long run of unanswered ones starts the back-off
         return message
 
-    def welcome(self, row: Any) -> Message:
+    def welcome(self, row: ClaimedDelivery) -> Message:
         del row
         return kit.build_welcome(self.prompts)
 
     # ------------------------------------------------------------------ helpers
 
-    def _meeting(self, row: Any, key: str | None) -> Occurrence | None:
+    def _meeting(self, row: ClaimedDelivery, key: str | None) -> Occurrence | None:
         if not key:
             return None
         c = OCC.c
@@ -182,40 +180,29 @@ class NudgeComposer:
             ).first()
         return occurrence_from_row(found) if found else None
 
-    def _guided(self, row: Any) -> bool:
+    def _guided(self, row: ClaimedDelivery) -> bool:
         """Whether this question is one of the person's first ``GUIDED_QUESTIONS``."""
-        d = DEL.c
         with read_only(self.services.engine) as conn:
-            asked = conn.execute(
-                sa.select(sa.func.count())
-                .select_from(DEL)
-                .where(
-                    d.team_id == row.team_id,
-                    d.user_id == row.user_id,
-                    d.kind.in_((REFLECTION, TRANSITION)),
-                    # Handed to Slack ahead of time counts as asked (``bot.prescheduler``).
-                    d.state.in_((DeliveryState.SENT.value, DeliveryState.SCHEDULED.value)),
-                    d.id != row.id,
-                )
-            ).scalar_one()
+            asked = deliveries.count_sent(
+                conn=conn,
+                team_id=row.team_id,
+                user_id=row.user_id,
+                kinds=(DeliveryKind.REFLECTION, DeliveryKind.TRANSITION),
+                except_id=row.id,
+            )
         return asked < GUIDED_QUESTIONS
 
-    def _skipped_by_user(self, row: Any, key: str) -> bool:
-        d = DEL.c
+    def _skipped_by_user(self, row: ClaimedDelivery, key: str) -> bool:
         with read_only(self.services.engine) as conn:
-            found = conn.execute(
-                sa.select(d.id)
-                .where(
-                    d.team_id == row.team_id,
-                    d.user_id == row.user_id,
-                    d.occurrence_key == key,
-                    d.error == USER_SKIPPED,
-                )
-                .limit(1)
-            ).first()
-        return found is not None
+            return deliveries.any_with_error(
+                conn=conn,
+                team_id=row.team_id,
+                user_id=row.user_id,
+                occurrence_key=key,
+                error=USER_SKIPPED,
+            )
 
-    def _context(self, row: Any, key: str | None) -> _Context:
+    def _context(self, row: ClaimedDelivery, key: str | None) -> _Context:
         now = self.services.clock.now()
         meeting = self._meeting(row, key)
         if meeting is None:
@@ -256,7 +243,7 @@ class NudgeComposer:
         return _Context(meeting, zone, shown, practices, focus, last, balance)
 
     def _focus_history(
-        self, conn: sa.Connection, row: Any, focus: Focus, history: Sequence[Any]
+        self, conn: sa.Connection, row: ClaimedDelivery, focus: Focus, history: Sequence[Any]
     ) -> tuple[dict[tuple[str, str], tuple[str, datetime]], dict[str, tuple[int, int]]]:
         """What the intentions and questions shown since the focus was set say about its
         turns: the last of each group at each meeting size, (group, kind) → (prompt id,
@@ -282,23 +269,16 @@ class NudgeComposer:
             )
         if not recent:
             return {}, balance
-        d, o = DEL.c, OCC.c
-        sent = {
-            r.id: r
-            for r in conn.execute(
-                sa.select(d.id, d.kind, d.occurrence_key, d.payload).where(
-                    d.id.in_({delivery_id for _, _, delivery_id, _ in recent})
-                )
-            )
-        }
+        o = OCC.c
+        sent = deliveries.about(conn=conn, ids={delivery_id for _, _, delivery_id, _ in recent})
 
         def about(delivery_id: int, group: str) -> str | None:
             """The meeting a wording was about (a transition asks about the one before)."""
             found = sent.get(delivery_id)
             if found is None:
                 return None
-            if found.kind == TRANSITION and group == "question":
-                return (found.payload or {}).get("previous")
+            if found.kind == DeliveryKind.TRANSITION and group == "question":
+                return found.payload.get("previous")
             return found.occurrence_key
 
         keys = {about(delivery_id, group) for _, _, delivery_id, group in recent} - {None}
@@ -334,7 +314,7 @@ class NudgeComposer:
             now=self.services.clock.now(),
         )
 
-    def _presence(self, row: Any, ctx: _Context) -> tuple[Any, Any]:
+    def _presence(self, row: ClaimedDelivery, ctx: _Context) -> tuple[Any, Any]:
         now = self.services.clock.now()
         meeting = ctx.meeting
         common = {
@@ -351,7 +331,7 @@ class NudgeComposer:
         )
         return cue, intention
 
-    def _question(self, row: Any, ctx: _Context, meeting: Occurrence) -> Any:
+    def _question(self, row: ClaimedDelivery, ctx: _Context, meeting: Occurrence) -> Any:
         kind, recurring = meeting.kind.value, meeting.recurring
         available = practices_for(self.prompts, "question", kind=kind, recurring=recurring)
         practice, avoid = self._lean(ctx, "question", meeting)
@@ -370,7 +350,7 @@ class NudgeComposer:
             avoid_practice=avoid,
         )
 
-    def _remember(self, row: Any, prompt_ids: list[str]) -> None:
+    def _remember(self, row: ClaimedDelivery, prompt_ids: list[str]) -> None:
         now = self.services.clock.now()
         with self.services.engine.begin() as conn:
             conn.execute(
@@ -396,12 +376,13 @@ def _join_url(meeting: Occurrence) -> str | None:
 # ---------------------------------------------------------------------- user actions
 
 
-def _delivery(services: Services, *, team_id: str, user_id: str, delivery_id: int) -> Any:
-    d = DEL.c
+def _delivery(
+    services: Services, *, team_id: str, user_id: str, delivery_id: int
+) -> ClaimedDelivery | None:
     with read_only(services.engine) as conn:
-        return conn.execute(
-            sa.select(DEL).where(d.id == delivery_id, d.team_id == team_id, d.user_id == user_id)
-        ).first()
+        return deliveries.find_delivery(
+            conn=conn, team_id=team_id, user_id=user_id, delivery_id=delivery_id
+        )
 
 
 def skip_meeting(services: Services, *, team_id: str, user_id: str, delivery_id: int) -> str | None:
@@ -416,13 +397,13 @@ def skip_meeting(services: Services, *, team_id: str, user_id: str, delivery_id:
         # The meeting's question gets a row even when none is planned (it may be folded
         # into the next meeting's reminder, or come back with a re-plan): a skipped row
         # holds its key, so no re-plan can bring it back, and a transition leaves it out.
-        repo.enqueue_deliveries(
-            conn,
-            [
+        deliveries.enqueue_deliveries(
+            conn=conn,
+            rows=[
                 {
                     "team_id": team_id,
                     "user_id": user_id,
-                    "kind": REFLECTION,
+                    "kind": DeliveryKind.REFLECTION,
                     "ref": key,
                     "occurrence_key": key,
                     "due_at": now,
@@ -434,8 +415,8 @@ def skip_meeting(services: Services, *, team_id: str, user_id: str, delivery_id:
         scheduled.unschedule(conn, mine, now=now)  # what Slack holds for it is deleted there
         conn.execute(
             sa.update(DEL)
-            .where(mine, d.state == "pending")
-            .values(state="skipped", error=USER_SKIPPED, updated_at=now)
+            .where(mine, d.state == DeliveryState.PENDING)
+            .values(state=DeliveryState.SKIPPED, error=USER_SKIPPED, updated_at=now)
         )
     meeting = NudgeComposer(services)._meeting(row, key)
     return meeting.title if meeting else ""
@@ -445,7 +426,7 @@ def mute_series(services: Services, *, team_id: str, user_id: str, series_key: s
     """ "Mute this series": no more nudges for any meeting of it. Returns its title."""
     now = services.clock.now()
     with session_scope(services.engine) as session:
-        user = repo.ensure_user(session, team_id=team_id, user_id=user_id, now=now)
+        user = users.ensure_user(session=session, team_id=team_id, user_id=user_id, now=now)
         prefs = Prefs.from_json(user.prefs)
         if series_key not in prefs.muted_series:
             user.prefs = prefs.with_changes(
@@ -466,7 +447,7 @@ def mute_series(services: Services, *, team_id: str, user_id: str, series_key: s
 def unmute_series(services: Services, *, team_id: str, user_id: str, series_key: str) -> None:
     now = services.clock.now()
     with session_scope(services.engine) as session:
-        user = repo.ensure_user(session, team_id=team_id, user_id=user_id, now=now)
+        user = users.ensure_user(session=session, team_id=team_id, user_id=user_id, now=now)
         prefs = Prefs.from_json(user.prefs)
         kept = [key for key in prefs.muted_series if key != series_key]
         user.prefs = prefs.with_changes(muted_series=kept).to_json()
@@ -478,7 +459,7 @@ def pause_until(services: Services, *, team_id: str, user_id: str, until: dateti
     """Pause every nudge until ``until`` (None resumes now)."""
     now = services.clock.now()
     with session_scope(services.engine) as session:
-        user = repo.ensure_user(session, team_id=team_id, user_id=user_id, now=now)
+        user = users.ensure_user(session=session, team_id=team_id, user_id=user_id, now=now)
         user.paused_until = until
         session.add(user)
     replan_user(services, team_id=team_id, user_id=user_id)
@@ -488,17 +469,11 @@ def welcome_once(services: Services, *, team_id: str, user_id: str) -> bool:
     """Queue the welcome DM; the outbox key makes a second one impossible."""
     now = services.clock.now()
     with services.engine.begin() as conn:
-        added = repo.enqueue_deliveries(
-            conn,
-            [
-                {
-                    "team_id": team_id,
-                    "user_id": user_id,
-                    "kind": WELCOME,
-                    "ref": WELCOME,
-                    "due_at": now,
-                }
-            ],
+        return deliveries.enqueue_now(
+            conn=conn,
+            team_id=team_id,
+            user_id=user_id,
+            kind=DeliveryKind.WELCOME,
+            ref=DeliveryKind.WELCOME,
             now=now,
         )
-    return added == 1

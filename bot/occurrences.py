@@ -46,17 +46,21 @@ from bot.calendars.occurrence import (
 from bot.planner import (
     BACKOFF_AFTER_UNANSWERED,
     NUDGE_KINDS,
-    REFLECTION,
     PlanInput,
     Wanted,
     plan,
 )
 from bot.prefs import Prefs
 from bot.services import Services
-from bot.storage import repository as repo
-from bot.storage import scheduled
+from bot.storage import deliveries, scheduled, users
 from bot.storage.db import session_scope
-from bot.storage.models import Commitment, Delivery, DeliveryState, OccurrenceRow, Reflection
+from bot.storage.deliveries import ClaimedDelivery
+from bot.storage.models import (
+    Commitment,
+    Delivery,
+    DeliveryState,
+    OccurrenceRow,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +68,7 @@ PLAN_HORIZON = timedelta(days=8)
 BACKOFF_LOOKBACK = timedelta(hours=1)  # the longest reflection delay a user can choose
 UNPLANNED = "unplanned"
 # Handed to Slack ahead of time (``bot.prescheduler``): pending as far as planning goes.
-AHEAD = (DeliveryState.SCHEDULING.value, DeliveryState.SCHEDULED.value)
+AHEAD = (DeliveryState.SCHEDULING, DeliveryState.SCHEDULED)
 OCC = OccurrenceRow.__table__  # type: ignore[attr-defined]
 DEL = Delivery.__table__  # type: ignore[attr-defined]
 COMMIT = Commitment.__table__  # type: ignore[attr-defined]
@@ -89,7 +93,9 @@ class ApplyResult:
 def opt_in(services: Services, *, team_id: str, user_id: str) -> None:
     """The user connected a calendar: from now on Heedful may nudge them."""
     with session_scope(services.engine) as session:
-        user = repo.ensure_user(session, team_id=team_id, user_id=user_id, now=services.clock.now())
+        user = users.ensure_user(
+            session=session, team_id=team_id, user_id=user_id, now=services.clock.now()
+        )
         if user.opted_in_at is None:
             user.opted_in_at = services.clock.now()
             session.add(user)
@@ -419,14 +425,7 @@ def prompt_history(
 ) -> tuple[int, datetime | None]:
     """How many of the latest reflection prompts in a row went unanswered, and when the
     latest one that was sent was due."""
-    d, r = DEL.c, Reflection.__table__.c  # type: ignore[attr-defined]
-    answered = sa.exists().where(r.delivery_id == d.id)
-    rows = conn.execute(
-        sa.select(answered.label("answered"), d.due_at)
-        .where(d.team_id == team_id, d.user_id == user_id, d.kind == REFLECTION, d.state == "sent")
-        .order_by(d.sent_at.desc())
-        .limit(limit)
-    ).all()
+    rows = deliveries.prompts_sent(conn=conn, team_id=team_id, user_id=user_id, limit=limit)
     streak = 0
     for row in rows:
         if row.answered:
@@ -440,7 +439,7 @@ def unanswered_streak(conn: sa.Connection, *, team_id: str, user_id: str, limit:
     return prompt_history(conn, team_id=team_id, user_id=user_id, limit=limit)[0]
 
 
-def after_prompt(services: Services, row: Any) -> None:
+def after_prompt(services: Services, row: ClaimedDelivery) -> None:
     """A reflection prompt (delivery ``row``) is going out now. If it makes the run of
     unanswered ones long enough, re-plan at once, so the back-off starts with the very
     next meeting rather than at the next calendar change."""
@@ -459,7 +458,7 @@ def replan_user(
     (and, so far, unanswered).
     """
     with session_scope(services.engine) as session:
-        user = repo.get_user(session, team_id=team_id, user_id=user_id)
+        user = users.get_user(session=session, team_id=team_id, user_id=user_id)
     if user is None:
         return SyncResult()
     wanted: list[Wanted] = []
@@ -474,23 +473,18 @@ def silences(services: Services, *, team_id: str, user_id: str) -> dict[str, str
     for them now, and the outbox holds nothing sent or waiting for them. Empty when
     Heedful may not nudge the user at all."""
     with session_scope(services.engine) as session:
-        user = repo.get_user(session, team_id=team_id, user_id=user_id)
+        user = users.get_user(session=session, team_id=team_id, user_id=user_id)
     if user is None or user.opted_in_at is None or user.unreachable_reason is not None:
         return {}
     reasons = planner.silences(_plan_input(services, user))
     if not reasons:
         return {}
-    d = DEL.c
     with services.engine.connect() as conn:
-        spoken = set(
-            conn.execute(
-                sa.select(d.occurrence_key).where(
-                    d.team_id == team_id,
-                    d.user_id == user_id,
-                    d.occurrence_key.in_([key[:255] for key in reasons]),
-                    d.state.in_(("pending", "claimed", "sent", *AHEAD)),
-                )
-            ).scalars()
+        spoken = deliveries.spoken_for(
+            conn=conn,
+            team_id=team_id,
+            user_id=user_id,
+            occurrence_keys=[key[:255] for key in reasons],
         )
     return {key: why for key, why in reasons.items() if key[:255] not in spoken}
 
@@ -501,7 +495,7 @@ def _plan_input(services: Services, user: Any, *, prompting: Any | None = None) 
     now = services.clock.now()
     zone = ZoneInfo(user.tz or "UTC")
     day_start = datetime.combine(now.astimezone(zone).date(), datetime.min.time(), zone)
-    c, d = OCC.c, DEL.c
+    c = OCC.c
     mine = (c.team_id == team_id, c.user_id == user_id)
     with services.engine.connect() as conn:
         streak, last_prompt_at = prompt_history(conn, team_id=team_id, user_id=user_id)
@@ -518,15 +512,13 @@ def _plan_input(services: Services, user: Any, *, prompting: Any | None = None) 
         ).all()
         # What went out (or is going out) in the days planned keeps its place under the
         # caps; a day's first nudge may be due the evening before its meeting.
-        held = conn.execute(
-            sa.select(d.kind, d.ref, d.due_at, d.expires_at, d.occurrence_key, d.payload).where(
-                d.team_id == team_id,
-                d.user_id == user_id,
-                d.kind.in_(NUDGE_KINDS),
-                d.state.in_(("claimed", "sent")),
-                d.due_at >= since - timedelta(days=1),
-            )
-        ).all()  # ``prompting`` is claimed: it is among them
+        held = deliveries.held(
+            conn=conn,
+            team_id=team_id,
+            user_id=user_id,
+            kinds=NUDGE_KINDS,
+            due_since=since - timedelta(days=1),
+        )  # ``prompting`` is claimed: it is among them
         # Who the user met before the meetings planned (bot.planner: first meetings).
         earlier = min([since, *(r.start_at for r in rows)])
         met = conn.execute(
@@ -562,7 +554,7 @@ def _plan_input(services: Services, user: Any, *, prompting: Any | None = None) 
         unanswered_streak=streak,
         last_prompt_at=last_prompt_at,
         held=[
-            Wanted(r.kind, r.ref, r.due_at, r.expires_at, r.occurrence_key or "", r.payload or {})
+            Wanted(r.kind, r.ref, r.due_at, r.expires_at, r.occurrence_key or "", r.payload)
             for r in held
         ],
         known_people=known,
@@ -596,8 +588,8 @@ def sync_deliveries(
                 d.user_id == user_id,
                 d.kind.in_(NUDGE_KINDS),
                 sa.or_(
-                    d.state.in_(("pending", "expired", *AHEAD)),
-                    sa.and_(d.state == "skipped", d.error == UNPLANNED),
+                    d.state.in_((DeliveryState.PENDING, DeliveryState.EXPIRED, *AHEAD)),
+                    sa.and_(d.state == DeliveryState.SKIPPED, d.error == UNPLANNED),
                 ),
             )
         ).all()
@@ -614,22 +606,22 @@ def sync_deliveries(
                 # Slack holds it (or is being handed it): delete it there, then treat it
                 # as the pending row it becomes (withdrawn, or moved and handed again).
                 scheduled.unschedule(conn, d.id == row.id, now=now)
-                state = "pending"
+                state = DeliveryState.PENDING
             if w is None:
-                if state == "pending":
+                if state == DeliveryState.PENDING:
                     conn.execute(
                         sa.update(DEL)
-                        .where(d.id == row.id, d.state == "pending")
-                        .values(state="skipped", error=UNPLANNED, updated_at=now)
+                        .where(d.id == row.id, d.state == DeliveryState.PENDING)
+                        .values(state=DeliveryState.SKIPPED, error=UNPLANNED, updated_at=now)
                     )
                     withdrawn += 1
                 continue
             seen.add(key)
-            if state == "expired" and row.due_at == w.due_at:
+            if state == DeliveryState.EXPIRED and row.due_at == w.due_at:
                 continue  # it stays expired; only a moved meeting brings it back
             if state in AHEAD:
                 continue  # unchanged: Slack posts it as planned
-            if state != "pending" or (
+            if state != DeliveryState.PENDING or (
                 row.due_at,
                 row.expires_at,
                 row.meeting_start,
@@ -639,7 +631,7 @@ def sync_deliveries(
                     sa.update(DEL)
                     .where(d.id == row.id, d.state == state)
                     .values(
-                        state="pending",
+                        state=DeliveryState.PENDING,
                         error=None,
                         due_at=w.due_at,
                         available_at=w.due_at,
@@ -665,7 +657,7 @@ def sync_deliveries(
             for key, w in want.items()
             if key not in seen
         ]
-        added = repo.enqueue_deliveries(conn, fresh, now=now)
+        added = deliveries.enqueue_deliveries(conn=conn, rows=fresh, now=now)
     if added or moved or withdrawn:
         logger.info(
             "nudges for %s: %d added, %d moved, %d withdrawn", user_id, added, moved, withdrawn

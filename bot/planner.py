@@ -101,11 +101,9 @@ from bot import copies
 from bot.calendars.occurrence import SMALL_MEETING_MAX, Occurrence, SkipReason
 from bot.comeback import Pending, where_they_come_back
 from bot.prefs import Prefs
+from bot.storage.models import DeliveryKind
 
-REMINDER = "reminder"
-REFLECTION = "reflection"
-TRANSITION = "transition"  # a reflection on one meeting and a reminder for the next
-NUDGE_KINDS = (REMINDER, REFLECTION, TRANSITION)
+NUDGE_KINDS = (DeliveryKind.REMINDER, DeliveryKind.REFLECTION, DeliveryKind.TRANSITION)
 
 BACK_TO_BACK_GAP = timedelta(minutes=5)
 # A reminder whose due time passed is still sent when its meeting is more than this away.
@@ -195,7 +193,14 @@ def silences(data: PlanInput) -> dict[str, str]:
         elif meeting.series_key in muted:
             reasons[meeting.key] = MUTED
         elif meeting.key not in spoken:
-            why = [dropped.get((kind, meeting.key)) for kind in (REMINDER, TRANSITION, REFLECTION)]
+            why = [
+                dropped.get((kind, meeting.key))
+                for kind in (
+                    DeliveryKind.REMINDER,
+                    DeliveryKind.TRANSITION,
+                    DeliveryKind.REFLECTION,
+                )
+            ]
             reasons[meeting.key] = next((r for r in why if r), PAST)
     # A copy is silent when (and why) the copy that speaks for its meeting is.
     for key, other in speaker.items():
@@ -223,12 +228,12 @@ def _plan(data: PlanInput, dropped: dict[tuple[str, str], str]) -> list[Wanted]:
         return {name: list(fold.copies[key])} if key in fold.copies else {}
 
     reminders = [
-        Wanted(REMINDER, m.key, m.start - lead, m.start, m.key, named(m.key), m.start)
+        Wanted(DeliveryKind.REMINDER, m.key, m.start - lead, m.start, m.key, named(m.key), m.start)
         for m in meetings
     ]
     reflections = [
         Wanted(
-            REFLECTION,
+            DeliveryKind.REFLECTION,
             m.key,
             m.end + delay,
             m.end + delay + REFLECTION_LIFETIME,
@@ -239,7 +244,7 @@ def _plan(data: PlanInput, dropped: dict[tuple[str, str], str]) -> list[Wanted]:
     ]
     # Rule 0: copies get nothing, and what went out for another copy is done.
     for key, why in fold.silenced.items():
-        for kind in (REMINDER, REFLECTION):
+        for kind in (DeliveryKind.REMINDER, DeliveryKind.REFLECTION):
             dropped.setdefault((kind, key), why)
     reminders = _note(
         reminders, [w for w in reminders if w.ref not in fold.reminded], COPY, dropped
@@ -264,12 +269,16 @@ def _plan(data: PlanInput, dropped: dict[tuple[str, str], str]) -> list[Wanted]:
         return [w for w in items if _in_hours(w.due_at, data)]
 
     held = {(w.kind, w.ref): w for w in data.held}
-    reminded = {w.ref: w.due_at for w in data.held if w.kind in (REMINDER, TRANSITION)}
-    asked = {w.ref: w.due_at for w in data.held if w.kind == REFLECTION}
+    reminded = {
+        w.ref: w.due_at
+        for w in data.held
+        if w.kind in (DeliveryKind.REMINDER, DeliveryKind.TRANSITION)
+    }
+    asked = {w.ref: w.due_at for w in data.held if w.kind == DeliveryKind.REFLECTION}
     asked |= {
         w.payload["previous"]: w.due_at
         for w in data.held
-        if w.kind == TRANSITION and w.payload.get("previous")
+        if w.kind == DeliveryKind.TRANSITION and w.payload.get("previous")
     }
     # What quiet hours, days off or a pause rule out never takes a place under a cap
     # (a 02:00 call must not cost an afternoon 1:1 its reminder).
@@ -287,15 +296,15 @@ def _plan(data: PlanInput, dropped: dict[tuple[str, str], str]) -> list[Wanted]:
     candidates: list[Wanted] = []
     for item in reminders:
         previous = folded.get(item.ref)
-        sent = held.get((TRANSITION, item.ref))
+        sent = held.get((DeliveryKind.TRANSITION, item.ref))
         if sent is not None:  # it went out: this meeting's reminder is not sent again
             previous = by_key.get(sent.payload.get("previous", ""))
             if previous is None:
                 continue
         elif previous is not None and (
             previous.key not in questions
-            or (REMINDER, item.ref) in held
-            or (REFLECTION, previous.key) in held
+            or (DeliveryKind.REMINDER, item.ref) in held
+            or (DeliveryKind.REFLECTION, previous.key) in held
         ):
             previous = None
         if previous is None:
@@ -306,7 +315,7 @@ def _plan(data: PlanInput, dropped: dict[tuple[str, str], str]) -> list[Wanted]:
         due = min(max(item.due_at, previous.end), meeting.start)
         candidates.append(
             Wanted(
-                TRANSITION,
+                DeliveryKind.TRANSITION,
                 item.ref,
                 due,
                 item.expires_at,
@@ -350,10 +359,14 @@ def comebacks(data: PlanInput) -> dict[str, int]:
         return {}
     lead = timedelta(minutes=data.prefs.lead_minutes)
     fold = _fold(data)
-    reminded = {w.ref for w in data.held if w.kind in (REMINDER, TRANSITION)} | fold.reminded
+    reminded = {
+        w.ref for w in data.held if w.kind in (DeliveryKind.REMINDER, DeliveryKind.TRANSITION)
+    } | fold.reminded
     reminders = []
     for meeting in fold.planned:
-        reminder = Wanted(REMINDER, meeting.key, meeting.start - lead, meeting.start, meeting.key)
+        reminder = Wanted(
+            DeliveryKind.REMINDER, meeting.key, meeting.start - lead, meeting.start, meeting.key
+        )
         to_go = meeting.key not in reminded and _allowed(reminder, data)
         reminders.append((meeting, max(reminder.due_at, data.now), to_go))
     return where_they_come_back(data.commitments, reminders)
@@ -406,7 +419,9 @@ def _fold(data: PlanInput) -> _Folding:
     """One copy of each meeting that may get a nudge (rules 0 and 1)."""
     muted = set(data.prefs.muted_series)
     held = {w.ref for w in data.held}
-    held |= {w.payload.get("previous") or "" for w in data.held if w.kind == TRANSITION}
+    held |= {
+        w.payload.get("previous") or "" for w in data.held if w.kind == DeliveryKind.TRANSITION
+    }
     planned: list[Occurrence] = []
     speaker: dict[str, str] = {}
     silenced: dict[str, str] = {}
@@ -440,8 +455,8 @@ def _fold(data: PlanInput) -> _Folding:
     for w in data.held:
         speaking = speaks_for(w.ref, w.payload.get("copies"))
         if speaking is not None and speaking != w.ref:
-            (asked if w.kind == REFLECTION else reminded).add(speaking)
-        previous = w.payload.get("previous") if w.kind == TRANSITION else None
+            (asked if w.kind == DeliveryKind.REFLECTION else reminded).add(speaking)
+        previous = w.payload.get("previous") if w.kind == DeliveryKind.TRANSITION else None
         if previous:
             speaking = speaks_for(previous, w.payload.get("previous_copies"))
             if speaking is not None and speaking != previous:
@@ -521,7 +536,7 @@ def _back_off(reflections: list[Wanted], data: PlanInput) -> list[Wanted]:
 def _allowed(item: Wanted, data: PlanInput) -> bool:
     now = data.now
     if item.due_at < now:
-        if item.kind == REFLECTION or item.expires_at is None:
+        if item.kind == DeliveryKind.REFLECTION or item.expires_at is None:
             return False
         # A reminder whose time has passed still helps if the meeting is a way off.
         if item.expires_at - now <= REMINDER_GRACE:

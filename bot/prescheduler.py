@@ -84,7 +84,6 @@ from bot.clock import Clock
 from bot.crypto import Cipher
 from bot.messages import Message
 from bot.metrics import Metrics
-from bot.planner import REFLECTION, REMINDER, TRANSITION
 from bot.sender import (
     PAYLOAD_ERRORS,
     Classified,
@@ -96,17 +95,19 @@ from bot.sender import (
     compose_notice,
 )
 from bot.slack import SlackClients
-from bot.storage import repository as repo
+from bot.storage import installations, users
 from bot.storage import scheduled as store
 from bot.storage.db import read_only
-from bot.storage.models import DeliveryState, Installation, SlackUser
+from bot.storage.deliveries import ClaimedDelivery, Failure, FailureKind
+from bot.storage.dialect import from_driver
+from bot.storage.models import DeliveryKind, DeliveryState, Installation, SlackUser
 
 logger = logging.getLogger(__name__)
 
 SCHEDULE_METHOD = "chat.scheduleMessage"
 DELETE_METHOD = "chat.deleteScheduledMessage"
 LIST_METHOD = "chat.scheduledMessages.list"
-KINDS = (REMINDER, TRANSITION, REFLECTION)
+KINDS = (DeliveryKind.REMINDER, DeliveryKind.TRANSITION, DeliveryKind.REFLECTION)
 DEFAULT_LEAD = timedelta(minutes=10)
 DEFAULT_HORIZON = timedelta(hours=36)
 MAX_HORIZON = timedelta(days=119)  # Slack refuses more than 120 days ahead
@@ -269,8 +270,8 @@ class PreScheduler:
         ready.sort(key=lambda item: (item.row.due_at, item.row.id))
         return ready
 
-    def _prepare(self, rows: Sequence[repo.ClaimedDelivery]) -> None:
-        by_kind: dict[str, list[repo.ClaimedDelivery]] = {}
+    def _prepare(self, rows: Sequence[ClaimedDelivery]) -> None:
+        by_kind: dict[str, list[ClaimedDelivery]] = {}
         for row in rows:
             by_kind.setdefault(row.kind, []).append(row)
         for kind, group in by_kind.items():
@@ -281,7 +282,7 @@ class PreScheduler:
                 except Exception:
                     logger.exception("preparing %d %s deliveries failed", len(group), kind)
 
-    def _schedule(self, row: repo.ClaimedDelivery, target: _Target) -> store.Result | None:
+    def _schedule(self, row: ClaimedDelivery, target: _Target) -> store.Result | None:
         """Compose ``row`` and hand it to Slack; the result to record (None: this worker
         no longer holds it, nothing was sent)."""
         composer = self.composers.get(row.kind)
@@ -291,10 +292,16 @@ class PreScheduler:
             message = composer(row)  # type: ignore[arg-type]
         except Defer as defer:
             return store.Result(
-                row.id, DeliveryState.PENDING, error="deferred", direct=True, retry_at=defer.until
+                row.id,
+                DeliveryState.PENDING,
+                failure=Failure(FailureKind.DEFERRED),
+                direct=True,
+                retry_at=defer.until,
             )
         except Skip as skip:
-            return store.Result(row.id, DeliveryState.SKIPPED, error=str(skip) or "skipped")
+            return store.Result(
+                row.id, DeliveryState.SKIPPED, failure=Failure(FailureKind.WITHDRAWN, str(skip))
+            )
         assert target.token is not None
         client = self.clients.for_token(target.token)
         channel = target.dm_channel
@@ -305,12 +312,17 @@ class PreScheduler:
                 return self._refused(row, classify(exc), "conversations.open")
             target.dm_channel = channel
             with self.engine.begin() as conn:
-                repo._remember_dm_channels(conn, [(row.team_id, row.user_id, channel)])
+                users.remember_dm_channels(conn=conn, found=[(row.team_id, row.user_id, channel)])
         if (
             store.crowded(self.engine, channel=channel, post_at=row.due_at, window=CROWD_WINDOW)
             >= CROWDED
         ):
-            return store.Result(row.id, DeliveryState.PENDING, error="crowded", direct=True)
+            return store.Result(
+                row.id,
+                DeliveryState.PENDING,
+                failure=Failure(FailureKind.DIRECT, "crowded"),
+                direct=True,
+            )
         digest = store.text_digest(message.text)
         if not store.begin_call(
             self.engine, row.id, worker=self.worker_id, channel=channel, digest=digest
@@ -322,7 +334,7 @@ class PreScheduler:
     def _call(
         self,
         client: WebClient,
-        row: repo.ClaimedDelivery,
+        row: ClaimedDelivery,
         message: Message,
         channel: str,
         digest: str,
@@ -357,7 +369,7 @@ class PreScheduler:
             return store.Result(
                 row.id,
                 DeliveryState.SCHEDULING,
-                error=f"unknown:{c.error}"[:255],
+                failure=Failure(FailureKind.UNKNOWN, c.error[:200]),
                 channel=channel,
                 digest=digest,
                 retry_at=self.clock.now() + _backoff(row.attempts),
@@ -365,12 +377,17 @@ class PreScheduler:
             )
         return self._refused(row, c, SCHEDULE_METHOD)
 
-    def _refused(self, row: repo.ClaimedDelivery, c: Classified, method: str) -> store.Result:
+    def _refused(self, row: ClaimedDelivery, c: Classified, method: str) -> store.Result:
         """Slack said no (or could not be reached): what becomes of the row."""
         now = self.clock.now()
         logger.info("delivery %s (%s): %s refused (%s)", row.id, row.kind, method, c.error)
         if c.error in NEVER_AHEAD or c.error in PAYLOAD_ERRORS:
-            return store.Result(row.id, DeliveryState.PENDING, error=c.error, direct=True)
+            return store.Result(
+                row.id,
+                DeliveryState.PENDING,
+                failure=Failure(FailureKind.DIRECT, c.error),
+                direct=True,
+            )
         if c.retry_after is not None:  # 429: this workspace and method wait; no attempt
             until = now + timedelta(seconds=c.retry_after)
             if self.budget is not None:
@@ -378,27 +395,34 @@ class PreScheduler:
                     self.budget.throttled(row.team_id, SCHEDULE_METHOD, until=until, now=now)
                 except Exception:
                     logger.exception("recording a rate limit for %s failed", row.team_id)
-            return store.Result(row.id, DeliveryState.PENDING, error="ratelimited")
+            return store.Result(
+                row.id, DeliveryState.PENDING, failure=Failure(FailureKind.RATE_LIMITED)
+            )
         if c.outcome is Outcome.RECIPIENT:  # marked unreachable once recorded (``_finish``)
             return store.Result(
-                row.id, DeliveryState.FAILED, error=f"recipient:{c.error}", attempted=True
+                row.id,
+                DeliveryState.FAILED,
+                failure=Failure(FailureKind.RECIPIENT, c.error),
+                attempted=True,
             )
         if c.outcome is Outcome.INSTALLATION:
             logger.warning("workspace %s paused: %s", row.team_id, c.error)
-            repo.pause_installation(self.engine, team_id=row.team_id, reason=c.error, now=now)
-            return store.Result(row.id, DeliveryState.PENDING, error=f"installation:{c.error}")
+            installations.pause_installation(
+                engine=self.engine, team_id=row.team_id, reason=c.error, now=now
+            )
+            return store.Result(
+                row.id, DeliveryState.PENDING, failure=Failure(FailureKind.INSTALLATION, c.error)
+            )
         # Transient (the call certainly did not land): try again, then leave it to the sender.
         return store.Result(
             row.id,
             DeliveryState.PENDING,
-            error=c.error,
+            failure=Failure(FailureKind.RETRIED, c.error),
             direct=row.attempts + 1 >= MAX_ATTEMPTS,
             attempted=True,
         )
 
-    def _reconcile(
-        self, row: repo.ClaimedDelivery, digest: str | None, target: _Target
-    ) -> store.Result:
+    def _reconcile(self, row: ClaimedDelivery, digest: str | None, target: _Target) -> store.Result:
         """An earlier call had no answer (or its worker died): did Slack take it?"""
         now = self.clock.now()
         if row.channel is None or digest is None or target.token is None:
@@ -418,7 +442,7 @@ class PreScheduler:
             return store.Result(
                 row.id,
                 DeliveryState.SCHEDULING,
-                error=f"unknown:{c.error}"[:255],
+                failure=Failure(FailureKind.UNKNOWN, c.error[:200]),
                 retry_at=min(now + _backoff(row.attempts), row.due_at),
                 attempted=True,
             )
@@ -438,7 +462,7 @@ class PreScheduler:
         logger.info("delivery %s had not been scheduled; pending again", row.id)
         return store.Result(row.id, DeliveryState.PENDING)
 
-    def _unknown(self, row: repo.ClaimedDelivery, error: str) -> store.Result:
+    def _unknown(self, row: ClaimedDelivery, error: str) -> store.Result:
         logger.warning(
             "delivery %s (%s, team %s): whether Slack posted it cannot be known; not sending"
             " it again (%s)",
@@ -447,19 +471,20 @@ class PreScheduler:
             row.team_id,
             error,
         )
-        return store.Result(row.id, DeliveryState.FAILED, error="unknown")
+        return store.Result(row.id, DeliveryState.FAILED, failure=Failure(FailureKind.UNKNOWN))
 
-    def _finish(self, row: repo.ClaimedDelivery, result: store.Result) -> None:
+    def _finish(self, row: ClaimedDelivery, result: store.Result) -> None:
         now = self.clock.now()
         if store.finish(self.engine, result, worker=self.worker_id, now=now):
             self.metrics.delivery(row.kind, _metric_outcome(result))
-            error = result.error or ""
-            if error.startswith("recipient:"):  # their other scheduled DMs are taken back
-                repo.mark_unreachable(
-                    self.engine,
+            failure = result.failure
+            if failure is not None and failure.kind is FailureKind.RECIPIENT:
+                # Their other scheduled DMs are taken back.
+                store.mark_unreachable(
+                    engine=self.engine,
                     team_id=row.team_id,
                     user_id=row.user_id,
-                    reason=error[len("recipient:") :],
+                    reason=failure.code,
                     now=now,
                 )
             return
@@ -516,7 +541,7 @@ class PreScheduler:
     def _delete(self, item: store.Deletion, token: str) -> bool:
         """Ask Slack to delete one message; True when nothing is left to do."""
         now = self.clock.now()
-        post_at = repo._time(item.post_at) or now
+        post_at = from_driver(item.post_at) or now
         client = self.clients.for_token(token)
         message_id = item.scheduled_message_id
         try:
@@ -566,7 +591,7 @@ class PreScheduler:
     def _find(self, client: WebClient, item: store.Deletion) -> str | None:
         """The id of the message a lookup deletion names (``?`` + its text's digest)."""
         digest = item.scheduled_message_id[len(store.LOOKUP) :]
-        post_at = int((repo._time(item.post_at) or self.clock.now()).timestamp())
+        post_at = int((from_driver(item.post_at) or self.clock.now()).timestamp())
         page = client.chat_scheduledMessages_list(
             channel=item.channel, oldest=str(post_at - 1), latest=str(post_at + 1)
         )
@@ -593,7 +618,7 @@ class PreScheduler:
             for team, token, paused in rows
         }
 
-    def _targets(self, rows: Sequence[repo.ClaimedDelivery]) -> dict[tuple[str, str], _Target]:
+    def _targets(self, rows: Sequence[ClaimedDelivery]) -> dict[tuple[str, str], _Target]:
         teams = {r.team_id for r in rows}
         users = {r.user_id for r in rows}
         tokens = self._tokens(teams)
@@ -628,12 +653,13 @@ def _metric_outcome(result: store.Result) -> str:
         return "retried"
     if result.state is DeliveryState.SKIPPED:
         return "skipped"
+    kind = None if result.failure is None else result.failure.kind
     if result.state is DeliveryState.FAILED:
-        return "unknown" if result.error == "unknown" else "failed"
+        return "unknown" if kind is FailureKind.UNKNOWN else "failed"
     if result.direct:
         return "direct"
-    if result.error == "ratelimited":
+    if kind is FailureKind.RATE_LIMITED:
         return "rate_limited"
-    if result.error and result.error.startswith("installation:"):
+    if kind is FailureKind.INSTALLATION:
         return "paused"
     return "retried" if result.attempted else "paced"

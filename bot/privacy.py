@@ -41,6 +41,7 @@ from bot.storage.models import (
     FeedbackSeries,
     GoogleCalendar,
     InboxItem,
+    InboxState,
     Installation,
     LeaderWhy,
     MicrosoftCalendar,
@@ -250,7 +251,7 @@ def purge_expired(services: Services) -> int:
             sa.delete(_table(DeletedMessage)).where(gone.deleted_at < now - TOMBSTONE_KEEP),
             # A failed row keeps its body (it may hold a DM with a reflection): it goes too.
             sa.delete(_table(InboxItem)).where(
-                i.state.in_(("done", "failed")), i.received_at < now - INBOX_KEEP
+                i.state.in_((InboxState.DONE, InboxState.FAILED)), i.received_at < now - INBOX_KEEP
             ),
         ):
             removed += max(conn.execute(stmt).rowcount, 0)

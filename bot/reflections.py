@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -39,18 +39,24 @@ from bot.messages.blocks import REFLECTION_MAX_CHARS
 from bot.messages.mrkdwn import unescape
 from bot.messages.prompts import load_prompts
 from bot.occurrences import replan_user
-from bot.planner import REFLECTION, TRANSITION
 from bot.services import Services
-from bot.storage import scheduled
+from bot.storage import deliveries, scheduled, users
 from bot.storage.db import read_only
-from bot.storage.models import DeletedMessage, Delivery, PromptShown, Reflection, SlackUser
-from bot.storage.repository import insert_ignoring_duplicates
+from bot.storage.deliveries import SentDelivery
+from bot.storage.dialect import insert_ignoring_duplicates
+from bot.storage.models import (
+    DeletedMessage,
+    Delivery,
+    DeliveryKind,
+    PromptShown,
+    Reflection,
+)
 
 logger = logging.getLogger(__name__)
 
 OPEN_FOR_PLAIN_DM = timedelta(hours=12)
 OPEN_FOR_REPLIES = timedelta(hours=24)
-PROMPT_KINDS = (REFLECTION, TRANSITION)
+PROMPT_KINDS = (DeliveryKind.REFLECTION, DeliveryKind.TRANSITION)
 # A question Slack posted for us (``bot.prescheduler``) has a ts we were never told: a
 # threaded answer whose root matches no stored ts is matched to the person's pre-scheduled
 # question due within [thread_ts - ADOPT_EARLY, thread_ts + ADOPT_LATE] (Slack posts at
@@ -62,7 +68,6 @@ REF = Reflection.__table__  # type: ignore[attr-defined]
 SHOWN = PromptShown.__table__  # type: ignore[attr-defined]
 _UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")  # NUL; lone surrogates
 GONE = DeletedMessage.__table__  # type: ignore[attr-defined]
-USERS = SlackUser.__table__  # type: ignore[attr-defined]
 # A message's event can store an answer only while its question is open, and the question
 # was sent before the message (and so before its deletion): a tombstone older than that
 # guards nothing.
@@ -89,12 +94,12 @@ class Prompted:
     delivery_id: int
     occurrence_key: str | None
     message_ts: str | None
-    sent_at: Any
+    sent_at: datetime
 
 
-def _prompted(row: Any) -> Prompted:
+def _prompted(row: SentDelivery) -> Prompted:
     key = row.occurrence_key
-    if row.kind == TRANSITION:  # a transition asks about the meeting before
+    if row.kind == DeliveryKind.TRANSITION:  # a transition asks about the meeting before
         key = (row.payload or {}).get("previous") or key
     return Prompted(row.id, key, row.message_ts, row.sent_at)
 
@@ -112,12 +117,11 @@ def find_prompt(
 ) -> tuple[Prompted | None, bool]:
     """The prompt an answer belongs to, and whether it is still open."""
     now = services.clock.now()
-    d = DEL.c
-    mine = (d.team_id == team_id, d.user_id == user_id, d.kind.in_(PROMPT_KINDS), d.state == "sent")
+    mine = {"team_id": team_id, "user_id": user_id, "kinds": PROMPT_KINDS}
     _settle_scheduled(services, team_id=team_id, user_id=user_id)
     if thread_ts:
         with read_only(services.engine) as conn:
-            known = conn.execute(sa.select(d.id).where(*mine, d.message_ts == thread_ts)).first()
+            known = deliveries.sent(conn=conn, **mine, message_ts=thread_ts)
         if known is None:  # a question Slack posted for us: its ts was never told
             with services.engine.begin() as conn:
                 scheduled.adopt_ts(
@@ -131,15 +135,10 @@ def find_prompt(
                 )
     with read_only(services.engine) as conn:
         if thread_ts:
-            row = conn.execute(sa.select(DEL).where(*mine, d.message_ts == thread_ts)).first()
+            row = deliveries.sent(conn=conn, **mine, message_ts=thread_ts)
             if row is not None:
                 return _prompted(row), now - row.sent_at <= OPEN_FOR_REPLIES
-        row = conn.execute(
-            sa.select(DEL)
-            .where(*mine, d.sent_at >= now - OPEN_FOR_PLAIN_DM)
-            .order_by(d.sent_at.desc())
-            .limit(1)
-        ).first()
+        row = deliveries.sent(conn=conn, **mine, since=now - OPEN_FOR_PLAIN_DM)
     return (_prompted(row), True) if row is not None else (None, False)
 
 
@@ -155,17 +154,10 @@ def prompt_for_delivery(
     services: Services, *, team_id: str, user_id: str, delivery_id: int
 ) -> tuple[Prompted | None, bool]:
     _settle_scheduled(services, team_id=team_id, user_id=user_id)
-    d = DEL.c
     with read_only(services.engine) as conn:
-        row = conn.execute(
-            sa.select(DEL).where(
-                d.id == delivery_id,
-                d.team_id == team_id,
-                d.user_id == user_id,
-                d.kind.in_(PROMPT_KINDS),
-                d.state == "sent",
-            )
-        ).first()
+        row = deliveries.sent(
+            conn=conn, team_id=team_id, user_id=user_id, kinds=PROMPT_KINDS, delivery_id=delivery_id
+        )
     if row is None:
         return None, False
     return _prompted(row), services.clock.now() - row.sent_at <= OPEN_FOR_REPLIES
@@ -353,11 +345,7 @@ def _lock_person(conn: sa.Connection, *, team_id: str, user_id: str) -> bool:
     one), so a delete and its message's event never pass each other: PostgreSQL locks
     the person's row; SQLite's ``BEGIN IMMEDIATE`` already runs one writer at a time.
     False when Heedful has no row for the person."""
-    u = USERS.c
-    found = conn.execute(
-        sa.select(u.id).where(u.team_id == team_id, u.slack_user_id == user_id).with_for_update()
-    ).first()
-    return found is not None
+    return users.lock_person(conn=conn, team_id=team_id, user_id=user_id)
 
 
 def _was_deleted(conn: sa.Connection, *, team_id: str, user_id: str, message_ts: str) -> bool:
@@ -374,11 +362,8 @@ def _dm_owner(conn: sa.Connection, *, team_id: str, channel: str | None) -> str 
     """Whose DM with Heedful ``channel`` is (the sender remembers each person's)."""
     if not channel:
         return None
-    u = USERS.c
-    owners = conn.execute(
-        sa.select(u.slack_user_id).where(u.team_id == team_id, u.dm_channel_id == channel)
-    ).all()
-    return owners[0][0] if len(owners) == 1 else None
+    owners = users.dm_owners(conn=conn, team_id=team_id, channel=channel)
+    return owners[0] if len(owners) == 1 else None
 
 
 def question_for(services: Services, *, delivery_id: int) -> str | None:

@@ -32,12 +32,11 @@ from bot.messages import Message
 from bot.messages.prompts import load_prompts
 from bot.sender import Skip
 from bot.services import Services
-from bot.storage import repository as repo
+from bot.storage import deliveries
 from bot.storage.db import read_only
-from bot.storage.models import PromptShown, Reflection
+from bot.storage.deliveries import ClaimedDelivery
+from bot.storage.models import DeliveryKind, PromptShown, Reflection
 
-REPLY = "notice"
-ACK = "ack"
 REACTION = "white_check_mark"
 KEPT_LINES = "kept.line"  # the short lines that say an answer was kept (kept.line.*)
 TAPPED = "done.tapped"  # what a tapped question turns into (done.tapped.*)
@@ -60,7 +59,12 @@ def reply(
     if thread_ts:
         payload["thread_ts"] = thread_ts
     return _queue(
-        services, team_id=team_id, user_id=user_id, kind=REPLY, ref=f"reply:{key}", payload=payload
+        services,
+        team_id=team_id,
+        user_id=user_id,
+        kind=DeliveryKind.NOTICE,
+        ref=f"reply:{key}",
+        payload=payload,
     )
 
 
@@ -80,31 +84,37 @@ def acknowledge(
     if thread_ts:
         payload["thread_ts"] = thread_ts
     return _queue(
-        services, team_id=team_id, user_id=user_id, kind=ACK, ref=f"ack:{ts}", payload=payload
+        services,
+        team_id=team_id,
+        user_id=user_id,
+        kind=DeliveryKind.ACK,
+        ref=f"ack:{ts}",
+        payload=payload,
     )
 
 
 def _queue(
-    services: Services, *, team_id: str, user_id: str, kind: str, ref: str, payload: dict[str, Any]
+    services: Services,
+    *,
+    team_id: str,
+    user_id: str,
+    kind: DeliveryKind,
+    ref: str,
+    payload: dict[str, Any],
 ) -> bool:
     now = services.clock.now()
     with services.engine.begin() as conn:
-        added = repo.enqueue_deliveries(
-            conn,
-            [
-                {
-                    "team_id": team_id,
-                    "user_id": user_id,
-                    "kind": kind,
-                    "ref": ref[:255],
-                    "due_at": now,
-                    "payload": payload,
-                }
-            ],
+        added = deliveries.enqueue_now(
+            conn=conn,
+            team_id=team_id,
+            user_id=user_id,
+            kind=kind,
+            ref=ref,
+            payload=payload,
             now=now,
         )
     services.wake_outbox()
-    return added == 1
+    return added
 
 
 def rotated(
@@ -170,7 +180,7 @@ class AckComposer:
     def __init__(self, services: Services) -> None:
         self.services = services
 
-    def __call__(self, row: Any) -> Message:
+    def __call__(self, row: ClaimedDelivery) -> Message:
         ts = str(((row.payload or {}).get("react") or {}).get("timestamp") or "")
         r = REF.c
         with read_only(self.services.engine) as conn:

@@ -19,7 +19,7 @@ Every Slack answer lands in one of these classes (``classify``):
   without reading the budget again before each post.
 
 **Paced, nearest meeting first**: a claimed batch (ordered by the start of the meeting
-each DM prepares for, ``repository.claim_order``) is triaged before anything is posted
+each DM prepares for, ``deliveries.claim_order``) is triaged before anything is posted
 (``Sender._pace``): an expired row is marked ``expired`` (README, "Today's rule"), an
 unreachable person's skipped, a workspace without a token fails; the others take slots
 from the workspace's budget for their method, in one transaction for the batch. A row
@@ -40,6 +40,12 @@ delivery gives up (``failed``, error ``gave_up:…``) with a WARNING log line an
 ``gave_up`` outcome in ``heedful_deliveries_total``; after an unknown outcome it gives up
 only once the DM history shows it never arrived.
 
+Every outcome carries its class as a value (``deliveries.Failure``: a ``FailureKind`` and
+Slack's code): the sender acts on it (marks a person unreachable, pauses a workspace) and
+the metrics count by it. The row's ``error`` column keeps the text it always had
+(``recipient:account_inactive``, ``gave_up:internal_error``, ``ratelimited`` …), written
+from that value for existing rows and whoever reads them, never parsed back.
+
 Never twice, with several workers and a slow Slack:
 
 * a batch is as many rows as the sending threads can post within a quarter of a lease,
@@ -48,7 +54,7 @@ Never twice, with several workers and a slow Slack:
   takes seconds, so no claimed row waits in the queue while its lease runs out;
 * just before each post (a fencing check), a row claimed more than a quarter of a lease
   ago (a history check or a slow composer came first) has its lease renewed to a full
-  lease, only if this worker still holds it (``repository.renew_lease``); when it does not
+  lease, only if this worker still holds it (``deliveries.renew_lease``); when it does not
   (the lease ran out and another worker took the row over), the row is not posted. A row
   claimed less than a quarter of a lease ago needs no write: no one may take it over
   before its lease ends. (A renewal before every post cost one write per DM and made
@@ -88,9 +94,8 @@ from concurrent.futures import ALL_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
-import sqlalchemy as sa
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import Engine
@@ -101,9 +106,10 @@ from bot.crypto import Cipher
 from bot.messages import Message
 from bot.metrics import Metrics
 from bot.slack import SlackClients
-from bot.storage import repository as repo
+from bot.storage import deliveries, installations, scheduled, users
 from bot.storage.db import read_only
-from bot.storage.models import DeliveryState, Installation, SlackUser
+from bot.storage.deliveries import ClaimedDelivery, DeliveryOutcome, Failure, FailureKind
+from bot.storage.models import DeliveryKind, DeliveryState
 
 logger = logging.getLogger(__name__)
 
@@ -177,6 +183,7 @@ TRANSIENT_ERRORS = frozenset(
 )
 # A reaction that is there already: what the call was for is done.
 ALREADY_REACTED = "already_reacted"
+RATE_LIMITED = Failure(FailureKind.RATE_LIMITED)
 
 
 class Outcome(StrEnum):
@@ -193,6 +200,7 @@ class Classified:
     outcome: Outcome
     error: str
     retry_after: float | None = None
+    raised: bool = False  # the call raised (no answer, or a refused connection)
 
 
 def classify(exc: BaseException | None, data: Mapping[str, Any] | None = None) -> Classified:
@@ -209,9 +217,9 @@ def classify(exc: BaseException | None, data: Mapping[str, Any] | None = None) -
             return Classified(Outcome.TRANSIENT, "ratelimited", _retry_after(response.headers))
         return _classify_code(error, status=response.status_code)
     if _never_left(exc):
-        return Classified(Outcome.TRANSIENT, f"connect:{type(exc).__name__}")
+        return Classified(Outcome.TRANSIENT, f"connect:{type(exc).__name__}", raised=True)
     # The request may have reached Slack: timeouts, resets, a closed connection.
-    return Classified(Outcome.UNKNOWN, f"io:{type(exc).__name__}")
+    return Classified(Outcome.UNKNOWN, f"io:{type(exc).__name__}", raised=True)
 
 
 def _classify_code(error: str, *, status: int) -> Classified:
@@ -262,30 +270,41 @@ class Defer(Exception):
         self.until = until
 
 
-Composer = Callable[[sa.Row[Any]], Message]
-"""Builds a delivery's message at send time. A composer may also have a ``prepare(rows)``
-method: the sender calls it once per batch with all of that kind's rows, so a composer
-can load what it needs for many users in a fixed number of queries (the digest does)."""
+class Composer(Protocol):
+    """Builds a delivery's message at send time (or raises :class:`Skip` / :class:`Defer`)."""
+
+    def __call__(self, row: ClaimedDelivery, /) -> Message: ...
+
+
+@runtime_checkable
+class BatchComposer(Composer, Protocol):
+    """A composer that also loads what a batch needs: the sender calls ``prepare`` once
+    per batch with all of that kind's rows, so the composer can load what it needs for
+    many users in a fixed number of queries (the digest does)."""
+
+    def prepare(self, rows: Sequence[ClaimedDelivery], /) -> None: ...
 
 
 @dataclass(frozen=True)
 class SentDM:
     """What an observer hears after a DM reached Slack (the demo prints these)."""
 
-    row: sa.Row[Any]
+    row: ClaimedDelivery
     message: Message
     channel: str | None
     ts: str | None
     reaction: str | None = None  # the emoji added instead of a message (then ``ts`` None)
 
 
-def compose_notice(row: sa.Row[Any]) -> Message:
+def compose_notice(row: ClaimedDelivery) -> Message:
     """Deliveries that carry their message ready-made in ``payload``."""
     payload = row.payload or {}
     return Message(text=payload["text"], blocks=list(payload.get("blocks") or []))
 
 
-def delivery_metadata(row: sa.Row[Any], extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def delivery_metadata(
+    row: ClaimedDelivery, extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Slack message metadata that identifies a delivery (DESIGN.md "Messages"), with the
     message's own ``extra`` fields (the digest's themes …), which never replace the
     delivery's."""
@@ -372,7 +391,10 @@ class Sender:
         self.clients = clients
         self.cipher = cipher or Cipher()
         self.worker_id = worker_id
-        self.composers: dict[str, Composer] = {"notice": compose_notice, **(composers or {})}
+        self.composers: dict[str, Composer] = {
+            DeliveryKind.NOTICE: compose_notice,
+            **(composers or {}),
+        }
         self.threads = max_workers
         self.lease = lease
         self.pace = Pace()
@@ -413,13 +435,17 @@ class Sender:
         even the next free slot comes after its deadline.
         """
         now = self.clock.now()
-        rows = repo.claim_deliveries(
-            self.engine, now=now, worker=self.worker_id, limit=self.batch_size, lease=self.lease
+        rows = deliveries.claim_deliveries(
+            engine=self.engine,
+            now=now,
+            worker=self.worker_id,
+            limit=self.batch_size,
+            lease=self.lease,
         )
         if not rows:
             return 0
         targets = self._targets(rows)
-        recorded: dict[int, repo.DeliveryOutcome] = {}
+        recorded: dict[int, DeliveryOutcome] = {}
         settled, ready = self._pace(rows, targets, now)
         if settled:
             self._record(settled, targets, recorded)
@@ -439,24 +465,34 @@ class Sender:
 
     def _pace(
         self,
-        rows: Sequence[sa.Row[Any]],
+        rows: Sequence[ClaimedDelivery],
         targets: Mapping[tuple[str, str], _Target],
         now: datetime,
-    ) -> tuple[list[tuple[sa.Row[Any], repo.DeliveryOutcome]], list[sa.Row[Any]]]:
+    ) -> tuple[list[tuple[ClaimedDelivery, DeliveryOutcome]], list[ClaimedDelivery]]:
         """Triage a claimed batch: (outcomes settled without Slack, rows to post now)."""
-        settled: list[tuple[sa.Row[Any], repo.DeliveryOutcome]] = []
-        waiting: dict[tuple[str, str], list[sa.Row[Any]]] = {}
+        settled: list[tuple[ClaimedDelivery, DeliveryOutcome]] = []
+        waiting: dict[tuple[str, str], list[ClaimedDelivery]] = {}
         for row in rows:
             target = targets[(row.team_id, row.user_id)]
             if row.expires_at is not None and now + ARRIVAL_MARGIN >= row.expires_at:
                 settled.append((row, _expired(row)))
             elif target.unreachable:
                 settled.append(
-                    (row, repo.DeliveryOutcome(row.id, DeliveryState.SKIPPED, error="unreachable"))
+                    (
+                        row,
+                        DeliveryOutcome(
+                            row.id, DeliveryState.SKIPPED, failure=Failure(FailureKind.UNREACHABLE)
+                        ),
+                    )
                 )
             elif target.token is None:
                 settled.append(
-                    (row, repo.DeliveryOutcome(row.id, DeliveryState.FAILED, error="not_installed"))
+                    (
+                        row,
+                        DeliveryOutcome(
+                            row.id, DeliveryState.FAILED, failure=Failure(FailureKind.NOT_INSTALLED)
+                        ),
+                    )
                 )
             else:
                 method = REACT_METHOD if (row.payload or {}).get("react") else POST_METHOD
@@ -466,7 +502,7 @@ class Sender:
         if self.budget is None:
             return settled, [row for group in waiting.values() for row in group]
         slots = self.budget.take({key: len(group) for key, group in waiting.items()}, now=now)
-        ready: list[sa.Row[Any]] = []
+        ready: list[ClaimedDelivery] = []
         for key, group in waiting.items():
             granted = slots[key]
             ready += group[: granted.granted]
@@ -478,10 +514,12 @@ class Sender:
                 settled.append(
                     (
                         row,
-                        repo.DeliveryOutcome(
+                        DeliveryOutcome(
                             row.id,
                             DeliveryState.PENDING,
-                            error="ratelimited" if granted.paused else "paced",
+                            failure=Failure(
+                                FailureKind.RATE_LIMITED if granted.paused else FailureKind.PACED
+                            ),
                             retry_at=granted.next_free + i * granted.interval,
                         ),
                     )
@@ -490,20 +528,20 @@ class Sender:
         ready.sort(key=lambda r: order[r.id])
         return settled, ready
 
-    def _prepare(self, rows: Sequence[sa.Row[Any]]) -> None:
-        by_kind: dict[str, list[sa.Row[Any]]] = {}
+    def _prepare(self, rows: Sequence[ClaimedDelivery]) -> None:
+        by_kind: dict[str, list[ClaimedDelivery]] = {}
         for row in rows:
             by_kind.setdefault(row.kind, []).append(row)
         for kind, group in by_kind.items():
-            prepare = getattr(self.composers.get(kind), "prepare", None)
-            if prepare is not None:
+            composer = self.composers.get(kind)
+            if isinstance(composer, BatchComposer):
                 try:
-                    prepare(group)
+                    composer.prepare(group)
                 except Exception:
                     logger.exception("preparing %d %s deliveries failed", len(group), kind)
 
     def _notify(
-        self, rows: Sequence[sa.Row[Any]], outcomes: Sequence[repo.DeliveryOutcome | None]
+        self, rows: Sequence[ClaimedDelivery], outcomes: Sequence[DeliveryOutcome | None]
     ) -> None:
         composed, self._composed = self._composed, {}
         reacted, self._reacted = self._reacted, {}
@@ -523,7 +561,7 @@ class Sender:
 
     def seconds_until_due(self) -> float | None:
         """Seconds until the earliest pending delivery is due (None: nothing pending)."""
-        due = repo.next_due(self.engine)
+        due = deliveries.next_due(engine=self.engine)
         return None if due is None else (due - self.clock.now()).total_seconds()
 
     def drain(self, max_batches: int = 1000) -> int:
@@ -538,37 +576,27 @@ class Sender:
 
     # ------------------------------------------------------------------ internals
 
-    def _targets(self, rows: Sequence[sa.Row[Any]]) -> dict[tuple[str, str], _Target]:
+    def _targets(self, rows: Sequence[ClaimedDelivery]) -> dict[tuple[str, str], _Target]:
         """Tokens and user state for a batch, in two queries."""
         teams = {r.team_id for r in rows}
-        users = {r.user_id for r in rows}
         with read_only(self.engine) as conn:
-            inst = Installation.__table__.c  # type: ignore[attr-defined]
-            tokens = {
-                team: self.cipher.decrypt(token) if token else None
-                for team, token in conn.execute(
-                    sa.select(inst.team_id, inst.bot_token).where(inst.team_id.in_(teams))
-                )
-            }
-            u = SlackUser.__table__.c  # type: ignore[attr-defined]
-            known = {
-                (team, user): (channel, unreachable)
-                for team, user, channel, unreachable in conn.execute(
-                    sa.select(
-                        u.team_id, u.slack_user_id, u.dm_channel_id, u.unreachable_reason
-                    ).where(u.slack_user_id.in_(users), u.team_id.in_(teams))
-                )
-            }
-        return {
-            (r.team_id, r.user_id): _Target(
-                tokens.get(r.team_id), *known.get((r.team_id, r.user_id), (None, None))
-            )
-            for r in rows
+            stored = installations.bot_tokens(conn=conn, team_ids=teams)
+            known = users.reach(conn=conn, team_ids=teams, user_ids={r.user_id for r in rows})
+        tokens = {
+            team: self.cipher.decrypt(token) if token else None for team, token in stored.items()
         }
+        nobody = users.Reach(dm_channel_id=None, unreachable_reason=None)
+        targets = {}
+        for r in rows:
+            reach = known.get((r.team_id, r.user_id), nobody)
+            targets[(r.team_id, r.user_id)] = _Target(
+                tokens.get(r.team_id), reach.dm_channel_id, reach.unreachable_reason
+            )
+        return targets
 
     def _deliver(
-        self, row: sa.Row[Any], target: _Target, claimed_at: datetime
-    ) -> repo.DeliveryOutcome | None:
+        self, row: ClaimedDelivery, target: _Target, claimed_at: datetime
+    ) -> DeliveryOutcome | None:
         began = time.monotonic()
         try:
             return self._deliver_unguarded(row, target, claimed_at)
@@ -579,15 +607,15 @@ class Sender:
             self.pace.took(time.monotonic() - began)
 
     def _deliver_unguarded(
-        self, row: sa.Row[Any], target: _Target, claimed_at: datetime
-    ) -> repo.DeliveryOutcome | None:
+        self, row: ClaimedDelivery, target: _Target, claimed_at: datetime
+    ) -> DeliveryOutcome | None:
         """The outcome to record, or None when this worker no longer holds the row."""
         now = self.clock.now()
         assert target.token is not None  # rows without one were settled by ``_pace``
         blocked = self.gate.blocked_until(row.team_id, POST_METHOD, now)
         if blocked is not None:
-            return repo.DeliveryOutcome(
-                row.id, DeliveryState.PENDING, error="ratelimited", retry_at=blocked
+            return DeliveryOutcome(
+                row.id, DeliveryState.PENDING, failure=RATE_LIMITED, retry_at=blocked
             )
         client = self.clients.for_token(target.token)
         if row.needs_reconcile:
@@ -606,15 +634,24 @@ class Sender:
             # It cannot be added: the composed line goes in its place.
         composer = self.composers.get(row.kind)
         if composer is None:
-            return repo.DeliveryOutcome(row.id, DeliveryState.FAILED, error="unknown_kind")
+            return DeliveryOutcome(
+                row.id, DeliveryState.FAILED, failure=Failure(FailureKind.UNKNOWN_KIND)
+            )
         try:
             message = composer(row)
         except Defer as defer:
-            return repo.DeliveryOutcome(
-                row.id, DeliveryState.PENDING, error="deferred", retry_at=defer.until
+            return DeliveryOutcome(
+                row.id,
+                DeliveryState.PENDING,
+                failure=Failure(FailureKind.DEFERRED),
+                retry_at=defer.until,
             )
         except Skip as skip:
-            return repo.DeliveryOutcome(row.id, DeliveryState.SKIPPED, error=str(skip) or "skipped")
+            return DeliveryOutcome(
+                row.id,
+                DeliveryState.SKIPPED,
+                failure=Failure(FailureKind.WITHDRAWN, str(skip) or "skipped"),
+            )
         if not self._fence(row, claimed_at):
             return None
         result = self._post(client, row, message)
@@ -651,31 +688,31 @@ class Sender:
                 logger.exception("recording a rate limit for workspace %s failed", team_id)
         return until
 
-    def _fence(self, row: sa.Row[Any], claimed_at: datetime) -> bool:
+    def _fence(self, row: ClaimedDelivery, claimed_at: datetime) -> bool:
         """Called just before every post: may this worker post ``row``? False: do not.
 
         A row claimed less than a quarter of a lease ago is certainly still this worker's
         (no one may take it over before the lease ends, and one Slack call is far shorter
         than the rest), so the common case costs no write. Otherwise the lease is renewed,
-        only if this worker still holds the row (``repository.renew_lease``).
+        only if this worker still holds the row (``deliveries.renew_lease``).
         """
         now = self.clock.now()
         if now - claimed_at < self.lease / 4:
             return True
-        return repo.renew_lease(
-            self.engine, row.id, worker=self.worker_id, now=now, lease=self.lease
+        return deliveries.renew_lease(
+            engine=self.engine, delivery_id=row.id, worker=self.worker_id, now=now, lease=self.lease
         )
 
     def _react(
-        self, client: WebClient, row: sa.Row[Any], react: Mapping[str, Any]
-    ) -> repo.DeliveryOutcome | None:
+        self, client: WebClient, row: ClaimedDelivery, react: Mapping[str, Any]
+    ) -> DeliveryOutcome | None:
         """Add the reaction ``react`` names. The outcome to record, or None when it cannot
         be added and a line should go instead (see the module docstring)."""
         now = self.clock.now()
         blocked = self.gate.blocked_until(row.team_id, REACT_METHOD, now)
         if blocked is not None:
-            return repo.DeliveryOutcome(
-                row.id, DeliveryState.PENDING, error="ratelimited", retry_at=blocked
+            return DeliveryOutcome(
+                row.id, DeliveryState.PENDING, failure=RATE_LIMITED, retry_at=blocked
             )
         channel = str(react.get("channel") or "")
         try:
@@ -690,15 +727,15 @@ class Sender:
         if c.outcome is Outcome.SENT or c.error == ALREADY_REACTED:
             self._composed[row.id] = Message(text=f":{react.get('name')}:")
             self._reacted[row.id] = str(react.get("name"))
-            return repo.DeliveryOutcome(
+            return DeliveryOutcome(
                 row.id, DeliveryState.SENT, channel=channel or None, attempted=True
             )
         if c.retry_after is not None:  # a rate limit: wait it out, not a failed attempt
             until = self._throttled(row.team_id, REACT_METHOD, c.retry_after)
-            return repo.DeliveryOutcome(
-                row.id, DeliveryState.PENDING, error="ratelimited", retry_at=until
+            return DeliveryOutcome(
+                row.id, DeliveryState.PENDING, failure=RATE_LIMITED, retry_at=until
             )
-        if c.outcome is Outcome.UNKNOWN or c.error in TRANSIENT_ERRORS or ":" in c.error:
+        if c.outcome is Outcome.UNKNOWN or c.error in TRANSIENT_ERRORS or c.raised:
             # 5xx, timeouts, dropped connections: try again (already_reacted if it landed).
             return self._retry(row, f"react:{c.error}", needs_reconcile=False)
         if c.outcome is Outcome.INSTALLATION and c.error != "missing_scope":
@@ -708,7 +745,7 @@ class Sender:
         )
         return None
 
-    def _post(self, client: WebClient, row: sa.Row[Any], message: Message) -> _PostResult:
+    def _post(self, client: WebClient, row: ClaimedDelivery, message: Message) -> _PostResult:
         kwargs: dict[str, Any] = {
             "channel": row.user_id,
             "text": message.text,
@@ -728,10 +765,10 @@ class Sender:
         data = response.data if isinstance(response.data, dict) else {}
         return _PostResult(classify(None, data), data.get("channel"), data.get("ts"))
 
-    def _settle(self, row: sa.Row[Any], result: _PostResult) -> repo.DeliveryOutcome:
+    def _settle(self, row: ClaimedDelivery, result: _PostResult) -> DeliveryOutcome:
         c = result.classified
         if c.outcome is Outcome.SENT:
-            return repo.DeliveryOutcome(
+            return DeliveryOutcome(
                 row.id,
                 DeliveryState.SENT,
                 channel=result.channel,
@@ -740,31 +777,35 @@ class Sender:
             )
         logger.info("delivery %s (%s): %s (%s)", row.id, row.kind, c.outcome.value, c.error)
         if c.outcome is Outcome.RECIPIENT:
-            return repo.DeliveryOutcome(
-                row.id, DeliveryState.FAILED, error=f"recipient:{c.error}", attempted=True
+            return DeliveryOutcome(
+                row.id,
+                DeliveryState.FAILED,
+                failure=Failure(FailureKind.RECIPIENT, c.error),
+                attempted=True,
             )
         if c.outcome is Outcome.INSTALLATION:
             # Pending again; nothing is claimed for a paused workspace until it is reinstalled.
-            return repo.DeliveryOutcome(
+            return DeliveryOutcome(
                 row.id,
                 DeliveryState.PENDING,
-                error=f"installation:{c.error}",
+                failure=Failure(FailureKind.INSTALLATION, c.error),
                 retry_at=self.clock.now(),
             )
         if c.outcome is Outcome.PAYLOAD:
-            return repo.DeliveryOutcome(
-                row.id, DeliveryState.FAILED, error=f"payload:{c.error}", attempted=True
+            return DeliveryOutcome(
+                row.id,
+                DeliveryState.FAILED,
+                failure=Failure(FailureKind.PAYLOAD, c.error),
+                attempted=True,
             )
         if c.retry_after is not None:  # a rate limit: wait it out, it is not a failed attempt
             until = self._throttled(row.team_id, POST_METHOD, c.retry_after)
-            return repo.DeliveryOutcome(
-                row.id, DeliveryState.PENDING, error="ratelimited", retry_at=until
+            return DeliveryOutcome(
+                row.id, DeliveryState.PENDING, failure=RATE_LIMITED, retry_at=until
             )
         return self._retry(row, c.error, needs_reconcile=c.outcome is Outcome.UNKNOWN)
 
-    def _retry(
-        self, row: sa.Row[Any], error: str, *, needs_reconcile: bool
-    ) -> repo.DeliveryOutcome:
+    def _retry(self, row: ClaimedDelivery, error: str, *, needs_reconcile: bool) -> DeliveryOutcome:
         """A failed attempt: pending again with backoff, or given up after the last one
         (an unknown outcome first gets its history check, see ``_deliver_unguarded``)."""
         failures = row.attempts + 1
@@ -772,16 +813,16 @@ class Sender:
             return self._give_up(row, error, failures)
         backoff = min(timedelta(seconds=2 ** min(failures, 12)), MAX_BACKOFF)
         jitter = backoff * random.uniform(0, 0.25)
-        return repo.DeliveryOutcome(
+        return DeliveryOutcome(
             row.id,
             DeliveryState.PENDING,
-            error=error,
+            failure=Failure(FailureKind.RETRIED, error),
             retry_at=self.clock.now() + backoff + jitter,
             needs_reconcile=needs_reconcile or row.needs_reconcile,
             attempted=True,
         )
 
-    def _give_up(self, row: sa.Row[Any], error: str, failures: int) -> repo.DeliveryOutcome:
+    def _give_up(self, row: ClaimedDelivery, error: str, failures: int) -> DeliveryOutcome:
         logger.warning(
             "delivery %s (%s, team %s) gave up after %d failed attempts, the last: %s",
             row.id,
@@ -790,13 +831,16 @@ class Sender:
             failures,
             error,
         )
-        return repo.DeliveryOutcome(
-            row.id, DeliveryState.FAILED, error=f"gave_up:{error}", attempted=True
+        return DeliveryOutcome(
+            row.id,
+            DeliveryState.FAILED,
+            failure=Failure(FailureKind.GAVE_UP, error),
+            attempted=True,
         )
 
     def _reconcile(
-        self, client: WebClient, row: sa.Row[Any], target: _Target
-    ) -> repo.DeliveryOutcome | None:
+        self, client: WebClient, row: ClaimedDelivery, target: _Target
+    ) -> DeliveryOutcome | None:
         """Did an earlier, interrupted attempt reach Slack? Look for our metadata.
 
         Returns the outcome when it did (or when looking failed), None to go ahead and send.
@@ -822,7 +866,7 @@ class Sender:
                         and (meta.get("event_payload") or {}).get("delivery_id") == row.id
                     ):
                         logger.info("delivery %s had reached Slack before; not resending", row.id)
-                        return repo.DeliveryOutcome(
+                        return DeliveryOutcome(
                             row.id,
                             DeliveryState.SENT,
                             channel=channel,
@@ -835,17 +879,17 @@ class Sender:
             c = classify(exc)
             logger.info("delivery %s: could not check the DM history (%s)", row.id, c.error)
             if c.outcome is Outcome.RECIPIENT:
-                return repo.DeliveryOutcome(
-                    row.id, DeliveryState.FAILED, error=f"recipient:{c.error}"
+                return DeliveryOutcome(
+                    row.id, DeliveryState.FAILED, failure=Failure(FailureKind.RECIPIENT, c.error)
                 )
             return self._retry(row, f"reconcile:{c.error}", needs_reconcile=True)
         return None
 
     def _record(
         self,
-        finished: Sequence[tuple[sa.Row[Any], repo.DeliveryOutcome | None]],
+        finished: Sequence[tuple[ClaimedDelivery, DeliveryOutcome | None]],
         targets: Mapping[tuple[str, str], _Target],
-        recorded: dict[int, repo.DeliveryOutcome],
+        recorded: dict[int, DeliveryOutcome],
     ) -> None:
         """Record the outcomes of DMs whose calls just returned, in one transaction.
 
@@ -868,9 +912,9 @@ class Sender:
             if outcome.channel and targets[(row.team_id, row.user_id)].dm_channel is None
         ]
         try:
-            updated = repo.finish_deliveries(
-                self.engine,
-                [outcome for _, outcome in done],
+            updated = deliveries.finish_deliveries(
+                engine=self.engine,
+                outcomes=[outcome for _, outcome in done],
                 worker=self.worker_id,
                 now=now,
                 dm_channels=channels,
@@ -878,7 +922,7 @@ class Sender:
             ids = [row.id for row, _ in done]
             held = set(ids)
             if updated < len(ids):
-                held = repo.held_by(self.engine, ids, self.worker_id)
+                held = deliveries.held_by(engine=self.engine, ids=ids, worker=self.worker_id)
         except Exception:
             # Still claimed: once the lease runs out they are checked in Slack before any resend.
             logger.exception("recording the outcomes of %d deliveries failed", len(done))
@@ -902,19 +946,19 @@ class Sender:
             elif outcome.state is DeliveryState.SENT and outcome.attempted:
                 method = REACT_METHOD if row.id in self._reacted else POST_METHOD
                 accepted[(row.team_id, method)] = accepted.get((row.team_id, method), 0) + 1
-            error = outcome.error or ""
-            if error.startswith("recipient:"):
-                repo.mark_unreachable(
-                    self.engine,
+            failure = outcome.failure
+            if failure is not None and failure.kind is FailureKind.RECIPIENT:
+                scheduled.mark_unreachable(  # what Slack holds for them is taken back too
+                    engine=self.engine,
                     team_id=row.team_id,
                     user_id=row.user_id,
-                    reason=error[10:],
+                    reason=failure.code,
                     now=now,
                 )
-            elif error.startswith("installation:"):
-                logger.warning("workspace %s paused: %s", row.team_id, error[13:])
-                repo.pause_installation(
-                    self.engine, team_id=row.team_id, reason=error[13:], now=now
+            elif failure is not None and failure.kind is FailureKind.INSTALLATION:
+                logger.warning("workspace %s paused: %s", row.team_id, failure.code)
+                installations.pause_installation(
+                    engine=self.engine, team_id=row.team_id, reason=failure.code, now=now
                 )
         if accepted and self.budget is not None:
             try:
@@ -923,30 +967,26 @@ class Sender:
                 logger.exception("raising the pace after %d posts failed", sum(accepted.values()))
 
 
-def _metric_outcome(outcome: repo.DeliveryOutcome) -> str:
+_PENDING_METRIC = {
+    FailureKind.RATE_LIMITED: "rate_limited",
+    FailureKind.PACED: "paced",
+    FailureKind.INSTALLATION: "paused",
+}
+
+
+def _metric_outcome(outcome: DeliveryOutcome) -> str:
     """The ``outcome`` label of ``heedful_deliveries_total`` (``bot.metrics``)."""
-    error = outcome.error or ""
-    if outcome.state is DeliveryState.SENT:
-        return "sent"
-    if outcome.state is DeliveryState.SKIPPED:
-        return "skipped"
-    if outcome.state is DeliveryState.EXPIRED:
-        return "expired"
     if outcome.state is DeliveryState.FAILED:
-        return "gave_up" if error.startswith("gave_up:") else "failed"
-    if error == "ratelimited":
-        return "rate_limited"
-    if error == "paced":
-        return "paced"
-    if error.startswith("installation:"):
-        return "paused"
-    return "retried"
+        return "gave_up" if outcome.failed_as is FailureKind.GAVE_UP else "failed"
+    if outcome.state is DeliveryState.PENDING:
+        return _PENDING_METRIC.get(outcome.failed_as, "retried")  # type: ignore[arg-type]
+    return outcome.state.value  # sent, skipped, expired
 
 
-def _expired(row: sa.Row[Any]) -> repo.DeliveryOutcome:
+def _expired(row: ClaimedDelivery) -> DeliveryOutcome:
     """It can no longer arrive before its deadline (``expires_at``; for a reminder, its
     meeting's start): not sent, marked ``expired`` (README, "Today's rule")."""
-    return repo.DeliveryOutcome(row.id, DeliveryState.EXPIRED, error="expired")
+    return DeliveryOutcome(row.id, DeliveryState.EXPIRED, failure=Failure(FailureKind.EXPIRED))
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import sqlalchemy as sa
 from slack_bolt.authorization import AuthorizeResult
 from sqlalchemy.engine import Engine
 
@@ -26,9 +25,8 @@ from bot.http_clients import HttpClients
 from bot.logging_setup import protect_private_logs
 from bot.slack import SlackClients
 from bot.slow_work import SlowWork
-from bot.storage import repository as repo
+from bot.storage import installations
 from bot.storage.db import make_engine, read_only
-from bot.storage.models import Installation
 
 logger = logging.getLogger(__name__)
 
@@ -80,13 +78,8 @@ class Services:
             cached = self._authorized.get(team_id)
         if cached is not None and now - cached[0] < AUTHORIZE_TTL_SECONDS:
             return cached[1]
-        t = Installation.__table__.c  # type: ignore[attr-defined]
         with read_only(self.engine) as conn:
-            row = conn.execute(
-                sa.select(
-                    t.enterprise_id, t.bot_token, t.bot_user_id, t.bot_id, t.uninstalled_at
-                ).where(t.team_id == team_id)
-            ).first()
+            row = installations.installed(conn=conn, team_id=team_id)
         result = None
         if row is not None and row.bot_token and row.uninstalled_at is None:
             result = AuthorizeResult(
@@ -110,8 +103,8 @@ class Services:
         info = self.clients.for_token(token).auth_test()
         team_id = str(info["team_id"])
         with self.engine.begin() as conn:
-            repo.upsert_installation(
-                conn,
+            installations.upsert_installation(
+                conn=conn,
                 team_id=team_id,
                 now=self.clock.now(),
                 enterprise_id=info.get("enterprise_id") or None,

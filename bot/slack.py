@@ -161,16 +161,23 @@ def upload_to_dm(client: WebClient, user_id: str, upload: Upload) -> None:
     )
 
 
+# Lookups that failed for want of an answer: worth asking again later.
+LOOKUP_TRANSIENT_ERRORS = frozenset(
+    {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
+)
+
+
 @dataclass(frozen=True)
 class Lookup:
     """What ``users.lookupByEmail`` said about one address: the person (``user``, Slack's
     user object), or nobody in the workspace (``found`` False, ``error`` None), or a rate
     limit (``retry_after`` seconds), or another error (``error``: Slack's code, or the
-    kind of failure when no answer came)."""
+    kind of failure when no answer came; ``transient``: worth asking again later)."""
 
     user: Mapping[str, Any] | None = None
     retry_after: float | None = None
     error: str | None = None
+    transient: bool = False
 
     @property
     def found(self) -> bool:
@@ -197,8 +204,11 @@ def lookup_by_email(client: WebClient, email: str) -> Lookup:
             except (TypeError, ValueError):
                 wait = 1.0
             return Lookup(retry_after=max(0.0, min(wait, 3600.0)))
-        return Lookup(error=None if code in NOT_FOUND else code)
+        if code in NOT_FOUND:
+            return Lookup()
+        no_answer = not answer.get("error") and answer.status_code >= 500
+        return Lookup(error=code, transient=no_answer or code in LOOKUP_TRANSIENT_ERRORS)
     except Exception as exc:  # no answer: try again later
-        return Lookup(error=f"io:{type(exc).__name__}")
+        return Lookup(error=f"io:{type(exc).__name__}", transient=True)
     user = response.get("user")
     return Lookup(user=user) if isinstance(user, Mapping) else Lookup(error="no_user")

@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.clock import valid_zone
 from bot.services import Services
-from bot.storage import repository as repo
+from bot.storage import users
 from bot.storage.db import session_scope
 from bot.storage.models import SlackUser
 
@@ -18,7 +18,7 @@ PROFILE_MAX_AGE = timedelta(hours=24)
 def needs_profile(services: Services, *, team_id: str, user_id: str) -> bool:
     """True when we have no fresh copy of the user's zone (ask ``users.info``)."""
     with session_scope(services.engine) as session:
-        user = repo.get_user(session, team_id=team_id, user_id=user_id)
+        user = users.get_user(session=session, team_id=team_id, user_id=user_id)
         if user is None or user.tz_checked_at is None:
             return True
         return services.clock.now() - user.tz_checked_at > PROFILE_MAX_AGE
@@ -46,7 +46,7 @@ def remember_user(
     """Create or refresh a user's row from what Slack just told us."""
     now = services.clock.now()
     with session_scope(services.engine) as session:
-        user = repo.ensure_user(session, team_id=team_id, user_id=user_id, now=now)
+        user = users.ensure_user(session=session, team_id=team_id, user_id=user_id, now=now)
         if profile is not None:
             apply_profile(user, profile, now=now)
         if dm_channel and dm_channel.startswith("D"):
@@ -63,7 +63,7 @@ def on_user_change(services: Services, *, team_id: str, event: Mapping[str, Any]
     if not user_id:
         return False
     with session_scope(services.engine) as session:
-        user = repo.get_user(session, team_id=team_id, user_id=user_id)
+        user = users.get_user(session=session, team_id=team_id, user_id=user_id)
         if user is None:
             return False
         before = user.tz

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.services import Services
-from bot.storage import repository as repo
+from bot.storage import installations
 
 logger = logging.getLogger(__name__)
 
@@ -16,8 +16,8 @@ def on_uninstalled(services: Services, *, team_id: str) -> None:
     """``app_uninstalled``: stop everything and forget the whole workspace."""
     from bot.privacy import purge_team
 
-    repo.pause_installation(
-        services.engine, team_id=team_id, reason="app_uninstalled", now=services.clock.now()
+    installations.pause_installation(
+        engine=services.engine, team_id=team_id, reason="app_uninstalled", now=services.clock.now()
     )
     purge_team(services, team_id=team_id)
 
@@ -27,7 +27,7 @@ def on_tokens_revoked(services: Services, *, team_id: str, event: Mapping[str, A
     bot users whose tokens were revoked), stop sending until a new install."""
     if not (event.get("tokens") or {}).get("bot"):
         return
-    repo.pause_installation(
-        services.engine, team_id=team_id, reason="tokens_revoked", now=services.clock.now()
+    installations.pause_installation(
+        engine=services.engine, team_id=team_id, reason="tokens_revoked", now=services.clock.now()
     )
     logger.warning("bot token revoked for workspace %s; sending paused", team_id)

@@ -88,7 +88,9 @@ def with_microsoft(settings: Settings, fake: FakeMicrosoft) -> Settings:
 def add_person(services: Services, *, team_id: str, user_id: str, email: str) -> None:
     """The Slack user whose calendars the tests connect (zone Europe/Berlin)."""
     with session_scope(services.engine) as session:
-        user = repo.ensure_user(session, team_id=team_id, user_id=user_id, now=services.clock.now())
+        user = repo.ensure_user(
+            session=session, team_id=team_id, user_id=user_id, now=services.clock.now()
+        )
         user.tz, user.email = "Europe/Berlin", email
         session.add(user)
 

@@ -10,8 +10,11 @@ from factories import BERLIN, local, make_occurrence
 
 from bot.home import days_in_words, hours_in_words
 from bot.messages.prompts import load_prompts
-from bot.planner import REFLECTION, REMINDER, PlanInput, plan
+from bot.planner import PlanInput, plan
 from bot.prefs import EVERY_DAY, HoursError, Prefs, WorkingHours, parse_days, parse_hours
+from bot.storage.models import DeliveryKind
+
+REMINDER, REFLECTION = DeliveryKind.REMINDER, DeliveryKind.REFLECTION
 
 PROMPTS = load_prompts()
 MON, TUE, WED, THU, FRI, SAT, SUN = range(7)

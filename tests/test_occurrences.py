@@ -33,7 +33,7 @@ TEAM, USER = "T0001", "U1"
 def fixture_user(services: Services, clock: VirtualClock) -> str:
     clock.set(local(MONDAY, "07:00"))
     with session_scope(services.engine) as session:
-        user = repo.ensure_user(session, team_id=TEAM, user_id=USER, now=clock.now())
+        user = repo.ensure_user(session=session, team_id=TEAM, user_id=USER, now=clock.now())
         user.tz = "Europe/Berlin"
     opt_in(services, team_id=TEAM, user_id=USER)
     return USER
@@ -62,7 +62,7 @@ def test_nothing_is_planned_before_the_user_opts_in(
 ) -> None:
     clock.set(local(MONDAY, "07:00"))
     with session_scope(services.engine) as session:
-        repo.ensure_user(session, team_id=TEAM, user_id=USER, now=clock.now())
+        repo.ensure_user(session=session, team_id=TEAM, user_id=USER, now=clock.now())
     apply(services, make_occurrence(local(MONDAY, "10:00"), uid="a"))
     assert deliveries(services) == {}
 
@@ -144,12 +144,12 @@ def test_pausing_withdraws_and_resuming_restores(
 ) -> None:
     apply(services, make_occurrence(local(MONDAY, "10:00"), uid="a"))
     with session_scope(services.engine) as session:
-        row = repo.get_user(session, team_id=TEAM, user_id=USER)
+        row = repo.get_user(session=session, team_id=TEAM, user_id=USER)
         row.paused_until = local(MONDAY, "12:00")
     replan_user(services, team_id=TEAM, user_id=USER)
     assert {state for state, _ in deliveries(services).values()} == {"skipped"}
     with session_scope(services.engine) as session:
-        repo.get_user(session, team_id=TEAM, user_id=USER).paused_until = None
+        repo.get_user(session=session, team_id=TEAM, user_id=USER).paused_until = None
     replan_user(services, team_id=TEAM, user_id=USER)
     assert {state for state, _ in deliveries(services).values()} == {"pending"}
 

@@ -25,7 +25,7 @@ DEL = Delivery.__table__.c  # type: ignore[attr-defined]
 def fixture_user(services: Services, clock: VirtualClock) -> str:
     clock.set(local(MONDAY, "07:00"))
     with session_scope(services.engine) as session:
-        user = repo.ensure_user(session, team_id=TEAM, user_id=USER, now=clock.now())
+        user = repo.ensure_user(session=session, team_id=TEAM, user_id=USER, now=clock.now())
         user.tz = "Europe/Berlin"
     return USER
 
@@ -56,7 +56,7 @@ def test_silences_come_from_the_planner_and_the_outbox(services: Services, user:
             .values(state="sent")
         )
     with session_scope(services.engine) as session:
-        person = repo.get_user(session, team_id=TEAM, user_id=USER)
+        person = repo.get_user(session=session, team_id=TEAM, user_id=USER)
         assert person is not None
         prefs = Prefs(max_reminders_per_day=0, max_reflections_per_day=0)
         person.prefs = prefs.to_json()

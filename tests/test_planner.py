@@ -8,8 +8,15 @@ from zoneinfo import ZoneInfo
 from factories import BERLIN, local, make_occurrence
 
 from bot.calendars.occurrence import Category, Response, Status
-from bot.planner import REFLECTION, REMINDER, TRANSITION, PlanInput, plan
+from bot.planner import PlanInput, plan
 from bot.prefs import Prefs
+from bot.storage.models import DeliveryKind
+
+REMINDER, REFLECTION, TRANSITION = (
+    DeliveryKind.REMINDER,
+    DeliveryKind.REFLECTION,
+    DeliveryKind.TRANSITION,
+)
 
 MONDAY = "2026-03-02"
 

@@ -9,8 +9,15 @@ from datetime import timedelta
 from factories import BERLIN, local, make_occurrence
 
 from bot.comeback import Pending
-from bot.planner import REFLECTION, REMINDER, TRANSITION, PlanInput, Wanted, comebacks, plan
+from bot.planner import PlanInput, Wanted, comebacks, plan
 from bot.prefs import Prefs
+from bot.storage.models import DeliveryKind
+
+REMINDER, REFLECTION, TRANSITION = (
+    DeliveryKind.REMINDER,
+    DeliveryKind.REFLECTION,
+    DeliveryKind.TRANSITION,
+)
 
 MONDAY = "2026-03-02"
 BEN = "ben@example.com"

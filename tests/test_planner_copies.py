@@ -10,18 +10,15 @@ from factories import BERLIN, local, make_occurrence
 from bot.calendars.occurrence import Response, Status
 from bot.copies import meetings, same_meeting
 from bot.messages.prompts import load_prompts
-from bot.planner import (
-    COPY,
-    MUTED,
-    REFLECTION,
-    REMINDER,
-    TRANSITION,
-    PlanInput,
-    Wanted,
-    plan,
-    silences,
-)
+from bot.planner import COPY, MUTED, PlanInput, Wanted, plan, silences
 from bot.prefs import Prefs
+from bot.storage.models import DeliveryKind
+
+REMINDER, REFLECTION, TRANSITION = (
+    DeliveryKind.REMINDER,
+    DeliveryKind.REFLECTION,
+    DeliveryKind.TRANSITION,
+)
 
 MONDAY = "2026-03-02"
 TEN = local(MONDAY, "10:00")

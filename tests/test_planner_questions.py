@@ -13,10 +13,7 @@ from bot.planner import (
     FIRST_MEETING,
     LARGE,
     ONE_ON_ONE,
-    REFLECTION,
-    REMINDER,
     SMALL_GROUP,
-    TRANSITION,
     PlanInput,
     Wanted,
     first_meetings,
@@ -24,6 +21,13 @@ from bot.planner import (
     plan,
 )
 from bot.prefs import Prefs
+from bot.storage.models import DeliveryKind
+
+REMINDER, REFLECTION, TRANSITION = (
+    DeliveryKind.REMINDER,
+    DeliveryKind.REFLECTION,
+    DeliveryKind.TRANSITION,
+)
 
 MONDAY = "2026-03-02"
 LONG_AGO = local("2026-01-05", "09:00")  # Heedful has read this calendar since January

@@ -6,19 +6,11 @@ from __future__ import annotations
 from factories import BERLIN, local, make_occurrence
 
 from bot.calendars.occurrence import Category, Response, Status
-from bot.planner import (
-    DAILY_CAP,
-    MUTED,
-    OUTSIDE_HOURS,
-    PAST,
-    PAUSED,
-    REFLECTION,
-    REMINDER,
-    PlanInput,
-    plan,
-    silences,
-)
+from bot.planner import DAILY_CAP, MUTED, OUTSIDE_HOURS, PAST, PAUSED, PlanInput, plan, silences
 from bot.prefs import Prefs
+from bot.storage.models import DeliveryKind
+
+REMINDER, REFLECTION = DeliveryKind.REMINDER, DeliveryKind.REFLECTION
 
 MONDAY = "2026-03-02"
 

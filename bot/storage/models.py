@@ -39,6 +39,20 @@ def _ts(*, nullable: bool = True, index: bool = False) -> Any:
     return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
 
 
+class DeliveryKind(StrEnum):
+    """What a delivery is: the outbox's ``kind`` column, and the key of its composer."""
+
+    REMINDER = "reminder"
+    REFLECTION = "reflection"
+    TRANSITION = "transition"  # a reflection on one meeting and a reminder for the next
+    WELCOME = "welcome"
+    DIGEST = "digest"
+    NOTICE = "notice"  # its message ready-made in ``payload`` (replies, calendar notices)
+    ACK = "ack"  # a reaction to a kept answer, or a short line in its place
+    FEEDBACK_ASK = "feedback_ask"  # the anonymous question to a colleague
+    COMMITMENT_OFFER = "commitment_offer"
+
+
 class DeliveryState(StrEnum):
     PENDING = "pending"
     CLAIMED = "claimed"
@@ -114,14 +128,14 @@ class Delivery(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     team_id: str = Field(max_length=32)
     user_id: str = Field(max_length=32)
-    kind: str = Field(max_length=32)
+    kind: str = Field(max_length=32)  # a DeliveryKind
     ref: str = Field(default="", max_length=255)
     occurrence_key: str | None = Field(default=None, max_length=255)
     due_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     available_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     expires_at: datetime | None = _ts()
     # The start of the meeting this DM prepares for (reminders, transitions): due rows
-    # are claimed nearest meeting first (``repository.claim_deliveries``).
+    # are claimed nearest meeting first (``deliveries.claim_deliveries``).
     meeting_start: datetime | None = _ts()
     state: str = Field(default=DeliveryState.PENDING, max_length=16)
     lease_until: datetime | None = _ts()

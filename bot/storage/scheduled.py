@@ -4,7 +4,7 @@ ahead of time, recording what Slack answered, the queue of scheduled messages to
 
 One function, :func:`unschedule`, is called wherever pending deliveries are withdrawn,
 moved, skipped or deleted (``bot.occurrences.sync_deliveries``, ``bot.nudges.skip_meeting``,
-``bot.privacy.erase_user``, ``repository.mark_unreachable``), in the caller's
+``bot.privacy.erase_user``, ``mark_unreachable`` here), in the caller's
 transaction and before its own update: it queues the deletion at Slack of every matching
 row Slack holds (``scheduled``), turns those rows and any with a call in flight
 (``scheduling``) back into plain ``pending`` rows, and so lets the caller's update of
@@ -29,8 +29,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from bot.storage import repository as repo
+from bot.storage import users
 from bot.storage.db import read_only
+from bot.storage.deliveries import _CLAIMED_FIELDS, ClaimedDelivery, Failure
+from bot.storage.dialect import from_driver, insert_ignoring_duplicates
 from bot.storage.models import (
     Delivery,
     DeliveryState,
@@ -69,7 +71,7 @@ def claim(
     limit: int,
     lease: timedelta,
     rate_method: str,
-) -> list[repo.ClaimedDelivery]:
+) -> list[ClaimedDelivery]:
     """Claim, nearest due first, up to ``limit`` rows to pre-schedule: ``scheduling`` rows
     whose lease ran out (their call's outcome is unknown: they come back
     ``needs_reconcile``), then pending rows of ``kinds`` due in [``earliest``, ``latest``]
@@ -103,7 +105,7 @@ def claim(
     if engine.dialect.name == "postgresql":
         fresh = fresh.with_for_update(skip_locked=True)
         lost = lost.with_for_update(skip_locked=True)
-    columns = [d[name] for name in repo._CLAIMED_FIELDS]
+    columns = [d[name] for name in _CLAIMED_FIELDS]
     with engine.begin() as conn:
         rows = list(
             conn.execute(
@@ -138,18 +140,18 @@ def claim(
 class Claimed:
     """A claimed delivery and the digest of the text it was scheduled with, if any."""
 
-    row: repo.ClaimedDelivery
+    row: ClaimedDelivery
     digest: str | None
 
 
 def _claimed(raw: Any) -> Claimed:
     *fields, digest = tuple(raw)
-    values = dict(zip(repo._CLAIMED_FIELDS, fields, strict=True))
+    values = dict(zip(_CLAIMED_FIELDS, fields, strict=True))
     if isinstance(values["payload"], str):
         values["payload"] = json.loads(values["payload"])
     values["payload"] = values["payload"] or {}
     values["needs_reconcile"] = bool(values["needs_reconcile"])
-    return Claimed(repo.ClaimedDelivery(**values), digest)
+    return Claimed(ClaimedDelivery(**values), digest)
 
 
 def next_due(engine: Engine) -> datetime | None:
@@ -163,7 +165,7 @@ def next_due(engine: Engine) -> datetime | None:
             conn.execute(sa.select(sa.func.min(u.available_at))),
             conn.execute(sa.select(sa.func.min(d.due_at)).where(d.state == SCHEDULED)),
         ]
-        times = [repo._time(m.scalar()) for m in found]
+        times = [from_driver(m.scalar()) for m in found]
     known = [t for t in times if t is not None]
     return min(known) if known else None
 
@@ -180,13 +182,18 @@ class Result:
 
     id: int
     state: DeliveryState
-    error: str | None = None
+    failure: Failure | None = None
     channel: str | None = None
     message_id: str | None = None
     digest: str | None = None
     direct: bool = False
     retry_at: datetime | None = None
     attempted: bool = False
+
+    @property
+    def error(self) -> str | None:
+        """The stored ``error`` text (``Failure.text``)."""
+        return None if self.failure is None else self.failure.text
 
 
 def begin_call(engine: Engine, row_id: int, *, worker: str, channel: str, digest: str) -> bool:
@@ -313,6 +320,18 @@ def unschedule(conn: sa.Connection, where: sa.ColumnElement[bool], *, now: datet
     return len(rows)
 
 
+def mark_unreachable(
+    *, engine: Engine, team_id: str, user_id: str, reason: str, now: datetime
+) -> None:
+    """Slack said this person cannot get our DMs (deactivated, DMs closed, …): mark them
+    (``users.set_unreachable``) and take back what Slack holds for them ahead of time, in
+    one transaction."""
+    d = DELIVERY.c
+    with engine.begin() as conn:
+        unschedule(conn, sa.and_(d.team_id == team_id, d.user_id == user_id), now=now)
+        users.set_unreachable(conn=conn, team_id=team_id, user_id=user_id, reason=reason, now=now)
+
+
 def queue_deletions(
     conn: sa.Connection,
     items: Iterable[tuple[str, str, str, datetime]],
@@ -333,7 +352,7 @@ def queue_deletions(
         for team, channel, message_id, post_at in items
     ]
     if values:
-        conn.execute(repo.insert_ignoring_duplicates(conn, UNSCHEDULE), values)
+        conn.execute(insert_ignoring_duplicates(conn, UNSCHEDULE), values)
 
 
 @dataclass(frozen=True)
@@ -362,7 +381,7 @@ def claim_deletions(
             .returning(u.id, u.team_id, u.channel, u.scheduled_message_id, u.post_at, u.attempts)
         ).all()
     out = [Deletion(*row) for row in rows]
-    return sorted(out, key=lambda x: (repo._time(x.post_at) or now, x.id))
+    return sorted(out, key=lambda x: (from_driver(x.post_at) or now, x.id))
 
 
 def deletion_done(engine: Engine, ids: Sequence[int]) -> None:

@@ -53,9 +53,9 @@ from bot.messages.prompts import Prompts, load_prompts
 from bot.occurrences import apply_occurrences, opt_in, remove_source
 from bot.prefs import Prefs
 from bot.services import Services
-from bot.storage import repository as repo
+from bot.storage import deliveries, users
 from bot.storage.db import is_postgres, read_only, session_scope
-from bot.storage.models import CalendarSource
+from bot.storage.models import CalendarSource, DeliveryKind
 from bot.sync.fetch import FeedError, fetch_feed, normalize_url
 
 logger = logging.getLogger(__name__)
@@ -76,7 +76,6 @@ MAX_NAME_SHOWN = 200  # characters of a feed's name in the notice that it broke
 
 KIND = "ics"
 OK, FAILING, BROKEN = "ok", "failing", "broken"
-NOTICE = "notice"
 
 SOURCE = CalendarSource.__table__  # type: ignore[attr-defined]
 
@@ -156,9 +155,9 @@ def calendar_person(
     with session_scope(services.engine) as session:
         if create:
             now = services.clock.now()
-            user = repo.ensure_user(session, team_id=team_id, user_id=user_id, now=now)
+            user = users.ensure_user(session=session, team_id=team_id, user_id=user_id, now=now)
         else:
-            user = repo.get_user(session, team_id=team_id, user_id=user_id)
+            user = users.get_user(session=session, team_id=team_id, user_id=user_id)
             if user is None:
                 return None
         emails = [user.email, *Prefs.from_json(user.prefs).emails]
@@ -608,18 +607,13 @@ def queue_notice(
     """Queue one DM about a calendar for its owner, due now (the outbox key ``ref`` keeps
     it to one). Feeds and Google tell their owners this way."""
     now = services.clock.now()
-    repo.enqueue_deliveries(
-        conn,
-        [
-            {
-                "team_id": team_id,
-                "user_id": user_id,
-                "kind": NOTICE,
-                "ref": ref,
-                "due_at": now,
-                "payload": {"text": message.text, "blocks": message.blocks},
-            }
-        ],
+    deliveries.enqueue_now(
+        conn=conn,
+        team_id=team_id,
+        user_id=user_id,
+        kind=DeliveryKind.NOTICE,
+        ref=ref,
+        payload={"text": message.text, "blocks": message.blocks},
         now=now,
     )
 

@@ -80,8 +80,9 @@ from bot.crypto import CipherError
 from bot.messages.prompts import load_prompts
 from bot.occurrences import cancelled_instances
 from bot.services import Services
-from bot.storage import repository as repo
+from bot.storage import inbox
 from bot.storage.db import read_only
+from bot.storage.inbox import ClaimedInboxItem
 from bot.storage.models import GoogleCalendar
 from bot.sync import oauth
 from bot.sync.feeds import CalendarPerson
@@ -648,8 +649,8 @@ def receive(services: Services, *, headers: Mapping[str, str]) -> Notified:
     if not moved:
         logger.info("google push %s on calendar %s is stale; dropped", n, row.source_id)
         return Notified(200)
-    new = repo.store_inbox(
-        services.engine,
+    new = inbox.store_inbox(
+        engine=services.engine,
         source=INBOX_SOURCE,
         external_id=f"{channel_id}:{n}",
         body=json.dumps({"source_id": row.source_id, "channel": channel_id, "n": n}),
@@ -664,13 +665,13 @@ def receive(services: Services, *, headers: Mapping[str, str]) -> Notified:
 def dispatcher(services: Services) -> Any:
     """The inbox dispatcher for ``google-push`` rows (a push, or the first sync)."""
 
-    def dispatch(row: Any) -> None:
+    def dispatch(row: ClaimedInboxItem) -> None:
         process_stored(services, row)
 
     return dispatch
 
 
-def process_stored(services: Services, row: Any) -> None:
+def process_stored(services: Services, row: ClaimedInboxItem) -> None:
     """A stored push: an incremental sync, unless one has started since it arrived. The
     first sync after connecting also opens the channel and tells the person.
 

@@ -52,7 +52,6 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -74,15 +73,16 @@ from bot.occurrences import (
 )
 from bot.prefs import Prefs
 from bot.services import Services
-from bot.storage import repository as repo
+from bot.storage import inbox
+from bot.storage import users as slack_users
 from bot.storage.db import read_only
-from bot.storage.models import OccurrenceRow, SlackUser, WebhookSource
+from bot.storage.inbox import ClaimedInboxItem
+from bot.storage.models import OccurrenceRow, WebhookSource
 
 logger = logging.getLogger(__name__)
 
 WEBHOOK = WebhookSource.__table__  # type: ignore[attr-defined]
 OCC = OccurrenceRow.__table__  # type: ignore[attr-defined]
-USERS = SlackUser.__table__  # type: ignore[attr-defined]
 
 HOOK_SOURCE = "calendar-hook"  # the inbox source name
 MAX_WEBHOOK_ID = 200
@@ -229,8 +229,8 @@ def receive(
     except InvalidPayload as exc:
         raise HookRejected(400, str(exc)) from None
     envelope = json.dumps({"source_id": source_id, "webhook_id": webhook_id, "payload": data})
-    new = repo.store_inbox(
-        services.engine,
+    new = inbox.store_inbox(
+        engine=services.engine,
         source=HOOK_SOURCE,
         external_id=f"{source_id}:{webhook_id}",
         body=services.cipher.encrypt(envelope),
@@ -273,16 +273,16 @@ def _signature_reason(library_message: str) -> str:
 # --------------------------------------------------------------------------- processing
 
 
-def hook_dispatcher(services: Services) -> Callable[[Any], None]:
+def hook_dispatcher(services: Services) -> Callable[[ClaimedInboxItem], None]:
     """The inbox dispatcher for ``calendar-hook`` rows."""
 
-    def dispatch(row: Any) -> None:
+    def dispatch(row: ClaimedInboxItem) -> None:
         process_stored(services, row)
 
     return dispatch
 
 
-def process_stored(services: Services, row: Any) -> None:
+def process_stored(services: Services, row: ClaimedInboxItem) -> None:
     """Apply one stored push (step 4). Raises only for what a retry may fix."""
     envelope = json.loads(services.cipher.decrypt(row.body))
     source_id = int(envelope["source_id"])
@@ -336,17 +336,15 @@ def _find_user(
     services: Services, *, team_id: str, ref: UserRef
 ) -> tuple[str, list[str], str] | None:
     """(Slack id, e-mail addresses, IANA zone) of the user a push names, or None."""
-    u = USERS.c
-    query = sa.select(u.slack_user_id, u.email, u.tz, u.prefs).where(u.team_id == team_id)
     with read_only(services.engine) as conn:
         if ref.slack_id:
-            rows = conn.execute(query.where(u.slack_user_id == ref.slack_id)).all()
+            rows = slack_users.people(conn=conn, team_id=team_id, slack_id=ref.slack_id)
         else:
-            rows = conn.execute(query.where(sa.func.lower(u.email) == ref.email)).all()
+            rows = slack_users.people(conn=conn, team_id=team_id, email=ref.email)
             if not rows:  # an address the user added in their preferences
                 rows = [
                     r
-                    for r in conn.execute(query)
+                    for r in slack_users.people(conn=conn, team_id=team_id)
                     if ref.email in {e.lower() for e in Prefs.from_json(r.prefs).emails}
                 ]
     if len(rows) != 1:

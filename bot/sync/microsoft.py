@@ -116,8 +116,9 @@ from bot.crypto import CipherError
 from bot.messages.prompts import load_prompts
 from bot.occurrences import cancelled_instances, keep_event_ids, removed_events
 from bot.services import Services
-from bot.storage import repository as repo
+from bot.storage import inbox
 from bot.storage.db import read_only
+from bot.storage.inbox import ClaimedInboxItem
 from bot.storage.models import MicrosoftCalendar
 from bot.sync import oauth
 from bot.sync.feeds import CalendarPerson
@@ -829,8 +830,8 @@ def receive(services: Services, *, body: bytes) -> Answer:
             ).scalar()
         if n is None:
             continue
-        stored |= repo.store_inbox(
-            services.engine,
+        stored |= inbox.store_inbox(
+            engine=services.engine,
             source=INBOX_SOURCE,
             external_id=f"n:{row.subscription_id}:{_digest(valid)}",
             body=json.dumps({"source_id": source_id, "n": n, "items": len(valid)}),
@@ -856,8 +857,8 @@ def receive_lifecycle(services: Services, *, body: bytes) -> Answer:
             if event not in LIFECYCLE_EVENTS:
                 logger.info("microsoft lifecycle: an unknown event was dropped")
                 continue
-            stored |= repo.store_inbox(
-                services.engine,
+            stored |= inbox.store_inbox(
+                engine=services.engine,
                 source=INBOX_SOURCE,
                 external_id=f"l:{row.subscription_id}:{_digest([item])}",
                 body=json.dumps({"source_id": source_id, "lifecycle": event}),
@@ -869,16 +870,16 @@ def receive_lifecycle(services: Services, *, body: bytes) -> Answer:
     return Answer(202, stored=stored)
 
 
-def dispatcher(services: Services) -> Callable[[Any], None]:
+def dispatcher(services: Services) -> Callable[[ClaimedInboxItem], None]:
     """The inbox dispatcher for ``microsoft-push`` rows."""
 
-    def dispatch(row: Any) -> None:
+    def dispatch(row: ClaimedInboxItem) -> None:
         process_stored(services, row)
 
     return dispatch
 
 
-def process_stored(services: Services, row: Any) -> None:
+def process_stored(services: Services, row: ClaimedInboxItem) -> None:
     """A stored connection, notification batch or lifecycle event (module docstring)."""
     data = json.loads(row.body)
     source_id = int(data["source_id"])

@@ -55,7 +55,7 @@ from bot.messages.mrkdwn import clip, escape
 from bot.messages.prompts import Prompts, load_prompts
 from bot.occurrences import apply_occurrences, opt_in, remove_source
 from bot.services import Services
-from bot.storage import repository as repo
+from bot.storage import inbox
 from bot.storage.db import is_postgres, read_only
 from bot.storage.models import CalendarSource, OAuthState
 from bot.sync.feeds import CalendarPerson, calendar_person, count_upcoming, queue_notice
@@ -251,8 +251,8 @@ def finish(
     source_id = redeem(taken)
     if isinstance(source_id, Page):
         return source_id
-    repo.store_inbox(
-        services.engine,
+    inbox.store_inbox(
+        engine=services.engine,
         source=provider.inbox_source,
         external_id=f"connect:{source_id}:{uuid.uuid4().hex}",
         body=json.dumps({"source_id": source_id, "connect": True}),

@@ -160,7 +160,7 @@ def test_app_home_learns_the_users_zone_from_slack(
     assert post(_events_url(heedful), body, headers)[0] == 200
     heedful.process_inbox()
     with session_scope(heedful.services.engine) as session:
-        user = repo.get_user(session, team_id=emulator.team_id, user_id="U1")
+        user = repo.get_user(session=session, team_id=emulator.team_id, user_id="U1")
         assert user is not None
         assert (user.tz, user.email, user.dm_channel_id) == (
             "Europe/Berlin",
@@ -174,7 +174,10 @@ def test_app_home_learns_the_users_zone_from_slack(
     assert post(_events_url(heedful), body, headers)[0] == 200
     heedful.process_inbox()
     with session_scope(heedful.services.engine) as session:
-        assert repo.get_user(session, team_id=emulator.team_id, user_id="U1").tz == "Asia/Tokyo"
+        assert (
+            repo.get_user(session=session, team_id=emulator.team_id, user_id="U1").tz
+            == "Asia/Tokyo"
+        )
 
 
 def test_a_refused_request_body_is_never_logged(

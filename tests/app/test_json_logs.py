@@ -15,9 +15,10 @@ from processes import RUNNING, Process
 from waiting import wait_until
 
 from bot.emulator import SlackEmulator
-from bot.reflections import REFLECTION
 from bot.storage.db import make_engine
-from bot.storage.models import Delivery, Reflection
+from bot.storage.models import Delivery, DeliveryKind, Reflection
+
+REFLECTION = DeliveryKind.REFLECTION
 
 pytestmark = pytest.mark.slow
 

@@ -83,7 +83,7 @@ def enqueue(services: Services, user: str, ref: str, kind: str = "notice", **ext
     }
     t = Delivery.__table__.c  # type: ignore[attr-defined]
     with services.engine.begin() as conn:
-        repo.enqueue_deliveries(conn, [row], now=services.clock.now())
+        repo.enqueue_deliveries(conn=conn, rows=[row], now=services.clock.now())
         return conn.execute(sa.select(t.id).where(t.ref == ref, t.user_id == user)).scalar_one()
 
 

@@ -68,7 +68,7 @@ def enqueue(services: Services, user: str, ref: str, **extra: Any) -> int:
         **extra,
     }
     with services.engine.begin() as conn:
-        repo.enqueue_deliveries(conn, [row], now=services.clock.now())
+        repo.enqueue_deliveries(conn=conn, rows=[row], now=services.clock.now())
         t = Delivery.__table__.c
         return conn.execute(
             sa.select(t.id).where(t.ref == ref, t.user_id == user, t.team_id == row["team_id"])
@@ -103,7 +103,7 @@ def install_other_team(services: Services, emulator: SlackEmulator) -> None:
     the delivery's team, which is what is under test)."""
     with services.engine.begin() as conn:
         repo.upsert_installation(
-            conn,
+            conn=conn,
             team_id=OTHER_TEAM,
             now=services.clock.now(),
             bot_token=services.cipher.encrypt(emulator.bot_token),
@@ -249,7 +249,7 @@ def test_due_deliveries_go_nearest_meeting_first(
     notice = enqueue(services, USERS[2], "no-meeting", due_at=now - timedelta(minutes=1))
 
     rows = repo.claim_deliveries(
-        services.engine, now=now, worker="w", limit=10, lease=timedelta(minutes=2)
+        engine=services.engine, now=now, worker="w", limit=10, lease=timedelta(minutes=2)
     )
     assert [r.id for r in rows] == [notice, sooner, later]
 

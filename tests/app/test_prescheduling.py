@@ -45,7 +45,7 @@ def fixture_person(services: Services, clock: VirtualClock) -> str:
     """Ana, in Berlin, opted in on Monday at 07:00."""
     clock.set(local(MONDAY, "07:00"))
     with session_scope(services.engine) as session:
-        user = repo.ensure_user(session, team_id=TEAM, user_id=USER, now=clock.now())
+        user = repo.ensure_user(session=session, team_id=TEAM, user_id=USER, now=clock.now())
         user.tz = "Europe/Berlin"
     opt_in(services, team_id=TEAM, user_id=USER)
     return USER
@@ -129,7 +129,7 @@ def run_until(app: Heedful, emulator: SlackEmulator, clock: VirtualClock, end: d
         app.send_due()
         if now >= end:
             return
-        moments = [repo.next_due(app.services.engine)]
+        moments = [repo.next_due(engine=app.services.engine)]
         wait = app.prescheduler.seconds_until_due()
         if wait is not None:
             moments.append(now + timedelta(seconds=wait))
@@ -326,8 +326,8 @@ def test_a_person_who_pauses_mutes_skips_is_erased_or_unreachable_gets_nothing_s
         reminder = rows(s, "reminder")[0]
         skip_meeting(s, team_id=TEAM, user_id=USER, delivery_id=reminder.id)
     elif action == "unreachable":  # Slack said so to another DM (the sender's path)
-        repo.mark_unreachable(
-            s.engine, team_id=TEAM, user_id=USER, reason="account_inactive", now=clock.now()
+        scheduled.mark_unreachable(
+            engine=s.engine, team_id=TEAM, user_id=USER, reason="account_inactive", now=clock.now()
         )
     else:
         erase_user(s, team_id=TEAM, user_id=USER)
@@ -435,8 +435,8 @@ def fixture_second_team(app: Heedful, emulator: SlackEmulator) -> str:
 def _enqueue(app: Heedful, team: str, user: str, kind: str, due: datetime, ref: str) -> None:
     with app.services.engine.begin() as conn:
         repo.enqueue_deliveries(
-            conn,
-            [
+            conn=conn,
+            rows=[
                 {
                     "team_id": team,
                     "user_id": user,

@@ -81,7 +81,7 @@ def test_two_processes_claiming_a_thousand_due_dms_send_each_exactly_once(
     for row in rows:
         row["payload"] = {"text": f"Hello {row['user_id']}"}
     with engine.begin() as conn:
-        assert repo.enqueue_deliveries(conn, rows, now=now) == 1000
+        assert repo.enqueue_deliveries(conn=conn, rows=rows, now=now) == 1000
 
     t = Delivery.__table__.c
     sent = sa.select(sa.func.count()).where(t.state == "sent")
@@ -129,7 +129,7 @@ def _enqueue_notices(engine: Engine, team_id: str, users: list[str]) -> None:
         for user in users
     ]
     with engine.begin() as conn:
-        assert repo.enqueue_deliveries(conn, rows, now=now) == len(rows)
+        assert repo.enqueue_deliveries(conn=conn, rows=rows, now=now) == len(rows)
 
 
 def _states(engine: Engine) -> Counter[str]:

@@ -54,7 +54,7 @@ def enqueue(services: Services, user: str = "U1", *, ref: str = "r1", **extra: A
         **extra,
     }
     with services.engine.begin() as conn:
-        repo.enqueue_deliveries(conn, [row], now=services.clock.now())
+        repo.enqueue_deliveries(conn=conn, rows=[row], now=services.clock.now())
         t = Delivery.__table__.c
         return conn.execute(sa.select(t.id).where(t.ref == ref, t.user_id == user)).scalar_one()
 
@@ -118,7 +118,7 @@ def test_a_recipient_error_fails_the_delivery_and_marks_the_user(
     app: Heedful, services: Services, emulator: SlackEmulator, error: str
 ) -> None:
     with session_scope(services.engine) as session:
-        repo.ensure_user(session, team_id="T0001", user_id="U1", now=services.clock.now())
+        repo.ensure_user(session=session, team_id="T0001", user_id="U1", now=services.clock.now())
     first = enqueue(services, "U1", ref="a")
     emulator.fault("chat.postMessage", error=error)
     app.send_due()
@@ -250,7 +250,7 @@ def test_a_claimer_that_died_mid_send_is_reconciled_by_the_next(
     first = enqueue(services)
     # A worker claims, posts, and dies before recording the outcome.
     (row,) = repo.claim_deliveries(
-        services.engine, now=clock.now(), worker="dead", limit=1, lease=timedelta(minutes=2)
+        engine=services.engine, now=clock.now(), worker="dead", limit=1, lease=timedelta(minutes=2)
     )
     from bot.sender import delivery_metadata
 
@@ -459,7 +459,7 @@ def test_a_row_taken_over_before_its_post_is_not_posted_by_its_first_claimer(
         # This worker stalls past its lease, and another worker takes the row over.
         clock.advance(lease + timedelta(seconds=1))
         (taken,) = repo.claim_deliveries(
-            services.engine, now=clock.now(), worker="other", limit=1, lease=lease
+            engine=services.engine, now=clock.now(), worker="other", limit=1, lease=lease
         )
         assert taken.id == row.id and taken.needs_reconcile
         return compose_notice(row)

@@ -195,7 +195,9 @@ def calendar(*, changed: bool = False) -> bytes:
 def fixture_ana(services: Services) -> str:
     """U1 as Heedful knows her from Slack: Berlin, ana@example.com, not yet opted in."""
     with session_scope(services.engine) as session:
-        user = repo.ensure_user(session, team_id=TEAM, user_id=USER, now=services.clock.now())
+        user = repo.ensure_user(
+            session=session, team_id=TEAM, user_id=USER, now=services.clock.now()
+        )
         user.tz, user.email = "Europe/Berlin", "ana@example.com"
         session.add(user)
     return USER
@@ -284,7 +286,7 @@ def test_connecting_checks_the_feed_counts_the_week_and_keeps_the_address_secret
     assert stored[("lunch", None)].skip_reason == "cancelled"
     assert stored[("focus", None)].skip_reason == "solo"
     with session_scope(services.engine) as session:  # connecting opts the user in
-        assert repo.get_user(session, team_id=TEAM, user_id=USER).opted_in_at is not None
+        assert repo.get_user(session=session, team_id=TEAM, user_id=USER).opted_in_at is not None
     assert nudges(services)[("reminder", "review", "")].state == "pending"
 
 
@@ -329,7 +331,7 @@ def test_a_feed_that_cannot_be_read_is_one_line_for_the_person_and_nothing_is_ke
     assert message.startswith(template.split("{")[0])
     assert table(services, CalendarSource) == [] and table(services, OccurrenceRow) == []
     with session_scope(services.engine) as session:
-        assert repo.get_user(session, team_id=TEAM, user_id=USER).opted_in_at is None
+        assert repo.get_user(session=session, team_id=TEAM, user_id=USER).opted_in_at is None
 
 
 def test_webcal_links_become_https_and_other_schemes_are_refused() -> None:
@@ -578,7 +580,7 @@ def _add_sources(services: Services, url: str, n: int) -> None:
         conn.execute(sa.insert(CalendarSource.__table__), rows)
     with session_scope(services.engine) as session:  # a feed always has a known owner
         for row in rows:
-            repo.ensure_user(session, team_id=TEAM, user_id=row["user_id"], now=now)
+            repo.ensure_user(session=session, team_id=TEAM, user_id=row["user_id"], now=now)
 
 
 def _process(settings: Settings, clock: VirtualClock, db_url: str) -> Services:

@@ -87,7 +87,9 @@ def fixture_hook(heedful: Heedful) -> Hook:
 def fixture_ana(services: Services) -> str:
     """U1 (Berlin, ana@example.com), who connected a calendar: Heedful may nudge her."""
     with session_scope(services.engine) as session:
-        user = repo.ensure_user(session, team_id=TEAM, user_id="U1", now=services.clock.now())
+        user = repo.ensure_user(
+            session=session, team_id=TEAM, user_id="U1", now=services.clock.now()
+        )
         user.tz, user.email = "Europe/Berlin", "ana@example.com"
         user.prefs = {"emails": ["ana@home.example"]}
         session.add(user)
@@ -183,7 +185,9 @@ def test_the_documented_example_is_accepted(hook: Hook, ana: str, services: Serv
     example = json.loads("\n".join(lines))
     parse_payload(example)
     with session_scope(services.engine) as session:
-        repo.ensure_user(session, team_id=TEAM, user_id="U0123ABCD", now=services.clock.now())
+        repo.ensure_user(
+            session=session, team_id=TEAM, user_id="U0123ABCD", now=services.clock.now()
+        )
     assert hook.push(example, "msg_example")[0] == 202
     hook.heedful.process_inbox()
     (occ,) = rows(services, OccurrenceRow)

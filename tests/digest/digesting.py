@@ -39,7 +39,9 @@ def at(day: str, hhmm: str, zone: str) -> datetime:
 def make_user(services: Services, user_id: str, tz: str, **prefs: Any) -> None:
     """A person in ``tz`` who connected a calendar (opted in), with preference changes."""
     with session_scope(services.engine) as session:
-        user = repo.ensure_user(session, team_id=TEAM, user_id=user_id, now=services.clock.now())
+        user = repo.ensure_user(
+            session=session, team_id=TEAM, user_id=user_id, now=services.clock.now()
+        )
         user.tz = tz
         if prefs:
             user.prefs = Prefs().with_changes(**prefs).to_json()
@@ -150,7 +152,7 @@ class Driver:
                 action()
             self._all("process_inbox")
             candidates = [next_plan, end, *(a[0] for a in self.actions)]
-            pending = repo.next_due(engine)
+            pending = repo.next_due(engine=engine)
             if pending is not None:
                 candidates.append(pending if pending > now else now + timedelta(seconds=1))
             self.clock.set(max(min(candidates), now + timedelta(seconds=1)))

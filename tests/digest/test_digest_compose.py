@@ -33,8 +33,8 @@ def _sent(services: Services, user: str, kind: str, key: str, when: Any, **extra
     """A delivery that was sent at ``when``; returns its id."""
     with services.engine.begin() as conn:
         repo.enqueue_deliveries(
-            conn,
-            [
+            conn=conn,
+            rows=[
                 {
                     "team_id": TEAM,
                     "user_id": user,
@@ -102,9 +102,8 @@ def fixture_statements(services: Services) -> Iterator[list[str]]:
 def _digest_rows(services: Services) -> list[Any]:
     d = repo.DELIVERY.c
     with services.engine.connect() as conn:
-        return list(
-            conn.execute(sa.select(repo.DELIVERY).where(d.kind == "digest").order_by(d.user_id))
-        )
+        rows = conn.execute(sa.select(repo.DELIVERY).where(d.kind == "digest").order_by(d.user_id))
+        return [repo.ClaimedDelivery.of(row) for row in rows]
 
 
 def test_a_batch_takes_the_same_statements_for_three_people_or_thirty(

@@ -26,10 +26,16 @@ from bot.clock import VirtualClock
 from bot.emulator import SlackEmulator
 from bot.messages.prompts import load_prompts
 from bot.occurrences import apply_occurrences
-from bot.planner import REFLECTION, REMINDER, TRANSITION
 from bot.reflections import capture_form
 from bot.sender import SentDM
 from bot.services import Services
+from bot.storage.models import DeliveryKind
+
+REMINDER, REFLECTION, TRANSITION = (
+    DeliveryKind.REMINDER,
+    DeliveryKind.REFLECTION,
+    DeliveryKind.TRANSITION,
+)
 
 BERLIN = "Europe/Berlin"
 ANA = "U1"

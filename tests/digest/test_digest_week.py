@@ -37,10 +37,16 @@ from bot.messages import blocks as kit
 from bot.messages.library import PRACTICE_ORDER, primary_practice
 from bot.messages.prompts import load_prompts
 from bot.occurrences import apply_occurrences
-from bot.planner import REFLECTION, REMINDER, TRANSITION
 from bot.reflections import capture_form, capture_message
 from bot.sender import METADATA_EVENT_TYPE, SentDM
 from bot.services import Services
+from bot.storage.models import DeliveryKind
+
+REMINDER, REFLECTION, TRANSITION = (
+    DeliveryKind.REMINDER,
+    DeliveryKind.REFLECTION,
+    DeliveryKind.TRANSITION,
+)
 
 BERLIN = "Europe/Berlin"
 ANA = "U1"

@@ -26,10 +26,11 @@ from bot.messages import blocks as kit
 from bot.messages.digest import ACTION_FOCUS_KEEP, ACTION_FOCUS_NEXT, BLOCK_FOCUS_OFFER
 from bot.messages.prompts import load_prompts
 from bot.occurrences import apply_occurrences
-from bot.planner import REFLECTION, TRANSITION
 from bot.sender import SentDM
 from bot.services import Services
-from bot.storage.models import Reflection
+from bot.storage.models import DeliveryKind, Reflection
+
+REFLECTION, TRANSITION = DeliveryKind.REFLECTION, DeliveryKind.TRANSITION
 
 BERLIN = "Europe/Berlin"
 ANA = "U1"

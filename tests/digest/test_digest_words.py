@@ -32,10 +32,11 @@ from bot.messages import blocks as kit
 from bot.messages.library import PRACTICE_ORDER, primary_practice
 from bot.messages.prompts import load_prompts
 from bot.occurrences import apply_occurrences
-from bot.planner import REFLECTION, TRANSITION
 from bot.sender import METADATA_EVENT_TYPE, SentDM, delivery_metadata
 from bot.services import Services
-from bot.storage.models import Reflection
+from bot.storage.models import DeliveryKind, Reflection
+
+REFLECTION, TRANSITION = DeliveryKind.REFLECTION, DeliveryKind.TRANSITION
 
 BERLIN = "Europe/Berlin"
 ANA = "U1"

@@ -29,6 +29,7 @@ from bot.storage import repository as repo
 from bot.storage.db import session_scope
 from bot.storage.models import (
     Delivery,
+    DeliveryKind,
     FeedbackBallot,
     FeedbackMeeting,
     FeedbackTally,
@@ -65,7 +66,9 @@ def colleagues(
 def leader(services: Services, user_id: str, tz: str = "Europe/Berlin") -> None:
     """A person who connected a calendar (opted in), in ``tz``."""
     with session_scope(services.engine) as session:
-        user = repo.ensure_user(session, team_id=TEAM, user_id=user_id, now=services.clock.now())
+        user = repo.ensure_user(
+            session=session, team_id=TEAM, user_id=user_id, now=services.clock.now()
+        )
         user.tz = tz
         session.add(user)
     opt_in(services, team_id=TEAM, user_id=user_id)
@@ -130,7 +133,7 @@ def rows(services: Services, table: sa.Table, **where: Any) -> list[Any]:
 
 def asks(services: Services, user_id: str | None = None) -> list[Any]:
     """The ``feedback_ask`` rows of the outbox (of ``user_id``)."""
-    where: dict[str, Any] = {"kind": feedback.FEEDBACK_ASK}
+    where: dict[str, Any] = {"kind": DeliveryKind.FEEDBACK_ASK}
     if user_id is not None:
         where["user_id"] = user_id
     return rows(services, DEL, **where)
@@ -208,7 +211,7 @@ class Play:
             if now >= end:
                 return
             later = [end]
-            due = repo.next_due(self.services.engine)
+            due = repo.next_due(engine=self.services.engine)
             if due is not None:
                 later.append(due if due > now else now + timedelta(minutes=1))
             later += [t for t in self._feedback_due() if t > now]
@@ -242,7 +245,7 @@ class Play:
             )
         return found
 
-    def dms(self, user: str, kind: str = feedback.FEEDBACK_ASK) -> list[DM]:
+    def dms(self, user: str, kind: str = DeliveryKind.FEEDBACK_ASK) -> list[DM]:
         """Heedful's DMs of ``kind`` to ``user``, oldest first, as they are now."""
         found = []
         for message in self.emulator.bot_messages(user):

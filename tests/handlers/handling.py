@@ -126,7 +126,7 @@ class Slack:
 
     def user(self) -> SlackUser | None:
         with session_scope(self.services.engine) as session:
-            user = repo.get_user(session, team_id=self.team, user_id=USER)
+            user = repo.get_user(session=session, team_id=self.team, user_id=USER)
             if user is not None:
                 session.expunge(user)
             return user
@@ -136,7 +136,9 @@ class Slack:
     def has_a_meeting(self, start: datetime | None = None) -> None:
         """Ana, in Berlin, with her calendar connected and a 1:1 with Ben (11:00–11:30)."""
         with session_scope(self.services.engine) as session:
-            user = repo.ensure_user(session, team_id=self.team, user_id=USER, now=self.clock.now())
+            user = repo.ensure_user(
+                session=session, team_id=self.team, user_id=USER, now=self.clock.now()
+            )
             user.tz = "Europe/Berlin"
             user.email = "ana@example.com"
             session.add(user)

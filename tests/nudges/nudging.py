@@ -457,7 +457,7 @@ class Driver:
                     on_sent(sent)
             if now >= end:
                 return self.sent[before:]
-            due = repo.next_due(self.services.engine)
+            due = repo.next_due(engine=self.services.engine)
             if due is not None and due <= now:  # due but not sendable yet: step
                 upcoming = now + STEP
             else:
@@ -533,6 +533,6 @@ class Driver:
 
     def user_row(self) -> Any:
         with session_scope(self.services.engine) as session:
-            row = repo.get_user(session, team_id=TEAM, user_id=self.user)
+            row = repo.get_user(session=session, team_id=TEAM, user_id=self.user)
             session.expunge_all()
             return row

@@ -14,11 +14,10 @@ import pytest
 import sqlalchemy as sa
 from nudging import Driver, Event, FeedServer, Sent, at, colleagues, local_hhmm
 
-from bot import commitments
 from bot.messages import commitments as ckit
 from bot.messages.prompts import load_prompts
 from bot.prefs import Prefs
-from bot.storage.models import Commitment, OccurrenceRow
+from bot.storage.models import Commitment, DeliveryKind, OccurrenceRow
 
 PROMPTS = load_prompts()
 MON, TUE, WED = "2026-03-02", "2026-03-03", "2026-03-04"
@@ -78,7 +77,7 @@ def _said_and_kept(ana: Driver) -> None:
     ana.run_until(at(MON, "10:40"))
     question = ana.nudge("reflection", "1:1 Ana / Ben")
     ana.says(f"Good talk. {SAID}", thread_ts=question.ts)
-    (offer,) = [s for s in ana.sent if s.kind == commitments.OFFER]
+    (offer,) = [s for s in ana.sent if s.kind == DeliveryKind.COMMITMENT_OFFER]
     ana.click(ckit.ACTION_KEEP, offer)
 
 

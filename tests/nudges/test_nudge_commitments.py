@@ -17,7 +17,7 @@ from bot import commitments, privacy
 from bot.messages import commitments as ckit
 from bot.messages.prompts import load_prompts
 from bot.replies import REACTION
-from bot.storage.models import Commitment, OccurrenceRow
+from bot.storage.models import Commitment, DeliveryKind, OccurrenceRow
 
 PROMPTS = load_prompts()
 MONDAY = "2026-03-02"
@@ -45,7 +45,7 @@ def _now(driver: Driver, sent: Sent) -> dict[str, Any]:
 
 
 def _offers(driver: Driver) -> list[Sent]:
-    return [s for s in driver.sent if s.kind == commitments.OFFER]
+    return [s for s in driver.sent if s.kind == DeliveryKind.COMMITMENT_OFFER]
 
 
 def _rows(driver: Driver) -> list[Any]:
@@ -108,7 +108,7 @@ def test_an_intention_is_acknowledged_and_offered_once_in_the_thread(ana: Driver
     )
     ana.settle()
     assert len(_offers(ana)) == 1
-    assert ana.deliveries(kind=commitments.OFFER)[0].payload == {
+    assert ana.deliveries(kind=DeliveryKind.COMMITMENT_OFFER)[0].payload == {
         "reflection": ana.reflections()[0].id,
         "thread_ts": question.ts,
     }  # no words of theirs in the outbox

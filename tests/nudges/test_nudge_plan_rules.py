@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from factories import local, make_occurrence
 
-from bot.planner import REFLECTION, REMINDER, PlanInput, plan
+from bot.planner import PlanInput, plan
 from bot.prefs import Prefs
+from bot.storage.models import DeliveryKind
+
+REMINDER, REFLECTION = DeliveryKind.REMINDER, DeliveryKind.REFLECTION
 
 THURSDAY = "2026-03-05"
 

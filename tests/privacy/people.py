@@ -127,7 +127,7 @@ def seed(
     now = clock.now()
     for person in people:
         with session_scope(services.engine) as session:
-            user = repo.ensure_user(session, team_id=TEAM, user_id=person.user_id, now=now)
+            user = repo.ensure_user(session=session, team_id=TEAM, user_id=person.user_id, now=now)
             user.tz = "Europe/Berlin"
             user.email = f"{person.name.lower()}@example.com"
             user.prefs = Prefs(
@@ -286,8 +286,8 @@ def seed(
         # A notice Slack refuses: failed.
         with services.engine.begin() as conn:
             repo.enqueue_deliveries(
-                conn,
-                [
+                conn=conn,
+                rows=[
                     {
                         "team_id": TEAM,
                         "user_id": person.user_id,

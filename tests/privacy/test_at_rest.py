@@ -49,7 +49,7 @@ def _ana_with_a_one_on_one(services: Services, clock: VirtualClock) -> None:
     """Monday 07:00 in Berlin: Ana, opted in, with a 1:1 with Ben at 10:00."""
     clock.set(berlin(0, "07:00"))
     with session_scope(services.engine) as session:
-        user = repo.ensure_user(session, team_id=TEAM, user_id=ANA.user_id, now=clock.now())
+        user = repo.ensure_user(session=session, team_id=TEAM, user_id=ANA.user_id, now=clock.now())
         user.tz = "Europe/Berlin"
     opt_in(services, team_id=TEAM, user_id=ANA.user_id)
     apply_occurrences(
@@ -207,7 +207,7 @@ def test_stored_rows_survive_a_key_rotation(
     ``heedful keys rotate`` runs) under (B, A), (B,) alone reads them all."""
     clock.set(berlin(0, "07:00"))
     with session_scope(services.engine) as session:
-        repo.ensure_user(session, team_id=TEAM, user_id=ANA.user_id, now=clock.now())
+        repo.ensure_user(session=session, team_id=TEAM, user_id=ANA.user_id, now=clock.now())
     opt_in(services, team_id=TEAM, user_id=ANA.user_id)
     with services.engine.begin() as conn:
         conn.execute(
@@ -274,7 +274,8 @@ def test_a_reflection_no_key_opens_costs_its_words_not_the_digest_or_the_export(
     clock.set(berlin(4, "16:00"))
     d = repo.DELIVERY.c
     with services.engine.connect() as conn:
-        rows = list(conn.execute(sa.select(repo.DELIVERY).where(d.kind == "digest")))
+        found = conn.execute(sa.select(repo.DELIVERY).where(d.kind == "digest"))
+        rows = [repo.ClaimedDelivery.of(row) for row in found]
     (message,) = DigestComposer(services).compose_batch(rows).values()
     assert message.text.startswith("You had 1 meeting with others this week")  # no answer
     assert "could not be decrypted" in caplog.text and "lost key" not in caplog.text

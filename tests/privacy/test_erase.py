@@ -43,7 +43,7 @@ def _days_later_nothing_is_sent(
         heedful.plan_digests()
         heedful.send_due()
         heedful.process_inbox()
-        due = repo.next_due(services.engine)
+        due = repo.next_due(engine=services.engine)
         step = clock.now() + timedelta(hours=1)
         clock.set(min(step, due) if due is not None and due > clock.now() else step)
     assert len(emulator.bot_messages(ANA.user_id)) == before_ana

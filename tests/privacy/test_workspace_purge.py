@@ -47,8 +47,8 @@ def _another_workspace(services: Services) -> None:
             )
         )
         repo.enqueue_deliveries(
-            conn,
-            [
+            conn=conn,
+            rows=[
                 {
                     "team_id": OTHER_TEAM,
                     "user_id": ANA.user_id,  # the same id in another workspace
@@ -163,7 +163,7 @@ def test_the_daily_purge_forgets_inbox_bodies_a_week_on(
     ):
         clock.set(datetime(2026, 3, 20, tzinfo=UTC) - timedelta(days=age))
         repo.store_inbox(
-            services.engine,
+            engine=services.engine,
             source="slack",
             external_id=f"Ev{n}",
             body=services.cipher.encrypt('{"text": "a reflection"}'),

@@ -44,81 +44,101 @@ def test_migrations_build_exactly_the_models(engine: Engine) -> None:
 
 def test_enqueue_is_idempotent_on_the_delivery_key(engine: Engine, clock: VirtualClock) -> None:
     with engine.begin() as conn:
-        assert repo.enqueue_deliveries(conn, _deliveries(3, clock), now=clock.now()) == 3
+        assert repo.enqueue_deliveries(conn=conn, rows=_deliveries(3, clock), now=clock.now()) == 3
     with engine.begin() as conn:
-        assert repo.enqueue_deliveries(conn, _deliveries(4, clock), now=clock.now()) == 1
+        assert repo.enqueue_deliveries(conn=conn, rows=_deliveries(4, clock), now=clock.now()) == 1
     assert _states(engine) == {"pending": 4}
 
 
 def test_claim_takes_only_due_rows_once(engine: Engine, clock: VirtualClock) -> None:
     with engine.begin() as conn:
-        repo.enqueue_deliveries(conn, _deliveries(5, clock), now=clock.now())
+        repo.enqueue_deliveries(conn=conn, rows=_deliveries(5, clock), now=clock.now())
         later = _deliveries(2, clock, offset=timedelta(minutes=5))
         for row in later:
             row["ref"] = "later"
-        repo.enqueue_deliveries(conn, later, now=clock.now())
+        repo.enqueue_deliveries(conn=conn, rows=later, now=clock.now())
 
-    first = repo.claim_deliveries(engine, now=clock.now(), worker="a", limit=3, lease=LEASE)
-    second = repo.claim_deliveries(engine, now=clock.now(), worker="b", limit=10, lease=LEASE)
+    first = repo.claim_deliveries(engine=engine, now=clock.now(), worker="a", limit=3, lease=LEASE)
+    second = repo.claim_deliveries(
+        engine=engine, now=clock.now(), worker="b", limit=10, lease=LEASE
+    )
     assert len(first) == 3 and len(second) == 2
     assert {r.id for r in first}.isdisjoint({r.id for r in second})
     # A claim is not an attempt: only what Slack answered (or did not) counts.
     assert all(r.state == "claimed" and r.attempts == 0 for r in first + second)
-    assert repo.claim_deliveries(engine, now=clock.now(), worker="c", limit=10, lease=LEASE) == []
+    assert (
+        repo.claim_deliveries(engine=engine, now=clock.now(), worker="c", limit=10, lease=LEASE)
+        == []
+    )
 
 
 def test_an_expired_lease_is_reclaimed_and_marked_for_reconciling(
     engine: Engine, clock: VirtualClock
 ) -> None:
     with engine.begin() as conn:
-        repo.enqueue_deliveries(conn, _deliveries(1, clock), now=clock.now())
-    (row,) = repo.claim_deliveries(engine, now=clock.now(), worker="dead", limit=1, lease=LEASE)
+        repo.enqueue_deliveries(conn=conn, rows=_deliveries(1, clock), now=clock.now())
+    (row,) = repo.claim_deliveries(
+        engine=engine, now=clock.now(), worker="dead", limit=1, lease=LEASE
+    )
     assert not row.needs_reconcile
 
     clock.advance(LEASE - timedelta(seconds=1))
-    assert repo.claim_deliveries(engine, now=clock.now(), worker="b", limit=1, lease=LEASE) == []
+    assert (
+        repo.claim_deliveries(engine=engine, now=clock.now(), worker="b", limit=1, lease=LEASE)
+        == []
+    )
 
     clock.advance(timedelta(seconds=2))
-    (again,) = repo.claim_deliveries(engine, now=clock.now(), worker="b", limit=1, lease=LEASE)
+    (again,) = repo.claim_deliveries(
+        engine=engine, now=clock.now(), worker="b", limit=1, lease=LEASE
+    )
     assert again.id == row.id and again.claimed_by == "b" and again.attempts == 0
     assert again.needs_reconcile
 
     # The fencing check: the dead worker cannot renew (so will not post) a row it lost.
     kwargs = {"now": clock.now(), "lease": LEASE}
-    assert repo.renew_lease(engine, row.id, worker="dead", **kwargs) is False
-    assert repo.renew_lease(engine, row.id, worker="b", **kwargs) is True
+    assert repo.renew_lease(engine=engine, delivery_id=row.id, worker="dead", **kwargs) is False
+    assert repo.renew_lease(engine=engine, delivery_id=row.id, worker="b", **kwargs) is True
 
     # The dead worker's late answer does not overwrite the new claimer's row.
     stale = repo.DeliveryOutcome(row.id, DeliveryState.SENT, message_ts="1.0")
-    assert repo.finish_deliveries(engine, [stale], worker="dead", now=clock.now()) == 0
+    assert (
+        repo.finish_deliveries(engine=engine, outcomes=[stale], worker="dead", now=clock.now()) == 0
+    )
     fresh = repo.DeliveryOutcome(row.id, DeliveryState.SENT, message_ts="2.0", channel="D1")
-    assert repo.finish_deliveries(engine, [fresh], worker="b", now=clock.now()) == 1
+    assert repo.finish_deliveries(engine=engine, outcomes=[fresh], worker="b", now=clock.now()) == 1
     assert _states(engine) == {"sent": 1}
 
 
 def test_paused_workspaces_are_not_claimed(engine: Engine, clock: VirtualClock) -> None:
     with engine.begin() as conn:
-        repo.upsert_installation(conn, team_id="T1", now=clock.now(), bot_token="xoxb-1")
+        repo.upsert_installation(conn=conn, team_id="T1", now=clock.now(), bot_token="xoxb-1")
     with engine.begin() as conn:
-        repo.enqueue_deliveries(conn, _deliveries(2, clock), now=clock.now())
-    repo.pause_installation(engine, team_id="T1", reason="token_revoked", now=clock.now())
-    assert repo.claim_deliveries(engine, now=clock.now(), worker="a", limit=10, lease=LEASE) == []
+        repo.enqueue_deliveries(conn=conn, rows=_deliveries(2, clock), now=clock.now())
+    repo.pause_installation(engine=engine, team_id="T1", reason="token_revoked", now=clock.now())
+    assert (
+        repo.claim_deliveries(engine=engine, now=clock.now(), worker="a", limit=10, lease=LEASE)
+        == []
+    )
 
     with engine.begin() as conn:  # reinstalled: the pause lifts
-        repo.upsert_installation(conn, team_id="T1", now=clock.now(), bot_token="xoxb-2")
+        repo.upsert_installation(conn=conn, team_id="T1", now=clock.now(), bot_token="xoxb-2")
     assert (
-        len(repo.claim_deliveries(engine, now=clock.now(), worker="a", limit=10, lease=LEASE)) == 2
+        len(
+            repo.claim_deliveries(engine=engine, now=clock.now(), worker="a", limit=10, lease=LEASE)
+        )
+        == 2
     )
 
 
 def test_inbox_keeps_one_row_per_provider_id(engine: Engine, clock: VirtualClock) -> None:
     kwargs = {"source": "slack", "external_id": "Ev1", "body": "{}", "now": clock.now()}
-    assert repo.store_inbox(engine, **kwargs) is True
-    assert repo.store_inbox(engine, **kwargs) is False
-    (row,) = repo.claim_inbox(engine, now=clock.now(), worker="w", lease=LEASE)
-    repo.finish_inbox(engine, row.id, worker="w", now=clock.now())
-    assert repo.store_inbox(engine, **kwargs) is False  # processed ids stay deduplicated
-    assert repo.claim_inbox(engine, now=clock.now(), worker="w", lease=LEASE) == []
+    assert repo.store_inbox(engine=engine, **kwargs) is True
+    assert repo.store_inbox(engine=engine, **kwargs) is False
+    (row,) = repo.claim_inbox(engine=engine, now=clock.now(), worker="w", lease=LEASE)
+    repo.finish_inbox(engine=engine, item_id=row.id, worker="w", now=clock.now())
+    assert repo.store_inbox(engine=engine, **kwargs) is False  # processed ids stay deduplicated
+    assert repo.claim_inbox(engine=engine, now=clock.now(), worker="w", lease=LEASE) == []
 
 
 @pytest.mark.postgres
@@ -139,7 +159,7 @@ def test_two_instances_installing_at_once_both_start(
     def install_second() -> None:
         try:
             with second.begin() as conn:
-                repo.upsert_installation(conn, team_id="T1", now=clock.now(), bot_token="b")
+                repo.upsert_installation(conn=conn, team_id="T1", now=clock.now(), bot_token="b")
         except BaseException as exc:
             failures.append(exc)
 
@@ -155,7 +175,7 @@ def test_two_instances_installing_at_once_both_start(
             )
 
     with first.begin() as conn:
-        repo.upsert_installation(conn, team_id="T1", now=clock.now(), bot_token="a")
+        repo.upsert_installation(conn=conn, team_id="T1", now=clock.now(), bot_token="a")
         thread = threading.Thread(target=install_second)
         thread.start()
         wait_until(second_waits_on_the_key, what="the second install waiting on the key")

@@ -20,8 +20,8 @@ LEASE = timedelta(minutes=2)
 def _enqueue(engine: Engine, clock: VirtualClock, ref: str, due_in: timedelta) -> int:
     with engine.begin() as conn:
         repo.enqueue_deliveries(
-            conn,
-            [
+            conn=conn,
+            rows=[
                 {
                     "team_id": "T1",
                     "user_id": "U1",
