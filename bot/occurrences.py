@@ -605,7 +605,11 @@ def sync_deliveries(
             ):
                 # Slack holds it (or is being handed it): delete it there, then treat it
                 # as the pending row it becomes (withdrawn, or moved and handed again).
-                scheduled.unschedule(conn, d.id == row.id, now=now)
+                # Within its last minute Slack posts it anyway: it stays as it is.
+                if not scheduled.unschedule(conn, d.id == row.id, now=now):
+                    if w is not None:
+                        seen.add(key)
+                    continue
                 state = DeliveryState.PENDING
             if w is None:
                 if state == DeliveryState.PENDING:

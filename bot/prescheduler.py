@@ -114,8 +114,7 @@ MAX_HORIZON = timedelta(days=119)  # Slack refuses more than 120 days ahead
 # Slack refuses a 31st message within 5 minutes in one channel: leave room.
 CROWDED = 25
 CROWD_WINDOW = timedelta(minutes=5)
-# Slack will not delete a scheduled message within 60 s of its post_at.
-DELETE_CUTOFF = timedelta(seconds=60)
+DELETE_CUTOFF = store.DELETE_CUTOFF  # Slack will not delete within 60 s of post_at
 # A listing read this close to post_at (or later) cannot prove a message absent.
 LIST_CUTOFF = timedelta(seconds=60)
 MAX_ATTEMPTS = 3

@@ -50,6 +50,8 @@ PENDING = DeliveryState.PENDING.value
 SCHEDULING = DeliveryState.SCHEDULING.value
 SCHEDULED = DeliveryState.SCHEDULED.value
 LOOKUP = "?"  # a queued deletion whose id is unknown: ``?`` + the text's digest
+# Slack will not delete a scheduled message within 60 s of its post_at.
+DELETE_CUTOFF = timedelta(seconds=60)
 
 
 def text_digest(text: str) -> str:
@@ -275,10 +277,15 @@ def crowded(engine: Engine, *, channel: str, post_at: datetime, window: timedelt
 # --------------------------------------------------------------------------- withdrawing
 
 
-def unschedule(conn: sa.Connection, where: sa.ColumnElement[bool], *, now: datetime) -> int:
+def unschedule(conn: sa.Connection, where: sa.ColumnElement[bool], *, now: datetime) -> set[int]:
     """Take back from Slack every delivery matching ``where`` that it holds or is being
     handed (see the module docstring): queue their deletion and make them plain pending
-    rows, for the caller's own update. Returns how many rows were taken back."""
+    rows, for the caller's own update. Returns the ids taken back.
+
+    A scheduled row due within :data:`DELETE_CUTOFF` (or already due) is not taken back:
+    Slack refuses to delete a message that close to its ``post_at`` and posts it (or has
+    posted it), so the row stays ``scheduled`` and is settled ``sent`` as Slack posts it,
+    rather than pretending it was withdrawn (and, for a moved meeting, planned twice)."""
     d = DELIVERY.c
     rows = conn.execute(
         sa.select(
@@ -292,8 +299,9 @@ def unschedule(conn: sa.Connection, where: sa.ColumnElement[bool], *, now: datet
             d.due_at,
         ).where(where, d.state.in_((SCHEDULED, SCHEDULING)))
     ).all()
+    rows = [r for r in rows if r.state != SCHEDULED or r.due_at > now + DELETE_CUTOFF]
     if not rows:
-        return 0
+        return set()
     queue = []
     for row in rows:
         if row.state == SCHEDULED and row.scheduled_message_id and row.channel:
@@ -317,7 +325,7 @@ def unschedule(conn: sa.Connection, where: sa.ColumnElement[bool], *, now: datet
             updated_at=now,
         )
     )
-    return len(rows)
+    return {row.id for row in rows}
 
 
 def mark_unreachable(

@@ -82,7 +82,7 @@ def test_a_row_withdrawn_while_its_call_is_in_flight_is_fenced_out(
 
     t = Delivery.__table__.c
     with engine.begin() as conn:  # the meeting is cancelled meanwhile
-        assert store.unschedule(conn, t.id == row_id, now=clock.now()) == 1
+        assert store.unschedule(conn, t.id == row_id, now=clock.now()) == {row_id}
     result = store.Result(row_id, DeliveryState.SCHEDULED, channel="D1", message_id="Q1")
 
     assert not store.finish(engine, result, worker="w1", now=clock.now())
