@@ -84,6 +84,7 @@ from bot.storage import inbox
 from bot.storage.db import read_only
 from bot.storage.inbox import ClaimedInboxItem
 from bot.storage.models import GoogleCalendar
+from bot.storage.oauth_states import TakenState
 from bot.sync import oauth
 from bot.sync.feeds import CalendarPerson
 from bot.sync.oauth import BROKEN, GrantRevoked, Page, Synced
@@ -228,7 +229,7 @@ def finish(services: Services, *, query: Mapping[str, Sequence[str]]) -> Page:
     """``GET /oauth/google/callback``: take the state once, exchange the code, keep the
     grant, queue the first sync. Stores nothing unless all of that works."""
 
-    def redeem(taken: Any) -> int | Page:
+    def redeem(taken: TakenState) -> int | Page:
         flow = _flow(services.settings, verifier=services.cipher.decrypt(taken.verifier))
         try:
             flow.fetch_token(code=oauth.one(query, "code"))

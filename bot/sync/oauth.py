@@ -55,9 +55,10 @@ from bot.messages.mrkdwn import clip, escape
 from bot.messages.prompts import Prompts, load_prompts
 from bot.occurrences import apply_occurrences, opt_in, remove_source
 from bot.services import Services
-from bot.storage import inbox
+from bot.storage import inbox, oauth_states
 from bot.storage.db import is_postgres, read_only
-from bot.storage.models import CalendarSource, OAuthState
+from bot.storage.models import CalendarSource
+from bot.storage.oauth_states import TakenState
 from bot.sync.feeds import CalendarPerson, calendar_person, count_upcoming, queue_notice
 
 logger = logging.getLogger(__name__)
@@ -71,7 +72,6 @@ BATCH = 25
 OK, BROKEN = "ok", "broken"
 
 SOURCE = CalendarSource.__table__  # type: ignore[attr-defined]
-STATES = OAuthState.__table__  # type: ignore[attr-defined]
 
 
 class NotConfigured(Exception):
@@ -145,17 +145,6 @@ def _hash(state: str) -> str:
     return hashlib.sha256(state.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _open_state(provider: Provider, state: str, now: datetime) -> Any:
-    """The state row of ``state``: this provider's, not used yet, not expired."""
-    s = STATES.c
-    return sa.and_(
-        s.state_hash == _hash(state),
-        s.provider == provider.name,
-        s.used_at.is_(None),
-        s.expires_at > now,
-    )
-
-
 def connect_link(services: Services, provider: Provider, *, team_id: str, user_id: str) -> str:
     """A new single-use sign-in link for this person. Raises :class:`NotConfigured`."""
     settings = services.settings
@@ -164,16 +153,14 @@ def connect_link(services: Services, provider: Provider, *, team_id: str, user_i
     state = secrets.token_urlsafe(32)
     now = services.clock.now()
     with services.engine.begin() as conn:
-        conn.execute(sa.delete(STATES).where(STATES.c.expires_at < now))
-        conn.execute(
-            sa.insert(STATES).values(
-                state_hash=_hash(state),
-                provider=provider.name,
-                team_id=team_id,
-                user_id=user_id,
-                created_at=now,
-                expires_at=now + STATE_TTL,
-            )
+        oauth_states.add_state(
+            conn=conn,
+            state_hash=_hash(state),
+            provider=provider.name,
+            team_id=team_id,
+            user_id=user_id,
+            now=now,
+            expires_at=now + STATE_TTL,
         )
     return f"{settings.public_url}/oauth/{provider.name}/start?{urlencode({'state': state})}"
 
@@ -196,19 +183,23 @@ def start(
         return render_page(400, prompts, f"{provider.name}.page.bad_state")
     now = services.clock.now()
     with read_only(services.engine) as conn:
-        known = conn.execute(sa.select(STATES.c.id).where(_open_state(provider, state, now)))
-        if known.first() is None:
-            return render_page(400, prompts, f"{provider.name}.page.bad_state")
+        known = oauth_states.is_open(
+            conn=conn, provider=provider.name, state_hash=_hash(state), now=now
+        )
+    if not known:
+        return render_page(400, prompts, f"{provider.name}.page.bad_state")
     authorized = authorize(state)
     if isinstance(authorized, Page):
         return authorized
     url, secret = authorized
     with services.engine.begin() as conn:
-        found = conn.execute(
-            sa.update(STATES)
-            .where(_open_state(provider, state, now))
-            .values(verifier=services.cipher.encrypt(secret))
-        ).rowcount
+        found = oauth_states.keep_verifier(
+            conn=conn,
+            provider=provider.name,
+            state_hash=_hash(state),
+            now=now,
+            verifier=services.cipher.encrypt(secret),
+        )
     if not found:
         return render_page(400, prompts, f"{provider.name}.page.bad_state")
     return Page(302, location=url)
@@ -219,7 +210,7 @@ def finish(
     provider: Provider,
     *,
     query: Mapping[str, Sequence[str]],
-    redeem: Callable[[Any], int | Page],
+    redeem: Callable[[TakenState], int | Page],
 ) -> Page:
     """``GET /oauth/<name>/callback``: take the state once; with the person's consent,
     ``redeem(taken)`` (``taken``: the state's ``team_id``, ``user_id`` and encrypted
@@ -232,16 +223,10 @@ def finish(
         return render_page(404, prompts, f"{name}.page.not_configured")
     state = one(query, "state")
     now = services.clock.now()
-    s = STATES.c
     if not state or len(state) > MAX_STATE:
         return render_page(400, prompts, f"{name}.page.bad_state")
     with services.engine.begin() as conn:
-        taken = conn.execute(
-            sa.update(STATES)
-            .where(_open_state(provider, state, now), s.verifier.is_not(None))
-            .values(used_at=now)
-            .returning(s.team_id, s.user_id, s.verifier)
-        ).first()
+        taken = oauth_states.take_state(conn=conn, provider=name, state_hash=_hash(state), now=now)
     if taken is None:
         logger.info("%s sign-in: a reused, expired or unknown state was refused", name)
         return render_page(400, prompts, f"{name}.page.bad_state")
