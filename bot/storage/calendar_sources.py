@@ -78,6 +78,14 @@ def update_source(*, conn: sa.Connection, source_id: int, **values: Any) -> bool
     return bool(conn.execute(sa.update(SOURCE).where(t.id == source_id).values(**values)).rowcount)
 
 
+def count_failure(*, conn: sa.Connection, source_id: int, error: str) -> None:
+    """One more failure in a row of the calendar, and its ``error``."""
+    t = SOURCE.c
+    conn.execute(
+        sa.update(SOURCE).where(t.id == source_id).values(error=error, failures=t.failures + 1)
+    )
+
+
 def mark_broken_notified(*, conn: sa.Connection, source_id: int, now: datetime) -> bool:
     """Note that the owner was told the calendar broke; False when they had been already."""
     t = SOURCE.c
@@ -90,31 +98,43 @@ def mark_broken_notified(*, conn: sa.Connection, source_id: int, now: datetime) 
 
 
 def delete_source(
-    *, conn: sa.Connection, team_id: str, user_id: str, kind: str, source_id: int
+    *,
+    conn: sa.Connection,
+    source_id: int,
+    team_id: str | None = None,
+    user_id: str | None = None,
+    kind: str | None = None,
 ) -> bool:
-    """Forget the person's calendar ``source_id`` of ``kind``; False when there is none."""
+    """Forget the calendar ``source_id`` (only if it is of ``team_id``, ``user_id`` and
+    ``kind``, when given); False when there is none."""
     t = SOURCE.c
-    gone = conn.execute(
-        sa.delete(SOURCE).where(
-            t.id == source_id, t.team_id == team_id, t.user_id == user_id, t.kind == kind
-        )
-    ).rowcount
-    return bool(gone)
+    match = [t.id == source_id]
+    if team_id is not None:
+        match.append(t.team_id == team_id)
+    if user_id is not None:
+        match.append(t.user_id == user_id)
+    if kind is not None:
+        match.append(t.kind == kind)
+    return bool(conn.execute(sa.delete(SOURCE).where(*match)).rowcount)
 
 
 def claim_due(
-    *, conn: sa.Connection, kind: str, now: datetime, next_check_at: datetime, limit: int
+    *,
+    conn: sa.Connection,
+    kind: str,
+    now: datetime,
+    next_check_at: datetime,
+    limit: int,
+    status: str | None = None,
 ) -> list[Source]:
-    """Take the calendars of ``kind`` due a check, each by one process only: their
-    ``next_check_at`` moves ahead in the same statement (PostgreSQL skips the rows
-    another process is taking)."""
+    """Take the calendars of ``kind`` (with ``status``, if given) due a check, each by one
+    process only: their ``next_check_at`` moves ahead in the same statement (PostgreSQL
+    skips the rows another process is taking)."""
     t = SOURCE.c
-    pick = (
-        sa.select(t.id)
-        .where(t.kind == kind, t.next_check_at <= now)
-        .order_by(t.next_check_at)
-        .limit(limit)
-    )
+    due = [t.kind == kind, t.next_check_at <= now]
+    if status is not None:
+        due.append(t.status == status)
+    pick = sa.select(t.id).where(*due).order_by(t.next_check_at).limit(limit)
     if conn.dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
     stmt = (

@@ -55,8 +55,8 @@ from bot.messages.mrkdwn import clip, escape
 from bot.messages.prompts import Prompts, load_prompts
 from bot.occurrences import apply_occurrences, opt_in, remove_source
 from bot.services import Services
-from bot.storage import inbox, oauth_states
-from bot.storage.db import is_postgres, read_only
+from bot.storage import calendar_sources, inbox, oauth_states
+from bot.storage.db import read_only
 from bot.storage.models import CalendarSource
 from bot.storage.oauth_states import TakenState
 from bot.sync.feeds import CalendarPerson, calendar_person, count_upcoming, queue_notice
@@ -266,36 +266,35 @@ def keep_source(
     once); the first time makes the ``calendar_source`` (with ``label``) and the
     provider's row with ``first``. Returns the source id."""
     now = services.clock.now()
-    t, p = SOURCE.c, provider.table.c
+    p = provider.table.c
     opt_in(services, team_id=team_id, user_id=user_id)
     with services.engine.begin() as conn:
-        existing = conn.execute(
-            sa.select(t.id).where(
-                t.team_id == team_id, t.user_id == user_id, t.kind == provider.name
-            )
-        ).scalar()
+        mine = calendar_sources.sources(
+            conn=conn, team_id=team_id, user_id=user_id, kind=provider.name
+        )
+        existing = mine[0].id if mine else None
         if existing is not None:
-            conn.execute(
-                sa.update(SOURCE)
-                .where(t.id == existing)
-                .values(status=OK, error=None, broken_notified_at=None, next_check_at=now)
+            calendar_sources.update_source(
+                conn=conn,
+                source_id=existing,
+                status=OK,
+                error=None,
+                broken_notified_at=None,
+                next_check_at=now,
             )
             conn.execute(sa.update(provider.table).where(p.source_id == existing).values(**again))
             return int(existing)
-        source_id = conn.execute(
-            sa.insert(SOURCE)
-            .values(
-                team_id=team_id,
-                user_id=user_id,
-                kind=provider.name,
-                url="",
-                label=label,
-                status=OK,
-                created_at=now,
-                next_check_at=now + poll(services),
-            )
-            .returning(t.id)
-        ).scalar_one()
+        source_id = calendar_sources.add_source(
+            conn=conn,
+            team_id=team_id,
+            user_id=user_id,
+            kind=provider.name,
+            url="",
+            now=now,
+            label=label,
+            status=OK,
+            next_check_at=now + poll(services),
+        )
         conn.execute(
             sa.insert(provider.table).values(
                 source_id=source_id, team_id=team_id, user_id=user_id, created_at=now, **first
@@ -411,16 +410,14 @@ def record_read(
             .where(provider.table.c.source_id == row.source_id)
             .values(synced_at=began, **mine)
         )
-        conn.execute(
-            sa.update(SOURCE)
-            .where(SOURCE.c.id == row.source_id)
-            .values(
-                status=OK,
-                error=None,
-                last_checked_at=began,
-                failures=0,
-                **({"expanded_until": span[1]} if full else {}),
-            )
+        calendar_sources.update_source(
+            conn=conn,
+            source_id=row.source_id,
+            status=OK,
+            error=None,
+            last_checked_at=began,
+            failures=0,
+            **({"expanded_until": span[1]} if full else {}),
         )
     logger.info(
         "%s calendar %s for %s: %s sync, %d items, %d changed",
@@ -440,24 +437,16 @@ def record_read(
 def claim_due(services: Services, provider: Provider, *, limit: int = BATCH) -> list[int]:
     """Take the provider's calendars due a periodic sync, each by one process only."""
     now = services.clock.now()
-    t = SOURCE.c
-    pick = (
-        sa.select(t.id)
-        .where(t.kind == provider.name, t.status == OK, t.next_check_at <= now)
-        .order_by(t.next_check_at)
-        .limit(limit)
-    )
-    if is_postgres(services.engine):
-        pick = pick.with_for_update(skip_locked=True)
     with services.engine.begin() as conn:
-        return list(
-            conn.execute(
-                sa.update(SOURCE)
-                .where(t.id.in_(pick.scalar_subquery()))
-                .values(next_check_at=now + poll(services))
-                .returning(t.id)
-            ).scalars()
+        claimed = calendar_sources.claim_due(
+            conn=conn,
+            kind=provider.name,
+            status=OK,
+            now=now,
+            next_check_at=now + poll(services),
+            limit=limit,
         )
+    return [source.id for source in claimed]
 
 
 def refresh_due(
@@ -492,10 +481,8 @@ def refresh_due(
 
 def failed(services: Services, provider: Provider, source_id: int, exc: BaseException) -> None:
     with services.engine.begin() as conn:
-        conn.execute(
-            sa.update(SOURCE)
-            .where(SOURCE.c.id == source_id)
-            .values(error=provider.describe(exc)[:255], failures=SOURCE.c.failures + 1)
+        calendar_sources.count_failure(
+            conn=conn, source_id=source_id, error=provider.describe(exc)[:255]
         )
 
 
@@ -505,18 +492,11 @@ def failed(services: Services, provider: Provider, source_id: int, exc: BaseExce
 def mark_broken(services: Services, provider: Provider, row: Any) -> None:
     """A revoked grant: mark the calendar broken and, the first time, tell the person."""
     now = services.clock.now()
-    t = SOURCE.c
     with services.engine.begin() as conn:
-        conn.execute(
-            sa.update(SOURCE)
-            .where(t.id == row.source_id)
-            .values(status=BROKEN, error="invalid_grant")
+        calendar_sources.update_source(
+            conn=conn, source_id=row.source_id, status=BROKEN, error="invalid_grant"
         )
-        first = conn.execute(
-            sa.update(SOURCE)
-            .where(t.id == row.source_id, t.broken_notified_at.is_(None))
-            .values(broken_notified_at=now)
-        ).rowcount
+        first = calendar_sources.mark_broken_notified(conn=conn, source_id=row.source_id, now=now)
     if first:
         ref = f"{provider.name}-broken:{row.source_id}:{now.isoformat()}"
         tell(services, provider, row, f"{provider.name}.broken", ref=ref)
@@ -562,7 +542,7 @@ def release(
             )
         with services.engine.begin() as conn:
             conn.execute(sa.delete(provider.table).where(p.source_id == row.source_id))
-            conn.execute(sa.delete(SOURCE).where(SOURCE.c.id == row.source_id))
+            calendar_sources.delete_source(conn=conn, source_id=row.source_id)
         remove_source(
             services,
             team_id=row.team_id,
@@ -587,13 +567,11 @@ def connected(
     services: Services, provider: Provider, *, team_id: str, user_id: str
 ) -> CalendarInfo | None:
     """The person's calendar of this provider, if they connected one."""
-    t = SOURCE.c
     with read_only(services.engine) as conn:
-        row = conn.execute(
-            sa.select(t.id, t.label, t.status).where(
-                t.team_id == team_id, t.user_id == user_id, t.kind == provider.name
-            )
-        ).first()
+        mine = calendar_sources.sources(
+            conn=conn, team_id=team_id, user_id=user_id, kind=provider.name
+        )
+    row = mine[0] if mine else None
     return None if row is None else CalendarInfo(row.id, row.label or "", row.status)
 
 
