@@ -53,9 +53,10 @@ from bot.messages.prompts import Prompts, load_prompts
 from bot.occurrences import apply_occurrences, opt_in, remove_source
 from bot.prefs import Prefs
 from bot.services import Services
-from bot.storage import deliveries, users
-from bot.storage.db import is_postgres, read_only, session_scope
-from bot.storage.models import CalendarSource, DeliveryKind
+from bot.storage import calendar_sources, deliveries, users
+from bot.storage.calendar_sources import Source
+from bot.storage.db import read_only, session_scope
+from bot.storage.models import DeliveryKind
 from bot.sync.fetch import FeedError, fetch_feed, normalize_url
 
 logger = logging.getLogger(__name__)
@@ -76,8 +77,6 @@ MAX_NAME_SHOWN = 200  # characters of a feed's name in the notice that it broke
 
 KIND = "ics"
 OK, FAILING, BROKEN = "ok", "failing", "broken"
-
-SOURCE = CalendarSource.__table__  # type: ignore[attr-defined]
 
 
 class FeedConnectError(Exception):
@@ -228,21 +227,18 @@ def connect_feed(
         if existing is not None:
             if label is None:
                 del values["label"]
-            conn.execute(sa.update(SOURCE).where(SOURCE.c.id == existing).values(**values))
+            calendar_sources.update_source(conn=conn, source_id=existing, **values)
             source_id = existing
         else:
-            source_id = conn.execute(
-                sa.insert(SOURCE)
-                .values(
-                    team_id=team_id,
-                    user_id=user_id,
-                    kind=KIND,
-                    url=services.cipher.encrypt(url),
-                    created_at=now,
-                    **values,
-                )
-                .returning(SOURCE.c.id)
-            ).scalar_one()
+            source_id = calendar_sources.add_source(
+                conn=conn,
+                team_id=team_id,
+                user_id=user_id,
+                kind=KIND,
+                url=services.cipher.encrypt(url),
+                now=now,
+                **values,
+            )
     source = source_name(source_id)
     occurrences = [replace(o, source=source) for o in parsed.occurrences]
     _log_problems(source_id, parsed.problems)
@@ -283,11 +279,8 @@ def connected_text(prompts: Prompts, *, name: str, upcoming: int) -> str:
 
 def _find_source(services: Services, *, team_id: str, user_id: str, url: str) -> int | None:
     """The user's feed with this address (URLs are encrypted: compare in Python)."""
-    t = SOURCE.c
     with read_only(services.engine) as conn:
-        rows = conn.execute(
-            sa.select(t.id, t.url).where(t.team_id == team_id, t.user_id == user_id, t.kind == KIND)
-        ).all()
+        rows = calendar_sources.sources(conn=conn, team_id=team_id, user_id=user_id, kind=KIND)
     for row in rows:
         try:
             if services.cipher.decrypt(row.url) == url:
@@ -299,13 +292,10 @@ def _find_source(services: Services, *, team_id: str, user_id: str, url: str) ->
 
 def disconnect_source(services: Services, *, team_id: str, user_id: str, source_id: int) -> bool:
     """Forget a feed and the meetings (and pending nudges) it brought. False if unknown."""
-    t = SOURCE.c
     with services.engine.begin() as conn:
-        gone = conn.execute(
-            sa.delete(SOURCE).where(
-                t.id == source_id, t.team_id == team_id, t.user_id == user_id, t.kind == KIND
-            )
-        ).rowcount
+        gone = calendar_sources.delete_source(
+            conn=conn, team_id=team_id, user_id=user_id, kind=KIND, source_id=source_id
+        )
     if not gone:
         return False
     remove_source(services, team_id=team_id, user_id=user_id, source=source_name(source_id))
@@ -315,13 +305,8 @@ def disconnect_source(services: Services, *, team_id: str, user_id: str, source_
 
 def list_sources(services: Services, *, team_id: str, user_id: str) -> list[SourceInfo]:
     """The user's feeds: label and host only, never the address."""
-    t = SOURCE.c
     with read_only(services.engine) as conn:
-        rows = conn.execute(
-            sa.select(SOURCE)
-            .where(t.team_id == team_id, t.user_id == user_id, t.kind == KIND)
-            .order_by(t.id)
-        ).all()
+        rows = calendar_sources.sources(conn=conn, team_id=team_id, user_id=user_id, kind=KIND)
     found = []
     for row in rows:
         try:
@@ -339,27 +324,14 @@ def _poll(services: Services) -> timedelta:
     return timedelta(minutes=services.settings.calendar_poll_minutes)
 
 
-def claim_due_sources(services: Services, *, limit: int = BATCH) -> list[sa.Row[Any]]:
+def claim_due_sources(services: Services, *, limit: int = BATCH) -> list[Source]:
     """Take the feeds due for a check, each by one process only: their ``next_check_at``
     moves one poll interval ahead in the same statement (a crash mid-check retries then)."""
     now = services.clock.now()
-    t = SOURCE.c
-    pick = (
-        sa.select(t.id)
-        .where(t.kind == KIND, t.next_check_at <= now)
-        .order_by(t.next_check_at)
-        .limit(limit)
-    )
-    if is_postgres(services.engine):
-        pick = pick.with_for_update(skip_locked=True)
-    stmt = (
-        sa.update(SOURCE)
-        .where(t.id.in_(pick.scalar_subquery()))
-        .values(next_check_at=now + _poll(services))
-        .returning(*SOURCE.c)
-    )
     with services.engine.begin() as conn:
-        return list(conn.execute(stmt))
+        return calendar_sources.claim_due(
+            conn=conn, kind=KIND, now=now, next_check_at=now + _poll(services), limit=limit
+        )
 
 
 def refresh_due_sources(services: Services, *, limit: int = BATCH) -> int:
@@ -376,7 +348,7 @@ def refresh_due_sources(services: Services, *, limit: int = BATCH) -> int:
     return len(rows)
 
 
-def _refresh_guarded(services: Services, row: sa.Row[Any]) -> str:
+def _refresh_guarded(services: Services, row: Source) -> str:
     try:
         return refresh_source(services, row)
     except Exception:
@@ -385,7 +357,7 @@ def _refresh_guarded(services: Services, row: sa.Row[Any]) -> str:
         return FAILING
 
 
-def refresh_source(services: Services, row: sa.Row[Any]) -> str:
+def refresh_source(services: Services, row: Source) -> str:
     """Check one claimed feed. Returns "unchanged", "changed", FAILING or BROKEN."""
     try:
         url = services.cipher.decrypt(row.url)
@@ -479,13 +451,12 @@ def _log_problems(source_id: int, problems: Sequence[Any]) -> None:
 
 def _record_ok(
     services: Services,
-    row: sa.Row[Any],
+    row: Source,
     etag: str | None,
     last_modified: str | None,
     extra: dict[str, Any],
 ) -> bool:
     """Record a successful check. False when the feed has been disconnected meanwhile."""
-    t = SOURCE.c
     now = services.clock.now()
     values: dict[str, Any] = {
         "status": OK,
@@ -499,57 +470,47 @@ def _record_ok(
     if row.status != OK:
         logger.info("feed %s works again", row.id)
     with services.engine.begin() as conn:
-        return bool(conn.execute(sa.update(SOURCE).where(t.id == row.id).values(**values)).rowcount)
+        return calendar_sources.update_source(conn=conn, source_id=row.id, **values)
 
 
-def _record_failure(services: Services, row: sa.Row[Any], reason: str) -> None:
+def _record_failure(services: Services, row: Source, reason: str) -> None:
     """A transient failure: back off (2×, 4×, … the poll interval, at most 6 hours).
 
     After ``FAILING_NOTICE_AFTER`` failures in a row (about a day at the default poll
     interval) the owner is told once that their meetings may be out of date.
     """
-    t = SOURCE.c
     now = services.clock.now()
     failures = row.failures + 1
     delay = min(_poll(services) * 2 ** min(failures, 16), MAX_BACKOFF)
     status = BROKEN if row.status == BROKEN else FAILING
     with services.engine.begin() as conn:
-        conn.execute(
-            sa.update(SOURCE)
-            .where(t.id == row.id)
-            .values(
-                status=status,
-                error=reason[:255],
-                failures=failures,
-                last_checked_at=now,
-                next_check_at=now + (BROKEN_RECHECK if status == BROKEN else delay),
-            )
+        calendar_sources.update_source(
+            conn=conn,
+            source_id=row.id,
+            status=status,
+            error=reason[:255],
+            failures=failures,
+            last_checked_at=now,
+            next_check_at=now + (BROKEN_RECHECK if status == BROKEN else delay),
         )
         if status == FAILING and failures == FAILING_NOTICE_AFTER:
             _tell_owner(services, conn, row, "calendar.failing", ref=f"feed-failing:{row.id}")
             logger.warning("feed %s has failed %d times in a row (%s)", row.id, failures, reason)
 
 
-def _mark_broken(services: Services, row: sa.Row[Any], reason: str) -> None:
+def _mark_broken(services: Services, row: Source, reason: str) -> None:
     """404/410/401/403: mark the feed broken and, the first time only, tell its owner."""
-    t = SOURCE.c
     now = services.clock.now()
     with services.engine.begin() as conn:
-        conn.execute(
-            sa.update(SOURCE)
-            .where(t.id == row.id)
-            .values(
-                status=BROKEN,
-                error=reason[:255],
-                last_checked_at=now,
-                next_check_at=now + BROKEN_RECHECK,
-            )
+        calendar_sources.update_source(
+            conn=conn,
+            source_id=row.id,
+            status=BROKEN,
+            error=reason[:255],
+            last_checked_at=now,
+            next_check_at=now + BROKEN_RECHECK,
         )
-        first = conn.execute(
-            sa.update(SOURCE)
-            .where(t.id == row.id, t.broken_notified_at.is_(None))
-            .values(broken_notified_at=now)
-        ).rowcount
+        first = calendar_sources.mark_broken_notified(conn=conn, source_id=row.id, now=now)
         if first:
             _tell_owner(services, conn, row, "calendar.broken", ref=f"feed-broken:{row.id}")
     if first:
@@ -584,7 +545,7 @@ def build_feed_broken_notice(
 
 
 def _tell_owner(
-    services: Services, conn: sa.Connection, row: sa.Row[Any], words: str, *, ref: str
+    services: Services, conn: sa.Connection, row: Source, words: str, *, ref: str
 ) -> None:
     """Queue one notice about a feed for its owner (the outbox key keeps it to one)."""
     try:
@@ -624,10 +585,11 @@ def read_again(services: Services, *, team_id: str, user_id: str) -> int:
     keeps an opted-in series' invitees as its meetings are stored, and neither an
     unchanged feed nor an incremental Google sync stores them). Returns how many
     calendars will be read again."""
-    t = SOURCE.c
     with services.engine.begin() as conn:
-        return conn.execute(
-            sa.update(SOURCE)
-            .where(t.team_id == team_id, t.user_id == user_id, t.status != BROKEN)
-            .values(expanded_until=None, next_check_at=services.clock.now())
-        ).rowcount
+        return calendar_sources.read_again(
+            conn=conn,
+            team_id=team_id,
+            user_id=user_id,
+            now=services.clock.now(),
+            broken=BROKEN,
+        )

@@ -80,10 +80,11 @@ from bot.crypto import CipherError
 from bot.messages.prompts import load_prompts
 from bot.occurrences import cancelled_instances
 from bot.services import Services
-from bot.storage import inbox
+from bot.storage import calendar_sources, inbox
 from bot.storage.db import read_only
 from bot.storage.inbox import ClaimedInboxItem
 from bot.storage.models import GoogleCalendar
+from bot.storage.oauth_states import TakenState
 from bot.sync import oauth
 from bot.sync.feeds import CalendarPerson
 from bot.sync.oauth import BROKEN, GrantRevoked, Page, Synced
@@ -100,7 +101,6 @@ RENEW_BEFORE = timedelta(days=1)
 BATCH = oauth.BATCH
 HTTP_TIMEOUT_SECONDS = 20
 
-SOURCE = oauth.SOURCE
 GCAL = GoogleCalendar.__table__  # type: ignore[attr-defined]
 
 NotConfigured = oauth.NotConfigured  # callers catch it as google.NotConfigured
@@ -228,7 +228,7 @@ def finish(services: Services, *, query: Mapping[str, Sequence[str]]) -> Page:
     """``GET /oauth/google/callback``: take the state once, exchange the code, keep the
     grant, queue the first sync. Stores nothing unless all of that works."""
 
-    def redeem(taken: Any) -> int | Page:
+    def redeem(taken: TakenState) -> int | Page:
         flow = _flow(services.settings, verifier=services.cipher.decrypt(taken.verifier))
         try:
             flow.fetch_token(code=oauth.one(query, "code"))
@@ -434,10 +434,8 @@ def _read_account(services: Services, api: _Api, row: Any) -> Any:
                 zone=str(entry.get("timeZone") or "UTC")[:64],
             )
         )
-        conn.execute(
-            sa.update(SOURCE)
-            .where(SOURCE.c.id == row.source_id)
-            .values(label=str(entry.get("id", ""))[:255])
+        calendar_sources.update_source(
+            conn=conn, source_id=row.source_id, label=str(entry.get("id", ""))[:255]
         )
     return _row(services, row.source_id)
 

@@ -53,7 +53,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import sqlalchemy as sa
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from bot.calendars.webhook import (
@@ -73,16 +72,14 @@ from bot.occurrences import (
 )
 from bot.prefs import Prefs
 from bot.services import Services
-from bot.storage import inbox
+from bot.storage import inbox, webhook_sources
 from bot.storage import users as slack_users
 from bot.storage.db import read_only
 from bot.storage.inbox import ClaimedInboxItem
-from bot.storage.models import OccurrenceRow, WebhookSource
+from bot.storage.webhook_sources import WebhookSourceInfo
 
 logger = logging.getLogger(__name__)
 
-WEBHOOK = WebhookSource.__table__  # type: ignore[attr-defined]
-OCC = OccurrenceRow.__table__  # type: ignore[attr-defined]
 
 HOOK_SOURCE = "calendar-hook"  # the inbox source name
 MAX_WEBHOOK_ID = 200
@@ -103,13 +100,6 @@ class HookRejected(Exception):
 # --------------------------------------------------------------------------- sources
 
 
-@dataclass(frozen=True)
-class WebhookSourceInfo:
-    id: int
-    name: str
-    created_at: datetime | None
-
-
 def new_secret() -> str:
     """A Standard Webhooks signing secret: ``whsec_`` and base64 of 32 random bytes."""
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
@@ -122,41 +112,31 @@ def create_webhook_source(services: Services, *, team_id: str, name: str) -> tup
         raise ValueError("a webhook source needs a name")
     secret = new_secret()
     with services.engine.begin() as conn:
-        source_id = conn.execute(
-            sa.insert(WEBHOOK)
-            .values(
-                team_id=team_id,
-                name=name[:255],
-                secret=services.cipher.encrypt(secret),
-                created_at=services.clock.now(),
-            )
-            .returning(WEBHOOK.c.id)
-        ).scalar_one()
+        source_id = webhook_sources.add_source(
+            conn=conn,
+            team_id=team_id,
+            name=name[:255],
+            secret=services.cipher.encrypt(secret),
+            now=services.clock.now(),
+        )
     logger.info("webhook source %s created for team %s", source_id, team_id)
-    return int(source_id), secret
+    return source_id, secret
 
 
 def list_webhook_sources(services: Services, *, team_id: str) -> list[WebhookSourceInfo]:
     """A workspace's push sources (never their secrets)."""
-    w = WEBHOOK.c
     with read_only(services.engine) as conn:
-        rows = conn.execute(
-            sa.select(w.id, w.name, w.created_at).where(w.team_id == team_id).order_by(w.id)
-        ).all()
-    return [WebhookSourceInfo(r.id, r.name, r.created_at) for r in rows]
+        return webhook_sources.sources(conn=conn, team_id=team_id)
 
 
 def delete_webhook_source(services: Services, *, team_id: str, source_id: int) -> bool:
     """Stop accepting pushes from a source and forget the meetings it brought."""
-    w, o = WEBHOOK.c, OCC.c
     source = hook_source_name(source_id)
     with services.engine.begin() as conn:
-        gone = conn.execute(sa.delete(WEBHOOK).where(w.id == source_id, w.team_id == team_id))
-        users = conn.execute(
-            sa.select(o.user_id).where(o.team_id == team_id, o.source == source).distinct()
-        ).scalars()
-        affected = list(users)
-    if not gone.rowcount:
+        affected = webhook_sources.delete_source(
+            conn=conn, team_id=team_id, source_id=source_id, source=source
+        )
+    if affected is None:
         return False
     for user_id in affected:
         remove_source(services, team_id=team_id, user_id=user_id, source=source)
@@ -166,10 +146,9 @@ def delete_webhook_source(services: Services, *, team_id: str, source_id: int) -
 
 def _load_source(services: Services, source_id: int) -> tuple[str, str] | None:
     """(team id, encrypted secret) of a source, or None."""
-    w = WEBHOOK.c
     with read_only(services.engine) as conn:
-        row = conn.execute(sa.select(w.team_id, w.secret).where(w.id == source_id)).first()
-    return None if row is None else (row.team_id, row.secret)
+        key = webhook_sources.source_key(conn=conn, source_id=source_id)
+    return None if key is None else (key.team_id, key.secret)
 
 
 # --------------------------------------------------------------------------- receiving

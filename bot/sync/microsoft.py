@@ -120,6 +120,7 @@ from bot.storage import inbox
 from bot.storage.db import read_only
 from bot.storage.inbox import ClaimedInboxItem
 from bot.storage.models import MicrosoftCalendar
+from bot.storage.oauth_states import TakenState
 from bot.sync import oauth
 from bot.sync.feeds import CalendarPerson
 from bot.sync.oauth import BROKEN, GrantRevoked, Page, Synced
@@ -279,7 +280,7 @@ def finish(services: Services, *, query: Mapping[str, Sequence[str]]) -> Page:
     """``GET /oauth/microsoft/callback``: take the state once, redeem the code, keep the
     token cache, queue the first sync. Stores nothing unless all of that works."""
 
-    def redeem(taken: Any) -> int | Page:
+    def redeem(taken: TakenState) -> int | Page:
         import msal
 
         cache = msal.SerializableTokenCache()

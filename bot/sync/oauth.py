@@ -55,9 +55,10 @@ from bot.messages.mrkdwn import clip, escape
 from bot.messages.prompts import Prompts, load_prompts
 from bot.occurrences import apply_occurrences, opt_in, remove_source
 from bot.services import Services
-from bot.storage import inbox
-from bot.storage.db import is_postgres, read_only
-from bot.storage.models import CalendarSource, OAuthState
+from bot.storage import calendar_sources, inbox, oauth_states
+from bot.storage.db import read_only
+from bot.storage.models import CalendarSource
+from bot.storage.oauth_states import TakenState
 from bot.sync.feeds import CalendarPerson, calendar_person, count_upcoming, queue_notice
 
 logger = logging.getLogger(__name__)
@@ -71,7 +72,6 @@ BATCH = 25
 OK, BROKEN = "ok", "broken"
 
 SOURCE = CalendarSource.__table__  # type: ignore[attr-defined]
-STATES = OAuthState.__table__  # type: ignore[attr-defined]
 
 
 class NotConfigured(Exception):
@@ -145,17 +145,6 @@ def _hash(state: str) -> str:
     return hashlib.sha256(state.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _open_state(provider: Provider, state: str, now: datetime) -> Any:
-    """The state row of ``state``: this provider's, not used yet, not expired."""
-    s = STATES.c
-    return sa.and_(
-        s.state_hash == _hash(state),
-        s.provider == provider.name,
-        s.used_at.is_(None),
-        s.expires_at > now,
-    )
-
-
 def connect_link(services: Services, provider: Provider, *, team_id: str, user_id: str) -> str:
     """A new single-use sign-in link for this person. Raises :class:`NotConfigured`."""
     settings = services.settings
@@ -164,16 +153,14 @@ def connect_link(services: Services, provider: Provider, *, team_id: str, user_i
     state = secrets.token_urlsafe(32)
     now = services.clock.now()
     with services.engine.begin() as conn:
-        conn.execute(sa.delete(STATES).where(STATES.c.expires_at < now))
-        conn.execute(
-            sa.insert(STATES).values(
-                state_hash=_hash(state),
-                provider=provider.name,
-                team_id=team_id,
-                user_id=user_id,
-                created_at=now,
-                expires_at=now + STATE_TTL,
-            )
+        oauth_states.add_state(
+            conn=conn,
+            state_hash=_hash(state),
+            provider=provider.name,
+            team_id=team_id,
+            user_id=user_id,
+            now=now,
+            expires_at=now + STATE_TTL,
         )
     return f"{settings.public_url}/oauth/{provider.name}/start?{urlencode({'state': state})}"
 
@@ -196,19 +183,23 @@ def start(
         return render_page(400, prompts, f"{provider.name}.page.bad_state")
     now = services.clock.now()
     with read_only(services.engine) as conn:
-        known = conn.execute(sa.select(STATES.c.id).where(_open_state(provider, state, now)))
-        if known.first() is None:
-            return render_page(400, prompts, f"{provider.name}.page.bad_state")
+        known = oauth_states.is_open(
+            conn=conn, provider=provider.name, state_hash=_hash(state), now=now
+        )
+    if not known:
+        return render_page(400, prompts, f"{provider.name}.page.bad_state")
     authorized = authorize(state)
     if isinstance(authorized, Page):
         return authorized
     url, secret = authorized
     with services.engine.begin() as conn:
-        found = conn.execute(
-            sa.update(STATES)
-            .where(_open_state(provider, state, now))
-            .values(verifier=services.cipher.encrypt(secret))
-        ).rowcount
+        found = oauth_states.keep_verifier(
+            conn=conn,
+            provider=provider.name,
+            state_hash=_hash(state),
+            now=now,
+            verifier=services.cipher.encrypt(secret),
+        )
     if not found:
         return render_page(400, prompts, f"{provider.name}.page.bad_state")
     return Page(302, location=url)
@@ -219,7 +210,7 @@ def finish(
     provider: Provider,
     *,
     query: Mapping[str, Sequence[str]],
-    redeem: Callable[[Any], int | Page],
+    redeem: Callable[[TakenState], int | Page],
 ) -> Page:
     """``GET /oauth/<name>/callback``: take the state once; with the person's consent,
     ``redeem(taken)`` (``taken``: the state's ``team_id``, ``user_id`` and encrypted
@@ -232,16 +223,10 @@ def finish(
         return render_page(404, prompts, f"{name}.page.not_configured")
     state = one(query, "state")
     now = services.clock.now()
-    s = STATES.c
     if not state or len(state) > MAX_STATE:
         return render_page(400, prompts, f"{name}.page.bad_state")
     with services.engine.begin() as conn:
-        taken = conn.execute(
-            sa.update(STATES)
-            .where(_open_state(provider, state, now), s.verifier.is_not(None))
-            .values(used_at=now)
-            .returning(s.team_id, s.user_id, s.verifier)
-        ).first()
+        taken = oauth_states.take_state(conn=conn, provider=name, state_hash=_hash(state), now=now)
     if taken is None:
         logger.info("%s sign-in: a reused, expired or unknown state was refused", name)
         return render_page(400, prompts, f"{name}.page.bad_state")
@@ -281,36 +266,35 @@ def keep_source(
     once); the first time makes the ``calendar_source`` (with ``label``) and the
     provider's row with ``first``. Returns the source id."""
     now = services.clock.now()
-    t, p = SOURCE.c, provider.table.c
+    p = provider.table.c
     opt_in(services, team_id=team_id, user_id=user_id)
     with services.engine.begin() as conn:
-        existing = conn.execute(
-            sa.select(t.id).where(
-                t.team_id == team_id, t.user_id == user_id, t.kind == provider.name
-            )
-        ).scalar()
+        mine = calendar_sources.sources(
+            conn=conn, team_id=team_id, user_id=user_id, kind=provider.name
+        )
+        existing = mine[0].id if mine else None
         if existing is not None:
-            conn.execute(
-                sa.update(SOURCE)
-                .where(t.id == existing)
-                .values(status=OK, error=None, broken_notified_at=None, next_check_at=now)
+            calendar_sources.update_source(
+                conn=conn,
+                source_id=existing,
+                status=OK,
+                error=None,
+                broken_notified_at=None,
+                next_check_at=now,
             )
             conn.execute(sa.update(provider.table).where(p.source_id == existing).values(**again))
             return int(existing)
-        source_id = conn.execute(
-            sa.insert(SOURCE)
-            .values(
-                team_id=team_id,
-                user_id=user_id,
-                kind=provider.name,
-                url="",
-                label=label,
-                status=OK,
-                created_at=now,
-                next_check_at=now + poll(services),
-            )
-            .returning(t.id)
-        ).scalar_one()
+        source_id = calendar_sources.add_source(
+            conn=conn,
+            team_id=team_id,
+            user_id=user_id,
+            kind=provider.name,
+            url="",
+            now=now,
+            label=label,
+            status=OK,
+            next_check_at=now + poll(services),
+        )
         conn.execute(
             sa.insert(provider.table).values(
                 source_id=source_id, team_id=team_id, user_id=user_id, created_at=now, **first
@@ -426,16 +410,14 @@ def record_read(
             .where(provider.table.c.source_id == row.source_id)
             .values(synced_at=began, **mine)
         )
-        conn.execute(
-            sa.update(SOURCE)
-            .where(SOURCE.c.id == row.source_id)
-            .values(
-                status=OK,
-                error=None,
-                last_checked_at=began,
-                failures=0,
-                **({"expanded_until": span[1]} if full else {}),
-            )
+        calendar_sources.update_source(
+            conn=conn,
+            source_id=row.source_id,
+            status=OK,
+            error=None,
+            last_checked_at=began,
+            failures=0,
+            **({"expanded_until": span[1]} if full else {}),
         )
     logger.info(
         "%s calendar %s for %s: %s sync, %d items, %d changed",
@@ -455,24 +437,16 @@ def record_read(
 def claim_due(services: Services, provider: Provider, *, limit: int = BATCH) -> list[int]:
     """Take the provider's calendars due a periodic sync, each by one process only."""
     now = services.clock.now()
-    t = SOURCE.c
-    pick = (
-        sa.select(t.id)
-        .where(t.kind == provider.name, t.status == OK, t.next_check_at <= now)
-        .order_by(t.next_check_at)
-        .limit(limit)
-    )
-    if is_postgres(services.engine):
-        pick = pick.with_for_update(skip_locked=True)
     with services.engine.begin() as conn:
-        return list(
-            conn.execute(
-                sa.update(SOURCE)
-                .where(t.id.in_(pick.scalar_subquery()))
-                .values(next_check_at=now + poll(services))
-                .returning(t.id)
-            ).scalars()
+        claimed = calendar_sources.claim_due(
+            conn=conn,
+            kind=provider.name,
+            status=OK,
+            now=now,
+            next_check_at=now + poll(services),
+            limit=limit,
         )
+    return [source.id for source in claimed]
 
 
 def refresh_due(
@@ -507,10 +481,8 @@ def refresh_due(
 
 def failed(services: Services, provider: Provider, source_id: int, exc: BaseException) -> None:
     with services.engine.begin() as conn:
-        conn.execute(
-            sa.update(SOURCE)
-            .where(SOURCE.c.id == source_id)
-            .values(error=provider.describe(exc)[:255], failures=SOURCE.c.failures + 1)
+        calendar_sources.count_failure(
+            conn=conn, source_id=source_id, error=provider.describe(exc)[:255]
         )
 
 
@@ -520,18 +492,11 @@ def failed(services: Services, provider: Provider, source_id: int, exc: BaseExce
 def mark_broken(services: Services, provider: Provider, row: Any) -> None:
     """A revoked grant: mark the calendar broken and, the first time, tell the person."""
     now = services.clock.now()
-    t = SOURCE.c
     with services.engine.begin() as conn:
-        conn.execute(
-            sa.update(SOURCE)
-            .where(t.id == row.source_id)
-            .values(status=BROKEN, error="invalid_grant")
+        calendar_sources.update_source(
+            conn=conn, source_id=row.source_id, status=BROKEN, error="invalid_grant"
         )
-        first = conn.execute(
-            sa.update(SOURCE)
-            .where(t.id == row.source_id, t.broken_notified_at.is_(None))
-            .values(broken_notified_at=now)
-        ).rowcount
+        first = calendar_sources.mark_broken_notified(conn=conn, source_id=row.source_id, now=now)
     if first:
         ref = f"{provider.name}-broken:{row.source_id}:{now.isoformat()}"
         tell(services, provider, row, f"{provider.name}.broken", ref=ref)
@@ -577,7 +542,7 @@ def release(
             )
         with services.engine.begin() as conn:
             conn.execute(sa.delete(provider.table).where(p.source_id == row.source_id))
-            conn.execute(sa.delete(SOURCE).where(SOURCE.c.id == row.source_id))
+            calendar_sources.delete_source(conn=conn, source_id=row.source_id)
         remove_source(
             services,
             team_id=row.team_id,
@@ -602,13 +567,11 @@ def connected(
     services: Services, provider: Provider, *, team_id: str, user_id: str
 ) -> CalendarInfo | None:
     """The person's calendar of this provider, if they connected one."""
-    t = SOURCE.c
     with read_only(services.engine) as conn:
-        row = conn.execute(
-            sa.select(t.id, t.label, t.status).where(
-                t.team_id == team_id, t.user_id == user_id, t.kind == provider.name
-            )
-        ).first()
+        mine = calendar_sources.sources(
+            conn=conn, team_id=team_id, user_id=user_id, kind=provider.name
+        )
+    row = mine[0] if mine else None
     return None if row is None else CalendarInfo(row.id, row.label or "", row.status)
 
 
