@@ -82,14 +82,14 @@ from bot.storage import deliveries, users
 from bot.storage.commitments import DROPPED, KEPT, PARTLY
 from bot.storage.db import read_only
 from bot.storage.deliveries import ClaimedDelivery
-from bot.storage.models import DeliveryKind, Reflection
+from bot.storage.models import DeliveryKind
+from bot.storage.reflections import find_answer
 
 logger = logging.getLogger(__name__)
 
 PATTERNS_FILE = "commitments.toml"
 OFFER_LINES = "commitment.offer"  # commitment.offer.*
 ACCEPTED_LINES = "commitment.accepted"  # commitment.accepted.*
-REF = Reflection.__table__  # type: ignore[attr-defined]
 
 _STRAIGHT = str.maketrans({"\u2018": "'", "\u2019": "'", "\u02bc": "'", "`": "'"})
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?\u2026])\s+|\s*\n\s*")
@@ -152,26 +152,6 @@ def commitment_sentence(text: str, patterns: Patterns | None = None) -> str | No
 # ------------------------------------------------------------------------ the offer
 
 
-def _reflection(
-    conn: sa.Connection,
-    *,
-    team_id: str,
-    user_id: str,
-    reflection_id: int | None = None,
-    message_ts: str | None = None,
-    delivery_id: int | None = None,
-) -> Any:
-    r = REF.c
-    query = sa.select(REF).where(r.team_id == team_id, r.user_id == user_id)
-    if reflection_id is not None:
-        query = query.where(r.id == reflection_id)
-    elif message_ts is not None:
-        query = query.where(r.message_ts == message_ts)
-    else:
-        query = query.where(r.delivery_id == delivery_id, r.message_ts.is_(None))
-    return conn.execute(query.order_by(r.id.desc()).limit(1)).first()
-
-
 def _meeting(conn: sa.Connection, *, team_id: str, user_id: str, key: str | None) -> Any:
     if not key:
         return None
@@ -212,8 +192,8 @@ def offer(
     intention about a meeting with others. False when there is nothing to offer, or it was
     offered before."""
     with read_only(services.engine) as conn:
-        answer = _reflection(
-            conn,
+        answer = find_answer(
+            conn=conn,
             team_id=team_id,
             user_id=user_id,
             message_ts=message_ts,
@@ -252,8 +232,8 @@ class OfferComposer:
     def __call__(self, row: ClaimedDelivery) -> Message:
         reflection_id = int((row.payload or {}).get("reflection") or 0)
         with read_only(self.services.engine) as conn:
-            answer = _reflection(
-                conn, team_id=row.team_id, user_id=row.user_id, reflection_id=reflection_id
+            answer = find_answer(
+                conn=conn, team_id=row.team_id, user_id=row.user_id, reflection_id=reflection_id
             )
         if answer is None:  # deleted with its message, by its author
             raise Skip("answer_gone")
@@ -287,7 +267,9 @@ def accept(
     reflection_id = int(str(action.get("value") or "0"))
     now = services.clock.now()
     with services.engine.begin() as conn:
-        answer = _reflection(conn, team_id=team_id, user_id=user_id, reflection_id=reflection_id)
+        answer = find_answer(
+            conn=conn, team_id=team_id, user_id=user_id, reflection_id=reflection_id
+        )
         words = _words(services, answer.text) if answer is not None else None
         if answer is None or words is None:
             note = prompts.text("commitment.accepted_gone")
