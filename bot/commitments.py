@@ -67,7 +67,7 @@ import sqlalchemy as sa
 
 from bot import comeback
 from bot.calendars.occurrence import Occurrence
-from bot.comeback import OPEN, WINDOW
+from bot.comeback import WINDOW
 from bot.crypto import CipherError
 from bot.messages import Message
 from bot.messages import commitments as ckit
@@ -77,19 +77,19 @@ from bot.occurrences import OCC, occurrence_from_row, replan_user
 from bot.replies import TAPPED, rotated, rotated_id
 from bot.sender import Skip
 from bot.services import Services
-from bot.storage import deliveries, dialect, users
+from bot.storage import commitments as stored_commitments
+from bot.storage import deliveries, users
+from bot.storage.commitments import DROPPED, KEPT, PARTLY
 from bot.storage.db import read_only
 from bot.storage.deliveries import ClaimedDelivery
-from bot.storage.models import Commitment, DeliveryKind, Reflection
+from bot.storage.models import DeliveryKind
+from bot.storage.reflections import find_answer
 
 logger = logging.getLogger(__name__)
 
 PATTERNS_FILE = "commitments.toml"
-KEPT, PARTLY, DROPPED = "kept", "partly", "dropped"  # and OPEN (bot.comeback)
 OFFER_LINES = "commitment.offer"  # commitment.offer.*
 ACCEPTED_LINES = "commitment.accepted"  # commitment.accepted.*
-COMMIT = Commitment.__table__  # type: ignore[attr-defined]
-REF = Reflection.__table__  # type: ignore[attr-defined]
 
 _STRAIGHT = str.maketrans({"\u2018": "'", "\u2019": "'", "\u02bc": "'", "`": "'"})
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?\u2026])\s+|\s*\n\s*")
@@ -152,26 +152,6 @@ def commitment_sentence(text: str, patterns: Patterns | None = None) -> str | No
 # ------------------------------------------------------------------------ the offer
 
 
-def _reflection(
-    conn: sa.Connection,
-    *,
-    team_id: str,
-    user_id: str,
-    reflection_id: int | None = None,
-    message_ts: str | None = None,
-    delivery_id: int | None = None,
-) -> Any:
-    r = REF.c
-    query = sa.select(REF).where(r.team_id == team_id, r.user_id == user_id)
-    if reflection_id is not None:
-        query = query.where(r.id == reflection_id)
-    elif message_ts is not None:
-        query = query.where(r.message_ts == message_ts)
-    else:
-        query = query.where(r.delivery_id == delivery_id, r.message_ts.is_(None))
-    return conn.execute(query.order_by(r.id.desc()).limit(1)).first()
-
-
 def _meeting(conn: sa.Connection, *, team_id: str, user_id: str, key: str | None) -> Any:
     if not key:
         return None
@@ -212,8 +192,8 @@ def offer(
     intention about a meeting with others. False when there is nothing to offer, or it was
     offered before."""
     with read_only(services.engine) as conn:
-        answer = _reflection(
-            conn,
+        answer = find_answer(
+            conn=conn,
             team_id=team_id,
             user_id=user_id,
             message_ts=message_ts,
@@ -252,8 +232,8 @@ class OfferComposer:
     def __call__(self, row: ClaimedDelivery) -> Message:
         reflection_id = int((row.payload or {}).get("reflection") or 0)
         with read_only(self.services.engine) as conn:
-            answer = _reflection(
-                conn, team_id=row.team_id, user_id=row.user_id, reflection_id=reflection_id
+            answer = find_answer(
+                conn=conn, team_id=row.team_id, user_id=row.user_id, reflection_id=reflection_id
             )
         if answer is None:  # deleted with its message, by its author
             raise Skip("answer_gone")
@@ -287,27 +267,24 @@ def accept(
     reflection_id = int(str(action.get("value") or "0"))
     now = services.clock.now()
     with services.engine.begin() as conn:
-        answer = _reflection(conn, team_id=team_id, user_id=user_id, reflection_id=reflection_id)
+        answer = find_answer(
+            conn=conn, team_id=team_id, user_id=user_id, reflection_id=reflection_id
+        )
         words = _words(services, answer.text) if answer is not None else None
         if answer is None or words is None:
             note = prompts.text("commitment.accepted_gone")
         else:
             meeting = _meeting(conn, team_id=team_id, user_id=user_id, key=answer.occurrence_key)
-            conn.execute(
-                dialect.insert_ignoring_duplicates(conn, COMMIT),
-                [
-                    {
-                        "team_id": team_id,
-                        "user_id": user_id,
-                        "reflection_id": answer.id,
-                        "text": services.cipher.encrypt(words),
-                        "occurrence_key": answer.occurrence_key,
-                        "series_key": meeting.series_key if meeting else "",
-                        "people": sorted(meeting.people) if meeting else [],
-                        "state": OPEN,
-                        "accepted_at": now,
-                    }
-                ],
+            stored_commitments.add_commitment(
+                conn=conn,
+                team_id=team_id,
+                user_id=user_id,
+                reflection_id=answer.id,
+                text=services.cipher.encrypt(words),
+                occurrence_key=answer.occurrence_key,
+                series_key=meeting.series_key if meeting else "",
+                people=sorted(meeting.people) if meeting else [],
+                now=now,
             )
     if answer is not None and words is not None:
         logger.info("a commitment was kept for a user of workspace %s", team_id)
@@ -318,16 +295,6 @@ def accept(
 
 
 # ------------------------------------------------------------------------ coming back
-
-
-def _open_for(
-    conn: sa.Connection, *, team_id: str, user_id: str, since: datetime | None = None
-) -> list[Any]:
-    c = COMMIT.c
-    query = sa.select(COMMIT).where(c.team_id == team_id, c.user_id == user_id, c.state == OPEN)
-    if since is not None:
-        query = query.where(c.accepted_at >= since)
-    return list(conn.execute(query.order_by(c.accepted_at.desc(), c.id.desc())))
 
 
 def _decrypt(services: Services, stored: str) -> str | None:
@@ -349,8 +316,8 @@ def quote_in_reminder(
     with read_only(services.engine) as conn:
         rows = {
             item.id: item
-            for item in _open_for(
-                conn, team_id=row.team_id, user_id=row.user_id, since=now - WINDOW
+            for item in stored_commitments.open_commitments(
+                conn=conn, team_id=row.team_id, user_id=row.user_id, since=now - WINDOW
             )
         }
     candidates = comeback.preferred(
@@ -361,18 +328,15 @@ def quote_in_reminder(
         ),
         meeting,
     )
-    c = COMMIT.c
     for found in candidates:
         words = _decrypt(services, rows[found.id].text)
         if words is None:
             continue
         if found.quoted_for is None:
             with services.engine.begin() as conn:
-                taken = conn.execute(
-                    sa.update(COMMIT)
-                    .where(c.id == found.id, c.quoted_for.is_(None), c.state == OPEN)
-                    .values(quoted_for=meeting.key, quoted_at=now)
-                ).rowcount
+                taken = stored_commitments.quote_for(
+                    conn=conn, commitment_id=found.id, meeting_key=meeting.key, now=now
+                )
             if not taken:  # another reminder took it meanwhile
                 continue
             replan_user(services, team_id=row.team_id, user_id=row.user_id)
@@ -385,19 +349,10 @@ def check_in_reflection(
 ) -> Message:
     """A reflection question (delivery ``row``) about ``meeting``: with *Did you do it?*
     when a commitment was quoted before it and is still open."""
-    c = COMMIT.c
     with read_only(services.engine) as conn:
-        found = conn.execute(
-            sa.select(c.id, c.text)
-            .where(
-                c.team_id == row.team_id,
-                c.user_id == row.user_id,
-                c.state == OPEN,
-                c.quoted_for == meeting.key,
-            )
-            .order_by(c.accepted_at.desc(), c.id.desc())
-            .limit(1)
-        ).first()
+        found = stored_commitments.quoted_at_meeting(
+            conn=conn, team_id=row.team_id, user_id=row.user_id, meeting_key=meeting.key
+        )
     words = _decrypt(services, found.text) if found is not None else None
     if found is None or words is None:
         return message
@@ -429,23 +384,20 @@ def on_check(
     outcome = matched.group(1) if matched else "not_yet"
     commitment_id = int(str(action.get("value") or "0"))
     now = services.clock.now()
-    changes: dict[str, Any] = {
-        "yes": {"state": KEPT, "closed_at": now},
-        "partly": {"state": PARTLY, "closed_at": now},
-        "not_yet": {"quoted_for": None, "quoted_at": None},
-    }[outcome]
-    c = COMMIT.c
     with services.engine.begin() as conn:
-        changed = conn.execute(
-            sa.update(COMMIT)
-            .where(
-                c.id == commitment_id,
-                c.team_id == team_id,
-                c.user_id == user_id,
-                c.state == OPEN,
+        if outcome == "not_yet":
+            changed = stored_commitments.release_quote(
+                conn=conn, commitment_id=commitment_id, team_id=team_id, user_id=user_id
             )
-            .values(**changes)
-        ).rowcount
+        else:
+            changed = stored_commitments.close_commitment(
+                conn=conn,
+                commitment_id=commitment_id,
+                team_id=team_id,
+                user_id=user_id,
+                state={"yes": KEPT, "partly": PARTLY}[outcome],
+                now=now,
+            )
     if changed:  # closed, or free to come back at another meeting: the plan follows
         replan_user(services, team_id=team_id, user_id=user_id)
     note = rotated(
@@ -466,18 +418,15 @@ def close(services: Services, *, team_id: str, user_id: str, action: Mapping[str
     """*Did it* or *Drop* on the Home tab (``action`` as Slack sends it; its value is the
     commitment's id). False when it was not open."""
     state = KEPT if action.get("action_id") == ckit.ACTION_DONE else DROPPED
-    c = COMMIT.c
     with services.engine.begin() as conn:
-        changed = conn.execute(
-            sa.update(COMMIT)
-            .where(
-                c.id == int(str(action.get("value") or "0")),
-                c.team_id == team_id,
-                c.user_id == user_id,
-                c.state == OPEN,
-            )
-            .values(state=state, closed_at=services.clock.now())
-        ).rowcount
+        changed = stored_commitments.close_commitment(
+            conn=conn,
+            commitment_id=int(str(action.get("value") or "0")),
+            team_id=team_id,
+            user_id=user_id,
+            state=state,
+            now=services.clock.now(),
+        )
     if changed:  # its meeting no longer ranks first (bot.planner)
         replan_user(services, team_id=team_id, user_id=user_id)
     return bool(changed)
@@ -488,7 +437,7 @@ def home_blocks(
 ) -> list[dict[str, Any]]:
     """The Home tab's open commitments, newest first (nothing when there are none)."""
     with read_only(services.engine) as conn:
-        found = _open_for(conn, team_id=team_id, user_id=user_id)
+        found = stored_commitments.open_commitments(conn=conn, team_id=team_id, user_id=user_id)
         them = users.person(conn=conn, team_id=team_id, user_id=user_id)
     zone = ZoneInfo((them and them.tz) or "UTC")
     items = []
@@ -507,17 +456,14 @@ def kept_between(
     it. One query for all."""
     if not spans:
         return []
-    c = COMMIT.c
     with read_only(services.engine) as conn:
-        rows = conn.execute(
-            sa.select(c.team_id, c.user_id, c.closed_at).where(
-                c.state == KEPT,
-                c.team_id.in_({s[0] for s in spans}),
-                c.user_id.in_({s[1] for s in spans}),
-                c.closed_at >= min(s[2] for s in spans),
-                c.closed_at < max(s[3] for s in spans),
-            )
-        ).all()
+        rows = stored_commitments.kept_closings(
+            conn=conn,
+            team_ids={s[0] for s in spans},
+            user_ids={s[1] for s in spans},
+            since=min(s[2] for s in spans),
+            until=max(s[3] for s in spans),
+        )
     return [
         sum(1 for t, u, at in rows if (t, u) == (team, user) and start <= at < until)
         for team, user, start, until in spans

@@ -959,20 +959,15 @@ class Demo:
     def _question_practices(self, delivery_id: int) -> tuple[str, ...]:
         """The practices of the question Heedful asked in this delivery (its primary one
         first), as Heedful recorded it."""
-        import sqlalchemy as sa
-
         from bot.messages.library import group_of
-        from bot.storage.models import PromptShown
+        from bot.storage import prompts_shown
 
-        shown = PromptShown.__table__.c  # type: ignore[attr-defined]
         with self.services.engine.connect() as conn:
-            ids = conn.execute(
-                sa.select(shown.prompt_id).where(shown.delivery_id == delivery_id)
-            ).scalars()
-            prompts = load_prompts()
-            for prompt_id in ids:
-                if prompt_id in prompts and group_of(prompts[prompt_id]) == "question":
-                    return tuple(prompts[prompt_id].practices)
+            ids = prompts_shown.prompt_ids_of(conn=conn, delivery_id=delivery_id)
+        prompts = load_prompts()
+        for prompt_id in ids:
+            if prompt_id in prompts and group_of(prompts[prompt_id]) == "question":
+                return tuple(prompts[prompt_id].practices)
         return ()
 
     def _answer_due(self, now: datetime) -> None:

@@ -95,7 +95,7 @@ from bot.occurrences import OCC
 from bot.prefs import Prefs, parse_hhmm
 from bot.sender import Defer, Skip
 from bot.services import Services
-from bot.storage import deliveries
+from bot.storage import deliveries, prompts_shown
 from bot.storage import users as slack_users
 from bot.storage.db import read_only
 from bot.storage.deliveries import ClaimedDelivery
@@ -108,6 +108,7 @@ from bot.storage.models import (
     SlackUser,
     UTCDateTime,
 )
+from bot.storage.prompts_shown import Shown
 from bot.themes import Reading, read_answers
 
 logger = logging.getLogger(__name__)
@@ -950,17 +951,11 @@ class DigestComposer:
             out[delivery_id] = build_digest(self.prompts, digest)
             if digest.experiment is not None and not week.experiment_recorded:
                 shown.append(
-                    {
-                        "team_id": target.team_id,
-                        "user_id": target.user_id,
-                        "prompt_id": digest.experiment,
-                        "delivery_id": delivery_id,
-                        "shown_at": now,
-                    }
+                    Shown(target.team_id, target.user_id, digest.experiment, delivery_id, now)
                 )
         if shown:  # so next week's experiment is a different one
             with self.services.engine.begin() as conn:
-                conn.execute(sa.insert(SHOWN), shown)
+                prompts_shown.remember_shown(conn=conn, shown=shown)
         # Feedback from others: last week's total, when there is one to show (bot.feedback).
         feedback.add_to_digests(self.services, self.prompts, out, targets)
         # Commitments kept this week (bot.commitments).

@@ -72,7 +72,7 @@ from bot.messages.prompts import Prompts, load_prompts
 from bot.sender import Skip
 from bot.services import Services
 from bot.slack import lookup_by_email
-from bot.storage import deliveries, dialect, users
+from bot.storage import deliveries, dialect, prompts_shown, users
 from bot.storage.db import read_only
 from bot.storage.deliveries import ClaimedDelivery, SentDelivery
 from bot.storage.models import (
@@ -84,9 +84,9 @@ from bot.storage.models import (
     FeedbackSeries,
     FeedbackTally,
     OccurrenceRow,
-    PromptShown,
     Reflection,
 )
+from bot.storage.prompts_shown import Shown
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +120,6 @@ OPT_OUT = FeedbackOptOut.__table__  # type: ignore[attr-defined]
 KEY = FeedbackKey.__table__  # type: ignore[attr-defined]
 OCC = OccurrenceRow.__table__  # type: ignore[attr-defined]
 REF = Reflection.__table__  # type: ignore[attr-defined]
-SHOWN = PromptShown.__table__  # type: ignore[attr-defined]
 # Tables about a workspace that name no person (the others go with the person's rows).
 TEAM_TABLES = (FeedbackTally, FeedbackBallot, FeedbackOptOut, FeedbackKey)
 _ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>.]+")
@@ -298,17 +297,9 @@ def offer_words(
         if not eligible(meeting) or _opt_in_offered(conn, row, series_key):
             return message
     with services.engine.begin() as conn:
-        conn.execute(
-            sa.insert(SHOWN),
-            [
-                {
-                    "team_id": team_id,
-                    "user_id": user_id,
-                    "prompt_id": OPT_IN_SHOWN,
-                    "delivery_id": row.id,
-                    "shown_at": services.clock.now(),
-                }
-            ],
+        prompts_shown.remember_shown(
+            conn=conn,
+            shown=[Shown(team_id, user_id, OPT_IN_SHOWN, row.id, services.clock.now())],
         )
     return fkit.build_opt_in_offer(load_prompts(), message, series_key=series_key)
 

@@ -48,10 +48,11 @@ from bot.occurrences import OCC, after_prompt, occurrence_from_row, replan_user
 from bot.prefs import Prefs
 from bot.sender import Composer, Skip
 from bot.services import Services
-from bot.storage import deliveries, scheduled, users
+from bot.storage import deliveries, prompts_shown, scheduled, users
 from bot.storage.db import read_only, session_scope
 from bot.storage.deliveries import ClaimedDelivery
-from bot.storage.models import Delivery, DeliveryKind, DeliveryState, PromptShown, SlackUser
+from bot.storage.models import Delivery, DeliveryKind, DeliveryState, SlackUser
+from bot.storage.prompts_shown import Shown, ShownBefore
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +60,6 @@ HISTORY = timedelta(days=60)
 GUIDED_QUESTIONS = 3
 USER_SKIPPED = "user_skipped"  # the error of deliveries withdrawn by "Skip this one"
 DEL = Delivery.__table__  # type: ignore[attr-defined]
-SHOWN = PromptShown.__table__  # type: ignore[attr-defined]
 USERS = SlackUser.__table__  # type: ignore[attr-defined]
 FOCUS_GROUPS = ("intention", "question")  # the wordings that lean toward a focus practice
 
@@ -209,22 +209,16 @@ class NudgeComposer:
             raise Skip("meeting_gone")
         if meeting.skip_reason is not None:
             raise Skip(meeting.skip_reason.value)
-        u, s = USERS.c, SHOWN.c
+        u = USERS.c
         with read_only(self.services.engine) as conn:
             user = conn.execute(
                 sa.select(u.tz, u.prefs, u.paused_until).where(
                     u.team_id == row.team_id, u.slack_user_id == row.user_id
                 )
             ).first()
-            history = conn.execute(
-                sa.select(s.prompt_id, s.shown_at, s.delivery_id)
-                .where(
-                    s.team_id == row.team_id,
-                    s.user_id == row.user_id,
-                    s.shown_at >= now - HISTORY,
-                )
-                .order_by(s.shown_at, s.id)
-            ).all()
+            history = prompts_shown.shown_since(
+                conn=conn, team_id=row.team_id, user_id=row.user_id, since=now - HISTORY
+            )
             focus = focus_of(conn, team_id=row.team_id, user_id=row.user_id)
             last, balance = self._focus_history(conn, row, focus, history) if focus else ({}, {})
         if user is None:
@@ -235,15 +229,20 @@ class NudgeComposer:
             raise Skip("muted")
         shown: dict[str, datetime] = {}
         practices: list[str] = []
-        for prompt_id, at, _ in history:
-            shown[prompt_id] = at
+        for item in history:
+            prompt_id = item.prompt_id
+            shown[prompt_id] = item.shown_at
             if prompt_id in self.prompts and group_of(self.prompts[prompt_id]) == "question":
                 practices.append(primary_practice(self.prompts[prompt_id]))
         zone = ZoneInfo(user.tz or "UTC")
         return _Context(meeting, zone, shown, practices, focus, last, balance)
 
     def _focus_history(
-        self, conn: sa.Connection, row: ClaimedDelivery, focus: Focus, history: Sequence[Any]
+        self,
+        conn: sa.Connection,
+        row: ClaimedDelivery,
+        focus: Focus,
+        history: Sequence[ShownBefore],
     ) -> tuple[dict[tuple[str, str], tuple[str, datetime]], dict[str, tuple[int, int]]]:
         """What the intentions and questions shown since the focus was set say about its
         turns: the last of each group at each meeting size, (group, kind) → (prompt id,
@@ -253,12 +252,17 @@ class NudgeComposer:
         across all, a day that always runs stand-up then 1:1 would give the stand-up every
         turn of the focus (using up its wordings within days) and the 1:1 none."""
         recent = [
-            (prompt_id, at, delivery_id, group_of(self.prompts[prompt_id]))
-            for prompt_id, at, delivery_id in history
-            if at >= focus.since
-            and prompt_id in self.prompts
-            and group_of(self.prompts[prompt_id]) in FOCUS_GROUPS
-            and delivery_id is not None
+            (
+                item.prompt_id,
+                item.shown_at,
+                item.delivery_id,
+                group_of(self.prompts[item.prompt_id]),
+            )
+            for item in history
+            if item.shown_at >= focus.since
+            and item.prompt_id in self.prompts
+            and group_of(self.prompts[item.prompt_id]) in FOCUS_GROUPS
+            and item.delivery_id is not None
         ]
         balance: dict[str, tuple[int, int]] = {}
         for prompt_id, _, _, group in recent:
@@ -353,16 +357,10 @@ class NudgeComposer:
     def _remember(self, row: ClaimedDelivery, prompt_ids: list[str]) -> None:
         now = self.services.clock.now()
         with self.services.engine.begin() as conn:
-            conn.execute(
-                sa.insert(SHOWN),
-                [
-                    {
-                        "team_id": row.team_id,
-                        "user_id": row.user_id,
-                        "prompt_id": prompt_id,
-                        "delivery_id": row.id,
-                        "shown_at": now,
-                    }
+            prompts_shown.remember_shown(
+                conn=conn,
+                shown=[
+                    Shown(row.team_id, row.user_id, prompt_id, row.id, now)
                     for prompt_id in prompt_ids
                 ],
             )

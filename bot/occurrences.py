@@ -52,11 +52,10 @@ from bot.planner import (
 )
 from bot.prefs import Prefs
 from bot.services import Services
-from bot.storage import deliveries, scheduled, users
+from bot.storage import commitments, deliveries, scheduled, users
 from bot.storage.db import session_scope
 from bot.storage.deliveries import ClaimedDelivery
 from bot.storage.models import (
-    Commitment,
     Delivery,
     DeliveryState,
     OccurrenceRow,
@@ -71,7 +70,6 @@ UNPLANNED = "unplanned"
 AHEAD = (DeliveryState.SCHEDULING, DeliveryState.SCHEDULED)
 OCC = OccurrenceRow.__table__  # type: ignore[attr-defined]
 DEL = Delivery.__table__  # type: ignore[attr-defined]
-COMMIT = Commitment.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -534,17 +532,9 @@ def _plan_input(services: Services, user: Any, *, prompting: Any | None = None) 
         history_since = conn.execute(sa.select(sa.func.min(c.start_at)).where(*mine)).scalar()
         # Open commitments that may come back in the days planned (bot.planner: their
         # meeting ranks first); ``bot.comeback`` decides where.
-        k = COMMIT.c
-        pending = conn.execute(
-            sa.select(
-                k.id, k.occurrence_key, k.series_key, k.people, k.accepted_at, k.quoted_for
-            ).where(
-                k.team_id == team_id,
-                k.user_id == user_id,
-                k.state == comeback.OPEN,
-                k.accepted_at >= since - comeback.WINDOW,
-            )
-        ).all()
+        pending = commitments.open_commitments(
+            conn=conn, team_id=team_id, user_id=user_id, since=since - comeback.WINDOW
+        )
     return PlanInput(
         meetings=[occurrence_from_row(r) for r in rows],
         prefs=Prefs.from_json(user.prefs),

@@ -31,7 +31,6 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -40,7 +39,8 @@ from bot.messages.mrkdwn import unescape
 from bot.messages.prompts import load_prompts
 from bot.occurrences import replan_user
 from bot.services import Services
-from bot.storage import deliveries, scheduled, users
+from bot.storage import deliveries, prompts_shown, scheduled, users
+from bot.storage import reflections as answers
 from bot.storage.db import read_only
 from bot.storage.deliveries import SentDelivery
 from bot.storage.dialect import insert_ignoring_duplicates
@@ -48,8 +48,6 @@ from bot.storage.models import (
     DeletedMessage,
     Delivery,
     DeliveryKind,
-    PromptShown,
-    Reflection,
 )
 
 logger = logging.getLogger(__name__)
@@ -64,8 +62,6 @@ PROMPT_KINDS = (DeliveryKind.REFLECTION, DeliveryKind.TRANSITION)
 ADOPT_EARLY = timedelta(seconds=120)
 ADOPT_LATE = timedelta(seconds=5)
 DEL = Delivery.__table__  # type: ignore[attr-defined]
-REF = Reflection.__table__  # type: ignore[attr-defined]
-SHOWN = PromptShown.__table__  # type: ignore[attr-defined]
 _UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")  # NUL; lone surrogates
 GONE = DeletedMessage.__table__  # type: ignore[attr-defined]
 # A message's event can store an answer only while its question is open, and the question
@@ -194,23 +190,16 @@ def capture_message(
 def capture_edit(services: Services, *, team_id: str, user_id: str, ts: str, text: str) -> Kept:
     """The user edited a message that was an answer: the answer follows the edit."""
     now = services.clock.now()
-    r = REF.c
     text = written(text, from_slack_message=True)
     clipped = text[:REFLECTION_MAX_CHARS]
     with services.engine.begin() as conn:
-        row = conn.execute(
-            sa.select(r.id, r.created_at).where(
-                r.team_id == team_id, r.user_id == user_id, r.message_ts == ts
-            )
-        ).first()
+        row = answers.find_answer(conn=conn, team_id=team_id, user_id=user_id, message_ts=ts)
         if row is None:
             return Kept.DUPLICATE
         if now - row.created_at > OPEN_FOR_REPLIES:
             return Kept.CLOSED
-        conn.execute(
-            sa.update(REF)
-            .where(r.id == row.id)
-            .values(text=services.cipher.encrypt(clipped), updated_at=now)
+        answers.revise_answer(
+            conn=conn, reflection_id=row.id, now=now, text=services.cipher.encrypt(clipped)
         )
     return Kept.TRUNCATED if len(text) > REFLECTION_MAX_CHARS else Kept.UPDATED
 
@@ -260,52 +249,46 @@ def _store(
     message_ts: str | None,
 ) -> Kept:
     now = services.clock.now()
-    r = REF.c
     clipped = text.strip()[:REFLECTION_MAX_CHARS]
-    values = {
-        "team_id": team_id,
-        "user_id": user_id,
-        "delivery_id": prompt.delivery_id,
-        "occurrence_key": prompt.occurrence_key,
-        "text": services.cipher.encrypt(clipped),
-        "presence": presence,
-        "source": source,
-        "message_ts": message_ts,
-        "created_at": now,
-        "updated_at": now,
-    }
+    stored = services.cipher.encrypt(clipped)
     outcome = Kept.TRUNCATED if len(text.strip()) > REFLECTION_MAX_CHARS else Kept.NEW
     with services.engine.begin() as conn:
         if message_ts is None:
-            existing = conn.execute(
-                sa.select(r.id, r.text, r.presence).where(
-                    r.team_id == team_id,
-                    r.user_id == user_id,
-                    r.delivery_id == prompt.delivery_id,
-                    r.message_ts.is_(None),
-                )
-            ).first()
+            existing = answers.find_answer(
+                conn=conn, team_id=team_id, user_id=user_id, delivery_id=prompt.delivery_id
+            )
             if existing is not None:
-                update: dict[str, Any] = {"updated_at": now, "source": source}
-                if presence is not None:
-                    update["presence"] = presence
-                if clipped:
-                    update["text"] = values["text"]
-                conn.execute(sa.update(REF).where(r.id == existing.id).values(**update))
+                answers.revise_answer(
+                    conn=conn,
+                    reflection_id=existing.id,
+                    now=now,
+                    text=stored if clipped else None,
+                    presence=presence,
+                    source=source,
+                )
                 outcome = Kept.UPDATED if outcome is Kept.NEW else outcome
                 return outcome
         else:
             _lock_person(conn, team_id=team_id, user_id=user_id)
             if _was_deleted(conn, team_id=team_id, user_id=user_id, message_ts=message_ts):
                 return Kept.DUPLICATE
-            seen = conn.execute(
-                sa.select(r.id).where(
-                    r.team_id == team_id, r.user_id == user_id, r.message_ts == message_ts
-                )
-            ).first()
+            seen = answers.find_answer(
+                conn=conn, team_id=team_id, user_id=user_id, message_ts=message_ts
+            )
             if seen is not None:
                 return Kept.DUPLICATE
-        conn.execute(sa.insert(REF), [values])
+        answers.add_answer(
+            conn=conn,
+            team_id=team_id,
+            user_id=user_id,
+            delivery_id=prompt.delivery_id,
+            occurrence_key=prompt.occurrence_key,
+            text=stored,
+            presence=presence,
+            source=source,
+            message_ts=message_ts,
+            now=now,
+        )
     logger.info("reflection kept for delivery %s (%s)", prompt.delivery_id, source)
     # An answer ends any back-off: ask after every meeting again.
     replan_user(services, team_id=team_id, user_id=user_id)
@@ -320,15 +303,12 @@ def forget_message(
     again. ``user_id`` is the author when the event names them (``previous_message``);
     otherwise the owner of the DM ``channel``. True when an answer was deleted."""
     now = services.clock.now()
-    r = REF.c
     with services.engine.begin() as conn:
         owner = user_id or _dm_owner(conn, team_id=team_id, channel=channel)
         # Someone Heedful holds nothing about (unknown, or erased): nothing to delete.
         if not ts or owner is None or not _lock_person(conn, team_id=team_id, user_id=owner):
             return False
-        removed = conn.execute(
-            sa.delete(REF).where(r.team_id == team_id, r.user_id == owner, r.message_ts == ts)
-        ).rowcount
+        removed = answers.delete_answers(conn=conn, team_id=team_id, user_id=owner, message_ts=ts)
         conn.execute(
             insert_ignoring_duplicates(conn, GONE),
             [{"team_id": team_id, "user_id": owner, "message_ts": ts[:32], "deleted_at": now}],
@@ -368,10 +348,9 @@ def _dm_owner(conn: sa.Connection, *, team_id: str, channel: str | None) -> str 
 
 def question_for(services: Services, *, delivery_id: int) -> str | None:
     """The id of the question a prompt asked (for the form's header)."""
-    s = SHOWN.c
     with read_only(services.engine) as conn:
-        ids = conn.execute(sa.select(s.prompt_id).where(s.delivery_id == delivery_id)).scalars()
-        return next((i for i in ids if i.startswith("question.")), None)
+        ids = prompts_shown.prompt_ids_of(conn=conn, delivery_id=delivery_id)
+    return next((i for i in ids if i.startswith("question.")), None)
 
 
 def confirmation(kept: Kept) -> str | None:

@@ -26,22 +26,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-
 from bot.messages import Message
 from bot.messages.prompts import load_prompts
 from bot.sender import Skip
 from bot.services import Services
-from bot.storage import deliveries
+from bot.storage import deliveries, prompts_shown
+from bot.storage import reflections as answers
 from bot.storage.db import read_only
 from bot.storage.deliveries import ClaimedDelivery
-from bot.storage.models import DeliveryKind, PromptShown, Reflection
+from bot.storage.models import DeliveryKind
+from bot.storage.prompts_shown import Shown
 
 REACTION = "white_check_mark"
 KEPT_LINES = "kept.line"  # the short lines that say an answer was kept (kept.line.*)
 TAPPED = "done.tapped"  # what a tapped question turns into (done.tapped.*)
-SHOWN = PromptShown.__table__  # type: ignore[attr-defined]
-REF = Reflection.__table__  # type: ignore[attr-defined]
 
 
 def reply(
@@ -146,29 +144,13 @@ def rotated_id(
     remembered as shown now."""
     prompts = load_prompts()
     ids = sorted(p.id for p in prompts if p.id.startswith(f"{family}."))
-    s = SHOWN.c
     now = services.clock.now()
     with services.engine.begin() as conn:
-        last = dict(
-            conn.execute(
-                sa.select(s.prompt_id, sa.func.max(s.shown_at))
-                .where(s.team_id == team_id, s.user_id == user_id, s.prompt_id.in_(ids))
-                .group_by(s.prompt_id)
-            ).all()
-        )
+        last = prompts_shown.last_shown(conn=conn, team_id=team_id, user_id=user_id, prompt_ids=ids)
         never = datetime.min.replace(tzinfo=now.tzinfo)
         chosen = min(ids, key=lambda i: (i in last, last.get(i) or never, i))
-        conn.execute(
-            sa.insert(SHOWN),
-            [
-                {
-                    "team_id": team_id,
-                    "user_id": user_id,
-                    "prompt_id": chosen,
-                    "delivery_id": delivery_id,
-                    "shown_at": now,
-                }
-            ],
+        prompts_shown.remember_shown(
+            conn=conn, shown=[Shown(team_id, user_id, chosen, delivery_id, now)]
         )
     return chosen
 
@@ -182,13 +164,10 @@ class AckComposer:
 
     def __call__(self, row: ClaimedDelivery) -> Message:
         ts = str(((row.payload or {}).get("react") or {}).get("timestamp") or "")
-        r = REF.c
         with read_only(self.services.engine) as conn:
-            kept = conn.execute(
-                sa.select(r.id).where(
-                    r.team_id == row.team_id, r.user_id == row.user_id, r.message_ts == ts
-                )
-            ).first()
+            kept = answers.find_answer(
+                conn=conn, team_id=row.team_id, user_id=row.user_id, message_ts=ts
+            )
         if kept is None:  # the person deleted the message, and the answer with it
             raise Skip("answer_gone")
         text = rotated(
