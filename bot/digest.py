@@ -936,15 +936,7 @@ class DigestComposer:
             digest = summarize(target, week, self.prompts, now=now)
             if digest.offer is not None and not week.offer_recorded:
                 # Remembered with the experiment: the three weeks start again now.
-                shown.append(
-                    {
-                        "team_id": target.team_id,
-                        "user_id": target.user_id,
-                        "prompt_id": FOCUS_OFFER,
-                        "delivery_id": delivery_id,
-                        "shown_at": now,
-                    }
-                )
+                shown.append(Shown(target.team_id, target.user_id, FOCUS_OFFER, delivery_id, now))
             if digest.answered == 0:
                 out[delivery_id] = build_digest_note(self.prompts, digest)
                 continue
