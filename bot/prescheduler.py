@@ -75,7 +75,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 
@@ -100,7 +99,7 @@ from bot.storage import scheduled as store
 from bot.storage.db import read_only
 from bot.storage.deliveries import ClaimedDelivery, Failure, FailureKind
 from bot.storage.dialect import from_driver
-from bot.storage.models import DeliveryKind, DeliveryState, Installation, SlackUser
+from bot.storage.models import DeliveryKind, DeliveryState
 
 logger = logging.getLogger(__name__)
 
@@ -324,7 +323,12 @@ class PreScheduler:
             )
         digest = store.text_digest(message.text)
         if not store.begin_call(
-            self.engine, row.id, worker=self.worker_id, channel=channel, digest=digest
+            self.engine,
+            row.id,
+            worker=self.worker_id,
+            channel=channel,
+            digest=digest,
+            lease_until=self.clock.now() + self.lease,
         ):
             self.metrics.delivery(row.kind, "lease_lost")
             return None
@@ -487,17 +491,17 @@ class PreScheduler:
                     now=now,
                 )
             return
-        # Withdrawn or moved while Slack was being asked: take back what it holds.
+        # Withdrawn, moved or taken over while Slack was being asked: square what Slack
+        # holds with the row (never deleting the message the row holds).
+        done = store.fenced_out(
+            self.engine, result, team_id=row.team_id, post_at=row.due_at, now=now
+        )
+        if done == "adopted":
+            self.metrics.delivery(row.kind, "scheduled")
+            return
         self.metrics.delivery(row.kind, "lease_lost")
-        taken: list[tuple[str, str, str, datetime]] = []
-        if result.state is DeliveryState.SCHEDULED and result.message_id and result.channel:
-            taken.append((row.team_id, result.channel, result.message_id, row.due_at))
-        elif result.state is DeliveryState.SCHEDULING and result.digest and result.channel:
-            taken.append((row.team_id, result.channel, store.LOOKUP + result.digest, row.due_at))
-        if taken:
+        if done == "queued":
             logger.info("delivery %s was withdrawn meanwhile; deleting it at Slack", row.id)
-            with self.engine.begin() as conn:
-                store.queue_deletions(conn, taken, now=now)
 
     # ------------------------------------------------------------------ deleting
 
@@ -588,55 +592,47 @@ class PreScheduler:
         return False
 
     def _find(self, client: WebClient, item: store.Deletion) -> str | None:
-        """The id of the message a lookup deletion names (``?`` + its text's digest)."""
+        """The id of the message a lookup deletion names (``?`` + its text's digest), never
+        one a delivery row holds (scheduled again with the same text and time)."""
         digest = item.scheduled_message_id[len(store.LOOKUP) :]
         post_at = int((from_driver(item.post_at) or self.clock.now()).timestamp())
         page = client.chat_scheduledMessages_list(
             channel=item.channel, oldest=str(post_at - 1), latest=str(post_at + 1)
         )
-        for listed in page.get("scheduled_messages") or []:
-            if int(listed.get("post_at") or 0) == post_at and (
-                store.text_digest(str(listed.get("text") or "")) == digest
-            ):
-                return str(listed.get("id"))
-        return None
+        found = [
+            str(listed.get("id"))
+            for listed in page.get("scheduled_messages") or []
+            if int(listed.get("post_at") or 0) == post_at
+            and store.text_digest(str(listed.get("text") or "")) == digest
+        ]
+        held = store.held_ids(self.engine, found)
+        return next((found_id for found_id in found if found_id not in held), None)
 
     # ------------------------------------------------------------------ internals
 
     def _tokens(self, teams: set[str]) -> dict[str, str | None]:
         """team → its bot token (None while paused); a team without a row is absent."""
-        inst = Installation.__table__.c  # type: ignore[attr-defined]
         with read_only(self.engine) as conn:
-            rows = conn.execute(
-                sa.select(inst.team_id, inst.bot_token, inst.paused_at).where(
-                    inst.team_id.in_(teams)
-                )
-            ).all()
+            stored = installations.live_bot_tokens(conn=conn, team_ids=teams)
         return {
-            team: (self.cipher.decrypt(token) if token and paused is None else None)
-            for team, token, paused in rows
+            team: self.cipher.decrypt(token) if token else None for team, token in stored.items()
         }
 
     def _targets(self, rows: Sequence[ClaimedDelivery]) -> dict[tuple[str, str], _Target]:
-        teams = {r.team_id for r in rows}
-        users = {r.user_id for r in rows}
-        tokens = self._tokens(teams)
-        u = SlackUser.__table__.c  # type: ignore[attr-defined]
+        tokens = self._tokens({r.team_id for r in rows})
         with read_only(self.engine) as conn:
-            known = {
-                (team, user): (channel, unreachable)
-                for team, user, channel, unreachable in conn.execute(
-                    sa.select(
-                        u.team_id, u.slack_user_id, u.dm_channel_id, u.unreachable_reason
-                    ).where(u.slack_user_id.in_(users), u.team_id.in_(teams))
-                )
-            }
-        return {
-            (r.team_id, r.user_id): _Target(
-                tokens.get(r.team_id), *known.get((r.team_id, r.user_id), (None, None))
+            known = users.reach(
+                conn=conn, team_ids={r.team_id for r in rows}, user_ids={r.user_id for r in rows}
             )
-            for r in rows
-        }
+        out: dict[tuple[str, str], _Target] = {}
+        for r in rows:
+            reach = known.get((r.team_id, r.user_id))
+            out[(r.team_id, r.user_id)] = _Target(
+                tokens.get(r.team_id),
+                None if reach is None else reach.dm_channel_id,
+                None if reach is None else reach.unreachable_reason,
+            )
+        return out
 
 
 def _backoff(attempts: int) -> timedelta:

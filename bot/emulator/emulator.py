@@ -413,6 +413,7 @@ class SlackEmulator(RunsInWith):
         delay: float = 0.0,
         drop_after_store: bool = False,
         drop_before_store: bool = False,
+        answer_after: threading.Event | None = None,
         times: int = 1,
     ) -> Fault:
         """Script a fault for the next ``times`` calls of ``method`` (``"*"``: any method).
@@ -431,6 +432,7 @@ class SlackEmulator(RunsInWith):
             delay=delay,
             drop_after_store=drop_after_store,
             drop_before_store=drop_before_store,
+            answer_after=answer_after,
             times=times,
         )
         self.workspace.add_fault(fault)

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from bot.emulator.blocks import validate_message
-from bot.emulator.models import Call, Fault
+from bot.emulator.models import ANSWER_AFTER_LIMIT, Call, Fault
 
 if TYPE_CHECKING:
     from bot.emulator.state import Workspace
@@ -295,6 +295,8 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
             self._send_json(429, {"ok": False, "error": "ratelimited"}, headers=headers)
             return
         answer = api.call(method, params, token)
+        if fault is not None and fault.answer_after is not None:
+            fault.answer_after.wait(ANSWER_AFTER_LIMIT)
         if fault is not None and fault.drop_after_store:
             logger.debug("dropping connection after %s", method)
             self._drop()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Via = Literal["auto", "http", "socket"]
+ANSWER_AFTER_LIMIT = 30.0  # seconds an ``answer_after`` fault holds its answer at most
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,9 @@ class Fault:
         delay: seconds to sleep before doing anything else.
         drop_after_store: perform the method, then close the connection without a response.
         drop_before_store: close the connection without performing the method.
+        answer_after: perform the method, then answer only once this event is set (at
+            most :data:`ANSWER_AFTER_LIMIT` seconds later): a Slack slower than the caller's
+            lease, whose answer arrives after others acted on the call's silence.
         times: how many more calls this fault applies to.
     """
 
@@ -51,6 +56,7 @@ class Fault:
     delay: float = 0.0
     drop_after_store: bool = False
     drop_before_store: bool = False
+    answer_after: threading.Event | None = None
     times: int = 1
 
     @property

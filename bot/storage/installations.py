@@ -53,6 +53,16 @@ def bot_tokens(*, conn: sa.Connection, team_ids: Iterable[str]) -> dict[str, str
     return {team: token for team, token in conn.execute(query)}
 
 
+def live_bot_tokens(*, conn: sa.Connection, team_ids: Iterable[str]) -> dict[str, str | None]:
+    """Like :func:`bot_tokens`, with None for a workspace that is paused (installed, but
+    not to be called until it is installed again)."""
+    t = INSTALLATION.c
+    query = sa.select(t.team_id, t.bot_token, t.paused_at).where(t.team_id.in_(set(team_ids)))
+    return {
+        team: (token if paused is None else None) for team, token, paused in conn.execute(query)
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class Installed:
     """What authorizes Heedful's calls in a workspace (its token still encrypted)."""

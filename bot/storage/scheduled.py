@@ -198,17 +198,27 @@ class Result:
         return None if self.failure is None else self.failure.text
 
 
-def begin_call(engine: Engine, row_id: int, *, worker: str, channel: str, digest: str) -> bool:
+def begin_call(
+    engine: Engine,
+    row_id: int,
+    *,
+    worker: str,
+    channel: str,
+    digest: str,
+    lease_until: datetime,
+) -> bool:
     """Just before ``chat.scheduleMessage``: store the channel and the text's digest (what
-    a reconcile looks for). False when this worker no longer holds the row (withdrawn or
-    taken over): then nothing is sent."""
+    a reconcile looks for) and renew the lease, so that it runs from the call, not from the
+    claim of the batch (a slow batch must not hand the rows at its end to another worker
+    while their calls are still to come). False when this worker no longer holds the row
+    (withdrawn or taken over): then nothing is sent."""
     d = DELIVERY.c
     with engine.begin() as conn:
         return (
             conn.execute(
                 sa.update(DELIVERY)
                 .where(d.id == row_id, d.state == SCHEDULING, d.claimed_by == worker)
-                .values(channel=channel, scheduled_hash=digest)
+                .values(channel=channel, scheduled_hash=digest, lease_until=lease_until)
             ).rowcount
             == 1
         )
@@ -216,8 +226,8 @@ def begin_call(engine: Engine, row_id: int, *, worker: str, channel: str, digest
 
 def finish(engine: Engine, result: Result, *, worker: str, now: datetime) -> bool:
     """Record ``result`` only if ``worker`` still holds the row in ``scheduling`` (fenced).
-    False: the row was withdrawn or moved meanwhile (the caller queues a deletion of
-    what it just scheduled)."""
+    False: the row was withdrawn, moved or taken over meanwhile (the caller squares what
+    Slack holds with the row, :func:`fenced_out`)."""
     d = DELIVERY.c
     values: dict[str, Any] = {"updated_at": now, "error": (result.error or None)}
     if result.attempted:
@@ -255,6 +265,82 @@ def finish(engine: Engine, result: Result, *, worker: str, now: datetime) -> boo
             .values(**values)
         )
         return conn.execute(stmt).rowcount == 1
+
+
+def fenced_out(
+    engine: Engine, result: Result, *, team_id: str, post_at: datetime, now: datetime
+) -> str:
+    """Square what Slack holds with the row after ``result`` came back to a worker that no
+    longer held the row (:func:`finish` refused it): the row was withdrawn or moved, or its
+    lease ran out while the call was out and another worker took it over to find out
+    whether the call landed. Decided under the row's lock, which every writer of the row
+    takes, so it cannot interleave with that worker's own :func:`finish`:
+
+    * ``adopted``: the call landed (``result`` scheduled, Slack's id known) and the row
+      is still waiting to learn whether it did (``scheduling``, ``needs_reconcile``, the
+      same channel and text): it becomes ``scheduled`` with that id, the answer it waits for.
+    * ``held``: the row already holds that message (its new holder found it in the list),
+      or, with no answer, its holder is still going to look it up.
+    * ``queued``: anything else (withdrawn, moved, scheduled again): the message is queued
+      for deletion, by id, or by its text's digest when no answer came
+      (:func:`held_ids` keeps such a lookup off a message a row holds).
+    * ``nothing``: the call certainly did not land."""
+    d = DELIVERY.c
+    if result.state is DeliveryState.SCHEDULED and result.message_id and result.channel:
+        message: str = result.message_id
+    elif result.state is DeliveryState.SCHEDULING and result.digest and result.channel:
+        message = LOOKUP + result.digest
+    else:
+        return "nothing"
+    query = sa.select(
+        d.state, d.channel, d.scheduled_message_id, d.scheduled_hash, d.needs_reconcile
+    ).where(d.id == result.id)
+    if engine.dialect.name == "postgresql":
+        query = query.with_for_update()
+    with engine.begin() as conn:
+        row = conn.execute(query).first()
+        if row is not None and row.channel == result.channel:
+            if result.message_id and row.scheduled_message_id == result.message_id:
+                return "held"
+            asking = (
+                row.state == SCHEDULING
+                and row.needs_reconcile
+                and row.scheduled_hash is not None
+                and row.scheduled_hash == result.digest
+            )
+            if asking and result.state is DeliveryState.SCHEDULING:
+                return "held"
+            if asking:
+                conn.execute(
+                    sa.update(DELIVERY)
+                    .where(d.id == result.id)
+                    .values(
+                        state=SCHEDULED,
+                        lease_until=None,
+                        scheduled_message_id=result.message_id,
+                        needs_reconcile=False,
+                        error=None,
+                        updated_at=now,
+                    )
+                )
+                return "adopted"
+        queue_deletions(conn, [(team_id, result.channel, message, post_at)], now=now)
+        return "queued"
+
+
+def held_ids(engine: Engine, ids: Iterable[str]) -> set[str]:
+    """Which of Slack's scheduled-message ``ids`` a delivery row holds (a deletion found by
+    its text must not take a message that a row scheduled again with the same text)."""
+    wanted = list(set(ids))
+    if not wanted:
+        return set()
+    d = DELIVERY.c
+    with read_only(engine) as conn:
+        return set(
+            conn.execute(
+                sa.select(d.scheduled_message_id).where(d.scheduled_message_id.in_(wanted))
+            ).scalars()
+        )
 
 
 def crowded(engine: Engine, *, channel: str, post_at: datetime, window: timedelta) -> int:

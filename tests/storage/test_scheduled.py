@@ -78,7 +78,14 @@ def test_a_row_withdrawn_while_its_call_is_in_flight_is_fenced_out(
 ) -> None:
     row_id = _enqueue(engine, clock, "a", timedelta(hours=1))
     _claim(engine, clock)
-    assert store.begin_call(engine, row_id, worker="w1", channel="D1", digest="x" * 32)
+    assert store.begin_call(
+        engine,
+        row_id,
+        worker="w1",
+        channel="D1",
+        digest="x" * 32,
+        lease_until=clock.now() + timedelta(minutes=2),
+    )
 
     t = Delivery.__table__.c
     with engine.begin() as conn:  # the meeting is cancelled meanwhile
@@ -87,6 +94,10 @@ def test_a_row_withdrawn_while_its_call_is_in_flight_is_fenced_out(
 
     assert not store.finish(engine, result, worker="w1", now=clock.now())
     assert _state(engine, row_id) == "pending"
+    # What Slack took for it goes: the row no longer wants it.
+    due = clock.now() + timedelta(hours=1)
+    assert store.fenced_out(engine, result, team_id="T1", post_at=due, now=clock.now()) == "queued"
+    assert store.pending_deletions(engine) == 1
 
 
 def test_unscheduling_queues_the_deletion_without_text_or_person(
