@@ -47,10 +47,8 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from bot.storage.dialect import insert_ignoring_duplicates
-from bot.storage.models import RateBudget
-
-BUDGET = RateBudget.__table__  # type: ignore[attr-defined]
+from bot.storage import rate_budget as store
+from bot.storage.db import read_only
 
 DEFAULT_PER_MINUTE = 300.0
 FLOOR_SHARE = 1 / 16  # the lowest rate, as a share of the configured one (four halvings)
@@ -70,15 +68,6 @@ class Slots:
     next_free: datetime
     interval: timedelta
     paused: bool = False
-
-
-@dataclass(frozen=True)
-class Pace:
-    """A budget row as read (tests and operators)."""
-
-    per_minute: float
-    next_at: datetime | None
-    paused_until: datetime | None
 
 
 class Budget:
@@ -113,7 +102,7 @@ class Budget:
         with self.engine.begin() as conn:
             rows = self._lock(conn, wanted, now=now)
             for key, count in wanted.items():
-                per_minute, next_at, paused = rows[key]
+                per_minute, next_at, paused = self._row(rows[key], key[1])
                 interval = timedelta(seconds=60.0 / per_minute)
                 tolerance = interval * (_burst(per_minute) - 1)
                 if paused is not None and paused > now:
@@ -126,9 +115,7 @@ class Budget:
                     tat += interval
                     granted += 1
                 if granted:
-                    conn.execute(
-                        sa.update(BUDGET).where(*_is(key)).values(next_at=tat, updated_at=now)
-                    )
+                    store.set_next_at(conn=conn, key=key, next_at=tat, now=now)
                 out[key] = Slots(granted, max(tat - tolerance, now), interval)
         return out
 
@@ -139,19 +126,17 @@ class Budget:
         cut its rate. Returns the new rate a minute."""
         key = (team_id, method)
         with self.engine.begin() as conn:
-            per_minute, next_at, paused = self._lock(conn, {key: 0}, now=now)[key]
+            per_minute, next_at, paused = self._row(self._lock(conn, [key], now=now)[key], method)
             pausing = paused is not None and paused > now
             floor = self.ceiling_of(method) * FLOOR_SHARE
             rate = per_minute if pausing else max(floor, per_minute * DECREASE)
-            conn.execute(
-                sa.update(BUDGET)
-                .where(*_is(key))
-                .values(
-                    per_minute=rate,
-                    paused_until=max(until, paused or until),
-                    next_at=max(until, next_at or until),
-                    updated_at=now,
-                )
+            store.pause(
+                conn=conn,
+                key=key,
+                per_minute=rate,
+                paused_until=max(until, paused or until),
+                next_at=max(until, next_at or until),
+                now=now,
             )
         return rate
 
@@ -162,60 +147,32 @@ class Budget:
                 if count <= 0:
                     continue
                 ceiling = self.ceiling_of(key[1])
-                step = ceiling * INCREASE_SHARE
-                conn.execute(
-                    sa.update(BUDGET)
-                    .where(*_is(key), BUDGET.c.per_minute < ceiling)
-                    .values(
-                        per_minute=sa.func.min(BUDGET.c.per_minute + step * count, ceiling)
-                        if conn.dialect.name == "sqlite"
-                        else sa.func.least(BUDGET.c.per_minute + step * count, ceiling),
-                        updated_at=now,
-                    )
+                store.raise_rate(
+                    conn=conn,
+                    key=key,
+                    step=ceiling * INCREASE_SHARE * count,
+                    ceiling=ceiling,
+                    now=now,
                 )
 
-    def read(self, team_id: str, method: str) -> Pace | None:
+    def read(self, team_id: str, method: str) -> store.BudgetRow | None:
         """The budget of (team, method) as stored (None: never used)."""
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(BUDGET.c.per_minute, BUDGET.c.next_at, BUDGET.c.paused_until).where(
-                    *_is((team_id, method))
-                )
-            ).first()
-        return None if row is None else Pace(*row)
+        with read_only(self.engine) as conn:
+            return store.read(conn=conn, key=(team_id, method))
 
     # ------------------------------------------------------------------ internals
 
     def _lock(
         self, conn: sa.Connection, keys: Iterable[tuple[str, str]], *, now: datetime
-    ) -> dict[tuple[str, str], tuple[float, datetime | None, datetime | None]]:
-        """Create missing rows and read (and on PostgreSQL lock) the ones named, in a
-        fixed order so two processes never wait for each other's locks in a cycle."""
-        keys = sorted(set(keys))
-        conn.execute(
-            insert_ignoring_duplicates(conn, BUDGET),
-            [
-                {"team_id": t, "method": m, "per_minute": self.ceiling_of(m), "updated_at": now}
-                for t, m in keys
-            ],
-        )
-        b = BUDGET.c
-        query = (
-            sa.select(b.team_id, b.method, b.per_minute, b.next_at, b.paused_until)
-            .where(sa.tuple_(b.team_id, b.method).in_(keys))
-            .order_by(b.team_id, b.method)
-        )
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update()
-        found = {
-            (team, method): (min(float(rate), self.ceiling_of(method)), next_at, paused)
-            for team, method, rate, next_at, paused in conn.execute(query)
-        }
-        return found
+    ) -> dict[tuple[str, str], store.BudgetRow]:
+        return store.lock(conn=conn, keys=keys, starting_rate=self.ceiling_of, now=now)
 
-
-def _is(key: tuple[str, str]) -> tuple[sa.ColumnElement[bool], ...]:
-    return (BUDGET.c.team_id == key[0], BUDGET.c.method == key[1])
+    def _row(
+        self, row: store.BudgetRow, method: str
+    ) -> tuple[float, datetime | None, datetime | None]:
+        """A stored row as the algorithm reads it: its rate never above the method's
+        ceiling (an operator may have lowered it since)."""
+        return min(row.per_minute, self.ceiling_of(method)), row.next_at, row.paused_until
 
 
 def _burst(per_minute: float) -> int:

@@ -71,7 +71,6 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -90,8 +89,10 @@ from bot.sender import (
     Defer,
     Outcome,
     Skip,
+    Target,
     classify,
     compose_notice,
+    find_targets,
 )
 from bot.slack import SlackClients
 from bot.storage import installations, users
@@ -121,13 +122,6 @@ BATCH = 50
 # Slack refused to take these ahead of time: the sender posts them at their due time.
 NEVER_AHEAD = frozenset({"time_in_past", "time_too_far", "restricted_too_many", "invalid_time"})
 INVALID_ID = "invalid_scheduled_message_id"
-
-
-@dataclass
-class _Target:
-    token: str | None
-    dm_channel: str | None
-    unreachable: str | None
 
 
 class PreScheduler:
@@ -220,7 +214,7 @@ class PreScheduler:
         )
         if not claimed:
             return 0
-        targets = self._targets([c.row for c in claimed])
+        targets = find_targets(self.engine, self.cipher, [c.row for c in claimed])
         handled = 0
         fresh: list[store.Claimed] = []
         for item in claimed:
@@ -280,7 +274,7 @@ class PreScheduler:
                 except Exception:
                     logger.exception("preparing %d %s deliveries failed", len(group), kind)
 
-    def _schedule(self, row: ClaimedDelivery, target: _Target) -> store.Result | None:
+    def _schedule(self, row: ClaimedDelivery, target: Target) -> store.Result | None:
         """Compose ``row`` and hand it to Slack; the result to record (None: this worker
         no longer holds it, nothing was sent)."""
         composer = self.composers.get(row.kind)
@@ -425,7 +419,7 @@ class PreScheduler:
             attempted=True,
         )
 
-    def _reconcile(self, row: ClaimedDelivery, digest: str | None, target: _Target) -> store.Result:
+    def _reconcile(self, row: ClaimedDelivery, digest: str | None, target: Target) -> store.Result:
         """An earlier call had no answer (or its worker died): did Slack take it?"""
         now = self.clock.now()
         if row.channel is None or digest is None or target.token is None:
@@ -617,22 +611,6 @@ class PreScheduler:
         return {
             team: self.cipher.decrypt(token) if token else None for team, token in stored.items()
         }
-
-    def _targets(self, rows: Sequence[ClaimedDelivery]) -> dict[tuple[str, str], _Target]:
-        tokens = self._tokens({r.team_id for r in rows})
-        with read_only(self.engine) as conn:
-            known = users.reach(
-                conn=conn, team_ids={r.team_id for r in rows}, user_ids={r.user_id for r in rows}
-            )
-        out: dict[tuple[str, str], _Target] = {}
-        for r in rows:
-            reach = known.get((r.team_id, r.user_id))
-            out[(r.team_id, r.user_id)] = _Target(
-                tokens.get(r.team_id),
-                None if reach is None else reach.dm_channel_id,
-                None if reach is None else reach.unreachable_reason,
-            )
-        return out
 
 
 def _backoff(attempts: int) -> timedelta:

@@ -320,10 +320,33 @@ def delivery_metadata(
 
 
 @dataclass
-class _Target:
+class Target:
+    """Whom a delivery goes to: the workspace's bot token (None: none stored), the
+    person's DM channel when known (kept once ``conversations.open`` tells it), and why
+    Slack will not let us DM them, if it will not."""
+
     token: str | None
     dm_channel: str | None
     unreachable: str | None
+
+
+def find_targets(
+    engine: Engine, cipher: Cipher, rows: Sequence[ClaimedDelivery]
+) -> dict[tuple[str, str], Target]:
+    """The :class:`Target` of each (team, person) of ``rows``, in two queries."""
+    teams = {r.team_id for r in rows}
+    with read_only(engine) as conn:
+        stored = installations.bot_tokens(conn=conn, team_ids=teams)
+        known = users.reach(conn=conn, team_ids=teams, user_ids={r.user_id for r in rows})
+    tokens = {team: cipher.decrypt(token) if token else None for team, token in stored.items()}
+    nobody = users.Reach(dm_channel_id=None, unreachable_reason=None)
+    targets = {}
+    for r in rows:
+        reach = known.get((r.team_id, r.user_id), nobody)
+        targets[(r.team_id, r.user_id)] = Target(
+            tokens.get(r.team_id), reach.dm_channel_id, reach.unreachable_reason
+        )
+    return targets
 
 
 class RateGate:
@@ -444,7 +467,7 @@ class Sender:
         )
         if not rows:
             return 0
-        targets = self._targets(rows)
+        targets = find_targets(self.engine, self.cipher, rows)
         recorded: dict[int, DeliveryOutcome] = {}
         settled, ready = self._pace(rows, targets, now)
         if settled:
@@ -466,7 +489,7 @@ class Sender:
     def _pace(
         self,
         rows: Sequence[ClaimedDelivery],
-        targets: Mapping[tuple[str, str], _Target],
+        targets: Mapping[tuple[str, str], Target],
         now: datetime,
     ) -> tuple[list[tuple[ClaimedDelivery, DeliveryOutcome]], list[ClaimedDelivery]]:
         """Triage a claimed batch: (outcomes settled without Slack, rows to post now)."""
@@ -576,26 +599,8 @@ class Sender:
 
     # ------------------------------------------------------------------ internals
 
-    def _targets(self, rows: Sequence[ClaimedDelivery]) -> dict[tuple[str, str], _Target]:
-        """Tokens and user state for a batch, in two queries."""
-        teams = {r.team_id for r in rows}
-        with read_only(self.engine) as conn:
-            stored = installations.bot_tokens(conn=conn, team_ids=teams)
-            known = users.reach(conn=conn, team_ids=teams, user_ids={r.user_id for r in rows})
-        tokens = {
-            team: self.cipher.decrypt(token) if token else None for team, token in stored.items()
-        }
-        nobody = users.Reach(dm_channel_id=None, unreachable_reason=None)
-        targets = {}
-        for r in rows:
-            reach = known.get((r.team_id, r.user_id), nobody)
-            targets[(r.team_id, r.user_id)] = _Target(
-                tokens.get(r.team_id), reach.dm_channel_id, reach.unreachable_reason
-            )
-        return targets
-
     def _deliver(
-        self, row: ClaimedDelivery, target: _Target, claimed_at: datetime
+        self, row: ClaimedDelivery, target: Target, claimed_at: datetime
     ) -> DeliveryOutcome | None:
         began = time.monotonic()
         try:
@@ -607,7 +612,7 @@ class Sender:
             self.pace.took(time.monotonic() - began)
 
     def _deliver_unguarded(
-        self, row: ClaimedDelivery, target: _Target, claimed_at: datetime
+        self, row: ClaimedDelivery, target: Target, claimed_at: datetime
     ) -> DeliveryOutcome | None:
         """The outcome to record, or None when this worker no longer holds the row."""
         now = self.clock.now()
@@ -839,7 +844,7 @@ class Sender:
         )
 
     def _reconcile(
-        self, client: WebClient, row: ClaimedDelivery, target: _Target
+        self, client: WebClient, row: ClaimedDelivery, target: Target
     ) -> DeliveryOutcome | None:
         """Did an earlier, interrupted attempt reach Slack? Look for our metadata.
 
@@ -888,7 +893,7 @@ class Sender:
     def _record(
         self,
         finished: Sequence[tuple[ClaimedDelivery, DeliveryOutcome | None]],
-        targets: Mapping[tuple[str, str], _Target],
+        targets: Mapping[tuple[str, str], Target],
         recorded: dict[int, DeliveryOutcome],
     ) -> None:
         """Record the outcomes of DMs whose calls just returned, in one transaction.
