@@ -62,7 +62,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.calendars.occurrence import Occurrence
 from bot.clock import valid_zone, week_of
@@ -72,19 +71,18 @@ from bot.messages.prompts import Prompts, load_prompts
 from bot.sender import Skip
 from bot.services import Services
 from bot.slack import lookup_by_email
-from bot.storage import deliveries, dialect, prompts_shown, users
+from bot.storage import deliveries, prompts_shown, users
+from bot.storage import feedback as store
 from bot.storage.db import read_only
 from bot.storage.deliveries import ClaimedDelivery, SentDelivery
+from bot.storage.feedback import ASKED, SKIPPED, WAITING, Week
 from bot.storage.models import (
     DeliveryKind,
     FeedbackBallot,
     FeedbackKey,
-    FeedbackMeeting,
     FeedbackOptOut,
-    FeedbackSeries,
     FeedbackTally,
     OccurrenceRow,
-    Reflection,
 )
 from bot.storage.prompts_shown import Shown
 
@@ -110,32 +108,15 @@ OPT_IN_SHOWN = "button.feedback.next_time"  # prompt_shown id: a question offere
 KEEP_MEETINGS = timedelta(days=60)  # asked meetings, for the leader's own rating beside
 MAX_ADDRESS = 320
 
-WAITING, WORKING, ASKED, SKIPPED = "waiting", "working", "asked", "skipped"
+# The meeting states (``WAITING``, ``ASKED``, ``SKIPPED``, …) are ``bot.storage.feedback``'s.
 
-SERIES = FeedbackSeries.__table__  # type: ignore[attr-defined]
-MEETING = FeedbackMeeting.__table__  # type: ignore[attr-defined]
-TALLY = FeedbackTally.__table__  # type: ignore[attr-defined]
-BALLOT = FeedbackBallot.__table__  # type: ignore[attr-defined]
-OPT_OUT = FeedbackOptOut.__table__  # type: ignore[attr-defined]
-KEY = FeedbackKey.__table__  # type: ignore[attr-defined]
 OCC = OccurrenceRow.__table__  # type: ignore[attr-defined]
-REF = Reflection.__table__  # type: ignore[attr-defined]
 # Tables about a workspace that name no person (the others go with the person's rows).
 TEAM_TABLES = (FeedbackTally, FeedbackBallot, FeedbackOptOut, FeedbackKey)
 _ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>.]+")
 
 
 # --------------------------------------------------------------------------- opting in
-
-
-def series_on(conn: sa.Connection, *, team_id: str, user_id: str, series_key: str) -> bool:
-    s = SERIES.c
-    found = conn.execute(
-        sa.select(s.id).where(
-            s.team_id == team_id, s.user_id == user_id, s.series_key == series_key
-        )
-    ).first()
-    return found is not None
 
 
 def set_series(
@@ -146,7 +127,8 @@ def set_series(
     the invitees of the series' meetings are known before the next one ends. False when
     the series is none of theirs (nothing changes)."""
     now = services.clock.now()
-    s, m, o = SERIES.c, MEETING.c, OCC.c
+    o = OCC.c
+    mine = dict(team_id=team_id, user_id=user_id, series_key=series_key)
     with services.engine.begin() as conn:
         if on:
             theirs = conn.execute(
@@ -156,32 +138,10 @@ def set_series(
             ).first()
             if theirs is None:
                 return False
-            conn.execute(
-                dialect.insert_ignoring_duplicates(conn, SERIES),
-                [
-                    {
-                        "team_id": team_id,
-                        "user_id": user_id,
-                        "series_key": series_key,
-                        "created_at": now,
-                    }
-                ],
-            )
+            store.add_series(conn=conn, **mine, now=now)
         else:
-            conn.execute(
-                sa.delete(SERIES).where(
-                    s.team_id == team_id, s.user_id == user_id, s.series_key == series_key
-                )
-            )
             # Nobody is asked about the series' meetings any more; their invitees go.
-            conn.execute(
-                sa.delete(MEETING).where(
-                    m.team_id == team_id,
-                    m.user_id == user_id,
-                    m.series_key == series_key,
-                    m.state == WAITING,
-                )
-            )
+            store.remove_series(conn=conn, **mine)
     logger.info("feedback %s for a series of a user of %s", "on" if on else "off", team_id)
     return True
 
@@ -202,27 +162,14 @@ def keep_invitees(
     no series of the person has feedback on."""
     if not meetings:
         return
-    s, m = SERIES.c, MEETING.c
     series = {series_key for series_key, _, _ in meetings.values()}
-    on = set(
-        conn.execute(
-            sa.select(s.series_key).where(
-                s.team_id == team_id, s.user_id == user_id, s.series_key.in_(sorted(series))
-            )
-        ).scalars()
-    )
+    on = store.series_with_feedback(conn=conn, team_id=team_id, user_id=user_id, among=series)
     if not on:
         return
     keys = [key for key, (series_key, _, _) in meetings.items() if series_key in on]
-    stored = {
-        row.occurrence_key: row
-        for row in conn.execute(
-            sa.select(m.id, m.occurrence_key, m.state, m.people).where(
-                m.team_id == team_id, m.user_id == user_id, m.occurrence_key.in_(keys)
-            )
-        )
-    }
-    fresh, gone = [], []
+    stored = store.kept_meetings(conn=conn, team_id=team_id, user_id=user_id, occurrence_keys=keys)
+    fresh: list[store.NewMeeting] = []
+    gone: list[int] = []
     for key in keys:
         series_key, attendees, people = meetings[key]
         chosen = _sample(key, people) if attendees >= MIN_ATTENDEES else []
@@ -234,28 +181,11 @@ def keep_invitees(
                 gone.append(row.id)
             continue
         if row is None:
-            fresh.append(
-                {
-                    "team_id": team_id,
-                    "user_id": user_id,
-                    "occurrence_key": key,
-                    "series_key": series_key,
-                    "people": chosen,
-                    "state": WAITING,
-                    "asked": 0,
-                    "updated_at": now,
-                }
-            )
-        elif list(row.people or []) != chosen:
-            conn.execute(
-                sa.update(MEETING)
-                .where(m.id == row.id, m.state == WAITING)
-                .values(people=chosen, updated_at=now)
-            )
-    if fresh:
-        conn.execute(dialect.insert_ignoring_duplicates(conn, MEETING), fresh)
-    if gone:
-        conn.execute(sa.delete(MEETING).where(m.id.in_(gone), m.state == WAITING))
+            fresh.append(store.NewMeeting(key, series_key, chosen))
+        elif row.people != chosen:
+            store.update_people(conn=conn, meeting_id=row.id, people=chosen, now=now)
+    store.add_meetings(conn=conn, team_id=team_id, user_id=user_id, meetings=fresh, now=now)
+    store.forget_waiting(conn=conn, meeting_ids=gone)
 
 
 def _sample(key: str, people: Iterable[str]) -> list[str]:
@@ -290,7 +220,7 @@ def offer_words(
         return message
     team_id, user_id, series_key = row.team_id, row.user_id, meeting.series_key
     with read_only(services.engine) as conn:
-        if series_on(conn, team_id=team_id, user_id=user_id, series_key=series_key):
+        if store.series_on(conn=conn, team_id=team_id, user_id=user_id, series_key=series_key):
             if not one_on_one:
                 return message  # the attendees are asked; nothing to add to the question
             return fkit.build_words_offer(load_prompts(), message, delivery_id=row.id)
@@ -377,47 +307,14 @@ class _Round:
 
 def _ask_round(services: Services) -> int:
     now = services.clock.now()
-    m, o = MEETING.c, OCC.c
-    free = sa.or_(m.state == WAITING, sa.and_(m.state == WORKING, m.lease_until < now))
     with read_only(services.engine) as conn:
-        rows = conn.execute(
-            sa.select(
-                m.id,
-                m.team_id,
-                m.user_id,
-                m.occurrence_key,
-                m.series_key,
-                m.people,
-                o.id.label("occurrence_id"),
-                o.title,
-                o.start_at,
-                o.end_at,
-                o.skip_reason,
-            )
-            .select_from(
-                MEETING.outerjoin(
-                    OCC,
-                    sa.and_(
-                        o.team_id == m.team_id,
-                        o.user_id == m.user_id,
-                        o.key == m.occurrence_key,
-                    ),
-                )
-            )
-            .where(
-                free,
-                sa.or_(m.not_before.is_(None), m.not_before <= now),
-                sa.or_(o.id.is_(None), o.end_at <= now - ASK_DELAY),
-            )
-            .order_by(m.id)
-            .limit(BATCH)
-        ).all()
+        rows = store.meetings_to_ask(conn=conn, now=now, ended_by=now - ASK_DELAY, limit=BATCH)
     state = _Round(found={}, blocked={})
     done = 0
     for row in rows:
         if row.occurrence_id is None:  # the meeting left the calendar
             with services.engine.begin() as conn:
-                conn.execute(sa.delete(MEETING).where(m.id == row.id, free))
+                store.forget_free(conn=conn, meeting_id=row.id, now=now)
             done += 1
             continue
         if row.end_at < now - ASK_WINDOW:
@@ -428,12 +325,8 @@ def _ask_round(services: Services) -> int:
             continue
         lease = now + LEASE
         with services.engine.begin() as conn:
-            claimed = conn.execute(
-                sa.update(MEETING)
-                .where(m.id == row.id, free)
-                .values(state=WORKING, lease_until=lease, updated_at=now)
-            ).rowcount
-        if claimed != 1:
+            claimed = store.claim_meeting(conn=conn, meeting_id=row.id, now=now, lease_until=lease)
+        if not claimed:
             continue  # another process took it
         try:
             done += _ask_meeting(services, row, lease, state)
@@ -446,12 +339,9 @@ def _ask_round(services: Services) -> int:
 
 def _release(services: Services, meeting_id: int, lease: datetime, not_before: datetime) -> None:
     """Give a meeting back (to be tried again at ``not_before``)."""
-    m = MEETING.c
     with services.engine.begin() as conn:
-        conn.execute(
-            sa.update(MEETING)
-            .where(m.id == meeting_id, m.state == WORKING, m.lease_until == lease)
-            .values(state=WAITING, lease_until=None, not_before=not_before)
+        store.release_meeting(
+            conn=conn, meeting_id=meeting_id, lease_until=lease, not_before=not_before
         )
 
 
@@ -464,36 +354,28 @@ def _settle(
     now: datetime,
     reason: str | None = None,
     conn: sa.Connection | None = None,
-    **values: Any,
+    week: str | None = None,
 ) -> int:
     """Finish a meeting: asked or skipped, its addresses forgotten. With ``lease``, only
-    if this process still holds it. Returns 1 when it did."""
-    m = MEETING.c
-    held = (
-        sa.and_(m.state == WORKING, m.lease_until == lease)
-        if lease is not None  # else: no process holds it now
-        else sa.or_(m.state == WAITING, sa.and_(m.state == WORKING, m.lease_until < now))
-    )
-    stmt = (
-        sa.update(MEETING)
-        .where(m.id == meeting_id, held)
-        .values(
-            state=state,
-            reason=reason[:32] if reason else None,
-            people=[],
-            lease_until=None,
-            not_before=None,
-            updated_at=now,
-            **values,
-        )
-    )
+    if this process still holds it (else: only if no process holds it now). Returns 1
+    when it did."""
+    settle = {
+        "meeting_id": meeting_id,
+        "lease_until": lease,
+        "state": state,
+        "now": now,
+        "reason": reason,
+        "week": week,
+    }
     if conn is not None:
-        return conn.execute(stmt).rowcount
+        return store.settle_meeting(conn=conn, **settle)
     with services.engine.begin() as own:
-        return own.execute(stmt).rowcount
+        return store.settle_meeting(conn=own, **settle)
 
 
-def _ask_meeting(services: Services, row: Any, lease: datetime, state: _Round) -> int:
+def _ask_meeting(
+    services: Services, row: store.MeetingToAsk, lease: datetime, state: _Round
+) -> int:
     """Look the meeting's invitees up, then queue one question for each person who may
     be asked, in one transaction with the meeting marked asked."""
     now = services.clock.now()
@@ -502,7 +384,7 @@ def _ask_meeting(services: Services, row: Any, lease: datetime, state: _Round) -
         _release(services, row.id, lease, state.blocked[team_id])
         return 0
     with read_only(services.engine) as conn:
-        on = series_on(conn, team_id=team_id, user_id=leader, series_key=row.series_key)
+        on = store.series_on(conn=conn, team_id=team_id, user_id=leader, series_key=row.series_key)
         them = users.person(conn=conn, team_id=team_id, user_id=leader)
     auth = services.authorize(enterprise_id=None, team_id=team_id)
     if not on or them is None or auth is None or not auth.bot_token:
@@ -514,7 +396,7 @@ def _ask_meeting(services: Services, row: Any, lease: datetime, state: _Round) -
 
     client = services.clients.for_token(auth.bot_token)
     people: dict[str, str] = {}  # Slack user id → IANA zone
-    for address in row.people or []:
+    for address in row.people:
         cached = state.found.get((team_id, address))
         found = cached if cached is not None else lookup_by_email(client, address)
         if found.retry_after is not None:  # Slack's Retry-After, for this workspace
@@ -578,7 +460,7 @@ def _ask_meeting(services: Services, row: Any, lease: datetime, state: _Round) -
                 if added:  # else that day is taken: the next one
                     asked += 1
                     break
-        conn.execute(sa.update(MEETING).where(MEETING.c.id == row.id).values(asked=asked))
+        store.set_asked(conn=conn, meeting_id=row.id, asked=asked)
     logger.info("feedback: %d people of a meeting in %s will be asked", asked, team_id)
     if asked:
         services.wake_outbox()
@@ -615,7 +497,9 @@ class FeedbackComposer:
         if row.user_id in _opted_out(self.services, row.team_id, secret, [row.user_id]):
             raise Skip("never_ask")
         with read_only(self.services.engine) as conn:
-            if not series_on(conn, team_id=row.team_id, user_id=leader, series_key=series):
+            if not store.series_on(
+                conn=conn, team_id=row.team_id, user_id=leader, series_key=series
+            ):
                 raise Skip("feedback_off")
         return fkit.build_feedback_ask(
             self.prompts,
@@ -671,48 +555,21 @@ def on_answer(
     ballot = _keyed(secret, "ballot", team_id, leader, week, meeting, user_id)
     person = _keyed(secret, "person", team_id, leader, week, user_id)
     with services.engine.begin() as conn:
-        new = conn.execute(
-            dialect.insert_ignoring_duplicates(conn, BALLOT).returning(BALLOT.c.id),
-            [
-                {
-                    "team_id": team_id,
-                    "leader_id": leader,
-                    "week": week,
-                    "ballot": ballot,
-                    "person": person,
-                }
-            ],
-        ).first()
-        if new is not None:
-            _count(conn, team_id=team_id, leader=leader, week=week, answer=answer, closes=closes_at)
+        new = store.add_ballot(
+            conn=conn, team_id=team_id, leader_id=leader, week=week, ballot=ballot, person=person
+        )
+        if new:  # else this person's answer about this meeting was counted already
+            store.count_answer(
+                conn=conn,
+                team_id=team_id,
+                leader_id=leader,
+                week=week,
+                answer=answer,
+                closes_at=closes_at,
+            )
     logger.info("feedback: an answer for a week of a leader of %s", team_id)
     return fkit.build_feedback_done(
         dict(message), prompts.text("feedback.answered"), keep_never=True
-    )
-
-
-def _count(
-    conn: sa.Connection, *, team_id: str, leader: str, week: str, answer: str, closes: datetime
-) -> None:
-    """One more ``answer`` in the leader's week (created with its closing time)."""
-    t = TALLY.c
-    values = {
-        "team_id": team_id,
-        "leader_id": leader,
-        "week": week,
-        "heard": 0,
-        "somewhat": 0,
-        "not_heard": 0,
-        "closes_at": closes,
-        answer: 1,
-    }
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(TALLY).values(**values)
-    conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[t.team_id, t.leader_id, t.week],
-            set_={answer: t[answer] + 1},
-        )
     )
 
 
@@ -724,10 +581,7 @@ def never_ask(
     now = services.clock.now()
     person = _keyed(team_secret(services, team_id), "never", team_id, user_id)
     with services.engine.begin() as conn:
-        conn.execute(
-            dialect.insert_ignoring_duplicates(conn, OPT_OUT),
-            [{"team_id": team_id, "person": person, "created_at": now}],
-        )
+        store.add_opt_out(conn=conn, team_id=team_id, person=person, now=now)
         deliveries.withdraw_pending(
             conn=conn,
             team_id=team_id,
@@ -744,31 +598,20 @@ def never_ask(
 def _opted_out(services: Services, team_id: str, secret: bytes, people: Iterable[str]) -> set[str]:
     """Which of ``people`` (Slack user ids) asked never to be asked again."""
     hashes = {_keyed(secret, "never", team_id, person): person for person in people}
-    o = OPT_OUT.c
     with read_only(services.engine) as conn:
-        found = conn.execute(
-            sa.select(o.person).where(o.team_id == team_id, o.person.in_(list(hashes)))
-        ).scalars()
-        return {hashes[h] for h in found}
+        found = store.opted_out(conn=conn, team_id=team_id, people=hashes)
+    return {hashes[h] for h in found}
 
 
 def team_secret(services: Services, team_id: str) -> bytes:
     """The workspace's random secret for keyed hashes (made on first use)."""
-    k = KEY.c
     with services.engine.begin() as conn:
-        stored = conn.execute(sa.select(k.secret).where(k.team_id == team_id)).scalar()
-        if stored is None:
-            conn.execute(
-                dialect.insert_ignoring_duplicates(conn, KEY),
-                [
-                    {
-                        "team_id": team_id,
-                        "secret": services.cipher.encrypt(secrets.token_hex(32)),
-                        "created_at": services.clock.now(),
-                    }
-                ],
-            )
-            stored = conn.execute(sa.select(k.secret).where(k.team_id == team_id)).scalar_one()
+        stored = store.team_secret(
+            conn=conn,
+            team_id=team_id,
+            new_secret=lambda: services.cipher.encrypt(secrets.token_hex(32)),
+            now=services.clock.now(),
+        )
     return services.cipher.decrypt(stored).encode()
 
 
@@ -803,9 +646,6 @@ class Totals:
         return fkit.TotalsView(self.heard, self.somewhat, self.not_heard, self.own_presence)
 
 
-Week = tuple[str, str, str]  # team, leader, week label
-
-
 def week_totals(services: Services, team_id: str, user_id: str, week: str) -> Totals | None:
     """The leader's answers of ``week`` ("2026-W10"), once the week has closed, when there
     are at least 5 from at least 3 people; else None (too few, still open, or none)."""
@@ -817,34 +657,13 @@ def week_totals_many(services: Services, weeks: Sequence[Week]) -> dict[Week, To
     if not weeks:
         return {}
     now = services.clock.now()
-    wanted = set(weeks)
-    t, b = TALLY.c, BALLOT.c
     with read_only(services.engine) as conn:
-        tallies = [
-            row
-            for row in conn.execute(
-                sa.select(TALLY).where(
-                    t.team_id.in_(sorted({w[0] for w in wanted})),
-                    t.leader_id.in_(sorted({w[1] for w in wanted})),
-                    t.week.in_(sorted({w[2] for w in wanted})),
-                )
-            )
-            if (row.team_id, row.leader_id, row.week) in wanted
-        ]
+        tallies = store.tallies(conn=conn, weeks=weeks)
         # Closed but not yet folded by the job: count the people from the ballots.
         unfolded = [r for r in tallies if r.closed_at is None and r.closes_at <= now]
-        counted: dict[Week, int] = {}
-        if unfolded:
-            for team, leader, week, people in conn.execute(
-                sa.select(b.team_id, b.leader_id, b.week, sa.func.count(sa.distinct(b.person)))
-                .where(
-                    b.team_id.in_(sorted({r.team_id for r in unfolded})),
-                    b.leader_id.in_(sorted({r.leader_id for r in unfolded})),
-                    b.week.in_(sorted({r.week for r in unfolded})),
-                )
-                .group_by(b.team_id, b.leader_id, b.week)
-            ):
-                counted[(team, leader, week)] = int(people)
+        counted = store.people_answered(
+            conn=conn, weeks=[(r.team_id, r.leader_id, r.week) for r in unfolded]
+        )
         shown: dict[Week, Totals] = {}
         for row in tallies:
             key = (row.team_id, row.leader_id, row.week)
@@ -865,30 +684,10 @@ def week_totals_many(services: Services, weeks: Sequence[Week]) -> dict[Week, To
 
 def _own_presence(conn: sa.Connection, weeks: Sequence[Week]) -> dict[Week, float]:
     """The leaders' mean 1–5 after the meetings of each week that people were asked about."""
-    m, r = MEETING.c, REF.c
-    rows = conn.execute(
-        sa.select(m.team_id, m.user_id, m.week, r.presence)
-        .join_from(
-            MEETING,
-            REF,
-            sa.and_(
-                r.team_id == m.team_id,
-                r.user_id == m.user_id,
-                r.occurrence_key == m.occurrence_key,
-            ),
-        )
-        .where(
-            m.state == ASKED,
-            m.team_id.in_(sorted({w[0] for w in weeks})),
-            m.user_id.in_(sorted({w[1] for w in weeks})),
-            m.week.in_(sorted({w[2] for w in weeks})),
-            r.presence.is_not(None),
-        )
-    ).all()
     taps: dict[Week, list[int]] = defaultdict(list)
-    for team, user, week, presence in rows:
-        taps[(team, user, week)].append(int(presence))
-    return {key: sum(v) / len(v) for key, v in taps.items() if key in set(weeks)}
+    for tap in store.own_presence(conn=conn, weeks=weeks):
+        taps[(tap.team_id, tap.user_id, tap.week)].append(tap.presence)
+    return {key: sum(v) / len(v) for key, v in taps.items()}
 
 
 def close_weeks(services: Services) -> int:
@@ -897,42 +696,26 @@ def close_weeks(services: Services) -> int:
     forgets asked meetings after ``KEEP_MEETINGS`` and totals past the retention period.
     Returns how many weeks it closed."""
     now = services.clock.now()
-    t, b, m = TALLY.c, BALLOT.c, MEETING.c
     with read_only(services.engine) as conn:
-        due = conn.execute(
-            sa.select(t.id, t.team_id, t.leader_id, t.week)
-            .where(t.closed_at.is_(None), t.closes_at <= now)
-            .order_by(t.closes_at)
-            .limit(200)
-        ).all()
+        due = store.weeks_due(conn=conn, now=now, limit=200)
     for row in due:
-        scope = (b.team_id == row.team_id, b.leader_id == row.leader_id, b.week == row.week)
+        week: Week = (row.team_id, row.leader_id, row.week)
         with services.engine.begin() as conn:
-            tally = conn.execute(
-                sa.select(t.heard, t.somewhat, t.not_heard)
-                .where(t.id == row.id, t.closed_at.is_(None))
-                .with_for_update()
-            ).first()
-            if tally is None:
+            answers = store.lock_open_answers(conn=conn, tally_id=row.id)
+            if answers is None:
                 continue
-            people = conn.execute(
-                sa.select(sa.func.count(sa.distinct(b.person))).where(*scope)
-            ).scalar_one()
-            if sum(tally) >= MIN_ANSWERS and people >= MIN_PEOPLE:
-                conn.execute(
-                    sa.update(TALLY).where(t.id == row.id).values(people=people, closed_at=now)
-                )
+            people = store.people_answered(conn=conn, weeks=[week]).get(week, 0)
+            if answers >= MIN_ANSWERS and people >= MIN_PEOPLE:
+                store.close_tally(conn=conn, tally_id=row.id, people=people, now=now)
             else:
-                conn.execute(sa.delete(TALLY).where(t.id == row.id))
-            conn.execute(sa.delete(BALLOT).where(*scope))
+                store.delete_tally(conn=conn, tally_id=row.id)
+            store.delete_ballots(
+                conn=conn, team_id=row.team_id, leader_id=row.leader_id, week=row.week
+            )
     keep = timedelta(days=services.settings.retention_days)
     with services.engine.begin() as conn:
-        conn.execute(
-            sa.delete(MEETING).where(
-                m.state.in_((ASKED, SKIPPED)), m.updated_at < now - KEEP_MEETINGS
-            )
-        )
-        conn.execute(sa.delete(TALLY).where(t.closed_at.is_not(None), t.closes_at < now - keep))
+        store.forget_settled(conn=conn, before=now - KEEP_MEETINGS)
+        store.forget_closed_tallies(conn=conn, closing_before=now - keep)
     if due:
         logger.info("feedback: %d week(s) closed", len(due))
     return len(due)
@@ -945,13 +728,9 @@ def home_items(services: Services, *, team_id: str, user_id: str) -> list[fkit.S
     """The person's series that can ask for feedback: those with feedback on first, then
     the recurring 1:1s and meetings of six or more in the next two weeks, soonest first."""
     now = services.clock.now()
-    o, s = OCC.c, SERIES.c
+    o = OCC.c
     with read_only(services.engine) as conn:
-        on = set(
-            conn.execute(
-                sa.select(s.series_key).where(s.team_id == team_id, s.user_id == user_id)
-            ).scalars()
-        )
+        on = store.series_with_feedback(conn=conn, team_id=team_id, user_id=user_id)
         mine = (o.team_id == team_id, o.user_id == user_id)
         upcoming = conn.execute(
             sa.select(
@@ -1040,12 +819,9 @@ def add_to_digests(
 def export_extras(services: Services, *, team_id: str, user_id: str) -> dict[str, Any]:
     """For the person's export: their weekly totals as they may see them, and whether
     they asked never to be asked again."""
-    t = TALLY.c
     with read_only(services.engine) as conn:
-        labels = conn.execute(
-            sa.select(t.week).where(t.team_id == team_id, t.leader_id == user_id).order_by(t.week)
-        ).scalars()
-        weeks = [(team_id, user_id, label) for label in labels]
+        labels = store.tally_weeks(conn=conn, team_id=team_id, leader_id=user_id)
+    weeks = [(team_id, user_id, label) for label in labels]
     totals = week_totals_many(services, weeks)
     never = bool(_opted_out(services, team_id, team_secret(services, team_id), [user_id]))
     return {
@@ -1071,13 +847,7 @@ def erase_leader(conn: sa.Connection, *, team_id: str, user_id: str) -> int:
     totals and ballots, and the questions about their meetings, sent or not (they hold
     the leader's id and meeting titles). Opt-outs name no one and stay. Returns how many
     rows went."""
-    t, b = TALLY.c, BALLOT.c
-    removed = conn.execute(
-        sa.delete(TALLY).where(t.team_id == team_id, t.leader_id == user_id)
-    ).rowcount
-    removed += conn.execute(
-        sa.delete(BALLOT).where(b.team_id == team_id, b.leader_id == user_id)
-    ).rowcount
+    removed = store.erase_leader(conn=conn, team_id=team_id, leader_id=user_id)
     removed += deliveries.delete_by_payload(
         conn=conn, team_id=team_id, kind=DeliveryKind.FEEDBACK_ASK, field="leader", value=user_id
     )
