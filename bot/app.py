@@ -32,7 +32,7 @@ from bot.listener import with_services
 from bot.logging_setup import bolt_logger
 from bot.metrics import Metrics
 from bot.nudges import NudgeComposer
-from bot.prescheduler import DELETE_METHOD, SCHEDULE_METHOD, PreScheduler
+from bot.prescheduler import DELETE_METHOD, LIST_METHOD, SCHEDULE_METHOD, PreScheduler
 from bot.privacy import purge_expired
 from bot.replies import AckComposer
 from bot.scheduler import Drainer, Ticker
@@ -146,7 +146,9 @@ class Heedful:
         budget = Budget(
             s.engine,
             per_minute=s.settings.slack_messages_per_minute,
-            ceilings={SCHEDULE_METHOD: TIER3_PER_MINUTE, DELETE_METHOD: TIER3_PER_MINUTE},
+            ceilings={
+                method: TIER3_PER_MINUTE for method in (SCHEDULE_METHOD, DELETE_METHOD, LIST_METHOD)
+            },
         )
         lease = timedelta(seconds=s.settings.sender_lease_seconds)
         self.sender = Sender(

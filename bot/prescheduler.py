@@ -39,7 +39,15 @@ Decisions, written down once:
   (``scheduled``); none, read more than a minute before ``post_at`` → pending again
   (scheduled again, or posted directly). Absence read later proves nothing (Slack may be
   posting it), and a list that cannot be read before the due time leaves the row unsent:
-  it is settled ``failed`` with error ``unknown`` and counted. Never two messages.
+  it is settled ``failed`` with error ``unknown`` and counted. Never two messages. The
+  list is tier 3 too: every read (here and for a deletion known only by its text) takes
+  a slot of ``chat.scheduledMessages.list`` from the shared budget, and its 429 pauses
+  that method alone.
+* **A Slack slower than the lease**: the lease runs from each call (``begin_call``), not
+  from the claim of the batch. If a call still outlives it, another worker may take the
+  row over and look it up; the late answer is then squared with the row under its lock
+  (``scheduled.fenced_out``): the answer the row waits for is adopted, a message the row
+  holds is never deleted, anything else is queued for deletion.
 * **Withdrawals and moves delete at Slack** (``bot.storage.scheduled.unschedule``, called
   by every path that withdraws, moves, skips or deletes pending rows). This round drains
   the queue with ``chat.deleteScheduledMessage`` (tier 3, paced): ok or
@@ -386,12 +394,7 @@ class PreScheduler:
                 direct=True,
             )
         if c.retry_after is not None:  # 429: this workspace and method wait; no attempt
-            until = now + timedelta(seconds=c.retry_after)
-            if self.budget is not None:
-                try:
-                    self.budget.throttled(row.team_id, SCHEDULE_METHOD, until=until, now=now)
-                except Exception:
-                    logger.exception("recording a rate limit for %s failed", row.team_id)
+            self._throttled(row.team_id, SCHEDULE_METHOD, c.retry_after, now)
             return store.Result(
                 row.id, DeliveryState.PENDING, failure=Failure(FailureKind.RATE_LIMITED)
             )
@@ -426,6 +429,11 @@ class PreScheduler:
             # The worker died before its call (the channel and digest come first).
             return store.Result(row.id, DeliveryState.PENDING)
         post_at = int(row.due_at.timestamp())
+        wait = self._slot(row.team_id, LIST_METHOD, now)
+        if wait is not None:  # the list's pace: look then (not an attempt)
+            if now >= row.due_at:
+                return self._unknown(row, "unknown")
+            return store.Result(row.id, DeliveryState.SCHEDULING, retry_at=min(wait, row.due_at))
         try:
             page = self.clients.for_token(target.token).chat_scheduledMessages_list(
                 channel=row.channel, oldest=str(post_at - 1), latest=str(post_at + 1)
@@ -433,6 +441,8 @@ class PreScheduler:
             listed = list(page.get("scheduled_messages") or [])
         except Exception as exc:
             c = classify(exc)
+            if c.retry_after is not None:
+                self._throttled(row.team_id, LIST_METHOD, c.retry_after, now)
             if now >= row.due_at:
                 return self._unknown(row, f"list:{c.error}")
             logger.info("delivery %s: the scheduled list could not be read (%s)", row.id, c.error)
@@ -541,13 +551,19 @@ class PreScheduler:
         post_at = from_driver(item.post_at) or now
         client = self.clients.for_token(token)
         message_id = item.scheduled_message_id
+        method = DELETE_METHOD
         try:
             if message_id.startswith(store.LOOKUP):
+                method = LIST_METHOD
+                wait = self._slot(item.team_id, LIST_METHOD, now)
+                if wait is not None:  # the list's pace: look later, not an attempt
+                    store.deletion_retry(self.engine, item.id, at=wait, attempted=False)
+                    return False
                 found = self._find(client, item)
                 if found is None:
                     self.metrics.unscheduled.labels(outcome="gone").inc()
                     return True
-                message_id = found
+                message_id, method = found, DELETE_METHOD
             client.chat_deleteScheduledMessage(
                 channel=item.channel, scheduled_message_id=message_id
             )
@@ -566,12 +582,7 @@ class PreScheduler:
                 self.metrics.unscheduled.labels(outcome="gone").inc()
             return True
         if c.retry_after is not None:
-            until = now + timedelta(seconds=c.retry_after)
-            if self.budget is not None:
-                try:
-                    self.budget.throttled(item.team_id, DELETE_METHOD, until=until, now=now)
-                except Exception:
-                    logger.exception("recording a rate limit for %s failed", item.team_id)
+            until = self._throttled(item.team_id, method, c.retry_after, now)
             store.deletion_retry(self.engine, item.id, at=until, attempted=False)
             return False
         if now >= post_at:
@@ -603,6 +614,25 @@ class PreScheduler:
         return next((found_id for found_id in found if found_id not in held), None)
 
     # ------------------------------------------------------------------ internals
+
+    def _slot(self, team_id: str, method: str, now: datetime) -> datetime | None:
+        """Take one slot of ``method`` for ``team_id``: None when taken (or no budget),
+        else when the next one is free."""
+        if self.budget is None:
+            return None
+        slots = self.budget.take({(team_id, method): 1}, now=now)[(team_id, method)]
+        return None if slots.granted else slots.next_free
+
+    def _throttled(self, team_id: str, method: str, retry_after: float, now: datetime) -> datetime:
+        """Slack answered 429: ``method`` waits in ``team_id`` until ``Retry-After`` passed,
+        for every process (the shared budget)."""
+        until = now + timedelta(seconds=retry_after)
+        if self.budget is not None:
+            try:
+                self.budget.throttled(team_id, method, until=until, now=now)
+            except Exception:
+                logger.exception("recording a rate limit for %s failed", team_id)
+        return until
 
     def _tokens(self, teams: set[str]) -> dict[str, str | None]:
         """team → its bot token (None while paused); a team without a row is absent."""

@@ -490,6 +490,40 @@ def test_a_slack_slower_than_the_lease_never_loses_or_doubles_the_reminder(
     assert posted_directly(emulator) == []
 
 
+def test_a_429_on_the_scheduled_list_pauses_the_list_alone_and_the_lookup_waits_for_it(
+    app: Heedful, emulator: SlackEmulator, clock: VirtualClock, person: str
+) -> None:
+    """The list is paced like the other tier 3 methods: after an unanswered call, a 429
+    on chat.scheduledMessages.list pauses that method for the workspace until
+    Retry-After, no list call is made before then, and the message is found afterwards."""
+    start = local(TUESDAY, "10:00")
+    calendar(app.services, meeting(start))
+    emulator.fault(SCHEDULE_METHOD, drop_after_store=True)
+    emulator.fault("chat.scheduledMessages.list", status=429, retry_after=90)
+    app.preschedule()
+    clock.advance(app.prescheduler.lease + timedelta(seconds=1))
+    app.preschedule()  # the lookup meets the 429
+    assert len(emulator.calls_to("chat.scheduledMessages.list")) == 1
+    paused = app.prescheduler.budget.read(TEAM, "chat.scheduledMessages.list")
+    assert paused is not None and paused.paused_until is not None
+    assert paused.paused_until >= clock.now() + timedelta(seconds=89)
+    schedule_pace = app.prescheduler.budget.read(TEAM, SCHEDULE_METHOD)
+    assert schedule_pace is not None and schedule_pace.paused_until is None
+
+    for _ in range(8):  # within the pause: nobody asks the list again
+        clock.advance(timedelta(seconds=10))
+        app.preschedule()
+    assert len(emulator.calls_to("chat.scheduledMessages.list")) == 1
+    for _ in range(10):
+        clock.advance(timedelta(seconds=10))
+        app.preschedule()
+    reminder = rows(app.services, "reminder")[0]
+    assert reminder.state == DeliveryState.SCHEDULED.value
+    assert reminder.scheduled_message_id in scheduled_ids(emulator)
+    run_until(app, emulator, clock, start + timedelta(hours=2))
+    assert len(arrived(app.services, emulator, "reminder")) == 1
+
+
 def test_a_deletion_known_only_by_its_text_never_takes_the_reminder_scheduled_again(
     app: Heedful, emulator: SlackEmulator, clock: VirtualClock, person: str
 ) -> None:
