@@ -40,11 +40,9 @@ import sqlalchemy as sa
 from bot.crypto import CipherError
 from bot.messages.prompts import PRACTICE_ORDER, Prompts
 from bot.services import Services
+from bot.storage import leader_why
 from bot.storage.db import read_only
-from bot.storage.dialect import insert_ignoring_duplicates
-from bot.storage.models import LeaderWhy, UTCDateTime
 
-WHY = LeaderWhy.__table__  # type: ignore[attr-defined]
 # What a why may hold, in characters (code points, after trimming). A few sentences: it is
 # quoted back to the person in the Home tab and the digest.
 WHY_MAX_CHARS = 500
@@ -80,24 +78,22 @@ class Why:
 def their_why(services: Services, *, team_id: str, user_id: str) -> Why | None:
     """The person's why and focus, or None when they have not written one. The words are
     decrypted; a value no configured key opens gives ``text=None`` (the focus still holds)."""
-    t = WHY.c
     with read_only(services.engine) as conn:
-        row = conn.execute(
-            sa.select(t.text, t.focus_practice, t.focus_since, t.focus_suggested).where(
-                t.team_id == team_id, t.user_id == user_id
-            )
-        ).first()
-    if row is None:
-        return None
+        stored = leader_why.why(conn=conn, team_id=team_id, user_id=user_id)
+    return None if stored is None else _opened(stored, services.cipher)
+
+
+def _opened(stored: leader_why.StoredWhy, cipher: Any) -> Why:
+    """A stored why with its words decrypted (None when no configured key opens them)."""
     try:
-        text: str | None = services.cipher.decrypt(row.text)
+        text: str | None = cipher.decrypt(stored.text)
     except CipherError:
         text = None
     return Why(
         text=text,
-        focus=row.focus_practice,
-        focus_since=row.focus_since,
-        suggested=bool(row.focus_suggested),
+        focus=stored.focus_practice,
+        focus_since=stored.focus_since,
+        suggested=stored.focus_suggested,
     )
 
 
@@ -107,38 +103,18 @@ def whys_of(
     """The why of each (team id, user id) of ``people`` that has one, in one statement
     (the digest reads a batch of people at once). The words are decrypted with
     ``cipher``; a value no configured key opens gives ``text=None``."""
-    if not people:
-        return {}
-    t = WHY.c
-    rows = conn.execute(
-        sa.select(
-            t.team_id, t.user_id, t.text, t.focus_practice, t.focus_since, t.focus_suggested
-        ).where(sa.tuple_(t.team_id, t.user_id).in_(list(set(people))))
-    )
-    found = {}
-    for row in rows:
-        try:
-            text: str | None = cipher.decrypt(row.text)
-        except CipherError:
-            text = None
-        found[(row.team_id, row.user_id)] = Why(
-            text=text,
-            focus=row.focus_practice,
-            focus_since=row.focus_since,
-            suggested=bool(row.focus_suggested),
-        )
-    return found
+    return {
+        (stored.team_id, stored.user_id): _opened(stored, cipher)
+        for stored in leader_why.whys(conn=conn, people=people)
+    }
 
 
 def focus_of(conn: sa.Connection, *, team_id: str, user_id: str) -> Focus | None:
     """The person's focus practice, read on ``conn`` (no private text is read)."""
-    t = WHY.c
-    row = conn.execute(
-        sa.select(t.focus_practice, t.focus_since).where(t.team_id == team_id, t.user_id == user_id)
-    ).first()
-    if row is None or row.focus_practice not in PRACTICE_ORDER:
+    stored = leader_why.focus(conn=conn, team_id=team_id, user_id=user_id)
+    if stored is None or stored.practice not in PRACTICE_ORDER:
         return None
-    return Focus(practice=row.focus_practice, since=row.focus_since)
+    return Focus(practice=stored.practice, since=stored.since)
 
 
 def save_why(
@@ -151,41 +127,16 @@ def save_why(
     row (the unique key) holding the later one."""
     if focus not in PRACTICE_ORDER:
         raise ValueError(f"unknown practice {focus!r}")
-    now = services.clock.now()
     stored = services.cipher.encrypt(text)
-    t = WHY.c
     with services.engine.begin() as conn:
-        added = conn.execute(
-            insert_ignoring_duplicates(conn, WHY)
-            .values(
-                team_id=team_id,
-                user_id=user_id,
-                text=stored,
-                focus_practice=focus,
-                focus_since=now,
-                focus_suggested=suggested,
-                created_at=now,
-                updated_at=now,
-            )
-            .returning(t.id)  # a row only when it was inserted (rowcount is -1 on psycopg)
-        ).first()
-        if added is not None:
-            return
-        # SET reads the row as it was: the same practice keeps its start.
-        since = sa.case(
-            (t.focus_practice == focus, t.focus_since),
-            else_=sa.literal(now, type_=UTCDateTime()),
-        )
-        conn.execute(
-            sa.update(WHY)
-            .where(t.team_id == team_id, t.user_id == user_id)
-            .values(
-                text=stored,
-                focus_practice=focus,
-                focus_since=since,
-                focus_suggested=suggested,
-                updated_at=now,
-            )
+        leader_why.save_why(
+            conn=conn,
+            team_id=team_id,
+            user_id=user_id,
+            text=stored,
+            focus_practice=focus,
+            suggested=suggested,
+            now=services.clock.now(),
         )
 
 
@@ -195,24 +146,14 @@ def set_focus(services: Services, *, team_id: str, user_id: str, practice: str) 
     no why (nothing is stored: a focus belongs to a why)."""
     if practice not in PRACTICE_ORDER:
         raise ValueError(f"unknown practice {practice!r}")
-    now = services.clock.now()
-    t = WHY.c
-    since = sa.case(
-        (t.focus_practice == practice, t.focus_since),
-        else_=sa.literal(now, type_=UTCDateTime()),
-    )
     with services.engine.begin() as conn:
-        changed = conn.execute(
-            sa.update(WHY)
-            .where(t.team_id == team_id, t.user_id == user_id)
-            .values(
-                focus_practice=practice,
-                focus_since=since,
-                focus_suggested=False,
-                updated_at=now,
-            )
-        ).rowcount
-    return changed == 1
+        return leader_why.set_focus(
+            conn=conn,
+            team_id=team_id,
+            user_id=user_id,
+            practice=practice,
+            now=services.clock.now(),
+        )
 
 
 def keep_focus(services: Services, *, team_id: str, user_id: str, practice: str) -> str | None:
@@ -220,13 +161,13 @@ def keep_focus(services: Services, *, team_id: str, user_id: str, practice: str)
     person's own choice (``focus_suggested`` false; ``focus_since`` stays, as the Home tab
     shows it). Returns the focus as it now is (another one, when it changed since the
     offer), or None without a why."""
-    now = services.clock.now()
-    t = WHY.c
     with services.engine.begin() as conn:
-        conn.execute(
-            sa.update(WHY)
-            .where(t.team_id == team_id, t.user_id == user_id, t.focus_practice == practice)
-            .values(focus_suggested=False, updated_at=now)
+        leader_why.own_focus(
+            conn=conn,
+            team_id=team_id,
+            user_id=user_id,
+            practice=practice,
+            now=services.clock.now(),
         )
         current = focus_of(conn, team_id=team_id, user_id=user_id)
     return current.practice if current is not None else None

@@ -72,18 +72,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-import sqlalchemy as sa
-
 from bot.calendars import google as convert
 from bot.config import Settings, is_loopback_http
 from bot.crypto import CipherError
 from bot.messages.prompts import load_prompts
 from bot.occurrences import cancelled_instances
 from bot.services import Services
-from bot.storage import calendar_sources, inbox
+from bot.storage import calendar_sources, google_calendars, inbox
 from bot.storage.db import read_only
 from bot.storage.inbox import ClaimedInboxItem
-from bot.storage.models import GoogleCalendar
 from bot.storage.oauth_states import TakenState
 from bot.sync import oauth
 from bot.sync.feeds import CalendarPerson
@@ -100,8 +97,6 @@ CHANNEL_TTL = timedelta(days=7)
 RENEW_BEFORE = timedelta(days=1)
 BATCH = oauth.BATCH
 HTTP_TIMEOUT_SECONDS = 20
-
-GCAL = GoogleCalendar.__table__  # type: ignore[attr-defined]
 
 NotConfigured = oauth.NotConfigured  # callers catch it as google.NotConfigured
 
@@ -129,7 +124,7 @@ def _kind(exc: BaseException) -> str:
 
 GOOGLE = oauth.Provider(
     name=PROVIDER,
-    table=GCAL,
+    store=google_calendars,
     inbox_source=INBOX_SOURCE,
     enabled=operator.attrgetter("google_enabled"),
     source_name=convert.source_name,
@@ -321,7 +316,7 @@ def _calendar_api(api_url: str) -> _Calendar:
 class _Api:
     """One calendar's grant and an authorised transport for it; keeps a refreshed token."""
 
-    def __init__(self, services: Services, row: Any) -> None:
+    def __init__(self, services: Services, row: google_calendars.Calendar) -> None:
         from google.oauth2.credentials import Credentials
 
         self.services = services
@@ -375,11 +370,10 @@ class _Api:
     def _keep_token(self) -> None:
         if self.credentials.token and self.credentials.token != self._stored:
             self._stored = self.credentials.token
+            tokens = self.services.cipher.encrypt(_tokens_json(self.credentials))
             with self.services.engine.begin() as conn:
-                conn.execute(
-                    sa.update(GCAL)
-                    .where(GCAL.c.source_id == self.row.source_id)
-                    .values(tokens=self.services.cipher.encrypt(_tokens_json(self.credentials)))
+                google_calendars.update_calendar(
+                    conn=conn, source_id=self.row.source_id, tokens=tokens
                 )
 
 
@@ -404,7 +398,7 @@ def _pages(api: _Api, **params: Any) -> Iterator[dict[str, Any]]:
 # --------------------------------------------------------------------------- syncing
 
 
-def _row(services: Services, source_id: int) -> Any:
+def _row(services: Services, source_id: int) -> google_calendars.CalendarWithSource | None:
     return oauth.calendar_row(services, GOOGLE, source_id)
 
 
@@ -426,13 +420,11 @@ def _read_account(services: Services, api: _Api, row: Any) -> Any:
     """The primary calendar's id (the account's address) and zone, read once."""
     entry = api.call(api.calendar.calendar_list.get(calendarId="primary"))
     with services.engine.begin() as conn:
-        conn.execute(
-            sa.update(GCAL)
-            .where(GCAL.c.source_id == row.source_id)
-            .values(
-                account=str(entry.get("id", ""))[:320],
-                zone=str(entry.get("timeZone") or "UTC")[:64],
-            )
+        google_calendars.update_calendar(
+            conn=conn,
+            source_id=row.source_id,
+            account=str(entry.get("id", ""))[:320],
+            zone=str(entry.get("timeZone") or "UTC")[:64],
         )
         calendar_sources.update_source(
             conn=conn, source_id=row.source_id, label=str(entry.get("id", ""))[:255]
@@ -519,22 +511,19 @@ def open_channel(services: Services, source_id: int, *, api: _Api | None = None)
         return
     channel_id = str(uuid.uuid4())
     token = secrets.token_urlsafe(32)
-    g = GCAL.c
     with services.engine.begin() as conn:
-        conn.execute(
-            sa.update(GCAL)
-            .where(g.source_id == source_id)
-            .values(
-                old_channel_id=row.channel_id,
-                old_channel_token=row.channel_token,
-                old_resource_id=row.resource_id,
-                old_last_message=row.last_message,
-                channel_id=channel_id,
-                channel_token=services.cipher.encrypt(token),
-                resource_id=None,
-                channel_expires_at=None,
-                last_message=0,
-            )
+        google_calendars.update_calendar(
+            conn=conn,
+            source_id=source_id,
+            old_channel_id=row.channel_id,
+            old_channel_token=row.channel_token,
+            old_resource_id=row.resource_id,
+            old_last_message=row.last_message,
+            channel_id=channel_id,
+            channel_token=services.cipher.encrypt(token),
+            resource_id=None,
+            channel_expires_at=None,
+            last_message=0,
         )
     api = api or _Api(services, row)
     body = {
@@ -553,23 +542,18 @@ def open_channel(services: Services, source_id: int, *, api: _Api | None = None)
     if str(answer.get("expiration", "")).isdigit():
         expires = datetime.fromtimestamp(int(answer["expiration"]) / 1000, UTC)
     with services.engine.begin() as conn:
-        conn.execute(
-            sa.update(GCAL)
-            .where(g.source_id == source_id, g.channel_id == channel_id)
-            .values(resource_id=str(answer.get("resourceId", ""))[:255], channel_expires_at=expires)
+        google_calendars.note_channel_opened(
+            conn=conn,
+            source_id=source_id,
+            channel_id=channel_id,
+            resource_id=str(answer.get("resourceId", ""))[:255],
+            expires_at=expires,
         )
     if row.channel_id and row.resource_id:
         _stop(api, row.channel_id, row.resource_id)
     with services.engine.begin() as conn:
-        conn.execute(
-            sa.update(GCAL)
-            .where(g.source_id == source_id, g.old_channel_id == row.channel_id)
-            .values(
-                old_channel_id=None,
-                old_channel_token=None,
-                old_resource_id=None,
-                old_last_message=0,
-            )
+        google_calendars.forget_old_channel(
+            conn=conn, source_id=source_id, channel_id=row.channel_id
         )
     logger.info("google calendar %s: push channel opened", source_id)
 
@@ -601,13 +585,8 @@ def receive(services: Services, *, headers: Mapping[str, str]) -> Notified:
     state = headers.get("x-goog-resource-state", "")
     if not channel_id or len(channel_id) > 64 or not number.isdigit() or len(number) > 18:
         return Notified(400)
-    g = GCAL.c
     with read_only(services.engine) as conn:
-        row = conn.execute(
-            sa.select(GCAL).where(
-                sa.or_(g.channel_id == channel_id, g.old_channel_id == channel_id)
-            )
-        ).first()
+        row = google_calendars.by_channel(conn=conn, channel_id=channel_id)
     if row is None:
         logger.info("google push for an unknown channel refused")
         return Notified(404)
@@ -633,17 +612,10 @@ def receive(services: Services, *, headers: Mapping[str, str]) -> Notified:
     if state == "sync":
         return Notified(200)
     n = int(number)
-    last = g.last_message if current else g.old_last_message
     with services.engine.begin() as conn:
-        moved = conn.execute(
-            sa.update(GCAL)
-            .where(
-                g.source_id == row.source_id,
-                last < n,
-                (g.channel_id if current else g.old_channel_id) == channel_id,
-            )
-            .values({last.key: n})
-        ).rowcount
+        moved = google_calendars.advance_message(
+            conn=conn, source_id=row.source_id, channel_id=channel_id, current=current, number=n
+        )
     if not moved:
         logger.info("google push %s on calendar %s is stale; dropped", n, row.source_id)
         return Notified(200)
@@ -748,7 +720,7 @@ def disconnect(
     return release(services, team_id=team_id, user_id=user_id, source_id=source_id) > 0
 
 
-def _let_go(services: Services, row: Any) -> None:
+def _let_go(services: Services, row: google_calendars.Calendar) -> None:
     """Stop the channels (a failure leaves them to expire), then revoke the grant."""
     try:
         api = _Api(services, row)

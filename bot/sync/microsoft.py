@@ -109,17 +109,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-import sqlalchemy as sa
-
 from bot.calendars import microsoft as convert
 from bot.crypto import CipherError
 from bot.messages.prompts import load_prompts
 from bot.occurrences import cancelled_instances, keep_event_ids, removed_events
 from bot.services import Services
-from bot.storage import inbox
+from bot.storage import inbox, microsoft_calendars
 from bot.storage.db import read_only
 from bot.storage.inbox import ClaimedInboxItem
-from bot.storage.models import MicrosoftCalendar
 from bot.storage.oauth_states import TakenState
 from bot.sync import oauth
 from bot.sync.feeds import CalendarPerson
@@ -143,7 +140,6 @@ LIFECYCLE_EVENTS = ("reauthorizationRequired", "subscriptionRemoved", "missed")
 # Graph's error codes that mean "the delta token is no longer valid: sync in full again".
 _RESYNC_CODES = {"syncstatenotfound", "resyncrequired", "syncstateinvalid"}
 
-MSCAL = MicrosoftCalendar.__table__  # type: ignore[attr-defined]
 
 NotConfigured = oauth.NotConfigured  # callers catch it as microsoft.NotConfigured
 
@@ -171,7 +167,7 @@ def _kind(exc: BaseException) -> str:
 
 MICROSOFT = oauth.Provider(
     name=PROVIDER,
-    table=MSCAL,
+    store=microsoft_calendars,
     inbox_source=INBOX_SOURCE,
     enabled=operator.attrgetter("microsoft_enabled"),
     source_name=convert.source_name,
@@ -329,10 +325,11 @@ def _keep(services: Services, *, team_id: str, user_id: str, cache: str, account
         team_id=team_id,
         user_id=user_id,
         label=account[:255] or None,
+        # an account Microsoft did not name this time keeps the one stored
         again={
             "token_cache": sealed,
             "delta_link": None,
-            "account": account or MSCAL.c.account,
+            **({"account": account} if account else {}),
         },
         first={"account": account, "token_cache": sealed, "notified": 0, "synced_notified": 0},
     )
@@ -344,7 +341,7 @@ def _keep(services: Services, *, team_id: str, user_id: str, cache: str, account
 class _Graph:
     """One calendar's token cache and Graph calls made with it."""
 
-    def __init__(self, services: Services, row: Any) -> None:
+    def __init__(self, services: Services, row: microsoft_calendars.Calendar) -> None:
         import msal
 
         self.services = services
@@ -385,10 +382,8 @@ class _Graph:
         if self.cache.has_state_changed:
             sealed = self.services.cipher.encrypt(self.cache.serialize())
             with self.services.engine.begin() as conn:
-                conn.execute(
-                    sa.update(MSCAL)
-                    .where(MSCAL.c.source_id == self.row.source_id)
-                    .values(token_cache=sealed)
+                microsoft_calendars.update_calendar(
+                    conn=conn, source_id=self.row.source_id, token_cache=sealed
                 )
 
     def url(self, path: str) -> str:
@@ -462,7 +457,7 @@ def _pages(graph: _Graph, url: str) -> Iterator[dict[str, Any]]:
 # --------------------------------------------------------------------------- syncing
 
 
-def _row(services: Services, source_id: int) -> Any:
+def _row(services: Services, source_id: int) -> microsoft_calendars.CalendarWithSource | None:
     return oauth.calendar_row(services, MICROSOFT, source_id)
 
 
@@ -601,16 +596,13 @@ def open_subscription(services: Services, source_id: int, *, graph: _Graph | Non
     if row.subscription_id:
         _delete_subscription(graph, row.subscription_id)
     client_state = secrets.token_urlsafe(48)  # 64 characters; Graph allows 128
-    m = MSCAL.c
     with services.engine.begin() as conn:
-        conn.execute(
-            sa.update(MSCAL)
-            .where(m.source_id == source_id)
-            .values(
-                subscription_id=None,
-                subscription_expires_at=None,
-                client_state=services.cipher.encrypt(client_state),
-            )
+        microsoft_calendars.update_calendar(
+            conn=conn,
+            source_id=source_id,
+            subscription_id=None,
+            subscription_expires_at=None,
+            client_state=services.cipher.encrypt(client_state),
         )
     settings = services.settings
     body = {
@@ -628,13 +620,11 @@ def open_subscription(services: Services, source_id: int, *, graph: _Graph | Non
         raise
     subscription_id = str(answer.get("id") or "")[:64]
     with services.engine.begin() as conn:
-        conn.execute(
-            sa.update(MSCAL)
-            .where(m.source_id == source_id)
-            .values(
-                subscription_id=subscription_id or None,
-                subscription_expires_at=_parse_time(answer.get("expirationDateTime")),
-            )
+        microsoft_calendars.update_calendar(
+            conn=conn,
+            source_id=source_id,
+            subscription_id=subscription_id or None,
+            subscription_expires_at=_parse_time(answer.get("expirationDateTime")),
         )
     logger.info("microsoft calendar %s: subscribed to changes", source_id)
 
@@ -647,10 +637,11 @@ def renew_subscription(services: Services, source_id: int, *, graph: _Graph | No
         body = {"expirationDateTime": _graph_time(services.clock.now() + SUBSCRIPTION_TTL)}
         answer = graph.call("PATCH", graph.url(f"subscriptions/{subscription_id}"), body=body)
         with services.engine.begin() as conn:
-            conn.execute(
-                sa.update(MSCAL)
-                .where(MSCAL.c.source_id == source_id, MSCAL.c.subscription_id == subscription_id)
-                .values(subscription_expires_at=_parse_time(answer.get("expirationDateTime")))
+            microsoft_calendars.note_subscription_end(
+                conn=conn,
+                source_id=source_id,
+                subscription_id=subscription_id,
+                expires_at=_parse_time(answer.get("expirationDateTime")),
             )
         logger.info("microsoft calendar %s: subscription renewed", source_id)
 
@@ -771,13 +762,10 @@ def _checked(
     """The items whose ``subscriptionId`` Heedful knows and whose ``clientState`` is that
     subscription's (constant time), by calendar; the others are dropped with a count."""
     ids = {str(i.get("subscriptionId") or "")[:64] for i in items} - {""}
-    rows: dict[str, Any] = {}
+    rows: dict[str, microsoft_calendars.Calendar] = {}
     if ids:
         with read_only(services.engine) as conn:
-            rows = {
-                r.subscription_id: r
-                for r in conn.execute(sa.select(MSCAL).where(MSCAL.c.subscription_id.in_(ids)))
-            }
+            rows = microsoft_calendars.by_subscriptions(conn=conn, subscription_ids=ids)
     states: dict[str, str] = {}
     valid: dict[int, tuple[Any, list[dict[str, Any]]]] = {}
     dropped = 0
@@ -823,12 +811,7 @@ def receive(services: Services, *, body: bytes) -> Answer:
     stored = False
     for source_id, (row, valid) in _checked(services, items, "notification").items():
         with services.engine.begin() as conn:
-            n = conn.execute(
-                sa.update(MSCAL)
-                .where(MSCAL.c.source_id == source_id)
-                .values(notified=MSCAL.c.notified + 1)
-                .returning(MSCAL.c.notified)
-            ).scalar()
+            n = microsoft_calendars.count_notified(conn=conn, source_id=source_id)
         if n is None:
             continue
         stored |= inbox.store_inbox(

@@ -43,7 +43,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import escape as html_escape
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
@@ -57,7 +57,6 @@ from bot.occurrences import apply_occurrences, opt_in, remove_source
 from bot.services import Services
 from bot.storage import calendar_sources, inbox, oauth_states
 from bot.storage.db import read_only
-from bot.storage.models import CalendarSource
 from bot.storage.oauth_states import TakenState
 from bot.sync.feeds import CalendarPerson, calendar_person, count_upcoming, queue_notice
 
@@ -71,8 +70,6 @@ REREAD_AFTER = timedelta(days=1)  # read the window in full again once it is thi
 BATCH = 25
 OK, BROKEN = "ok", "broken"
 
-SOURCE = CalendarSource.__table__  # type: ignore[attr-defined]
-
 
 class NotConfigured(Exception):
     """The provider is not set up on this Heedful (its client id and secret, or
@@ -83,18 +80,50 @@ class GrantRevoked(Exception):
     """The provider refused the grant (``invalid_grant``): the person must connect again."""
 
 
+class CalendarStore(Protocol):
+    """The SQL of a provider's own table, a module of ``bot.storage``
+    (``google_calendars``, ``microsoft_calendars``): its rows are keyed by ``source_id``
+    and have ``team_id``, ``user_id`` and ``account``; :meth:`calendar` adds the source's
+    ``status``, ``broken_notified_at`` and ``expanded_until``."""
+
+    def calendar(self, *, conn: sa.Connection, source_id: int) -> Any: ...
+
+    def calendars(
+        self,
+        *,
+        conn: sa.Connection,
+        team_id: str,
+        user_id: str | None = None,
+        source_id: int | None = None,
+    ) -> Sequence[Any]: ...
+
+    def add_calendar(
+        self,
+        *,
+        conn: sa.Connection,
+        source_id: int,
+        team_id: str,
+        user_id: str,
+        now: datetime,
+        **values: Any,
+    ) -> None: ...
+
+    def update_calendar(self, *, conn: sa.Connection, source_id: int, **values: Any) -> bool: ...
+
+    def delete_calendar(self, *, conn: sa.Connection, source_id: int) -> bool: ...
+
+
 @dataclass(frozen=True)
 class Provider:
     """What tells one provider apart in the steps the providers share.
 
     ``name`` is at once the ``oauth_state.provider``, the ``calendar_source.kind``, the
     path segment of its routes (``/oauth/<name>/start``) and the prefix of its prompts
-    (``<name>.page.bad_state``). ``table`` is the provider's own row beside
-    ``calendar_source`` (keyed by ``source_id``, with ``team_id``, ``user_id`` and
-    ``account``)."""
+    (``<name>.page.bad_state``). ``store`` holds the SQL of the provider's own row
+    beside ``calendar_source`` (:class:`CalendarStore`)."""
 
     name: str
-    table: sa.Table
+    store: CalendarStore
     inbox_source: str
     enabled: Callable[[Settings], bool]
     source_name: Callable[[int], str]  # the ``Occurrence.source`` of a calendar
@@ -266,7 +295,6 @@ def keep_source(
     once); the first time makes the ``calendar_source`` (with ``label``) and the
     provider's row with ``first``. Returns the source id."""
     now = services.clock.now()
-    p = provider.table.c
     opt_in(services, team_id=team_id, user_id=user_id)
     with services.engine.begin() as conn:
         mine = calendar_sources.sources(
@@ -282,7 +310,7 @@ def keep_source(
                 broken_notified_at=None,
                 next_check_at=now,
             )
-            conn.execute(sa.update(provider.table).where(p.source_id == existing).values(**again))
+            provider.store.update_calendar(conn=conn, source_id=existing, **again)
             return int(existing)
         source_id = calendar_sources.add_source(
             conn=conn,
@@ -295,10 +323,8 @@ def keep_source(
             status=OK,
             next_check_at=now + poll(services),
         )
-        conn.execute(
-            sa.insert(provider.table).values(
-                source_id=source_id, team_id=team_id, user_id=user_id, created_at=now, **first
-            )
+        provider.store.add_calendar(
+            conn=conn, source_id=source_id, team_id=team_id, user_id=user_id, now=now, **first
         )
     return int(source_id)
 
@@ -315,13 +341,8 @@ class Synced:
 
 def calendar_row(services: Services, provider: Provider, source_id: int) -> Any:
     """The provider's row of one calendar with its source's status, or None."""
-    table = provider.table
     with read_only(services.engine) as conn:
-        return conn.execute(
-            sa.select(table, SOURCE.c.status, SOURCE.c.broken_notified_at, SOURCE.c.expanded_until)
-            .join(SOURCE, SOURCE.c.id == table.c.source_id)
-            .where(table.c.source_id == source_id)
-        ).first()
+        return provider.store.calendar(conn=conn, source_id=source_id)
 
 
 def live_row(services: Services, provider: Provider, source_id: int) -> Any:
@@ -405,11 +426,7 @@ def record_read(
     """Note a read: ``mine`` on the provider's row (its sync token or delta link …), the
     source healthy and, after a full read, read up to the window's end."""
     with services.engine.begin() as conn:
-        conn.execute(
-            sa.update(provider.table)
-            .where(provider.table.c.source_id == row.source_id)
-            .values(synced_at=began, **mine)
-        )
+        provider.store.update_calendar(conn=conn, source_id=row.source_id, synced_at=began, **mine)
         calendar_sources.update_source(
             conn=conn,
             source_id=row.source_id,
@@ -521,14 +538,10 @@ def release(
     ``user_id``, a workspace's) calendars of this provider, or the one ``source_id``,
     then delete them and what they brought. Returns how many went. What the provider
     answers is logged, never kept: the data goes in any case."""
-    p = provider.table.c
-    query = sa.select(provider.table).where(p.team_id == team_id)
-    if user_id is not None:
-        query = query.where(p.user_id == user_id)
-    if source_id is not None:
-        query = query.where(p.source_id == source_id)
     with read_only(services.engine) as conn:
-        rows = conn.execute(query).all()
+        rows = provider.store.calendars(
+            conn=conn, team_id=team_id, user_id=user_id, source_id=source_id
+        )
     for row in rows:
         try:
             let_go(row)
@@ -541,7 +554,7 @@ def release(
                 provider.describe(exc),
             )
         with services.engine.begin() as conn:
-            conn.execute(sa.delete(provider.table).where(p.source_id == row.source_id))
+            provider.store.delete_calendar(conn=conn, source_id=row.source_id)
             calendar_sources.delete_source(conn=conn, source_id=row.source_id)
         remove_source(
             services,

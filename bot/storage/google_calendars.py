@@ -1,0 +1,187 @@
+"""Google calendars (table ``google_calendar``): the Google side of a ``calendar_source``
+of kind ``google`` (``bot.sync.google`` decides what to store; ``bot.sync.oauth`` shares
+the steps alike for every provider).
+
+``tokens`` (the grant), ``channel_token`` and ``old_channel_token`` stay encrypted here,
+as they were given; ``sync_token`` is a key to the calendar's changes. None is logged."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any, Self
+
+import sqlalchemy as sa
+
+from bot.storage.models import CalendarSource, GoogleCalendar
+
+GOOGLE_CALENDAR = GoogleCalendar.__table__  # type: ignore[attr-defined]
+SOURCE = CalendarSource.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class Calendar:
+    """A Google calendar's row, its secrets still encrypted."""
+
+    id: int
+    source_id: int
+    team_id: str
+    user_id: str
+    account: str
+    zone: str
+    tokens: str
+    sync_token: str | None
+    channel_id: str | None
+    channel_token: str | None
+    resource_id: str | None
+    channel_expires_at: datetime | None
+    last_message: int
+    old_channel_id: str | None
+    old_channel_token: str | None
+    old_resource_id: str | None
+    old_last_message: int
+    synced_channel: str | None
+    synced_message: int
+    synced_at: datetime | None
+    created_at: datetime | None
+
+    @classmethod
+    def of(cls, row: Any) -> Self:
+        return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarWithSource(Calendar):
+    """A Google calendar's row with what its ``calendar_source`` says of it: ``status``
+    (``ok`` or ``broken``), when its owner was told it broke, and the end of the window
+    last read in full."""
+
+    status: str
+    broken_notified_at: datetime | None
+    expanded_until: datetime | None
+
+
+def calendar(*, conn: sa.Connection, source_id: int) -> CalendarWithSource | None:
+    """The Google calendar of the source ``source_id`` with its source's state, or None
+    (no such calendar, or its source is gone)."""
+    g, s = GOOGLE_CALENDAR.c, SOURCE.c
+    row = conn.execute(
+        sa.select(GOOGLE_CALENDAR, s.status, s.broken_notified_at, s.expanded_until)
+        .join(SOURCE, s.id == g.source_id)
+        .where(g.source_id == source_id)
+    ).first()
+    return None if row is None else CalendarWithSource.of(row)
+
+
+def calendars(
+    *,
+    conn: sa.Connection,
+    team_id: str,
+    user_id: str | None = None,
+    source_id: int | None = None,
+) -> list[Calendar]:
+    """The workspace's Google calendars (only the person's, or the one of ``source_id``,
+    when given), by source id."""
+    g = GOOGLE_CALENDAR.c
+    query = sa.select(GOOGLE_CALENDAR).where(g.team_id == team_id)
+    if user_id is not None:
+        query = query.where(g.user_id == user_id)
+    if source_id is not None:
+        query = query.where(g.source_id == source_id)
+    return [Calendar.of(row) for row in conn.execute(query.order_by(g.source_id))]
+
+
+def by_channel(*, conn: sa.Connection, channel_id: str) -> Calendar | None:
+    """The calendar whose current or old push channel is ``channel_id``, or None."""
+    g = GOOGLE_CALENDAR.c
+    row = conn.execute(
+        sa.select(GOOGLE_CALENDAR).where(
+            sa.or_(g.channel_id == channel_id, g.old_channel_id == channel_id)
+        )
+    ).first()
+    return None if row is None else Calendar.of(row)
+
+
+def add_calendar(
+    *,
+    conn: sa.Connection,
+    source_id: int,
+    team_id: str,
+    user_id: str,
+    now: datetime,
+    **values: Any,
+) -> None:
+    """Store the Google side of the new source ``source_id`` with ``values`` (its
+    ``tokens`` already encrypted)."""
+    conn.execute(
+        sa.insert(GOOGLE_CALENDAR).values(
+            source_id=source_id, team_id=team_id, user_id=user_id, created_at=now, **values
+        )
+    )
+
+
+def update_calendar(*, conn: sa.Connection, source_id: int, **values: Any) -> bool:
+    """Set ``values`` (secrets already encrypted) on the calendar of ``source_id``;
+    False when it is gone."""
+    g = GOOGLE_CALENDAR.c
+    changed = conn.execute(
+        sa.update(GOOGLE_CALENDAR).where(g.source_id == source_id).values(**values)
+    ).rowcount
+    return bool(changed)
+
+
+def note_channel_opened(
+    *,
+    conn: sa.Connection,
+    source_id: int,
+    channel_id: str,
+    resource_id: str,
+    expires_at: datetime | None,
+) -> bool:
+    """Keep the resource id and end Google gave the channel ``channel_id`` when it was
+    opened; False when the calendar has another channel by now (or is gone)."""
+    g = GOOGLE_CALENDAR.c
+    changed = conn.execute(
+        sa.update(GOOGLE_CALENDAR)
+        .where(g.source_id == source_id, g.channel_id == channel_id)
+        .values(resource_id=resource_id, channel_expires_at=expires_at)
+    ).rowcount
+    return bool(changed)
+
+
+def forget_old_channel(*, conn: sa.Connection, source_id: int, channel_id: str | None) -> bool:
+    """The replaced channel ``channel_id`` is stopped: its id, token and resource go
+    (only while it is still the calendar's old one; None matches no old channel, as
+    ``IS NULL``). False when nothing changed."""
+    g = GOOGLE_CALENDAR.c
+    changed = conn.execute(
+        sa.update(GOOGLE_CALENDAR)
+        .where(g.source_id == source_id, g.old_channel_id == channel_id)
+        .values(
+            old_channel_id=None, old_channel_token=None, old_resource_id=None, old_last_message=0
+        )
+    ).rowcount
+    return bool(changed)
+
+
+def advance_message(
+    *, conn: sa.Connection, source_id: int, channel_id: str, current: bool, number: int
+) -> bool:
+    """Note push message ``number`` on the calendar's current (``current``) or old
+    channel ``channel_id``, only if it is above the last one seen there. False when it is
+    not (a stale or repeated message) or the channel is no longer that one."""
+    g = GOOGLE_CALENDAR.c
+    last = g.last_message if current else g.old_last_message
+    channel = g.channel_id if current else g.old_channel_id
+    moved = conn.execute(
+        sa.update(GOOGLE_CALENDAR)
+        .where(g.source_id == source_id, last < number, channel == channel_id)
+        .values({last.key: number})
+    ).rowcount
+    return bool(moved)
+
+
+def delete_calendar(*, conn: sa.Connection, source_id: int) -> bool:
+    """Forget the Google side of the source ``source_id``; False when there was none."""
+    g = GOOGLE_CALENDAR.c
+    return bool(conn.execute(sa.delete(GOOGLE_CALENDAR).where(g.source_id == source_id)).rowcount)
