@@ -73,12 +73,12 @@ from bot.messages import Message
 from bot.messages import commitments as ckit
 from bot.messages.blocks import replace_actions
 from bot.messages.prompts import Prompts, load_prompts
-from bot.occurrences import OCC, occurrence_from_row, replan_user
+from bot.occurrences import occurrence_from_row, replan_user
 from bot.replies import TAPPED, rotated, rotated_id
 from bot.sender import Skip
 from bot.services import Services
 from bot.storage import commitments as stored_commitments
-from bot.storage import deliveries, users
+from bot.storage import deliveries, occurrences, users
 from bot.storage.commitments import DROPPED, KEPT, PARTLY
 from bot.storage.db import read_only
 from bot.storage.deliveries import ClaimedDelivery
@@ -155,10 +155,7 @@ def commitment_sentence(text: str, patterns: Patterns | None = None) -> str | No
 def _meeting(conn: sa.Connection, *, team_id: str, user_id: str, key: str | None) -> Any:
     if not key:
         return None
-    o = OCC.c
-    row = conn.execute(
-        sa.select(OCC).where(o.team_id == team_id, o.user_id == user_id, o.key == key)
-    ).first()
+    row = occurrences.by_key(conn=conn, team_id=team_id, user_id=user_id, key=key)
     return occurrence_from_row(row) if row is not None else None
 
 

@@ -91,11 +91,10 @@ from bot.messages.digest import Digest, build_digest, build_digest_note
 from bot.messages.library import PRACTICE_ORDER, choose, primary_practice
 from bot.messages.mrkdwn import clip
 from bot.messages.prompts import Prompts, load_prompts
-from bot.occurrences import OCC
 from bot.prefs import Prefs, parse_hhmm
 from bot.sender import Defer, Skip
 from bot.services import Services
-from bot.storage import deliveries, prompts_shown
+from bot.storage import deliveries, occurrences, prompts_shown
 from bot.storage import users as slack_users
 from bot.storage.db import read_only
 from bot.storage.deliveries import ClaimedDelivery
@@ -127,6 +126,7 @@ WHY_QUOTE_CHARS = 300  # their why, quoted at the top (it may hold up to 500)
 FOCUS_OFFER = "digest.focus.offer"  # the prompt_shown id that remembers the offer
 FOCUS_OFFER_WEEKS = 3
 OFFER_SLACK = timedelta(days=1)  # last week's digest may have gone a little later
+OCC = occurrences.OCCURRENCE  # joined in the queries across tables below
 DEL = Delivery.__table__  # type: ignore[attr-defined]
 REF = Reflection.__table__  # type: ignore[attr-defined]
 SHOWN = PromptShown.__table__  # type: ignore[attr-defined]
@@ -165,17 +165,6 @@ def free_from(chosen: datetime, busy: Iterable[Span], zone: ZoneInfo) -> datetim
     before the day ends, or the chosen time itself when the person is busy until
     midnight (pure)."""
     return first_free(busy, chosen, end_of_day(chosen, zone)) or chosen
-
-
-def _busy(o: Any) -> sa.ColumnElement[bool]:
-    """A calendar entry that keeps the person busy: not cancelled, not declined, not
-    shown as free, not all-day. A solo block, focus time or an absence counts too."""
-    return sa.and_(
-        o.status != "cancelled",
-        sa.or_(o.self_response.is_(None), o.self_response != "declined"),
-        sa.not_(o.transparent),
-        sa.not_(o.all_day),
-    )
 
 
 # ------------------------------------------------------------------------- planning
@@ -284,7 +273,7 @@ def _plan_queries(dialect: str) -> tuple[sa.Select[Any], sa.Select[Any]]:
             o.start_at >= w.history_at,
             o.start_at < w.until_at,
             o.end_at > w.start_at,
-            _busy(o),
+            occurrences.busy(o),
         )
     )
     queued = (
@@ -883,7 +872,7 @@ class DigestComposer:
         if not rows:
             return {}
         now = self.services.clock.now()
-        u, o = USERS.c, OCC.c
+        u = USERS.c
         people = {
             "users": sorted({r.user_id for r in rows}),
             "teams": sorted({r.team_id for r in rows}),
@@ -898,15 +887,13 @@ class DigestComposer:
                 )
             }
             busy: dict[tuple[str, str], list[Span]] = defaultdict(list)
-            for team, user, start, end in conn.execute(
-                sa.select(o.team_id, o.user_id, o.start_at, o.end_at).where(
-                    o.user_id.in_(people["users"]),
-                    o.team_id.in_(people["teams"]),
-                    o.start_at >= now - BUSY_LOOKBACK,
-                    o.start_at < now + timedelta(days=1, hours=2),  # every zone's midnight
-                    o.end_at > now,
-                    _busy(o),
-                )
+            for team, user, start, end in occurrences.busy_spans(
+                conn=conn,
+                team_ids=people["teams"],
+                user_ids=people["users"],
+                starting_from=now - BUSY_LOOKBACK,
+                starting_before=now + timedelta(days=1, hours=2),  # every zone's midnight
+                ending_after=now,
             ):
                 busy[(team, user)].append((start, end))
         out: dict[int, Message | Skip | Defer] = {}

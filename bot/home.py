@@ -10,20 +10,18 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
-
 from bot import commitments, feedback
 from bot.focus import their_why
 from bot.messages import blocks as kit
 from bot.messages import feedback as fkit
 from bot.messages.prompts import Prompts, load_prompts
 from bot.nudges import pause_until, unmute_series, welcome_once
-from bot.occurrences import OCC, replan_user
+from bot.occurrences import replan_user
 from bot.planner import NUDGE_KINDS
 from bot.prefs import DAY_END, DAY_START, Prefs
 from bot.privacy import forget
 from bot.services import Services
-from bot.storage import deliveries, users
+from bot.storage import deliveries, occurrences, users
 from bot.storage.db import read_only, session_scope
 from bot.sync import feeds, google, microsoft
 from bot.users import needs_profile, remember_user
@@ -99,7 +97,6 @@ def home_state(
         paused = user.paused_until if user else None
     zone = ZoneInfo(zone_name or "UTC")
     prefs = Prefs.from_json(prefs_json)
-    o = OCC.c
     with read_only(services.engine) as conn:
         upcoming = deliveries.upcoming(
             conn=conn,
@@ -109,20 +106,8 @@ def home_state(
             before=now + HOME_HORIZON,
             limit=kit.MAX_HOME_ITEMS,
         )
-        muted_titles = (
-            dict(
-                conn.execute(
-                    sa.select(o.series_key, sa.func.max(o.title))
-                    .where(
-                        o.team_id == team_id,
-                        o.user_id == user_id,
-                        o.series_key.in_(prefs.muted_series),
-                    )
-                    .group_by(o.series_key)
-                ).all()
-            )
-            if prefs.muted_series
-            else {}
+        muted_titles = occurrences.series_titles(
+            conn=conn, team_id=team_id, user_id=user_id, series_keys=prefs.muted_series
         )
     statuses = {
         "ok": prompts.text("home.calendar_status.ok"),

@@ -44,11 +44,11 @@ from bot.messages.library import (
     rotate_practice,
 )
 from bot.messages.prompts import Prompts, load_prompts
-from bot.occurrences import OCC, after_prompt, occurrence_from_row, replan_user
+from bot.occurrences import after_prompt, occurrence_from_row, replan_user
 from bot.prefs import Prefs
 from bot.sender import Composer, Skip
 from bot.services import Services
-from bot.storage import deliveries, prompts_shown, scheduled, users
+from bot.storage import deliveries, occurrences, prompts_shown, scheduled, users
 from bot.storage.db import read_only, session_scope
 from bot.storage.deliveries import ClaimedDelivery
 from bot.storage.models import Delivery, DeliveryKind, DeliveryState, SlackUser
@@ -171,13 +171,8 @@ class NudgeComposer:
     def _meeting(self, row: ClaimedDelivery, key: str | None) -> Occurrence | None:
         if not key:
             return None
-        c = OCC.c
         with read_only(self.services.engine) as conn:
-            found = conn.execute(
-                sa.select(OCC).where(
-                    c.team_id == row.team_id, c.user_id == row.user_id, c.key == key
-                )
-            ).first()
+            found = occurrences.by_key(conn=conn, team_id=row.team_id, user_id=row.user_id, key=key)
         return occurrence_from_row(found) if found else None
 
     def _guided(self, row: ClaimedDelivery) -> bool:
@@ -273,7 +268,6 @@ class NudgeComposer:
             )
         if not recent:
             return {}, balance
-        o = OCC.c
         sent = deliveries.about(conn=conn, ids={delivery_id for _, _, delivery_id, _ in recent})
 
         def about(delivery_id: int, group: str) -> str | None:
@@ -288,10 +282,8 @@ class NudgeComposer:
         keys = {about(delivery_id, group) for _, _, delivery_id, group in recent} - {None}
         kinds = {
             found.key: occurrence_from_row(found).kind.value
-            for found in conn.execute(
-                sa.select(OCC).where(
-                    o.team_id == row.team_id, o.user_id == row.user_id, o.key.in_(keys)
-                )
+            for found in occurrences.by_keys(
+                conn=conn, team_id=row.team_id, user_id=row.user_id, keys=keys
             )
         }
         last: dict[tuple[str, str], tuple[str, datetime]] = {}
@@ -432,13 +424,10 @@ def mute_series(services: Services, *, team_id: str, user_id: str, series_key: s
             ).to_json()
             session.add(user)
     replan_user(services, team_id=team_id, user_id=user_id)
-    c = OCC.c
     with read_only(services.engine) as conn:
-        title = conn.execute(
-            sa.select(c.title).where(
-                c.team_id == team_id, c.user_id == user_id, c.series_key == series_key
-            )
-        ).scalar()
+        title = occurrences.series_title(
+            conn=conn, team_id=team_id, user_id=user_id, series_key=series_key
+        )
     return title or ""
 
 

@@ -53,12 +53,12 @@ from bot.planner import (
 from bot.prefs import Prefs
 from bot.services import Services
 from bot.storage import commitments, deliveries, scheduled, users
+from bot.storage import occurrences as stored_occurrences
 from bot.storage.db import session_scope
 from bot.storage.deliveries import ClaimedDelivery
 from bot.storage.models import (
     Delivery,
     DeliveryState,
-    OccurrenceRow,
 )
 
 logger = logging.getLogger(__name__)
@@ -68,7 +68,6 @@ BACKOFF_LOOKBACK = timedelta(hours=1)  # the longest reflection delay a user can
 UNPLANNED = "unplanned"
 # Handed to Slack ahead of time (``bot.prescheduler``): pending as far as planning goes.
 AHEAD = (DeliveryState.SCHEDULING, DeliveryState.SCHEDULED)
-OCC = OccurrenceRow.__table__  # type: ignore[attr-defined]
 DEL = Delivery.__table__  # type: ignore[attr-defined]
 
 
@@ -104,7 +103,7 @@ class Unstorable(ValueError):
 
 
 def _length(name: str) -> int:
-    return int(OCC.c[name].type.length)
+    return stored_occurrences.column_length(name)
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -266,26 +265,19 @@ def apply_occurrences(
         incoming[values["key"]] = values
         invited[values["key"]] = (values["series_key"], occ.attendees, occ.people)
     source = _clean(source)
-    c = OCC.c
     added = updated = removed = 0
     with services.engine.begin() as conn:
-        mine = sa.and_(c.team_id == team_id, c.user_id == user_id)
-        scope = [mine, c.source == source]
-        if window is not None:
-            scope.append(sa.and_(c.start_at >= window[0], c.start_at < window[1]))
-        keys = list(incoming)
-        existing_filter = (
-            sa.or_(sa.and_(*scope), sa.and_(mine, c.key.in_(keys))) if keys else sa.and_(*scope)
+        stored = stored_occurrences.stored_for_source(
+            conn=conn, team_id=team_id, user_id=user_id, source=source, window=window, keys=incoming
         )
-        stored = {row.key: row for row in conn.execute(sa.select(OCC).where(existing_filter))}
         new_rows = [v for k, v in incoming.items() if k not in stored]
         if new_rows:
-            conn.execute(sa.insert(OCC), new_rows)
+            stored_occurrences.insert_occurrences(conn=conn, rows=new_rows)
             added = len(new_rows)
         for key, values in incoming.items():
             row = stored.get(key)
             if row is not None and any(getattr(row, f) != values[f] for f in _COMPARED):
-                conn.execute(sa.update(OCC).where(c.id == row.id).values(**values))
+                stored_occurrences.update_occurrence(conn=conn, occurrence_id=row.id, values=values)
                 updated += 1
         if window is not None:
             gone = [
@@ -296,7 +288,7 @@ def apply_occurrences(
                 and window[0] <= row.start_at < window[1]
             ]
             if gone:
-                conn.execute(sa.delete(OCC).where(c.id.in_(gone)))
+                stored_occurrences.delete_occurrences(conn=conn, ids=gone)
                 removed = len(gone)
         # Feedback from others: who to ask after the meetings of opted-in series.
         feedback.keep_invitees(conn, team_id=team_id, user_id=user_id, meetings=invited, now=now)
@@ -327,20 +319,17 @@ def cancelled_instances(
     their pending nudges and keeps the rows (a later change can revive them)."""
     if not refs:
         return []
-    c = OCC.c
     whole = sorted({stored_uid(source, uid) for uid, rid in refs if rid is None})
     single = [(stored_uid(source, uid), rid) for uid, rid in refs if rid is not None]
-    matches = [c.uid.in_(whole)] if whole else []
-    matches += [sa.and_(c.uid == uid, c.recurrence_id == rid) for uid, rid in single]
     with services.engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(OCC).where(
-                c.team_id == team_id,
-                c.user_id == user_id,
-                c.source == source,
-                sa.or_(*matches),
-            )
-        ).all()
+        rows = stored_occurrences.by_uids(
+            conn=conn,
+            team_id=team_id,
+            user_id=user_id,
+            source=source,
+            series=whole,
+            instances=single,
+        )
     return [replace(occurrence_from_row(r), status=Status.CANCELLED) for r in rows]
 
 
@@ -357,16 +346,14 @@ def removed_events(
     :func:`cancelled_instances`). An id never stored names nothing."""
     if not event_ids:
         return []
-    c = OCC.c
     with services.engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(OCC).where(
-                c.team_id == team_id,
-                c.user_id == user_id,
-                c.source == _clean(source),
-                c.event_id.in_(sorted(set(event_ids))),
-            )
-        ).all()
+        rows = stored_occurrences.by_event_ids(
+            conn=conn,
+            team_id=team_id,
+            user_id=user_id,
+            source=_clean(source),
+            event_ids=event_ids,
+        )
     return [replace(occurrence_from_row(r), status=Status.CANCELLED) for r in rows]
 
 
@@ -390,31 +377,19 @@ def keep_event_ids(
             key = occurrence_row(team_id, user_id, occ, now)["key"]
         except Unstorable:
             continue
-        changes.append({"b_key": key, "b_event": event_id})
+        changes.append((key, event_id))
     if not changes:
         return
-    c = OCC.c
     with services.engine.begin() as conn:
-        conn.execute(
-            sa.update(OCC)
-            .where(
-                c.team_id == team_id,
-                c.user_id == user_id,
-                c.key == sa.bindparam("b_key"),
-                sa.or_(c.event_id.is_(None), c.event_id != sa.bindparam("b_event")),
-            )
-            .values(event_id=sa.bindparam("b_event")),
-            changes,
+        stored_occurrences.set_event_ids(
+            conn=conn, team_id=team_id, user_id=user_id, event_ids=changes
         )
 
 
 def remove_source(services: Services, *, team_id: str, user_id: str, source: str) -> None:
     """Forget every meeting a source brought, and the nudges planned for them."""
-    c = OCC.c
     with services.engine.begin() as conn:
-        conn.execute(
-            sa.delete(OCC).where(c.team_id == team_id, c.user_id == user_id, c.source == source)
-        )
+        stored_occurrences.delete_source(conn=conn, team_id=team_id, user_id=user_id, source=source)
     replan_user(services, team_id=team_id, user_id=user_id)
 
 
@@ -493,8 +468,6 @@ def _plan_input(services: Services, user: Any, *, prompting: Any | None = None) 
     now = services.clock.now()
     zone = ZoneInfo(user.tz or "UTC")
     day_start = datetime.combine(now.astimezone(zone).date(), datetime.min.time(), zone)
-    c = OCC.c
-    mine = (c.team_id == team_id, c.user_id == user_id)
     with services.engine.connect() as conn:
         streak, last_prompt_at = prompt_history(conn, team_id=team_id, user_id=user_id)
         if prompting is not None:
@@ -505,9 +478,9 @@ def _plan_input(services: Services, user: Any, *, prompting: Any | None = None) 
         if streak >= BACKOFF_AFTER_UNANSWERED and last_prompt_at is not None:
             # The back-off counts meetings from the last question sent, maybe yesterday's.
             since = min(since, max(last_prompt_at - BACKOFF_LOOKBACK, now - PLAN_HORIZON))
-        rows = conn.execute(
-            sa.select(OCC).where(*mine, c.end_at >= since, c.start_at < now + PLAN_HORIZON)
-        ).all()
+        rows = stored_occurrences.ending_from(
+            conn=conn, team_id=team_id, user_id=user_id, since=since, before=now + PLAN_HORIZON
+        )
         # What went out (or is going out) in the days planned keeps its place under the
         # caps; a day's first nudge may be due the evening before its meeting.
         held = deliveries.held(
@@ -519,17 +492,15 @@ def _plan_input(services: Services, user: Any, *, prompting: Any | None = None) 
         )  # ``prompting`` is claimed: it is among them
         # Who the user met before the meetings planned (bot.planner: first meetings).
         earlier = min([since, *(r.start_at for r in rows)])
-        met = conn.execute(
-            sa.select(c.people).where(
-                *mine,
-                c.skip_reason.is_(None),
-                c.attendees <= SMALL_MEETING_MAX,
-                c.start_at >= earlier - planner.FIRST_MEETING_LOOKBACK,
-                c.start_at < earlier,
-            )
-        ).scalars()
-        known = frozenset(person for people in met for person in people or ())
-        history_since = conn.execute(sa.select(sa.func.min(c.start_at)).where(*mine)).scalar()
+        known = stored_occurrences.people_met(
+            conn=conn,
+            team_id=team_id,
+            user_id=user_id,
+            since=earlier - planner.FIRST_MEETING_LOOKBACK,
+            before=earlier,
+            max_attendees=SMALL_MEETING_MAX,
+        )
+        history_since = stored_occurrences.first_start(conn=conn, team_id=team_id, user_id=user_id)
         # Open commitments that may come back in the days planned (bot.planner: their
         # meeting ranks first); ``bot.comeback`` decides where.
         pending = commitments.open_commitments(
@@ -663,11 +634,8 @@ def user_occurrences(
     services: Services, *, team_id: str, user_id: str, start: datetime, end: datetime
 ) -> list[Occurrence]:
     """The user's stored meetings overlapping [start, end), by start."""
-    c = OCC.c
     with services.engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(OCC)
-            .where(c.team_id == team_id, c.user_id == user_id, c.end_at > start, c.start_at < end)
-            .order_by(c.start_at)
-        ).all()
+        rows = stored_occurrences.overlapping(
+            conn=conn, team_id=team_id, user_id=user_id, start=start, end=end
+        )
     return [occurrence_from_row(r) for r in rows]

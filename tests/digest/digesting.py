@@ -19,10 +19,11 @@ from bot.app import Heedful
 from bot.calendars.occurrence import Occurrence
 from bot.clock import VirtualClock
 from bot.emulator import SlackEmulator
-from bot.occurrences import OCC, opt_in
+from bot.occurrences import opt_in
 from bot.prefs import Prefs
 from bot.sender import METADATA_EVENT_TYPE, SentDM
 from bot.services import Services
+from bot.storage import occurrences as stored_occurrences
 from bot.storage import repository as repo
 from bot.storage.db import session_scope
 from bot.storage.models import Delivery, PromptShown, Reflection
@@ -56,7 +57,7 @@ def store_meetings(services: Services, user_id: str, occurrences: Iterable[Occur
 
     rows = [occurrence_row(TEAM, user_id, occ, services.clock.now()) for occ in occurrences]
     with services.engine.begin() as conn:
-        conn.execute(sa.insert(OCC), rows)
+        stored_occurrences.insert_occurrences(conn=conn, rows=rows)
 
 
 @dataclass(frozen=True)

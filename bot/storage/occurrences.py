@@ -1,0 +1,308 @@
+"""A person's meetings (table ``occurrence``): one row per instance of a calendar event,
+as ``bot.occurrences`` maps it (``occurrence_row`` writes the values, ``occurrence_from_row``
+reads a :class:`StoredOccurrence` back). Queries that join other tables stay with their
+readers (``bot.digest``'s week, ``bot.feedback``'s meetings)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from bot.storage.models import OccurrenceRow
+
+OCCURRENCE = OccurrenceRow.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredOccurrence:
+    """An occurrence's row, every column by its own name (``people`` stays the list it is
+    stored as, so a row compares equal to the values that wrote it)."""
+
+    id: int
+    team_id: str
+    user_id: str
+    source: str
+    key: str
+    series_key: str
+    uid: str
+    recurrence_id: str | None
+    title: str
+    start_at: datetime
+    end_at: datetime
+    all_day: bool
+    status: str
+    attendees: int
+    people: list[str]
+    organizer: str | None
+    self_response: str | None
+    transparent: bool
+    conference_url: str | None
+    external: bool
+    recurring: bool
+    category: str | None
+    skip_reason: str | None
+    ical_uid: str | None
+    updated_at: datetime | None
+    event_id: str | None
+
+    @classmethod
+    def of(cls, row: Any) -> StoredOccurrence:
+        return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})
+
+
+def column_length(name: str) -> int:
+    """The most characters column ``name`` holds."""
+    return int(OCCURRENCE.c[name].type.length)
+
+
+def busy(o: Any) -> sa.ColumnElement[bool]:
+    """Of the columns ``o`` of table ``occurrence``: an entry that keeps the person busy
+    (not cancelled, not declined, not shown as free, not all-day). A solo block, focus
+    time or an absence counts too. Also used by ``bot.digest``'s query across tables."""
+    return sa.and_(
+        o.status != "cancelled",
+        sa.or_(o.self_response.is_(None), o.self_response != "declined"),
+        sa.not_(o.transparent),
+        sa.not_(o.all_day),
+    )
+
+
+def _rows(conn: sa.Connection, *where: sa.ColumnElement[bool]) -> list[StoredOccurrence]:
+    return [StoredOccurrence.of(row) for row in conn.execute(sa.select(OCCURRENCE).where(*where))]
+
+
+def _mine(team_id: str, user_id: str) -> sa.ColumnElement[bool]:
+    c = OCCURRENCE.c
+    return sa.and_(c.team_id == team_id, c.user_id == user_id)
+
+
+# ----------------------------------------------------------------------- writing
+
+
+def stored_for_source(
+    *,
+    conn: sa.Connection,
+    team_id: str,
+    user_id: str,
+    source: str,
+    window: tuple[datetime, datetime] | None,
+    keys: Iterable[str],
+) -> dict[str, StoredOccurrence]:
+    """By key, the person's rows of ``source`` (starting in [start, end) of ``window``,
+    when given), and their rows of any source whose key is one of ``keys``."""
+    c = OCCURRENCE.c
+    mine = _mine(team_id, user_id)
+    scope = [mine, c.source == source]
+    if window is not None:
+        scope.append(sa.and_(c.start_at >= window[0], c.start_at < window[1]))
+    keys = list(keys)
+    found = sa.or_(sa.and_(*scope), sa.and_(mine, c.key.in_(keys))) if keys else sa.and_(*scope)
+    return {row.key: row for row in _rows(conn, found)}
+
+
+def insert_occurrences(*, conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Store new rows (each as ``bot.occurrences.occurrence_row`` makes it)."""
+    if rows:
+        conn.execute(sa.insert(OCCURRENCE), list(rows))
+
+
+def update_occurrence(
+    *, conn: sa.Connection, occurrence_id: int, values: Mapping[str, Any]
+) -> None:
+    """Rewrite the row ``occurrence_id`` with ``values``."""
+    c = OCCURRENCE.c
+    conn.execute(sa.update(OCCURRENCE).where(c.id == occurrence_id).values(**values))
+
+
+def delete_occurrences(*, conn: sa.Connection, ids: Iterable[int]) -> int:
+    """Delete the rows ``ids``; how many there were."""
+    ids = list(ids)
+    if not ids:
+        return 0
+    c = OCCURRENCE.c
+    return int(conn.execute(sa.delete(OCCURRENCE).where(c.id.in_(ids))).rowcount)
+
+
+def delete_source(*, conn: sa.Connection, team_id: str, user_id: str, source: str) -> int:
+    """Delete every row of the person's ``source``; how many there were."""
+    c = OCCURRENCE.c
+    gone = conn.execute(sa.delete(OCCURRENCE).where(_mine(team_id, user_id), c.source == source))
+    return int(gone.rowcount)
+
+
+def set_event_ids(
+    *, conn: sa.Connection, team_id: str, user_id: str, event_ids: Sequence[tuple[str, str]]
+) -> None:
+    """Note the calendar's own id of each of the person's rows: ``(key, event id)`` pairs
+    (a key never stored changes nothing; a row that has the id already is not written)."""
+    if not event_ids:
+        return
+    c = OCCURRENCE.c
+    conn.execute(
+        sa.update(OCCURRENCE)
+        .where(
+            _mine(team_id, user_id),
+            c.key == sa.bindparam("b_key"),
+            sa.or_(c.event_id.is_(None), c.event_id != sa.bindparam("b_event")),
+        )
+        .values(event_id=sa.bindparam("b_event")),
+        [{"b_key": key, "b_event": event_id} for key, event_id in event_ids],
+    )
+
+
+# ----------------------------------------------------------------------- reading
+
+
+def by_key(*, conn: sa.Connection, team_id: str, user_id: str, key: str) -> StoredOccurrence | None:
+    """The person's row of occurrence ``key``, None when there is none."""
+    found = _rows(conn, _mine(team_id, user_id), OCCURRENCE.c.key == key)
+    return found[0] if found else None
+
+
+def by_keys(
+    *, conn: sa.Connection, team_id: str, user_id: str, keys: Iterable[str]
+) -> list[StoredOccurrence]:
+    """The person's rows whose key is one of ``keys``, in no particular order."""
+    return _rows(conn, _mine(team_id, user_id), OCCURRENCE.c.key.in_(set(keys)))
+
+
+def by_uids(
+    *,
+    conn: sa.Connection,
+    team_id: str,
+    user_id: str,
+    source: str,
+    series: Iterable[str],
+    instances: Iterable[tuple[str, str]],
+) -> list[StoredOccurrence]:
+    """The person's rows of ``source`` of every instance of the stored uids ``series``,
+    and of the single instances ``(stored uid, recurrence id)``; in no particular order."""
+    c = OCCURRENCE.c
+    whole = sorted(set(series))
+    matches = [c.uid.in_(whole)] if whole else []
+    matches += [sa.and_(c.uid == uid, c.recurrence_id == rid) for uid, rid in instances]
+    if not matches:
+        return []
+    return _rows(conn, _mine(team_id, user_id), c.source == source, sa.or_(*matches))
+
+
+def by_event_ids(
+    *, conn: sa.Connection, team_id: str, user_id: str, source: str, event_ids: Iterable[str]
+) -> list[StoredOccurrence]:
+    """The person's rows of ``source`` whose calendar event id is one of ``event_ids``, in
+    no particular order."""
+    c = OCCURRENCE.c
+    return _rows(
+        conn, _mine(team_id, user_id), c.source == source, c.event_id.in_(sorted(set(event_ids)))
+    )
+
+
+def ending_from(
+    *, conn: sa.Connection, team_id: str, user_id: str, since: datetime, before: datetime
+) -> list[StoredOccurrence]:
+    """The person's meetings ending at or after ``since`` and starting before ``before``
+    (what the planner plans), in no particular order."""
+    c = OCCURRENCE.c
+    return _rows(conn, _mine(team_id, user_id), c.end_at >= since, c.start_at < before)
+
+
+def overlapping(
+    *, conn: sa.Connection, team_id: str, user_id: str, start: datetime, end: datetime
+) -> list[StoredOccurrence]:
+    """The person's meetings overlapping [``start``, ``end``), by start."""
+    c = OCCURRENCE.c
+    query = (
+        sa.select(OCCURRENCE)
+        .where(_mine(team_id, user_id), c.end_at > start, c.start_at < end)
+        .order_by(c.start_at)
+    )
+    return [StoredOccurrence.of(row) for row in conn.execute(query)]
+
+
+def people_met(
+    *,
+    conn: sa.Connection,
+    team_id: str,
+    user_id: str,
+    since: datetime,
+    before: datetime,
+    max_attendees: int,
+) -> frozenset[str]:
+    """Everyone invited (``people``) to the person's meetings that started in [``since``,
+    ``before``), had at most ``max_attendees`` people and were not skipped (no
+    ``skip_reason``)."""
+    c = OCCURRENCE.c
+    met = conn.execute(
+        sa.select(c.people).where(
+            _mine(team_id, user_id),
+            c.skip_reason.is_(None),
+            c.attendees <= max_attendees,
+            c.start_at >= since,
+            c.start_at < before,
+        )
+    ).scalars()
+    return frozenset(person for people in met for person in people or ())
+
+
+def first_start(*, conn: sa.Connection, team_id: str, user_id: str) -> datetime | None:
+    """When the person's earliest stored meeting starts, None when they have none."""
+    c = OCCURRENCE.c
+    found = conn.execute(sa.select(sa.func.min(c.start_at)).where(_mine(team_id, user_id)))
+    return found.scalar()
+
+
+def series_title(*, conn: sa.Connection, team_id: str, user_id: str, series_key: str) -> str | None:
+    """The title of one of the person's meetings of series ``series_key`` (the first row
+    the database finds), None when they have none."""
+    c = OCCURRENCE.c
+    found = conn.execute(
+        sa.select(c.title).where(_mine(team_id, user_id), c.series_key == series_key)
+    )
+    return found.scalar()
+
+
+def series_titles(
+    *, conn: sa.Connection, team_id: str, user_id: str, series_keys: Iterable[str]
+) -> dict[str, str]:
+    """By series key (of ``series_keys``), the greatest title of the person's meetings of
+    that series; a series they have no meeting of is absent."""
+    keys = list(series_keys)
+    if not keys:
+        return {}
+    c = OCCURRENCE.c
+    rows = conn.execute(
+        sa.select(c.series_key, sa.func.max(c.title))
+        .where(_mine(team_id, user_id), c.series_key.in_(keys))
+        .group_by(c.series_key)
+    )
+    return {series_key: title for series_key, title in rows}
+
+
+def busy_spans(
+    *,
+    conn: sa.Connection,
+    team_ids: Iterable[str],
+    user_ids: Iterable[str],
+    starting_from: datetime,
+    starting_before: datetime,
+    ending_after: datetime,
+) -> list[tuple[str, str, datetime, datetime]]:
+    """(team, user, start, end) of every :func:`busy` entry of the people ``user_ids`` of
+    ``team_ids`` that starts in [``starting_from``, ``starting_before``) and ends after
+    ``ending_after``."""
+    o = OCCURRENCE.c
+    rows = conn.execute(
+        sa.select(o.team_id, o.user_id, o.start_at, o.end_at).where(
+            o.user_id.in_(sorted(set(user_ids))),
+            o.team_id.in_(sorted(set(team_ids))),
+            o.start_at >= starting_from,
+            o.start_at < starting_before,
+            o.end_at > ending_after,
+            busy(o),
+        )
+    )
+    return [(team, user, start, end) for team, user, start, end in rows]
