@@ -73,6 +73,7 @@ from bot.services import Services
 from bot.slack import lookup_by_email
 from bot.storage import deliveries, prompts_shown, users
 from bot.storage import feedback as store
+from bot.storage import occurrences as stored_occurrences
 from bot.storage.db import read_only
 from bot.storage.deliveries import ClaimedDelivery, SentDelivery
 from bot.storage.feedback import ASKED, SKIPPED, WAITING, Week
@@ -82,7 +83,6 @@ from bot.storage.models import (
     FeedbackKey,
     FeedbackOptOut,
     FeedbackTally,
-    OccurrenceRow,
 )
 from bot.storage.prompts_shown import Shown
 
@@ -110,7 +110,6 @@ MAX_ADDRESS = 320
 
 # The meeting states (``WAITING``, ``ASKED``, ``SKIPPED``, …) are ``bot.storage.feedback``'s.
 
-OCC = OccurrenceRow.__table__  # type: ignore[attr-defined]
 # Tables about a workspace that name no person (the others go with the person's rows).
 TEAM_TABLES = (FeedbackTally, FeedbackBallot, FeedbackOptOut, FeedbackKey)
 _ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>.]+")
@@ -127,16 +126,10 @@ def set_series(
     the invitees of the series' meetings are known before the next one ends. False when
     the series is none of theirs (nothing changes)."""
     now = services.clock.now()
-    o = OCC.c
     mine = dict(team_id=team_id, user_id=user_id, series_key=series_key)
     with services.engine.begin() as conn:
         if on:
-            theirs = conn.execute(
-                sa.select(o.id)
-                .where(o.team_id == team_id, o.user_id == user_id, o.series_key == series_key)
-                .limit(1)
-            ).first()
-            if theirs is None:
+            if not stored_occurrences.has_series(conn=conn, **mine):
                 return False
             store.add_series(conn=conn, **mine, now=now)
         else:
@@ -728,43 +721,24 @@ def home_items(services: Services, *, team_id: str, user_id: str) -> list[fkit.S
     """The person's series that can ask for feedback: those with feedback on first, then
     the recurring 1:1s and meetings of six or more in the next two weeks, soonest first."""
     now = services.clock.now()
-    o = OCC.c
     with read_only(services.engine) as conn:
         on = store.series_with_feedback(conn=conn, team_id=team_id, user_id=user_id)
-        mine = (o.team_id == team_id, o.user_id == user_id)
-        upcoming = conn.execute(
-            sa.select(
-                o.series_key,
-                sa.func.max(o.title).label("title"),
-                sa.func.max(o.attendees).label("attendees"),
-                sa.func.min(o.start_at).label("first"),
-            )
-            .where(
-                *mine,
-                o.start_at >= now,
-                o.start_at < now + HOME_HORIZON,
-                o.skip_reason.is_(None),
-                o.recurring.is_(True),
-                sa.or_(o.attendees <= 2, o.attendees >= MIN_ATTENDEES),
-            )
-            .group_by(o.series_key)
-            .order_by(sa.func.min(o.start_at), o.series_key)
-            .limit(fkit.MAX_HOME_SERIES + len(on))
-        ).all()
+        upcoming = stored_occurrences.upcoming_recurring(
+            conn=conn,
+            team_id=team_id,
+            user_id=user_id,
+            since=now,
+            until=now + HOME_HORIZON,
+            at_most_attendees=2,
+            at_least_attendees=MIN_ATTENDEES,
+            limit=fkit.MAX_HOME_SERIES + len(on),
+        )
         known = {row.series_key for row in upcoming}
-        elsewhere = [key for key in sorted(on) if key not in known]
-        others = (
-            conn.execute(
-                sa.select(
-                    o.series_key,
-                    sa.func.max(o.title).label("title"),
-                    sa.func.max(o.attendees).label("attendees"),
-                )
-                .where(*mine, o.series_key.in_(elsewhere))
-                .group_by(o.series_key)
-            ).all()
-            if elsewhere
-            else []
+        others = stored_occurrences.series_summaries(
+            conn=conn,
+            team_id=team_id,
+            user_id=user_id,
+            series_keys=[key for key in sorted(on) if key not in known],
         )
     items = [
         fkit.SeriesItem(

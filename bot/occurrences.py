@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -240,12 +240,17 @@ def apply_occurrences(
     source: str,
     occurrences: Sequence[Occurrence],
     window: tuple[datetime, datetime] | None = None,
+    series: Collection[str] | None = None,
 ) -> ApplyResult:
     """Store what a source says about a user's meetings, then re-plan their nudges.
 
     With ``window``, ``occurrences`` is everything ``source`` has in [start, end):
     stored meetings of that source starting in the window and missing from the list are
-    removed. Without it (a push), the occurrences are upserted and nothing is removed.
+    removed. With ``series`` too (UIDs: a feed read in part, ``bot.sync.feeds``), it is
+    everything those series have there: stored rows of other series are neither read nor
+    touched. Without ``window`` (a push), the occurrences are upserted and nothing is
+    removed. Rows that did not change are not written; the changed ones are written in
+    one statement.
     Each occurrence is stored as :func:`occurrence_row` makes it fit; one that cannot be
     stored is logged and skipped (``skipped``), and the others are stored.
     """
@@ -265,20 +270,33 @@ def apply_occurrences(
         incoming[values["key"]] = values
         invited[values["key"]] = (values["series_key"], occ.attendees, occ.people)
     source = _clean(source)
+    series_keys = None
+    if series is not None:
+        series_keys = {f"{source}|{stored_uid(source, uid)}" for uid in series}
+        series_keys |= {values["series_key"] for values in incoming.values()}
     added = updated = removed = 0
     with services.engine.begin() as conn:
         stored = stored_occurrences.stored_for_source(
-            conn=conn, team_id=team_id, user_id=user_id, source=source, window=window, keys=incoming
+            conn=conn,
+            team_id=team_id,
+            user_id=user_id,
+            source=source,
+            window=window,
+            keys=incoming,
+            series_keys=series_keys,
         )
         new_rows = [v for k, v in incoming.items() if k not in stored]
         if new_rows:
             stored_occurrences.insert_occurrences(conn=conn, rows=new_rows)
             added = len(new_rows)
-        for key, values in incoming.items():
-            row = stored.get(key)
-            if row is not None and any(getattr(row, f) != values[f] for f in _COMPARED):
-                stored_occurrences.update_occurrence(conn=conn, occurrence_id=row.id, values=values)
-                updated += 1
+        changes = [
+            (row.id, values)
+            for key, values in incoming.items()
+            if (row := stored.get(key)) is not None
+            and any(getattr(row, f) != values[f] for f in _COMPARED)
+        ]
+        stored_occurrences.update_occurrences(conn=conn, changes=changes)
+        updated = len(changes)
         if window is not None:
             gone = [
                 row.id

@@ -27,6 +27,7 @@ class Source:
     etag: str | None
     last_modified: str | None
     content_hash: str | None
+    feed_print: dict[str, Any] | None
     status: str
     error: str | None
     broken_notified_at: datetime | None

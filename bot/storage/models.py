@@ -284,6 +284,9 @@ class CalendarSource(SQLModel, table=True):
     etag: str | None = Field(default=None, max_length=255)
     last_modified: str | None = Field(default=None, max_length=64)
     content_hash: str | None = Field(default=None, max_length=64)
+    # {"frame": …, "series": {UID: …}} (bot.calendars.fingerprint): what the last whole
+    # or partial read saw, so the next one re-reads only the series that changed.
+    feed_print: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     status: str = Field(default="ok", max_length=16)
     error: str | None = Field(default=None, max_length=255)
     broken_notified_at: datetime | None = _ts()

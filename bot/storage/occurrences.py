@@ -5,7 +5,7 @@ readers (``bot.digest``'s week, ``bot.feedback``'s meetings)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -91,14 +91,18 @@ def stored_for_source(
     source: str,
     window: tuple[datetime, datetime] | None,
     keys: Iterable[str],
+    series_keys: Collection[str] | None = None,
 ) -> dict[str, StoredOccurrence]:
     """By key, the person's rows of ``source`` (starting in [start, end) of ``window``,
-    when given), and their rows of any source whose key is one of ``keys``."""
+    when given; of the series ``series_keys`` only, when given), and their rows of any
+    source whose key is one of ``keys``."""
     c = OCCURRENCE.c
     mine = _mine(team_id, user_id)
     scope = [mine, c.source == source]
     if window is not None:
         scope.append(sa.and_(c.start_at >= window[0], c.start_at < window[1]))
+    if series_keys is not None:
+        scope.append(c.series_key.in_(sorted(series_keys)))
     keys = list(keys)
     found = sa.or_(sa.and_(*scope), sa.and_(mine, c.key.in_(keys))) if keys else sa.and_(*scope)
     return {row.key: row for row in _rows(conn, found)}
@@ -110,12 +114,18 @@ def insert_occurrences(*, conn: sa.Connection, rows: Sequence[Mapping[str, Any]]
         conn.execute(sa.insert(OCCURRENCE), list(rows))
 
 
-def update_occurrence(
-    *, conn: sa.Connection, occurrence_id: int, values: Mapping[str, Any]
+def update_occurrences(
+    *, conn: sa.Connection, changes: Sequence[tuple[int, Mapping[str, Any]]]
 ) -> None:
-    """Rewrite the row ``occurrence_id`` with ``values``."""
+    """Rewrite each row ``id`` of ``changes`` with its values (all with the same columns,
+    as ``bot.occurrences.occurrence_row`` makes them): one statement for them all."""
+    if not changes:
+        return
     c = OCCURRENCE.c
-    conn.execute(sa.update(OCCURRENCE).where(c.id == occurrence_id).values(**values))
+    conn.execute(
+        sa.update(OCCURRENCE).where(c.id == sa.bindparam("b_id")),
+        [{"b_id": occurrence_id, **values} for occurrence_id, values in changes],
+    )
 
 
 def delete_occurrences(*, conn: sa.Connection, ids: Iterable[int]) -> int:
@@ -280,6 +290,79 @@ def series_titles(
         .group_by(c.series_key)
     )
     return {series_key: title for series_key, title in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesSummary:
+    """One of a person's series as a list of series shows it: its key, greatest title and
+    attendee count (and, for upcoming ones, when the next of its meetings starts)."""
+
+    series_key: str
+    title: str | None
+    attendees: int
+    first: datetime | None = None
+
+
+def has_series(*, conn: sa.Connection, team_id: str, user_id: str, series_key: str) -> bool:
+    """Whether the person has a meeting of series ``series_key``."""
+    c = OCCURRENCE.c
+    found = conn.execute(
+        sa.select(c.id).where(_mine(team_id, user_id), c.series_key == series_key).limit(1)
+    )
+    return found.first() is not None
+
+
+def upcoming_recurring(
+    *,
+    conn: sa.Connection,
+    team_id: str,
+    user_id: str,
+    since: datetime,
+    until: datetime,
+    at_most_attendees: int,
+    at_least_attendees: int,
+    limit: int,
+) -> list[SeriesSummary]:
+    """The person's recurring series with a meeting not skipped starting in [``since``,
+    ``until``) of at most ``at_most_attendees`` or at least ``at_least_attendees``,
+    soonest first, at most ``limit``."""
+    c = OCCURRENCE.c
+    rows = conn.execute(
+        sa.select(
+            c.series_key,
+            sa.func.max(c.title),
+            sa.func.max(c.attendees),
+            sa.func.min(c.start_at),
+        )
+        .where(
+            _mine(team_id, user_id),
+            c.start_at >= since,
+            c.start_at < until,
+            c.skip_reason.is_(None),
+            c.recurring.is_(True),
+            sa.or_(c.attendees <= at_most_attendees, c.attendees >= at_least_attendees),
+        )
+        .group_by(c.series_key)
+        .order_by(sa.func.min(c.start_at), c.series_key)
+        .limit(limit)
+    )
+    return [SeriesSummary(*row) for row in rows]
+
+
+def series_summaries(
+    *, conn: sa.Connection, team_id: str, user_id: str, series_keys: Iterable[str]
+) -> list[SeriesSummary]:
+    """The person's series among ``series_keys`` (``first`` left out)."""
+    keys = sorted(set(series_keys))
+    if not keys:
+        return []
+    c = OCCURRENCE.c
+    rows = conn.execute(
+        sa.select(c.series_key, sa.func.max(c.title), sa.func.max(c.attendees))
+        .where(_mine(team_id, user_id), c.series_key.in_(keys))
+        .group_by(c.series_key)
+    )
+    return [SeriesSummary(*row) for row in rows]
 
 
 def busy_spans(

@@ -15,10 +15,18 @@ feeds whose ``next_check_at`` has come, exactly once across processes (one
 
 * a conditional GET with the stored ETag / Last-Modified. A 304, or a body whose
   SHA-256 equals the stored one, costs nothing more: no parse, no write to the meetings.
-* a changed body is parsed over the window [now − 1 day, now + 14 days) and handed to
-  ``bot.occurrences.apply_occurrences`` as a complete snapshot of that window (moved,
-  cancelled and new meetings move, withdraw and add pending nudges). A broken event is
-  logged (uid and title, never the URL) and skipped; the rest of the feed is read.
+* a changed body is fingerprinted without being parsed (``bot.calendars.fingerprint``):
+  one digest for the calendar's frame (its properties and time zones), one per series
+  (a UID with its overrides), ``DTSTAMP`` left out. Only the series whose digest changed,
+  appeared or disappeared are parsed (the frame and their events alone) over the window
+  [now − 1 day, now + 14 days) and handed to ``bot.occurrences.apply_occurrences`` as
+  the complete snapshot of those series in that window (moved, cancelled and new
+  meetings move, withdraw and add pending nudges); every other series keeps its rows
+  untouched. A feed whose only difference is a fresh ``DTSTAMP`` writes nothing but its
+  new validators. The whole feed is read when there is no stored fingerprint yet, when
+  the frame changed, when events without a UID changed, and at the daily re-read below.
+  A broken event is logged (uid and title, never the URL) and skipped; the rest of the
+  feed is read.
 * the window moves with time while the feed may not change: once the last expanded
   window ends less than 13 days ahead (about once a day), the feed is fetched without
   the conditional headers and expanded again, so recurring meetings keep appearing.
@@ -44,6 +52,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import sqlalchemy as sa
 
+from bot.calendars.fingerprint import NO_UID, FeedPrint, fingerprint, only_series
 from bot.calendars.ics import CalendarError, parse_ics
 from bot.calendars.occurrence import Occurrence
 from bot.crypto import CipherError
@@ -215,6 +224,7 @@ def connect_feed(
         "etag": fetched.etag,
         "last_modified": fetched.last_modified,
         "content_hash": hashlib.sha256(body).hexdigest(),
+        "feed_print": _print_values(fingerprint(body)),
         "status": OK,
         "error": None,
         "failures": 0,
@@ -390,6 +400,15 @@ def refresh_source(services: Services, row: Source) -> str:
         _record_ok(services, row, etag, last_modified, {})
         logger.debug("feed %s unchanged", row.id)
         return "unchanged"
+    printed = fingerprint(body)
+    series = None if stale else _changed_series(row, printed)
+    if series is not None and not series:  # only volatile lines (DTSTAMP) moved
+        _record_ok(services, row, etag, last_modified, {"content_hash": digest})
+        logger.debug("feed %s: no meeting changed", row.id)
+        return "unchanged"
+    text = body if series is None else only_series(body, series)
+    if text is None:
+        text, series = body, None
 
     person = calendar_person(services, team_id=row.team_id, user_id=row.user_id, create=False)
     if person is None:
@@ -398,7 +417,7 @@ def refresh_source(services: Services, row: Source) -> str:
     source = source_name(row.id)
     try:
         parsed = parse_ics(
-            body,
+            text,
             source=source,
             start=window[0],
             end=window[1],
@@ -417,14 +436,15 @@ def refresh_source(services: Services, row: Source) -> str:
         source=source,
         occurrences=parsed.occurrences,
         window=window,
+        series=series,
     )
-    kept = _record_ok(
-        services,
-        row,
-        etag,
-        last_modified,
-        {"content_hash": digest, "expanded_until": window[1]},
-    )
+    recorded: dict[str, Any] = {
+        "content_hash": digest,
+        "feed_print": _print_values(printed),
+    }
+    if series is None:
+        recorded["expanded_until"] = window[1]
+    kept = _record_ok(services, row, etag, last_modified, recorded)
     if not kept:  # disconnected while we were reading it: drop what we just stored
         remove_source(services, team_id=row.team_id, user_id=row.user_id, source=source)
         return "unchanged"
@@ -436,6 +456,21 @@ def refresh_source(services: Services, row: Source) -> str:
         result.removed,
     )
     return "changed"
+
+
+def _print_values(printed: FeedPrint) -> dict[str, Any]:
+    return {"frame": printed.frame, "series": printed.series}
+
+
+def _changed_series(row: Source, printed: FeedPrint) -> set[str] | None:
+    """The series (UIDs) to read again since the last read; None: read it all (no
+    fingerprints yet, the calendar's frame changed, or events without a UID changed,
+    whose made-up identities cannot be scoped)."""
+    stored = row.feed_print or {}
+    if stored.get("frame") != printed.frame or not isinstance(stored.get("series"), dict):
+        return None
+    changed = printed.changed_series(stored["series"])
+    return None if NO_UID in changed else changed
 
 
 def _log_problems(source_id: int, problems: Sequence[Any]) -> None:

@@ -449,6 +449,107 @@ def test_an_unchanged_feed_is_still_expanded_as_the_days_go_by(
     assert "if-none-match" in feed.served()[-1] and len(parses) == 2
 
 
+def _written(services: Services) -> tuple[dict[Any, Any], dict[Any, Any]]:
+    """When each meeting and each nudge row was last written (nothing else counts)."""
+    meetings = {k: r.updated_at for k, r in occurrences(services).items()}
+    planned = {
+        (r.id, r.ref, r.kind): (r.updated_at, r.due_at, r.state) for r in table(services, Delivery)
+    }
+    return meetings, planned
+
+
+def test_a_feed_whose_only_difference_is_a_fresh_dtstamp_writes_and_replans_nothing(
+    services: Services, feed: FeedServer, ana: str, clock: VirtualClock, parses: list[str]
+) -> None:
+    """Issue 13: generators that stamp every VEVENT at download time change the bytes of
+    every fetch; no meeting changed, so nothing is parsed, stored or planned again."""
+    feed.etag = False
+    source_id = connect(services, feed).source_id
+    before = _written(services)
+    assert before[1]  # nudges are planned
+
+    for stamp in ("20260302T090500Z", "20260302T091000Z"):
+        feed.body = calendar().replace(b"DTSTAMP:20260301T000000Z", f"DTSTAMP:{stamp}".encode())
+        clock.advance(POLL)
+        assert refresh_due_sources(services) == 1
+        assert source_row(services, source_id).content_hash == hashlib.sha256(feed.body).hexdigest()
+
+    assert len(parses) == 1  # the connect's only
+    assert _written(services) == before
+
+
+def test_a_moved_instance_replans_its_series_only(
+    services: Services,
+    feed: FeedServer,
+    ana: str,
+    clock: VirtualClock,
+    parses: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Wednesday's stand-up moves: its series alone is parsed again and its reminder
+    moves; the review's meeting and nudges keep their rows as they were written."""
+    texts: list[bytes] = []
+    counting = feeds.parse_ics
+
+    def keeping(data: Any, **kwargs: Any) -> Any:
+        texts.append(bytes(data))
+        return counting(data, **kwargs)
+
+    monkeypatch.setattr(feeds, "parse_ics", keeping)
+    connect(services, feed)
+    meetings, planned = _written(services)
+    moved = vevent(
+        "standup",
+        "20260304T123000Z",
+        15,
+        summary="Stand-up",
+        extra=("RECURRENCE-ID:20260304T120000Z",),
+    ).encode()
+    feed.body = calendar().replace(b"END:VCALENDAR", moved + b"END:VCALENDAR")
+    clock.advance(POLL)
+    assert refresh_due_sources(services) == 1
+    assert len(parses) == 2
+    assert b"UID:standup" in texts[-1]
+    assert b"UID:review" not in texts[-1] and b"UID:lunch" not in texts[-1]
+
+    after_meetings, after_planned = _written(services)
+    wednesday = ("standup", "2026-03-04T12:00:00Z")
+    assert occurrences(services)[wednesday].start_at == datetime(2026, 3, 4, 12, 30, tzinfo=UTC)
+    assert {k: v for k, v in after_meetings.items() if k != wednesday} == {
+        k: v for k, v in meetings.items() if k != wednesday
+    }
+    moved_ref = "|standup|2026-03-04T12:00:00Z"
+    unchanged = {k: v for k, v in planned.items() if not k[1].endswith(moved_ref)}
+    assert {k: v for k, v in after_planned.items() if k in unchanged} == unchanged
+    (reminder,) = [
+        v for k, v in after_planned.items() if k[1].endswith(moved_ref) and k[2] == "reminder"
+    ]
+    assert reminder[1:] == (datetime(2026, 3, 4, 12, 25, tzinfo=UTC), "pending")
+
+
+def test_an_added_and_a_removed_series_are_planned_and_withdrawn(
+    services: Services, feed: FeedServer, ana: str, clock: VirtualClock, parses: list[str]
+) -> None:
+    connect(services, feed)
+    meetings, _ = _written(services)
+    review = next(v for v in calendar().split(b"BEGIN:VEVENT") if b"UID:review" in v)
+    retro = vevent("retro", "20260304T150000Z", summary="Retro").encode()
+    body = calendar().replace(b"BEGIN:VEVENT" + review, b"")
+    feed.body = body.replace(b"END:VCALENDAR", retro + b"END:VCALENDAR")
+    clock.advance(POLL)
+    assert refresh_due_sources(services) == 1
+
+    stored = occurrences(services)
+    assert ("review", None) not in stored and ("retro", None) in stored
+    planned = nudges(services)
+    assert planned[("reminder", "retro", "")].state == "pending"
+    assert planned.get(("reminder", "review", ""), None) is None or (
+        planned[("reminder", "review", "")].state != "pending"
+    )
+    standups = {k: v for k, v in meetings.items() if k[0] == "standup"}
+    assert {k: v for k, v in _written(services)[0].items() if k[0] == "standup"} == standups
+
+
 def test_a_feed_that_is_gone_is_marked_broken_and_the_person_is_told_once(
     heedful: Heedful,
     services: Services,

@@ -139,7 +139,9 @@ def test_update_and_delete_change_only_the_rows_named(engine: Engine, clock: Vir
         b = store.by_key(conn=conn, team_id="T1", user_id="U1", key="ics:1|b")
     assert a is not None and b is not None
     with engine.begin() as conn:
-        store.update_occurrence(conn=conn, occurrence_id=a.id, values={"title": "Renamed"})
+        store.update_occurrences(
+            conn=conn, changes=[(a.id, {"title": "Renamed"}), (b.id, {"title": "b"})]
+        )
     with engine.connect() as conn:
         assert store.series_titles(
             conn=conn, team_id="T1", user_id="U1", series_keys=["ics:1|a", "ics:1|b"]
@@ -363,3 +365,77 @@ def test_a_series_is_named_by_the_greatest_of_its_titles(
     assert titles == {"ics:1|s": "Gamma"}
     assert one in {"Alpha", "Beta", "Gamma"}
     assert none is None
+
+
+def test_a_snapshot_of_some_series_reads_only_those_series(
+    engine: Engine, clock: VirtualClock
+) -> None:
+    now = clock.now()
+    _store(engine, _row("a", now), _row("b", now), _row("b/1", now + H), _row("c", now))
+    with engine.connect() as conn:
+        found = store.stored_for_source(
+            conn=conn,
+            team_id="T1",
+            user_id="U1",
+            source="ics:1",
+            window=(now - H, now + 3 * H),
+            keys=[],
+            series_keys={"ics:1|b"},
+        )
+    assert sorted(found) == ["ics:1|b", "ics:1|b/1"]
+
+
+def test_the_series_lists_of_home_find_the_person_s_series(
+    engine: Engine, clock: VirtualClock
+) -> None:
+    now = clock.now()
+    day = timedelta(days=1)
+    _store(
+        engine,
+        _row("one/1", now + day, recurring=True, attendees=2, title="1:1 Ana"),
+        _row("one/2", now + 2 * day, recurring=True, attendees=2, title="1:1 Ana"),
+        _row("big/1", now + 3 * H, recurring=True, attendees=9, title="All hands"),
+        _row("mid/1", now + H, recurring=True, attendees=4),  # neither small nor large
+        _row("once", now + H, attendees=2),  # not recurring
+        _row("skipped/1", now + H, recurring=True, skip_reason="declined"),
+        _row("later/1", now + 20 * day, recurring=True),  # past the horizon
+        _row("past/1", now - day, recurring=True, title="Retro"),
+        _row("theirs/1", now + H, recurring=True, user="U2"),
+    )
+    with engine.connect() as conn:
+        upcoming = store.upcoming_recurring(
+            conn=conn,
+            team_id="T1",
+            user_id="U1",
+            since=now,
+            until=now + 14 * day,
+            at_most_attendees=2,
+            at_least_attendees=6,
+            limit=10,
+        )
+        assert [(s.series_key, s.title, s.attendees) for s in upcoming] == [
+            ("ics:1|big", "All hands", 9),
+            ("ics:1|one", "1:1 Ana", 2),
+        ]
+        assert upcoming[0].first == now + 3 * H
+        assert [
+            s.series_key
+            for s in store.upcoming_recurring(
+                conn=conn,
+                team_id="T1",
+                user_id="U1",
+                since=now,
+                until=now + 14 * day,
+                at_most_attendees=2,
+                at_least_attendees=6,
+                limit=1,
+            )
+        ] == ["ics:1|big"]
+        others = store.series_summaries(
+            conn=conn, team_id="T1", user_id="U1", series_keys=["ics:1|past", "ics:1|theirs"]
+        )
+        assert [(s.series_key, s.title) for s in others] == [("ics:1|past", "Retro")]
+        assert store.has_series(conn=conn, team_id="T1", user_id="U1", series_key="ics:1|past")
+        assert not store.has_series(
+            conn=conn, team_id="T1", user_id="U1", series_key="ics:1|theirs"
+        )
