@@ -856,6 +856,9 @@ def delete_settled(
     s = PromptShown.__table__.alias("s")  # type: ignore[attr-defined]
     same_person = sa.and_(e.c.team_id == d.c.team_id, e.c.user_id == d.c.user_id)
     sent = DeliveryState.SENT.value
+    # The person's own rows, through the (team, user, kind) index: SQLite would otherwise
+    # read every sent row of the table through the state index, for each candidate.
+    e_sent = e.c.state.concat("") == sent
     conditions: list[sa.ColumnElement[bool]] = [
         d.c.state.in_([state.value for state in SETTLED]),
         d.c.due_at < settled_before,
@@ -867,7 +870,7 @@ def delete_settled(
         # ``first_sent`` sent before it: it is not among the first (an index range each).
         earlier = (
             sa.select(e.c.id)
-            .where(same_person, e.c.kind.in_(keep.first_kinds), e.c.state == sent, e.c.id < d.c.id)
+            .where(same_person, e.c.kind.in_(keep.first_kinds), e_sent, e.c.id < d.c.id)
             .limit(1)
             .offset(keep.first_sent - 1)
         )
@@ -880,7 +883,7 @@ def delete_settled(
             .where(
                 same_person,
                 e.c.kind.in_(keep.latest_kinds),
-                e.c.state == sent,
+                e_sent,
                 sa.tuple_(e.c.sent_at, e.c.id) > sa.tuple_(d.c.sent_at, d.c.id),
             )
             .limit(1)
