@@ -152,7 +152,7 @@ def test_sixty_days_of_meetings_keep_the_row_count_flat(
     # whom they met, which settle in once the turns have gone round before the cutoff.
     assert meetings[-1] - meetings[20] <= len(PEOPLE) * 8
     assert len(set(meetings[40:])) == 1
-    # Without the purge, sixty days would hold about three times as much.
+    # Without the purge, sixty days would hold more than twice as many meetings.
     days_with_meetings = sum(1 for n in range(60) if (FIRST_DAY + timedelta(n)).weekday() < 5)
     assert meetings[-1] < days_with_meetings * len(PEOPLE) * 4 / 2
 
@@ -254,7 +254,7 @@ def test_live_deliveries_their_meetings_and_the_guards_are_kept(
     clock.set(start)
     with session_scope(services.engine) as session:  # not opted in: nothing is planned
         repo.ensure_user(session=session, team_id=TEAM, user_id="U1", now=start)
-    first = _meeting(services, "first", _at(FIRST_DAY, "10:00"))
+    _meeting(services, "first", _at(FIRST_DAY, "10:00"))
     pending = _meeting(services, "pending", _at(FIRST_DAY, "11:00"))
     scheduled = _meeting(services, "scheduled", _at(FIRST_DAY, "12:00"))
     asking = _meeting(services, "asking", _at(FIRST_DAY, "13:00"))
@@ -343,7 +343,6 @@ def test_live_deliveries_their_meetings_and_the_guards_are_kept(
         *questions[4:],
     }
     assert titles == {"first", "pending", "scheduled", "asking"}
-    assert first and done and first != done
 
     export = privacy.export_user(services, team_id=TEAM, user_id="U1")
     assert {m["title"] for m in export["meetings"]} == titles
