@@ -12,6 +12,46 @@ feedback for, the meetings to ask about, their weekly totals as they may see the
 whether they asked never to be asked; erase removes their series, meetings, totals and
 the questions about their meetings. A *never ask me again* names no one and survives
 any erase (it is what keeps a person from being asked again); an uninstall purges it.
+
+**Past meetings and settled deliveries** (``purge_expired``). Nothing else ever deletes
+them, and a company holds a lot of them (10,000 people over 15 days held 1.3 M rows), so
+the daily purge deletes, set-based and in batches of ``PURGE_BATCH`` rows (``PURGE_PEOPLE``
+people for meetings), each batch its own short transaction so a first purge of a large
+backlog never holds the SQLite writer for long:
+
+* **meetings** (``occurrence``) that ended more than ``MEETING_KEEP`` (14 days) ago;
+* **deliveries** (``delivery``) that are settled (sent, skipped, failed, expired) and were
+  due and settled more than ``DELIVERY_KEEP`` (14 days) ago.
+
+Fourteen days is what the readers of past rows need, with a week to spare: the digest reads
+the meetings and deliveries of its own week (and last week's, late by at most half a day:
+8 days); the planner reads back at most ``PLAN_HORIZON`` (8 days) and what went out from a
+day before that (``bot.occurrences``); the inbox replays a message for 7 days (``INBOX_KEEP``),
+whose acknowledgement's outbox key keeps it to one; answers are matched to questions sent in
+the last 24 hours; calendars are read from a day back, so a purged meeting is not read again.
+Export then holds the last two weeks of meetings and deliveries (and the rows below).
+Never purged: a pending, claimed, scheduling or scheduled delivery, nor the meeting it is
+about, nor a meeting a feedback question still waits for (``bot.feedback``). And kept however
+old, because something reads them past the two weeks:
+
+* each person's **oldest meeting**: the planner's first meetings begin once Heedful has known
+  the calendar for ``FIRST_MEETING_MIN_HISTORY`` (``PlanInput.history_since``);
+* for each address a person met in a meeting with others of up to ``SMALL_MEETING_MAX``
+  people, **their latest such meeting** within ``FIRST_MEETING_LOOKBACK`` (90 days) and
+  ``MEETING_KEEP``: whom they met in the last 90 days stays known, so a meeting with
+  someone met 40 days ago is no first meeting (one row per address met, not per meeting);
+* the **welcome** (its outbox key is what sends it once, ever);
+* each person's **first ``GUIDED_QUESTIONS`` questions sent** (the first ones are guided:
+  ``bot.nudges``) and their **latest ``PROMPT_STREAK`` reflection questions sent** (the
+  back-off counts the unanswered ones in a row: ``bot.occurrences.prompt_history``);
+* a question that **offered feedback** for its series (``bot.feedback.OPT_IN_SHOWN``), while
+  its ``prompt_shown`` row lasts: it keeps the offer to one per series.
+
+What is lost past two weeks, accepted: the meeting a kept reflection, commitment or wording
+was about (their rows keep its key; commitments keep their series and people), and which
+meeting size an old focus wording was shown for (the focus turns look at the latest ones).
+A notice's outbox key guards it for those two weeks only: a notice that must go once, ever,
+keeps its own record (as ``calendar_source.broken_notified_at`` does).
 """
 
 from __future__ import annotations
@@ -24,18 +64,22 @@ from typing import Any
 import sqlalchemy as sa
 
 from bot import feedback
+from bot.calendars.occurrence import SMALL_MEETING_MAX
 from bot.crypto import CipherError
 from bot.messages.prompts import load_prompts
+from bot.nudges import GUIDED_QUESTIONS
+from bot.planner import FIRST_MEETING_LOOKBACK
 from bot.reflections import TOMBSTONE_KEEP
 from bot.services import Services
 from bot.slack import Upload
-from bot.storage import scheduled
+from bot.storage import deliveries, occurrence_purge, scheduled
 from bot.storage.db import read_only
 from bot.storage.models import (
     CalendarSource,
     Commitment,
     DeletedMessage,
     Delivery,
+    DeliveryKind,
     FeedbackKey,
     FeedbackMeeting,
     FeedbackSeries,
@@ -89,6 +133,19 @@ EXPORT_VERSION = 1
 EXPORT_FILENAME = "heedful-export.json"
 PROMPT_HISTORY = timedelta(days=60)
 INBOX_KEEP = timedelta(days=7)
+MEETING_KEEP = timedelta(days=14)  # see "Past meetings and settled deliveries" above
+DELIVERY_KEEP = timedelta(days=14)
+PROMPT_STREAK = 6  # the questions ``bot.occurrences.prompt_history`` looks at
+PURGE_BATCH = 5000  # rows per statement (and transaction) of the purge
+PURGE_PEOPLE = 200  # people per statement of the meetings' purge
+KEEP_SETTLED = deliveries.SettledToKeep(
+    kinds=(DeliveryKind.WELCOME,),
+    first_sent=GUIDED_QUESTIONS,
+    first_kinds=(DeliveryKind.REFLECTION, DeliveryKind.TRANSITION),
+    latest_sent=PROMPT_STREAK,
+    latest_kinds=(DeliveryKind.REFLECTION,),
+    shown=(feedback.OPT_IN_SHOWN,),
+)
 
 
 def _table(model: Any) -> sa.Table:
@@ -236,8 +293,9 @@ def purge_team(services: Services, *, team_id: str) -> int:
 
 def purge_expired(services: Services) -> int:
     """Daily: reflections and commitments past the retention period, old prompt history,
-    tombstones of deleted messages once they guard nothing, and inbox rows a week after
-    they were processed or given up on."""
+    tombstones of deleted messages once they guard nothing, inbox rows a week after
+    they were processed or given up on, past meetings and settled deliveries (see the
+    module docstring). Returns how many rows went."""
     now = services.clock.now()
     keep = timedelta(days=services.settings.retention_days)
     r, s, i = _table(Reflection).c, _table(PromptShown).c, _table(InboxItem).c
@@ -255,9 +313,55 @@ def purge_expired(services: Services) -> int:
             ),
         ):
             removed += max(conn.execute(stmt).rowcount, 0)
-    if removed:
-        logger.info("retention: %d old rows deleted", removed)
-    return removed
+    meetings = _purge_meetings(services, now)
+    sent = _purge_deliveries(services, now)
+    if removed or meetings or sent:
+        logger.info(
+            "retention: %d old rows deleted, %d past meetings, %d settled deliveries",
+            removed,
+            meetings,
+            sent,
+        )
+    return removed + meetings + sent
+
+
+def _purge_meetings(services: Services, now: datetime) -> int:
+    """Past meetings, ``PURGE_PEOPLE`` people and at most ``PURGE_BATCH`` rows a batch."""
+    removed = 0
+    after: occurrence_purge.Person | None = None
+    while True:
+        with read_only(services.engine) as conn:
+            people = occurrence_purge.people_after(conn=conn, after=after, limit=PURGE_PEOPLE)
+        if not people:
+            return removed
+        while True:
+            with services.engine.begin() as conn:
+                n = occurrence_purge.delete_past_occurrences(
+                    conn=conn,
+                    first=people[0],
+                    last=people[-1],
+                    ended_before=now - MEETING_KEEP,
+                    met_since=now - MEETING_KEEP - FIRST_MEETING_LOOKBACK,
+                    small_max=SMALL_MEETING_MAX,
+                    limit=PURGE_BATCH,
+                )
+            removed += n
+            if n < PURGE_BATCH:
+                break
+        after = people[-1]
+
+
+def _purge_deliveries(services: Services, now: datetime) -> int:
+    """Settled deliveries, at most ``PURGE_BATCH`` rows a batch."""
+    removed = 0
+    while True:
+        with services.engine.begin() as conn:
+            n = deliveries.delete_settled(
+                conn=conn, settled_before=now - DELIVERY_KEEP, keep=KEEP_SETTLED, limit=PURGE_BATCH
+            )
+        removed += n
+        if n < PURGE_BATCH:
+            return removed
 
 
 # Columns that hold secrets or private text, encrypted with HEEDFUL_ENCRYPTION_KEY.

@@ -824,3 +824,78 @@ def delete_by_payload(
     if not ids:
         return 0
     return max(conn.execute(sa.delete(DELIVERY).where(t.id.in_(ids))).rowcount, 0)
+
+
+# --------------------------------------------------------------------------- retention
+
+# A delivery in one of these states is settled: nothing will send it any more.
+SETTLED = (DeliveryState.SENT, DeliveryState.SKIPPED, DeliveryState.FAILED, DeliveryState.EXPIRED)
+
+
+@dataclass(frozen=True, slots=True)
+class SettledToKeep:
+    """The settled deliveries the retention purge keeps however old (``bot.privacy``
+    says why): every one of ``kinds``; each person's first ``first_sent`` sent of
+    ``first_kinds`` (by id) and latest ``latest_sent`` sent of ``latest_kinds`` (by
+    ``sent_at``); and those a ``prompt_shown`` row with one of the ids ``shown`` names."""
+
+    kinds: tuple[str, ...] = ()
+    first_sent: int = 0
+    first_kinds: tuple[str, ...] = ()
+    latest_sent: int = 0
+    latest_kinds: tuple[str, ...] = ()
+    shown: tuple[str, ...] = ()
+
+
+def delete_settled(
+    *, conn: sa.Connection, settled_before: datetime, keep: SettledToKeep, limit: int
+) -> int:
+    """Delete up to ``limit`` deliveries settled (sent, skipped, failed, expired) and due
+    before ``settled_before``, but those ``keep`` names. Returns how many rows went."""
+    d, e = DELIVERY.alias("d"), DELIVERY.alias("e")
+    s = PromptShown.__table__.alias("s")  # type: ignore[attr-defined]
+    same_person = sa.and_(e.c.team_id == d.c.team_id, e.c.user_id == d.c.user_id)
+    sent = DeliveryState.SENT.value
+    # The person's own rows, through the (team, user, kind) index: SQLite would otherwise
+    # read every sent row of the table through the state index, for each candidate.
+    e_sent = e.c.state.concat("") == sent
+    conditions: list[sa.ColumnElement[bool]] = [
+        d.c.state.in_([state.value for state in SETTLED]),
+        d.c.due_at < settled_before,
+        sa.func.coalesce(d.c.updated_at, d.c.due_at) < settled_before,
+    ]
+    if keep.kinds:
+        conditions.append(d.c.kind.not_in(keep.kinds))
+    if keep.first_sent and keep.first_kinds:
+        # ``first_sent`` sent before it: it is not among the first (an index range each).
+        earlier = (
+            sa.select(e.c.id)
+            .where(same_person, e.c.kind.in_(keep.first_kinds), e_sent, e.c.id < d.c.id)
+            .limit(1)
+            .offset(keep.first_sent - 1)
+        )
+        conditions.append(
+            sa.or_(d.c.kind.not_in(keep.first_kinds), d.c.state != sent, earlier.exists())
+        )
+    if keep.latest_sent and keep.latest_kinds:
+        later = (
+            sa.select(e.c.id)
+            .where(
+                same_person,
+                e.c.kind.in_(keep.latest_kinds),
+                e_sent,
+                sa.tuple_(e.c.sent_at, e.c.id) > sa.tuple_(d.c.sent_at, d.c.id),
+            )
+            .limit(1)
+            .offset(keep.latest_sent - 1)
+        )
+        conditions.append(
+            sa.or_(d.c.kind.not_in(keep.latest_kinds), d.c.state != sent, later.exists())
+        )
+    if keep.shown:
+        conditions.append(
+            ~sa.exists().where(s.c.delivery_id == d.c.id, s.c.prompt_id.in_(keep.shown))
+        )
+    doomed = sa.select(d.c.id).where(*conditions).limit(limit)
+    result = conn.execute(sa.delete(DELIVERY).where(DELIVERY.c.id.in_(doomed)))
+    return max(result.rowcount, 0)
