@@ -72,7 +72,8 @@ from bot.planner import FIRST_MEETING_LOOKBACK
 from bot.reflections import TOMBSTONE_KEEP
 from bot.services import Services
 from bot.slack import Upload
-from bot.storage import deliveries, occurrence_purge, scheduled
+from bot.storage import deliveries, scheduled
+from bot.storage import occurrences as stored_occurrences
 from bot.storage.db import read_only
 from bot.storage.models import (
     CalendarSource,
@@ -328,15 +329,15 @@ def purge_expired(services: Services) -> int:
 def _purge_meetings(services: Services, now: datetime) -> int:
     """Past meetings, ``PURGE_PEOPLE`` people and at most ``PURGE_BATCH`` rows a batch."""
     removed = 0
-    after: occurrence_purge.Person | None = None
+    after: stored_occurrences.Person | None = None
     while True:
         with read_only(services.engine) as conn:
-            people = occurrence_purge.people_after(conn=conn, after=after, limit=PURGE_PEOPLE)
+            people = stored_occurrences.people_after(conn=conn, after=after, limit=PURGE_PEOPLE)
         if not people:
             return removed
         while True:
             with services.engine.begin() as conn:
-                n = occurrence_purge.delete_past_occurrences(
+                n = stored_occurrences.delete_past_occurrences(
                     conn=conn,
                     first=people[0],
                     last=people[-1],
