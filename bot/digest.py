@@ -74,7 +74,7 @@ import logging
 import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -94,7 +94,7 @@ from bot.messages.prompts import Prompts, load_prompts
 from bot.prefs import Prefs, parse_hhmm
 from bot.sender import Defer, Skip
 from bot.services import Services
-from bot.storage import deliveries, occurrences, prompts_shown
+from bot.storage import deliveries, occurrences
 from bot.storage import users as slack_users
 from bot.storage.db import read_only
 from bot.storage.deliveries import ClaimedDelivery
@@ -107,7 +107,6 @@ from bot.storage.models import (
     SlackUser,
     UTCDateTime,
 )
-from bot.storage.prompts_shown import Shown
 from bot.themes import Reading, read_answers
 
 logger = logging.getLogger(__name__)
@@ -914,27 +913,25 @@ class DigestComposer:
                 continue
             targets[row.id] = _target(row, zones[person])
         weeks = load_weeks(self.services, list(targets.values()))
-        shown = []
         for delivery_id, target in targets.items():
             week = weeks[target]
             if not week.meetings:
                 out[delivery_id] = Skip("no_meetings")
                 continue
             digest = summarize(target, week, self.prompts, now=now)
+            # Remembered once it is posted: the offer (its three weeks start again then)
+            # and the experiment (so next week's is a different one).
+            shown: list[str] = []
             if digest.offer is not None and not week.offer_recorded:
-                # Remembered with the experiment: the three weeks start again now.
-                shown.append(Shown(target.team_id, target.user_id, FOCUS_OFFER, delivery_id, now))
+                shown.append(FOCUS_OFFER)
             if digest.answered == 0:
-                out[delivery_id] = build_digest_note(self.prompts, digest)
-                continue
-            out[delivery_id] = build_digest(self.prompts, digest)
-            if digest.experiment is not None and not week.experiment_recorded:
-                shown.append(
-                    Shown(target.team_id, target.user_id, digest.experiment, delivery_id, now)
+                out[delivery_id] = replace(
+                    build_digest_note(self.prompts, digest), shown=tuple(shown)
                 )
-        if shown:  # so next week's experiment is a different one
-            with self.services.engine.begin() as conn:
-                prompts_shown.remember_shown(conn=conn, shown=shown)
+                continue
+            if digest.experiment is not None and not week.experiment_recorded:
+                shown.append(digest.experiment)
+            out[delivery_id] = replace(build_digest(self.prompts, digest), shown=tuple(shown))
         # Feedback from others: last week's total, when there is one to show (bot.feedback).
         feedback.add_to_digests(self.services, self.prompts, out, targets)
         # Commitments kept this week (bot.commitments).

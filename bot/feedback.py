@@ -71,7 +71,7 @@ from bot.messages.prompts import Prompts, load_prompts
 from bot.sender import Skip
 from bot.services import Services
 from bot.slack import lookup_by_email
-from bot.storage import deliveries, prompts_shown, users
+from bot.storage import deliveries, users
 from bot.storage import feedback as store
 from bot.storage import occurrences as stored_occurrences
 from bot.storage.db import read_only
@@ -84,7 +84,6 @@ from bot.storage.models import (
     FeedbackOptOut,
     FeedbackTally,
 )
-from bot.storage.prompts_shown import Shown
 
 logger = logging.getLogger(__name__)
 
@@ -219,12 +218,8 @@ def offer_words(
             return fkit.build_words_offer(load_prompts(), message, delivery_id=row.id)
         if not eligible(meeting) or _opt_in_offered(conn, row, series_key):
             return message
-    with services.engine.begin() as conn:
-        prompts_shown.remember_shown(
-            conn=conn,
-            shown=[Shown(team_id, user_id, OPT_IN_SHOWN, row.id, services.clock.now())],
-        )
-    return fkit.build_opt_in_offer(load_prompts(), message, series_key=series_key)
+    offer = fkit.build_opt_in_offer(load_prompts(), message, series_key=series_key)
+    return replace(offer, shown=(*offer.shown, OPT_IN_SHOWN))  # remembered once it is posted
 
 
 def _opt_in_offered(conn: sa.Connection, row: ClaimedDelivery, series_key: str) -> bool:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -52,7 +52,7 @@ from bot.storage import deliveries, occurrences, prompts_shown, scheduled, users
 from bot.storage.db import read_only, session_scope
 from bot.storage.deliveries import ClaimedDelivery
 from bot.storage.models import Delivery, DeliveryKind, DeliveryState, SlackUser
-from bot.storage.prompts_shown import Shown, ShownBefore
+from bot.storage.prompts_shown import ShownBefore
 
 logger = logging.getLogger(__name__)
 
@@ -114,8 +114,7 @@ class NudgeComposer:
             series_key=ctx.meeting.series_key,
         )
         message = commitments.quote_in_reminder(self.services, row, ctx.meeting, message)
-        self._remember(row, [cue.id, intention.id])
-        return message
+        return replace(message, shown=(*message.shown, cue.id, intention.id))
 
     def transition(self, row: ClaimedDelivery) -> Message:
         ctx = self._context(row, row.occurrence_key)
@@ -142,8 +141,7 @@ class NudgeComposer:
         message = feedback.offer_words(self.services, row, previous, message)  # 1:1 feedback
         message = commitments.check_in_reflection(self.services, row, previous, message)
         message = commitments.quote_in_reminder(self.services, row, ctx.meeting, message)
-        self._remember(row, [question.id, cue.id, intention.id])
-        return message
+        return replace(message, shown=(*message.shown, question.id, cue.id, intention.id))
 
     def reflection(self, row: ClaimedDelivery) -> Message:
         ctx = self._context(row, row.occurrence_key)
@@ -158,9 +156,8 @@ class NudgeComposer:
         )
         message = feedback.offer_words(self.services, row, ctx.meeting, message)  # 1:1 feedback
         message = commitments.check_in_reflection(self.services, row, ctx.meeting, message)
-        self._remember(row, [question.id])
         after_prompt(self.services, row)  # a long run of unanswered ones starts the back-off
-        return message
+        return replace(message, shown=(*message.shown, question.id))
 
     def welcome(self, row: ClaimedDelivery) -> Message:
         del row
@@ -345,17 +342,6 @@ class NudgeComposer:
             practice=practice,
             avoid_practice=avoid,
         )
-
-    def _remember(self, row: ClaimedDelivery, prompt_ids: list[str]) -> None:
-        now = self.services.clock.now()
-        with self.services.engine.begin() as conn:
-            prompts_shown.remember_shown(
-                conn=conn,
-                shown=[
-                    Shown(row.team_id, row.user_id, prompt_id, row.id, now)
-                    for prompt_id in prompt_ids
-                ],
-            )
 
 
 def _join_url(meeting: Occurrence) -> str | None:

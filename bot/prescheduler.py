@@ -15,7 +15,9 @@ Decisions, written down once:
   at its time, posted by the sender). They word nothing from "now": a reminder names its
   meeting's start time, a question its meeting; the clock only picks wordings (rotation),
   so the text is as right at ``post_at`` as when it was composed. A wording counts as
-  shown when it is composed.
+  shown when Slack takes the message (``Message.shown``, recorded with the ``scheduled``
+  state); a refusal or a 429 records none. One withdrawn later stays counted: rotation
+  may skip it once.
 * **The call**: ``chat.scheduleMessage(channel=<DM channel id>, post_at=int(due_at),
   text, blocks, unfurl_links=False, unfurl_media=False)``, never ``metadata`` (Slack's bug
   alert: such a message does not post; DESIGN.md "Messages"). Slack's reference asks for
@@ -109,6 +111,7 @@ from bot.storage.db import read_only
 from bot.storage.deliveries import ClaimedDelivery, Failure, FailureKind
 from bot.storage.dialect import from_driver
 from bot.storage.models import DeliveryKind, DeliveryState
+from bot.storage.prompts_shown import Shown
 
 logger = logging.getLogger(__name__)
 
@@ -359,13 +362,18 @@ class PreScheduler:
             c = classify(None, data)
         except Exception as exc:  # classified here; nothing is lost
             data, c = {}, classify(exc)
-        if c.outcome is Outcome.SENT:
+        if c.outcome is Outcome.SENT:  # Slack will post it: its wordings count as shown
+            now = self.clock.now()
             return store.Result(
                 row.id,
                 DeliveryState.SCHEDULED,
                 channel=str(data.get("channel") or channel),
                 message_id=str(data.get("scheduled_message_id") or ""),
                 digest=digest,
+                shown=tuple(
+                    Shown(row.team_id, row.user_id, prompt_id, row.id, now)
+                    for prompt_id in message.shown
+                ),
             )
         if c.outcome is Outcome.UNKNOWN:
             logger.info(

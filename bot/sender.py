@@ -110,6 +110,7 @@ from bot.storage import deliveries, installations, scheduled, users
 from bot.storage.db import read_only
 from bot.storage.deliveries import ClaimedDelivery, DeliveryOutcome, Failure, FailureKind
 from bot.storage.models import DeliveryKind, DeliveryState
+from bot.storage.prompts_shown import Shown
 
 logger = logging.getLogger(__name__)
 
@@ -916,6 +917,13 @@ class Sender:
             for row, outcome in done
             if outcome.channel and targets[(row.team_id, row.user_id)].dm_channel is None
         ]
+        # The wordings of what was posted count as shown; a 429 or a failure shows nothing.
+        shown = [
+            Shown(row.team_id, row.user_id, prompt_id, row.id, now)
+            for row, outcome in done
+            if outcome.state is DeliveryState.SENT and (message := self._composed.get(row.id))
+            for prompt_id in message.shown
+        ]
         try:
             updated = deliveries.finish_deliveries(
                 engine=self.engine,
@@ -923,6 +931,7 @@ class Sender:
                 worker=self.worker_id,
                 now=now,
                 dm_channels=channels,
+                shown=shown,
             )
             ids = [row.id for row, _ in done]
             held = set(ids)

@@ -9,7 +9,7 @@ of the kept ones in the weekly digest. Their words are escaped once here.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.messages.blocks import _actions, _button, context, section
@@ -65,7 +65,7 @@ def build_commitment_quote(prompts: Prompts, message: Message, *, words: str) ->
         len(blocks),
     )
     blocks.insert(at, block)
-    return Message(text=f"{message.text}\n{line}", blocks=blocks, metadata=message.metadata)
+    return replace(message, text=f"{message.text}\n{line}", blocks=blocks)
 
 
 def build_commitment_check(
@@ -94,7 +94,7 @@ def build_commitment_check(
         len(blocks),
     )
     blocks[at:at] = [section(line), _actions(BLOCK_CHECK, *buttons)]
-    return Message(text=f"{message.text}\n{line}", blocks=blocks, metadata=message.metadata)
+    return replace(message, text=f"{message.text}\n{line}", blocks=blocks)
 
 
 @dataclass(frozen=True)
@@ -138,9 +138,9 @@ def build_commitments_digest(prompts: Prompts, message: Message, *, kept: int) -
     line and in its fallback when any were kept; the count in its metadata always."""
     metadata = {**message.metadata, "commitments_kept": kept}
     if kept <= 0:
-        return Message(text=message.text, blocks=list(message.blocks), metadata=metadata)
+        return replace(message, metadata=metadata)
     line = prompts.text(f"commitment.digest.kept.{'one' if kept == 1 else 'other'}", n=kept)
     blocks = list(message.blocks)
     at = len(blocks) - 1 if blocks and blocks[-1].get("type") == "context" else len(blocks)
     blocks.insert(at, section(line))
-    return Message(text=f"{message.text}\n{line}", blocks=blocks, metadata=metadata)
+    return replace(message, text=f"{message.text}\n{line}", blocks=blocks, metadata=metadata)

@@ -9,7 +9,7 @@ one anonymous question with three answers and *never ask me again*.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.messages.blocks import (
@@ -135,7 +135,7 @@ def build_words_offer(prompts: Prompts, message: Message, *, delivery_id: int) -
     blocks = list(message.blocks)
     at = len(blocks) - 1 if blocks and blocks[-1].get("type") == "context" else len(blocks)
     blocks.insert(at, _actions(BLOCK_OFFER, button))
-    return Message(text=message.text, blocks=blocks)
+    return replace(message, blocks=blocks)
 
 
 def build_opt_in_offer(prompts: Prompts, message: Message, *, series_key: str) -> Message:
@@ -145,7 +145,7 @@ def build_opt_in_offer(prompts: Prompts, message: Message, *, series_key: str) -
     blocks = list(message.blocks)
     at = len(blocks) - 1 if blocks and blocks[-1].get("type") == "context" else len(blocks)
     blocks.insert(at, _actions(BLOCK_OPT_IN, button))
-    return Message(text=message.text, blocks=blocks)
+    return replace(message, blocks=blocks)
 
 
 def build_words_form(prompts: Prompts) -> dict[str, Any]:
@@ -236,4 +236,4 @@ def build_feedback_totals(prompts: Prompts, message: Message, totals: TotalsView
     blocks = list(message.blocks)
     at = len(blocks) - 1 if blocks and blocks[-1].get("type") == "context" else len(blocks)
     blocks.insert(at, block)
-    return Message(text="\n".join([message.text, *lines]), blocks=blocks)
+    return replace(message, text="\n".join([message.text, *lines]), blocks=blocks)

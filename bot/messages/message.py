@@ -18,6 +18,10 @@ class Message:
     blocks: list[dict[str, Any]] = field(default_factory=list)
     # More ``event_payload`` fields (the digest's themes …); never replaces the delivery's.
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    # The wordings (prompt ids) it shows: remembered as shown (``prompt_shown``) once it is
+    # posted (``bot.sender``) or handed to Slack to post (``bot.prescheduler``), never
+    # when it is only composed (a 429 shows nobody anything).
+    shown: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.text.strip():
@@ -37,4 +41,4 @@ class Message:
 
     def plain(self) -> Message:
         """The same message without blocks (the fallback when Slack rejects the blocks)."""
-        return Message(text=self.text, metadata=self.metadata)
+        return Message(text=self.text, metadata=self.metadata, shown=self.shown)

@@ -37,6 +37,7 @@ from bot.storage.models import (
     Reflection,
     UTCDateTime,
 )
+from bot.storage.prompts_shown import Shown, remember_shown
 from bot.storage.users import remember_dm_channels
 
 DELIVERY = Delivery.__table__  # type: ignore[attr-defined]
@@ -386,12 +387,14 @@ def finish_deliveries(
     worker: str,
     now: datetime,
     dm_channels: Sequence[tuple[str, str, str]] = (),
+    shown: Sequence[Shown] = (),
 ) -> int:
     """Record outcomes in one transaction. A row another worker has claimed since
     (our lease ran out) is left to that worker. Returns how many rows were updated.
 
     ``dm_channels``: (team, user, DM channel id) triples learnt from Slack's answers,
-    stored in the same transaction (a user's known DM channel is kept).
+    stored in the same transaction (a user's known DM channel is kept). ``shown``: the
+    wordings of the DMs posted, remembered in the same transaction.
     """
     if not outcomes:
         return 0
@@ -433,6 +436,8 @@ def finish_deliveries(
             updated += max(conn.execute(other_stmt, other).rowcount, 0)
         if dm_channels:
             remember_dm_channels(conn=conn, found=dm_channels)
+        if shown:
+            remember_shown(conn=conn, shown=shown)
     return updated
 
 

@@ -40,6 +40,7 @@ from bot.storage.models import (
     RateBudget,
     SlackUnschedule,
 )
+from bot.storage.prompts_shown import Shown, remember_shown
 
 DELIVERY: sa.Table = Delivery.__table__  # type: ignore[attr-defined]
 UNSCHEDULE: sa.Table = SlackUnschedule.__table__  # type: ignore[attr-defined]
@@ -191,6 +192,7 @@ class Result:
     direct: bool = False
     retry_at: datetime | None = None
     attempted: bool = False
+    shown: tuple[Shown, ...] = ()  # the wordings of a message Slack took (``scheduled``)
 
     @property
     def error(self) -> str | None:
@@ -264,7 +266,11 @@ def finish(engine: Engine, result: Result, *, worker: str, now: datetime) -> boo
             .where(d.id == result.id, d.state == SCHEDULING, d.claimed_by == worker)
             .values(**values)
         )
-        return conn.execute(stmt).rowcount == 1
+        if conn.execute(stmt).rowcount != 1:
+            return False
+        if result.state is DeliveryState.SCHEDULED and result.shown:
+            remember_shown(conn=conn, shown=result.shown)
+        return True
 
 
 def fenced_out(

@@ -183,9 +183,12 @@ def test_a_transition_asks_about_the_meeting_before_and_counts_as_a_reminder(
     assert week.asked == {transition: first.key}
 
 
-def test_the_experiment_is_remembered_once_and_not_for_a_note(
+def test_the_experiment_is_carried_for_remembering_once_and_not_for_a_note(
     services: Services, clock: VirtualClock
 ) -> None:
+    """The experiment a digest shows is remembered when the digest is posted (the sender
+    records ``Message.shown``), never by composing: a retry composes the same words and
+    the same wordings, and a composed digest that Slack refused showed nothing."""
     clock.set(at("2026-03-02", "07:00", BERLIN))
     make_user(services, "U1", BERLIN)
     make_user(services, "U2", BERLIN)
@@ -201,16 +204,18 @@ def test_the_experiment_is_remembered_once_and_not_for_a_note(
     clock.advance(timedelta(seconds=30))
     again = composer.compose_batch(rows)
     assert [m.blocks for m in first.values()] == [m.blocks for m in again.values()]
+    assert [m.shown for m in first.values()] == [m.shown for m in again.values()]
     s = SHOWN.c
     with services.engine.connect() as conn:
         remembered = conn.execute(
             sa.select(s.user_id, s.prompt_id).where(s.prompt_id.like("experiment.%"))
         ).all()
-    assert [user for user, _ in remembered] == ["U1"]
-    (prompt_id,) = [p for _, p in remembered]
+    assert remembered == []  # composing shows nobody anything
     full = first[next(r.id for r in rows if r.user_id == "U1")]
+    note = first[next(r.id for r in rows if r.user_id == "U2")]
+    assert len([p for p in full.shown if p.startswith("experiment.")]) == 1
+    assert not [p for p in note.shown if p.startswith("experiment.")]
     assert any(":seedling:" in (b.get("text") or {}).get("text", "") for b in full.blocks)
-    assert prompt_id.startswith("experiment.")
 
 
 def test_no_meetings_is_a_skip_and_an_unknown_person_too(
