@@ -29,7 +29,7 @@ from bot.services import Services, build_services
 from bot.storage import repository as repo
 from bot.storage.db import make_engine, session_scope
 from bot.storage.models import CalendarSource, Delivery, OccurrenceRow
-from bot.sync import feeds
+from bot.sync import feeds, polling
 from bot.sync.feeds import (
     FeedConnectError,
     build_feed_broken_notice,
@@ -362,8 +362,9 @@ def test_an_unchanged_feed_costs_a_conditional_get_and_no_parse(
     assert (row.status, row.last_checked_at, row.next_check_at) == (
         "ok",
         clock.now(),
-        clock.now() + POLL,
+        polling.next_check(source_id, now=clock.now(), interval=POLL),  # its own slot
     )
+    assert clock.now() < row.next_check_at <= clock.now() + POLL
     assert {k: r.updated_at for k, r in occurrences(services).items()} == {
         k: r.updated_at for k, r in before.items()
     }
@@ -711,7 +712,10 @@ def test_two_processes_claim_each_due_feed_once(
         p.engine.dispose()
     everything = claimed[0] + claimed[1]
     assert len(everything) == 60 and len(set(everything)) == 60
-    assert all(r.next_check_at == clock.now() + POLL for r in table(services, CalendarSource))
+    assert all(
+        r.next_check_at == polling.next_check(r.id, now=clock.now(), interval=POLL)
+        for r in table(services, CalendarSource)
+    )
 
 
 def test_two_processes_refreshing_at_once_fetch_each_feed_once(
