@@ -551,6 +551,37 @@ def test_an_added_and_a_removed_series_are_planned_and_withdrawn(
     assert {k: v for k, v in _written(services)[0].items() if k[0] == "standup"} == standups
 
 
+def test_a_feed_quiet_for_a_day_is_polled_half_as_often_until_it_changes(
+    services: Services, feed: FeedServer, ana: str, clock: VirtualClock, parses: list[str]
+) -> None:
+    source_id = connect(services, feed).source_id
+    assert source_row(services, source_id).last_changed_at == clock.now()
+    changed_at = clock.now()
+
+    clock.advance(POLL)  # unchanged (a 304), changed less than a day ago: every 5 minutes
+    assert refresh_due_sources(services) == 1
+    row = source_row(services, source_id)
+    assert row.last_changed_at == changed_at
+    assert row.next_check_at == polling.next_check(source_id, now=clock.now(), interval=POLL)
+
+    clock.advance(timedelta(days=1, minutes=5))  # a day later, the full re-read: same bytes
+    assert refresh_due_sources(services) == 1
+    assert len(parses) == 2  # read again in full, and found unchanged
+    row = source_row(services, source_id)
+    assert row.last_changed_at == changed_at
+    quiet = 2 * POLL  # quiet for a day: every 10 minutes
+    assert row.next_check_at == polling.next_check(source_id, now=clock.now(), interval=quiet)
+    assert clock.now() < row.next_check_at <= clock.now() + quiet
+
+    feed.body = calendar(changed=True)
+    clock.set(row.next_check_at)
+    assert refresh_due_sources(services) == 1
+    assert len(parses) == 3
+    row = source_row(services, source_id)
+    assert row.last_changed_at == clock.now()  # changed: every 5 minutes again, from now
+    assert row.next_check_at == polling.next_check(source_id, now=clock.now(), interval=POLL)
+
+
 def test_a_feed_that_is_gone_is_marked_broken_and_the_person_is_told_once(
     heedful: Heedful,
     services: Services,
