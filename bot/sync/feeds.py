@@ -523,10 +523,11 @@ def _record_ok(
 ) -> bool:
     """Record a successful check. False when the feed has been disconnected meanwhile.
 
-    A check that stores a new ``content_hash`` found a change: the feed is polled at the
-    configured interval again from now (``bot.sync.polling``)."""
+    A check that stores a new ``feed_print`` found a change in the meetings (a fresh
+    ``DTSTAMP`` is none): the feed is polled at the configured interval again from now
+    (``bot.sync.polling``)."""
     now = services.clock.now()
-    changed = extra.get("content_hash", row.content_hash) != row.content_hash
+    changed = "feed_print" in extra and extra["feed_print"] != row.feed_print
     if changed:
         next_check = polling.next_check(row.id, now=now, interval=_poll(services))
         extra = {**extra, "last_changed_at": now, "next_check_at": next_check}

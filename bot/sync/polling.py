@@ -21,8 +21,9 @@ periodic sync is the fallback, at the configured interval). ``P`` is
 every ``P``; one unchanged for a day, every ``2P``; unchanged for a week, every ``4P``;
 a stretched interval never exceeds :data:`LONGEST_STRETCH` (30 minutes), and an interval is
 never shorter than ``P`` (``P`` is the operator's budget: the batch is sized from it). A
-change found by a check brings the feed back to ``P`` at once. "Changed" is what
-``content_hash`` compares (``bot.sync.feeds``): a 304 or the same hash is no change.
+change found by a check brings the feed back to ``P`` at once. "Changed" means the
+feed's meetings changed (its stored fingerprints, ``feed_print``, ``bot.sync.feeds``): a
+304, the same body or a fresh ``DTSTAMP`` alone is no change.
 
 **Batch.** A tick takes at most ``ceil(calendars × tick / P × HEADROOM)`` calendars (the
 ones falling due in a tick, twice over so a backlog clears within half an interval), at

@@ -573,6 +573,13 @@ def test_a_feed_quiet_for_a_day_is_polled_half_as_often_until_it_changes(
     assert row.next_check_at == polling.next_check(source_id, now=clock.now(), interval=quiet)
     assert clock.now() < row.next_check_at <= clock.now() + quiet
 
+    feed.body = calendar().replace(b"DTSTAMP:20260301T000000Z", b"DTSTAMP:20260303T091000Z")
+    clock.set(row.next_check_at)  # new bytes, the same meetings: still quiet
+    assert refresh_due_sources(services) == 1
+    row = source_row(services, source_id)
+    assert row.last_changed_at == changed_at
+    assert row.next_check_at == polling.next_check(source_id, now=clock.now(), interval=quiet)
+
     feed.body = calendar(changed=True)
     clock.set(row.next_check_at)
     assert refresh_due_sources(services) == 1

@@ -5,14 +5,14 @@ Rows stored before this revision take their last check as their last change: the
 at the configured interval for a day, then less often if nothing changes.
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0017"
-down_revision = "0015"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
