@@ -40,7 +40,7 @@ from bot.sender import Composer, Sender
 from bot.server import HttpRequest, HttpResponse, HttpServer, Router
 from bot.services import Services
 from bot.storage.models import DeliveryKind
-from bot.sync import feeds, google, microsoft
+from bot.sync import feeds, google, microsoft, oauth, polling
 from bot.sync.hooks import HOOK_SOURCE, hook_dispatcher
 from handlers import hooks, register_handlers
 
@@ -214,12 +214,22 @@ class Heedful:
         return feedback.run_once(self.services)
 
     def sync_google(self) -> int:
-        """Renew Google push channels near their end and sync the calendars that are due."""
-        return google.refresh_due(self.services)
+        """Renew Google push channels near their end and sync the calendars that are due
+        (the tick's share of them: ``bot.sync.polling``)."""
+        return oauth.poll_tick(
+            self.services,
+            google.GOOGLE,
+            step=lambda limit: google.refresh_due(self.services, limit=limit),
+        )
 
     def sync_microsoft(self) -> int:
-        """Sync the Microsoft calendars that are due and renew subscriptions near their end."""
-        return microsoft.refresh_due(self.services)
+        """Sync the Microsoft calendars that are due and renew subscriptions near their end
+        (the tick's share of them: ``bot.sync.polling``)."""
+        return oauth.poll_tick(
+            self.services,
+            microsoft.MICROSOFT,
+            step=lambda limit: microsoft.refresh_due(self.services, limit=limit),
+        )
 
     def _on_stored(self) -> None:
         if self.run_workers:
@@ -243,23 +253,19 @@ class Heedful:
                 ),
             )
             self.ticker.every(INBOX_TICK_SECONDS, Drainer("inbox", self.inbox.run_once))
+            # One run a tick: each sizes its rounds from the calendars' count and its time
+            # (bot.sync.polling), so a Drainer's "again until idle" would only overrun it.
             self.ticker.every(
-                feeds.TICK_SECONDS,
-                Drainer(
-                    "calendars",
-                    lambda: feeds.refresh_due_sources(self.services),
-                    max_rounds=feeds.MAX_ROUNDS,
-                ),
+                polling.TICK_SECONDS,
+                Drainer("calendars", lambda: feeds.poll_tick(self.services), max_rounds=1),
             )
             if s.google_enabled:
                 self.ticker.every(
-                    feeds.TICK_SECONDS,
-                    Drainer("google", self.sync_google, max_rounds=feeds.MAX_ROUNDS),
+                    polling.TICK_SECONDS, Drainer("google", self.sync_google, max_rounds=1)
                 )
             if s.microsoft_enabled:
                 self.ticker.every(
-                    feeds.TICK_SECONDS,
-                    Drainer("microsoft", self.sync_microsoft, max_rounds=feeds.MAX_ROUNDS),
+                    polling.TICK_SECONDS, Drainer("microsoft", self.sync_microsoft, max_rounds=1)
                 )
             self.ticker.every(DIGEST_TICK_SECONDS, Drainer("digests", self.plan_digests))
             self.ticker.every(HOUSEKEEPING_TICK_SECONDS, Drainer("housekeeping", self.housekeeping))

@@ -3,6 +3,7 @@ Google or Microsoft calendar. A feed's address is a secret: it stays encrypted h
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -36,6 +37,7 @@ class Source:
     last_checked_at: datetime | None
     next_check_at: datetime | None
     created_at: datetime | None
+    last_changed_at: datetime | None
 
     @classmethod
     def of(cls, row: Any) -> Source:
@@ -145,6 +147,25 @@ def claim_due(
         .returning(*SOURCE.c)
     )
     return [Source.of(row) for row in conn.execute(stmt)]
+
+
+def count(*, conn: sa.Connection, kind: str) -> int:
+    """How many calendars of ``kind`` there are (the poll sizes its batch by it)."""
+    t = SOURCE.c
+    return int(conn.execute(sa.select(sa.func.count()).where(t.kind == kind)).scalar_one())
+
+
+def set_next_checks(*, conn: sa.Connection, due: Mapping[int, datetime]) -> None:
+    """Set each calendar's ``next_check_at`` (id → when), in one executemany."""
+    if not due:
+        return
+    t = SOURCE.c
+    stmt = (
+        sa.update(SOURCE)
+        .where(t.id == sa.bindparam("source_id"))
+        .values(next_check_at=sa.bindparam("when"))
+    )
+    conn.execute(stmt, [{"source_id": i, "when": when} for i, when in due.items()])
 
 
 def read_again(

@@ -297,6 +297,8 @@ class CalendarSource(SQLModel, table=True):
     last_checked_at: datetime | None = _ts()
     next_check_at: datetime | None = _ts()
     created_at: datetime | None = _ts()
+    # When a feed's content last changed (``bot.sync.polling``: a quiet feed is polled less often).
+    last_changed_at: datetime | None = _ts()
 
 
 class GoogleCalendar(SQLModel, table=True):

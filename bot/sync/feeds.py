@@ -8,10 +8,14 @@ and at most the host.
 "N meetings in the next 7 days". Anything wrong raises :class:`FeedConnectError`,
 whose message is one line for the person (from ``prompts/calendar.toml``).
 
-**Polling** (:func:`refresh_due_sources`, the scheduler's "calendars" job) claims the
+**Polling** (:func:`poll_tick`, the scheduler's "calendars" job, runs rounds of
+:func:`refresh_due_sources` until the tick's share of all feeds is read) claims the
 feeds whose ``next_check_at`` has come, exactly once across processes (one
-``UPDATE … WHERE id IN (SELECT … [FOR UPDATE SKIP LOCKED]) RETURNING`` that pushes
-``next_check_at`` one poll interval ahead, like the outbox claim), then for each:
+``UPDATE … WHERE id IN (SELECT … [FOR UPDATE SKIP LOCKED]) RETURNING``, like the outbox
+claim, and in the same transaction each feed's ``next_check_at`` moves to its next slot:
+at most one poll interval ahead, spread by the feed's id, stretched up to 4× (30 minutes
+at most) for a feed unchanged for a day or more; :mod:`bot.sync.polling` says how and
+how many a tick takes), then for each:
 
 * a conditional GET with the stored ETag / Last-Modified. A 304, or a body whose
   SHA-256 equals the stored one, costs nothing more: no parse, no write to the meetings.
@@ -66,13 +70,13 @@ from bot.storage import calendar_sources, deliveries, users
 from bot.storage.calendar_sources import Source
 from bot.storage.db import read_only, session_scope
 from bot.storage.models import DeliveryKind
+from bot.sync import polling
 from bot.sync.fetch import FeedError, fetch_feed, normalize_url
 
 logger = logging.getLogger(__name__)
 
-TICK_SECONDS = 30.0  # how often the scheduler looks for due feeds
-BATCH = 50
-MAX_ROUNDS = 5  # batches per tick, so one tick stays short even when many feeds are slow
+TICK_SECONDS = polling.TICK_SECONDS  # how often the scheduler looks for due feeds
+BATCH = 50  # feeds claimed (and then fetched) per round; a tick runs as many as it needs
 WORKERS = 8  # feeds fetched at once by one process
 PAST = timedelta(days=1)
 HORIZON = timedelta(days=14)
@@ -230,6 +234,7 @@ def connect_feed(
         "failures": 0,
         "last_checked_at": now,
         "expanded_until": window[1],
+        "last_changed_at": now,
         "next_check_at": now + _poll(services),
     }
     existing = _find_source(services, team_id=team_id, user_id=user_id, url=url)
@@ -331,21 +336,46 @@ def list_sources(services: Services, *, team_id: str, user_id: str) -> list[Sour
 
 
 def _poll(services: Services) -> timedelta:
-    return timedelta(minutes=services.settings.calendar_poll_minutes)
+    return polling.poll_interval(services.settings)
 
 
 def claim_due_sources(services: Services, *, limit: int = BATCH) -> list[Source]:
-    """Take the feeds due for a check, each by one process only: their ``next_check_at``
-    moves one poll interval ahead in the same statement (a crash mid-check retries then)."""
+    """Take the feeds due for a check, each by one process only: in the same transaction
+    each one's ``next_check_at`` moves to its next slot (``bot.sync.polling``: spread by
+    id, one interval ahead at most, stretched for a feed quiet for a day), which is also
+    when a check that crashed is tried again."""
     now = services.clock.now()
+    base = _poll(services)
     with services.engine.begin() as conn:
-        return calendar_sources.claim_due(
-            conn=conn, kind=KIND, now=now, next_check_at=now + _poll(services), limit=limit
+        rows = calendar_sources.claim_due(
+            conn=conn, kind=KIND, now=now, next_check_at=now + base, limit=limit
         )
+        due = {
+            row.id: polling.next_check(
+                row.id,
+                now=now,
+                interval=polling.feed_interval(base, last_changed_at=row.last_changed_at, now=now),
+            )
+            for row in rows
+        }
+        calendar_sources.set_next_checks(conn=conn, due=due)
+    return [replace(row, next_check_at=due[row.id]) for row in rows]
+
+
+def poll_tick(services: Services) -> int:
+    """The scheduler's "calendars" job: rounds of :func:`refresh_due_sources` until the
+    tick's share of the feeds is read (``bot.sync.polling.run_tick``). How many."""
+    tick = polling.run_tick(
+        services,
+        kind=KIND,
+        step=lambda limit: refresh_due_sources(services, limit=limit),
+        round_size=BATCH,
+    )
+    return tick.took
 
 
 def refresh_due_sources(services: Services, *, limit: int = BATCH) -> int:
-    """The scheduler step: check the feeds that are due. Returns how many were claimed."""
+    """One round: check the feeds that are due, up to ``limit``. How many were claimed."""
     rows = claim_due_sources(services, limit=limit)
     if len(rows) <= 1:
         for row in rows:
@@ -491,8 +521,16 @@ def _record_ok(
     last_modified: str | None,
     extra: dict[str, Any],
 ) -> bool:
-    """Record a successful check. False when the feed has been disconnected meanwhile."""
+    """Record a successful check. False when the feed has been disconnected meanwhile.
+
+    A check that stores a new ``feed_print`` found a change in the meetings (a fresh
+    ``DTSTAMP`` is none): the feed is polled at the configured interval again from now
+    (``bot.sync.polling``)."""
     now = services.clock.now()
+    changed = "feed_print" in extra and extra["feed_print"] != row.feed_print
+    if changed:
+        next_check = polling.next_check(row.id, now=now, interval=_poll(services))
+        extra = {**extra, "last_changed_at": now, "next_check_at": next_check}
     values: dict[str, Any] = {
         "status": OK,
         "error": None,

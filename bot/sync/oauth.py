@@ -21,8 +21,10 @@ the provider's own work, a callback:
   again), :func:`apply_read` and :func:`record_read` (store what was read, then note it).
 * **The periodic job.** :func:`claim_due` takes the calendars due a sync, each by one
   process only (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's writer lock
-  elsewhere); :func:`refresh_due` runs the provider's step on each and keeps a failure
-  on the calendar's row without stopping the others.
+  elsewhere), and moves each one's next sync to its own slot (``bot.sync.polling``);
+  :func:`refresh_due` runs the provider's step on each and keeps a failure on the
+  calendar's row without stopping the others; :func:`poll_tick` runs as many rounds as
+  the tick's share of the provider's calendars needs.
 * **A revoked grant.** :func:`mark_broken` marks the calendar broken and DMs the person
   once (:func:`build_connection_notice`, with a button to connect again).
 * **Letting go.** :func:`release` lets the provider stop what it opened (a push channel,
@@ -58,6 +60,7 @@ from bot.services import Services
 from bot.storage import calendar_sources, inbox, oauth_states
 from bot.storage.db import read_only
 from bot.storage.oauth_states import TakenState
+from bot.sync import polling
 from bot.sync.feeds import CalendarPerson, calendar_person, count_upcoming, queue_notice
 
 logger = logging.getLogger(__name__)
@@ -164,7 +167,7 @@ def one(query: Mapping[str, Sequence[str]], name: str) -> str | None:
 
 
 def poll(services: Services) -> timedelta:
-    return timedelta(minutes=services.settings.calendar_poll_minutes)
+    return polling.poll_interval(services.settings)
 
 
 # --------------------------------------------------------------------------- sign-in
@@ -452,18 +455,32 @@ def record_read(
 
 
 def claim_due(services: Services, provider: Provider, *, limit: int = BATCH) -> list[int]:
-    """Take the provider's calendars due a periodic sync, each by one process only."""
+    """Take the provider's calendars due a periodic sync, each by one process only; each
+    one's next sync moves to its own slot at most one poll interval ahead, spread by its
+    id (``bot.sync.polling``), in the same transaction."""
     now = services.clock.now()
+    interval = poll(services)
     with services.engine.begin() as conn:
         claimed = calendar_sources.claim_due(
             conn=conn,
             kind=provider.name,
             status=OK,
             now=now,
-            next_check_at=now + poll(services),
+            next_check_at=now + interval,
             limit=limit,
         )
+        due = {s.id: polling.next_check(s.id, now=now, interval=interval) for s in claimed}
+        calendar_sources.set_next_checks(conn=conn, due=due)
     return [source.id for source in claimed]
+
+
+def poll_tick(
+    services: Services, provider: Provider, *, step: Callable[[int], int], round_size: int = BATCH
+) -> int:
+    """The provider's scheduler job: rounds of ``step(limit)`` (its ``refresh_due``) until
+    the tick's share of its calendars is synced (``bot.sync.polling.run_tick``). How many."""
+    tick = polling.run_tick(services, kind=provider.name, step=step, round_size=round_size)
+    return tick.took
 
 
 def refresh_due(

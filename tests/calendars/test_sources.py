@@ -29,7 +29,7 @@ from bot.services import Services, build_services
 from bot.storage import repository as repo
 from bot.storage.db import make_engine, session_scope
 from bot.storage.models import CalendarSource, Delivery, OccurrenceRow
-from bot.sync import feeds
+from bot.sync import feeds, polling
 from bot.sync.feeds import (
     FeedConnectError,
     build_feed_broken_notice,
@@ -362,8 +362,9 @@ def test_an_unchanged_feed_costs_a_conditional_get_and_no_parse(
     assert (row.status, row.last_checked_at, row.next_check_at) == (
         "ok",
         clock.now(),
-        clock.now() + POLL,
+        polling.next_check(source_id, now=clock.now(), interval=POLL),  # its own slot
     )
+    assert clock.now() < row.next_check_at <= clock.now() + POLL
     assert {k: r.updated_at for k, r in occurrences(services).items()} == {
         k: r.updated_at for k, r in before.items()
     }
@@ -550,6 +551,44 @@ def test_an_added_and_a_removed_series_are_planned_and_withdrawn(
     assert {k: v for k, v in _written(services)[0].items() if k[0] == "standup"} == standups
 
 
+def test_a_feed_quiet_for_a_day_is_polled_half_as_often_until_it_changes(
+    services: Services, feed: FeedServer, ana: str, clock: VirtualClock, parses: list[str]
+) -> None:
+    source_id = connect(services, feed).source_id
+    assert source_row(services, source_id).last_changed_at == clock.now()
+    changed_at = clock.now()
+
+    clock.advance(POLL)  # unchanged (a 304), changed less than a day ago: every 5 minutes
+    assert refresh_due_sources(services) == 1
+    row = source_row(services, source_id)
+    assert row.last_changed_at == changed_at
+    assert row.next_check_at == polling.next_check(source_id, now=clock.now(), interval=POLL)
+
+    clock.advance(timedelta(days=1, minutes=5))  # a day later, the full re-read: same bytes
+    assert refresh_due_sources(services) == 1
+    assert len(parses) == 2  # read again in full, and found unchanged
+    row = source_row(services, source_id)
+    assert row.last_changed_at == changed_at
+    quiet = 2 * POLL  # quiet for a day: every 10 minutes
+    assert row.next_check_at == polling.next_check(source_id, now=clock.now(), interval=quiet)
+    assert clock.now() < row.next_check_at <= clock.now() + quiet
+
+    feed.body = calendar().replace(b"DTSTAMP:20260301T000000Z", b"DTSTAMP:20260303T091000Z")
+    clock.set(row.next_check_at)  # new bytes, the same meetings: still quiet
+    assert refresh_due_sources(services) == 1
+    row = source_row(services, source_id)
+    assert row.last_changed_at == changed_at
+    assert row.next_check_at == polling.next_check(source_id, now=clock.now(), interval=quiet)
+
+    feed.body = calendar(changed=True)
+    clock.set(row.next_check_at)
+    assert refresh_due_sources(services) == 1
+    assert len(parses) == 3
+    row = source_row(services, source_id)
+    assert row.last_changed_at == clock.now()  # changed: every 5 minutes again, from now
+    assert row.next_check_at == polling.next_check(source_id, now=clock.now(), interval=POLL)
+
+
 def test_a_feed_that_is_gone_is_marked_broken_and_the_person_is_told_once(
     heedful: Heedful,
     services: Services,
@@ -711,7 +750,10 @@ def test_two_processes_claim_each_due_feed_once(
         p.engine.dispose()
     everything = claimed[0] + claimed[1]
     assert len(everything) == 60 and len(set(everything)) == 60
-    assert all(r.next_check_at == clock.now() + POLL for r in table(services, CalendarSource))
+    assert all(
+        r.next_check_at == polling.next_check(r.id, now=clock.now(), interval=POLL)
+        for r in table(services, CalendarSource)
+    )
 
 
 def test_two_processes_refreshing_at_once_fetch_each_feed_once(
