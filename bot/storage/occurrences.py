@@ -326,8 +326,9 @@ def upcoming_recurring(
     limit: int,
 ) -> list[SeriesSummary]:
     """The person's recurring series with a meeting not skipped starting in [``since``,
-    ``until``) of at most ``at_most_attendees`` or at least ``at_least_attendees``,
-    soonest first, at most ``limit``."""
+    ``until``) of at most ``at_most_attendees`` or at least ``at_least_attendees`` (a
+    meeting whose calendar does not say who attends has neither), soonest first, at most
+    ``limit``."""
     c = OCCURRENCE.c
     rows = conn.execute(
         sa.select(
@@ -342,6 +343,7 @@ def upcoming_recurring(
             c.start_at < until,
             c.skip_reason.is_(None),
             c.recurring.is_(True),
+            c.attendees_unknown.is_(False),
             sa.or_(c.attendees <= at_most_attendees, c.attendees >= at_least_attendees),
         )
         .group_by(c.series_key)
