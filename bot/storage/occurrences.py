@@ -48,6 +48,7 @@ class StoredOccurrence:
     category: str | None
     skip_reason: str | None
     ical_uid: str | None
+    attendees_unknown: bool
     updated_at: datetime | None
     event_id: str | None
 
