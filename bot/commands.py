@@ -158,7 +158,12 @@ def _run_text(services: Services, *, team_id: str, user_id: str, command: Comman
             ),
             "",
         )
-        return feeds.connected_text(prompts, name=name, upcoming=connected.upcoming)
+        return feeds.connected_text(
+            prompts,
+            name=name,
+            upcoming=connected.upcoming,
+            attendees_unknown=connected.attendees_unknown,
+        )
     if command.name == "unknown":
         return (
             prompts.text("command.unknown", word=escape(command.argument))

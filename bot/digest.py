@@ -458,7 +458,15 @@ def _queries(dialect: str) -> _Queries:
     is_experiment = sa.or_(s.prompt_id.like("experiment.%"), s.prompt_id == FOCUS_OFFER)
     return _Queries(
         meetings=sa.select(
-            w.idx, o.key, o.title, o.start_at, o.external, o.attendees, o.source, o.ical_uid
+            w.idx,
+            o.key,
+            o.title,
+            o.start_at,
+            o.external,
+            o.attendees,
+            o.attendees_unknown,
+            o.source,
+            o.ical_uid,
         )
         .join_from(spans, OCC, owned(OCC))
         # meetings with others: the skip reason is stored (Occurrence.eligible)
@@ -511,10 +519,11 @@ def _load_chunk(services: Services, chunk: Sequence[Target], weeks: dict[Target,
 
     with read_only(services.engine) as conn:
         found: dict[int, list[tuple[Meeting, Occurrence]]] = defaultdict(list)
-        for idx, key, title, start, external, attendees, source, ical_uid in conn.execute(
+        for idx, key, title, start, external, attendees, unknown, source, ical_uid in conn.execute(
             queries.meetings, params
         ):
-            meeting = Meeting(key, title, start, meeting_kind(attendees, external=external))
+            kind = meeting_kind(attendees, external=external, unknown=unknown)
+            meeting = Meeting(key, title, start, kind)
             # What bot.copies compares: the source, the start, the title and the UID.
             same = Occurrence(source, key, None, title, start, start, ical_uid=ical_uid)
             found[idx].append((meeting, same))

@@ -197,8 +197,13 @@ def _sample(key: str, people: Iterable[str]) -> list[str]:
 
 def eligible(meeting: Occurrence) -> bool:
     """Whether the meeting's series can ask for feedback, as the Home tab lists them: a
-    recurring 1:1, or a recurring meeting of ``MIN_ATTENDEES`` or more people."""
-    return meeting.recurring and (meeting.attendees <= 2 or meeting.attendees >= MIN_ATTENDEES)
+    recurring 1:1, or a recurring meeting of ``MIN_ATTENDEES`` or more people (not one
+    whose calendar does not say who attends)."""
+    return (
+        meeting.recurring
+        and not meeting.attendees_unknown
+        and (meeting.attendees <= 2 or meeting.attendees >= MIN_ATTENDEES)
+    )
 
 
 def offer_words(
@@ -207,7 +212,8 @@ def offer_words(
     """A reflection question (delivery ``row``) about ``meeting``: with the button that
     opens words to ask the other person, when it is a 1:1 of a series with feedback on; or,
     once per series, with the button that turns feedback on (see the module docstring)."""
-    one_on_one = meeting.attendees <= 2  # with a colleague or with someone from outside
+    # with a colleague or with someone from outside (not a meeting nobody is listed for)
+    one_on_one = meeting.attendees <= 2 and not meeting.attendees_unknown
     if not one_on_one and not eligible(meeting):
         return message
     team_id, user_id, series_key = row.team_id, row.user_id, meeting.series_key

@@ -113,10 +113,12 @@ def home_state(
         "ok": prompts.text("home.calendar_status.ok"),
         "broken": prompts.text("home.calendar_status.broken"),
     }
-    calendars = [
-        (s.id, s.name, statuses.get(s.status, s.status))
-        for s in feeds.list_sources(services, team_id=team_id, user_id=user_id)
-    ]
+    calendars: list[tuple[int, str, str]] = []
+    for s in feeds.list_sources(services, team_id=team_id, user_id=user_id):
+        status = statuses.get(s.status, s.status)
+        if s.attendees_unknown:  # its solo blocks are nudged too: say why, and what to do
+            status = prompts.text("home.calendar_status.attendees_unknown", status=status)
+        calendars.append((s.id, s.name, status))
     mine = google.connected(services, team_id=team_id, user_id=user_id)
     if mine is not None:
         name = mine.account or prompts.text("google.account_unknown")

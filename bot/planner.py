@@ -74,7 +74,7 @@ its own: ``declined``, ``cancelled``): it is the person's own answer or the orga
 change, and the other calendar is only lagging behind (a feed is polled; a forwarded
 invitation is updated later), the way ``skip_reason`` already wins over everything
 else. A muted series mutes the meeting on every calendar. Other reasons a copy is not
-eligible (a feed that lists no attendees looks *solo*, a copy shown as *free*) are one
+eligible (a copy the person's calendar shows as *solo*, or as *free*) are one
 calendar's view: an eligible copy still speaks for the meeting. When the copy that
 spoke for a meeting goes (its calendar disconnected, the event deleted there), another
 copy takes over what was still to come, and what went out stays done: each nudge
@@ -339,8 +339,10 @@ def _plan(data: PlanInput, dropped: dict[tuple[str, str], str]) -> list[Wanted]:
 def importance(meeting: Occurrence, *, first: bool = False) -> int:
     """How much a meeting matters when a cap must choose (rule 5; lower comes first): a
     1:1 (two people, whoever the other is), a first meeting with someone, a meeting with
-    people from outside, a small group; a large meeting last, whoever is in it."""
-    if meeting.attendees <= 2:
+    people from outside, a small group; a large meeting last, whoever is in it. A meeting
+    whose calendar does not say who attends (``attendees_unknown``) is not taken for a
+    1:1: it ranks as a small group."""
+    if meeting.attendees <= 2 and not meeting.attendees_unknown:
         return ONE_ON_ONE
     if meeting.attendees > SMALL_MEETING_MAX:
         return LARGE

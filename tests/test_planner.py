@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from factories import BERLIN, local, make_occurrence
 
-from bot.calendars.occurrence import Category, Response, Status
-from bot.planner import PlanInput, plan
+from bot import feedback
+from bot.calendars.occurrence import Category, MeetingKind, Response, Status
+from bot.planner import SMALL_GROUP, PlanInput, importance, plan
 from bot.prefs import Prefs
 from bot.storage.models import DeliveryKind
 
@@ -170,3 +172,17 @@ def test_plans_are_deterministic() -> None:
     meetings = [make_occurrence(local(MONDAY, f"{h:02d}:00"), uid=f"m{h}") for h in range(9, 18)]
     assert _plan(meetings) == _plan(list(reversed(meetings)))
     assert timedelta(0) < _plan(meetings)[1].due_at - _plan(meetings)[0].due_at
+
+
+def test_a_meeting_whose_calendar_lists_no_attendees_is_not_solo_nor_a_one_on_one() -> None:
+    """A feed that lists nobody (Outlook's published calendars): attendance is unknown, so
+    the meeting is nudged, ranked and worded as a small group, never as a 1:1."""
+    unknown = make_occurrence(local("2026-03-02", "10:00"), attendees=0, attendees_unknown=True)
+    assert unknown.eligible and unknown.kind is MeetingKind.SMALL
+    assert importance(unknown) == SMALL_GROUP
+    assert not feedback.eligible(replace(unknown, recurring=True))
+    external = replace(unknown, external=True)
+    assert external.kind is MeetingKind.EXTERNAL
+    assert {w.kind for w in _plan([unknown])} == {DeliveryKind.REMINDER, DeliveryKind.REFLECTION}
+    solo = replace(unknown, attendees_unknown=False)
+    assert not solo.eligible and not _plan([solo])

@@ -30,6 +30,10 @@ How the wild is tamed:
   :data:`MAX_INSTANCES` occurrences per window.
 * **Cancelled stays cancelled.** An instance cancelled with ``STATUS:CANCELLED`` comes
   out with :attr:`Status.CANCELLED`; an EXDATE'd instance does not come out at all.
+* **No attendee list is no answer.** Some published calendars (Outlook's "publish
+  calendar" links among them) leave every ``ATTENDEE`` out. When no event of a feed
+  lists one (:func:`lists_no_attendees`), its occurrences say that attendance is unknown
+  (``Occurrence.attendees_unknown``) instead of calling every meeting a solo block.
 
 Only this function's module touches icalendar objects: :func:`_occurrence` is the one
 place where they become our type.
@@ -112,26 +116,34 @@ def parse_ics(
     end: datetime,
     user_emails: Sequence[str] = (),
     default_tz: str = "UTC",
+    attendees_unknown: bool | None = None,
 ) -> ParsedFeed:
     """Every occurrence of ``data`` that overlaps ``[start, end)``, sorted by start.
 
     ``start`` and ``end`` must be timezone-aware. ``user_emails`` are the user's own
     addresses (their response, "solo", "external"). ``default_tz`` is an IANA name:
-    floating times and all-day dates are read in it. Raises :class:`CalendarError`
-    when ``data`` is not an iCalendar; a broken event is a :class:`Problem` instead.
+    floating times and all-day dates are read in it. ``attendees_unknown`` says whether
+    the whole feed lists no attendee (:func:`lists_no_attendees`); None: ``data`` is the
+    whole feed, and it is decided from it (give it when ``data`` is a part of the feed).
+    Raises :class:`CalendarError` when ``data`` is not an iCalendar; a broken event is a
+    :class:`Problem` instead.
     """
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("start and end must be timezone-aware")
     zone = zones.resolve(default_tz)
     if zone is None:
         raise ValueError(f"unknown time zone {default_tz!r}")
-    text = _prepare_zones(_decode(data))
+    text = _decode(data)
+    if attendees_unknown is None:
+        attendees_unknown = _no_attendees(text)
+    text = _prepare_zones(text)
     ctx = _Context(
         source=source,
         zone=zone,
         start=start.astimezone(UTC),
         end=end.astimezone(UTC),
         user=_User.of(user_emails),
+        attendees_unknown=attendees_unknown,
     )
     deadline = time.monotonic() + MAX_FEED_SECONDS
     skipped = 0
@@ -175,6 +187,26 @@ def _decode(data: bytes | str) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return data.decode("cp1252", errors="replace")
+
+
+# Case-sensitive and starting with a literal, as the TZID scans below: every writer we
+# know writes upper case; the case-blind scan runs only for a feed without any.
+_ATTENDEE = re.compile(r"\nATTENDEE[;:]")
+_ATTENDEE_ANY_CASE = re.compile(r"\nATTENDEE[;:]", re.IGNORECASE)
+_VEVENT = re.compile(r"^BEGIN:VEVENT", re.IGNORECASE | re.MULTILINE)
+
+
+def lists_no_attendees(data: bytes | str) -> bool:
+    """Whether the feed ``data`` has events and none of them lists an ``ATTENDEE``: who
+    attends its meetings is unknown (Outlook's published calendars leave them all out).
+    One scan of the unfolded text, no parse."""
+    return _no_attendees(_decode(data))
+
+
+def _no_attendees(text: str) -> bool:
+    if _ATTENDEE.search(text) is not None or _ATTENDEE_ANY_CASE.search(text) is not None:
+        return False
+    return _VEVENT.search(text) is not None
 
 
 def _read_calendars(text: str) -> list[icalendar.Calendar]:
@@ -337,6 +369,7 @@ class _Context:
     start: datetime
     end: datetime
     user: _User
+    attendees_unknown: bool = False  # no event of the feed lists an ATTENDEE
     cancel_all: bool = False
     steps: int = 0
     occurrences: list[Occurrence] = field(default_factory=list)
@@ -683,6 +716,7 @@ def _occurrence(instance: _Instance, uid: str, recurring: bool, ctx: _Context) -
         category=details.category,
         # A UID made up for a VEVENT without one names nothing another calendar knows.
         ical_uid=uid if _text(event.get("UID")).strip() else None,
+        attendees_unknown=ctx.attendees_unknown,
     )
 
 

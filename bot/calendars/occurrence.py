@@ -66,11 +66,15 @@ MAX_LINK = 1000
 MAX_RECURRENCE_ID = 64
 
 
-def meeting_kind(attendees: int, *, external: bool) -> MeetingKind:
+def meeting_kind(attendees: int, *, external: bool, unknown: bool = False) -> MeetingKind:
     """What sort of meeting an occurrence with ``attendees`` people is, for fitting the
-    words to it: the one rule (``Occurrence.kind`` and the digest's stored rows use it)."""
+    words to it: the one rule (``Occurrence.kind`` and the digest's stored rows use it).
+    When its calendar does not say who attends (``unknown``), it is a small group: words
+    that fit a 1:1 or a large meeting could be wrong."""
     if external:
         return MeetingKind.EXTERNAL
+    if unknown:
+        return MeetingKind.SMALL
     if attendees <= 2:
         return MeetingKind.ONE_ON_ONE
     if attendees <= SMALL_MEETING_MAX:
@@ -94,6 +98,9 @@ class Occurrence:
     it, None when it reports none: the one identity two calendars may share for one
     meeting (``bot.copies``). A feed's VEVENT UID, a webhook's ``uid``, Google's
     ``iCalUID`` (one per series), Microsoft's ``iCalUId`` (one per instance).
+    ``attendees_unknown``: the calendar does not say who attends (a feed that lists no
+    ``ATTENDEE`` on any event, like Outlook's published calendars): ``attendees`` then
+    counts only who it does name (the organizer), and the occurrence is not *solo*.
     """
 
     source: str
@@ -114,6 +121,7 @@ class Occurrence:
     category: Category | None = None
     people: tuple[str, ...] = ()
     ical_uid: str | None = None
+    attendees_unknown: bool = False
 
     @property
     def key(self) -> str:
@@ -142,7 +150,7 @@ class Occurrence:
             return SkipReason.WORKING_LOCATION
         if self.transparent:
             return SkipReason.FREE
-        if self.attendees < 2:
+        if self.attendees < 2 and not self.attendees_unknown:
             return SkipReason.SOLO
         return None
 
@@ -153,7 +161,7 @@ class Occurrence:
     @property
     def kind(self) -> MeetingKind:
         """What sort of meeting this is (:func:`meeting_kind`)."""
-        return meeting_kind(self.attendees, external=self.external)
+        return meeting_kind(self.attendees, external=self.external, unknown=self.attendees_unknown)
 
 
 # Slack's link markup is ``<url|text>``: these characters would end or split it.

@@ -32,6 +32,8 @@ class Source:
     status: str
     error: str | None
     broken_notified_at: datetime | None
+    attendees_unknown: bool
+    no_attendees_notified_at: datetime | None
     failures: int
     expanded_until: datetime | None
     last_checked_at: datetime | None
@@ -96,6 +98,18 @@ def mark_broken_notified(*, conn: sa.Connection, source_id: int, now: datetime) 
         sa.update(SOURCE)
         .where(t.id == source_id, t.broken_notified_at.is_(None))
         .values(broken_notified_at=now)
+    ).rowcount
+    return bool(first)
+
+
+def mark_no_attendees_notified(*, conn: sa.Connection, source_id: int, now: datetime) -> bool:
+    """Note that the owner was told the calendar lists no attendees; False when they had
+    been already."""
+    t = SOURCE.c
+    first = conn.execute(
+        sa.update(SOURCE)
+        .where(t.id == source_id, t.no_attendees_notified_at.is_(None))
+        .values(no_attendees_notified_at=now)
     ).rowcount
     return bool(first)
 

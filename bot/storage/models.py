@@ -290,6 +290,11 @@ class CalendarSource(SQLModel, table=True):
     status: str = Field(default="ok", max_length=16)
     error: str | None = Field(default=None, max_length=255)
     broken_notified_at: datetime | None = _ts()
+    # No event of the feed lists an ATTENDEE (as of its last read that was not a 304):
+    # its meetings' attendance is unknown, none is called solo (bot.calendars.ics).
+    attendees_unknown: bool = False
+    # When its owner was told that, once per feed (bot.sync.feeds).
+    no_attendees_notified_at: datetime | None = _ts()
     # Transient failures in a row (timeouts, 5xx): the retry backs off with them.
     failures: int = 0
     # End of the window last expanded; an unchanged feed is re-read once it falls behind.
@@ -426,6 +431,8 @@ class OccurrenceRow(SQLModel, table=True):
     # The event's iCalendar UID, by which the same meeting on two calendars is one
     # (bot.copies); a longer one is kept in the digest form of bot.occurrences.
     ical_uid: str | None = Field(default=None, max_length=255)
+    # Its calendar does not say who attends (Occurrence.attendees_unknown): not solo.
+    attendees_unknown: bool = False
     updated_at: datetime | None = _ts()
     # The calendar's own id of this instance when it is not ``uid``/``recurrence_id``
     # (Microsoft Graph's event id: an ``@removed`` entry names nothing else). Not part of

@@ -48,6 +48,7 @@ class StoredOccurrence:
     category: str | None
     skip_reason: str | None
     ical_uid: str | None
+    attendees_unknown: bool
     updated_at: datetime | None
     event_id: str | None
 
@@ -326,8 +327,9 @@ def upcoming_recurring(
     limit: int,
 ) -> list[SeriesSummary]:
     """The person's recurring series with a meeting not skipped starting in [``since``,
-    ``until``) of at most ``at_most_attendees`` or at least ``at_least_attendees``,
-    soonest first, at most ``limit``."""
+    ``until``) of at most ``at_most_attendees`` or at least ``at_least_attendees`` (a
+    meeting whose calendar does not say who attends has neither), soonest first, at most
+    ``limit``."""
     c = OCCURRENCE.c
     rows = conn.execute(
         sa.select(
@@ -342,6 +344,7 @@ def upcoming_recurring(
             c.start_at < until,
             c.skip_reason.is_(None),
             c.recurring.is_(True),
+            c.attendees_unknown.is_(False),
             sa.or_(c.attendees <= at_most_attendees, c.attendees >= at_least_attendees),
         )
         .group_by(c.series_key)

@@ -41,6 +41,16 @@ how many a tick takes), then for each:
 * anything else (timeouts, 5xx, a login page instead of a calendar): status
   ``failing``, retried with exponential backoff (twice the poll interval, doubling,
   at most 6 hours), and no message.
+
+**A feed that lists no attendees** (Outlook's published calendars leave every
+``ATTENDEE`` out): whether it lists any is decided from the whole body at each read that
+parses it (one scan, :func:`bot.calendars.ics.lists_no_attendees`, as a part may be
+parsed alone) and kept on the source (``attendees_unknown``); when it changes, the whole
+feed is read. Its meetings' attendance is unknown, so none is called solo, and the first
+time one of them is to be nudged its owner is told once, ever, by a ``notice`` (ref
+``feed-no-attendees:<id>``, recorded in ``no_attendees_notified_at``: the outbox's
+settled rows do not last) that solo blocks may be nudged too and how to keep them quiet;
+the Home tab says it beside the feed for as long as it is so.
 """
 
 from __future__ import annotations
@@ -57,7 +67,7 @@ from urllib.parse import urlsplit, urlunsplit
 import sqlalchemy as sa
 
 from bot.calendars.fingerprint import NO_UID, FeedPrint, fingerprint, only_series
-from bot.calendars.ics import CalendarError, parse_ics
+from bot.calendars.ics import CalendarError, lists_no_attendees, parse_ics
 from bot.calendars.occurrence import Occurrence
 from bot.crypto import CipherError
 from bot.messages import Message
@@ -100,6 +110,7 @@ class FeedConnectError(Exception):
 class Connected:
     source_id: int
     upcoming: int  # eligible meetings in the next 7 days
+    attendees_unknown: bool = False  # the feed lists no attendees: solo blocks count too
 
 
 @dataclass(frozen=True)
@@ -109,6 +120,7 @@ class SourceInfo:
     host: str
     status: str
     last_checked_at: datetime | None
+    attendees_unknown: bool = False  # no event of the feed lists an attendee
 
     @property
     def name(self) -> str:
@@ -210,6 +222,7 @@ def connect_feed(
     assert person is not None  # created when missing
     now = services.clock.now()
     window = _window(now)
+    unknown = lists_no_attendees(body)
     try:
         parsed = parse_ics(
             body,
@@ -218,6 +231,7 @@ def connect_feed(
             end=window[1],
             user_emails=person.emails,
             default_tz=person.zone,
+            attendees_unknown=unknown,
         )
     except CalendarError:
         logger.info("feed on %s is not a calendar", host)
@@ -229,6 +243,7 @@ def connect_feed(
         "last_modified": fetched.last_modified,
         "content_hash": hashlib.sha256(body).hexdigest(),
         "feed_print": _print_values(fingerprint(body)),
+        "attendees_unknown": unknown,
         "status": OK,
         "error": None,
         "failures": 0,
@@ -266,6 +281,14 @@ def connect_feed(
         occurrences=occurrences,
         window=window,
     )
+    _tell_no_attendees(
+        services,
+        source_id=source_id,
+        team_id=team_id,
+        user_id=user_id,
+        name=label or host,
+        occurrences=occurrences,
+    )
     upcoming = count_upcoming(occurrences, now=now)
     logger.info(
         "feed %s on %s connected for %s: %d meetings in the next 7 days",
@@ -274,7 +297,7 @@ def connect_feed(
         user_id,
         upcoming,
     )
-    return Connected(source_id=int(source_id), upcoming=upcoming)
+    return Connected(source_id=int(source_id), upcoming=upcoming, attendees_unknown=unknown)
 
 
 def count_upcoming(occurrences: Sequence[Occurrence], *, now: datetime) -> int:
@@ -282,14 +305,18 @@ def count_upcoming(occurrences: Sequence[Occurrence], *, now: datetime) -> int:
     return sum(1 for o in occurrences if o.eligible and now <= o.start < now + UPCOMING)
 
 
-def connected_text(prompts: Prompts, *, name: str, upcoming: int) -> str:
-    """What to tell the person once a feed is connected. Pure."""
+def connected_text(
+    prompts: Prompts, *, name: str, upcoming: int, attendees_unknown: bool = False
+) -> str:
+    """What to tell the person once a feed is connected (a feed that lists no attendees
+    counts its solo blocks too, and says so). Pure."""
     name = escape(name)
+    words = "calendar.connected_unknown" if attendees_unknown else "calendar.connected"
     if upcoming == 0:
-        return prompts.text("calendar.connected.none", name=name)
+        return prompts.text(f"{words}.none", name=name)
     if upcoming == 1:
-        return prompts.text("calendar.connected.one", name=name)
-    return prompts.text("calendar.connected.many", name=name, count=upcoming)
+        return prompts.text(f"{words}.one", name=name)
+    return prompts.text(f"{words}.many", name=name, count=upcoming)
 
 
 def _find_source(services: Services, *, team_id: str, user_id: str, url: str) -> int | None:
@@ -328,7 +355,11 @@ def list_sources(services: Services, *, team_id: str, user_id: str) -> list[Sour
             host = _host(services.cipher.decrypt(row.url))
         except CipherError:
             host = "?"
-        found.append(SourceInfo(row.id, row.label, host, row.status, row.last_checked_at))
+        found.append(
+            SourceInfo(
+                row.id, row.label, host, row.status, row.last_checked_at, row.attendees_unknown
+            )
+        )
     return found
 
 
@@ -436,6 +467,9 @@ def refresh_source(services: Services, row: Source) -> str:
         _record_ok(services, row, etag, last_modified, {"content_hash": digest})
         logger.debug("feed %s: no meeting changed", row.id)
         return "unchanged"
+    unknown = lists_no_attendees(body)  # of the whole feed, also when a part is parsed
+    if unknown != row.attendees_unknown:
+        series = None  # every series' meetings change their attendance: read them all
     text = body if series is None else only_series(body, series)
     if text is None:
         text, series = body, None
@@ -453,6 +487,7 @@ def refresh_source(services: Services, row: Source) -> str:
             end=window[1],
             user_emails=person.emails,
             default_tz=person.zone,
+            attendees_unknown=unknown,
         )
     except CalendarError:
         logger.warning("feed %s: the answer is not a calendar; will retry", row.id)
@@ -471,6 +506,7 @@ def refresh_source(services: Services, row: Source) -> str:
     recorded: dict[str, Any] = {
         "content_hash": digest,
         "feed_print": _print_values(printed),
+        "attendees_unknown": unknown,
     }
     if series is None:
         recorded["expanded_until"] = window[1]
@@ -478,6 +514,15 @@ def refresh_source(services: Services, row: Source) -> str:
     if not kept:  # disconnected while we were reading it: drop what we just stored
         remove_source(services, team_id=row.team_id, user_id=row.user_id, source=source)
         return "unchanged"
+    if unknown and row.no_attendees_notified_at is None:
+        _tell_no_attendees(
+            services,
+            source_id=row.id,
+            team_id=row.team_id,
+            user_id=row.user_id,
+            name=row.label or _host(url),
+            occurrences=parsed.occurrences,
+        )
     logger.info(
         "feed %s: %d added, %d changed, %d removed",
         row.id,
@@ -592,14 +637,48 @@ def _mark_broken(services: Services, row: Source, reason: str) -> None:
         logger.info("feed %s is still broken (%s)", row.id, reason)
 
 
+def _tell_no_attendees(
+    services: Services,
+    *,
+    source_id: int,
+    team_id: str,
+    user_id: str,
+    name: str,
+    occurrences: Sequence[Occurrence],
+) -> None:
+    """Tell the owner of a feed that lists no attendees, once ever, why blocks they keep
+    for themselves may be nudged too: when one of its meetings just read is to be nudged
+    (a feed of all-day entries only is no news)."""
+    if not any(o.attendees_unknown and o.eligible for o in occurrences):
+        return
+    now = services.clock.now()
+    with services.engine.begin() as conn:
+        first = calendar_sources.mark_no_attendees_notified(conn=conn, source_id=source_id, now=now)
+        if first:
+            message = build_feed_broken_notice(
+                load_prompts(), name=name, words="calendar.no_attendees"
+            )
+            queue_notice(
+                services,
+                conn,
+                team_id=team_id,
+                user_id=user_id,
+                ref=f"feed-no-attendees:{source_id}",
+                message=message,
+            )
+    if first:
+        logger.info("feed %s lists no attendees; its owner %s is told", source_id, user_id)
+
+
 # --------------------------------------------------------------------------- words
 
 
 def build_feed_broken_notice(
     prompts: Prompts, *, name: str, words: str = "calendar.broken"
 ) -> Message:
-    """The one DM that tells a person their feed stopped working (``calendar.broken``)
-    or has been failing for a day (``calendar.failing``). Pure. The feed's name is the
+    """The one DM that tells a person their feed stopped working (``calendar.broken``),
+    has been failing for a day (``calendar.failing``) or lists no attendees, so its solo
+    blocks may be nudged too (``calendar.no_attendees``). Pure. The feed's name is the
     person's own text: clipped, then escaped, so a cut never splits an entity."""
     safe = escape(clip(name, MAX_NAME_SHOWN))
     return Message(

@@ -43,6 +43,7 @@ JSON_KEYS = (
     "all_day",
     "status",
     "attendees",
+    "attendees_unknown",
     "self_response",
     "eligible",
     "skip_reason",
@@ -50,7 +51,8 @@ JSON_KEYS = (
 DESCRIPTION = """\
 Show what Heedful reads from calendar feeds: every occurrence of the window, one line
 each, with its eligibility for a nudge and, when it is not eligible, why (cancelled,
-declined, all-day, solo, free, focus, out-of-office, working-location). A SOURCE is an
+declined, all-day, solo, free, focus, out-of-office, working-location); a feed that lists
+nobody invited shows "attendees unknown" and calls nothing solo. A SOURCE is an
 .ics file or an http(s)/webcal URL (Google's "secret address in iCal format", Outlook's
 published ICS link, an iCloud public calendar link).
 """
@@ -166,6 +168,8 @@ def _preview(args: argparse.Namespace) -> int:
         for problem in feed.problems:
             which = problem.uid or problem.summary or "(no UID, no title)"
             _err(f"{label}: skipped event {_clean(which)}: {_clean(problem.reason)}")
+        if any(o.attendees_unknown for o in feed.occurrences):  # no event lists an ATTENDEE
+            _err(load_prompts().text("calendar.preview.attendees_unknown", source=label))
         occurrences.extend(feed.occurrences)
     if not read:
         return 1
@@ -202,6 +206,7 @@ def as_json(occurrence: Occurrence) -> dict[str, object]:
         "all_day": occurrence.all_day,
         "status": occurrence.status.value,
         "attendees": occurrence.attendees,
+        "attendees_unknown": occurrence.attendees_unknown,
         "self_response": occurrence.self_response.value if occurrence.self_response else None,
         "eligible": reason is None,
         "skip_reason": reason.value if reason else None,
@@ -209,7 +214,8 @@ def as_json(occurrence: Occurrence) -> dict[str, object]:
 
 
 def human_line(occurrence: Occurrence, zone: tzinfo) -> str:
-    """``Mon 2026-03-02 10:00–10:30  Weekly sync · small · eligible · google.ics``."""
+    """``Mon 2026-03-02 10:00–10:30  Weekly sync · small · eligible · google.ics``; a
+    feed that lists no attendees says ``attendees unknown`` instead of the kind."""
     start = occurrence.start.astimezone(zone)
     end = occurrence.end.astimezone(zone)
     if occurrence.all_day:
@@ -224,7 +230,8 @@ def human_line(occurrence: Occurrence, zone: tzinfo) -> str:
     reason = occurrence.skip_reason
     verdict = "eligible" if reason is None else f"skip: {reason.value}"
     title = _clean(occurrence.title) or "(no title)"
-    return f"{when:<27} {title} · {occurrence.kind.value} · {verdict} · {occurrence.source}"
+    kind = "attendees unknown" if occurrence.attendees_unknown else occurrence.kind.value
+    return f"{when:<27} {title} · {kind} · {verdict} · {occurrence.source}"
 
 
 def source_labels(sources: Sequence[str]) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import random
 import time
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,8 +20,21 @@ import pytest
 import recurring_ical_events
 import x_wr_timezone
 
-from bot.calendars.ics import MAX_INSTANCES, CalendarError, ParsedFeed, parse_ics
-from bot.calendars.occurrence import Category, Occurrence, Response, SkipReason, Status
+from bot.calendars.ics import (
+    MAX_INSTANCES,
+    CalendarError,
+    ParsedFeed,
+    lists_no_attendees,
+    parse_ics,
+)
+from bot.calendars.occurrence import (
+    Category,
+    MeetingKind,
+    Occurrence,
+    Response,
+    SkipReason,
+    Status,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -468,12 +482,97 @@ def test_people_are_counted_once_and_rooms_not_at_all() -> None:
     assert occurrence.organizer == "dana@acme.example" and not occurrence.external
 
 
+# An event of 2025, outside the window: the feed lists attendees, so it tells solo blocks.
+LISTED = [
+    "BEGIN:VEVENT",
+    "UID:old",
+    "DTSTART:20250303T100000Z",
+    "DTEND:20250303T110000Z",
+    "ATTENDEE:mailto:ben@acme.example",
+    "END:VEVENT",
+]
+
+
 def test_solo_blocks_and_organizer_only_events() -> None:
-    assert one(calendar(*event("SUMMARY:block"))).attendees == 0
-    organizer_only = one(calendar(*event("ORGANIZER:mailto:dana@acme.example")))
+    block = one(calendar(*event("SUMMARY:block"), *LISTED))
+    assert (block.attendees, block.skip_reason) == (0, SkipReason.SOLO)
+    organizer_only = one(calendar(*event("ORGANIZER:mailto:dana@acme.example"), *LISTED))
     assert organizer_only.attendees == 1
     assert organizer_only.self_response is Response.ACCEPTED
     assert organizer_only.skip_reason is SkipReason.SOLO
+    assert not organizer_only.attendees_unknown
+
+
+def test_a_feed_that_lists_no_attendees_calls_nothing_solo() -> None:
+    """Outlook's published calendars leave every ATTENDEE out: attendance is unknown, and
+    the other rules still skip what they skip."""
+    text = calendar(
+        *event("SUMMARY:Sync with Ben", "ORGANIZER:mailto:ben@acme.example"),
+        *event("SUMMARY:Prep", uid="prep", start="20260303T130000Z"),
+        *event("SUMMARY:Errand", "TRANSP:TRANSPARENT", uid="free", start="20260303T140000Z"),
+        *event("SUMMARY:Quiet", "X-MICROSOFT-CDO-BUSYSTATUS:FREE", uid="ms-free"),
+        *event("SUMMARY:Focus time", uid="focus", start="20260303T150000Z"),
+        *event("SUMMARY:OOO", uid="away", start="20260303T160000Z"),
+        *event("SUMMARY:Lunch", "STATUS:CANCELLED", uid="lunch", start="20260303T120000Z"),
+        "BEGIN:VEVENT",
+        "UID:offsite-day",
+        "DTSTART;VALUE=DATE:20260304",
+        "SUMMARY:Offsite",
+        "END:VEVENT",
+    )
+    feed = parse_ics(text, source="t", start=START, end=FIVE_WEEKS, user_emails=(USER,))
+    found = {o.uid: o for o in feed.occurrences}
+    assert all(o.attendees_unknown for o in feed.occurrences)
+    assert {uid: o.skip_reason for uid, o in found.items()} == {
+        "e1": None,
+        "prep": None,
+        "free": SkipReason.FREE,
+        "ms-free": SkipReason.FREE,
+        "focus": SkipReason.FOCUS,
+        "away": SkipReason.OUT_OF_OFFICE,
+        "lunch": SkipReason.CANCELLED,
+        "offsite-day": SkipReason.ALL_DAY,
+    }
+    # Who attends is unknown: neither a 1:1 nor a large meeting.
+    assert found["prep"].kind is MeetingKind.SMALL and found["e1"].kind is MeetingKind.SMALL
+    # The person's own answer still wins (a calendar of another kind may give it).
+    declined = replace(found["prep"], self_response=Response.DECLINED)
+    assert declined.skip_reason is SkipReason.DECLINED
+
+    # The same events in a feed where one other event lists an attendee: today's rule.
+    listed = parse_ics(
+        text.replace("END:VCALENDAR", "\r\n".join(LISTED) + "\r\nEND:VCALENDAR"),
+        source="t",
+        start=START,
+        end=FIVE_WEEKS,
+        user_emails=(USER,),
+    )
+    known = {o.uid: o for o in listed.occurrences}
+    assert not any(o.attendees_unknown for o in listed.occurrences)
+    assert known["prep"].skip_reason is SkipReason.SOLO
+    assert known["e1"].skip_reason is SkipReason.SOLO  # the organizer alone is one person
+
+
+def test_whether_a_feed_lists_attendees_is_told_from_the_whole_feed() -> None:
+    no_one = calendar(*event("SUMMARY:Prep"))
+    assert lists_no_attendees(no_one) and lists_no_attendees(no_one.encode())
+    assert not lists_no_attendees(calendar())  # no events: nothing unknown
+    assert not lists_no_attendees(calendar(*event("ATTENDEE;CN=Ben:mailto:ben@acme.example")))
+    assert not lists_no_attendees(calendar(*event("attendee:mailto:ben@acme.example")))
+    folded = calendar(*event("ATTEN\r\n DEE:mailto:ben@acme.example")).encode()
+    assert not lists_no_attendees(folded)
+    assert lists_no_attendees(calendar(*event("DESCRIPTION:ATTENDEE: nobody")))
+    # A part of a feed (a refresh reads only the series that changed) is told what the
+    # whole feed says.
+    part = parse_ics(
+        no_one,
+        source="t",
+        start=START,
+        end=FIVE_WEEKS,
+        user_emails=(USER,),
+        attendees_unknown=False,
+    )
+    assert part.occurrences[0].skip_reason is SkipReason.SOLO
 
 
 def test_external_needs_the_users_domain() -> None:

@@ -32,6 +32,7 @@ KEYS = {
     "all_day",
     "status",
     "attendees",
+    "attendees_unknown",
     "self_response",
     "eligible",
     "skip_reason",
@@ -70,6 +71,33 @@ def test_human_output() -> None:
     assert lines[-1] == "12 occurrences, 5 eligible"
 
 
+def test_a_feed_that_lists_no_attendees_shows_attendees_unknown_and_calls_nothing_solo() -> None:
+    """Outlook's published calendars leave every ATTENDEE out."""
+    result = preview("outlook_published.ics", *WINDOW, *USER)
+    assert result.returncode == 0
+    note = load_prompts().text("calendar.preview.attendees_unknown", source="outlook_published.ics")
+    assert result.stderr == note + "\n"
+    lines = result.stdout.splitlines()
+    assert lines[:3] == [
+        "Mon 2026-03-02 10:00–10:30  Team meeting · attendees unknown · eligible"
+        " · outlook_published.ics",
+        "Tue 2026-03-03 14:00–16:00  Write the report · attendees unknown · eligible"
+        " · outlook_published.ics",
+        "Wed 2026-03-04 09:00–10:00  Dentist · attendees unknown · skip: out-of-office"
+        " · outlook_published.ics",
+    ]
+    assert "Maybe gym · attendees unknown · skip: free" in lines[3]
+    assert "Company holiday · attendees unknown · skip: all-day" in lines[4]
+    assert lines[-1] == "6 occurrences, 3 eligible"
+
+    result = preview("outlook_published.ics", *WINDOW, *USER, "--json")
+    objects = [json.loads(line) for line in result.stdout.splitlines()]
+    assert all(o["attendees_unknown"] for o in objects)
+    assert "solo" not in {o["skip_reason"] for o in objects}
+    # A feed that lists attendees says nothing of the kind.
+    assert "attendees unknown" not in preview("google_x_wr_timezone.ics", *WINDOW, *USER).stdout
+
+
 def test_json_output_and_several_sources() -> None:
     result = preview(
         "outlook_windows_zones.ics", "cancelled_instances.ics", *WINDOW, *USER, "--json"
@@ -89,6 +117,7 @@ def test_json_output_and_several_sources() -> None:
         "all_day": False,
         "status": "confirmed",
         "attendees": 3,
+        "attendees_unknown": False,
         "self_response": "accepted",
         "eligible": True,
         "skip_reason": None,

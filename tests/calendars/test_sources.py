@@ -5,7 +5,9 @@ through the Slack emulator. Every test runs on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import re
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,6 +25,7 @@ from bot.clock import VirtualClock
 from bot.config import Settings
 from bot.crypto import Cipher
 from bot.emulator import SlackEmulator
+from bot.home import home_view
 from bot.messages import Message
 from bot.messages.prompts import load_prompts
 from bot.services import Services, build_services
@@ -871,6 +874,140 @@ def test_the_connected_line_fits_the_count() -> None:
     assert "1 meeting " in connected_text(prompts, name="Work", upcoming=1)
     assert "12 meetings" in connected_text(prompts, name="W<rk", upcoming=12)
     assert "W&lt;rk" in connected_text(prompts, name="W<rk", upcoming=12)
+
+
+# --------------------------------------------------------------------------- no attendees
+
+
+def unlisted(body: bytes) -> bytes:
+    """``body`` as Outlook's published calendars write it: no ORGANIZER, no ATTENDEE."""
+    return re.sub(rb"(?:ORGANIZER|ATTENDEE)[^\r\n]*\r\n", b"", body)
+
+
+def home_text(services: Services) -> str:
+    return json.dumps(home_view(services, team_id=TEAM, user_id=USER), ensure_ascii=False)
+
+
+def no_attendees_line() -> str:
+    prompts = load_prompts()
+    ok = prompts.text("home.calendar_status.ok")
+    return prompts.text("home.calendar_status.attendees_unknown", status=ok)
+
+
+def test_a_feed_that_lists_no_attendees_is_nudged_and_its_owner_told_once(
+    heedful: Heedful,
+    services: Services,
+    feed: FeedServer,
+    ana: str,
+    clock: VirtualClock,
+    emulator: SlackEmulator,
+) -> None:
+    feed.body = unlisted(calendar())
+    connected = connect(services, feed, label="Outlook")
+    assert connected.attendees_unknown and connected.upcoming == 9  # the focus block too
+    row = source_row(services, connected.source_id)
+    assert row.attendees_unknown and row.no_attendees_notified_at == services.clock.now()
+
+    stored = occurrences(services)
+    assert all(r.attendees_unknown for r in stored.values())
+    assert stored[("focus", None)].skip_reason is None  # not solo: nobody knows
+    assert stored[("offsite", None)].skip_reason == "all-day"
+    assert stored[("lunch", None)].skip_reason == "cancelled"
+    planned = nudges(services)
+    assert planned[("reminder", "focus", "")].state == "pending"
+    assert planned[("reminder", "standup", "2026-03-02T12:00:00Z")].state == "pending"
+
+    heedful.send_due()
+    (notice,) = notices(emulator)
+    expected = build_feed_broken_notice(
+        load_prompts(), name="Outlook", words="calendar.no_attendees"
+    )
+    assert notice["text"] == expected.text
+    (delivery,) = [d for d in table(services, Delivery) if d.kind == "notice"]
+    assert (delivery.ref, delivery.state) == (f"feed-no-attendees:{connected.source_id}", "sent")
+    assert no_attendees_line() in home_text(services)
+
+    # Settled deliveries are purged after a while (bot.privacy): the record on the feed
+    # still keeps it to one notice, through changed reads, whole re-reads and reconnecting.
+    with services.engine.begin() as conn:
+        conn.execute(sa.delete(Delivery.__table__).where(Delivery.__table__.c.kind == "notice"))
+    feed.body = unlisted(calendar(changed=True))
+    clock.advance(POLL)
+    assert refresh_due_sources(services) == 1
+    assert occurrences(services)[("retro", None)].skip_reason is None
+    clock.advance(timedelta(hours=25))  # the daily read of the whole feed
+    assert refresh_due_sources(services) == 1
+    connect(services, feed)
+    heedful.send_due()
+    assert len(notices(emulator)) == 1
+    assert not [d for d in table(services, Delivery) if d.kind == "notice"]
+    assert no_attendees_line() in home_text(services)
+
+
+def test_a_feed_of_all_day_entries_without_attendees_is_no_news(
+    heedful: Heedful, services: Services, feed: FeedServer, ana: str, emulator: SlackEmulator
+) -> None:
+    """Nothing of it is nudged, so nothing needs explaining (a holiday calendar)."""
+    feed.body = (
+        b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Heedful tests//EN\r\n"
+        b"BEGIN:VEVENT\r\nUID:holiday\r\nDTSTART;VALUE=DATE:20260303\r\n"
+        b"SUMMARY:Holiday\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    source_id = connect(services, feed).source_id
+    heedful.send_due()
+    assert notices(emulator) == []
+    assert source_row(services, source_id).no_attendees_notified_at is None
+
+
+def test_a_feed_that_starts_or_stops_listing_attendees_is_read_again_in_full(
+    heedful: Heedful,
+    services: Services,
+    feed: FeedServer,
+    ana: str,
+    clock: VirtualClock,
+    emulator: SlackEmulator,
+) -> None:
+    """Some events with attendees: today's solo rule. Whether a feed lists attendees is
+    the whole feed's fact, so when it changes every series is read again, also those
+    whose events did not change (the focus block here)."""
+    source_id = connect(services, feed).source_id
+    assert occurrences(services)[("focus", None)].skip_reason == "solo"
+    assert no_attendees_line() not in home_text(services)
+
+    feed.body = unlisted(calendar())  # the owner swapped in a published calendar
+    clock.advance(POLL)
+    refresh_due_sources(services)
+    stored = occurrences(services)
+    assert stored[("focus", None)].skip_reason is None
+    assert all(r.attendees_unknown for r in stored.values())
+    assert nudges(services)[("reminder", "focus", "")].state == "pending"
+    heedful.send_due()
+    assert len(notices(emulator)) == 1
+    assert f"feed-no-attendees:{source_id}" in {
+        d.ref for d in table(services, Delivery) if d.kind == "notice"
+    }
+    assert no_attendees_line() in home_text(services)
+
+    # One series lists its attendees again: the focus block, unchanged, is solo again.
+    body = calendar().replace(b"ATTENDEE", b"X-NOBODY").replace(b"ORGANIZER", b"X-NOBODY")
+    feed.body = body.replace(b"X-NOBODY", b"ATTENDEE", 1)  # the stand-up's organizer line
+    clock.advance(POLL)
+    refresh_due_sources(services)
+    stored = occurrences(services)
+    assert not any(r.attendees_unknown for r in stored.values())
+    assert stored[("focus", None)].skip_reason == "solo"
+    assert nudges(services)[("reminder", "focus", "")].state == "skipped"
+    assert not source_row(services, source_id).attendees_unknown
+    assert no_attendees_line() not in home_text(services)
+
+
+def test_the_connected_line_of_a_feed_without_attendees_says_solo_blocks_count() -> None:
+    prompts = load_prompts()
+    unknown = connected_text(prompts, name="W<rk", upcoming=12, attendees_unknown=True)
+    assert unknown == prompts.text("calendar.connected_unknown.many", name="W&lt;rk", count=12)
+    assert connected_text(prompts, name="W", upcoming=0, attendees_unknown=True) == (
+        prompts.text("calendar.connected_unknown.none", name="W")
+    )
 
 
 def test_addresses_on_private_networks_are_refused_by_default(services: Services) -> None:
