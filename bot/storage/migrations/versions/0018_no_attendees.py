@@ -5,15 +5,15 @@ no_attendees_notified_at (its owner was told once)
 Rows stored before this revision say attendance is known; a feed's next read in full
 (at the latest its daily one) stores what it says.
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0017"
-down_revision = "0016"
+revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
