@@ -355,6 +355,8 @@ def bench_shared(
     from bot.storage.stats import inbox_backlog
 
     n = int(rate * seconds)
+    # "skipped: maximum number of running instances": a job still running at its next tick.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
     print(f"-- shared process, {backend}: {rate:.0f} signed events/s for {seconds:.0f} s")
     b_times, b_lag = _paced(bare, signed_requests(emu, "SB", n), rate)
     one, heedful = heedful_ack(db, emu, run_workers=True)
