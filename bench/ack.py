@@ -1,8 +1,10 @@
-"""Ack-path benchmark: time per signed ``message.im`` event until Slack would get its 200.
+"""Ack-path benchmark: time per signed ``message.im`` event until Slack would get its 200,
+then what the inbox worker makes of the stored events.
 
     python bench/ack.py                        # SQLite
     python bench/ack.py --backend postgres
     python bench/ack.py --backend both --n 3000
+    python bench/ack.py --rate 200 --seconds 30   # the shared-process load (issue 13)
 
 Heedful: ``Heedful(...).router.handle(HttpRequest(POST /slack/events))`` - the real WSGI
 router, the ingress Bolt app (signature check, ``authorize`` from the installation table,
@@ -14,6 +16,18 @@ Baseline: a bare Bolt ``App`` with the same signing secret, a no-op ``message`` 
 of the same database (same engine). Every request has a unique ``event_id``.
 
 Goal: Heedful <= 1.5x the baseline's time per event.
+
+Then, on the same database (no goal: figures for README's "when to split web and worker"):
+
+* **drain**: ``heedful.inbox.run_once()`` (claim a batch, replay each event through the
+  worker Bolt app and its listeners, settle the batch) over ``--drain`` of the events the
+  ack part stored; events per second, and SQL statements and transactions per event.
+  The events it leaves are then marked done, so the next part starts from an empty inbox.
+* **shared process**: ``--rate`` signed events a second for ``--seconds`` through the
+  router of a Heedful started with its workers (``--role all``: the inbox job is woken by
+  each stored event and drains in the ticker's thread, in the same process), against the
+  bare Bolt App + INSERT at the same pace with no worker. Ack time p50/p99 of each, and
+  how long the backlog takes to clear after the last event.
 """
 
 from __future__ import annotations
@@ -35,6 +49,7 @@ from _common import (
     backends,
     header,
     median,
+    percentile,
     private_database,
     quiet_logging,
     verdict,
@@ -86,8 +101,11 @@ def _captured(name: str) -> Iterator[list[str]]:
         target.propagate = True
 
 
-def heedful_ack(db: Database, emu: Any) -> tuple[Callable[[bytes, dict[str, str]], None], Any]:
-    """Heedful's ack path: (one request, the app). One probe event is stored first."""
+def heedful_ack(
+    db: Database, emu: Any, *, run_workers: bool = False
+) -> tuple[Callable[[bytes, dict[str, str]], None], Any]:
+    """Heedful's ack path: (one request, the app). One probe event is stored first.
+    With ``run_workers`` the app is started (its jobs, the inbox's among them, tick)."""
     from bot.app import Heedful
     from bot.clock import SystemClock
     from bot.config import Settings
@@ -108,7 +126,9 @@ def heedful_ack(db: Database, emu: Any) -> tuple[Callable[[bytes, dict[str, str]
             HttpRequest(method="POST", path="/slack/events", query="", headers=headers, body=body)
         )
 
-    heedful = Heedful(services, serve_http=False, run_workers=False)  # ack path only
+    heedful = Heedful(services, serve_http=False, run_workers=run_workers)
+    if run_workers:
+        heedful.start()
     ((probe_body, probe_headers),) = signed_requests(emu, "PROBE", 1)
     with _captured("slack_bolt") as errors:
         probe = route(heedful, probe_body, probe_headers)
@@ -210,14 +230,33 @@ def bench_ack(backend: str, args: argparse.Namespace) -> bool:
                     times.append(timed(one, requests))
             stored, scratch = count(db, "inbox"), count(db, "bench_scratch")
             extra_calls = len(emu.calls) - calls_before
+            expected = warm + n * reps
+            if stored != expected + 1 or scratch != expected:  # + the probe
+                raise RuntimeError(
+                    f"stored {stored} inbox rows and {scratch} scratch rows, want {expected}"
+                )
+            report_ack(backend, h_times, b_times, stored, scratch, extra_calls)
+            drain = args.drain if args.drain is not None else (500 if args.quick else 2_000)
+            if drain:
+                bench_drain(backend, db, app, min(drain, stored))
+            _finish_leftovers(db)
             app.stop()
+            seconds = args.seconds if args.seconds is not None else (5 if args.quick else 30)
+            if seconds and args.rate:
+                bench_shared(backend, db, emu, bare, rate=args.rate, seconds=seconds)
     finally:
         emu.stop()
-    expected = warm + n * reps
-    if stored != expected + 1 or scratch != expected:  # + the probe
-        raise RuntimeError(
-            f"stored {stored} inbox rows and {scratch} scratch rows, want {expected}"
-        )
+    return median(h_times) / median(b_times) <= GOAL_RATIO
+
+
+def report_ack(
+    backend: str,
+    h_times: list[float],
+    b_times: list[float],
+    stored: int,
+    scratch: int,
+    extra_calls: int,
+) -> None:
     h, b = median(h_times) * 1e6, median(b_times) * 1e6
     ratio = h / b
     ok = ratio <= GOAL_RATIO
@@ -233,7 +272,120 @@ def bench_ack(backend: str, args: argparse.Namespace) -> bool:
         f"   ack[{backend}] ratio heedful/bare = {ratio:.2f}x"
         f" (goal <= {GOAL_RATIO}x)  {verdict(ok)}"
     )
-    return ok
+
+
+@contextlib.contextmanager
+def _counting(engine: sa.Engine) -> Iterator[dict[str, int]]:
+    """Count the SQL statements and the commits run on ``engine`` inside the block."""
+    counts = {"statements": 0, "commits": 0}
+
+    def on_statement(*_: Any) -> None:
+        counts["statements"] += 1
+
+    def on_commit(*_: Any) -> None:
+        counts["commits"] += 1
+
+    sa.event.listen(engine, "before_cursor_execute", on_statement)
+    sa.event.listen(engine, "commit", on_commit)
+    try:
+        yield counts
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", on_statement)
+        sa.event.remove(engine, "commit", on_commit)
+
+
+def _finish_leftovers(db: Database) -> None:
+    """Mark the stored events the drain left as done (so the next part starts empty)."""
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "UPDATE inbox SET state = 'done', body = '' WHERE state IN ('pending', 'claimed')"
+        )
+
+
+def bench_drain(backend: str, db: Database, heedful: Any, limit: int) -> None:
+    """The worker alone: ``inbox.run_once()`` until ``limit`` stored events are processed."""
+    processed = 0
+    start = time.perf_counter()
+    with _counting(db.engine) as counts:
+        while processed < limit:
+            handled = heedful.inbox.run_once()
+            if not handled:
+                break
+            processed += handled
+    elapsed = time.perf_counter() - start
+    print(
+        f"   drain[{backend}] worker alone, batch {heedful.inbox.batch_size}:"
+        f" {processed} events in {elapsed:.1f} s = {processed / elapsed:.0f} events/s;"
+        f" {counts['statements'] / processed:.1f} statements and"
+        f" {counts['commits'] / processed:.2f} commits per event"
+    )
+
+
+def _paced(
+    one: Callable[[bytes, dict[str, str]], None], requests: list[Any], rate: float
+) -> tuple[list[float], float]:
+    """Send ``requests`` at ``rate`` a second (open loop: a late one goes at once);
+    returns each one's ack time (s) and how far behind its slot the last one went."""
+    times: list[float] = []
+    start = time.perf_counter()
+    lag = 0.0
+    for i, (body, headers) in enumerate(requests):
+        slot = start + i / rate
+        now = time.perf_counter()
+        if now < slot:
+            time.sleep(slot - now)
+        begin = time.perf_counter()
+        lag = max(lag, begin - slot)
+        one(body, headers)
+        times.append(time.perf_counter() - begin)
+    return times, lag
+
+
+def bench_shared(
+    backend: str,
+    db: Database,
+    emu: Any,
+    bare: Callable[[bytes, dict[str, str]], None],
+    *,
+    rate: float,
+    seconds: float,
+) -> None:
+    """``rate`` events a second for ``seconds`` into a Heedful that processes them in the
+    same process, against the bare Bolt App at the same pace."""
+    from bot.storage.stats import inbox_backlog
+
+    n = int(rate * seconds)
+    # "skipped: maximum number of running instances": a job still running at its next tick.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
+    print(f"-- shared process, {backend}: {rate:.0f} signed events/s for {seconds:.0f} s")
+    b_times, b_lag = _paced(bare, signed_requests(emu, "SB", n), rate)
+    one, heedful = heedful_ack(db, emu, run_workers=True)
+    try:
+        requests = signed_requests(emu, "SH", n)
+        start = time.perf_counter()
+        h_times, h_lag = _paced(one, requests, rate)
+        sent = time.perf_counter()
+        backlog_at_end = sum(inbox_backlog(db.engine).values())
+        while sum(inbox_backlog(db.engine).values()):
+            time.sleep(0.05)
+        cleared = time.perf_counter()
+    finally:
+        heedful.stop()
+    h50, h99 = percentile(h_times, 50) * 1e3, percentile(h_times, 99) * 1e3
+    b50, b99 = percentile(b_times, 50) * 1e3, percentile(b_times, 99) * 1e3
+    print(
+        f"   heedful, worker in the process : ack p50 {h50:6.1f} ms, p99 {h99:7.1f} ms,"
+        f" max {max(h_times) * 1e3:7.1f} ms (fell behind by up to {h_lag:.1f} s)"
+    )
+    print(
+        f"   bare Bolt App + bare INSERT    : ack p50 {b50:6.1f} ms, p99 {b99:7.1f} ms,"
+        f" max {max(b_times) * 1e3:7.1f} ms (fell behind by up to {b_lag:.1f} s)"
+    )
+    print(
+        f"   shared[{backend}] ack p99 ratio {h99 / b99:.1f}x; backlog {backlog_at_end} at the"
+        f" last event, cleared {cleared - sent:.1f} s later;"
+        f" {n / (cleared - start):.0f} events/s processed end to end"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -241,6 +393,15 @@ def main(argv: list[str] | None = None) -> int:
     add_common_args(parser, default_backend="sqlite")
     parser.add_argument("--n", type=int, help="events per repetition (default 2000)")
     parser.add_argument("--reps", type=int, help="repetitions (default 5)")
+    parser.add_argument(
+        "--drain", type=int, help="stored events the worker alone drains (default 2000; 0: skip)"
+    )
+    parser.add_argument(
+        "--rate", type=float, default=200.0, help="shared-process load: events a second (200)"
+    )
+    parser.add_argument(
+        "--seconds", type=float, help="shared-process load: for how long (default 30; 0: skip)"
+    )
     args = parser.parse_args(argv)
     quiet_logging(args.verbose)
     header(f"Heedful ack-path benchmark ({datetime.now(UTC):%Y-%m-%d})")

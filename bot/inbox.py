@@ -7,11 +7,11 @@ same ``event_id`` finds the row and is acknowledged as a no-op. Every event type
 gets a 200, including those no listener cares about (Bolt would answer 404, which
 Slack counts as a failure).
 
-The :class:`InboxProcessor` then claims stored rows (with a lease, like the outbox)
-and replays each through a second Bolt app that runs listeners before it returns
+The :class:`InboxProcessor` then claims stored rows in batches (with a lease, like the
+outbox) and replays each through a second Bolt app that runs listeners before it returns
 (``process_before_response=True``), so a row is marked done only once its listener
-has finished. A crash between the ack and the processing leaves the row pending;
-any Heedful process picks it up later.
+has finished; the batch is then settled in a fixed number of statements. A crash between
+the ack and the processing leaves the row pending; any Heedful process picks it up later.
 
 Slash commands and interactions (buttons, view submissions) are not stored: Slack
 does not redeliver them, and their listeners run at once. But anyone who sees one
@@ -37,7 +37,7 @@ from sqlalchemy.engine import Engine
 from bot.clock import Clock
 from bot.crypto import Cipher
 from bot.storage import inbox
-from bot.storage.inbox import ClaimedInboxItem
+from bot.storage.inbox import ClaimedInboxItem, InboxOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,8 @@ SLACK = "slack"
 SLACK_REQUEST = "slack-request"  # inbox rows that only record a request's key
 MAX_ATTEMPTS = 5
 LEASE = timedelta(minutes=2)
+# A batch still running after this settles what it has done (a quarter of the lease).
+SETTLE_AFTER = LEASE / 4
 
 
 def inbox_middleware(
@@ -176,7 +178,20 @@ def event_owner(event: dict[str, Any]) -> str | None:
 
 
 class InboxProcessor:
-    """Claims stored inbound rows and hands each to its dispatcher."""
+    """Claims stored inbound rows and hands each to its dispatcher.
+
+    A round claims a batch in one transaction (oldest first; on PostgreSQL ``SKIP
+    LOCKED``, so processes sharing the database never claim the same row), runs each
+    row's dispatcher in that order (listeners write what they write, per event), then
+    settles the batch in one transaction of at most three statements
+    (``bot.storage.inbox.settle_inbox``): done, to retry after a back-off, failed for
+    good after ``MAX_ATTEMPTS``. A batch that runs past ``SETTLE_AFTER`` settles what it
+    has done so far before going on, well before its lease (``LEASE``) runs out and
+    another process may take the rest. A crash before the settle leaves the batch claimed;
+    its lease runs out and it is processed again (each listener is keyed by its event:
+    a message's ts, a request key), as a crash between a listener and its own settle
+    always could.
+    """
 
     def __init__(
         self,
@@ -197,15 +212,23 @@ class InboxProcessor:
     def run_once(self) -> int:
         """Process one batch of due rows; returns how many were claimed."""
         with self._lock:
+            claimed_at = self.clock.now()
             rows = inbox.claim_inbox(
                 engine=self.engine,
-                now=self.clock.now(),
+                now=claimed_at,
                 worker=self.worker_id,
                 limit=self.batch_size,
                 lease=LEASE,
             )
-            for row in rows:
-                self._process(row)
+            outcomes: list[InboxOutcome] = []
+            try:
+                for row in rows:
+                    outcomes.append(self._process(row))
+                    if self.clock.now() - claimed_at >= SETTLE_AFTER:
+                        self._settle(outcomes)
+                        outcomes, claimed_at = [], self.clock.now()
+            finally:
+                self._settle(outcomes)  # what was done, even if a BaseException stops the batch
             return len(rows)
 
     def drain(self, max_batches: int = 100) -> int:
@@ -217,28 +240,27 @@ class InboxProcessor:
                 break
         return total
 
-    def _process(self, row: ClaimedInboxItem) -> None:
+    def _process(self, row: ClaimedInboxItem) -> InboxOutcome:
         dispatch = self.dispatchers.get(row.source)
-        error: str | None = None
         try:
             if dispatch is None:
                 raise LookupError(f"no dispatcher for {row.source}")
             dispatch(row)
         except Exception as exc:
             logger.exception("inbox row %s (%s %s) failed", row.id, row.source, row.kind)
-            error = f"{type(exc).__name__}"
-        now = self.clock.now()
-        retry_at = None
-        if error is not None and row.attempts < MAX_ATTEMPTS:
-            retry_at = now + timedelta(seconds=5 * 2**row.attempts)
-        inbox.finish_inbox(
-            engine=self.engine,
-            item_id=row.id,
-            worker=self.worker_id,
-            now=now,
-            error=error,
-            retry_at=retry_at,
-        )
+            retry_at = None
+            if row.attempts < MAX_ATTEMPTS:
+                retry_at = self.clock.now() + timedelta(seconds=5 * 2**row.attempts)
+            return InboxOutcome(id=row.id, error=type(exc).__name__, retry_at=retry_at)
+        return InboxOutcome(id=row.id)
+
+    def _settle(self, outcomes: list[InboxOutcome]) -> None:
+        if not outcomes:
+            return
+        with self.engine.begin() as conn:
+            inbox.settle_inbox(
+                conn=conn, worker=self.worker_id, now=self.clock.now(), outcomes=outcomes
+            )
 
 
 class ListenerFailed(Exception):

@@ -1,5 +1,9 @@
-"""The inbox (table ``inbox_item``): every inbound hook is a row before it is
-acknowledged (DESIGN.md, invariant 3), claimed with a lease like the outbox's rows."""
+"""The inbox (table ``inbox``): every inbound hook is a row before it is
+acknowledged (DESIGN.md, invariant 3), claimed with a lease like the outbox's rows.
+
+The processor claims a batch in one transaction (:func:`claim_inbox`) and settles it in
+another (:func:`settle_inbox`): a fixed number of statements per batch, not per event.
+"""
 
 from __future__ import annotations
 
@@ -33,6 +37,16 @@ class ClaimedInboxItem:
     claimed_by: str | None
     attempts: int
     received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class InboxOutcome:
+    """How processing one claimed row went: done (no ``error``), to be retried at
+    ``retry_at``, or failed for good (an ``error`` and no ``retry_at``)."""
+
+    id: int
+    error: str | None = None
+    retry_at: datetime | None = None
 
 
 @functools.cache
@@ -85,7 +99,7 @@ def _claim(
     with engine.begin() as conn:
         conn.execute(recover)
         rows = list(conn.execute(claim))
-    rows.sort(key=lambda r: r.available_at)
+    rows.sort(key=lambda r: (r.available_at, r.id))  # oldest first, then in arrival order
     return rows
 
 
@@ -169,24 +183,64 @@ def finish_inbox(
     error: str | None = None,
     retry_at: datetime | None = None,
 ) -> None:
-    """Mark an inbox row done (its body is cleared: it may hold a reflection), or
-    return it for a retry at ``retry_at``, or fail it for good (no ``retry_at``)."""
-    t = INBOX.c
-    if error is None:
-        values: dict[str, Any] = {
-            "state": InboxState.DONE,
-            "body": "",
-            "processed_at": now,
-            "error": None,
-        }
-    elif retry_at is not None:
-        values = {"state": InboxState.PENDING, "available_at": retry_at, "error": error[:255]}
-    else:
-        values = {"state": InboxState.FAILED, "processed_at": now, "error": error[:255]}
-    stmt = (
-        sa.update(INBOX)
-        .where(t.id == item_id, t.claimed_by == worker, t.state == InboxState.CLAIMED)
-        .values(lease_until=None, **values)
-    )
+    """Settle one claimed row on its own (:func:`settle_inbox` for a batch of one)."""
     with engine.begin() as conn:
-        conn.execute(stmt)
+        settle_inbox(
+            conn=conn,
+            worker=worker,
+            now=now,
+            outcomes=[InboxOutcome(id=item_id, error=error, retry_at=retry_at)],
+        )
+
+
+def _mine(worker: str) -> list[sa.ColumnElement[bool]]:
+    t = INBOX.c
+    return [t.claimed_by == worker, t.state == InboxState.CLAIMED]
+
+
+def settle_inbox(
+    *, conn: sa.Connection, worker: str, now: datetime, outcomes: Sequence[InboxOutcome]
+) -> None:
+    """Settle claimed rows set-based: at most three statements whatever their number.
+
+    Done rows (one ``UPDATE … WHERE id IN``) have their body cleared (it may hold a
+    reflection); rows to retry return to ``pending`` at their ``retry_at``, and rows
+    that failed for good become ``failed`` (one executemany ``UPDATE`` each, as their
+    times and errors differ). Only rows still claimed by ``worker`` change: a row whose
+    lease ran out and that another worker took is left to it.
+    """
+    t = INBOX.c
+    done = [o.id for o in outcomes if o.error is None]
+    retry = [o for o in outcomes if o.error is not None and o.retry_at is not None]
+    failed = [o for o in outcomes if o.error is not None and o.retry_at is None]
+    if done:
+        conn.execute(
+            sa.update(INBOX)
+            .where(t.id.in_(done), *_mine(worker))
+            .values(state=InboxState.DONE, body="", processed_at=now, error=None, lease_until=None)
+        )
+    by_id = t.id == sa.bindparam("b_id")
+    if retry:
+        conn.execute(
+            sa.update(INBOX)
+            .where(by_id, *_mine(worker))
+            .values(
+                state=InboxState.PENDING,
+                available_at=sa.bindparam("b_at", type_=t.available_at.type),
+                error=sa.bindparam("b_error"),
+                lease_until=None,
+            ),
+            [{"b_id": o.id, "b_at": o.retry_at, "b_error": (o.error or "")[:255]} for o in retry],
+        )
+    if failed:
+        conn.execute(
+            sa.update(INBOX)
+            .where(by_id, *_mine(worker))
+            .values(
+                state=InboxState.FAILED,
+                processed_at=now,
+                error=sa.bindparam("b_error"),
+                lease_until=None,
+            ),
+            [{"b_id": o.id, "b_error": (o.error or "")[:255]} for o in failed],
+        )
