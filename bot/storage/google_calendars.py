@@ -13,10 +13,10 @@ from typing import Any, Self
 
 import sqlalchemy as sa
 
-from bot.storage.models import CalendarSource, GoogleCalendar
+from bot.storage.models import GoogleCalendar
+from bot.storage.provider_calendars import ProviderCalendars
 
 GOOGLE_CALENDAR = GoogleCalendar.__table__  # type: ignore[attr-defined]
-SOURCE = CalendarSource.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,36 +61,6 @@ class CalendarWithSource(Calendar):
     expanded_until: datetime | None
 
 
-def calendar(*, conn: sa.Connection, source_id: int) -> CalendarWithSource | None:
-    """The Google calendar of the source ``source_id`` with its source's state, or None
-    (no such calendar, or its source is gone)."""
-    g, s = GOOGLE_CALENDAR.c, SOURCE.c
-    row = conn.execute(
-        sa.select(GOOGLE_CALENDAR, s.status, s.broken_notified_at, s.expanded_until)
-        .join(SOURCE, s.id == g.source_id)
-        .where(g.source_id == source_id)
-    ).first()
-    return None if row is None else CalendarWithSource.of(row)
-
-
-def calendars(
-    *,
-    conn: sa.Connection,
-    team_id: str,
-    user_id: str | None = None,
-    source_id: int | None = None,
-) -> list[Calendar]:
-    """The workspace's Google calendars (only the person's, or the one of ``source_id``,
-    when given), by source id."""
-    g = GOOGLE_CALENDAR.c
-    query = sa.select(GOOGLE_CALENDAR).where(g.team_id == team_id)
-    if user_id is not None:
-        query = query.where(g.user_id == user_id)
-    if source_id is not None:
-        query = query.where(g.source_id == source_id)
-    return [Calendar.of(row) for row in conn.execute(query.order_by(g.source_id))]
-
-
 def by_channel(*, conn: sa.Connection, channel_id: str) -> Calendar | None:
     """The calendar whose current or old push channel is ``channel_id``, or None."""
     g = GOOGLE_CALENDAR.c
@@ -100,34 +70,6 @@ def by_channel(*, conn: sa.Connection, channel_id: str) -> Calendar | None:
         )
     ).first()
     return None if row is None else Calendar.of(row)
-
-
-def add_calendar(
-    *,
-    conn: sa.Connection,
-    source_id: int,
-    team_id: str,
-    user_id: str,
-    now: datetime,
-    **values: Any,
-) -> None:
-    """Store the Google side of the new source ``source_id`` with ``values`` (its
-    ``tokens`` already encrypted)."""
-    conn.execute(
-        sa.insert(GOOGLE_CALENDAR).values(
-            source_id=source_id, team_id=team_id, user_id=user_id, created_at=now, **values
-        )
-    )
-
-
-def update_calendar(*, conn: sa.Connection, source_id: int, **values: Any) -> bool:
-    """Set ``values`` (secrets already encrypted) on the calendar of ``source_id``;
-    False when it is gone."""
-    g = GOOGLE_CALENDAR.c
-    changed = conn.execute(
-        sa.update(GOOGLE_CALENDAR).where(g.source_id == source_id).values(**values)
-    ).rowcount
-    return bool(changed)
 
 
 def note_channel_opened(
@@ -181,7 +123,9 @@ def advance_message(
     return bool(moved)
 
 
-def delete_calendar(*, conn: sa.Connection, source_id: int) -> bool:
-    """Forget the Google side of the source ``source_id``; False when there was none."""
-    g = GOOGLE_CALENDAR.c
-    return bool(conn.execute(sa.delete(GOOGLE_CALENDAR).where(g.source_id == source_id)).rowcount)
+_SHARED = ProviderCalendars(GOOGLE_CALENDAR, Calendar, CalendarWithSource)
+calendar = _SHARED.calendar
+calendars = _SHARED.calendars
+add_calendar = _SHARED.add_calendar
+update_calendar = _SHARED.update_calendar
+delete_calendar = _SHARED.delete_calendar

@@ -15,10 +15,10 @@ from typing import Any, Self
 
 import sqlalchemy as sa
 
-from bot.storage.models import CalendarSource, MicrosoftCalendar
+from bot.storage.models import MicrosoftCalendar
+from bot.storage.provider_calendars import ProviderCalendars
 
 MICROSOFT_CALENDAR = MicrosoftCalendar.__table__  # type: ignore[attr-defined]
-SOURCE = CalendarSource.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,36 +56,6 @@ class CalendarWithSource(Calendar):
     expanded_until: datetime | None
 
 
-def calendar(*, conn: sa.Connection, source_id: int) -> CalendarWithSource | None:
-    """The Microsoft calendar of the source ``source_id`` with its source's state, or
-    None (no such calendar, or its source is gone)."""
-    m, s = MICROSOFT_CALENDAR.c, SOURCE.c
-    row = conn.execute(
-        sa.select(MICROSOFT_CALENDAR, s.status, s.broken_notified_at, s.expanded_until)
-        .join(SOURCE, s.id == m.source_id)
-        .where(m.source_id == source_id)
-    ).first()
-    return None if row is None else CalendarWithSource.of(row)
-
-
-def calendars(
-    *,
-    conn: sa.Connection,
-    team_id: str,
-    user_id: str | None = None,
-    source_id: int | None = None,
-) -> list[Calendar]:
-    """The workspace's Microsoft calendars (only the person's, or the one of
-    ``source_id``, when given), by source id."""
-    m = MICROSOFT_CALENDAR.c
-    query = sa.select(MICROSOFT_CALENDAR).where(m.team_id == team_id)
-    if user_id is not None:
-        query = query.where(m.user_id == user_id)
-    if source_id is not None:
-        query = query.where(m.source_id == source_id)
-    return [Calendar.of(row) for row in conn.execute(query.order_by(m.source_id))]
-
-
 def by_subscriptions(
     *, conn: sa.Connection, subscription_ids: Collection[str]
 ) -> dict[str, Calendar]:
@@ -97,34 +67,6 @@ def by_subscriptions(
         sa.select(MICROSOFT_CALENDAR).where(m.subscription_id.in_(list(subscription_ids)))
     )
     return {row.subscription_id: Calendar.of(row) for row in rows}
-
-
-def add_calendar(
-    *,
-    conn: sa.Connection,
-    source_id: int,
-    team_id: str,
-    user_id: str,
-    now: datetime,
-    **values: Any,
-) -> None:
-    """Store the Microsoft side of the new source ``source_id`` with ``values`` (its
-    ``token_cache`` already encrypted)."""
-    conn.execute(
-        sa.insert(MICROSOFT_CALENDAR).values(
-            source_id=source_id, team_id=team_id, user_id=user_id, created_at=now, **values
-        )
-    )
-
-
-def update_calendar(*, conn: sa.Connection, source_id: int, **values: Any) -> bool:
-    """Set ``values`` (secrets already encrypted) on the calendar of ``source_id``;
-    False when it is gone."""
-    m = MICROSOFT_CALENDAR.c
-    changed = conn.execute(
-        sa.update(MICROSOFT_CALENDAR).where(m.source_id == source_id).values(**values)
-    ).rowcount
-    return bool(changed)
 
 
 def note_subscription_end(
@@ -158,8 +100,9 @@ def count_notified(*, conn: sa.Connection, source_id: int) -> int | None:
     return None if number is None else int(number)
 
 
-def delete_calendar(*, conn: sa.Connection, source_id: int) -> bool:
-    """Forget the Microsoft side of the source ``source_id``; False when there was none."""
-    m = MICROSOFT_CALENDAR.c
-    deleted = conn.execute(sa.delete(MICROSOFT_CALENDAR).where(m.source_id == source_id))
-    return bool(deleted.rowcount)
+_SHARED = ProviderCalendars(MICROSOFT_CALENDAR, Calendar, CalendarWithSource)
+calendar = _SHARED.calendar
+calendars = _SHARED.calendars
+add_calendar = _SHARED.add_calendar
+update_calendar = _SHARED.update_calendar
+delete_calendar = _SHARED.delete_calendar
