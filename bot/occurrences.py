@@ -547,84 +547,62 @@ def sync_deliveries(
 ) -> SyncResult:
     """Make the user's pending nudges match ``wanted`` (see the module docstring)."""
     now = services.clock.now()
-    d = DEL.c
     want = {(w.kind, w.ref): w for w in wanted}
-    moved = withdrawn = 0
+
+    def differs(row: deliveries.PlannedNudge, w: Wanted) -> bool:
+        planned = (row.due_at, row.expires_at, row.meeting_start, row.payload)
+        return planned != (w.due_at, w.expires_at, w.meeting_start, w.payload)
+
     with services.engine.begin() as conn:
-        current = conn.execute(
-            sa.select(
-                d.id,
-                d.kind,
-                d.ref,
-                d.state,
-                d.error,
-                d.due_at,
-                d.expires_at,
-                d.meeting_start,
-                d.payload,
-            ).where(
-                d.team_id == team_id,
-                d.user_id == user_id,
-                d.kind.in_(NUDGE_KINDS),
-                sa.or_(
-                    d.state.in_((DeliveryState.PENDING, DeliveryState.EXPIRED, *AHEAD)),
-                    sa.and_(d.state == DeliveryState.SKIPPED, d.error == UNPLANNED),
-                ),
-            )
-        ).all()
+        current = deliveries.planned_nudges(
+            conn=conn,
+            team_id=team_id,
+            user_id=user_id,
+            kinds=NUDGE_KINDS,
+            states=(DeliveryState.PENDING, DeliveryState.EXPIRED, *AHEAD),
+            withdrawn_as=UNPLANNED,
+        )
+        # Slack holds these (or is being handed them) and they are withdrawn or moved:
+        # delete them there, then treat them as the pending rows they become. Within its
+        # last minute Slack posts one anyway: it stays as it is (not taken back).
+        ahead = {
+            row.id
+            for row in current
+            if row.state in AHEAD
+            and ((w := want.get((row.kind, row.ref))) is None or differs(row, w))
+        }
+        taken = scheduled.unschedule(conn, DEL.c.id.in_(sorted(ahead)), now=now) if ahead else set()
         seen = set()
+        withdraw: list[int] = []
+        changes: list[deliveries.Replanned] = []
         for row in current:
             key = (row.kind, row.ref)
             w = want.get(key)
             state = row.state
-            if state in AHEAD and (
-                w is None
-                or (row.due_at, row.expires_at, row.meeting_start, row.payload)
-                != (w.due_at, w.expires_at, w.meeting_start, w.payload)
-            ):
-                # Slack holds it (or is being handed it): delete it there, then treat it
-                # as the pending row it becomes (withdrawn, or moved and handed again).
-                # Within its last minute Slack posts it anyway: it stays as it is.
-                if not scheduled.unschedule(conn, d.id == row.id, now=now):
+            if row.id in ahead:
+                if row.id not in taken:
                     if w is not None:
                         seen.add(key)
                     continue
                 state = DeliveryState.PENDING
             if w is None:
                 if state == DeliveryState.PENDING:
-                    conn.execute(
-                        sa.update(DEL)
-                        .where(d.id == row.id, d.state == DeliveryState.PENDING)
-                        .values(state=DeliveryState.SKIPPED, error=UNPLANNED, updated_at=now)
-                    )
-                    withdrawn += 1
+                    withdraw.append(row.id)
                 continue
             seen.add(key)
             if state == DeliveryState.EXPIRED and row.due_at == w.due_at:
                 continue  # it stays expired; only a moved meeting brings it back
             if state in AHEAD:
                 continue  # unchanged: Slack posts it as planned
-            if state != DeliveryState.PENDING or (
-                row.due_at,
-                row.expires_at,
-                row.meeting_start,
-                row.payload,
-            ) != (w.due_at, w.expires_at, w.meeting_start, w.payload):
-                conn.execute(
-                    sa.update(DEL)
-                    .where(d.id == row.id, d.state == state)
-                    .values(
-                        state=DeliveryState.PENDING,
-                        error=None,
-                        due_at=w.due_at,
-                        available_at=w.due_at,
-                        expires_at=w.expires_at,
-                        meeting_start=w.meeting_start,
-                        payload=w.payload,
-                        updated_at=now,
+            if state != DeliveryState.PENDING or differs(row, w):
+                changes.append(
+                    deliveries.Replanned(
+                        row.id, state, w.due_at, w.expires_at, w.meeting_start, w.payload
                     )
                 )
-                moved += 1
+        deliveries.withdraw_rows(conn=conn, ids=withdraw, error=UNPLANNED, now=now)
+        deliveries.replan_nudges(conn=conn, changes=changes, now=now)
+        withdrawn, moved = len(withdraw), len(changes)
         fresh = [
             {
                 "team_id": team_id,

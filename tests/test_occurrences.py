@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import timedelta
 from hashlib import sha256
@@ -26,6 +27,7 @@ from bot.storage.db import session_scope
 from bot.storage.models import Delivery, OccurrenceRow
 
 MONDAY = "2026-03-02"
+WRITE = re.compile(r'\s*(INSERT INTO|UPDATE|DELETE FROM)\s+"?(\w+)', re.IGNORECASE)
 TEAM, USER = "T0001", "U1"
 
 
@@ -314,3 +316,35 @@ def test_after_one_question_went_out_the_second_place_goes_to_the_best_of_the_re
     apply(services, a, b, one)
     assert _asked(services) == {"a": "sent", "one": "pending"}
     assert deliveries(services)[("reflection", "b")][0] == "skipped"  # withdrawn
+
+
+@pytest.mark.parametrize("meetings", [3, 30])
+def test_a_feed_read_writes_its_meetings_and_nudges_in_a_fixed_number_of_statements(
+    services: Services, user: str, meetings: int
+) -> None:
+    """Issue 13: moving every meeting of a feed costs the same statements for 3 meetings
+    as for 30 (set-based writes), not one per meeting or per nudge."""
+    window = (local(MONDAY, "00:00"), local(MONDAY, "00:00") + timedelta(days=7))
+    days = [local(MONDAY, "09:00") + timedelta(days=i % 5, hours=i // 5) for i in range(meetings)]
+    apply(services, *[make_occurrence(t, uid=f"m{i}") for i, t in enumerate(days)], window=window)
+    written: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:
+        found = WRITE.match(statement)
+        if found:
+            written.append(f"{found.group(1).split()[0].upper()} {found.group(2)}")
+
+    sa.event.listen(services.engine, "before_cursor_execute", count)
+    try:
+        moved = [
+            make_occurrence(t + timedelta(minutes=15), uid=f"m{i}") for i, t in enumerate(days)
+        ]
+        apply(services, *moved, window=window)
+    finally:
+        sa.event.remove(services.engine, "before_cursor_execute", count)
+    moved_rows = {s for (s, _) in deliveries(services).values() if s == "pending"}
+    assert moved_rows == {"pending"}
+    # occurrence: one update for all; delivery: one re-plan for all; feedback bookkeeping.
+    assert written.count("UPDATE occurrence") == 1
+    assert written.count("UPDATE delivery") <= 2
+    assert len(written) <= 6, written

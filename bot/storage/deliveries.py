@@ -99,6 +99,107 @@ def _kind(value: str) -> DeliveryKind | str:
 _CLAIMED_FIELDS: tuple[str, ...] = tuple(ClaimedDelivery.__dataclass_fields__)
 
 
+@dataclass(frozen=True, slots=True)
+class PlannedNudge:
+    """A nudge as planned (``bot.occurrences.sync_deliveries`` compares it with what is
+    wanted now): its identity, state and the planned times and payload."""
+
+    id: int
+    kind: str
+    ref: str
+    state: str
+    error: str | None
+    due_at: datetime
+    expires_at: datetime | None
+    meeting_start: datetime | None
+    payload: Any
+
+
+def planned_nudges(
+    *,
+    conn: sa.Connection,
+    team_id: str,
+    user_id: str,
+    kinds: Sequence[str],
+    states: Sequence[str],
+    withdrawn_as: str,
+) -> list[PlannedNudge]:
+    """The person's nudges of ``kinds`` in one of ``states``, and those skipped with the
+    error ``withdrawn_as`` (withdrawn by an earlier plan: a plan may bring them back)."""
+    t = DELIVERY.c
+    query = sa.select(
+        t.id, t.kind, t.ref, t.state, t.error, t.due_at, t.expires_at, t.meeting_start, t.payload
+    ).where(
+        t.team_id == team_id,
+        t.user_id == user_id,
+        t.kind.in_(list(kinds)),
+        sa.or_(
+            t.state.in_(list(states)),
+            sa.and_(t.state == DeliveryState.SKIPPED, t.error == withdrawn_as),
+        ),
+    )
+    return [PlannedNudge(*row) for row in conn.execute(query)]
+
+
+def withdraw_rows(*, conn: sa.Connection, ids: Sequence[int], error: str, now: datetime) -> None:
+    """Skip the still-pending rows ``ids`` with ``error`` (one statement)."""
+    if not ids:
+        return
+    t = DELIVERY.c
+    conn.execute(
+        sa.update(DELIVERY)
+        .where(t.id.in_(list(ids)), t.state == DeliveryState.PENDING)
+        .values(state=DeliveryState.SKIPPED, error=error, updated_at=now)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Replanned:
+    """A nudge planned again: the row ``id`` (still in ``state``) becomes pending at
+    ``due_at`` with the rest."""
+
+    id: int
+    state: str
+    due_at: datetime
+    expires_at: datetime | None
+    meeting_start: datetime | None
+    payload: Any
+
+
+def replan_nudges(*, conn: sa.Connection, changes: Sequence[Replanned], now: datetime) -> None:
+    """Make each row of ``changes`` pending at its new time (one ``executemany``); a row
+    whose state changed meanwhile is left alone."""
+    if not changes:
+        return
+    t = DELIVERY.c
+    conn.execute(
+        sa.update(DELIVERY)
+        .where(t.id == sa.bindparam("b_id"), t.state == sa.bindparam("b_state"))
+        .values(
+            state=DeliveryState.PENDING,
+            error=None,
+            due_at=sa.bindparam("b_due", type_=UTCDateTime()),
+            available_at=sa.bindparam("b_available", type_=UTCDateTime()),
+            expires_at=sa.bindparam("b_expires", type_=UTCDateTime()),
+            meeting_start=sa.bindparam("b_start", type_=UTCDateTime()),
+            payload=sa.bindparam("b_payload", type_=t.payload.type),
+            updated_at=now,
+        ),
+        [
+            {
+                "b_id": c.id,
+                "b_state": str(c.state),
+                "b_due": c.due_at,
+                "b_available": c.due_at,
+                "b_expires": c.expires_at,
+                "b_start": c.meeting_start,
+                "b_payload": c.payload,
+            }
+            for c in changes
+        ],
+    )
+
+
 def enqueue_deliveries(
     *, conn: sa.Connection, rows: Sequence[Mapping[str, Any]], now: datetime
 ) -> int:
