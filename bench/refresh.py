@@ -65,7 +65,6 @@ from _common import verdict as _verdict
 from _refresh import (
     KIND_TEXT,
     KINDS,
-    TEAM,
     Feeds,
     FeedServer,
     check_seed,
@@ -212,9 +211,8 @@ def _services(db: Any, clock: Any) -> Any:
     settings = Settings(
         database_url=db.url,
         allow_private_feeds=True,  # the feeds are on loopback
-        encryption_keys=(
-            Fernet.generate_key().decode(),
-        ),  # addresses encrypted at rest, as in production
+        # Addresses encrypted at rest, as in production.
+        encryption_keys=(Fernet.generate_key().decode(),),
     )
     return build_services(settings, clock=clock, engine=db.engine)
 
@@ -318,7 +316,6 @@ def run(backend: str, people: int, args: argparse.Namespace) -> Run:
                 conn.exec_driver_sql("ANALYZE")
         seeded = time.perf_counter() - began
         result = Run(backend, people, seeded, _count(db, "occurrence"), _count(db, "delivery"))
-        del templates
         print(
             f"-- {backend}, {people:,} people: seeded in {seeded:.1f} s"
             f" ({result.occurrences:,} occurrences, {result.deliveries:,} deliveries)"
