@@ -8,7 +8,7 @@
 N people in one workspace, each with an ICS feed of a realistic week (``bench/_refresh.py``:
 a daily stand-up with overrides, five weekly 1:1s, a team meeting, a leadership sync, a
 fortnightly planning, focus blocks, 4-5 one-off meetings a working day from two weeks
-back, an all-day out-of-office a week; ~140 VEVENTs, ~75 occurrences in the planning
+back, an all-day out-of-office a week; ~120 VEVENTs, ~110 KiB, ~78 occurrences in the planning
 window), written from 12 templates (zones Berlin, New York, Kolkata) with the person's own
 address. The feeds are served over loopback HTTP by a threaded server in its own OS
 process. How each feed answers, by person (i % 4): half write a fresh ``DTSTAMP`` on
