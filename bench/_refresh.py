@@ -551,7 +551,7 @@ def seed_sources(
     time, the window expanded, the next check one interval ahead), then the
     occurrences through ``apply_occurrences`` (stored, planned, nudges in the outbox).
     Only the parse is shortcut: one per template (:func:`owned`)."""
-    from bot.calendars.fingerprint import fingerprint
+    from bot.calendars.fingerprint import content_digest, fingerprint
     from bot.occurrences import apply_occurrences
     from bot.storage import calendar_sources
     from bot.sync.feeds import KIND, OK, _poll, _print_values, _window, source_name
@@ -563,7 +563,7 @@ def seed_sources(
         values = {
             "etag": Feeds.etag(person, 0) if kind_of(person) == "etag" else None,
             "last_modified": None,
-            "content_hash": hashlib.sha256(body).hexdigest(),
+            "content_hash": content_digest(body),
             "feed_print": _print_values(fingerprint(body)),
             "status": OK,
             "error": None,

@@ -19,6 +19,10 @@ changed). Every other property counts, so a change to a meeting, an attendee's a
 an alarm reads that series again, and nothing else.
 
 Lines are unfolded first (RFC 5545 3.1: a line break followed by a space or a tab).
+
+A refresh first compares :func:`content_digest` (the bytes without their ``DTSTAMP``
+lines): the usual restamped feed stops there, and only a feed whose other bytes changed is
+fingerprinted.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
 _FOLD = re.compile(rb"\r?\n[ \t]")
+# A DTSTAMP content line with its folded continuation lines (RFC 5545 3.1).
+_STAMP = re.compile(rb"(?im)^DTSTAMP[;:][^\r\n]*(?:\r?\n[ \t][^\r\n]*)*(?:\r?\n|\Z)")
 VOLATILE = frozenset({b"DTSTAMP"})
 NO_UID = ""  # the series of the events that carry no UID
 
@@ -101,6 +107,13 @@ def _blocks(body: bytes) -> Iterator[tuple[str | None, list[bytes]]]:
     if event is not None:  # an unterminated event: the parser decides; it counts as frame
         frame.extend(event)
     yield None, frame
+
+
+def content_digest(body: bytes) -> str:
+    """The SHA-256 of the feed's bytes without their ``DTSTAMP`` lines: what a refresh
+    compares first. Equal digests mean nothing but stamps changed, at a regular
+    expression's cost (a fraction of :func:`fingerprint`'s, ``bench/refresh.py``)."""
+    return hashlib.sha256(_STAMP.sub(b"", body)).hexdigest()
 
 
 def fingerprint(body: bytes) -> FeedPrint:

@@ -17,8 +17,9 @@ at most one poll interval ahead, spread by the feed's id, stretched up to 4× (3
 at most) for a feed unchanged for a day or more; :mod:`bot.sync.polling` says how and
 how many a tick takes), then for each:
 
-* a conditional GET with the stored ETag / Last-Modified. A 304, or a body whose
-  SHA-256 equals the stored one, costs nothing more: no parse, no write to the meetings.
+* a conditional GET with the stored ETag / Last-Modified. A 304, or a body whose SHA-256
+  without its ``DTSTAMP`` lines equals the stored one (``content_digest``: a feed that only
+  restamped its events), costs nothing more: no parse, no write to the meetings.
 * a changed body is fingerprinted without being parsed (``bot.calendars.fingerprint``):
   one digest for the calendar's frame (its properties and time zones), one per series
   (a UID with its overrides), ``DTSTAMP`` left out. Only the series whose digest changed,
@@ -55,7 +56,6 @@ the Home tab says it beside the feed for as long as it is so.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -66,7 +66,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import sqlalchemy as sa
 
-from bot.calendars.fingerprint import NO_UID, FeedPrint, fingerprint, only_series
+from bot.calendars.fingerprint import (
+    NO_UID,
+    FeedPrint,
+    content_digest,
+    fingerprint,
+    only_series,
+)
 from bot.calendars.ics import CalendarError, lists_no_attendees, parse_ics
 from bot.calendars.occurrence import Occurrence
 from bot.crypto import CipherError
@@ -241,7 +247,7 @@ def connect_feed(
         "label": label,
         "etag": fetched.etag,
         "last_modified": fetched.last_modified,
-        "content_hash": hashlib.sha256(body).hexdigest(),
+        "content_hash": content_digest(body),
         "feed_print": _print_values(fingerprint(body)),
         "attendees_unknown": unknown,
         "status": OK,
@@ -453,7 +459,7 @@ def refresh_source(services: Services, row: Source) -> str:
         _record_failure(services, row, reason)
         return FAILING
     body = fetched.body or b""
-    digest = hashlib.sha256(body).hexdigest() if fetched.changed else row.content_hash
+    digest = content_digest(body) if fetched.changed else row.content_hash
     etag, last_modified = fetched.etag, fetched.last_modified
     if not fetched.changed:  # a 304 may leave the validators out: keep ours
         etag, last_modified = etag or row.etag, last_modified or row.last_modified

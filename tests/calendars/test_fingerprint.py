@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.calendars.fingerprint import NO_UID, fingerprint, only_series
+from bot.calendars.fingerprint import NO_UID, content_digest, fingerprint, only_series
 from bot.calendars.ics import parse_ics
 
 FIXTURES = sorted((Path(__file__).parent / "fixtures").glob("*.ics"))
@@ -119,3 +119,19 @@ def test_the_part_holding_some_series_reads_as_they_read_in_the_whole_feed(path:
 def test_a_feed_of_several_calendars_is_read_whole() -> None:
     two = ics(event("a")) + ics(event("b"))
     assert only_series(two, {"a"}) is None
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=[p.stem for p in FIXTURES])
+def test_the_quick_digest_ignores_stamps_and_sees_everything_else(path: Path) -> None:
+    body = path.read_bytes()
+    restamped = re.sub(rb"(?m)^DTSTAMP([;:][^\r\n]*)", b"DTSTAMP:20991231T235959Z", body)
+    assert content_digest(restamped) == content_digest(body)
+    changed = body.replace(b"SUMMARY:", b"SUMMARY:x", 1)
+    assert changed == body or content_digest(changed) != content_digest(body)
+
+
+def test_the_quick_digest_drops_a_folded_stamp_and_only_the_stamp() -> None:
+    plain = ics(event("a"))
+    folded = plain.replace(b"DTSTAMP:20300101T000000Z", b"DTSTAMP:2030010\r\n 1T000000Z")
+    assert folded != plain and content_digest(folded) == content_digest(plain)
+    assert content_digest(ics(event("a", start="20300304T100000Z"))) != content_digest(plain)

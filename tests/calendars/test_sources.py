@@ -21,6 +21,7 @@ from cryptography.fernet import Fernet
 
 from bot.app import Heedful
 from bot.calendars import ics
+from bot.calendars.fingerprint import content_digest
 from bot.clock import VirtualClock
 from bot.config import Settings
 from bot.crypto import Cipher
@@ -270,7 +271,7 @@ def test_connecting_checks_the_feed_counts_the_week_and_keeps_the_address_secret
     row = source_row(services, connected.source_id)
     assert row.url.startswith("fernet:") and "5ecret70ken" not in row.url
     assert (row.kind, row.status, row.label) == ("ics", "ok", "Work")
-    assert row.etag and row.content_hash == hashlib.sha256(feed.body).hexdigest()
+    assert row.etag and row.content_hash == content_digest(feed.body)
     assert row.next_check_at == services.clock.now() + POLL
     assert "5ecret70ken" not in caplog.text and SECRET_PATH not in caplog.text
 
@@ -476,7 +477,7 @@ def test_a_feed_whose_only_difference_is_a_fresh_dtstamp_writes_and_replans_noth
         feed.body = calendar().replace(b"DTSTAMP:20260301T000000Z", f"DTSTAMP:{stamp}".encode())
         clock.advance(POLL)
         assert refresh_due_sources(services) == 1
-        assert source_row(services, source_id).content_hash == hashlib.sha256(feed.body).hexdigest()
+        assert source_row(services, source_id).content_hash == content_digest(feed.body)
 
     assert len(parses) == 1  # the connect's only
     assert _written(services) == before
