@@ -3,7 +3,7 @@ Google or Microsoft calendar. A feed's address is a secret: it stays encrypted h
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -81,6 +81,18 @@ def update_source(*, conn: sa.Connection, source_id: int, **values: Any) -> bool
     """Set ``values`` on the calendar; False when it is gone (disconnected meanwhile)."""
     t = SOURCE.c
     return bool(conn.execute(sa.update(SOURCE).where(t.id == source_id).values(**values)).rowcount)
+
+
+def record_checks(*, conn: sa.Connection, checks: Sequence[tuple[int, Mapping[str, Any]]]) -> None:
+    """Set each ``(source id, values)`` of ``checks`` (all with the same columns): one
+    statement for them all; a calendar disconnected meanwhile is simply not there."""
+    if not checks:
+        return
+    t = SOURCE.c
+    conn.execute(
+        sa.update(SOURCE).where(t.id == sa.bindparam("b_id")),
+        [{"b_id": source_id, **values} for source_id, values in checks],
+    )
 
 
 def count_failure(*, conn: sa.Connection, source_id: int, error: str) -> None:

@@ -412,30 +412,47 @@ def poll_tick(services: Services) -> int:
 
 
 def refresh_due_sources(services: Services, *, limit: int = BATCH) -> int:
-    """One round: check the feeds that are due, up to ``limit``. How many were claimed."""
+    """One round: check the feeds that are due, up to ``limit``. How many were claimed.
+
+    The checks that found nothing to change (a 304, the same bytes, only new stamps) are
+    recorded together after the round, in one transaction: one write per feed was most
+    of such a check's cost after the fetch (``bench/refresh.py``)."""
     rows = claim_due_sources(services, limit=limit)
+    unchanged: list[tuple[int, dict[str, Any]]] = []
     if len(rows) <= 1:
         for row in rows:
-            _refresh_guarded(services, row)
+            _refresh_guarded(services, row, unchanged)
     else:
         with ThreadPoolExecutor(
             max_workers=min(WORKERS, len(rows)), thread_name_prefix="feeds"
         ) as pool:
-            list(pool.map(lambda r: _refresh_guarded(services, r), rows))
+            list(pool.map(lambda r: _refresh_guarded(services, r, unchanged), rows))
+    if unchanged:
+        with services.engine.begin() as conn:
+            calendar_sources.record_checks(conn=conn, checks=unchanged)
     return len(rows)
 
 
-def _refresh_guarded(services: Services, row: Source) -> str:
+def _refresh_guarded(
+    services: Services, row: Source, unchanged: list[tuple[int, dict[str, Any]]]
+) -> str:
     try:
-        return refresh_source(services, row)
+        return refresh_source(services, row, unchanged=unchanged)
     except Exception:
         logger.exception("feed %s: refresh failed; will retry", row.id)
         _record_failure(services, row, "internal error")
         return FAILING
 
 
-def refresh_source(services: Services, row: Source) -> str:
-    """Check one claimed feed. Returns "unchanged", "changed", FAILING or BROKEN."""
+def refresh_source(
+    services: Services,
+    row: Source,
+    *,
+    unchanged: list[tuple[int, dict[str, Any]]] | None = None,
+) -> str:
+    """Check one claimed feed. Returns "unchanged", "changed", FAILING or BROKEN. With
+    ``unchanged``, a check that changes nothing but the source's own bookkeeping appends
+    ``(id, values)`` there for the caller to record with others, instead of writing."""
     try:
         url = services.cipher.decrypt(row.url)
     except CipherError:
@@ -464,13 +481,13 @@ def refresh_source(services: Services, row: Source) -> str:
     if not fetched.changed:  # a 304 may leave the validators out: keep ours
         etag, last_modified = etag or row.etag, last_modified or row.last_modified
     if not fetched.changed or (digest == row.content_hash and not stale):
-        _record_ok(services, row, etag, last_modified, {})
+        _record_unchanged(services, row, etag, last_modified, digest, unchanged)
         logger.debug("feed %s unchanged", row.id)
         return "unchanged"
     printed = fingerprint(body)
     series = None if stale else _changed_series(row, printed)
     if series is not None and not series:  # only volatile lines (DTSTAMP) moved
-        _record_ok(services, row, etag, last_modified, {"content_hash": digest})
+        _record_unchanged(services, row, etag, last_modified, digest, unchanged)
         logger.debug("feed %s: no meeting changed", row.id)
         return "unchanged"
     unknown = lists_no_attendees(body)  # of the whole feed, also when a part is parsed
@@ -595,6 +612,37 @@ def _record_ok(
         logger.info("feed %s works again", row.id)
     with services.engine.begin() as conn:
         return calendar_sources.update_source(conn=conn, source_id=row.id, **values)
+
+
+def _record_unchanged(
+    services: Services,
+    row: Source,
+    etag: str | None,
+    last_modified: str | None,
+    digest: str | None,
+    later: list[tuple[int, dict[str, Any]]] | None,
+) -> None:
+    """A check that found no change in the meetings: recorded now, or appended to
+    ``later`` for the round to record with the others (the same columns for all)."""
+    if later is None:
+        _record_ok(services, row, etag, last_modified, {"content_hash": digest})
+        return
+    if row.status != OK:
+        logger.info("feed %s works again", row.id)
+    later.append(
+        (
+            row.id,
+            {
+                "status": OK,
+                "error": None,
+                "failures": 0,
+                "last_checked_at": services.clock.now(),
+                "etag": (etag or None) and etag[:255],
+                "last_modified": (last_modified or None) and last_modified[:64],
+                "content_hash": digest,
+            },
+        )
+    )
 
 
 def _record_failure(services: Services, row: Source, reason: str) -> None:

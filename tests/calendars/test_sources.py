@@ -593,6 +593,33 @@ def test_a_feed_quiet_for_a_day_is_polled_half_as_often_until_it_changes(
     assert row.next_check_at == polling.next_check(source_id, now=clock.now(), interval=POLL)
 
 
+@pytest.mark.parametrize("count", [2, 12])
+def test_the_unchanged_checks_of_a_round_are_recorded_in_one_statement(
+    services: Services, feed: FeedServer, ana: str, clock: VirtualClock, count: int
+) -> None:
+    """Issue 13: a 304 (or the same bytes, or new stamps only) is recorded with the other
+    unchanged checks of its round, not in a transaction of its own."""
+    row = source_row(services, connect(services, feed).source_id)
+    copy = {k: v for k, v in row._mapping.items() if k != "id"}
+    with services.engine.begin() as conn:
+        conn.execute(sa.insert(CalendarSource.__table__), [copy] * (count - 1))
+    clock.advance(timedelta(hours=1))
+    writes: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:
+        if statement.lstrip().upper().startswith("UPDATE CALENDAR_SOURCE"):
+            writes.append(statement)
+
+    sa.event.listen(services.engine, "before_cursor_execute", seen)
+    try:
+        assert refresh_due_sources(services, limit=50) == count
+    finally:
+        sa.event.remove(services.engine, "before_cursor_execute", seen)
+    checked = [r for r in table(services, CalendarSource)]
+    assert {r.last_checked_at for r in checked} == {clock.now()}
+    assert len(writes) <= 3, writes  # the claim, its slots, the checks: not one per feed
+
+
 def test_a_feed_that_is_gone_is_marked_broken_and_the_person_is_told_once(
     heedful: Heedful,
     services: Services,
