@@ -272,7 +272,11 @@ class CalendarSource(SQLModel, table=True):
     """A calendar a user connected: an ICS feed (its URL is a secret) or a push source."""
 
     __tablename__ = "calendar_source"
-    __table_args__ = (sa.Index("ix_calendar_source_due", "kind", "status", "next_check_at"),)
+    __table_args__ = (
+        sa.Index("ix_calendar_source_due", "kind", "status", "next_check_at"),
+        # The poll's claim: due calendars of a kind, whatever their status, earliest first.
+        sa.Index("ix_calendar_source_kind_due", "kind", "next_check_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     team_id: str = Field(max_length=32)
