@@ -123,9 +123,10 @@ def advance_message(
     return bool(moved)
 
 
-_SHARED = ProviderCalendars(GOOGLE_CALENDAR, Calendar, CalendarWithSource)
-calendar = _SHARED.calendar
-calendars = _SHARED.calendars
-add_calendar = _SHARED.add_calendar
-update_calendar = _SHARED.update_calendar
-delete_calendar = _SHARED.delete_calendar
+# The statements every provider shares (``bot.sync.oauth`` takes them as ``store``).
+SHARED = ProviderCalendars(GOOGLE_CALENDAR, Calendar, CalendarWithSource)
+calendar = SHARED.calendar
+calendars = SHARED.calendars
+add_calendar = SHARED.add_calendar
+update_calendar = SHARED.update_calendar
+delete_calendar = SHARED.delete_calendar

@@ -100,9 +100,10 @@ def count_notified(*, conn: sa.Connection, source_id: int) -> int | None:
     return None if number is None else int(number)
 
 
-_SHARED = ProviderCalendars(MICROSOFT_CALENDAR, Calendar, CalendarWithSource)
-calendar = _SHARED.calendar
-calendars = _SHARED.calendars
-add_calendar = _SHARED.add_calendar
-update_calendar = _SHARED.update_calendar
-delete_calendar = _SHARED.delete_calendar
+# The statements every provider shares (``bot.sync.oauth`` takes them as ``store``).
+SHARED = ProviderCalendars(MICROSOFT_CALENDAR, Calendar, CalendarWithSource)
+calendar = SHARED.calendar
+calendars = SHARED.calendars
+add_calendar = SHARED.add_calendar
+update_calendar = SHARED.update_calendar
+delete_calendar = SHARED.delete_calendar

@@ -124,7 +124,7 @@ def _kind(exc: BaseException) -> str:
 
 GOOGLE = oauth.Provider(
     name=PROVIDER,
-    store=google_calendars,
+    store=google_calendars.SHARED,
     inbox_source=INBOX_SOURCE,
     enabled=operator.attrgetter("google_enabled"),
     source_name=convert.source_name,

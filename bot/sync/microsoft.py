@@ -167,7 +167,7 @@ def _kind(exc: BaseException) -> str:
 
 MICROSOFT = oauth.Provider(
     name=PROVIDER,
-    store=microsoft_calendars,
+    store=microsoft_calendars.SHARED,
     inbox_source=INBOX_SOURCE,
     enabled=operator.attrgetter("microsoft_enabled"),
     source_name=convert.source_name,

@@ -45,10 +45,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import escape as html_escape
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlencode
-
-import sqlalchemy as sa
 
 from bot.calendars.occurrence import Occurrence
 from bot.config import Settings
@@ -60,6 +58,7 @@ from bot.services import Services
 from bot.storage import calendar_sources, inbox, oauth_states
 from bot.storage.db import read_only
 from bot.storage.oauth_states import TakenState
+from bot.storage.provider_calendars import ProviderCalendars
 from bot.sync import polling
 from bot.sync.feeds import CalendarPerson, calendar_person, count_upcoming, queue_notice
 
@@ -83,39 +82,6 @@ class GrantRevoked(Exception):
     """The provider refused the grant (``invalid_grant``): the person must connect again."""
 
 
-class CalendarStore(Protocol):
-    """The SQL of a provider's own table, a module of ``bot.storage``
-    (``google_calendars``, ``microsoft_calendars``): its rows are keyed by ``source_id``
-    and have ``team_id``, ``user_id`` and ``account``; :meth:`calendar` adds the source's
-    ``status``, ``broken_notified_at`` and ``expanded_until``."""
-
-    def calendar(self, *, conn: sa.Connection, source_id: int) -> Any: ...
-
-    def calendars(
-        self,
-        *,
-        conn: sa.Connection,
-        team_id: str,
-        user_id: str | None = None,
-        source_id: int | None = None,
-    ) -> Sequence[Any]: ...
-
-    def add_calendar(
-        self,
-        *,
-        conn: sa.Connection,
-        source_id: int,
-        team_id: str,
-        user_id: str,
-        now: datetime,
-        **values: Any,
-    ) -> None: ...
-
-    def update_calendar(self, *, conn: sa.Connection, source_id: int, **values: Any) -> bool: ...
-
-    def delete_calendar(self, *, conn: sa.Connection, source_id: int) -> bool: ...
-
-
 @dataclass(frozen=True)
 class Provider:
     """What tells one provider apart in the steps the providers share.
@@ -123,10 +89,10 @@ class Provider:
     ``name`` is at once the ``oauth_state.provider``, the ``calendar_source.kind``, the
     path segment of its routes (``/oauth/<name>/start``) and the prefix of its prompts
     (``<name>.page.bad_state``). ``store`` holds the SQL of the provider's own row
-    beside ``calendar_source`` (:class:`CalendarStore`)."""
+    beside ``calendar_source`` (``bot.storage.provider_calendars``)."""
 
     name: str
-    store: CalendarStore
+    store: ProviderCalendars[Any, Any]
     inbox_source: str
     enabled: Callable[[Settings], bool]
     source_name: Callable[[int], str]  # the ``Occurrence.source`` of a calendar
